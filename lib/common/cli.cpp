@@ -1,0 +1,244 @@
+#include "common/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <deque>
+#include <iostream>
+
+#include "common/log.h"
+#include "common/signals.h"
+#include "perpetua/version.h"
+
+namespace perpetua {
+
+std::string FlagName(const std::string& field_path) {
+  std::string name = "--" + field_path;
+  for (char& c : name) {
+    if (c == '_') c = '-';
+  }
+  return name;
+}
+
+namespace {
+
+// Command-line storage for one config field; copied into the field after
+// parsing, and only if the flag was given (so config-file values survive).
+struct Binding {
+  const FieldInfo* field = nullptr;
+  std::string text;
+  std::vector<std::string> list;
+  bool flag = false;
+  CLI::Option* option = nullptr;
+};
+
+struct Verb {
+  std::string name;  // "" for a tool without verbs
+  std::string description;
+  std::vector<FieldInfo> fields;
+  Tool::RunFn run;
+  bool planned = false;
+  CLI::App* app = nullptr;
+  std::deque<Binding> bindings;
+  std::string config_path;
+  bool print_config = false;
+  CLI::Option* config_option = nullptr;
+};
+
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace
+
+struct Tool::Impl {
+  std::string name;
+  std::string summary;
+  std::deque<Verb> verbs;
+  std::string effective_config;
+};
+
+Tool::Tool(std::string name, std::string summary) : impl_(std::make_unique<Impl>()) {
+  impl_->name = std::move(name);
+  impl_->summary = std::move(summary);
+}
+
+Tool::~Tool() = default;
+
+const std::string& Tool::effective_config() const { return impl_->effective_config; }
+
+void Tool::AddVerbFields(const std::string& verb, const std::string& description,
+                         std::vector<FieldInfo> fields, RunFn run) {
+  Verb& v = impl_->verbs.emplace_back();
+  v.name = verb;
+  v.description = description;
+  v.fields = std::move(fields);
+  v.run = std::move(run);
+}
+
+void Tool::AddPlannedVerb(const std::string& verb, const std::string& description) {
+  Verb& v = impl_->verbs.emplace_back();
+  v.name = verb;
+  v.description = description + " (not available yet: arrives in a later release)";
+  v.planned = true;
+}
+
+namespace {
+
+void BindFields(CLI::App* app, Verb& verb) {
+  verb.config_option =
+      app->add_option("--config", verb.config_path, "YAML file of settings (flags override it)")
+          ->check(CLI::ExistingFile);
+  app->add_flag("--print-config", verb.print_config,
+                "print the effective config as YAML on stdout and exit");
+  for (const FieldInfo& field : verb.fields) {
+    if (std::holds_alternative<std::monostate>(field.ptr)) continue;
+    Binding& b = verb.bindings.emplace_back();
+    b.field = &field;
+    const bool positional = field.kind == FieldKind::kPositional;
+    const std::string name = positional ? field.path : FlagName(field.path);
+    if (auto* value = std::get_if<bool*>(&field.ptr)) {
+      b.option = app->add_flag(name + ",!--no-" + name.substr(2), b.flag, field.help)
+                     ->default_str(**value ? "true" : "false");
+    } else if (std::holds_alternative<std::vector<std::string>*>(field.ptr)) {
+      b.option = app->add_option(name, b.list, field.help);
+    } else {
+      b.option = app->add_option(name, b.text, field.help);
+      const std::string current = DumpYaml({FieldInfo{"x", field.ptr, "", FieldKind::kFlag}});
+      b.option->default_str(current.substr(3, current.size() - 4));  // strip "x: " and "\n"
+    }
+    if (positional && std::holds_alternative<std::string*>(field.ptr)) b.option->required();
+  }
+}
+
+// Copies the given flags into the config fields.
+void ApplyFlags(Verb& verb) {
+  for (Binding& b : verb.bindings) {
+    if (b.option->count() == 0) continue;
+    const std::string source = b.option->get_name().empty() ? b.field->path : b.option->get_name();
+    if (auto* value = std::get_if<bool*>(&b.field->ptr)) {
+      **value = b.flag;
+    } else if (auto* list = std::get_if<std::vector<std::string>*>(&b.field->ptr)) {
+      **list = b.list;
+    } else {
+      SetFieldFromText(*b.field, b.text, "flag " + FlagName(b.field->path));
+    }
+  }
+}
+
+// Builds a "did you mean" message for the first unknown flag or verb in argv.
+std::string DiagnoseUnknown(const CLI::App& root, const std::deque<Verb>& verbs, int argc,
+                            char** argv) {
+  const Verb* verb = nullptr;
+  std::vector<std::string> verb_names;
+  for (const auto& v : verbs) {
+    if (!v.name.empty()) verb_names.push_back(v.name);
+  }
+  if (verb_names.empty() && !verbs.empty()) verb = &verbs.front();
+  for (int i = 1; i < argc; ++i) {
+    const std::string token = argv[i];
+    if (token.rfind("--", 0) == 0 && token.size() > 2) {
+      const std::string flag = token.substr(0, token.find('='));
+      std::vector<std::string> known = {"--help", "--version"};
+      const CLI::App* scope = verb && verb->app ? verb->app : &root;
+      for (const CLI::Option* option : scope->get_options()) {
+        for (const auto& long_name : option->get_lnames()) known.push_back("--" + long_name);
+        for (const auto& long_name : option->get_fnames()) known.push_back("--" + long_name);
+      }
+      if (std::find(known.begin(), known.end(), flag) == known.end()) {
+        std::string message = "unknown flag '" + flag + "'";
+        if (verb && !verb->name.empty()) message += " for '" + verb->name + "'";
+        const std::string suggestion = SuggestClosest(flag, known);
+        if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
+        return message;
+      }
+    } else if (!verb && !verb_names.empty() && token.rfind("-", 0) != 0) {
+      for (const auto& v : verbs) {
+        if (v.name == token) verb = &v;
+      }
+      if (!verb) {
+        std::string message = "unknown verb '" + token + "'";
+        const std::string suggestion = SuggestClosest(token, verb_names);
+        if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
+        return message;
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+int Tool::Main(int argc, char** argv) {
+  SetLogPrefix(impl_->name);
+  InstallInterruptHandlers();
+  CLI::App app(impl_->summary, impl_->name);
+  app.set_version_flag("--version", impl_->name + " (Perpetua) " + PERPETUA_VERSION);
+  app.set_help_all_flag("--help-all", "help for every verb");
+  std::vector<std::string> available;
+  for (Verb& verb : impl_->verbs) {
+    if (verb.name.empty()) {
+      verb.app = &app;
+    } else {
+      verb.app = app.add_subcommand(verb.name, verb.description);
+      if (!verb.planned) available.push_back(verb.name);
+    }
+    if (verb.planned) {
+      verb.app->allow_extras();
+    } else {
+      BindFields(verb.app, verb);
+    }
+  }
+  const bool has_verbs = !impl_->verbs.empty() && !impl_->verbs.front().name.empty();
+  std::string list;
+  for (const auto& name : available) list += (list.empty() ? "" : ", ") + name;
+  if (has_verbs) {
+    app.require_subcommand(1, 1);
+    app.footer("Verbs available now: " + (list.empty() ? std::string("none yet") : list) +
+               ". Run '" + impl_->name + " VERB --help' for a verb's settings.");
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string message = DiagnoseUnknown(app, impl_->verbs, argc, argv);
+    if (message.empty()) message = FirstLine(e.what());
+    std::fprintf(stderr, "%s: error: %s\nRun '%s --help' for usage.\n", impl_->name.c_str(),
+                 message.c_str(), impl_->name.c_str());
+    return static_cast<int>(ExitCode::kUsage);
+  }
+
+  Verb* chosen = nullptr;
+  for (Verb& verb : impl_->verbs) {
+    if (verb.name.empty() || verb.app->parsed()) chosen = &verb;
+  }
+  PERPETUA_CHECK(chosen != nullptr);
+  try {
+    if (chosen->planned) {
+      Fail(ExitCode::kUsage, "'" + impl_->name + " " + chosen->name +
+                                 "' is not available in this version; available: " +
+                                 (list.empty() ? std::string("none yet") : list));
+    }
+    if (chosen->config_option->count() > 0) ApplyYamlFile(chosen->config_path, chosen->fields);
+    ApplyFlags(*chosen);
+    impl_->effective_config = DumpYaml(chosen->fields);
+    if (chosen->print_config) {
+      std::fputs(impl_->effective_config.c_str(), stdout);
+      return 0;
+    }
+    return static_cast<int>(chosen->run());
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", impl_->name.c_str(), FirstLine(e.what()).c_str());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: internal error: %s\n", impl_->name.c_str(),
+                 FirstLine(e.what()).c_str());
+    return static_cast<int>(ExitCode::kInternal);
+  }
+}
+
+}  // namespace perpetua

@@ -1,0 +1,120 @@
+// Configuration: plain structs with in-class defaults, visited by one function.
+//
+// A config struct declares its fields once, in a member
+//     void Visit(ConfigVisitor& v) {
+//       v.Field("episodes", episodes, "episodes to collect");
+//       v.Group("cem", cem, "action maximisation");   // nested struct
+//     }
+// and everything else derives from that list: YAML loading (unknown keys are
+// errors with a "did you mean" suggestion), YAML dumping (--print-config and
+// the copy saved beside every artifact) and command-line flags (cli.h), where
+// the field path "cem.num_samples" becomes the flag "--cem.num-samples".
+//
+// Supported field types: bool, int, int64_t, uint64_t, float, double,
+// std::string and std::vector of std::string, int or double.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace perpetua {
+
+// A pointer to one field of a config struct.
+using FieldPtr = std::variant<std::monostate,  // a group header (no value)
+                              bool*, int*, int64_t*, uint64_t*, float*, double*, std::string*,
+                              std::vector<std::string>*, std::vector<int>*, std::vector<double>*>;
+
+// How a field appears on the command line.
+enum class FieldKind {
+  kFlag,        // --name VALUE (the default)
+  kPositional,  // a positional argument (std::string or std::vector<std::string> only)
+};
+
+// One visited field (or group header) with its full dotted path.
+struct FieldInfo {
+  std::string path;  // "cem.num_samples"; a group header has its group path
+  FieldPtr ptr;      // std::monostate for a group header
+  std::string help;  // one line shown in --help and as a YAML comment
+  FieldKind kind = FieldKind::kFlag;
+};
+
+// Visitor interface that config structs accept.
+class ConfigVisitor {
+ public:
+  virtual ~ConfigVisitor() = default;
+
+  template <class T>
+  void Field(const std::string& name, T& value, const std::string& help,
+             FieldKind kind = FieldKind::kFlag) {
+    OnField(name, FieldPtr(&value), help, kind);
+  }
+  template <class G>
+  void Group(const std::string& name, G& group, const std::string& help) {
+    OnBeginGroup(name, help);
+    group.Visit(*this);
+    OnEndGroup();
+  }
+
+ protected:
+  virtual void OnField(const std::string& name, FieldPtr ptr, const std::string& help,
+                       FieldKind kind) = 0;
+  virtual void OnBeginGroup(const std::string& name, const std::string& help) = 0;
+  virtual void OnEndGroup() = 0;
+};
+
+// Collects the flat field list of a config struct (group headers included).
+class FieldCollector : public ConfigVisitor {
+ public:
+  std::vector<FieldInfo> fields;
+
+ protected:
+  void OnField(const std::string& name, FieldPtr ptr, const std::string& help,
+               FieldKind kind) override;
+  void OnBeginGroup(const std::string& name, const std::string& help) override;
+  void OnEndGroup() override;
+
+ private:
+  std::vector<std::string> prefix_;
+};
+
+// Returns pointers into `config`: it must outlive the returned list.
+template <class T>
+std::vector<FieldInfo> ListFields(T& config) {
+  FieldCollector collector;
+  config.Visit(collector);
+  return collector.fields;
+}
+
+// Applies a YAML mapping to the fields. `source` names the origin in errors
+// (a file path, "flag --x"). Throws Error(kUsage) on unknown keys (with a
+// suggestion), wrong value types or a non-mapping document.
+void ApplyYaml(const std::string& yaml_text, const std::string& source,
+               const std::vector<FieldInfo>& fields);
+
+// Reads `path` and applies it as above. Throws Error(kUsage) if unreadable.
+void ApplyYamlFile(const std::string& path, const std::vector<FieldInfo>& fields);
+
+// Sets one field from command-line text (YAML scalar syntax; vectors take a
+// comma-separated list). Throws Error(kUsage) naming `source` on bad values.
+void SetFieldFromText(const FieldInfo& field, const std::string& text, const std::string& source);
+
+// The effective configuration as a YAML document, one "# help" comment per field.
+std::string DumpYaml(const std::vector<FieldInfo>& fields);
+
+// Convenience wrappers over the field list.
+template <class T>
+std::string ConfigToYaml(T& config) {
+  return DumpYaml(ListFields(config));
+}
+template <class T>
+void ConfigFromYaml(const std::string& yaml_text, const std::string& source, T& config) {
+  ApplyYaml(yaml_text, source, ListFields(config));
+}
+
+// The closest candidate to `word` by edit distance, or "" if none is close
+// enough to suggest. Used for "did you mean" messages.
+std::string SuggestClosest(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace perpetua

@@ -1,0 +1,33 @@
+#include "nn/torch_runtime.h"
+
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "common/error.h"
+
+namespace perpetua {
+
+bool CudaAvailable() { return torch::cuda::is_available(); }
+
+TorchRuntime ConfigureTorchRuntime(const std::string& device, int threads) {
+  TorchRuntime runtime;
+  if (threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0, got " + std::to_string(threads));
+  runtime.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(runtime.threads);
+  try {
+    const torch::Device parsed(device);
+    if (parsed.is_cuda() && !CudaAvailable()) {
+      Fail(ExitCode::kEnvFailure, "device '" + device + "' requested but this LibTorch build has no usable CUDA device");
+    }
+    if (!parsed.is_cpu() && !parsed.is_cuda()) {
+      Fail(ExitCode::kUsage, "device '" + device + "' is not supported (use cpu or cuda[:N])");
+    }
+    runtime.device = parsed.str();
+  } catch (const c10::Error&) {
+    Fail(ExitCode::kUsage, "device '" + device + "' is not a device name (use cpu or cuda[:N])");
+  }
+  return runtime;
+}
+
+}  // namespace perpetua

@@ -1,0 +1,26 @@
+// LibTorch process settings, kept out of every other header.
+//
+// DESIGN.md measured that an explicit thread count (with OpenBLAS's OpenMP
+// build) is 3x faster than the defaults on the 2-core machine, so every tool
+// that runs networks calls ConfigureTorchRuntime() once before any tensor work.
+#pragma once
+
+#include <string>
+
+namespace perpetua {
+
+// What device a tool asked for ("cpu", "cuda", "cuda:1") after validation.
+struct TorchRuntime {
+  std::string device = "cpu";  // canonical device string
+  int threads = 0;             // intra-op threads actually set
+};
+
+// Sets LibTorch's intra-op thread count (0 = number of cores) and validates
+// `device`. Throws Error(kUsage) for an unknown device string and
+// Error(kEnvFailure) when CUDA is asked for but this LibTorch has none.
+TorchRuntime ConfigureTorchRuntime(const std::string& device, int threads);
+
+// True if this LibTorch build can use a CUDA device now.
+bool CudaAvailable();
+
+}  // namespace perpetua

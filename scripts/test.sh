@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up (packages, configure, build), then every test.
+# Usage: scripts/test.sh [ctest arguments, e.g. -R data]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${PERPETUA_BUILD_DIR:-$root/build}"
+"$root/scripts/setup.sh"
+# Rendering is headless: never let a test reach for a display.
+unset DISPLAY WAYLAND_DISPLAY
+cd "$build"
+ctest --output-on-failure --parallel "$(nproc)" --timeout 900 "$@"

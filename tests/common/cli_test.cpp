@@ -1,0 +1,84 @@
+// The shared command-line conventions, checked on a real tool binary
+// (rl-train: verbs) and in-process on a small Tool.
+#include "common/cli.h"
+
+#include <doctest/doctest.h>
+
+#include "support/test_support.h"
+
+namespace perpetua {
+namespace {
+using testing::RunProcess;
+using testing::ToolPath;
+
+TEST_CASE("every tool answers --help and --version") {
+  for (const std::string tool : {"rl-collect", "rl-train", "rl-label", "rl-eval", "rl-goals", "rl-data"}) {
+    CAPTURE(tool);
+    const auto help = RunProcess({ToolPath(tool), "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find(tool) != std::string::npos);
+    const auto version = RunProcess({ToolPath(tool), "--version"});
+    CHECK(version.exit_code == 0);
+    CHECK(version.out.find("(Perpetua)") != std::string::npos);
+  }
+}
+
+struct DemoConfig {
+  int episodes = 3;
+  std::string out = "data";
+  bool reload = false;
+  std::vector<std::string> inputs;
+  void Visit(ConfigVisitor& v) {
+    v.Field("episodes", episodes, "episodes to run");
+    v.Field("out", out, "output directory");
+    v.Field("reload", reload, "hot reload");
+    v.Field("inputs", inputs, "input files", FieldKind::kPositional);
+  }
+};
+
+int RunDemo(std::vector<std::string> args, DemoConfig& config, int* runs) {
+  Tool tool("demo", "a demo tool");
+  tool.AddVerb("go", "does it", config, [&] {
+    ++*runs;
+    return ExitCode::kOk;
+  });
+  tool.AddPlannedVerb("later", "arrives later");
+  args.insert(args.begin(), "demo");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return tool.Main(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST_CASE("flags, config files and positionals reach the config") {
+  testing::TempDir dir;
+  testing::WriteFile(dir / "c.yaml", "episodes: 10\nout: fromfile\n");
+  DemoConfig config;
+  int runs = 0;
+  CHECK(RunDemo({"go", "--config", dir / "c.yaml", "--episodes", "4", "--reload", "a.h5", "b.h5"},
+                config, &runs) == 0);
+  CHECK(runs == 1);
+  CHECK(config.episodes == 4);  // the flag wins over the file
+  CHECK(config.out == "fromfile");
+  CHECK(config.reload);
+  CHECK(config.inputs == std::vector<std::string>{"a.h5", "b.h5"});
+}
+
+TEST_CASE("usage errors: unknown flag, unknown verb, bad value, planned verb") {
+  DemoConfig config;
+  int runs = 0;
+  CHECK(RunDemo({"go", "--episdoes", "4"}, config, &runs) == 2);
+  CHECK(RunDemo({"og"}, config, &runs) == 2);
+  CHECK(RunDemo({"go", "--episodes", "four"}, config, &runs) == 2);
+  CHECK(RunDemo({"later"}, config, &runs) == 2);
+  CHECK(RunDemo({}, config, &runs) == 2);
+  CHECK(runs == 0);
+}
+
+TEST_CASE("the real binary prints one clear line with a suggestion") {
+  const auto result = RunProcess({ToolPath("rl-train"), "qq"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("rl-train: error: unknown verb 'qq' (did you mean 'q'?)") == 0);
+}
+
+}  // namespace
+}  // namespace perpetua

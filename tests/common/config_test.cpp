@@ -1,0 +1,116 @@
+#include "common/config.h"
+
+#include <doctest/doctest.h>
+
+#include "common/error.h"
+
+namespace perpetua {
+namespace {
+
+struct InnerConfig {
+  int iterations = 2;
+  double noise = 0.5;
+  void Visit(ConfigVisitor& v) {
+    v.Field("iterations", iterations, "rounds");
+    v.Field("noise", noise, "noise scale");
+  }
+};
+
+struct OuterConfig {
+  std::string env = "grasp";
+  bool reload = false;
+  uint64_t seed = 7;
+  std::vector<std::string> data;
+  std::vector<double> weights = {1.0, 2.0};
+  InnerConfig cem;
+  void Visit(ConfigVisitor& v) {
+    v.Field("env", env, "cell name");
+    v.Field("reload", reload, "hot reload");
+    v.Field("seed", seed, "seed");
+    v.Field("data", data, "dirs");
+    v.Field("weights", weights, "weights");
+    v.Group("cem", cem, "CEM settings");
+  }
+};
+
+std::string UsageMessage(const std::string& yaml) {
+  OuterConfig config;
+  try {
+    ConfigFromYaml(yaml, "test.yaml", config);
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::kUsage);
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("yaml values override defaults, nested groups included") {
+  OuterConfig config;
+  ConfigFromYaml("env: push\nreload: true\nseed: 42\ndata: [a, b]\ncem:\n  iterations: 3\n",
+                 "test.yaml", config);
+  CHECK(config.env == "push");
+  CHECK(config.reload);
+  CHECK(config.seed == 42);
+  CHECK(config.data == std::vector<std::string>{"a", "b"});
+  CHECK(config.cem.iterations == 3);
+  CHECK(config.cem.noise == 0.5);
+}
+
+TEST_CASE("unknown keys are errors with a suggestion") {
+  CHECK(UsageMessage("evn: push\n") == "test.yaml: unknown key 'evn' (did you mean 'env'?)");
+  CHECK(UsageMessage("cem:\n  iteratons: 3\n") ==
+        "test.yaml: unknown key 'cem.iteratons' (did you mean 'cem.iterations'?)");
+  CHECK(UsageMessage("zzzzzzzz: 1\n") == "test.yaml: unknown key 'zzzzzzzz'");
+}
+
+TEST_CASE("wrong types and bad documents are usage errors") {
+  CHECK(UsageMessage("seed: -1\n") == "test.yaml: key 'seed' must be a non-negative integer");
+  CHECK(UsageMessage("cem:\n  iterations: many\n") ==
+        "test.yaml: key 'cem.iterations' must be an integer");
+  CHECK(UsageMessage("cem: 3\n") == "test.yaml: 'cem' must be a mapping of keys to values");
+  CHECK(UsageMessage("- a\n- b\n") == "test.yaml: the document must be a mapping of keys to values");
+  CHECK(UsageMessage("env: [unclosed\n").rfind("test.yaml: not valid YAML", 0) == 0);
+}
+
+TEST_CASE("dump then load round-trips every field") {
+  OuterConfig a;
+  a.env = "door";
+  a.seed = 123456789012345ULL;
+  a.data = {"x", "y z"};
+  a.weights = {};
+  a.cem.noise = 0.125;
+  const std::string yaml = ConfigToYaml(a);
+  CHECK(yaml.find("# CEM settings") != std::string::npos);
+  OuterConfig b;
+  ConfigFromYaml(yaml, "dump", b);
+  CHECK(ConfigToYaml(b) == yaml);
+  CHECK(b.seed == a.seed);
+  CHECK(b.data == a.data);
+  CHECK(b.weights.empty());
+  CHECK(b.cem.noise == 0.125);
+}
+
+TEST_CASE("flag text sets fields; vectors take comma lists") {
+  OuterConfig config;
+  auto fields = ListFields(config);
+  auto find = [&](const std::string& path) {
+    for (auto& f : fields)
+      if (f.path == path) return f;
+    FAIL("no field " << path);
+    return fields.front();
+  };
+  SetFieldFromText(find("weights"), "0.5,1.5,2", "flag --weights");
+  CHECK(config.weights == std::vector<double>{0.5, 1.5, 2.0});
+  SetFieldFromText(find("env"), "yes", "flag --env");  // strings verbatim, not YAML booleans
+  CHECK(config.env == "yes");
+  CHECK_THROWS_WITH_AS(SetFieldFromText(find("cem.iterations"), "2.5", "flag --cem.iterations"),
+                       "flag --cem.iterations: '2.5' is not an integer", Error);
+}
+
+TEST_CASE("suggestions need a close match") {
+  CHECK(SuggestClosest("--episdoes", {"--episodes", "--env"}) == "--episodes");
+  CHECK(SuggestClosest("--xyz", {"--episodes"}) == "");
+}
+
+}  // namespace
+}  // namespace perpetua

@@ -1,0 +1,68 @@
+// Helpers shared by the test suites: scratch directories, running the real
+// tool binaries as processes, and reading their output.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace perpetua::testing {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  // path() + "/" + name
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Absolute path of a built tool ("rl-collect").
+std::string ToolPath(const std::string& tool);
+// Absolute path of a file in the source tree ("scripts/setup.sh").
+std::string SourcePath(const std::string& relative);
+
+// Outcome of a finished child process.
+struct ProcessResult {
+  int exit_code = -1;   // exit status, or -1 if killed by a signal
+  int signal = 0;       // terminating signal, 0 if it exited
+  std::string out;      // everything written to stdout
+  std::string err;      // everything written to stderr
+};
+
+// Runs argv[0] with arguments, feeding `stdin_text` on its stdin, and waits.
+ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+
+// A running child process with stdout and stderr captured to files.
+class ChildProcess {
+ public:
+  explicit ChildProcess(const std::vector<std::string>& argv);
+  ~ChildProcess();  // kills (SIGKILL) and reaps the child if still running
+  pid_t pid() const { return pid_; }
+  void Signal(int signo);
+  // Waits for exit; returns the result with captured output.
+  ProcessResult Wait();
+  // Stdout captured so far.
+  std::string OutSoFar() const;
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  TempDir capture_;
+};
+
+// Reads a whole file ("" if missing).
+std::string ReadFile(const std::string& path);
+// Writes a whole file (overwrites).
+void WriteFile(const std::string& path, const std::string& bytes);
+// Names of the regular files in `dir` matching a suffix, sorted.
+std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix = "");
+
+}  // namespace perpetua::testing
