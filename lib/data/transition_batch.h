@@ -1,0 +1,38 @@
+// A minibatch of transitions (s, a, r, s', terminal) for off-policy learners.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/array.h"
+#include "common/rng.h"
+
+namespace perpetua {
+
+struct TransitionBatch {
+  std::map<std::string, Array> observations;       // key -> [B, ...] (s)
+  std::map<std::string, Array> next_observations;  // key -> [B, ...] (s')
+  Array actions;                                   // [B, A] float32
+  std::vector<float> rewards;                      // (B)
+  std::vector<uint8_t> terminated;                 // (B) 1: s' is terminal, do not bootstrap
+                                                   // (a truncated step is NOT terminal)
+  int64_t size() const { return static_cast<int64_t>(rewards.size()); }
+};
+
+// Anything that serves uniform random minibatches of transitions: a dataset
+// on disk (offline buffer), the live stream of new shards (online buffer), a
+// mix of both. Sample() may be called from one thread at a time unless an
+// implementation says otherwise.
+class TransitionSampler {
+ public:
+  virtual ~TransitionSampler() = default;
+  // Transitions currently available to sample.
+  virtual int64_t num_transitions() const = 0;
+  // `batch_size` transitions drawn uniformly (with replacement) using `rng`.
+  // Throws Error(kBadData) if nothing is available.
+  virtual TransitionBatch Sample(int batch_size, Rng& rng) = 0;
+};
+
+}  // namespace perpetua
