@@ -205,7 +205,7 @@ std::vector<EpisodeRef> IndexMinari(hid_t file, const std::string& path) {
 
 std::vector<std::string> ListShards(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) Fail(ExitCode::kIoError, dir + ": cannot list directory: " + std::strerror(errno));
+  if (d == nullptr) Fail(ExitCode::kBadData, dir + ": cannot list directory: " + std::strerror(errno));
   std::vector<std::string> shards;
   const std::string prefix = kShardPrefix, suffix = kShardSuffix;
   while (dirent* entry = ::readdir(d)) {
@@ -254,8 +254,14 @@ std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFi
                                   "robomimic), D4RL 'observations' or Minari 'episode_<id>' groups)");
 }
 
-DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_empty) {
+DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_empty,
+                             const Schema* expected) {
   h5::InitThread();
+  if (expected != nullptr) {
+    schema_ = *expected;
+    schema_source_ = "the schema the learner expects: " + expected->Describe();
+    has_schema_ = true;
+  }
   if (paths.empty()) Fail(ExitCode::kUsage, "no dataset given");
   for (const std::string& path : paths) {
     if (IsDirectory(path)) {
@@ -324,6 +330,16 @@ std::vector<std::string> DatasetReader::Refresh() {
     }
   }
   return added;
+}
+
+void DatasetReader::DropEpisodesFrom(size_t first) {
+  while (!files_.empty() && files_.back().first_episode >= first) {
+    num_transitions_ -= files_.back().num_transitions;
+    file_index_.erase(files_.back().path);
+    files_.pop_back();
+  }
+  PERPETUA_CHECK(files_.empty() || files_.back().first_episode + files_.back().num_episodes == first);
+  episodes_.resize(first);
 }
 
 Episode DatasetReader::ReadEpisode(size_t i) {

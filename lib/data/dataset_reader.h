@@ -22,7 +22,7 @@
 // Opening reads only headers (and, for D4RL, the episode boundaries); array
 // data is read on demand. Failures are Error(kBadData) with one line naming
 // the file (not HDF5, truncated, missing group, wrong shape/dtype, checksum
-// mismatch), except a directory that cannot be listed: Error(kIoError).
+// mismatch, a directory that cannot be listed).
 //
 // Thread-safety: none; one thread at a time (DatasetSampler adds locking).
 #pragma once
@@ -54,7 +54,7 @@ struct DatasetFileInfo {
 };
 
 // Lists the complete shards of dataset directory `dir` ("shard-*.h5", sorted).
-// Error(kIoError) if it cannot be listed.
+// Error(kBadData) if it cannot be listed (missing, no permission).
 std::vector<std::string> ListShards(const std::string& dir);
 
 // Indexes one file: its episodes and header. Error(kBadData) as above.
@@ -66,8 +66,10 @@ class DatasetReader {
   // directory without shards is Error(kBadData) "<dir>: no shards"; with true
   // (a trainer waiting for a collector) it is accepted and Refresh() picks
   // shards up as they appear. Error(kUsage) if `paths` is empty or a path
-  // does not exist.
-  explicit DatasetReader(const std::vector<std::string>& paths, bool allow_empty = false);
+  // does not exist. With `expected`, every episode must match that schema
+  // (a learner's observation/action specs) instead of the first file's.
+  explicit DatasetReader(const std::vector<std::string>& paths, bool allow_empty = false,
+                         const Schema* expected = nullptr);
   ~DatasetReader();
 
   // The shared schema (empty until the first episode arrives).
@@ -87,6 +89,9 @@ class DatasetReader {
   // Re-lists the directories given to the constructor and adds shards not
   // seen yet. Returns their paths.
   std::vector<std::string> Refresh();
+  // Forgets episodes [first, end) and the files that hold them (used to undo
+  // an AddFile whose data turned out unreadable). `first` must start a file.
+  void DropEpisodesFrom(size_t first);
 
   // An open handle on `path` (kept in a small LRU of open files).
   hid_t FileHandle(const std::string& path);

@@ -213,8 +213,8 @@ TEST_CASE("staged episodes of a dead writer are recovered once and only once") {
     testing::WriteFile(dead + "/lock", "");
     testing::WriteFile(dead + "/" + StagedEpisodeName(0, 2) + ".tmp", "half-written");
     // Shard 1 was completed before the crash: its staged file is a leftover.
-    MergeStagedEpisodes({staging + "/" + StagedEpisodeName(0, 2)}, ShardPath(dir.path(), token, 1),
-                        dir / "tmp.h5", true);
+    std::filesystem::copy_file(staging + "/" + StagedEpisodeName(0, 2), dir / "copy.h5");
+    MergeStagedEpisodes({dir / "copy.h5"}, ShardPath(dir.path(), token, 1), dir / "tmp.h5", true);
   }
   const RecoveryReport report = RecoverDataset(dir.path());
   CHECK(report.shards_written == std::vector<std::string>{ShardPath(dir.path(), token, 0)});
