@@ -180,7 +180,8 @@ void WriteEpisodeGroup(hid_t data_group, const std::string& name, const Episode&
     for (int64_t d : step_shape) step_elems *= d;
     const size_t step_bytes = static_cast<size_t>(step_elems) * DTypeSize(array.dtype);
     h5::Layout layout;
-    const bool per_step = static_cast<int64_t>(step_bytes) >= kCompressMinStepBytes;
+    const bool image = array.dtype == DType::kUint8 && step_shape.size() == 3;
+    const bool per_step = image || static_cast<int64_t>(step_bytes) >= kCompressMinStepBytes;
     layout.chunk = Dims(per_step ? 1 : n, step_shape);
     layout.deflate_level = per_step ? options.compression_level : 0;
     const auto* bytes = static_cast<const uint8_t*>(array.data());
