@@ -124,13 +124,16 @@ DatasetWriter::DatasetWriter(const std::string& dir, WriterOptions options)
   const std::string root = dir + "/" + kStagingDirName;
   const std::string unborn = root + "/" + s.token + ".new";
   s.staging = root + "/" + s.token;
+  // The lock file, too, gets its name only once locked: a "lock" that can be
+  // locked always means a dead writer.
   EnsureWritableDirectory(unborn);
   const std::string lock = unborn + "/lock";
-  s.lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  s.lock_fd = ::open((lock + ".tmp").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (s.lock_fd < 0) Fail(ExitCode::kIoError, lock + ": cannot create: " + std::strerror(errno));
   if (::flock(s.lock_fd, LOCK_EX | LOCK_NB) != 0) {
     Fail(ExitCode::kIoError, lock + ": cannot lock: " + std::strerror(errno));
   }
+  RenameDurably(lock + ".tmp", lock);
   RenameDurably(unborn, s.staging);
   nlohmann::json provenance = {
       {"tool", s.options.tool_name},       {"perpetua_version", PERPETUA_VERSION},

@@ -58,10 +58,19 @@ std::map<uint64_t, int> ReadAllSeeds(const std::string& dir) {
   return seeds;
 }
 
-// True if no writer left a staging folder behind.
+// True if no writer left a staging folder behind (except one whose writer
+// died in the instant between creating it and locking it: empty, removed
+// by recovery a minute later).
 bool StagingEmpty(const std::string& dir) {
   const std::string staging = dir + "/.staging";
-  return !IsDirectory(staging) || std::filesystem::is_empty(staging);
+  if (!IsDirectory(staging)) return true;
+  for (const auto& entry : std::filesystem::directory_iterator(staging)) {
+    const std::string name = entry.path().filename().string();
+    const bool unborn = name.size() > 4 && name.compare(name.size() - 4, 4, ".new") == 0;
+    if (!unborn || IsRegularFile(entry.path().string() + "/lock")) return false;
+    if (!testing::ListFiles(entry.path().string(), ".h5").empty()) return false;
+  }
+  return true;
 }
 
 std::vector<std::string> ChildArgs(const std::string& dir, uint64_t first, int episodes,
