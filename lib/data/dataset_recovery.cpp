@@ -139,8 +139,12 @@ int64_t MergeStagedEpisodes(const std::vector<std::string>& staged_files,
     copy_props.Reset();
     h5::CloseFile(out, tmp_path);
   }
-  if (fsync) FsyncPath(tmp_path);
-  RenameDurably(tmp_path, shard_path);
+  if (fsync) {
+    FsyncPath(tmp_path);
+    RenameDurably(tmp_path, shard_path);
+  } else if (std::rename(tmp_path.c_str(), shard_path.c_str()) != 0) {
+    Fail(ExitCode::kIoError, shard_path + ": cannot rename " + tmp_path + ": " + std::strerror(errno));
+  }
   for (const std::string& staged : staged_files) RemoveOrFail(staged);
   return total;
 }
