@@ -140,6 +140,28 @@ TEST_CASE("a new writer recovers the episodes of a killed one") {
   for (uint64_t seed : out.added) CHECK(seeds.count(seed) == 1);
 }
 
+TEST_CASE("rl-data recover merges a killed writer's episodes and prints the shard") {
+  TempDir dir;
+  ChildOutput out;
+  {
+    ChildProcess child(ChildArgs(dir.path(), 1, 1000, 1000));
+    while (ParseChild(child.OutSoFar()).added.size() < 3) ::usleep(1000);
+    child.Signal(SIGKILL);
+    out = ParseChild(child.Wait().out);
+  }
+  const auto before = testing::RunProcess({testing::ToolPath("rl-data"), "inspect", dir.path()});
+  CHECK(before.exit_code == 3);  // no shard yet...
+  CHECK(before.err.find("staged episodes not in a shard yet") != std::string::npos);  // ...but says why
+  const auto result = testing::RunProcess({testing::ToolPath("rl-data"), "recover", dir.path()});
+  CHECK(result.exit_code == 0);
+  const std::vector<std::string> shards = ListShards(dir.path());
+  REQUIRE(shards.size() == 1);
+  CHECK(result.out == shards[0] + "\n");
+  const auto after = testing::RunProcess({testing::ToolPath("rl-data"), "inspect", dir.path()});
+  CHECK(after.exit_code == 0);
+  CHECK(nlohmann::json::parse(after.out)["episodes"].get<size_t>() >= out.added.size());
+}
+
 TEST_CASE("four concurrent writer processes lose and duplicate nothing") {
   TempDir dir;
   constexpr int kWriters = 4, kEpisodes = 15, kPerShard = 4;

@@ -9,7 +9,10 @@
 #include <map>
 #include <thread>
 
+#include <unistd.h>
+
 #include "data/dataset_writer.h"
+#include "data/shard_feed.h"
 #include "data/episode_factory.h"
 #include "support/test_support.h"
 
@@ -156,6 +159,31 @@ TEST_CASE("new shards stream in from another thread while sampling") {
   CHECK(sampler.stats().episodes == 5 + 12);
   CHECK(sampler.num_transitions() > first);
   CHECK(sampler.AddFile(ListShards(other.path()).front()) == 0);  // already known
+}
+
+TEST_CASE("shard paths piped in are added and bad lines are skipped with a warning") {
+  TempDir dir, other;
+  DatasetSampler sampler({dir.path()}, DatasetSamplerConfig{}, std::nullopt, /*allow_empty=*/true);
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  {
+    ShardFeed feed(sampler, fds[0]);
+    WriteEpisodes(other.path(), 1, 4, 2);
+    std::string lines;
+    for (const auto& shard : ListShards(other.path())) lines += shard + "\n";
+    lines += other / "missing.h5\n";
+    lines += ListShards(other.path()).front();  // a repeat, without a final newline
+    REQUIRE(::write(fds[1], lines.data(), lines.size()) == static_cast<ssize_t>(lines.size()));
+    ::close(fds[1]);
+    // Wait for end of input (bounded; no timing is asserted).
+    for (int i = 0; i < 1000 && !feed.finished(); ++i) ::usleep(10000);
+    REQUIRE(feed.finished());
+    CHECK(feed.added() == 2);
+    REQUIRE(feed.rejected().size() == 1);
+    CHECK(feed.rejected()[0].find("missing.h5") != std::string::npos);
+  }
+  ::close(fds[0]);
+  CHECK(sampler.stats().episodes == 4);
 }
 
 TEST_CASE("a truncated last step is not terminal and bootstraps from the final observation") {

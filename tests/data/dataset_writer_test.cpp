@@ -184,6 +184,10 @@ TEST_CASE("bad writer options are usage errors") {
   options = WriterOptions{};
   options.config.compression_level = 12;
   CHECK(ErrorOf([&] { DatasetWriter w(dir.path(), options); }, &code).find("compression_level") != std::string::npos);
+  options = WriterOptions{};
+  options.config.sync = "always";
+  CHECK(ErrorOf([&] { DatasetWriter w(dir.path(), options); }, &code).find("dataset.sync must be 'episode', 'shard' or 'none', got 'always'") != std::string::npos);
+  CHECK(code == ExitCode::kUsage);
   testing::WriteFile(dir / "plain", "x");
   CHECK(ErrorOf([&] { DatasetWriter w(dir / "plain", WriterOptions{}); }, &code).find("plain") != std::string::npos);
   CHECK(code == ExitCode::kIoError);
