@@ -146,10 +146,8 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
     } else {
       const EpisodeRef& ref = reader_.episode(e.index);
       const hid_t file = reader_.FileHandle(ref.file);
-      const Array now = ReadObservationRow(file, ref, key, spec, t);
-      const Array next = ReadObservationRow(file, ref, key, spec, t + 1);
-      std::memcpy(RowPtr(s, row, step_bytes), now.data(), static_cast<size_t>(step_bytes));
-      std::memcpy(RowPtr(s_next, row, step_bytes), next.data(), static_cast<size_t>(step_bytes));
+      ReadObservationPair(file, ref, key, spec, t, RowPtr(s, row, step_bytes),
+                          RowPtr(s_next, row, step_bytes));
     }
   }
   ++(e.resident ? stats_.samples_from_memory : stats_.samples_from_disk);

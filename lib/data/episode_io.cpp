@@ -268,6 +268,35 @@ Array ReadObservationRow(hid_t file, const EpisodeRef& ref, const std::string& k
   return array;
 }
 
+void ReadObservationPair(hid_t file, const EpisodeRef& ref, const std::string& key,
+                         const KeySpec& spec, int64_t step, void* now, void* next) {
+  int64_t step_bytes = static_cast<int64_t>(DTypeSize(spec.dtype));
+  for (int64_t d : spec.shape) step_bytes *= d;
+  if (step + 1 >= ref.num_steps) {
+    const Array a = ReadObservationRow(file, ref, key, spec, step);
+    const Array b = ReadObservationRow(file, ref, key, spec, step + 1);
+    std::memcpy(now, a.data(), static_cast<size_t>(step_bytes));
+    std::memcpy(next, b.data(), static_cast<size_t>(step_bytes));
+    return;
+  }
+  const Where where{ref.file, ""};
+  auto it = ref.obs.find(key);
+  if (it == ref.obs.end()) {
+    Fail(ExitCode::kBadData, ref.file + ": " + ref.name + ": no observation '" + key + "'");
+  }
+  Handle dataset = h5::OpenDataset(file, it->second, where);
+  const Array rows = h5::ReadRowsArray(dataset.get(), spec.dtype, ref.row_begin + step, 2,
+                                       where.Child(it->second));
+  if (std::vector<int64_t>(rows.shape.begin() + 1, rows.shape.end()) != spec.shape) {
+    Fail(ExitCode::kBadData, where.Child(it->second).str() + ": observation shape " +
+                                 ShapeString(rows.shape) + ", expected [2, " +
+                                 ShapeString(spec.shape).substr(1));
+  }
+  const auto* bytes = static_cast<const uint8_t*>(rows.data());
+  std::memcpy(now, bytes, static_cast<size_t>(step_bytes));
+  std::memcpy(next, bytes + step_bytes, static_cast<size_t>(step_bytes));
+}
+
 Episode ReadEpisode(hid_t file, const EpisodeRef& ref) {
   const Where where{ref.file, ""};
   const Schema schema = SchemaOfRef(file, ref);

@@ -173,7 +173,12 @@ Handle OpenFileReadOnly(const std::string& path) {
     LastErrorDetail();
     perpetua::Fail(ExitCode::kBadData, path + ": not an HDF5 file (or truncated/unreadable)");
   }
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  // No HDF5 file locking: a visible file is immutable and a file being
+  // written is private to its writer, and HDF5's locks fail on some shared
+  // file systems (NFS, Lustre) that datasets live on.
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_file_locking(fapl.get(), false, true);
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
   if (!file.valid()) Fail(ExitCode::kBadData, {path, ""}, "cannot open HDF5 file");
   return file;
 }
@@ -184,6 +189,7 @@ Handle CreateFile(const std::string& path) {
   // The 1.10 format: every piece of metadata carries a checksum (corruption is
   // detected, not crashed on); readable by every HDF5 >= 1.10 (h5py, robomimic).
   H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
+  H5Pset_file_locking(fapl.get(), false, true);
   Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
   if (!file.valid()) Fail(ExitCode::kIoError, {path, ""}, "cannot create HDF5 file");
   return file;
