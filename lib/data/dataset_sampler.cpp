@@ -116,19 +116,8 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
     if (stats_.resident_bytes + bytes <= budget_bytes_) {
       const EpisodeRef& ref = reader_.episode(e.index);
       const hid_t file = reader_.FileHandle(ref.file);
-      for (const auto& [key, spec] : schema.observations) {
-        h5::Handle dataset = h5::OpenDataset(file, ref.obs.at(key), {ref.file, ""});
-        Array steps = h5::ReadRowsArray(dataset.get(), spec.dtype, ref.row_begin, e.num_steps,
-                                        {ref.file, ref.obs.at(key)});
-        const Array last = ReadObservationRow(file, ref, key, spec, e.num_steps);
-        steps.shape[0] = e.num_steps + 1;
-        if (spec.dtype == DType::kUint8) {
-          steps.u8.insert(steps.u8.end(), last.u8.begin(), last.u8.end());
-        } else {
-          steps.f32.insert(steps.f32.end(), last.f32.begin(), last.f32.end());
-        }
-        e.observations[key] = std::move(steps);
-      }
+      Episode episode = ReadEpisode(file, ref);
+      e.observations = std::move(episode.observations);
       e.resident = true;
       stats_.resident_bytes += bytes;
       ++stats_.resident_episodes;

@@ -46,6 +46,14 @@ std::vector<uint8_t> ReadColumnFlag(hid_t file, const std::string& path, int64_t
   return out;
 }
 
+// Error(kBadData) if a float32 observation holds NaN or Inf.
+void CheckFiniteObservation(const Array& array, const Where& where) {
+  if (array.dtype != DType::kFloat32) return;
+  for (float v : array.f32) {
+    if (!std::isfinite(v)) Fail(ExitCode::kBadData, where.str() + ": observation has a non-finite value");
+  }
+}
+
 }  // namespace
 
 std::string Schema::Describe() const {
@@ -260,6 +268,7 @@ Array ReadObservationRow(hid_t file, const EpisodeRef& ref, const std::string& k
   const int64_t row = final ? ref.final_row : ref.row_begin + step;
   Handle dataset = h5::OpenDataset(file, it->second, where);
   Array array = h5::ReadRowsArray(dataset.get(), spec.dtype, row, 1, where.Child(it->second));
+  CheckFiniteObservation(array, where.Child(it->second));
   const std::vector<int64_t> step_shape(array.shape.begin() + 1, array.shape.end());
   if (step_shape != spec.shape) {
     Fail(ExitCode::kBadData, where.Child(it->second).str() + ": observation shape " +
@@ -287,6 +296,7 @@ void ReadObservationPair(hid_t file, const EpisodeRef& ref, const std::string& k
   Handle dataset = h5::OpenDataset(file, it->second, where);
   const Array rows = h5::ReadRowsArray(dataset.get(), spec.dtype, ref.row_begin + step, 2,
                                        where.Child(it->second));
+  CheckFiniteObservation(rows, where.Child(it->second));
   if (std::vector<int64_t>(rows.shape.begin() + 1, rows.shape.end()) != spec.shape) {
     Fail(ExitCode::kBadData, where.Child(it->second).str() + ": observation shape " +
                                  ShapeString(rows.shape) + ", expected [2, " +
@@ -313,6 +323,7 @@ Episode ReadEpisode(hid_t file, const EpisodeRef& ref) {
     Handle dataset = h5::OpenDataset(file, ref.obs.at(key), where);
     Array steps = h5::ReadRowsArray(dataset.get(), spec.dtype, ref.row_begin, n,
                                     where.Child(ref.obs.at(key)));
+    CheckFiniteObservation(steps, where.Child(ref.obs.at(key)));
     const Array last = ReadObservationRow(file, ref, key, spec, n);
     steps.shape[0] = n + 1;
     if (spec.dtype == DType::kUint8) {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 
@@ -193,6 +194,45 @@ TEST_CASE("wrong dtype or shape") {
       CHECK(e.code() == ExitCode::kBadData);
       CHECK(std::string(e.what()).find("observation 'image' is uint8 [8, 8, 3], expected uint8 [16, 16, 3]") != std::string::npos);
     }
+  }
+}
+
+TEST_CASE("NaN actions or rewards stored in a file") {
+  TempDir dir;
+  const std::string shard = WriteShard(dir.path());
+  SUBCASE("action") {
+    EditFile(shard, [](hid_t file) {
+      const hid_t d = H5Dopen2(file, "data/demo_1/actions", H5P_DEFAULT);
+      std::vector<float> values(10, 0.5f);
+      values[7] = std::nanf("");
+      REQUIRE(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >= 0);
+      H5Dclose(d);
+    });
+    ExpectInvalid({dir.path()}, shard, "data/demo_1/actions: action of step 3 is not finite");
+    CHECK_THROWS_WITH_AS(DatasetSampler({dir.path()}, DatasetSamplerConfig{}),
+                         doctest::Contains("action of step 3 is not finite"), Error);
+  }
+  SUBCASE("reward") {
+    EditFile(shard, [](hid_t file) {
+      const hid_t d = H5Dopen2(file, "data/demo_0/rewards", H5P_DEFAULT);
+      const float values[5] = {0, 0, INFINITY, 0, 0};
+      REQUIRE(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0);
+      H5Dclose(d);
+    });
+    ExpectInvalid({dir.path()}, shard, "data/demo_0/rewards: reward of step 2 is not finite");
+  }
+  SUBCASE("observation") {
+    EditFile(shard, [](hid_t file) {
+      const hid_t d = H5Dopen2(file, "data/demo_0/final_obs/proprio", H5P_DEFAULT);
+      const float values[3] = {0, std::nanf(""), 0};
+      REQUIRE(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0);
+      H5Dclose(d);
+    });
+    ExpectInvalid({dir.path()}, shard, "data/demo_0/final_obs/proprio: observation has a non-finite value");
+    DatasetSampler sampler({dir.path()}, DatasetSamplerConfig{});
+    Rng rng(1);
+    CHECK_THROWS_WITH_AS(for (int i = 0; i < 20; ++i) sampler.Sample(64, rng),
+                         doctest::Contains("non-finite"), Error);
   }
 }
 
