@@ -90,6 +90,9 @@ TEST_CASE("inspect accepts a valid dataset and prints a JSON summary") {
   CHECK(json["transitions"] == 15);
   CHECK(json["successes"] == 1);  // seed 3
   CHECK(json["schema"] == "image uint8 [16, 16, 3], proprio float32 [3]; actions [2]");
+  CHECK(json["keys"]["observations"]["image"]["dtype"] == "uint8");
+  CHECK(json["keys"]["observations"]["image"]["shape"] == nlohmann::json::array({16, 16, 3}));
+  CHECK(json["keys"]["action_dim"] == 2);
   CHECK(json["files"][0]["format"] == "perpetua");
   CHECK(json["files"][0]["provenance"]["writer_token"].is_string());
   CHECK(result.err.find("valid") != std::string::npos);
