@@ -66,7 +66,7 @@ FileReport InspectFile(const std::string& path, bool deep, std::string* schema,
         const Episode episode = reader.ReadEpisode(i);
         if (episode.metadata.success) ++report.successes;
       } else if (!reader.episode(i).metadata_group.empty()) {
-        const EpisodeRef& ref = reader.episode(i);
+        const EpisodeRef ref = reader.episode(i);
         h5::Handle group = h5::OpenGroup(reader.FileHandle(ref.file), ref.metadata_group, {ref.file, ""});
         if (h5::ReadAttrInt64(group.get(), "success", {ref.file, ref.metadata_group}).value_or(0)) {
           ++report.successes;

@@ -49,7 +49,7 @@ void DatasetSampler::IndexNewEpisodes(size_t first) {
   std::vector<std::unique_ptr<EpisodeData>> added;
   try {
     for (size_t i = first; i < reader_.num_episodes(); ++i) {
-      const EpisodeRef& ref = reader_.episode(i);
+      const EpisodeRef ref = reader_.episode(i);
       auto e = std::make_unique<EpisodeData>();
       e->index = i;
       e->num_steps = ref.num_steps;
@@ -114,7 +114,7 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
     int64_t bytes = 0;
     for (const auto& [key, spec] : schema.observations) bytes += StepBytes(spec) * (e.num_steps + 1);
     if (stats_.resident_bytes + bytes <= budget_bytes_) {
-      const EpisodeRef& ref = reader_.episode(e.index);
+      const EpisodeRef ref = reader_.episode(e.index);
       const hid_t file = reader_.FileHandle(ref.file);
       Episode episode = ReadEpisode(file, ref);
       e.observations = std::move(episode.observations);
@@ -123,20 +123,22 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
       ++stats_.resident_episodes;
     }
   }
-  for (const auto& [key, spec] : schema.observations) {
-    const int64_t step_bytes = StepBytes(spec);
-    Array& s = batch.observations[key];
-    Array& s_next = batch.next_observations[key];
-    if (e.resident) {
+  if (e.resident) {
+    for (const auto& [key, spec] : schema.observations) {
+      const int64_t step_bytes = StepBytes(spec);
       Array& source = e.observations[key];
-      std::memcpy(RowPtr(s, row, step_bytes), RowPtr(source, t, step_bytes), static_cast<size_t>(step_bytes));
-      std::memcpy(RowPtr(s_next, row, step_bytes), RowPtr(source, t + 1, step_bytes),
+      std::memcpy(RowPtr(batch.observations[key], row, step_bytes), RowPtr(source, t, step_bytes),
                   static_cast<size_t>(step_bytes));
-    } else {
-      const EpisodeRef& ref = reader_.episode(e.index);
-      const hid_t file = reader_.FileHandle(ref.file);
-      ReadObservationPair(file, ref, key, spec, t, RowPtr(s, row, step_bytes),
-                          RowPtr(s_next, row, step_bytes));
+      std::memcpy(RowPtr(batch.next_observations[key], row, step_bytes),
+                  RowPtr(source, t + 1, step_bytes), static_cast<size_t>(step_bytes));
+    }
+  } else {
+    const EpisodeRef ref = reader_.episode(e.index);
+    const hid_t file = reader_.FileHandle(ref.file);
+    for (const auto& [key, spec] : schema.observations) {
+      const int64_t step_bytes = StepBytes(spec);
+      ReadObservationPair(file, ref, key, spec, t, RowPtr(batch.observations[key], row, step_bytes),
+                          RowPtr(batch.next_observations[key], row, step_bytes));
     }
   }
   ++(e.resident ? stats_.samples_from_memory : stats_.samples_from_disk);
