@@ -27,6 +27,13 @@ uint8_t* RowPtr(Array& array, int64_t row, int64_t step_bytes) {
 
 }  // namespace
 
+Schema SchemaOfEnv(const EnvSpec& spec) {
+  Schema schema;
+  for (const ObservationSpec& o : spec.observations) schema.observations[o.key] = KeySpec{o.dtype, o.shape};
+  schema.action_dim = spec.action.dim();
+  return schema;
+}
+
 DatasetSampler::DatasetSampler(const std::vector<std::string>& paths, DatasetSamplerConfig config,
                                std::optional<Schema> expected, bool allow_empty)
     : config_(config),

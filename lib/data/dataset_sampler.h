@@ -32,8 +32,13 @@
 #include "common/config.h"
 #include "data/dataset_reader.h"
 #include "data/transition_batch.h"
+#include "env/env.h"
 
 namespace perpetua {
+
+// The schema a cell's data has: its observation specs and action size. Pass
+// it as `expected` so that a sampler refuses data from another cell.
+Schema SchemaOfEnv(const EnvSpec& spec);
 
 struct DatasetSamplerConfig {
   double memory_budget_mb = 4096.0;  // decoded observations kept in memory (MiB)

@@ -186,6 +186,20 @@ TEST_CASE("shard paths piped in are added and bad lines are skipped with a warni
   CHECK(sampler.stats().episodes == 4);
 }
 
+TEST_CASE("the schema of a cell's spec selects matching data") {
+  TempDir dir;
+  WriteEpisodes(dir.path(), 1, 2, 2);
+  EnvSpec spec;
+  spec.observations = {{"image", DType::kUint8, {16, 16, 3}}, {"proprio", DType::kFloat32, {3}}};
+  spec.action.low = {-1, -1};
+  spec.action.high = {1, 1};
+  DatasetSampler sampler({dir.path()}, DatasetSamplerConfig{}, SchemaOfEnv(spec));
+  CHECK(sampler.schema() == SchemaOfEnv(spec));
+  spec.observations[1].shape = {4};
+  CHECK_THROWS_WITH_AS(DatasetSampler({dir.path()}, DatasetSamplerConfig{}, SchemaOfEnv(spec)),
+                       doctest::Contains("observation 'proprio' is float32 [3], expected float32 [4]"), Error);
+}
+
 TEST_CASE("a truncated last step is not terminal and bootstraps from the final observation") {
   TempDir dir;
   WriterOptions options;
