@@ -62,6 +62,7 @@ std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool our
   const Where where{path, ""};
   Handle data = h5::OpenGroup(file, "data", where);
   info->env_args_json = h5::ReadAttrString(data.get(), "env_args", where.Child("data")).value_or("");
+  info->env_spec_json = h5::ReadAttrString(data.get(), kEnvSpecAttr, where.Child("data")).value_or("");
   std::vector<EpisodeRef> refs;
   int64_t total = 0;
   for (const std::string& demo : NumberedLinks(data.get(), "demo_", where.Child("data"))) {

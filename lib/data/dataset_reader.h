@@ -48,6 +48,7 @@ struct DatasetFileInfo {
   std::string provenance_json;   // perpetua: tool, host, writer token, created_unix, ...
   std::string tool_config_yaml;  // perpetua: effective config of the writing tool
   std::string env_args_json;     // robomimic/perpetua data.attrs["env_args"]
+  std::string env_spec_json;     // perpetua: data.attrs["perpetua_env_spec"] (obs/action specs)
   size_t first_episode = 0;      // index of its first episode in the reader
   size_t num_episodes = 0;
   int64_t num_transitions = 0;

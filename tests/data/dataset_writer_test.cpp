@@ -100,6 +100,7 @@ TEST_CASE("round trip of images and vectors with provenance and config") {
   CHECK(info.schema_version == 1);
   CHECK(info.tool_config_yaml == options.tool_config_yaml);
   CHECK(nlohmann::json::parse(info.env_args_json) == options.env_args);
+  CHECK(nlohmann::json::parse(info.env_spec_json) == options.env_spec);
   const auto provenance = nlohmann::json::parse(info.provenance_json);
   CHECK(provenance["tool"] == "rl-collect");
   CHECK(provenance["writer_token"].get<std::string>().size() > 10);
