@@ -15,7 +15,8 @@ namespace {
 using h5::Handle;
 using h5::Where;
 
-constexpr size_t kMaxOpenFiles = 64;
+// Open HDF5 files kept by a reader (one descriptor each; well under the usual 1024 limit).
+constexpr size_t kMaxOpenFiles = 256;
 
 int64_t Rows(hid_t file, const std::string& path, const Where& where) {
   Handle dataset = h5::OpenDataset(file, path, where);
@@ -339,14 +340,17 @@ DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_e
 DatasetReader::~DatasetReader() = default;
 
 hid_t DatasetReader::FileHandle(const std::string& path) {
-  for (auto it = open_files_.begin(); it != open_files_.end(); ++it) {
-    if (it->first == path) {
-      if (it != open_files_.begin()) open_files_.splice(open_files_.begin(), open_files_, it);
-      return open_files_.front().second.get();
-    }
+  auto found = open_index_.find(path);
+  if (found != open_index_.end()) {
+    open_files_.splice(open_files_.begin(), open_files_, found->second);
+    return open_files_.front().second.get();
   }
   open_files_.emplace_front(path, h5::OpenFileReadOnly(path));
-  if (open_files_.size() > kMaxOpenFiles) open_files_.pop_back();
+  open_index_[path] = open_files_.begin();
+  if (open_files_.size() > kMaxOpenFiles) {
+    open_index_.erase(open_files_.back().first);
+    open_files_.pop_back();
+  }
   return open_files_.front().second.get();
 }
 

@@ -112,6 +112,7 @@ class DatasetReader {
   int64_t num_transitions_ = 0;
   // LRU of open files: most recent first.
   std::list<std::pair<std::string, h5::Handle>> open_files_;
+  std::map<std::string, std::list<std::pair<std::string, h5::Handle>>::iterator> open_index_;
 };
 
 }  // namespace perpetua
