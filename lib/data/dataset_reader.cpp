@@ -25,11 +25,58 @@ int64_t Rows(hid_t file, const std::string& path, const Where& where) {
   return shape.dims[0];
 }
 
-void ExpectRows(hid_t file, const std::string& path, int64_t want, const Where& where) {
-  const int64_t rows = Rows(file, path, where);
+h5::DatasetShape ExpectRows(hid_t file, const std::string& path, int64_t want, const Where& where) {
+  Handle dataset = h5::OpenDataset(file, path, where);
+  const h5::DatasetShape shape = h5::GetShape(dataset.get(), where.Child(path));
+  const int64_t rows = shape.dims.empty() ? -1 : shape.dims[0];
   if (rows != want) {
     Fail(ExitCode::kBadData, where.Child(path).str() + ": has " + std::to_string(rows) +
                                  " rows, expected " + std::to_string(want));
+  }
+  return shape;
+}
+
+// Per-step spec of an observation dataset.
+KeySpec SpecOf(const h5::DatasetShape& shape, const Where& where) {
+  return KeySpec{h5::ObservationDType(shape, where),
+                 std::vector<int64_t>(shape.dims.begin() + 1, shape.dims.end())};
+}
+
+// Action size from the actions dataset's shape: (N, A), or (N,) for A = 1.
+int64_t ActionDim(hid_t file, const std::string& path, const Where& where, int64_t* rows) {
+  Handle dataset = h5::OpenDataset(file, path, where);
+  const h5::DatasetShape shape = h5::GetShape(dataset.get(), where.Child(path));
+  if (shape.dims.empty() || shape.dims.size() > 2) {
+    Fail(ExitCode::kBadData, where.Child(path).str() + ": actions must be (N, A), got " +
+                                 ShapeString(shape.dims));
+  }
+  *rows = shape.dims[0];
+  return shape.dims.size() == 2 ? shape.dims[1] : 1;
+}
+
+// Checks that the observation after the last action (in `final_path`) has the
+// spec of the other observations.
+void ExpectSameSpec(const KeySpec& spec, const h5::DatasetShape& final_shape,
+                    const std::string& final_path, const Where& where) {
+  const KeySpec final_spec = SpecOf(final_shape, where.Child(final_path));
+  if (final_spec != spec) {
+    Fail(ExitCode::kBadData, where.Child(final_path).str() + ": is " + DTypeName(final_spec.dtype) +
+                                 " " + ShapeString(final_spec.shape) + " per step, expected " +
+                                 DTypeName(spec.dtype) + " " + ShapeString(spec.shape));
+  }
+}
+
+// Every episode of a file must share one schema: the first fixes it.
+void AgreeOnSchema(const Schema& episode, const std::string& name, const Where& where,
+                   Schema* file_schema, std::string* first_name) {
+  if (first_name->empty()) {
+    *file_schema = episode;
+    *first_name = name;
+    return;
+  }
+  const std::string diff = episode.DifferenceFrom(*file_schema);
+  if (!diff.empty()) {
+    Fail(ExitCode::kBadData, where.str() + ": " + name + ": " + diff + " (as in " + *first_name + ")");
   }
 }
 
@@ -59,13 +106,14 @@ std::vector<std::string> ObservationKeys(hid_t file, const std::string& group_pa
 
 // data/demo_<i> groups of a perpetua shard or a robomimic file.
 std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool ours,
-                                   DatasetFileInfo* info) {
+                                   DatasetFileInfo* info, Schema* file_schema) {
   const Where where{path, ""};
   Handle data = h5::OpenGroup(file, "data", where);
   info->env_args_json = h5::ReadAttrString(data.get(), "env_args", where.Child("data")).value_or("");
   info->env_spec_json = h5::ReadAttrString(data.get(), kEnvSpecAttr, where.Child("data")).value_or("");
   std::vector<EpisodeRef> refs;
   int64_t total = 0;
+  std::string first_name;
   for (const std::string& demo : NumberedLinks(data.get(), "demo_", where.Child("data"))) {
     const std::string g = "data/" + demo;
     Handle group = h5::OpenGroup(file, g, where);
@@ -76,7 +124,9 @@ std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool our
     ref.metadata_group = g;
     ref.actions = g + "/actions";
     ref.rewards = g + "/rewards";
-    const int64_t rows = Rows(file, ref.actions, where);
+    Schema schema;
+    int64_t rows = 0;
+    schema.action_dim = ActionDim(file, ref.actions, where, &rows);
     const auto num_samples = h5::ReadAttrInt64(group.get(), "num_samples", where.Child(g));
     if (ours && !num_samples) Fail(ExitCode::kBadData, where.Child(g).str() + ": missing attribute num_samples");
     if (num_samples && *num_samples != rows) {
@@ -96,21 +146,25 @@ std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool our
     ref.num_steps = (has_final || has_next) ? rows : rows - 1;
     for (const std::string& key : ObservationKeys(file, g + "/obs", where)) {
       ref.obs[key] = g + "/obs/" + key;
-      ExpectRows(file, ref.obs[key], rows, where);
+      const KeySpec spec = SpecOf(ExpectRows(file, ref.obs[key], rows, where), where.Child(ref.obs[key]));
+      schema.observations[key] = spec;
       if (has_final) {
         ref.final_obs[key] = g + "/final_obs/" + key;
-        ExpectRows(file, ref.final_obs[key], 1, where);
+        ExpectSameSpec(spec, ExpectRows(file, ref.final_obs[key], 1, where), ref.final_obs[key], where);
         ref.final_row = 0;
       } else if (has_next) {
         ref.final_obs[key] = g + "/next_obs/" + key;
-        ExpectRows(file, ref.final_obs[key], rows, where);
+        ExpectSameSpec(spec, ExpectRows(file, ref.final_obs[key], rows, where), ref.final_obs[key], where);
         ref.final_row = rows - 1;
       } else {
         ref.final_obs[key] = ref.obs[key];
         ref.final_row = rows - 1;
       }
     }
-    if (ref.num_steps >= 1) refs.push_back(std::move(ref));
+    if (ref.num_steps >= 1) {
+      AgreeOnSchema(schema, g, where, file_schema, &first_name);
+      refs.push_back(std::move(ref));
+    }
   }
   const auto declared = h5::ReadAttrInt64(data.get(), "total", where.Child("data"));
   if (ours && declared && *declared != total) {
@@ -120,14 +174,21 @@ std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool our
   return refs;
 }
 
-std::vector<EpisodeRef> IndexD4rl(hid_t file, const std::string& path) {
+std::vector<EpisodeRef> IndexD4rl(hid_t file, const std::string& path, Schema* file_schema) {
   const Where where{path, ""};
   const int64_t rows = Rows(file, "observations", where);
-  for (const char* name : {"actions", "rewards", "terminals"}) ExpectRows(file, name, rows, where);
+  const KeySpec spec = SpecOf(ExpectRows(file, "observations", rows, where), where.Child("observations"));
+  int64_t action_rows = 0;
+  file_schema->action_dim = ActionDim(file, "actions", where, &action_rows);
+  file_schema->observations["observation"] = spec;
+  ExpectRows(file, "actions", rows, where);
+  for (const char* name : {"rewards", "terminals"}) ExpectRows(file, name, rows, where);
   const bool has_timeouts = h5::LinkExists(file, "timeouts");
   const bool has_next = h5::LinkExists(file, "next_observations");
   if (has_timeouts) ExpectRows(file, "timeouts", rows, where);
-  if (has_next) ExpectRows(file, "next_observations", rows, where);
+  if (has_next) {
+    ExpectSameSpec(spec, ExpectRows(file, "next_observations", rows, where), "next_observations", where);
+  }
   std::vector<uint8_t> terminals(static_cast<size_t>(rows)), timeouts(static_cast<size_t>(rows), 0);
   {
     Handle d = h5::OpenDataset(file, "terminals", where);
@@ -168,10 +229,11 @@ std::vector<EpisodeRef> IndexD4rl(hid_t file, const std::string& path) {
   return refs;
 }
 
-std::vector<EpisodeRef> IndexMinari(hid_t file, const std::string& path) {
+std::vector<EpisodeRef> IndexMinari(hid_t file, const std::string& path, Schema* file_schema) {
   const Where where{path, ""};
   Handle root = h5::OpenGroup(file, "/", where);
   std::vector<EpisodeRef> refs;
+  std::string first_name;
   for (const std::string& g : NumberedLinks(root.get(), "episode_", where)) {
     EpisodeRef ref;
     ref.file = path;
@@ -181,7 +243,8 @@ std::vector<EpisodeRef> IndexMinari(hid_t file, const std::string& path) {
     ref.rewards = g + "/rewards";
     ref.terminated = g + "/terminations";
     ref.truncated = g + "/truncations";
-    ref.num_steps = Rows(file, ref.actions, where);
+    Schema schema;
+    schema.action_dim = ActionDim(file, ref.actions, where, &ref.num_steps);
     for (const std::string& p : {ref.rewards, ref.terminated, ref.truncated}) ExpectRows(file, p, ref.num_steps, where);
     const std::string obs = g + "/observations";
     H5O_info_t object_info;
@@ -194,11 +257,14 @@ std::vector<EpisodeRef> IndexMinari(hid_t file, const std::string& path) {
       ref.obs["observation"] = obs;
     }
     for (const auto& [key, dataset] : ref.obs) {
-      ExpectRows(file, dataset, ref.num_steps + 1, where);
+      schema.observations[key] = SpecOf(ExpectRows(file, dataset, ref.num_steps + 1, where), where.Child(dataset));
       ref.final_obs[key] = dataset;
     }
     ref.final_row = ref.num_steps;
-    if (ref.num_steps >= 1) refs.push_back(std::move(ref));
+    if (ref.num_steps >= 1) {
+      AgreeOnSchema(schema, g, where, file_schema, &first_name);
+      refs.push_back(std::move(ref));
+    }
   }
   return refs;
 }
@@ -278,7 +344,8 @@ std::vector<std::string> ListShards(const std::string& dir) {
   return shards;
 }
 
-std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info) {
+std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info,
+                                  Schema* schema) {
   const Where where{path, ""};
   info->path = path;
   if (const auto version = h5::ReadAttrInt64(file, kSchemaVersionAttr, where)) {
@@ -291,21 +358,21 @@ std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFi
     }
     info->provenance_json = h5::ReadAttrString(file, kProvenanceAttr, where).value_or("{}");
     info->tool_config_yaml = h5::ReadAttrString(file, kToolConfigAttr, where).value_or("");
-    return IndexDemos(file, path, /*ours=*/true, info);
+    return IndexDemos(file, path, /*ours=*/true, info, schema);
   }
   if (h5::LinkExists(file, "data")) {
     info->format = "robomimic";
-    return IndexDemos(file, path, /*ours=*/false, info);
+    return IndexDemos(file, path, /*ours=*/false, info, schema);
   }
   if (h5::LinkExists(file, "observations")) {
     info->format = "d4rl";
-    return IndexD4rl(file, path);
+    return IndexD4rl(file, path, schema);
   }
   Handle root = h5::OpenGroup(file, "/", where);
   for (const std::string& name : h5::ListLinks(root.get(), where)) {
     if (name.compare(0, 8, "episode_") == 0) {
       info->format = "minari";
-      return IndexMinari(file, path);
+      return IndexMinari(file, path, schema);
     }
   }
   Fail(ExitCode::kBadData, path + ": unrecognised layout (expected a 'data' group (Perpetua, "
@@ -359,16 +426,16 @@ size_t DatasetReader::AddFile(const std::string& path) {
   if (file_index_.count(path)) return 0;
   DatasetFileInfo info;
   const hid_t file = FileHandle(path);
-  std::vector<EpisodeRef> refs = IndexFile(file, path, &info);
-  for (const EpisodeRef& ref : refs) {
-    const Schema schema = SchemaOfRef(file, ref);
+  Schema schema;
+  std::vector<EpisodeRef> refs = IndexFile(file, path, &info, &schema);
+  if (!refs.empty()) {
     if (!has_schema_) {
       schema_ = schema;
       schema_source_ = path;
       has_schema_ = true;
     } else if (schema != schema_) {
-      Fail(ExitCode::kBadData, path + ": " + ref.name + ": " + schema.DifferenceFrom(schema_) +
-                                   " (as in " + schema_source_ + ")");
+      Fail(ExitCode::kBadData, path + ": " + refs.front().name + ": " +
+                                   schema.DifferenceFrom(schema_) + " (as in " + schema_source_ + ")");
     }
   }
   info.first_episode = episodes_.size();

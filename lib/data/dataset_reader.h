@@ -58,8 +58,10 @@ struct DatasetFileInfo {
 // Error(kBadData) if it cannot be listed (missing, no permission).
 std::vector<std::string> ListShards(const std::string& dir);
 
-// Indexes one file: its episodes and header. Error(kBadData) as above.
-std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info);
+// Indexes one file: its episodes, header and the schema all its episodes
+// share (checked while indexing). Error(kBadData) as above.
+std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info,
+                                  Schema* schema);
 
 class DatasetReader {
  public:

@@ -184,6 +184,35 @@ TEST_CASE("wrong dtype or shape") {
     });
     ExpectInvalid({dir.path()}, shard, "data/demo_1/rewards: has 3 rows, expected 5");
   }
+  SUBCASE("one episode with other image shapes") {
+    EditFile(shard, [](hid_t file) {
+      REQUIRE(H5Ldelete(file, "data/demo_1/obs/image", H5P_DEFAULT) >= 0);
+      std::vector<uint8_t> pixels(5 * 8 * 8 * 3, 7);
+      const hsize_t dims[4] = {5, 8, 8, 3};
+      const hid_t space = H5Screate_simple(4, dims, nullptr);
+      const hid_t d = H5Dcreate2(file, "data/demo_1/obs/image", H5T_STD_U8LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, pixels.data());
+      H5Dclose(d);
+      H5Sclose(space);
+    });
+    ExpectInvalid({dir.path()}, shard, "data/demo_1/final_obs/image: is uint8 [16, 16, 3] per step, expected uint8 [8, 8, 3]");
+  }
+  SUBCASE("one episode with float images") {
+    EditFile(shard, [](hid_t file) {
+      for (const char* path : {"data/demo_1/obs/image", "data/demo_1/final_obs/image"}) {
+        REQUIRE(H5Ldelete(file, path, H5P_DEFAULT) >= 0);
+        const hsize_t rows = std::string(path).find("final") == std::string::npos ? 5 : 1;
+        std::vector<float> pixels(rows * 16 * 16 * 3, 0.5f);
+        const hsize_t dims[4] = {rows, 16, 16, 3};
+        const hid_t space = H5Screate_simple(4, dims, nullptr);
+        const hid_t d = H5Dcreate2(file, path, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, pixels.data());
+        H5Dclose(d);
+        H5Sclose(space);
+      }
+    });
+    ExpectInvalid({dir.path()}, shard, "data/demo_1: observation 'image' is float32 [16, 16, 3], expected uint8 [16, 16, 3] (as in data/demo_0)");
+  }
   SUBCASE("a second dataset with other image shapes") {
     TempDir other;
     DatasetWriter writer(other.path(), WriterOptions{});
