@@ -34,34 +34,16 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset_formats.h"
 #include "data/episode.h"
 #include "data/episode_io.h"
 #include "data/hdf5_io.h"
 
 namespace perpetua {
 
-// One opened file and what it declares about itself.
-struct DatasetFileInfo {
-  std::string path;
-  std::string format;            // "perpetua", "robomimic", "d4rl", "minari"
-  int64_t schema_version = 0;    // perpetua shards only
-  std::string provenance_json;   // perpetua: tool, host, writer token, created_unix, ...
-  std::string tool_config_yaml;  // perpetua: effective config of the writing tool
-  std::string env_args_json;     // robomimic/perpetua data.attrs["env_args"]
-  std::string env_spec_json;     // perpetua: data.attrs["perpetua_env_spec"] (obs/action specs)
-  size_t first_episode = 0;      // index of its first episode in the reader
-  size_t num_episodes = 0;
-  int64_t num_transitions = 0;
-};
-
 // Lists the complete shards of dataset directory `dir` ("shard-*.h5", sorted).
 // Error(kBadData) if it cannot be listed (missing, no permission).
 std::vector<std::string> ListShards(const std::string& dir);
-
-// Indexes one file: its episodes, header and the schema all its episodes
-// share (checked while indexing). Error(kBadData) as above.
-std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info,
-                                  Schema* schema);
 
 class DatasetReader {
  public:
