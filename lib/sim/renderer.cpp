@@ -14,6 +14,9 @@ Renderer::Renderer(mjModel* model, const std::string& renderer, int max_size)
   model->vis.global.offheight = std::max(model->vis.global.offheight, max_size);
   model->vis.quality.offsamples = 0;  // no multisampling: ~20x faster on llvmpipe
   model->vis.quality.shadowsize = 0;
+  model->vis.quality.numslices = 12;  // coarser meshes for round geoms: fewer triangles
+  model->vis.quality.numstacks = 6;
+  model->vis.quality.numquads = 1;
   context_ = GlContext::Create(renderer, max_size, max_size);
   mjv_defaultScene(&scene_);
   mjv_defaultOption(&option_);
@@ -24,7 +27,7 @@ Renderer::Renderer(mjModel* model, const std::string& renderer, int max_size)
   scene_.flags[mjRND_REFLECTION] = 0;
   scene_.flags[mjRND_SKYBOX] = 0;
   scene_.flags[mjRND_FOG] = 0;
-  ScopedCurrent current(*context_);
+  context_->MakeCurrent();
   mjr_makeContext(model, &render_context_, mjFONTSCALE_50);
   mjr_setBuffer(mjFB_OFFSCREEN, &render_context_);
   if (render_context_.currentBuffer != mjFB_OFFSCREEN) {
@@ -73,7 +76,7 @@ void Renderer::Draw(const mjModel* model, mjData* data, mjvCamera& camera, int w
   mjv_updateScene(model, data, &option_, nullptr, &camera, mjCAT_ALL, &scene_);
   const mjrRect viewport = {0, 0, width, height};
   {
-    ScopedCurrent current(*context_);
+    //ScopedCurrent current(*context_);
     mjr_render(viewport, &scene_, &render_context_);
     mjr_readPixels(flipped_.get(), nullptr, viewport, &render_context_);
   }

@@ -32,6 +32,14 @@ class SimCell : public Env, public StateRenderer {
   // The GL backend this cell renders with.
   GlBackend render_backend() const { return renderer_->backend(); }
 
+  // For benchmarks only (bench/env_bench.cpp): the physics of one env step
+  // (substeps_per_step() mj_steps with the current controls) and the render
+  // of one observation image, each without the rest of Step(). They change
+  // the simulation state; Reset afterwards.
+  int substeps_per_step() const { return substeps_per_step_; }
+  void BenchPhysicsStep() { Simulate(substeps_per_step_); }
+  Array BenchRender() { return RenderImage(); }
+
  protected:
   explicit SimCell(const EnvConfig& config) : config_(config) {}
 
@@ -56,6 +64,7 @@ class SimCell : public Env, public StateRenderer {
   DataPtr data_;
   std::unique_ptr<Renderer> renderer_;
   int camera_ = -1;
+  int substeps_per_step_ = 1;  // set by the cell
 
  private:
   std::vector<int> scenery_geoms_;
