@@ -29,8 +29,12 @@ class SimCell : public Env, public StateRenderer {
 
   const mjModel* model() const { return model_.get(); }
   const mjData* data() const { return data_.get(); }
-  // The GL backend this cell renders with.
+  // The GL backend this cell renders with, and the driver's renderer name.
   GlBackend render_backend() const { return renderer_->backend(); }
+  std::string gl_renderer() { return renderer_->gl_renderer(); }
+  // Releases this cell's GL context from the calling thread, so that another
+  // thread may drive the cell next (see gl_context.h).
+  void ReleaseRenderThread() { renderer_->ReleaseThread(); }
 
   // For benchmarks only (bench/env_bench.cpp): the physics of one env step
   // (substeps_per_step() mj_steps with the current controls) and the render
