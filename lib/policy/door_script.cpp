@@ -33,6 +33,11 @@ class DoorScript : public Policy {
     if (in_gap) {
       const double next = angle + std::clamp(goal - angle, -0.12, 0.12);
       sim::DoorCell::HookPoint(next, target);
+      // Lean on the handle to open (outward, along the door's -y axis) or on
+      // the door to close, taking up the slack of the rod in the gap.
+      const double lean = (goal > angle ? 1.0 : -1.0) * 0.01;
+      target[0] += lean * -std::sin(next);
+      target[1] += lean * -std::cos(next);
     } else if (over_hook) {
       target[0] = hook[0];
       target[1] = hook[1];

@@ -28,7 +28,7 @@ const char* kDoorMjcf = R"(<mujoco model="door">
     <geom name="post" type="box" pos="-0.135 0.10 0.09" size="0.012 0.012 0.09" rgba="0.35 0.3 0.28 1"/>
     <geom name="frame" type="box" pos="0.2 0.10 0.09" size="0.012 0.012 0.09" rgba="0.35 0.3 0.28 1"/>
     <geom name="lintel" type="box" pos="0.035 0.10 0.19" size="0.18 0.012 0.01" rgba="0.35 0.3 0.28 1"/>
-    <camera name="front" pos="0.03 -0.42 0.33" xyaxes="1 0 0 0 0.6 0.8" fovy="50"/>
+    <camera name="front" pos="0.04 -0.45 0.30" xyaxes="1 0 0 0 0.47 0.882" fovy="50"/>
     <body name="door" pos="-0.12 0.10 0">
       <joint name="hinge" type="hinge" axis="0 0 -1" range="0 1.2" damping="0.4" frictionloss="0.02"
              armature="0.01"/>

@@ -23,7 +23,7 @@ const char* kPendulumMjcf = R"(<mujoco model="pendulum">
   </visual>
   <worldbody>
     <light directional="true" pos="0 -1 1" dir="0 1 -1" diffuse="0.5 0.5 0.5" castshadow="false"/>
-    <geom name="wall" type="box" pos="0 0.05 0" size="1.4 0.01 1.4" rgba="0.85 0.85 0.8 1"/>
+    <geom name="wall" type="box" pos="0 0.05 0" size="1.4 0.01 1.4" rgba="0.62 0.64 0.66 1"/>
     <camera name="front" pos="0 -3.2 0" xyaxes="1 0 0 0 0 1" fovy="45"/>
     <geom name="axle" type="cylinder" pos="0 -0.03 0" quat="0.7071 0.7071 0 0" size="0.06 0.04"
           rgba="0.2 0.2 0.2 1"/>

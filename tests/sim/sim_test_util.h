@@ -23,7 +23,7 @@ inline std::string ExpectError(const std::function<void()>& fn, ExitCode code,
   } catch (const Error& error) {
     CHECK(error.code() == code);
     CHECK_MESSAGE(std::string(error.what()).find(fragment) != std::string::npos,
-                  "message: " << error.what() << " lacks: " << fragment);
+                  "message: " << std::string(error.what()) << " lacks: " << fragment);
     return error.what();
   }
   FAIL_CHECK("no Error thrown; expected one containing: " << fragment);
