@@ -136,7 +136,7 @@ void MeasureSuccess(const BenchConfig& bench, const std::string& cell, const std
       ++steps;
       observation = std::move(step.observation);
       info = std::move(step.info);
-      success = success || info.value("success", false);
+      success = info.value("success", false);  // success at the end of the episode
       if (step.terminated || step.truncated) break;
     }
     successes += success ? 1 : 0;
@@ -159,18 +159,25 @@ void WritePictures(const BenchConfig& bench, const std::string& cell) {
   StateRenderer* renderer = AsStateRenderer(*env);
   if (renderer == nullptr) return;
   std::unique_ptr<Policy> policy = MakeScriptedPolicy(env->spec());
-  ResetResult reset = env->Reset(bench.seed + 2);
+  nlohmann::json options = nlohmann::json::object();
+  if (cell == "grasp") options["object_ids"] = {12, 345, 678};  // three training objects
+  if (cell == "door") options["goal_angle"] = 0.9;
+  ResetResult reset = env->Reset(bench.seed + 2, options);
   policy->BeginEpisode(bench.seed + 2);
   Observation observation = std::move(reset.observation);
   nlohmann::json info = std::move(reset.info);
-  for (int i = 0; i < 2; ++i) {  // a couple of steps in, so the robot is in view
+  const int steps = cell == "pendulum" ? 30 : cell == "grasp" ? 2 : cell == "door" ? 30 : 8;
+  for (int i = 0; i < steps; ++i) {  // some steps in, so the robot is in action
     StepResult step = env->Step(policy->Act(observation, info));
     observation = std::move(step.observation);
     info = std::move(step.info);
   }
   const std::string stem = bench.pictures + "/" + cell;
-  sim::WritePng(stem + "_64.png", observation.at("image"));
-  sim::WritePng(stem + "_64x4.png", observation.at("image"), 4);
+  // State-only cells (pendulum) draw their current state on request.
+  const Array image = observation.count("image") ? observation.at("image")
+                                                 : renderer->RenderState(nlohmann::json::object()).at("image");
+  sim::WritePng(stem + "_64.png", image);
+  sim::WritePng(stem + "_64x4.png", image, 4);
   sim::WritePng(stem + "_256.png", renderer->RenderPicture(256));
   std::fprintf(stderr, "wrote %s_{64,64x4,256}.png\n", stem.c_str());
 }

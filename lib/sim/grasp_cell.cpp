@@ -50,7 +50,7 @@ std::string GraspMjcf(int slots) {
     <geom name="wall_s" type="box" pos="0 -0.175 0.02" size="0.185 0.01 0.02" rgba="0.3 0.35 0.45 1"/>
     <geom name="wall_e" type="box" pos="0.175 0 0.02" size="0.01 0.165 0.02" rgba="0.3 0.35 0.45 1"/>
     <geom name="wall_w" type="box" pos="-0.175 0 0.02" size="0.01 0.165 0.02" rgba="0.3 0.35 0.45 1"/>
-    <camera name="shoulder" pos="0 -0.43 0.44" xyaxes="1 0 0 0 0.62 0.785" fovy="55"/>
+    <camera name="shoulder" pos="0 -0.36 0.40" xyaxes="1 0 0 0 0.716 0.698" fovy="45"/>
     <body name="gripper" pos="0 0 0">
       <joint name="gx" type="slide" axis="1 0 0" range="-0.14 0.14" damping="45" armature="0.2"/>
       <joint name="gy" type="slide" axis="0 1 0" range="-0.14 0.14" damping="45" armature="0.2"/>

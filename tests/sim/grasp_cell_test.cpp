@@ -108,7 +108,7 @@ TEST_CASE("golden scripted grasp trajectory") {
   // GPU drivers rasterise differently.
   auto* cell = dynamic_cast<SimCell*>(env.get());
   if (cell->gl_renderer().find("llvmpipe") != std::string::npos) {
-    CHECK(trace.frames == 7705850425708593468ULL);
+    CHECK(trace.frames == 7118385763201546358ULL);
   }
 }
 
