@@ -8,8 +8,8 @@
 // Speed: one thread; env steps/s with a 64x64 render and the cell's physics
 // substeps, beside physics-only and render-only time measured in the same
 // run (their sum against the full step shows the env's own overhead).
-// llvmpipe (Mesa's CPU rasteriser) spawns its own threads: for one-core
-// figures run with LP_NUM_THREADS=0.
+// The renderer sets LP_NUM_THREADS=0 (llvmpipe rasterises on the calling
+// thread) unless the environment sets it, so the figures are for one core.
 #include <chrono>
 #include <cmath>
 #include <cstdio>

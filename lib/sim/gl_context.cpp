@@ -280,6 +280,10 @@ std::unique_ptr<GlContext> GlContext::Create(const std::string& renderer, int ma
     Fail(ExitCode::kUsage, "unknown " + source + ": expected auto, egl or osmesa");
   }
   std::lock_guard<std::mutex> lock(g_mutex);
+  // Mesa's llvmpipe rasterises with a thread pool by default; for 64x64
+  // frames one thread is as fast and collectors already run one env per
+  // thread. A value the user set wins.
+  ::setenv("LP_NUM_THREADS", "0", /*overwrite=*/0);
   if (g_backend.has_value()) {
     const GlBackend latched = *g_backend;
     if (choice != "auto" && choice != GlBackendName(latched)) {

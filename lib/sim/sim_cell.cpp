@@ -105,11 +105,13 @@ Array SimCell::RenderPicture(int size) {
 }
 
 void SimCell::Simulate(int substeps) {
+  const int unstable_before = data_->warning[mjWARN_BADQACC].number;
   for (int i = 0; i < substeps; ++i) mj_step(model_.get(), data_.get());
-  for (int i = 0; i < model_->nq; ++i) {
-    if (!std::isfinite(data_->qpos[i])) {
-      Fail(ExitCode::kEnvFailure, spec_.name + ": the simulation diverged (non-finite state)");
-    }
+  // MuJoCo resets the state when accelerations blow up; continuing would
+  // silently teleport everything, so the episode fails instead.
+  if (data_->warning[mjWARN_BADQACC].number != unstable_before) {
+    Fail(ExitCode::kEnvFailure, spec_.name + ": the simulation became unstable at t = " +
+                                    std::to_string(data_->time) + " s (MuJoCo reset it)");
   }
 }
 
