@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -89,25 +90,42 @@ const EglApi& LoadEgl() {
     Fail(ExitCode::kEnvFailure, failure);
   }
   EGLint major = 0, minor = 0;
+  // A GPU first (NVIDIA's EGL device platform), then Mesa's surfaceless
+  // platform (llvmpipe on CPU machines), then any device at all.
+  std::vector<EGLDeviceEXT> hardware, software;
+  if (api.QueryDevices != nullptr) {
+    auto query_string = reinterpret_cast<PFNEGLQUERYDEVICESTRINGEXTPROC>(
+        api.GetProcAddress("eglQueryDeviceStringEXT"));
+    EGLDeviceEXT devices[16];
+    EGLint count = 0;
+    if (api.QueryDevices(16, devices, &count)) {
+      for (EGLint i = 0; i < count; ++i) {
+        const char* extensions =
+            query_string ? query_string(devices[i], EGL_EXTENSIONS) : nullptr;
+        const bool is_software =
+            extensions != nullptr && std::strstr(extensions, "EGL_MESA_device_software") != nullptr;
+        (is_software ? software : hardware).push_back(devices[i]);
+      }
+    }
+  }
+  auto TryDevice = [&](EGLDeviceEXT device) {
+    EGLDisplay display = api.GetPlatformDisplay(EGL_PLATFORM_DEVICE_EXT, device, nullptr);
+    if (display == EGL_NO_DISPLAY || !api.Initialize(display, &major, &minor)) return false;
+    api.display = display;
+    return true;
+  };
+  for (EGLDeviceEXT device : hardware) {
+    if (TryDevice(device)) return api;
+  }
   EGLDisplay display = api.GetPlatformDisplay(EGL_PLATFORM_SURFACELESS_MESA, EGL_DEFAULT_DISPLAY,
                                               nullptr);
   if (display != EGL_NO_DISPLAY && api.Initialize(display, &major, &minor)) {
     api.display = display;
     return api;
   }
-  std::string surfaceless_error = EglErrorText(api);
-  if (api.QueryDevices != nullptr) {
-    EGLDeviceEXT devices[16];
-    EGLint count = 0;
-    if (api.QueryDevices(16, devices, &count)) {
-      for (EGLint i = 0; i < count; ++i) {
-        display = api.GetPlatformDisplay(EGL_PLATFORM_DEVICE_EXT, devices[i], nullptr);
-        if (display != EGL_NO_DISPLAY && api.Initialize(display, &major, &minor)) {
-          api.display = display;
-          return api;
-        }
-      }
-    }
+  const std::string surfaceless_error = EglErrorText(api);
+  for (EGLDeviceEXT device : software) {
+    if (TryDevice(device)) return api;
   }
   failure = "EGL: no surfaceless or device display initialises (" + surfaceless_error + ")";
   Fail(ExitCode::kEnvFailure, failure);
