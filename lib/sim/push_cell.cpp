@@ -10,7 +10,7 @@ namespace perpetua::sim {
 namespace {
 
 constexpr int kSubsteps = 20;
-constexpr double kWorkspace = 0.14;   // |x|, |y| limit of the pusher (m)
+constexpr double kWorkspace = 0.17;   // |x|, |y| limit of the pusher (m)
 constexpr double kPlaceRange = 0.10;  // puck and target drawn with |x|, |y| below this
 
 std::string PushMjcf() {
@@ -39,8 +39,8 @@ std::string PushMjcf() {
       << R"( 0.03" rgba="0.85 0.25 0.2 1" mass="0.2" friction="0.5" condim="4"/>
     </body>
     <body name="pusher" pos="0 0 0.023">
-      <joint name="px" type="slide" axis="1 0 0" range="-0.14 0.14" damping="20" armature="0.1"/>
-      <joint name="py" type="slide" axis="0 1 0" range="-0.14 0.14" damping="20" armature="0.1"/>
+      <joint name="px" type="slide" axis="1 0 0" range="-0.17 0.17" damping="20" armature="0.1"/>
+      <joint name="py" type="slide" axis="0 1 0" range="-0.17 0.17" damping="20" armature="0.1"/>
       <geom name="pusher" type="cylinder" size=")" << kPushPusherRadius
       << R"( 0.02" rgba="0.2 0.3 0.8 1" mass="0.3"/>
       <geom name="arm" type="cylinder" pos="0 0 0.08" size="0.008 0.06" rgba="0.6 0.6 0.65 1"
