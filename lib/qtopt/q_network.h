@@ -25,11 +25,11 @@ namespace perpetua {
 
 
 // What the network reads from an EnvSpec: one image key, the float vector
-// keys concatenated in spec order as "proprio", and the action box.
+// keys concatenated in key (alphabetical) order as "proprio", and the action box.
 struct QInputSpec {
   std::string image_key;                   // the one [H,W,3] uint8 observation
   int64_t height = 0, width = 0;           // image size
-  std::vector<std::string> proprio_keys;   // 1-D float32 observations, in spec order
+  std::vector<std::string> proprio_keys;   // 1-D float32 observations, sorted by key
   std::vector<int64_t> proprio_sizes;      // their lengths
   int64_t proprio_dim = 0;                 // sum of proprio_sizes
   std::vector<float> action_low, action_high;  // (A) action box

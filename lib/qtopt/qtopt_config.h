@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "data/dataset_sampler.h"
 
 namespace perpetua {
 
@@ -108,6 +109,7 @@ struct QTrainConfig {
   BellmanConfig target;
   OptimizerConfig optim;
   TargetWorkerConfig workers;
+  DatasetSamplerConfig dataset;
 
   void Visit(ConfigVisitor& v) {
     v.Field("data", data, "dataset directories: every shard in them is the offline buffer");
@@ -130,6 +132,7 @@ struct QTrainConfig {
     v.Group("target", target, "Bellman targets (clipped double Q, two lagged target networks)");
     v.Group("optim", optim, "optimiser");
     v.Group("workers", workers, "asynchronous Bellman-target workers");
+    v.Group("dataset", dataset, "reading the offline and online buffers");
   }
 };
 

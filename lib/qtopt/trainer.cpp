@@ -181,21 +181,21 @@ struct QTrainer::Impl {
             {"run_id", run_id}};
   }
 
-  void RestoreTrainerState(const CheckpointContents& c, const std::string& source) {
+  static nlohmann::json ParseTrainerState(const CheckpointContents& c, const std::string& source) {
     auto it = c.blobs.find("trainer.state");
-    auto gen = c.blobs.find("trainer.generator");
-    if (it == c.blobs.end() || gen == c.blobs.end()) {
+    if (it == c.blobs.end() || !c.blobs.count("trainer.generator")) {
       Fail(ExitCode::kBadData, source + ": checkpoint lacks the trainer state (not written by rl-train q?)");
     }
     const nlohmann::json state = nlohmann::json::parse(it->second, nullptr, false);
     if (state.is_discarded() || !state.contains("rng") || state["rng"].size() != 4) {
       Fail(ExitCode::kBadData, source + ": checkpoint trainer state is malformed");
     }
-    uint64_t s[4];
-    for (int i = 0; i < 4; ++i) s[i] = state["rng"][i].get<uint64_t>();
-    rng.SetState(s);
-    generator.set_state(TensorFromBytes(gen->second, source));
-    run_id = state.value("run_id", UniqueToken());
+    return state;
+  }
+
+  // The online buffer of the interrupted run: its shards are on disk, re-read them.
+  void RestoreOnlineShards(const CheckpointContents& c, const std::string& source) {
+    const nlohmann::json state = ParseTrainerState(c, source);
     for (const auto& path : state.value("online_shards", std::vector<std::string>{})) {
       try {
         mix->AddOnlineShard(path);
@@ -205,13 +205,19 @@ struct QTrainer::Impl {
     }
   }
 
-  void BuildLearner() {
+  void RestoreGenerators(const CheckpointContents& c, const std::string& source) {
+    const nlohmann::json state = ParseTrainerState(c, source);
+    uint64_t s[4];
+    for (int i = 0; i < 4; ++i) s[i] = state["rng"][i].get<uint64_t>();
+    rng.SetState(s);
+    generator.set_state(TensorFromBytes(c.blobs.at("trainer.generator"), source));
+    run_id = state.value("run_id", UniqueToken());
+  }
+
+  void BuildLearner(const CheckpointContents& resume_from) {
     const std::string latest = config.out + "/latest.ckpt";
     QNetworkConfig network = config.network;
-    CheckpointContents resume_from;
     if (config.resume) {
-      if (!IsRegularFile(latest)) Fail(ExitCode::kBadData, "--resume: no checkpoint at " + latest);
-      resume_from = ReadCheckpoint(latest);
       const LoadedQNetwork loaded = LoadQNetwork(resume_from, latest, device);
       CheckSameInputs(loaded.spec, spec, latest, "the data");
       if (loaded.config.ToJson() != network.ToJson()) {
@@ -226,7 +232,7 @@ struct QTrainer::Impl {
     run_id = UniqueToken();
     if (config.resume) {
       learner->Load(resume_from, latest);
-      RestoreTrainerState(resume_from, latest);
+      RestoreGenerators(resume_from, latest);
       last_checkpoint = latest;
       last_saved_step = learner->step();
       LogInfo("resumed from " + latest + " at step " + std::to_string(learner->step()));
@@ -251,14 +257,22 @@ struct QTrainer::Impl {
     EnsureWritableDirectory(config.out);
     Lock();
     data = factory(config.data);
-    spec = QInputSpec::FromEnvSpec(data->spec(), config.data.empty() ? "online data" : config.data.front());
     mix = std::make_unique<ReplayMix>(data.get(), config.online_fraction);
-    BuildLearner();
+    CheckpointContents resume_from;
+    if (config.resume) {
+      const std::string latest = config.out + "/latest.ckpt";
+      if (!IsRegularFile(latest)) Fail(ExitCode::kBadData, "--resume: no checkpoint at " + latest);
+      resume_from = ReadCheckpoint(latest);
+      RestoreOnlineShards(resume_from, latest);
+    }
     if (!config.online.empty()) {
       stream_open = true;
       reader = std::thread([this] { ReadStream(); });
     }
     WaitForData();
+    if (StopRequested()) Fail(ExitCode::kInterrupted, "interrupted while waiting for data");
+    spec = QInputSpec::FromEnvSpec(data->spec(), config.data.empty() ? "online data" : config.data.front());
+    BuildLearner(resume_from);
     WriteFileAtomic(config.out + "/config.yaml", effective_yaml);
     metrics = std::make_unique<MetricsLog>(config.out);
     const int batch = config.batch_size;
