@@ -66,14 +66,6 @@ nlohmann::json SpecToJson(const EnvSpec& spec) {
           {"control_hz", spec.control_hz}};
 }
 
-// The image observation videos are made of: the first [H, W, 3] uint8 key.
-std::string VideoKey(const EnvSpec& spec) {
-  for (const auto& o : spec.observations) {
-    if (o.dtype == DType::kUint8 && o.shape.size() == 3 && o.shape[2] == 3) return o.key;
-  }
-  return "";
-}
-
 // Prints finished shard paths on stdout, one per line, flushed. A closed
 // stdout is reported once and collection goes on (the shards are on disk).
 class PathPrinter {
@@ -108,7 +100,7 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   Validate(config);
   // The cell's specs, from a probe in this thread (workers build their own).
   const EnvSpec spec = MakeEnv(config.env)->spec();
-  const std::string video_key = config.video_fraction > 0 ? VideoKey(spec) : "";
+  const std::string video_key = config.video_fraction > 0 ? RgbObservationKey(spec) : "";
   if (config.video_fraction > 0 && video_key.empty()) {
     Fail(ExitCode::kUsage, "--video-fraction: the cell '" + spec.name + "' has no RGB image observation");
   }
@@ -198,12 +190,8 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
     episode.metadata.extra_json = extra.dump();
     if (config.video_fraction > 0 &&
         Rng(DeriveSeed(config.seed, kVideoStream, uint64_t(result.index))).Uniform() < config.video_fraction) {
-      const Array& stacked = episode.observations.at(video_key);
-      const int64_t frame_size = stacked.NumElements() / stacked.shape[0];
       std::vector<Array> frames;
-      for (int64_t t = 0; t < stacked.shape[0]; ++t) {
-        Array frame = Array::Zeros(DType::kUint8, {stacked.shape[1], stacked.shape[2], 3});
-        std::copy_n(stacked.u8.begin() + t * frame_size, frame_size, frame.u8.begin());
+      for (const Array& frame : UnstackFrames(episode.observations.at(video_key))) {
         frames.push_back(ComposeVideoFrame(frame, nullptr));
       }
       WriteVideo(video_dir + "/episode-" + writer.token() + "-" + std::to_string(result.index) + ".mp4",

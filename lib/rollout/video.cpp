@@ -95,6 +95,25 @@ void WriteVideo(const std::string& path, const std::vector<Array>& frames, doubl
   }
 }
 
+std::string RgbObservationKey(const EnvSpec& spec) {
+  for (const auto& o : spec.observations) {
+    if (o.dtype == DType::kUint8 && o.shape.size() == 3 && o.shape[2] == 3) return o.key;
+  }
+  return "";
+}
+
+std::vector<Array> UnstackFrames(const Array& stacked) {
+  PERPETUA_CHECK(stacked.dtype == DType::kUint8 && stacked.shape.size() == 4 && stacked.Consistent());
+  const int64_t frame_size = stacked.shape[0] > 0 ? stacked.NumElements() / stacked.shape[0] : 0;
+  std::vector<Array> frames;
+  for (int64_t t = 0; t < stacked.shape[0]; ++t) {
+    Array frame = Array::Zeros(DType::kUint8, {stacked.shape[1], stacked.shape[2], stacked.shape[3]});
+    std::copy_n(stacked.u8.begin() + t * frame_size, frame_size, frame.u8.begin());
+    frames.push_back(std::move(frame));
+  }
+  return frames;
+}
+
 int CountVideoFrames(const std::string& path) {
   cv::VideoCapture capture(path, cv::CAP_FFMPEG);
   if (!capture.isOpened()) return -1;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/array.h"
+#include "env/env.h"
 
 namespace perpetua {
 
@@ -23,6 +24,13 @@ Array ComposeVideoFrame(const Array& policy_view, const Array* larger_view, int 
 // Throws Error(kIoError) if the file cannot be written or no encoder opens,
 // Error(kUsage) for frames of mixed or wrong shapes.
 void WriteVideo(const std::string& path, const std::vector<Array>& frames, double fps);
+
+// The observation videos are made of: the first [H, W, 3] uint8 key of
+// `spec`, or "" if the cell has none.
+std::string RgbObservationKey(const EnvSpec& spec);
+
+// Splits a stacked [T, H, W, 3] uint8 array into T frames.
+std::vector<Array> UnstackFrames(const Array& stacked);
 
 // Number of frames OpenCV decodes from the video at `path` (-1 if it cannot open it).
 int CountVideoFrames(const std::string& path);
