@@ -1,6 +1,9 @@
 #include "data/hdf5_io.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace perpetua::h5 {
@@ -162,6 +165,9 @@ void Fail(ExitCode code, const Where& where, const std::string& what) {
 
 Handle OpenFileReadOnly(const std::string& path) {
   InitThread();
+  if (::access(path.c_str(), R_OK) != 0) {
+    perpetua::Fail(ExitCode::kBadData, path + ": cannot read: " + std::strerror(errno));
+  }
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 <= 0) {
     LastErrorDetail();
@@ -211,7 +217,11 @@ Handle OpenGroup(hid_t loc, const std::string& name, const Where& where) {
 }
 
 Handle CreateGroup(hid_t loc, const std::string& name, const Where& where) {
-  Handle group(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  // Attributes stay in the object header (compact): HDF5 1.10's H5Ocopy
+  // crashes copying variable-length string attributes from dense storage.
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE));
+  H5Pset_attr_phase_change(gcpl.get(), 64, 0);
+  Handle group(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT));
   if (!group.valid()) Fail(ExitCode::kIoError, where.Child(name), "cannot create group");
   return group;
 }

@@ -1,0 +1,112 @@
+// DatasetReader: the episodes of one or more datasets, whatever wrote them.
+//
+// Opens directories (every complete "shard-*.h5" inside; staging folders and
+// temporary files are never read) and single HDF5 files in any of these
+// layouts, detected from the file's content:
+//   perpetua   our shards (shard_format.h); the schema version is checked
+//   robomimic  data/demo_<i> with obs/<key>, actions, rewards, dones
+//              (terminated = dones; without next_obs the last step is dropped,
+//              since the observation after it is unknown)
+//   d4rl       root datasets observations, actions, rewards, terminals,
+//              timeouts, optional next_observations; split into episodes at
+//              terminals|timeouts (without next_observations the last step of
+//              each episode is dropped, as d4rl.qlearning_dataset does);
+//              the observation key is "observation"
+//   minari     groups episode_<id> with observations (N+1 rows; a dataset ->
+//              key "observation", or a group of datasets -> their keys),
+//              actions, rewards, terminations, truncations
+// Every episode of a reader shares one Schema (observation keys, dtypes,
+// per-step shapes, action size): the first file fixes it; a file that
+// differs is refused with Error(kBadData) naming the file and the difference.
+//
+// Opening reads only headers (and, for D4RL, the episode boundaries); array
+// data is read on demand. Failures are Error(kBadData) with one line naming
+// the file (not HDF5, truncated, missing group, wrong shape/dtype, checksum
+// mismatch, a directory that cannot be listed).
+//
+// Thread-safety: none; one thread at a time (DatasetSampler adds locking).
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/episode.h"
+#include "data/episode_io.h"
+#include "data/hdf5_io.h"
+
+namespace perpetua {
+
+// One opened file and what it declares about itself.
+struct DatasetFileInfo {
+  std::string path;
+  std::string format;            // "perpetua", "robomimic", "d4rl", "minari"
+  int64_t schema_version = 0;    // perpetua shards only
+  std::string provenance_json;   // perpetua: tool, host, writer token, created_unix, ...
+  std::string tool_config_yaml;  // perpetua: effective config of the writing tool
+  std::string env_args_json;     // robomimic/perpetua data.attrs["env_args"]
+  size_t first_episode = 0;      // index of its first episode in the reader
+  size_t num_episodes = 0;
+  int64_t num_transitions = 0;
+};
+
+// Lists the complete shards of dataset directory `dir` ("shard-*.h5", sorted).
+// Error(kBadData) if it cannot be listed (missing, no permission).
+std::vector<std::string> ListShards(const std::string& dir);
+
+// Indexes one file: its episodes and header. Error(kBadData) as above.
+std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info);
+
+class DatasetReader {
+ public:
+  // Opens `paths` (directories and files). With allow_empty false, a
+  // directory without shards is Error(kBadData) "<dir>: no shards"; with true
+  // (a trainer waiting for a collector) it is accepted and Refresh() picks
+  // shards up as they appear. Error(kUsage) if `paths` is empty or a path
+  // does not exist. With `expected`, every episode must match that schema
+  // (a learner's observation/action specs) instead of the first file's.
+  explicit DatasetReader(const std::vector<std::string>& paths, bool allow_empty = false,
+                         const Schema* expected = nullptr);
+  ~DatasetReader();
+
+  // The shared schema (empty until the first episode arrives).
+  const Schema& schema() const { return schema_; }
+  bool has_schema() const { return has_schema_; }
+  size_t num_episodes() const { return episodes_.size(); }
+  int64_t num_transitions() const { return num_transitions_; }
+  const EpisodeRef& episode(size_t i) const { return episodes_.at(i); }
+  const std::vector<DatasetFileInfo>& files() const { return files_; }
+
+  // Reads episode `i` completely (see episode_io.h).
+  Episode ReadEpisode(size_t i);
+
+  // Adds one file (e.g. a shard path printed by rl-collect). Returns the
+  // number of episodes added (0 if the path was already open).
+  size_t AddFile(const std::string& path);
+  // Re-lists the directories given to the constructor and adds shards not
+  // seen yet. Returns their paths.
+  std::vector<std::string> Refresh();
+  // Forgets episodes [first, end) and the files that hold them (used to undo
+  // an AddFile whose data turned out unreadable). `first` must start a file.
+  void DropEpisodesFrom(size_t first);
+
+  // An open handle on `path` (kept in a small LRU of open files).
+  hid_t FileHandle(const std::string& path);
+
+ private:
+  std::vector<std::string> directories_;
+  std::vector<DatasetFileInfo> files_;
+  std::map<std::string, size_t> file_index_;  // path -> index in files_
+  std::vector<EpisodeRef> episodes_;
+  Schema schema_;
+  std::string schema_source_;  // the file that fixed schema_
+  bool has_schema_ = false;
+  int64_t num_transitions_ = 0;
+  // LRU of open files: most recent first.
+  std::list<std::pair<std::string, h5::Handle>> open_files_;
+};
+
+}  // namespace perpetua

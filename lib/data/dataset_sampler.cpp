@@ -1,0 +1,188 @@
+#include "data/dataset_sampler.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace perpetua {
+
+struct DatasetSampler::EpisodeData {
+  size_t index = 0;         // in reader_
+  int64_t num_steps = 0;
+  StepColumns columns;      // always resident
+  bool resident = false;    // observations decoded below
+  std::map<std::string, Array> observations;  // key -> [N+1, ...] when resident
+};
+
+namespace {
+
+int64_t StepBytes(const KeySpec& spec) {
+  int64_t n = 1;
+  for (int64_t d : spec.shape) n *= d;
+  return n * static_cast<int64_t>(DTypeSize(spec.dtype));
+}
+
+uint8_t* RowPtr(Array& array, int64_t row, int64_t step_bytes) {
+  return static_cast<uint8_t*>(array.data()) + row * step_bytes;
+}
+
+}  // namespace
+
+DatasetSampler::DatasetSampler(const std::vector<std::string>& paths, DatasetSamplerConfig config,
+                               std::optional<Schema> expected, bool allow_empty)
+    : config_(config),
+      expected_(std::move(expected)),
+      reader_(paths, allow_empty, expected_ ? &*expected_ : nullptr) {
+  if (!(config_.memory_budget_mb > 0.0)) {
+    Fail(ExitCode::kUsage, "memory_budget_mb must be positive, got " +
+                               std::to_string(config_.memory_budget_mb));
+  }
+  budget_bytes_ = static_cast<int64_t>(config_.memory_budget_mb * 1024.0 * 1024.0);
+  std::lock_guard<std::mutex> lock(mutex_);
+  IndexNewEpisodes(0);
+}
+
+DatasetSampler::~DatasetSampler() = default;
+
+void DatasetSampler::IndexNewEpisodes(size_t first) {
+  if (reader_.num_episodes() == first) return;
+  const int64_t action_dim = reader_.schema().action_dim;
+  std::vector<std::unique_ptr<EpisodeData>> added;
+  try {
+    for (size_t i = first; i < reader_.num_episodes(); ++i) {
+      const EpisodeRef& ref = reader_.episode(i);
+      auto e = std::make_unique<EpisodeData>();
+      e->index = i;
+      e->num_steps = ref.num_steps;
+      e->columns = ReadStepColumns(reader_.FileHandle(ref.file), ref, action_dim);
+      added.push_back(std::move(e));
+    }
+  } catch (const Error&) {
+    reader_.DropEpisodesFrom(first);  // all or nothing: the sampler and reader stay in step
+    throw;
+  }
+  for (auto& e : added) {
+    stats_.resident_bytes += e->num_steps * (action_dim * 4 + 4 + 2);
+    cumulative_.push_back((cumulative_.empty() ? 0 : cumulative_.back()) + e->num_steps);
+    episodes_.push_back(std::move(e));
+    ++stats_.episodes;
+  }
+}
+
+int64_t DatasetSampler::num_transitions() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cumulative_.empty() ? 0 : cumulative_.back();
+}
+
+Schema DatasetSampler::schema() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return reader_.schema();
+}
+
+SamplerStats DatasetSampler::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+size_t DatasetSampler::AddFile(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  h5::InitThread();
+  const size_t first = reader_.num_episodes();
+  const size_t added = reader_.AddFile(path);
+  IndexNewEpisodes(first);
+  return added;
+}
+
+std::vector<std::string> DatasetSampler::Refresh() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  h5::InitThread();
+  const size_t first = reader_.num_episodes();
+  std::vector<std::string> added = reader_.Refresh();
+  IndexNewEpisodes(first);
+  return added;
+}
+
+void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
+                                    TransitionBatch& batch) {
+  const Schema& schema = reader_.schema();
+  const int64_t a = schema.action_dim;
+  std::memcpy(batch.actions.f32.data() + row * a, e.columns.actions.data() + t * a,
+              static_cast<size_t>(a) * sizeof(float));
+  batch.rewards[static_cast<size_t>(row)] = e.columns.rewards[static_cast<size_t>(t)];
+  batch.terminated[static_cast<size_t>(row)] = e.columns.terminated[static_cast<size_t>(t)];
+
+  if (!e.resident) {
+    int64_t bytes = 0;
+    for (const auto& [key, spec] : schema.observations) bytes += StepBytes(spec) * (e.num_steps + 1);
+    if (stats_.resident_bytes + bytes <= budget_bytes_) {
+      const EpisodeRef& ref = reader_.episode(e.index);
+      const hid_t file = reader_.FileHandle(ref.file);
+      for (const auto& [key, spec] : schema.observations) {
+        h5::Handle dataset = h5::OpenDataset(file, ref.obs.at(key), {ref.file, ""});
+        Array steps = h5::ReadRowsArray(dataset.get(), spec.dtype, ref.row_begin, e.num_steps,
+                                        {ref.file, ref.obs.at(key)});
+        const Array last = ReadObservationRow(file, ref, key, spec, e.num_steps);
+        steps.shape[0] = e.num_steps + 1;
+        if (spec.dtype == DType::kUint8) {
+          steps.u8.insert(steps.u8.end(), last.u8.begin(), last.u8.end());
+        } else {
+          steps.f32.insert(steps.f32.end(), last.f32.begin(), last.f32.end());
+        }
+        e.observations[key] = std::move(steps);
+      }
+      e.resident = true;
+      stats_.resident_bytes += bytes;
+      ++stats_.resident_episodes;
+    }
+  }
+  for (const auto& [key, spec] : schema.observations) {
+    const int64_t step_bytes = StepBytes(spec);
+    Array& s = batch.observations[key];
+    Array& s_next = batch.next_observations[key];
+    if (e.resident) {
+      Array& source = e.observations[key];
+      std::memcpy(RowPtr(s, row, step_bytes), RowPtr(source, t, step_bytes), static_cast<size_t>(step_bytes));
+      std::memcpy(RowPtr(s_next, row, step_bytes), RowPtr(source, t + 1, step_bytes),
+                  static_cast<size_t>(step_bytes));
+    } else {
+      const EpisodeRef& ref = reader_.episode(e.index);
+      const hid_t file = reader_.FileHandle(ref.file);
+      const Array now = ReadObservationRow(file, ref, key, spec, t);
+      const Array next = ReadObservationRow(file, ref, key, spec, t + 1);
+      std::memcpy(RowPtr(s, row, step_bytes), now.data(), static_cast<size_t>(step_bytes));
+      std::memcpy(RowPtr(s_next, row, step_bytes), next.data(), static_cast<size_t>(step_bytes));
+    }
+  }
+  ++(e.resident ? stats_.samples_from_memory : stats_.samples_from_disk);
+}
+
+TransitionBatch DatasetSampler::Sample(int batch_size, Rng& rng) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  h5::InitThread();
+  if (batch_size <= 0) Fail(ExitCode::kUsage, "batch size must be positive");
+  if (cumulative_.empty() || cumulative_.back() == 0) {
+    Fail(ExitCode::kBadData, "no transitions to sample yet (empty dataset)");
+  }
+  const Schema& schema = reader_.schema();
+  const int64_t b = batch_size;
+  TransitionBatch batch;
+  for (const auto& [key, spec] : schema.observations) {
+    std::vector<int64_t> shape{b};
+    shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());
+    batch.observations[key] = Array::Zeros(spec.dtype, shape);
+    batch.next_observations[key] = Array::Zeros(spec.dtype, shape);
+  }
+  batch.actions = Array::Zeros(DType::kFloat32, {b, schema.action_dim});
+  batch.rewards.assign(static_cast<size_t>(b), 0.0f);
+  batch.terminated.assign(static_cast<size_t>(b), 0);
+  const int64_t total = cumulative_.back();
+  for (int64_t row = 0; row < b; ++row) {
+    const int64_t u = static_cast<int64_t>(rng.UniformInt(static_cast<uint64_t>(total)));
+    const size_t e = static_cast<size_t>(
+        std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin());
+    const int64_t t = u - (e == 0 ? 0 : cumulative_[e - 1]);
+    CopyTransition(*episodes_[e], t, row, batch);
+  }
+  return batch;
+}
+
+}  // namespace perpetua

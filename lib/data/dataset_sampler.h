@@ -1,0 +1,96 @@
+// DatasetSampler: uniform random transitions (s, a, r, s', terminated) from
+// datasets on disk, within a memory budget, while new shards stream in.
+//
+// Memory. Per-step scalars (actions, rewards, flags: a few bytes per step)
+// are always resident. Observations are decoded per episode and kept
+// resident while the total stays within `memory_budget_mb`; an episode
+// touched once the budget is full is not loaded: its transition's two
+// observation rows are read straight from the file (one chunk each). With
+// uniform sampling every cache of M bytes over D bytes of data hits M/D of
+// the time whatever it evicts, so nothing is evicted: no decode churn, and
+// the budget is never exceeded (beyond the resident scalars).
+//
+// Sampling draws a transition index uniformly over all transitions (with
+// replacement), so every transition of every episode and shard has the same
+// probability. Same data, same seed -> same batch, wherever the rows came from.
+// Transition t of an episode of N steps: s = obs[t], s' = obs[t+1] (for
+// t = N-1 the observation after the last action), terminated[t] as stored
+// (a truncated last step is not terminal: learners bootstrap from s').
+//
+// Threads: Sample(), AddFile() and Refresh() may be called from different
+// threads (one mutex; AddFile holds it while indexing the new file, a few ms).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "data/dataset_reader.h"
+#include "data/transition_batch.h"
+
+namespace perpetua {
+
+struct DatasetSamplerConfig {
+  double memory_budget_mb = 4096.0;  // decoded observations kept in memory (MiB)
+
+  void Visit(ConfigVisitor& v) {
+    v.Field("memory_budget_mb", memory_budget_mb,
+            "decoded observations kept in memory, MiB (the rest is read from disk per sample)");
+  }
+};
+
+// Counters for benchmarks and logs.
+struct SamplerStats {
+  int64_t resident_bytes = 0;       // decoded observations + scalars in memory
+  int64_t resident_episodes = 0;
+  int64_t episodes = 0;
+  int64_t samples_from_memory = 0;  // transitions served from resident episodes
+  int64_t samples_from_disk = 0;    // transitions read from files
+};
+
+class DatasetSampler : public TransitionSampler {
+ public:
+  // Opens `paths` as DatasetReader does (allow_empty: see there). If
+  // `expected` is given, every episode must match it (keys, dtypes, per-step
+  // shapes, action size), else Error(kBadData) naming the file and the first
+  // difference; without it the first file fixes the schema.
+  // Error(kUsage) if the budget is not positive.
+  DatasetSampler(const std::vector<std::string>& paths, DatasetSamplerConfig config,
+                 std::optional<Schema> expected = std::nullopt, bool allow_empty = false);
+  ~DatasetSampler() override;
+
+  int64_t num_transitions() const override;
+  // See the file comment. Error(kBadData) if nothing is available or a read fails.
+  TransitionBatch Sample(int batch_size, Rng& rng) override;
+
+  // Adds a newly finished file (e.g. a path rl-collect printed). Returns
+  // episodes added (0 if already known). Error(kBadData) on a schema mismatch
+  // (the file is then not added).
+  size_t AddFile(const std::string& path);
+  // Adds shards that appeared in the directories given at construction.
+  std::vector<std::string> Refresh();
+
+  // The schema every episode matches (valid once an episode is known).
+  Schema schema() const;
+  SamplerStats stats() const;
+
+ private:
+  struct EpisodeData;
+  void IndexNewEpisodes(size_t first);  // mutex held
+  void CopyTransition(EpisodeData& e, int64_t t, int64_t row, TransitionBatch& batch);
+
+  mutable std::mutex mutex_;
+  DatasetSamplerConfig config_;
+  std::optional<Schema> expected_;
+  DatasetReader reader_;
+  std::vector<std::unique_ptr<EpisodeData>> episodes_;
+  std::vector<int64_t> cumulative_;  // cumulative_[i] = transitions in episodes [0, i]
+  int64_t budget_bytes_ = 0;
+  SamplerStats stats_;
+};
+
+}  // namespace perpetua

@@ -1,0 +1,266 @@
+#include "sim/gl_context.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include <EGL/egl.h>
+#include <EGL/eglext.h>
+#include <GL/osmesa.h>
+
+#include "common/error.h"
+
+namespace perpetua::sim {
+namespace {
+
+// The process-wide backend choice (see the header) and the loaded library.
+std::mutex g_mutex;
+std::optional<GlBackend> g_backend;
+
+template <class Fn>
+Fn LoadSymbol(void* library, const char* name) {
+  return reinterpret_cast<Fn>(dlsym(library, name));
+}
+
+// ---- EGL -------------------------------------------------------------------
+
+struct EglApi {
+  decltype(&eglGetProcAddress) GetProcAddress = nullptr;
+  decltype(&eglInitialize) Initialize = nullptr;
+  decltype(&eglChooseConfig) ChooseConfig = nullptr;
+  decltype(&eglBindAPI) BindAPI = nullptr;
+  decltype(&eglCreateContext) CreateContext = nullptr;
+  decltype(&eglDestroyContext) DestroyContext = nullptr;
+  decltype(&eglMakeCurrent) MakeCurrent = nullptr;
+  decltype(&eglGetError) GetError = nullptr;
+  PFNEGLGETPLATFORMDISPLAYEXTPROC GetPlatformDisplay = nullptr;
+  PFNEGLQUERYDEVICESEXTPROC QueryDevices = nullptr;
+  EGLDisplay display = EGL_NO_DISPLAY;
+};
+
+std::string EglErrorText(const EglApi& api) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "EGL error 0x%04x", api.GetError ? api.GetError() : 0);
+  return buffer;
+}
+
+// Loads libEGL and initialises a display: Mesa surfaceless first, then the
+// device platform (NVIDIA). Called once per process under g_mutex.
+const EglApi& LoadEgl() {
+  static EglApi api;
+  static std::string failure;
+  static bool tried = false;
+  if (tried) {
+    if (!failure.empty()) Fail(ExitCode::kEnvFailure, failure);
+    return api;
+  }
+  tried = true;
+  // Loaded locally: MuJoCo's GL loader must not see EGL unless EGL is chosen
+  // (PromoteEgl), or it would bind EGL's functions under an OSMesa context.
+  void* library = dlopen("libEGL.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) {
+    failure = std::string("cannot load libEGL.so.1: ") + dlerror();
+    Fail(ExitCode::kEnvFailure, failure);
+  }
+  api.GetProcAddress = LoadSymbol<decltype(&eglGetProcAddress)>(library, "eglGetProcAddress");
+  api.Initialize = LoadSymbol<decltype(&eglInitialize)>(library, "eglInitialize");
+  api.ChooseConfig = LoadSymbol<decltype(&eglChooseConfig)>(library, "eglChooseConfig");
+  api.BindAPI = LoadSymbol<decltype(&eglBindAPI)>(library, "eglBindAPI");
+  api.CreateContext = LoadSymbol<decltype(&eglCreateContext)>(library, "eglCreateContext");
+  api.DestroyContext = LoadSymbol<decltype(&eglDestroyContext)>(library, "eglDestroyContext");
+  api.MakeCurrent = LoadSymbol<decltype(&eglMakeCurrent)>(library, "eglMakeCurrent");
+  api.GetError = LoadSymbol<decltype(&eglGetError)>(library, "eglGetError");
+  if (!api.GetProcAddress || !api.Initialize || !api.ChooseConfig || !api.BindAPI ||
+      !api.CreateContext || !api.DestroyContext || !api.MakeCurrent || !api.GetError) {
+    failure = "libEGL.so.1 lacks core EGL 1.4 functions";
+    Fail(ExitCode::kEnvFailure, failure);
+  }
+  api.GetPlatformDisplay = reinterpret_cast<PFNEGLGETPLATFORMDISPLAYEXTPROC>(
+      api.GetProcAddress("eglGetPlatformDisplayEXT"));
+  api.QueryDevices =
+      reinterpret_cast<PFNEGLQUERYDEVICESEXTPROC>(api.GetProcAddress("eglQueryDevicesEXT"));
+  if (api.GetPlatformDisplay == nullptr) {
+    failure = "EGL has no eglGetPlatformDisplayEXT (no headless platform)";
+    Fail(ExitCode::kEnvFailure, failure);
+  }
+  EGLint major = 0, minor = 0;
+  EGLDisplay display = api.GetPlatformDisplay(EGL_PLATFORM_SURFACELESS_MESA, EGL_DEFAULT_DISPLAY,
+                                              nullptr);
+  if (display != EGL_NO_DISPLAY && api.Initialize(display, &major, &minor)) {
+    api.display = display;
+    return api;
+  }
+  std::string surfaceless_error = EglErrorText(api);
+  if (api.QueryDevices != nullptr) {
+    EGLDeviceEXT devices[16];
+    EGLint count = 0;
+    if (api.QueryDevices(16, devices, &count)) {
+      for (EGLint i = 0; i < count; ++i) {
+        display = api.GetPlatformDisplay(EGL_PLATFORM_DEVICE_EXT, devices[i], nullptr);
+        if (display != EGL_NO_DISPLAY && api.Initialize(display, &major, &minor)) {
+          api.display = display;
+          return api;
+        }
+      }
+    }
+  }
+  failure = "EGL: no surfaceless or device display initialises (" + surfaceless_error + ")";
+  Fail(ExitCode::kEnvFailure, failure);
+}
+
+// Makes EGL's symbols visible to MuJoCo's loader once EGL is the backend.
+void PromoteEgl() { dlopen("libEGL.so.1", RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL); }
+
+class EglContext : public GlContext {
+ public:
+  EglContext() : GlContext(GlBackend::kEgl), api_(LoadEgl()) {
+    const EGLint attributes[] = {EGL_SURFACE_TYPE,    EGL_PBUFFER_BIT, EGL_RED_SIZE,   8,
+                                 EGL_GREEN_SIZE,      8,               EGL_BLUE_SIZE,  8,
+                                 EGL_DEPTH_SIZE,      24,              EGL_RENDERABLE_TYPE,
+                                 EGL_OPENGL_BIT,      EGL_NONE};
+    EGLConfig config = nullptr;
+    EGLint count = 0;
+    if (!api_.ChooseConfig(api_.display, attributes, &config, 1, &count) || count == 0) {
+      config = nullptr;  // EGL_KHR_no_config_context (Mesa surfaceless has no pbuffer configs)
+    }
+    if (!api_.BindAPI(EGL_OPENGL_API)) {
+      Fail(ExitCode::kEnvFailure, "EGL cannot bind the desktop OpenGL API: " + EglErrorText(api_));
+    }
+    context_ = api_.CreateContext(api_.display, config, EGL_NO_CONTEXT, nullptr);
+    if (context_ == EGL_NO_CONTEXT) {
+      Fail(ExitCode::kEnvFailure, "EGL cannot create an OpenGL context: " + EglErrorText(api_));
+    }
+  }
+  ~EglContext() override { api_.DestroyContext(api_.display, context_); }
+
+  void MakeCurrent() override {
+    if (!api_.MakeCurrent(api_.display, EGL_NO_SURFACE, EGL_NO_SURFACE, context_)) {
+      Fail(ExitCode::kEnvFailure, "EGL cannot make the context current: " + EglErrorText(api_));
+    }
+  }
+  void Release() override {
+    api_.MakeCurrent(api_.display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT);
+  }
+
+ private:
+  const EglApi& api_;
+  EGLContext context_ = EGL_NO_CONTEXT;
+};
+
+// ---- OSMesa ----------------------------------------------------------------
+
+struct OsmesaApi {
+  decltype(&OSMesaCreateContextExt) CreateContextExt = nullptr;
+  decltype(&OSMesaDestroyContext) DestroyContext = nullptr;
+  decltype(&OSMesaMakeCurrent) MakeCurrent = nullptr;
+};
+
+const OsmesaApi& LoadOsmesa() {
+  static OsmesaApi api;
+  static std::string failure;
+  static bool tried = false;
+  if (tried) {
+    if (!failure.empty()) Fail(ExitCode::kEnvFailure, failure);
+    return api;
+  }
+  tried = true;
+  void* library = dlopen("libOSMesa.so.8", RTLD_NOW | RTLD_GLOBAL);
+  if (library == nullptr) library = dlopen("libOSMesa.so", RTLD_NOW | RTLD_GLOBAL);
+  if (library == nullptr) {
+    failure = std::string("cannot load libOSMesa: ") + dlerror();
+    Fail(ExitCode::kEnvFailure, failure);
+  }
+  api.CreateContextExt =
+      LoadSymbol<decltype(&OSMesaCreateContextExt)>(library, "OSMesaCreateContextExt");
+  api.DestroyContext = LoadSymbol<decltype(&OSMesaDestroyContext)>(library, "OSMesaDestroyContext");
+  api.MakeCurrent = LoadSymbol<decltype(&OSMesaMakeCurrent)>(library, "OSMesaMakeCurrent");
+  if (!api.CreateContextExt || !api.DestroyContext || !api.MakeCurrent) {
+    failure = "libOSMesa lacks OSMesaCreateContextExt/OSMesaMakeCurrent";
+    Fail(ExitCode::kEnvFailure, failure);
+  }
+  return api;
+}
+
+class OsmesaContext : public GlContext {
+ public:
+  OsmesaContext(int width, int height)
+      : GlContext(GlBackend::kOsmesa),
+        api_(LoadOsmesa()),
+        width_(width),
+        height_(height),
+        buffer_(static_cast<size_t>(width) * height * 4) {
+    context_ = api_.CreateContextExt(OSMESA_RGBA, 24, 0, 0, nullptr);
+    if (context_ == nullptr) Fail(ExitCode::kEnvFailure, "OSMesa cannot create a context");
+  }
+  ~OsmesaContext() override { api_.DestroyContext(context_); }
+
+  void MakeCurrent() override {
+    if (!api_.MakeCurrent(context_, buffer_.data(), GL_UNSIGNED_BYTE, width_, height_)) {
+      Fail(ExitCode::kEnvFailure, "OSMesa cannot make the context current");
+    }
+  }
+  void Release() override { api_.MakeCurrent(nullptr, nullptr, 0, 0, 0); }
+
+ private:
+  const OsmesaApi& api_;
+  int width_, height_;
+  std::vector<unsigned char> buffer_;  // the default framebuffer (MuJoCo renders into its own FBO)
+  OSMesaContext context_ = nullptr;
+};
+
+std::unique_ptr<GlContext> CreateFor(GlBackend backend, int width, int height) {
+  if (backend == GlBackend::kEgl) return std::make_unique<EglContext>();
+  return std::make_unique<OsmesaContext>(width, height);
+}
+
+}  // namespace
+
+const char* GlBackendName(GlBackend backend) {
+  return backend == GlBackend::kEgl ? "egl" : "osmesa";
+}
+
+std::unique_ptr<GlContext> GlContext::Create(const std::string& renderer, int max_width,
+                                             int max_height) {
+  std::string choice = renderer;
+  std::string source = "renderer '" + renderer + "'";
+  if (choice == "auto") {
+    const char* variable = std::getenv("PERPETUA_GL");
+    if (variable != nullptr && *variable != '\0') {
+      choice = variable;
+      source = "PERPETUA_GL='" + choice + "'";
+    }
+  }
+  if (choice != "auto" && choice != "egl" && choice != "osmesa") {
+    Fail(ExitCode::kUsage, "unknown " + source + ": expected auto, egl or osmesa");
+  }
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_backend.has_value()) {
+    const GlBackend latched = *g_backend;
+    if (choice != "auto" && choice != GlBackendName(latched)) {
+      Fail(ExitCode::kEnvFailure, source + " requested, but this process already renders with " +
+                                      GlBackendName(latched) + " (one GL backend per process)");
+    }
+    return CreateFor(latched, max_width, max_height);
+  }
+  std::vector<GlBackend> candidates;
+  if (choice == "egl") candidates = {GlBackend::kEgl};
+  if (choice == "osmesa") candidates = {GlBackend::kOsmesa};
+  if (choice == "auto") candidates = {GlBackend::kEgl, GlBackend::kOsmesa};
+  std::string failures;
+  for (GlBackend backend : candidates) {
+    try {
+      std::unique_ptr<GlContext> context = CreateFor(backend, max_width, max_height);
+      if (backend == GlBackend::kEgl) PromoteEgl();
+      g_backend = backend;
+      return context;
+    } catch (const Error& error) {
+      failures += (failures.empty() ? "" : "; ") + std::string(error.what());
+    }
+  }
+  Fail(ExitCode::kEnvFailure, "no headless OpenGL for " + source + ": " + failures);
+}
+
+}  // namespace perpetua::sim

@@ -1,0 +1,166 @@
+// Real writer processes (tests/data/writer_child.cpp): SIGKILL at random
+// moments, and several writers on one directory at once.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "common/fs.h"
+#include "common/rng.h"
+#include "data/dataset_reader.h"
+#include "data/dataset_recovery.h"
+#include "data/dataset_writer.h"
+#include "data/episode_factory.h"
+#include "support/test_support.h"
+
+namespace perpetua {
+namespace {
+
+using testing::ChildProcess;
+using testing::TempDir;
+
+struct ChildOutput {
+  std::vector<uint64_t> added;      // seeds whose Add() returned
+  std::vector<std::string> shards;  // shard paths printed
+};
+
+ChildOutput ParseChild(const std::string& out) {
+  ChildOutput parsed;
+  std::istringstream in(out);
+  std::string word, value;
+  while (in >> word >> value) {
+    if (word == "added") parsed.added.push_back(std::stoull(value));
+    if (word == "shard") parsed.shards.push_back(value);
+  }
+  return parsed;
+}
+
+// Reads every episode of `dir` completely; returns seed -> count. Every
+// episode must equal the synthetic episode of its seed (no torn data).
+std::map<uint64_t, int> ReadAllSeeds(const std::string& dir) {
+  std::map<uint64_t, int> seeds;
+  DatasetReader reader({dir}, /*allow_empty=*/true);
+  testing::EpisodeShape shape;
+  shape.height = 16;
+  shape.width = 16;
+  for (size_t i = 0; i < reader.num_episodes(); ++i) {
+    const Episode episode = reader.ReadEpisode(i);
+    const Episode expected = testing::MakeEpisode(episode.metadata.seed, shape);
+    CHECK(episode.rewards == expected.rewards);
+    CHECK(episode.observations.at("image").u8 == expected.observations.at("image").u8);
+    ++seeds[episode.metadata.seed];
+  }
+  return seeds;
+}
+
+// True if no writer left a staging folder behind.
+bool StagingEmpty(const std::string& dir) {
+  const std::string staging = dir + "/.staging";
+  return !IsDirectory(staging) || std::filesystem::is_empty(staging);
+}
+
+std::vector<std::string> ChildArgs(const std::string& dir, uint64_t first, int episodes,
+                                   int per_shard) {
+  return {testing::ToolPath("data_writer_child"), dir, std::to_string(first),
+          std::to_string(episodes), std::to_string(per_shard)};
+}
+
+TEST_CASE("a writer killed with SIGKILL at random moments loses no finished episode") {
+  constexpr int kTrials = 50;
+  Rng rng(20261125);
+  int killed_mid_run = 0;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    CAPTURE(trial);
+    TempDir dir;
+    const uint64_t first = 1000;
+    ChildOutput out;
+    {
+      ChildProcess child(ChildArgs(dir.path(), first, 400, 3));
+      ::usleep(static_cast<useconds_t>(rng.UniformInt(60000)));
+      child.Signal(SIGKILL);
+      const auto result = child.Wait();
+      if (result.signal == SIGKILL) ++killed_mid_run;
+      out = ParseChild(result.out);
+    }
+    // The dataset opens and every visible episode is complete, before recovery...
+    const std::map<uint64_t, int> before = ReadAllSeeds(dir.path());
+    for (const auto& [seed, count] : before) CHECK(count == 1);
+    // ...and after it, every episode whose Add() returned is there exactly once.
+    RecoverDataset(dir.path());
+    const std::map<uint64_t, int> after = ReadAllSeeds(dir.path());
+    for (uint64_t seed : out.added) {
+      CAPTURE(seed);
+      CHECK(after.count(seed) == 1);
+    }
+    const uint64_t in_progress = first + out.added.size();
+    for (const auto& [seed, count] : after) {
+      CAPTURE(seed);
+      CHECK(count == 1);
+      // Only finished episodes, plus possibly the one being added when killed.
+      CHECK(seed <= in_progress);
+    }
+    for (const std::string& shard : out.shards) CHECK(IsRegularFile(shard));
+    // Nothing of the dead writer is left to recover.
+    CHECK(StagingEmpty(dir.path()));
+    CHECK(RecoverDataset(dir.path()).episodes_recovered == 0);
+  }
+  // The delays are short enough that most children die mid-run (not after finishing).
+  CHECK(killed_mid_run > kTrials / 2);
+}
+
+TEST_CASE("a new writer recovers the episodes of a killed one") {
+  TempDir dir;
+  ChildOutput out;
+  {
+    ChildProcess child(ChildArgs(dir.path(), 1, 1000, 1000));  // never fills a shard
+    while (ParseChild(child.OutSoFar()).added.size() < 5) ::usleep(1000);
+    child.Signal(SIGKILL);
+    out = ParseChild(child.Wait().out);
+  }
+  CHECK(ListShards(dir.path()).empty());  // nothing visible yet: all staged
+  DatasetWriter writer(dir.path(), WriterOptions{});
+  REQUIRE(writer.recovered_shards().size() == 1);
+  writer.Close();
+  const auto seeds = ReadAllSeeds(dir.path());
+  CHECK(seeds.size() >= out.added.size());
+  for (uint64_t seed : out.added) CHECK(seeds.count(seed) == 1);
+}
+
+TEST_CASE("four concurrent writer processes lose and duplicate nothing") {
+  TempDir dir;
+  constexpr int kWriters = 4, kEpisodes = 15, kPerShard = 4;
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (int w = 0; w < kWriters; ++w) {
+    children.push_back(std::make_unique<ChildProcess>(
+        ChildArgs(dir.path(), 1000 * (w + 1), kEpisodes, kPerShard)));
+  }
+  std::set<std::string> printed;
+  for (auto& child : children) {
+    const auto result = child->Wait();
+    CHECK(result.exit_code == 0);
+    CHECK(result.err == "");
+    for (const auto& shard : ParseChild(result.out).shards) printed.insert(shard);
+  }
+  const std::vector<std::string> shards = ListShards(dir.path());
+  CHECK(std::set<std::string>(shards.begin(), shards.end()) == printed);
+  CHECK(shards.size() == kWriters * 4);  // 3 full shards and 1 partial each
+  const auto seeds = ReadAllSeeds(dir.path());
+  CHECK(seeds.size() == kWriters * kEpisodes);
+  for (int w = 0; w < kWriters; ++w) {
+    for (int i = 0; i < kEpisodes; ++i) {
+      const uint64_t seed = 1000 * (w + 1) + i;
+      CAPTURE(seed);
+      CHECK(seeds.count(seed) == 1);
+      CHECK(seeds.at(seed) == 1);
+    }
+  }
+  CHECK(StagingEmpty(dir.path()));
+}
+
+}  // namespace
+}  // namespace perpetua
