@@ -122,12 +122,8 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
     initial_id = CheckpointIdAt(config.policy);
     watcher->CurrentId();
   }
-  {
-    auto probe = MakePolicy(config.policy, spec, config.seed, policy_options);
-    LogInfo("policy " + probe->id() + " on cell " + spec.name + ", " +
-            std::to_string(config.workers) + " worker(s), seed " + std::to_string(config.seed));
-    if (config.exploration.epsilon > 0) MakePolicy(config.exploration.toward, spec, config.seed, policy_options);
-  }
+  const std::string policy_id = MakePolicy(config.policy, spec, config.seed, policy_options)->id();
+  if (config.exploration.epsilon > 0) MakePolicy(config.exploration.toward, spec, config.seed, policy_options);
 
   WriterOptions writer_options;
   writer_options.config = config.dataset;
@@ -137,6 +133,8 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   writer_options.tool_name = "rl-collect";
   DatasetWriter writer(config.out, writer_options);
   PathPrinter printer(config.out);
+  LogInfo("policy " + policy_id + " on cell " + spec.name + ", " + std::to_string(config.workers) +
+          " worker(s), seed " + std::to_string(config.seed) + ", into " + config.out);
   for (const std::string& path : writer.recovered_shards()) {
     LogInfo("recovered episodes of a dead collector into " + path);
     printer.Print(path);

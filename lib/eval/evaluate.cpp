@@ -10,6 +10,7 @@
 #include "eval/report.h"
 #include "nn/torch_runtime.h"
 #include "rollout/rollout.h"
+#include "env/state_render.h"
 #include "rollout/video.h"
 
 namespace perpetua {
@@ -32,34 +33,6 @@ void Validate(const EvalConfig& c) {
   if (c.threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0");
 }
 
-// Replays `episode`'s actions from its seed in `env` (the same cell at a
-// larger image size) and returns that view's frames (N+1). Logs a warning
-// if the replay does not end as the episode did (the cell is not
-// deterministic under a change of image size).
-std::vector<Array> ReplayView(Env& env, const std::string& key, const RolloutResult& result) {
-  const Episode& episode = result.episode;
-  std::vector<Array> frames;
-  ResetResult reset = env.Reset(episode.metadata.seed);
-  frames.push_back(reset.observation.at(key));
-  const int64_t dim = episode.actions.shape[1];
-  bool success = false;
-  for (int64_t t = 0; t < episode.num_steps(); ++t) {
-    std::vector<float> action(episode.actions.f32.begin() + t * dim,
-                              episode.actions.f32.begin() + (t + 1) * dim);
-    StepResult step = env.Step(action);
-    frames.push_back(step.observation.at(key));
-    success = step.info.value("success", false);
-    if ((step.terminated || step.truncated) && t + 1 < episode.num_steps()) break;
-  }
-  if (int64_t(frames.size()) != episode.num_steps() + 1 || success != episode.metadata.success) {
-    LogWarning("video of episode " + std::to_string(result.index) +
-               ": the replay at the larger size diverged from the episode");
-    frames.resize(std::min<size_t>(frames.size(), size_t(episode.num_steps() + 1)), frames.back());
-    while (int64_t(frames.size()) < episode.num_steps() + 1) frames.push_back(frames.back());
-  }
-  return frames;
-}
-
 // Runs one policy over the configured episodes. Returns false if interrupted.
 bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const EnvSpec& spec,
                     const std::string& video_prefix, std::vector<EpisodeOutcome>& outcomes) {
@@ -71,7 +44,14 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
   runner.episodes = config.episodes;
 
   const std::string video_key = RgbObservationKey(spec);
-  std::unique_ptr<Env> view_env;  // the larger view, created on first use in this thread
+  if (!config.video.empty()) {
+    // The larger view: the cell's own picture at --video-size, rendered on the
+    // worker's thread after every step (cells without one: the scaled policy view).
+    runner.episode.view_renderer = [&config](Env& env) {
+      StateRenderer* renderer = AsStateRenderer(env);
+      return renderer ? renderer->RenderPicture(config.video_size) : Array{};
+    };
+  }
   int failure_videos = 0;
   Progress progress("eval " + policy, config.episodes);
   int64_t successes = 0;
@@ -82,15 +62,13 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
     const bool failure_video = !outcome.success && failure_videos < config.video_failures;
     if (!config.video.empty() && (first || failure_video)) {
       if (!first) ++failure_videos;
-      if (!view_env) {
-        EnvConfig view_config = config.env;
-        view_config.image_size = config.video_size;
-        view_env = MakeEnv(view_config);
-      }
-      const std::vector<Array> large = ReplayView(*view_env, video_key, result);
+      const std::vector<Array>& large = result.view_frames;
       const std::vector<Array> small = UnstackFrames(result.episode.observations.at(video_key));
       std::vector<Array> frames;
-      for (size_t t = 0; t < small.size(); ++t) frames.push_back(ComposeVideoFrame(small[t], &large[t]));
+      for (size_t t = 0; t < small.size(); ++t) {
+        const bool has_large = t < large.size() && !large[t].shape.empty();
+        frames.push_back(ComposeVideoFrame(small[t], has_large ? &large[t] : nullptr, config.video_size));
+      }
       char name[96];
       std::snprintf(name, sizeof name, "%sepisode-%05lld-%s.mp4", video_prefix.c_str(),
                     static_cast<long long>(result.index), outcome.success ? "success" : "failure");
@@ -117,12 +95,19 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
 
 ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml) {
   Validate(config);
-  const EnvSpec spec = MakeEnv(config.env)->spec();
+  std::unique_ptr<Env> probe = MakeEnv(config.env);
+  const EnvSpec spec = probe->spec();
+  const bool has_larger_view = AsStateRenderer(*probe) != nullptr;
+  probe.reset();
   if (!config.video.empty()) {
     if (RgbObservationKey(spec).empty()) {
       Fail(ExitCode::kUsage, "--video: the cell '" + spec.name + "' has no RGB image observation");
     }
     EnsureWritableDirectory(config.video);
+    if (!has_larger_view) {
+      LogWarning("--video: the cell '" + spec.name +
+                 "' renders no larger view; videos show the policy view scaled up");
+    }
   }
   if (IsCheckpointPolicy(config.policy) || (!config.compare.empty() && IsCheckpointPolicy(config.compare))) {
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));

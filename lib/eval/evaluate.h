@@ -11,8 +11,9 @@
 // Output: the JSON report on stdout, or atomically into --json FILE (stdout
 // then stays empty); a readable table on stderr. Videos: mp4 of the first
 // --video-first episodes and of up to --video-failures failures, each frame
-// the policy's view (scaled) beside a larger view rendered by replaying the
-// episode's actions in the same cell at --video-size pixels.
+// the policy's view (scaled) beside the cell's larger picture of the same
+// moment at --video-size pixels (StateRenderer::RenderPicture; a cell without
+// one gets the policy view scaled up alone).
 //
 // Exit codes: kOk; kGateFailed when --min-success is set and the success
 // rate (with --strict: the interval's lower bound) is below it; kUsage for

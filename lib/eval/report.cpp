@@ -16,6 +16,18 @@ EpisodeOutcome OutcomeOf(const RolloutResult& result) {
   outcome.total_return = result.total_return;
   outcome.length = result.episode.num_steps();
   outcome.object_ids = result.episode.metadata.object_ids;
+  outcome.object_families.assign(outcome.object_ids.size(), "");
+  const nlohmann::json& info = result.reset_info;
+  if (info.is_object() && info.contains("objects") && info["objects"].is_array()) {
+    for (const auto& object : info["objects"]) {
+      if (!object.is_object() || !object.contains("id") || !object.contains("family")) continue;
+      for (size_t i = 0; i < outcome.object_ids.size(); ++i) {
+        if (object["id"] == outcome.object_ids[i] && object["family"].is_string()) {
+          outcome.object_families[i] = object["family"].get<std::string>();
+        }
+      }
+    }
+  }
   outcome.policy_id = result.episode.metadata.policy_id;
   return outcome;
 }
@@ -40,6 +52,7 @@ EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes) {
   int64_t successes = 0;
   double returns = 0.0, lengths = 0.0;
   std::map<int64_t, std::pair<int64_t, int64_t>> objects;  // id -> (successes, episodes)
+  std::map<std::string, std::pair<int64_t, int64_t>> families;
   for (const EpisodeOutcome& o : outcomes) {
     successes += o.success;
     returns += o.total_return;
@@ -49,12 +62,28 @@ EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes) {
       objects[id].first += o.success;
       objects[id].second += 1;
     }
+    std::set<std::string> present;
+    for (size_t i = 0; i < o.object_ids.size(); ++i) {
+      const std::string family = i < o.object_families.size() ? o.object_families[i] : "";
+      if (!family.empty()) summary.object_family[o.object_ids[i]] = family;
+      if (!family.empty()) present.insert(family);
+    }
+    for (const std::string& family : present) {
+      families[family].first += o.success;
+      families[family].second += 1;
+    }
   }
   const double n = double(outcomes.size());
   summary.overall = SummarizeRate(successes, int64_t(outcomes.size()));
   summary.mean_return = returns / n;
   summary.mean_length = lengths / n;
-  for (const auto& [id, counts] : objects) summary.per_object[id] = SummarizeRate(counts.first, counts.second);
+  for (const auto& [id, counts] : objects) {
+    summary.per_object[id] = SummarizeRate(counts.first, counts.second);
+    summary.object_family.emplace(id, "");
+  }
+  for (const auto& [family, counts] : families) {
+    summary.per_family[family] = SummarizeRate(counts.first, counts.second);
+  }
   return summary;
 }
 
@@ -102,9 +131,17 @@ nlohmann::json ToJson(const EvalSummary& summary) {
   for (const auto& [id, rate] : summary.per_object) {
     nlohmann::json row = ToJson(rate);
     row["object_id"] = id;
+    row["family"] = summary.object_family.at(id);
     objects.push_back(row);
   }
   json["per_object"] = objects;
+  nlohmann::json families = nlohmann::json::array();
+  for (const auto& [family, rate] : summary.per_family) {
+    nlohmann::json row = ToJson(rate);
+    row["family"] = family;
+    families.push_back(row);
+  }
+  json["per_family"] = families;
   return json;
 }
 
@@ -126,7 +163,7 @@ nlohmann::json ToJson(const PairedComparison& c) {
 nlohmann::json ToJson(const EpisodeOutcome& o) {
   return {{"index", o.index},   {"seed", o.seed},     {"success", o.success},
           {"return", o.total_return}, {"length", o.length}, {"object_ids", o.object_ids},
-          {"policy_id", o.policy_id}};
+          {"object_families", o.object_families}, {"policy_id", o.policy_id}};
 }
 
 namespace {
@@ -148,9 +185,20 @@ std::string FormatSummary(const EvalSummary& s) {
   out << "mean return " << Format("%.3f", s.mean_return) << ", mean length "
       << Format("%.1f", s.mean_length) << " steps\n";
   if (!s.per_object.empty()) {
-    out << "  object  episodes  success  rate    95% interval\n";
+    out << "  object  family        episodes  success  rate    95% interval\n";
     for (const auto& [id, r] : s.per_object) {
-      out << Format("  %6.0f  %8.0f  %7.0f  ", double(id), double(r.episodes), double(r.successes))
+      char family[16];
+      std::snprintf(family, sizeof family, "%-12.12s", s.object_family.at(id).c_str());
+      out << Format("  %6.0f  ", double(id)) << family
+          << Format("  %8.0f  %7.0f  ", double(r.episodes), double(r.successes)) << RateCells(r) << "\n";
+    }
+  }
+  if (!s.per_family.empty()) {
+    out << "  family        episodes  success  rate    95% interval\n";
+    for (const auto& [name, r] : s.per_family) {
+      char family[16];
+      std::snprintf(family, sizeof family, "%-12.12s", name.c_str());
+      out << "  " << family << Format("  %8.0f  %7.0f  ", double(r.episodes), double(r.successes))
           << RateCells(r) << "\n";
     }
   }

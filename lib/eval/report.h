@@ -24,8 +24,10 @@ struct EpisodeOutcome {
   double total_return = 0.0;         // sum of rewards
   int64_t length = 0;                // steps
   std::vector<int64_t> object_ids;   // objects present (empty for cells without objects)
+  std::vector<std::string> object_families;  // family of each object ("" if the cell names none)
   std::string policy_id;             // the policy that acted
 };
+// Families come from the reset info's "objects": [{"id", "family"}, ...] when present.
 EpisodeOutcome OutcomeOf(const RolloutResult& result);
 
 // Successes among episodes, with the 95% Wilson interval.
@@ -45,6 +47,8 @@ struct EvalSummary {
   // Object id -> success among the episodes where that object was present
   // (an episode with several objects counts for each of them).
   std::map<int64_t, RateSummary> per_object;
+  std::map<int64_t, std::string> object_family;    // object id -> family ("" if unknown)
+  std::map<std::string, RateSummary> per_family;   // family -> success (same counting rule)
 };
 // Requires at least one outcome (checked).
 EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes);
