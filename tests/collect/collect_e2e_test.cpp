@@ -190,6 +190,26 @@ TEST_CASE("bad input fails with its exit code and harms nothing already written"
   CHECK(testing::ReadFile(before[0]) == shard_bytes);
 }
 
+TEST_CASE("a full disk is an io-error that keeps every shard already written") {
+  TempDir dir;
+  REQUIRE(RunProcess(Collect({"--policy", "random", "--episodes", "2", "--out", dir / "data"})).exit_code == 0);
+  const auto before = ListShards(dir / "data");
+  const std::string shard_bytes = testing::ReadFile(before.at(0));
+  // A file-size limit below one episode's file makes the write fail the way a
+  // full disk does (EFBIG instead of ENOSPC; SIGXFSZ ignored so write() fails).
+  std::string command = "trap '' XFSZ; ulimit -f 16; exec";
+  for (const auto& a : Collect({"--policy", "scripted", "--episodes", "3", "--out", dir / "data"})) {
+    command += " '" + a + "'";
+  }
+  const ProcessResult r = RunProcess({"/bin/bash", "-c", command});
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 6);
+  CHECK(r.err.find("rl-collect: error: ") != std::string::npos);
+  CHECK(r.err.find("File too large") != std::string::npos);
+  CHECK(ListShards(dir / "data") == before);
+  CHECK(testing::ReadFile(before[0]) == shard_bytes);
+}
+
 TEST_CASE("SIGKILL mid-episode loses at most the episodes in progress") {
   TempDir dir;
   ChildProcess child(Collect({"--policy", "random", "--forever", "--out", dir / "data",
