@@ -5,6 +5,7 @@
 
 #include "common/fs.h"
 #include "data/dataset_reader.h"
+#include "data/hdf5_io.h"
 #include "data/shard_format.h"
 
 namespace perpetua {
@@ -30,7 +31,16 @@ int64_t CountStaged(const std::string& dir) {
   return n;
 }
 
-FileReport InspectFile(const std::string& path, bool deep, std::string* schema) {
+nlohmann::json SchemaJson(const Schema& schema) {
+  nlohmann::json observations = nlohmann::json::object();
+  for (const auto& [key, spec] : schema.observations) {
+    observations[key] = {{"dtype", DTypeName(spec.dtype)}, {"shape", spec.shape}};
+  }
+  return {{"observations", observations}, {"action_dim", schema.action_dim}};
+}
+
+FileReport InspectFile(const std::string& path, bool deep, std::string* schema,
+                       nlohmann::json* keys) {
   FileReport report;
   report.path = path;
   try {
@@ -47,6 +57,7 @@ FileReport InspectFile(const std::string& path, bool deep, std::string* schema) 
     if (report.episodes == 0) Fail(ExitCode::kBadData, path + ": no episodes");
     if (schema->empty()) {
       *schema = report.schema;
+      *keys = SchemaJson(reader.schema());
     } else if (*schema != report.schema) {
       Fail(ExitCode::kBadData, path + ": schema " + report.schema + " differs from " + *schema);
     }
@@ -55,7 +66,7 @@ FileReport InspectFile(const std::string& path, bool deep, std::string* schema) 
         const Episode episode = reader.ReadEpisode(i);
         if (episode.metadata.success) ++report.successes;
       } else if (!reader.episode(i).metadata_group.empty()) {
-        const EpisodeRef& ref = reader.episode(i);
+        const EpisodeRef ref = reader.episode(i);
         h5::Handle group = h5::OpenGroup(reader.FileHandle(ref.file), ref.metadata_group, {ref.file, ""});
         if (h5::ReadAttrInt64(group.get(), "success", {ref.file, ref.metadata_group}).value_or(0)) {
           ++report.successes;
@@ -91,7 +102,7 @@ DatasetReport InspectDatasets(const std::vector<std::string>& paths, bool deep) 
     }
   }
   for (const std::string& file : files) {
-    FileReport f = InspectFile(file, deep, &report.schema);
+    FileReport f = InspectFile(file, deep, &report.schema, &report.keys);
     if (!f.problem.empty()) report.problems.push_back(f.problem);
     report.episodes += f.episodes;
     report.transitions += f.transitions;
@@ -111,6 +122,7 @@ nlohmann::json DatasetReport::ToJson() const {
   out["success_rate"] = episodes > 0 ? static_cast<double>(successes) / static_cast<double>(episodes)
                                      : 0.0;
   out["schema"] = schema;
+  out["keys"] = keys;
   out["staged_episodes"] = staged_episodes;
   out["files"] = nlohmann::json::array();
   for (const FileReport& f : files) {

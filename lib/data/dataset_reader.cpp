@@ -62,6 +62,7 @@ std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool our
   const Where where{path, ""};
   Handle data = h5::OpenGroup(file, "data", where);
   info->env_args_json = h5::ReadAttrString(data.get(), "env_args", where.Child("data")).value_or("");
+  info->env_spec_json = h5::ReadAttrString(data.get(), kEnvSpecAttr, where.Child("data")).value_or("");
   std::vector<EpisodeRef> refs;
   int64_t total = 0;
   for (const std::string& demo : NumberedLinks(data.get(), "demo_", where.Child("data"))) {
@@ -203,6 +204,62 @@ std::vector<EpisodeRef> IndexMinari(hid_t file, const std::string& path) {
 
 }  // namespace
 
+struct DatasetReader::Layout {
+  std::string file;
+  std::string format;
+  bool metadata = false;  // metadata attributes on the episode's group
+  std::string actions, rewards, terminated, truncated;  // relative to the prefix ("" = none)
+  std::map<std::string, std::string> obs, final_obs;    // key -> relative path
+
+  bool operator==(const Layout& o) const {
+    return file == o.file && format == o.format && metadata == o.metadata &&
+           actions == o.actions && rewards == o.rewards && terminated == o.terminated &&
+           truncated == o.truncated && obs == o.obs && final_obs == o.final_obs;
+  }
+};
+
+struct DatasetReader::CompactRef {
+  std::shared_ptr<const Layout> layout;
+  std::string prefix;  // "data/demo_3/", "episode_7/", "" (D4RL)
+  std::string name;
+  int64_t num_steps = 0;
+  int64_t row_begin = 0;
+  int64_t final_row = 0;
+};
+
+namespace {
+
+// `path` without `prefix` (which it must start with; "" stays "").
+std::string Relative(const std::string& path, const std::string& prefix) {
+  if (path.empty()) return path;
+  PERPETUA_CHECK(path.compare(0, prefix.size(), prefix) == 0);
+  return path.substr(prefix.size());
+}
+
+}  // namespace
+
+size_t DatasetReader::num_episodes() const { return episodes_.size(); }
+
+EpisodeRef DatasetReader::episode(size_t i) const {
+  const CompactRef& c = episodes_.at(i);
+  const Layout& l = *c.layout;
+  EpisodeRef ref;
+  ref.file = l.file;
+  ref.format = l.format;
+  ref.name = c.name;
+  if (l.metadata) ref.metadata_group = c.prefix.substr(0, c.prefix.size() - 1);
+  ref.num_steps = c.num_steps;
+  ref.row_begin = c.row_begin;
+  ref.final_row = c.final_row;
+  ref.actions = c.prefix + l.actions;
+  ref.rewards = c.prefix + l.rewards;
+  ref.terminated = c.prefix + l.terminated;
+  ref.truncated = l.truncated.empty() ? "" : c.prefix + l.truncated;
+  for (const auto& [key, path] : l.obs) ref.obs[key] = c.prefix + path;
+  for (const auto& [key, path] : l.final_obs) ref.final_obs[key] = c.prefix + path;
+  return ref;
+}
+
 std::vector<std::string> ListShards(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) Fail(ExitCode::kBadData, dir + ": cannot list directory: " + std::strerror(errno));
@@ -312,9 +369,36 @@ size_t DatasetReader::AddFile(const std::string& path) {
   }
   info.first_episode = episodes_.size();
   info.num_episodes = refs.size();
-  for (const EpisodeRef& ref : refs) info.num_transitions += ref.num_steps;
+  std::shared_ptr<const Layout> last;
+  for (const EpisodeRef& ref : refs) {
+    info.num_transitions += ref.num_steps;
+    CompactRef c;
+    c.prefix = ref.actions.substr(0, ref.actions.rfind('/') + 1);  // "" when no '/'
+    c.name = ref.name;
+    c.num_steps = ref.num_steps;
+    c.row_begin = ref.row_begin;
+    c.final_row = ref.final_row;
+    auto layout = std::make_shared<Layout>();
+    layout->file = ref.file;
+    layout->format = ref.format;
+    layout->metadata = !ref.metadata_group.empty();
+    PERPETUA_CHECK(!layout->metadata || ref.metadata_group + "/" == c.prefix);
+    layout->actions = Relative(ref.actions, c.prefix);
+    layout->rewards = Relative(ref.rewards, c.prefix);
+    layout->terminated = Relative(ref.terminated, c.prefix);
+    layout->truncated = Relative(ref.truncated, c.prefix);
+    for (const auto& [key, path] : ref.obs) layout->obs[key] = Relative(path, c.prefix);
+    for (const auto& [key, path] : ref.final_obs) layout->final_obs[key] = Relative(path, c.prefix);
+    // Episodes of one file nearly always share one layout: keep one copy.
+    if (last && *last == *layout) {
+      c.layout = last;
+    } else {
+      c.layout = layout;
+      last = layout;
+    }
+    episodes_.push_back(std::move(c));
+  }
   num_transitions_ += info.num_transitions;
-  episodes_.insert(episodes_.end(), refs.begin(), refs.end());
   file_index_[path] = files_.size();
   files_.push_back(std::move(info));
   return refs.size();
@@ -344,7 +428,7 @@ void DatasetReader::DropEpisodesFrom(size_t first) {
 
 Episode DatasetReader::ReadEpisode(size_t i) {
   h5::InitThread();
-  const EpisodeRef& ref = episodes_.at(i);
+  const EpisodeRef ref = episode(i);
   return perpetua::ReadEpisode(FileHandle(ref.file), ref);
 }
 

@@ -48,6 +48,7 @@ struct DatasetFileInfo {
   std::string provenance_json;   // perpetua: tool, host, writer token, created_unix, ...
   std::string tool_config_yaml;  // perpetua: effective config of the writing tool
   std::string env_args_json;     // robomimic/perpetua data.attrs["env_args"]
+  std::string env_spec_json;     // perpetua: data.attrs["perpetua_env_spec"] (obs/action specs)
   size_t first_episode = 0;      // index of its first episode in the reader
   size_t num_episodes = 0;
   int64_t num_transitions = 0;
@@ -75,9 +76,11 @@ class DatasetReader {
   // The shared schema (empty until the first episode arrives).
   const Schema& schema() const { return schema_; }
   bool has_schema() const { return has_schema_; }
-  size_t num_episodes() const { return episodes_.size(); }
+  size_t num_episodes() const;
   int64_t num_transitions() const { return num_transitions_; }
-  const EpisodeRef& episode(size_t i) const { return episodes_.at(i); }
+  // Where episode `i` lives. Episodes are held compactly (~100 bytes each,
+  // the paths shared per file), so this builds the ref: keep it, not a reference.
+  EpisodeRef episode(size_t i) const;
   const std::vector<DatasetFileInfo>& files() const { return files_; }
 
   // Reads episode `i` completely (see episode_io.h).
@@ -100,7 +103,9 @@ class DatasetReader {
   std::vector<std::string> directories_;
   std::vector<DatasetFileInfo> files_;
   std::map<std::string, size_t> file_index_;  // path -> index in files_
-  std::vector<EpisodeRef> episodes_;
+  struct Layout;      // paths relative to an episode's group, shared by a file's episodes
+  struct CompactRef;  // one episode: a Layout, its group prefix and its rows
+  std::vector<CompactRef> episodes_;
   Schema schema_;
   std::string schema_source_;  // the file that fixed schema_
   bool has_schema_ = false;

@@ -139,8 +139,12 @@ int64_t MergeStagedEpisodes(const std::vector<std::string>& staged_files,
     copy_props.Reset();
     h5::CloseFile(out, tmp_path);
   }
-  if (fsync) FsyncPath(tmp_path);
-  RenameDurably(tmp_path, shard_path);
+  if (fsync) {
+    FsyncPath(tmp_path);
+    RenameDurably(tmp_path, shard_path);
+  } else if (std::rename(tmp_path.c_str(), shard_path.c_str()) != 0) {
+    Fail(ExitCode::kIoError, shard_path + ": cannot rename " + tmp_path + ": " + std::strerror(errno));
+  }
   for (const std::string& staged : staged_files) RemoveOrFail(staged);
   return total;
 }
@@ -160,15 +164,20 @@ RecoveryReport RecoverDataset(const std::string& dir) {
   for (const std::string& token : folders) {
     const std::string folder = staging_root + "/" + token;
     const bool unborn = token.size() > 4 && token.compare(token.size() - 4, 4, ".new") == 0;
+    if (unborn && !IsRegularFile(folder + "/lock")) {
+      // Being born, or its writer died before locking: nothing can be staged
+      // in it yet. Removed once clearly abandoned.
+      if (AgeSeconds(folder) > 60.0) fs::remove_all(folder, ec);
+      continue;
+    }
     const int lock_fd = TryLock(folder + "/lock");
     if (lock_fd < 0) {
-      // Held: a live writer. (Or no lock file: a folder being born; leave it.)
-      if (IsRegularFile(folder + "/lock")) ++report.live_writers;
+      if (IsRegularFile(folder + "/lock")) ++report.live_writers;  // held: a live writer
       continue;
     }
     if (unborn) {
-      // A writer died while creating its folder: nothing was staged in it yet.
-      if (AgeSeconds(folder) > 60.0) fs::remove_all(folder, ec);
+      // Its writer died after locking, before its first episode.
+      fs::remove_all(folder, ec);
       ::close(lock_fd);
       continue;
     }

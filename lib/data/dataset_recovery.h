@@ -24,7 +24,8 @@ std::string StagedEpisodeName(int64_t seq, int64_t k);
 
 // Merges staged episode files (each a complete one-episode shard, in order)
 // into the shard `shard_path`: written as `tmp_path`, closed, fsynced (if
-// `fsync`), renamed into place; then the staged files are deleted. Episodes
+// `fsync`), renamed into place (and the directory fsynced if `fsync`); then
+// the staged files are deleted. Episodes
 // are copied chunk by chunk (H5Ocopy: no recompression). Returns the number
 // of transitions in the shard. Error(kIoError) on write failure,
 // Error(kBadData) if a staged file cannot be read.

@@ -27,6 +27,13 @@ uint8_t* RowPtr(Array& array, int64_t row, int64_t step_bytes) {
 
 }  // namespace
 
+Schema SchemaOfEnv(const EnvSpec& spec) {
+  Schema schema;
+  for (const ObservationSpec& o : spec.observations) schema.observations[o.key] = KeySpec{o.dtype, o.shape};
+  schema.action_dim = spec.action.dim();
+  return schema;
+}
+
 DatasetSampler::DatasetSampler(const std::vector<std::string>& paths, DatasetSamplerConfig config,
                                std::optional<Schema> expected, bool allow_empty)
     : config_(config),
@@ -49,7 +56,7 @@ void DatasetSampler::IndexNewEpisodes(size_t first) {
   std::vector<std::unique_ptr<EpisodeData>> added;
   try {
     for (size_t i = first; i < reader_.num_episodes(); ++i) {
-      const EpisodeRef& ref = reader_.episode(i);
+      const EpisodeRef ref = reader_.episode(i);
       auto e = std::make_unique<EpisodeData>();
       e->index = i;
       e->num_steps = ref.num_steps;
@@ -114,42 +121,31 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
     int64_t bytes = 0;
     for (const auto& [key, spec] : schema.observations) bytes += StepBytes(spec) * (e.num_steps + 1);
     if (stats_.resident_bytes + bytes <= budget_bytes_) {
-      const EpisodeRef& ref = reader_.episode(e.index);
+      const EpisodeRef ref = reader_.episode(e.index);
       const hid_t file = reader_.FileHandle(ref.file);
-      for (const auto& [key, spec] : schema.observations) {
-        h5::Handle dataset = h5::OpenDataset(file, ref.obs.at(key), {ref.file, ""});
-        Array steps = h5::ReadRowsArray(dataset.get(), spec.dtype, ref.row_begin, e.num_steps,
-                                        {ref.file, ref.obs.at(key)});
-        const Array last = ReadObservationRow(file, ref, key, spec, e.num_steps);
-        steps.shape[0] = e.num_steps + 1;
-        if (spec.dtype == DType::kUint8) {
-          steps.u8.insert(steps.u8.end(), last.u8.begin(), last.u8.end());
-        } else {
-          steps.f32.insert(steps.f32.end(), last.f32.begin(), last.f32.end());
-        }
-        e.observations[key] = std::move(steps);
-      }
+      Episode episode = ReadEpisode(file, ref);
+      e.observations = std::move(episode.observations);
       e.resident = true;
       stats_.resident_bytes += bytes;
       ++stats_.resident_episodes;
     }
   }
-  for (const auto& [key, spec] : schema.observations) {
-    const int64_t step_bytes = StepBytes(spec);
-    Array& s = batch.observations[key];
-    Array& s_next = batch.next_observations[key];
-    if (e.resident) {
+  if (e.resident) {
+    for (const auto& [key, spec] : schema.observations) {
+      const int64_t step_bytes = StepBytes(spec);
       Array& source = e.observations[key];
-      std::memcpy(RowPtr(s, row, step_bytes), RowPtr(source, t, step_bytes), static_cast<size_t>(step_bytes));
-      std::memcpy(RowPtr(s_next, row, step_bytes), RowPtr(source, t + 1, step_bytes),
+      std::memcpy(RowPtr(batch.observations[key], row, step_bytes), RowPtr(source, t, step_bytes),
                   static_cast<size_t>(step_bytes));
-    } else {
-      const EpisodeRef& ref = reader_.episode(e.index);
-      const hid_t file = reader_.FileHandle(ref.file);
-      const Array now = ReadObservationRow(file, ref, key, spec, t);
-      const Array next = ReadObservationRow(file, ref, key, spec, t + 1);
-      std::memcpy(RowPtr(s, row, step_bytes), now.data(), static_cast<size_t>(step_bytes));
-      std::memcpy(RowPtr(s_next, row, step_bytes), next.data(), static_cast<size_t>(step_bytes));
+      std::memcpy(RowPtr(batch.next_observations[key], row, step_bytes),
+                  RowPtr(source, t + 1, step_bytes), static_cast<size_t>(step_bytes));
+    }
+  } else {
+    const EpisodeRef ref = reader_.episode(e.index);
+    const hid_t file = reader_.FileHandle(ref.file);
+    for (const auto& [key, spec] : schema.observations) {
+      const int64_t step_bytes = StepBytes(spec);
+      ReadObservationPair(file, ref, key, spec, t, RowPtr(batch.observations[key], row, step_bytes),
+                          RowPtr(batch.next_observations[key], row, step_bytes));
     }
   }
   ++(e.resident ? stats_.samples_from_memory : stats_.samples_from_disk);

@@ -1,14 +1,15 @@
 // DatasetSampler: uniform random transitions (s, a, r, s', terminated) from
 // datasets on disk, within a memory budget, while new shards stream in.
 //
-// Memory. Per-step scalars (actions, rewards, flags: a few bytes per step)
-// are always resident. Observations are decoded per episode and kept
-// resident while the total stays within `memory_budget_mb`; an episode
-// touched once the budget is full is not loaded: its transition's two
-// observation rows are read straight from the file (one chunk each). With
+// Memory. Per-step scalars (actions, rewards, flags: 4A + 6 bytes per step)
+// are always resident and count toward `memory_budget_mb`; so does every
+// decoded episode. Observations are decoded per episode on first use and
+// kept while the total stays within the budget; an episode touched once the
+// budget is full is not loaded: its transition's two observation rows are
+// read straight from the file (one two-row read, one or two chunks). With
 // uniform sampling every cache of M bytes over D bytes of data hits M/D of
-// the time whatever it evicts, so nothing is evicted: no decode churn, and
-// the budget is never exceeded (beyond the resident scalars).
+// the time whatever it evicts, so nothing is evicted: no decode churn. The
+// index costs about 100 bytes per episode more (paths are shared per file).
 //
 // Sampling draws a transition index uniformly over all transitions (with
 // replacement), so every transition of every episode and shard has the same
@@ -31,8 +32,13 @@
 #include "common/config.h"
 #include "data/dataset_reader.h"
 #include "data/transition_batch.h"
+#include "env/env.h"
 
 namespace perpetua {
+
+// The schema a cell's data has: its observation specs and action size. Pass
+// it as `expected` so that a sampler refuses data from another cell.
+Schema SchemaOfEnv(const EnvSpec& spec);
 
 struct DatasetSamplerConfig {
   double memory_budget_mb = 4096.0;  // decoded observations kept in memory (MiB)

@@ -42,6 +42,9 @@ void CheckConfig(const DatasetWriterConfig& c) {
     Fail(ExitCode::kUsage, "dataset.compression_level must be in 0..9, got " +
                                std::to_string(c.compression_level));
   }
+  if (c.sync != "episode" && c.sync != "shard" && c.sync != "none") {
+    Fail(ExitCode::kUsage, "dataset.sync must be 'episode', 'shard' or 'none', got '" + c.sync + "'");
+  }
   if (!(c.valid_fraction >= 0.0 && c.valid_fraction <= 1.0)) {
     Fail(ExitCode::kUsage, "dataset.valid_fraction must be in [0, 1], got " +
                                std::to_string(c.valid_fraction));
@@ -86,17 +89,17 @@ struct DatasetWriter::Impl {
       data.Reset();
       h5::CloseFile(file, tmp);
     }
-    if (options.config.fsync) FsyncPath(tmp);
+    if (options.config.sync == "episode") FsyncPath(tmp);
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
       Fail(ExitCode::kIoError, path + ": cannot rename " + tmp + ": " + std::strerror(errno));
     }
-    if (options.config.fsync) FsyncPath(staging);
+    if (options.config.sync == "episode") FsyncPath(staging);
   }
 
   std::string FlushShard() {
     if (staged.empty()) return "";
     const std::string shard = ShardPath(dir, token, seq);
-    MergeStagedEpisodes(staged, shard, staging + "/shard.h5.tmp", options.config.fsync);
+    MergeStagedEpisodes(staged, shard, staging + "/shard.h5.tmp", options.config.sync != "none");
     staged.clear();
     ++seq;
     return shard;
@@ -124,13 +127,16 @@ DatasetWriter::DatasetWriter(const std::string& dir, WriterOptions options)
   const std::string root = dir + "/" + kStagingDirName;
   const std::string unborn = root + "/" + s.token + ".new";
   s.staging = root + "/" + s.token;
+  // The lock file, too, gets its name only once locked: a "lock" that can be
+  // locked always means a dead writer.
   EnsureWritableDirectory(unborn);
   const std::string lock = unborn + "/lock";
-  s.lock_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  s.lock_fd = ::open((lock + ".tmp").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (s.lock_fd < 0) Fail(ExitCode::kIoError, lock + ": cannot create: " + std::strerror(errno));
   if (::flock(s.lock_fd, LOCK_EX | LOCK_NB) != 0) {
     Fail(ExitCode::kIoError, lock + ": cannot lock: " + std::strerror(errno));
   }
+  RenameDurably(lock + ".tmp", lock);
   RenameDurably(unborn, s.staging);
   nlohmann::json provenance = {
       {"tool", s.options.tool_name},       {"perpetua_version", PERPETUA_VERSION},

@@ -4,9 +4,10 @@
 // On-disk format: see lib/data/shard_format.h (and docs/data.md).
 //
 // Guarantees
-//  * Durability. Add() returns only once the episode is on disk (fsync) in a
-//    complete file of its own: a writer killed at any instant (SIGKILL, power
-//    loss) loses at most the episode being passed to Add() at that moment.
+//  * Durability. Add() returns only once the episode is in a complete file of
+//    its own (with sync "episode", the default, also fsynced): a writer killed
+//    at any instant (SIGKILL; power loss too with sync "episode") loses at
+//    most the episode being passed to Add() at that moment.
 //    Episodes staged but not yet merged into a shard are recovered into a
 //    shard by the next DatasetWriter opened on the directory, or by
 //    `rl-data recover DIR` (RecoverDataset in dataset_recovery.h).
@@ -39,7 +40,13 @@ struct DatasetWriterConfig {
   int compression_level = 1;     // deflate (gzip) level 0..9 for image observations
   bool store_next_obs = false;   // also write robomimic's next_obs/<key> (N) (doubles image storage)
   double valid_fraction = 0.1;   // share of episodes listed in mask/valid (chosen from the seed)
-  bool fsync = true;             // fsync each episode (off: survives SIGKILL, not power loss)
+  // When data is forced to the disk (fsync):
+  //   "episode"  every episode before Add() returns: a power loss loses at
+  //              most the episode in progress (costs ~2 fsyncs per episode)
+  //   "shard"    every shard: a SIGKILL still loses at most the episode in
+  //              progress, a power loss at most the current shard's episodes
+  //   "none"     never (the OS writes back when it likes; SIGKILL-safe only)
+  std::string sync = "episode";
   bool recover_orphans = true;   // on open, merge episodes staged by dead writers into shards
 
   void Visit(ConfigVisitor& v) {
@@ -48,7 +55,8 @@ struct DatasetWriterConfig {
     v.Field("store_next_obs", store_next_obs,
             "also store robomimic next_obs/<key> (doubles image storage)");
     v.Field("valid_fraction", valid_fraction, "share of episodes in mask/valid (by seed)");
-    v.Field("fsync", fsync, "fsync every episode (off: survives SIGKILL but not power loss)");
+    v.Field("sync", sync,
+            "fsync every 'episode' (power-loss safe), every 'shard', or 'none' (SIGKILL-safe only)");
     v.Field("recover_orphans", recover_orphans,
             "merge episodes left by dead writers into shards on open");
   }

@@ -46,6 +46,14 @@ std::vector<uint8_t> ReadColumnFlag(hid_t file, const std::string& path, int64_t
   return out;
 }
 
+// Error(kBadData) if a float32 observation holds NaN or Inf.
+void CheckFiniteObservation(const Array& array, const Where& where) {
+  if (array.dtype != DType::kFloat32) return;
+  for (float v : array.f32) {
+    if (!std::isfinite(v)) Fail(ExitCode::kBadData, where.str() + ": observation has a non-finite value");
+  }
+}
+
 }  // namespace
 
 std::string Schema::Describe() const {
@@ -180,7 +188,8 @@ void WriteEpisodeGroup(hid_t data_group, const std::string& name, const Episode&
     for (int64_t d : step_shape) step_elems *= d;
     const size_t step_bytes = static_cast<size_t>(step_elems) * DTypeSize(array.dtype);
     h5::Layout layout;
-    const bool per_step = static_cast<int64_t>(step_bytes) >= kCompressMinStepBytes;
+    const bool image = array.dtype == DType::kUint8 && step_shape.size() == 3;
+    const bool per_step = image || static_cast<int64_t>(step_bytes) >= kCompressMinStepBytes;
     layout.chunk = Dims(per_step ? 1 : n, step_shape);
     layout.deflate_level = per_step ? options.compression_level : 0;
     const auto* bytes = static_cast<const uint8_t*>(array.data());
@@ -259,12 +268,43 @@ Array ReadObservationRow(hid_t file, const EpisodeRef& ref, const std::string& k
   const int64_t row = final ? ref.final_row : ref.row_begin + step;
   Handle dataset = h5::OpenDataset(file, it->second, where);
   Array array = h5::ReadRowsArray(dataset.get(), spec.dtype, row, 1, where.Child(it->second));
+  CheckFiniteObservation(array, where.Child(it->second));
   const std::vector<int64_t> step_shape(array.shape.begin() + 1, array.shape.end());
   if (step_shape != spec.shape) {
     Fail(ExitCode::kBadData, where.Child(it->second).str() + ": observation shape " +
                                  ShapeString(step_shape) + ", expected " + ShapeString(spec.shape));
   }
   return array;
+}
+
+void ReadObservationPair(hid_t file, const EpisodeRef& ref, const std::string& key,
+                         const KeySpec& spec, int64_t step, void* now, void* next) {
+  int64_t step_bytes = static_cast<int64_t>(DTypeSize(spec.dtype));
+  for (int64_t d : spec.shape) step_bytes *= d;
+  if (step + 1 >= ref.num_steps) {
+    const Array a = ReadObservationRow(file, ref, key, spec, step);
+    const Array b = ReadObservationRow(file, ref, key, spec, step + 1);
+    std::memcpy(now, a.data(), static_cast<size_t>(step_bytes));
+    std::memcpy(next, b.data(), static_cast<size_t>(step_bytes));
+    return;
+  }
+  const Where where{ref.file, ""};
+  auto it = ref.obs.find(key);
+  if (it == ref.obs.end()) {
+    Fail(ExitCode::kBadData, ref.file + ": " + ref.name + ": no observation '" + key + "'");
+  }
+  Handle dataset = h5::OpenDataset(file, it->second, where);
+  const Array rows = h5::ReadRowsArray(dataset.get(), spec.dtype, ref.row_begin + step, 2,
+                                       where.Child(it->second));
+  CheckFiniteObservation(rows, where.Child(it->second));
+  if (std::vector<int64_t>(rows.shape.begin() + 1, rows.shape.end()) != spec.shape) {
+    Fail(ExitCode::kBadData, where.Child(it->second).str() + ": observation shape " +
+                                 ShapeString(rows.shape) + ", expected [2, " +
+                                 ShapeString(spec.shape).substr(1));
+  }
+  const auto* bytes = static_cast<const uint8_t*>(rows.data());
+  std::memcpy(now, bytes, static_cast<size_t>(step_bytes));
+  std::memcpy(next, bytes + step_bytes, static_cast<size_t>(step_bytes));
 }
 
 Episode ReadEpisode(hid_t file, const EpisodeRef& ref) {
@@ -283,6 +323,7 @@ Episode ReadEpisode(hid_t file, const EpisodeRef& ref) {
     Handle dataset = h5::OpenDataset(file, ref.obs.at(key), where);
     Array steps = h5::ReadRowsArray(dataset.get(), spec.dtype, ref.row_begin, n,
                                     where.Child(ref.obs.at(key)));
+    CheckFiniteObservation(steps, where.Child(ref.obs.at(key)));
     const Array last = ReadObservationRow(file, ref, key, spec, n);
     steps.shape[0] = n + 1;
     if (spec.dtype == DType::kUint8) {

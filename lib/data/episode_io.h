@@ -88,6 +88,12 @@ Episode ReadEpisode(hid_t file, const EpisodeRef& ref);
 Array ReadObservationRow(hid_t file, const EpisodeRef& ref, const std::string& key,
                          const KeySpec& spec, int64_t step);
 
+// Reads the observations of steps `step` and `step` + 1 (0 <= step < N) of
+// `key` into `now` and `next` (each spec-sized): one read of two rows when
+// both are in the same dataset. Error(kBadData) as above.
+void ReadObservationPair(hid_t file, const EpisodeRef& ref, const std::string& key,
+                         const KeySpec& spec, int64_t step, void* now, void* next);
+
 // Reads the per-step scalars of an episode: actions [N, A], rewards, terminated.
 struct StepColumns {
   std::vector<float> actions;        // N * A

@@ -173,7 +173,12 @@ Handle OpenFileReadOnly(const std::string& path) {
     LastErrorDetail();
     perpetua::Fail(ExitCode::kBadData, path + ": not an HDF5 file (or truncated/unreadable)");
   }
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  // No HDF5 file locking: a visible file is immutable and a file being
+  // written is private to its writer, and HDF5's locks fail on some shared
+  // file systems (NFS, Lustre) that datasets live on.
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_file_locking(fapl.get(), false, true);
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
   if (!file.valid()) Fail(ExitCode::kBadData, {path, ""}, "cannot open HDF5 file");
   return file;
 }
@@ -181,8 +186,10 @@ Handle OpenFileReadOnly(const std::string& path) {
 Handle CreateFile(const std::string& path) {
   InitThread();
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
-  // 1.8 format and later: compact, and still readable by every HDF5 >= 1.8 (h5py, robomimic).
-  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  // The 1.10 format: every piece of metadata carries a checksum (corruption is
+  // detected, not crashed on); readable by every HDF5 >= 1.10 (h5py, robomimic).
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
+  H5Pset_file_locking(fapl.get(), false, true);
   Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
   if (!file.valid()) Fail(ExitCode::kIoError, {path, ""}, "cannot create HDF5 file");
   return file;
@@ -210,7 +217,9 @@ bool LinkExists(hid_t loc, const std::string& name) {
 }
 
 Handle OpenGroup(hid_t loc, const std::string& name, const Where& where) {
-  if (!LinkExists(loc, name)) Fail(ExitCode::kBadData, where.Child(name), "missing group");
+  if (name != "/" && !LinkExists(loc, name)) {
+    Fail(ExitCode::kBadData, where.Child(name), "missing group");
+  }
   Handle group(H5Gopen2(loc, name.c_str(), H5P_DEFAULT));
   if (!group.valid()) Fail(ExitCode::kBadData, where.Child(name), "cannot open group");
   return group;
@@ -260,12 +269,17 @@ void WriteAttrInt64Array(hid_t obj, const std::string& name, const std::vector<i
 
 void WriteAttrString(hid_t obj, const std::string& name, const std::string& value,
                      const Where& where) {
-  // Variable-length UTF-8 string: h5py reads it as str, robomimic json.loads it.
+  // Fixed-length UTF-8, stored inside the (checksummed) object header. Not
+  // variable-length: those live in the global heap, which has no checksum,
+  // and HDF5 1.10 crashes on a corrupted one. h5py reads it as bytes, which
+  // json.loads (robomimic's env_args) accepts.
   Handle type(H5Tcopy(H5T_C_S1));
-  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_size(type.get(), std::max<size_t>(1, value.size()));
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  const char* ptr = value.c_str();
-  WriteAttrRaw(obj, name, type.get(), type.get(), {}, &ptr, where);
+  std::string buffer = value;
+  if (buffer.empty()) buffer.push_back('\0');
+  WriteAttrRaw(obj, name, type.get(), type.get(), {}, buffer.data(), where);
 }
 
 std::optional<int64_t> ReadAttrInt64(hid_t obj, const std::string& name, const Where& where) {

@@ -30,8 +30,9 @@
 //       next_obs/<key>     (N, ...) optional (WriterOptions store_next_obs)
 //   /mask/train, /mask/valid   (M,) fixed-length byte strings "demo_<i>"
 // Every dataset is chunked with the fletcher32 checksum filter, so flipped
-// bytes are detected on read; observations of 1 KiB or more per step
-// (images) are chunked one step per chunk and deflate-compressed. Deflate and
+// bytes are detected on read; images (uint8 [H, W, C] per step) and any
+// observation of 1 KiB or more per step are chunked one step per chunk and
+// deflate-compressed; the rest is one chunk per dataset. Deflate and
 // fletcher32 are built into every HDF5 library (h5py, robomimic, HDFView).
 #pragma once
 
@@ -47,7 +48,7 @@ inline constexpr const char* kEnvSpecAttr = "perpetua_env_spec";
 inline constexpr const char* kStagingDirName = ".staging";
 inline constexpr const char* kShardPrefix = "shard-";
 inline constexpr const char* kShardSuffix = ".h5";
-// Per-step bytes from which an observation is chunked per step and compressed.
+// Per-step bytes from which any observation is chunked per step and compressed.
 inline constexpr int64_t kCompressMinStepBytes = 1024;
 
 }  // namespace perpetua

@@ -6,7 +6,10 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "sim/door_cell.h"
 #include "sim/grasp_cell.h"
+#include "sim/pendulum_cell.h"
+#include "sim/push_cell.h"
 
 namespace perpetua {
 namespace {
@@ -41,6 +44,9 @@ std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
   }
   CheckConfig(config);
   if (config.name == "grasp") return std::make_unique<sim::GraspCell>(config);
+  if (config.name == "push") return std::make_unique<sim::PushCell>(config);
+  if (config.name == "door") return std::make_unique<sim::DoorCell>(config);
+  if (config.name == "pendulum") return std::make_unique<sim::PendulumCell>(config);
   std::string message = "unknown env '" + config.name + "': expected grasp, push, door or pendulum";
   const std::string suggestion = SuggestClosest(config.name, KnownEnvNames());
   if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";

@@ -144,7 +144,9 @@ nlohmann::json ReadCheckpointMetadata(const std::string& path) {
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<size_t>(in.gcount()));
   Reader probe(head, path);
-  probe.Bytes(sizeof(kMagic), "the file header");
+  if (probe.Bytes(sizeof(kMagic), "the file header") != std::string(kMagic, sizeof(kMagic))) {
+    Fail(ExitCode::kBadData, path + ": not a Perpetua checkpoint (bad magic bytes)");
+  }
   probe.U32("the file header");
   const uint64_t length = probe.U64("the metadata length");
   if (length > (uint64_t{1} << 30)) Fail(ExitCode::kBadData, path + ": checkpoint metadata length is implausible");

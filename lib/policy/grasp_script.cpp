@@ -91,12 +91,16 @@ class GraspScript : public Policy {
     const double ex = grasp[0] + offset_[0] - pos[0];
     const double ey = grasp[1] + offset_[1] - pos[1];
     const double eyaw = NearestYaw(grasp[3], yaw) - yaw;
-    const bool aligned = std::hypot(ex, ey) < kAlignedXY && std::abs(eyaw) < kAlignedYaw;
+    // The yaw is good enough when the fingers already see nearly the
+    // narrowest width (round footprints have no single best yaw).
+    const double across = objects[target_].at("width_across").get<double>();
+    const bool yaw_ok = std::abs(eyaw) < kAlignedYaw || across < grasp[4] + 0.006;
+    const bool aligned = std::hypot(ex, ey) < kAlignedXY && yaw_ok;
     const double hover = std::max(0.10, top + kHoverClearance);
     const double depth = std::max(0.006, grasp[2] - 0.012);
     action[0] = static_cast<float>(Clip(ex / sim::kGraspMoveXY));
     action[1] = static_cast<float>(Clip(ey / sim::kGraspMoveXY));
-    action[3] = static_cast<float>(Clip(eyaw / sim::kGraspMoveYaw));
+    action[3] = yaw_ok ? 0.0f : static_cast<float>(Clip(eyaw / sim::kGraspMoveYaw));
     const bool near = std::hypot(ex, ey) < 0.02;
     const double target_z = near ? depth : hover;  // fine-align while descending
     action[2] = static_cast<float>(Clip((target_z - pos[2]) / sim::kGraspMoveZ));

@@ -25,6 +25,9 @@ const nlohmann::json& InfoField(const nlohmann::json& info, const char* key, con
 std::unique_ptr<Policy> MakeScriptedPolicy(const EnvSpec& spec, double noise, uint64_t seed) {
   if (noise < 0) Fail(ExitCode::kUsage, "scripted policy noise must be >= 0");
   if (spec.name == "grasp") return scripts::MakeGraspScript(spec, noise, seed);
+  if (spec.name == "push") return scripts::MakePushScript(spec, noise, seed);
+  if (spec.name == "door") return scripts::MakeDoorScript(spec, noise, seed);
+  if (spec.name == "pendulum") return scripts::MakePendulumScript(spec, noise, seed);
   Fail(ExitCode::kUsage, "no scripted policy for env '" + spec.name + "'");
 }
 

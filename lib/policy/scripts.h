@@ -11,6 +11,9 @@
 namespace perpetua::scripts {
 
 std::unique_ptr<Policy> MakeGraspScript(const EnvSpec& spec, double noise, uint64_t seed);
+std::unique_ptr<Policy> MakePushScript(const EnvSpec& spec, double noise, uint64_t seed);
+std::unique_ptr<Policy> MakeDoorScript(const EnvSpec& spec, double noise, uint64_t seed);
+std::unique_ptr<Policy> MakePendulumScript(const EnvSpec& spec, double noise, uint64_t seed);
 
 // Reads info[key] as a number; Error(kBadData) naming the key if absent.
 double InfoNumber(const nlohmann::json& info, const char* key, const char* script);

@@ -15,26 +15,13 @@
 #include <string>
 
 #include "common/config.h"
+#include "qtopt/qtopt_config.h"
 #include "data/transition_batch.h"
 #include "qtopt/cem.h"
 #include "qtopt/q_network.h"
 
 namespace perpetua {
 
-struct BellmanConfig {
-  double gamma = 0.9;          // discount (QT-Opt: 0.9)
-  double step_penalty = 0.0;   // subtracted from every reward (QT-Opt: 0.01..0.05 when the data has none)
-  double tau = 0.01;           // Polyak rate of target network 1 towards the online network, per step
-  int lag_steps = 100;         // target network 2 takes target 1's weights every lag_steps steps
-  void Visit(ConfigVisitor& v) {
-    v.Field("gamma", gamma, "discount factor");
-    v.Field("step_penalty", step_penalty, "penalty subtracted from every reward");
-    v.Field("tau", tau, "Polyak averaging rate of target network 1 per gradient step");
-    v.Field("lag_steps", lag_steps, "target network 2 copies target network 1 every N steps");
-  }
-  // Throws Error(kUsage) naming `flag_prefix` on invalid values.
-  void Validate(const std::string& flag_prefix) const;
-};
 
 // A minibatch as tensors on one device.
 struct TensorBatch {

@@ -8,23 +8,10 @@
 #include <string>
 
 #include "common/config.h"
+#include "qtopt/qtopt_config.h"
 
 namespace perpetua {
 
-struct CemConfig {
-  int iterations = 2;   // sampling rounds (QT-Opt: 2-3)
-  int samples = 64;     // actions scored per state per round (QT-Opt: 32-64)
-  int elites = 6;       // best samples that refit the Gaussian (QT-Opt: 4-6)
-  double min_std = 0.02;  // floor on each action component's std, as a fraction of the box width
-  void Visit(ConfigVisitor& v) {
-    v.Field("iterations", iterations, "CEM rounds");
-    v.Field("samples", samples, "actions sampled per state per round");
-    v.Field("elites", elites, "best samples used to refit the sampling Gaussian");
-    v.Field("min_std", min_std, "lower bound on the sampling std, as a fraction of the action range");
-  }
-  // Throws Error(kUsage) naming `flag_prefix` (e.g. "cem") on invalid values.
-  void Validate(const std::string& flag_prefix) const;
-};
 
 // Scores candidate actions: actions [B,N,A] -> scores [B,N] (higher is better).
 using ActionScorer = std::function<torch::Tensor(const torch::Tensor& actions)>;

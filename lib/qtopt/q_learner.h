@@ -11,21 +11,13 @@
 #include <string>
 
 #include "common/config.h"
+#include "qtopt/qtopt_config.h"
 #include "nn/checkpoint.h"
 #include "qtopt/bellman.h"
 #include "qtopt/q_network.h"
 
 namespace perpetua {
 
-struct OptimizerConfig {
-  double learning_rate = 1e-3;  // Adam step size
-  double grad_clip = 10.0;      // max global gradient norm; 0 = no clipping
-  void Visit(ConfigVisitor& v) {
-    v.Field("learning_rate", learning_rate, "Adam learning rate");
-    v.Field("grad_clip", grad_clip, "clip the global gradient norm to this value (0: off)");
-  }
-  void Validate(const std::string& flag_prefix) const;
-};
 
 // Figures of one gradient step (for metrics).
 struct UpdateStats {

@@ -1,5 +1,7 @@
 #include "qtopt/q_network.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "nn/tensor_io.h"
 
@@ -70,6 +72,18 @@ QInputSpec QInputSpec::FromEnvSpec(const EnvSpec& env, const std::string& source
                                    ") is neither an [H,W,3] uint8 image nor a float32 vector");
     }
   }
+  // Vector observations are concatenated in key order, whatever order a spec lists them in.
+  std::vector<size_t> order(spec.proprio_keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return spec.proprio_keys[a] < spec.proprio_keys[b]; });
+  std::vector<std::string> keys;
+  std::vector<int64_t> sizes;
+  for (size_t i : order) {
+    keys.push_back(spec.proprio_keys[i]);
+    sizes.push_back(spec.proprio_sizes[i]);
+  }
+  spec.proprio_keys = keys;
+  spec.proprio_sizes = sizes;
   if (spec.image_key.empty()) Fail(ExitCode::kBadData, source + ": QT-Opt needs an [H,W,3] uint8 image observation");
   if (env.action.dim() == 0) Fail(ExitCode::kBadData, source + ": the action space is empty");
   spec.action_low = env.action.low;

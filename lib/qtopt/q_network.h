@@ -18,33 +18,18 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "qtopt/qtopt_config.h"
 #include "env/env.h"
 
 namespace perpetua {
 
-// Network sizes (saved in every checkpoint; a checkpoint loads only into the same sizes).
-struct QNetworkConfig {
-  std::vector<int> encoder_channels = {32, 32, 32, 32};  // one stride-2 conv per entry (first 5x5, rest 3x3)
-  std::vector<int> head_channels = {};                    // stride-2 3x3 convs after the action merge
-  int hidden = 64;                                        // width of the FC layer and of the action MLP
-  void Visit(ConfigVisitor& v) {
-    v.Field("encoder_channels", encoder_channels, "channels of each stride-2 image conv layer");
-    v.Field("head_channels", head_channels, "channels of each stride-2 conv after the action merge");
-    v.Field("hidden", hidden, "width of the action MLP and the final fully connected layer");
-  }
-  nlohmann::json ToJson() const;
-  // Throws Error(kBadData) "<source>: ..." on missing or invalid fields.
-  static QNetworkConfig FromJson(const nlohmann::json& json, const std::string& source);
-  // Throws Error(kUsage) naming `flag_prefix` on non-positive sizes.
-  void Validate(const std::string& flag_prefix) const;
-};
 
 // What the network reads from an EnvSpec: one image key, the float vector
-// keys concatenated in spec order as "proprio", and the action box.
+// keys concatenated in key (alphabetical) order as "proprio", and the action box.
 struct QInputSpec {
   std::string image_key;                   // the one [H,W,3] uint8 observation
   int64_t height = 0, width = 0;           // image size
-  std::vector<std::string> proprio_keys;   // 1-D float32 observations, in spec order
+  std::vector<std::string> proprio_keys;   // 1-D float32 observations, sorted by key
   std::vector<int64_t> proprio_sizes;      // their lengths
   int64_t proprio_dim = 0;                 // sum of proprio_sizes
   std::vector<float> action_low, action_high;  // (A) action box

@@ -19,6 +19,8 @@ namespace {
 // The process-wide backend choice (see the header) and the loaded library.
 std::mutex g_mutex;
 std::optional<GlBackend> g_backend;
+// The context current on this thread (set only through EnsureCurrent).
+thread_local const GlContext* t_current = nullptr;
 
 template <class Fn>
 Fn LoadSymbol(void* library, const char* name) {
@@ -134,15 +136,22 @@ class EglContext : public GlContext {
       Fail(ExitCode::kEnvFailure, "EGL cannot create an OpenGL context: " + EglErrorText(api_));
     }
   }
-  ~EglContext() override { api_.DestroyContext(api_.display, context_); }
+  ~EglContext() override {
+    ReleaseIfCurrent();
+    api_.DestroyContext(api_.display, context_);
+  }
 
   void MakeCurrent() override {
     if (!api_.MakeCurrent(api_.display, EGL_NO_SURFACE, EGL_NO_SURFACE, context_)) {
-      Fail(ExitCode::kEnvFailure, "EGL cannot make the context current: " + EglErrorText(api_));
+      Fail(ExitCode::kEnvFailure, "EGL cannot make the context current: " + EglErrorText(api_) +
+                                      " (is it still current on another thread?)");
     }
   }
   void Release() override {
     api_.MakeCurrent(api_.display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT);
+  }
+  void* GetProc(const char* name) override {
+    return reinterpret_cast<void*>(api_.GetProcAddress(name));
   }
 
  private:
@@ -156,6 +165,7 @@ struct OsmesaApi {
   decltype(&OSMesaCreateContextExt) CreateContextExt = nullptr;
   decltype(&OSMesaDestroyContext) DestroyContext = nullptr;
   decltype(&OSMesaMakeCurrent) MakeCurrent = nullptr;
+  decltype(&OSMesaGetProcAddress) GetProcAddress = nullptr;
 };
 
 const OsmesaApi& LoadOsmesa() {
@@ -177,7 +187,9 @@ const OsmesaApi& LoadOsmesa() {
       LoadSymbol<decltype(&OSMesaCreateContextExt)>(library, "OSMesaCreateContextExt");
   api.DestroyContext = LoadSymbol<decltype(&OSMesaDestroyContext)>(library, "OSMesaDestroyContext");
   api.MakeCurrent = LoadSymbol<decltype(&OSMesaMakeCurrent)>(library, "OSMesaMakeCurrent");
-  if (!api.CreateContextExt || !api.DestroyContext || !api.MakeCurrent) {
+  api.GetProcAddress =
+      LoadSymbol<decltype(&OSMesaGetProcAddress)>(library, "OSMesaGetProcAddress");
+  if (!api.CreateContextExt || !api.DestroyContext || !api.MakeCurrent || !api.GetProcAddress) {
     failure = "libOSMesa lacks OSMesaCreateContextExt/OSMesaMakeCurrent";
     Fail(ExitCode::kEnvFailure, failure);
   }
@@ -195,7 +207,10 @@ class OsmesaContext : public GlContext {
     context_ = api_.CreateContextExt(OSMESA_RGBA, 24, 0, 0, nullptr);
     if (context_ == nullptr) Fail(ExitCode::kEnvFailure, "OSMesa cannot create a context");
   }
-  ~OsmesaContext() override { api_.DestroyContext(context_); }
+  ~OsmesaContext() override {
+    ReleaseIfCurrent();
+    api_.DestroyContext(context_);
+  }
 
   void MakeCurrent() override {
     if (!api_.MakeCurrent(context_, buffer_.data(), GL_UNSIGNED_BYTE, width_, height_)) {
@@ -203,6 +218,9 @@ class OsmesaContext : public GlContext {
     }
   }
   void Release() override { api_.MakeCurrent(nullptr, nullptr, 0, 0, 0); }
+  void* GetProc(const char* name) override {
+    return reinterpret_cast<void*>(api_.GetProcAddress(name));
+  }
 
  private:
   const OsmesaApi& api_;
@@ -217,6 +235,31 @@ std::unique_ptr<GlContext> CreateFor(GlBackend backend, int width, int height) {
 }
 
 }  // namespace
+
+GlContext::~GlContext() {
+  if (t_current == this) t_current = nullptr;
+}
+
+void GlContext::EnsureCurrent() {
+  if (t_current == this) return;
+  MakeCurrent();
+  t_current = this;
+}
+
+void GlContext::ReleaseIfCurrent() {
+  if (t_current != this) return;
+  Release();
+  t_current = nullptr;
+}
+
+std::string GlContext::RendererName() {
+  EnsureCurrent();
+  using GetStringFn = const unsigned char* (*)(unsigned int);
+  auto get_string = reinterpret_cast<GetStringFn>(GetProc("glGetString"));
+  if (get_string == nullptr) return "unknown";
+  const unsigned char* name = get_string(0x1F01 /* GL_RENDERER */);
+  return name ? reinterpret_cast<const char*>(name) : "unknown";
+}
 
 const char* GlBackendName(GlBackend backend) {
   return backend == GlBackend::kEgl ? "egl" : "osmesa";

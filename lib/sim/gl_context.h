@@ -13,10 +13,16 @@
 // then OSMesa. If none works: Error(kEnvFailure) listing what each attempt
 // said. An unknown name: Error(kUsage).
 //
-// Threads: each context belongs to one owner (one renderer in one env). The
-// owner brackets GL work with a ScopedCurrent, which makes the context
-// current on the calling thread and releases it afterwards, so envs may run
-// in several threads of one process and may even move between threads.
+// Threads: each context belongs to one owner (one renderer in one env).
+// Making a context current and releasing it around every frame costs about
+// as much as rendering a 64x64 frame on llvmpipe, so a context stays current
+// on the thread that last rendered with it (EnsureCurrent) until another
+// context takes over that thread, ReleaseIfCurrent is called there, or it is
+// destroyed. Consequences: envs may be created on one thread and handed to
+// worker threads (a new context is released after creation), several envs
+// may take turns on one thread, and several threads may each drive their own
+// envs at once; an env that has rendered on thread A and then renders on
+// thread B without ReleaseIfCurrent on A gets Error(kEnvFailure) saying so.
 #pragma once
 
 #include <memory>
@@ -35,32 +41,27 @@ class GlContext {
   // `max_width` x `max_height` pixels. See the file comment for failures.
   static std::unique_ptr<GlContext> Create(const std::string& renderer, int max_width,
                                            int max_height);
-  virtual ~GlContext() = default;
-
   GlBackend backend() const { return backend_; }
-  // Makes this context current on the calling thread. Error(kEnvFailure) if
-  // the driver refuses.
-  virtual void MakeCurrent() = 0;
-  // Releases it from the calling thread.
-  virtual void Release() = 0;
+  virtual ~GlContext();
+
+  // Makes this context current on the calling thread unless it already is.
+  // Error(kEnvFailure) if the driver refuses (e.g. it is current elsewhere).
+  void EnsureCurrent();
+  // Releases it if it is current on the calling thread.
+  void ReleaseIfCurrent();
+  // The driver's renderer string (GL_RENDERER), e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
+  std::string RendererName();
 
  protected:
+  virtual void MakeCurrent() = 0;
+  virtual void Release() = 0;
+  // glGetString, resolved through the backend's GetProcAddress.
+  virtual void* GetProc(const char* name) = 0;
+
   explicit GlContext(GlBackend backend) : backend_(backend) {}
 
  private:
   GlBackend backend_;
-};
-
-// Makes a context current for the lifetime of the guard.
-class ScopedCurrent {
- public:
-  explicit ScopedCurrent(GlContext& context) : context_(context) { context_.MakeCurrent(); }
-  ~ScopedCurrent() { context_.Release(); }
-  ScopedCurrent(const ScopedCurrent&) = delete;
-  ScopedCurrent& operator=(const ScopedCurrent&) = delete;
-
- private:
-  GlContext& context_;
 };
 
 }  // namespace perpetua::sim

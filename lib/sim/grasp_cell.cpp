@@ -1,6 +1,7 @@
 #include "sim/grasp_cell.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <sstream>
 
@@ -9,8 +10,8 @@
 namespace perpetua::sim {
 namespace {
 
-constexpr double kTimestep = 0.004;          // s per substep
-constexpr int kSubsteps = 25;                // substeps per action (0.1 s)
+constexpr double kTimestep = 0.005;          // s per substep
+constexpr int kSubsteps = 20;                // substeps per action (0.1 s)
 constexpr double kMoveXY = kGraspMoveXY;
 constexpr double kMoveZ = kGraspMoveZ;
 constexpr double kMoveYaw = kGraspMoveYaw;
@@ -22,14 +23,14 @@ constexpr double kFingerTravel = 0.045;      // finger joint range (m): 0 closed
 constexpr double kFingerGap = 0.006;         // gap between the fingers when fully closed (m)
 constexpr double kLiftHeight = 0.10;         // success: an object centre above this (m)
 constexpr double kStepPenalty = -0.02;
-constexpr double kDropHalfRange = 0.08;      // objects dropped with |x|, |y| below this (m)
-constexpr int kSettleSubsteps = 150;         // 0.6 s for dropped objects to come to rest
+constexpr double kDropHalfRange = 0.07;      // objects dropped with |x|, |y| below this (m)
+constexpr int kSettleSubsteps = 120;         // 0.6 s for dropped objects to come to rest
 
 std::string GraspMjcf(int slots) {
   std::ostringstream xml;
   xml << R"(<mujoco model="grasp">
   <compiler angle="radian" autolimits="true"/>
-  <option timestep=")" << kTimestep << R"(" iterations="30" solver="Newton" cone="pyramidal"/>
+  <option timestep=")" << kTimestep << R"(" iterations="10" tolerance="1e-6" solver="Newton" cone="pyramidal"/>
   <size njmax="1000" nconmax="300"/>
   <visual>
     <headlight ambient="0.35 0.35 0.35" diffuse="0.45 0.45 0.45" specular="0 0 0"/>
@@ -49,7 +50,7 @@ std::string GraspMjcf(int slots) {
     <geom name="wall_s" type="box" pos="0 -0.175 0.02" size="0.185 0.01 0.02" rgba="0.3 0.35 0.45 1"/>
     <geom name="wall_e" type="box" pos="0.175 0 0.02" size="0.01 0.165 0.02" rgba="0.3 0.35 0.45 1"/>
     <geom name="wall_w" type="box" pos="-0.175 0 0.02" size="0.01 0.165 0.02" rgba="0.3 0.35 0.45 1"/>
-    <camera name="shoulder" pos="0 -0.43 0.44" xyaxes="1 0 0 0 0.62 0.785" fovy="55"/>
+    <camera name="shoulder" pos="0 -0.36 0.40" xyaxes="1 0 0 0 0.716 0.698" fovy="45"/>
     <body name="gripper" pos="0 0 0">
       <joint name="gx" type="slide" axis="1 0 0" range="-0.14 0.14" damping="45" armature="0.2"/>
       <joint name="gy" type="slide" axis="0 1 0" range="-0.14 0.14" damping="45" armature="0.2"/>
@@ -72,7 +73,9 @@ std::string GraspMjcf(int slots) {
 )";
   for (int s = 0; s < slots; ++s) {
     xml << "    <body name=\"obj" << s << "\" pos=\"" << 1 + s << " 2 0.5\">\n"
-        << "      <freejoint name=\"obj" << s << "\"/>\n"
+        // A little damping stands in for rolling resistance: without it a
+        // capsule lying on its side rolls on forever.
+        << "      <joint type=\"free\" name=\"obj" << s << "\" damping=\"0.0003\"/>\n"
         << "      <inertial pos=\"0 0 0\" mass=\"0.1\" diaginertia=\"1e-4 1e-4 1e-4\"/>\n";
     for (int p = 0; p < kMaxObjectParts; ++p) {
       xml << "      <geom name=\"obj" << s << "_" << p
@@ -101,6 +104,53 @@ void GeomHalfExtents(int type, const mjtNum* size, double out[3]) {
     case mjGEOM_CAPSULE: out[0] = out[1] = size[0]; out[2] = size[1] + size[0]; return;
     case mjGEOM_CYLINDER: out[0] = out[1] = size[0]; out[2] = size[1]; return;
     default: out[0] = size[0]; out[1] = size[1]; out[2] = size[2]; return;
+  }
+}
+
+// Points on (or just outside) the surface of a geom, in its frame: enough to
+// measure its footprint and height after any rotation.
+void SurfacePoints(int type, const mjtNum* size, std::vector<std::array<double, 3>>& points) {
+  points.clear();
+  constexpr int kRing = 12;
+  auto Ring = [&](double radius, double z) {
+    for (int k = 0; k < kRing; ++k) {
+      const double angle = 2 * M_PI * k / kRing;
+      points.push_back({radius * std::cos(angle), radius * std::sin(angle), z});
+    }
+  };
+  switch (type) {
+    case mjGEOM_SPHERE:
+    case mjGEOM_ELLIPSOID: {
+      const double a = size[0], b = type == mjGEOM_SPHERE ? size[0] : size[1];
+      const double c = type == mjGEOM_SPHERE ? size[0] : size[2];
+      for (int i = -2; i <= 2; ++i) {  // latitude rings of an ellipsoid
+        const double lat = M_PI / 2 * i / 2.0;
+        for (int k = 0; k < kRing; ++k) {
+          const double lon = 2 * M_PI * k / kRing;
+          points.push_back({a * std::cos(lat) * std::cos(lon), b * std::cos(lat) * std::sin(lon),
+                            c * std::sin(lat)});
+        }
+      }
+      return;
+    }
+    case mjGEOM_CYLINDER:
+      Ring(size[0], size[1]);
+      Ring(size[0], -size[1]);
+      return;
+    case mjGEOM_CAPSULE:
+      Ring(size[0], size[1]);
+      Ring(size[0], -size[1]);
+      Ring(size[0] * 0.7071, size[1] + size[0] * 0.7071);
+      Ring(size[0] * 0.7071, -size[1] - size[0] * 0.7071);
+      points.push_back({0, 0, size[1] + size[0]});
+      points.push_back({0, 0, -size[1] - size[0]});
+      return;
+    default:
+      for (int c = 0; c < 8; ++c) {
+        points.push_back({(c & 1 ? 1 : -1) * size[0], (c & 2 ? 1 : -1) * size[1],
+                          (c & 4 ? 1 : -1) * size[2]});
+      }
+      return;
   }
 }
 
@@ -173,6 +223,7 @@ GraspCell::GraspCell(const EnvConfig& config) : SimCell(config) {
     }
   }
   InitModel(std::move(model), "shoulder", scenery);
+  substeps_per_step_ = kSubsteps;
   gravity_compensation_ = model_->body_subtreemass[gripper_body_] * -model_->opt.gravity[2];
 
   spec_.name = "grasp";
@@ -257,8 +308,10 @@ void GraspCell::HoldTargets(double x, double y, double z, double yaw, bool close
   d->ctrl[1] = y;
   d->ctrl[2] = z;
   d->ctrl[3] = yaw;
-  d->ctrl[4] = closed ? 0.0 : kFingerTravel;
-  d->ctrl[5] = closed ? 0.0 : kFingerTravel;
+  // Closed: a target beyond the joint limit, so the fingers squeeze with the
+  // actuator's full force (20 N each) whatever the object's width.
+  d->ctrl[4] = closed ? -kFingerTravel : kFingerTravel;
+  d->ctrl[5] = closed ? -kFingerTravel : kFingerTravel;
   d->qfrc_applied[model_->jnt_dofadr[joint_z_]] = gravity_compensation_;
   closed_ = closed;
 }
@@ -425,20 +478,18 @@ nlohmann::json GraspCell::MakeInfo(bool success) const {
     // table; the yaw whose closing direction (gripper y axis) sees the
     // narrowest width.
     const int g = slot_geoms_[s * kMaxObjectParts];
-    double half[3];
-    GeomHalfExtents(m->geom_type[g], m->geom_size + 3 * g, half);
+    std::vector<std::array<double, 3>> corners;
+    SurfacePoints(m->geom_type[g], m->geom_size + 3 * g, corners);
     const mjtNum* center = d->geom_xpos + 3 * g;
     const mjtNum* rot = d->geom_xmat + 9 * g;
-    double corners[8][3];
     double top = -1e9;
-    for (int c = 0; c < 8; ++c) {
-      const double local[3] = {(c & 1 ? 1 : -1) * half[0], (c & 2 ? 1 : -1) * half[1],
-                               (c & 4 ? 1 : -1) * half[2]};
+    for (auto& corner : corners) {
+      const double local[3] = {corner[0], corner[1], corner[2]};
       for (int i = 0; i < 3; ++i) {
-        corners[c][i] = center[i] + rot[3 * i] * local[0] + rot[3 * i + 1] * local[1] +
-                        rot[3 * i + 2] * local[2];
+        corner[i] = center[i] + rot[3 * i] * local[0] + rot[3 * i + 1] * local[1] +
+                    rot[3 * i + 2] * local[2];
       }
-      top = std::max(top, corners[c][2]);
+      top = std::max(top, corner[2]);
     }
     double best_yaw = 0, best_width = 1e9;
     for (int k = 0; k < 36; ++k) {
@@ -455,7 +506,17 @@ nlohmann::json GraspCell::MakeInfo(bool success) const {
         best_yaw = yaw;
       }
     }
+    // Width across the fingers at the gripper's current yaw.
+    const double current_yaw = d->qpos[m->jnt_qposadr[joint_yaw_]];
+    const double current_dir[2] = {-std::sin(current_yaw), std::cos(current_yaw)};
+    double lo = 1e9, hi = -1e9;
+    for (auto& corner : corners) {
+      const double p = corner[0] * current_dir[0] + corner[1] * current_dir[1];
+      lo = std::min(lo, p);
+      hi = std::max(hi, p);
+    }
     objects.push_back({{"id", active_ids_[s]},
+                       {"width_across", hi - lo},
                        {"family", ObjectFamilyName(static_cast<ObjectFamily>(active_families_[s]))},
                        {"pos", Vec3(d->xipos + 3 * slot_bodies_[s])},
                        {"grasp", {center[0], center[1], center[2], best_yaw, best_width}},

@@ -22,9 +22,11 @@
 // otherwise -0.02 per step. Running out of steps truncates with no lift.
 //
 // Info (ground truth, every step): "success" (bool), "object_ids" [k],
-// "objects" [{id, family, pos [x,y,z], grasp [x, y, z, yaw, width]}] where
-// grasp is a privileged grasp of the object's first part (centre, gripper yaw
-// in [-pi/2, pi/2), narrowest width across the fingers), "gripper"
+// "objects" [{id, family, pos [x,y,z], grasp [x, y, z, yaw, width],
+// width_across, top}] where grasp is a privileged grasp of the object's first
+// part (centre, gripper yaw in [-pi/2, pi/2), narrowest width across the
+// fingers), width_across that part's width across the fingers at the
+// gripper's current yaw and top its highest point (m), "gripper"
 // {pos [x,y,z] fingertip centre, yaw, opening (m)}.
 //
 // Reset options: {"object_ids": [..]} places exactly those objects.

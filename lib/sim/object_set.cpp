@@ -175,11 +175,17 @@ std::vector<int64_t> ParseObjectSet(const std::string& spec, const std::string& 
     const std::string item = spec.substr(start, end - start);
     char* rest = nullptr;
     const long long id = std::strtoll(item.c_str(), &rest, 10);
-    if (item.empty() || rest == nullptr || *rest != '\0') {
+    if (item.empty() || rest == nullptr || *rest != '\0' || item.size() > 18) {
       Fail(ExitCode::kUsage, source + ": '" + spec +
                                  "' is not train, heldout or a comma-separated list of object ids");
     }
-    if (id < 0 || id >= kNumTrainObjects + kNumHeldoutObjects) GenerateObject(id);  // throws
+    if (id < 0 || id >= kNumTrainObjects + kNumHeldoutObjects) {
+      try {
+        GenerateObject(id);  // throws the range message
+      } catch (const Error& error) {
+        Fail(ExitCode::kUsage, source + ": " + error.what());
+      }
+    }
     ids.push_back(id);
     start = end + 1;
   }

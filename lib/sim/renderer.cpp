@@ -14,6 +14,9 @@ Renderer::Renderer(mjModel* model, const std::string& renderer, int max_size)
   model->vis.global.offheight = std::max(model->vis.global.offheight, max_size);
   model->vis.quality.offsamples = 0;  // no multisampling: ~20x faster on llvmpipe
   model->vis.quality.shadowsize = 0;
+  model->vis.quality.numslices = 12;  // coarser meshes for round geoms: fewer triangles
+  model->vis.quality.numstacks = 6;
+  model->vis.quality.numquads = 1;
   context_ = GlContext::Create(renderer, max_size, max_size);
   mjv_defaultScene(&scene_);
   mjv_defaultOption(&option_);
@@ -24,7 +27,7 @@ Renderer::Renderer(mjModel* model, const std::string& renderer, int max_size)
   scene_.flags[mjRND_REFLECTION] = 0;
   scene_.flags[mjRND_SKYBOX] = 0;
   scene_.flags[mjRND_FOG] = 0;
-  ScopedCurrent current(*context_);
+  context_->EnsureCurrent();
   mjr_makeContext(model, &render_context_, mjFONTSCALE_50);
   mjr_setBuffer(mjFB_OFFSCREEN, &render_context_);
   if (render_context_.currentBuffer != mjFB_OFFSCREEN) {
@@ -34,12 +37,15 @@ Renderer::Renderer(mjModel* model, const std::string& renderer, int max_size)
                                     GlBackendName(context_->backend()));
   }
   flipped_.reset(new uint8_t[static_cast<size_t>(max_size) * max_size * 3]);
+  context_->ReleaseIfCurrent();  // free to be used from any thread (gl_context.h)
 }
 
 Renderer::~Renderer() {
-  {
-    ScopedCurrent current(*context_);
+  try {
+    context_->EnsureCurrent();
     mjr_freeContext(&render_context_);
+  } catch (const Error&) {
+    // Current on another thread: destroying the context frees its objects.
   }
   mjv_freeScene(&scene_);
 }
@@ -72,11 +78,9 @@ void Renderer::Draw(const mjModel* model, mjData* data, mjvCamera& camera, int w
   PERPETUA_CHECK(width > 0 && height > 0 && width <= max_size_ && height <= max_size_);
   mjv_updateScene(model, data, &option_, nullptr, &camera, mjCAT_ALL, &scene_);
   const mjrRect viewport = {0, 0, width, height};
-  {
-    ScopedCurrent current(*context_);
-    mjr_render(viewport, &scene_, &render_context_);
-    mjr_readPixels(flipped_.get(), nullptr, viewport, &render_context_);
-  }
+  context_->EnsureCurrent();
+  mjr_render(viewport, &scene_, &render_context_);
+  mjr_readPixels(flipped_.get(), nullptr, viewport, &render_context_);
   const size_t row = static_cast<size_t>(width) * 3;
   for (int y = 0; y < height; ++y) {
     std::memcpy(rgb + row * y, flipped_.get() + row * (height - 1 - y), row);

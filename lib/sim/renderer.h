@@ -2,10 +2,9 @@
 //
 // A Renderer owns one GL context (gl_context.h) plus MuJoCo's scene and
 // render context for one model. Rendering is set up for speed at small
-// sizes: no shadows, reflections, skybox, fog or multisampling. Each Render
-// call makes the context current on the calling thread and releases it, so a
-// renderer (and the env that owns it) may be used from any one thread at a
-// time.
+// sizes: no shadows, reflections, skybox, fog or multisampling, coarse
+// meshes for round shapes. Threads: see gl_context.h (a renderer renders on
+// the calling thread; release it there before moving it to another thread).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +38,11 @@ class Renderer {
                   double azimuth, double elevation, int width, int height, uint8_t* rgb);
 
   GlBackend backend() const { return context_->backend(); }
+  // GL_RENDERER of the driver ("llvmpipe (...)" for Mesa on the CPU).
+  std::string gl_renderer() { return context_->RendererName(); }
+  // Releases the GL context from the calling thread (before handing the
+  // owner to another thread).
+  void ReleaseThread() { context_->ReleaseIfCurrent(); }
   int max_size() const { return max_size_; }
   // Visualisation options (geom groups shown, ...). Group 3 is hidden by default.
   mjvOption& option() { return option_; }

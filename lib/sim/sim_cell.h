@@ -29,8 +29,20 @@ class SimCell : public Env, public StateRenderer {
 
   const mjModel* model() const { return model_.get(); }
   const mjData* data() const { return data_.get(); }
-  // The GL backend this cell renders with.
+  // The GL backend this cell renders with, and the driver's renderer name.
   GlBackend render_backend() const { return renderer_->backend(); }
+  std::string gl_renderer() { return renderer_->gl_renderer(); }
+  // Releases this cell's GL context from the calling thread, so that another
+  // thread may drive the cell next (see gl_context.h).
+  void ReleaseRenderThread() { renderer_->ReleaseThread(); }
+
+  // For benchmarks only (bench/env_bench.cpp): the physics of one env step
+  // (substeps_per_step() mj_steps with the current controls) and the render
+  // of one observation image, each without the rest of Step(). They change
+  // the simulation state; Reset afterwards.
+  int substeps_per_step() const { return substeps_per_step_; }
+  void BenchPhysicsStep() { Simulate(substeps_per_step_); }
+  Array BenchRender() { return RenderImage(); }
 
  protected:
   explicit SimCell(const EnvConfig& config) : config_(config) {}
@@ -56,6 +68,7 @@ class SimCell : public Env, public StateRenderer {
   DataPtr data_;
   std::unique_ptr<Renderer> renderer_;
   int camera_ = -1;
+  int substeps_per_step_ = 1;  // set by the cell
 
  private:
   std::vector<int> scenery_geoms_;

@@ -58,10 +58,19 @@ std::map<uint64_t, int> ReadAllSeeds(const std::string& dir) {
   return seeds;
 }
 
-// True if no writer left a staging folder behind.
+// True if no writer left a staging folder behind (except one whose writer
+// died in the instant between creating it and locking it: empty, removed
+// by recovery a minute later).
 bool StagingEmpty(const std::string& dir) {
   const std::string staging = dir + "/.staging";
-  return !IsDirectory(staging) || std::filesystem::is_empty(staging);
+  if (!IsDirectory(staging)) return true;
+  for (const auto& entry : std::filesystem::directory_iterator(staging)) {
+    const std::string name = entry.path().filename().string();
+    const bool unborn = name.size() > 4 && name.compare(name.size() - 4, 4, ".new") == 0;
+    if (!unborn || IsRegularFile(entry.path().string() + "/lock")) return false;
+    if (!testing::ListFiles(entry.path().string(), ".h5").empty()) return false;
+  }
+  return true;
 }
 
 std::vector<std::string> ChildArgs(const std::string& dir, uint64_t first, int episodes,
@@ -129,6 +138,28 @@ TEST_CASE("a new writer recovers the episodes of a killed one") {
   const auto seeds = ReadAllSeeds(dir.path());
   CHECK(seeds.size() >= out.added.size());
   for (uint64_t seed : out.added) CHECK(seeds.count(seed) == 1);
+}
+
+TEST_CASE("rl-data recover merges a killed writer's episodes and prints the shard") {
+  TempDir dir;
+  ChildOutput out;
+  {
+    ChildProcess child(ChildArgs(dir.path(), 1, 1000, 1000));
+    while (ParseChild(child.OutSoFar()).added.size() < 3) ::usleep(1000);
+    child.Signal(SIGKILL);
+    out = ParseChild(child.Wait().out);
+  }
+  const auto before = testing::RunProcess({testing::ToolPath("rl-data"), "inspect", dir.path()});
+  CHECK(before.exit_code == 3);  // no shard yet...
+  CHECK(before.err.find("staged episodes not in a shard yet") != std::string::npos);  // ...but says why
+  const auto result = testing::RunProcess({testing::ToolPath("rl-data"), "recover", dir.path()});
+  CHECK(result.exit_code == 0);
+  const std::vector<std::string> shards = ListShards(dir.path());
+  REQUIRE(shards.size() == 1);
+  CHECK(result.out == shards[0] + "\n");
+  const auto after = testing::RunProcess({testing::ToolPath("rl-data"), "inspect", dir.path()});
+  CHECK(after.exit_code == 0);
+  CHECK(nlohmann::json::parse(after.out)["episodes"].get<size_t>() >= out.added.size());
 }
 
 TEST_CASE("four concurrent writer processes lose and duplicate nothing") {

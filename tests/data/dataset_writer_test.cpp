@@ -100,6 +100,7 @@ TEST_CASE("round trip of images and vectors with provenance and config") {
   CHECK(info.schema_version == 1);
   CHECK(info.tool_config_yaml == options.tool_config_yaml);
   CHECK(nlohmann::json::parse(info.env_args_json) == options.env_args);
+  CHECK(nlohmann::json::parse(info.env_spec_json) == options.env_spec);
   const auto provenance = nlohmann::json::parse(info.provenance_json);
   CHECK(provenance["tool"] == "rl-collect");
   CHECK(provenance["writer_token"].get<std::string>().size() > 10);
@@ -127,6 +128,37 @@ TEST_CASE("round trip with next_obs and without compression or images") {
       CheckSameEpisode(reader.ReadEpisode(0), episode);
     }
   }
+}
+
+TEST_CASE("round trip of every dtype and per-step rank") {
+  TempDir dir;
+  Episode episode = MakeEpisode(8);  // uint8 [8, 8, 3] image, float32 [3] vector
+  const int64_t rows = episode.num_steps() + 1;
+  Rng rng(3);
+  auto filled = [&](DType dtype, std::vector<int64_t> step_shape) {
+    std::vector<int64_t> shape{rows};
+    shape.insert(shape.end(), step_shape.begin(), step_shape.end());
+    Array a = Array::Zeros(dtype, shape);
+    for (auto& v : a.u8) v = static_cast<uint8_t>(rng.UniformInt(256));
+    for (auto& v : a.f32) v = static_cast<float>(rng.Normal());
+    return a;
+  };
+  episode.observations["scalar_f32"] = filled(DType::kFloat32, {});
+  episode.observations["scalar_u8"] = filled(DType::kUint8, {});
+  episode.observations["vector_u8"] = filled(DType::kUint8, {5});
+  episode.observations["matrix_f32"] = filled(DType::kFloat32, {4, 4});
+  episode.observations["depth_f32"] = filled(DType::kFloat32, {16, 16, 1});  // 1 KiB/step: compressed
+  episode.observations["gray_u8"] = filled(DType::kUint8, {12, 10, 1});
+  episode.observations["volume_u8"] = filled(DType::kUint8, {2, 3, 4, 5});
+  {
+    DatasetWriter writer(dir.path(), WriterOptions{});
+    writer.Add(episode);
+  }
+  DatasetReader reader({dir.path()});
+  REQUIRE(reader.num_episodes() == 1);
+  CheckSameEpisode(reader.ReadEpisode(0), episode);
+  CHECK(reader.schema().observations.at("scalar_f32").shape.empty());
+  CHECK(reader.schema().observations.at("volume_u8").shape == std::vector<int64_t>{2, 3, 4, 5});
 }
 
 TEST_CASE("Add rejects malformed episodes with a message naming the problem") {
@@ -184,6 +216,10 @@ TEST_CASE("bad writer options are usage errors") {
   options = WriterOptions{};
   options.config.compression_level = 12;
   CHECK(ErrorOf([&] { DatasetWriter w(dir.path(), options); }, &code).find("compression_level") != std::string::npos);
+  options = WriterOptions{};
+  options.config.sync = "always";
+  CHECK(ErrorOf([&] { DatasetWriter w(dir.path(), options); }, &code).find("dataset.sync must be 'episode', 'shard' or 'none', got 'always'") != std::string::npos);
+  CHECK(code == ExitCode::kUsage);
   testing::WriteFile(dir / "plain", "x");
   CHECK(ErrorOf([&] { DatasetWriter w(dir / "plain", WriterOptions{}); }, &code).find("plain") != std::string::npos);
   CHECK(code == ExitCode::kIoError);

@@ -30,6 +30,9 @@ struct RecoverConfig {
 };
 
 ExitCode RunInspect(const InspectConfig& config) {
+  if (config.paths.empty()) {
+    perpetua::Fail(ExitCode::kUsage, "inspect needs at least one dataset directory or file");
+  }
   const perpetua::DatasetReport report = perpetua::InspectDatasets(config.paths, !config.quick);
   std::cerr << report.ToTable();
   std::cout << report.ToJson().dump(2) << std::endl;

@@ -1,0 +1,52 @@
+// ShardFeed: the online stream. Reads shard paths, one per line, from a file
+// descriptor (typically `rl-collect ... | rl-train ...`: the collector prints
+// each finished shard's path on stdout) on a background thread and adds each
+// to a DatasetSampler as it arrives.
+//
+// A line that does not name a readable shard matching the sampler's schema
+// is not fatal for a trainer that runs for days: it is logged as a warning
+// naming the path and the reason, counted in rejected(), and skipped.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "data/dataset_sampler.h"
+
+namespace perpetua {
+
+class ShardFeed {
+ public:
+  // Starts reading `fd` (not owned; e.g. STDIN_FILENO). `sampler` must outlive the feed.
+  ShardFeed(DatasetSampler& sampler, int fd);
+  // Stops the thread (within ~0.1 s) and joins it.
+  ~ShardFeed();
+  ShardFeed(const ShardFeed&) = delete;
+  ShardFeed& operator=(const ShardFeed&) = delete;
+
+  // Shards added so far.
+  int64_t added() const { return added_; }
+  // True once the input reached end-of-file (the collector exited).
+  bool finished() const { return finished_; }
+  // "<path>: <reason>" for every skipped line.
+  std::vector<std::string> rejected() const;
+
+ private:
+  void Run();
+  void HandleLine(const std::string& line);
+
+  DatasetSampler& sampler_;
+  int fd_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
+  std::atomic<int64_t> added_{0};
+  mutable std::mutex mutex_;
+  std::vector<std::string> rejected_;
+  std::thread thread_;
+};
+
+}  // namespace perpetua
