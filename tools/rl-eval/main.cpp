@@ -1,9 +1,12 @@
 // rl-eval: success on held-out objects and goals, with confidence intervals.
+// See lib/eval/evaluate.h for the behaviour and docs/eval.md for usage.
 #include "common/cli.h"
+#include "eval/evaluate.h"
 
 int main(int argc, char** argv) {
   perpetua::Tool tool("rl-eval", "Evaluate a policy on held-out objects: success rate with "
                                  "its 95% interval, per-object table, paired comparison.");
-  tool.AddPlannedVerb("run", "evaluate a policy");
+  perpetua::EvalConfig config;
+  tool.SetMain(config, [&] { return perpetua::RunEval(config, tool.effective_config()); });
   return tool.Main(argc, argv);
 }

@@ -1,0 +1,118 @@
+#include "env/make_env.h"
+
+#include <algorithm>
+#include <type_traits>
+#include <variant>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "sim/door_cell.h"
+#include "sim/grasp_cell.h"
+#include "sim/pendulum_cell.h"
+#include "sim/push_cell.h"
+
+namespace perpetua {
+namespace {
+
+void CheckConfig(const EnvConfig& config) {
+  if (config.image_size < 16 || config.image_size > 1024) {
+    Fail(ExitCode::kUsage, "image_size " + std::to_string(config.image_size) +
+                               " is outside 16..1024");
+  }
+  if (config.max_episode_steps < 0) {
+    Fail(ExitCode::kUsage, "max_episode_steps must be >= 0 (0: the cell's default)");
+  }
+  if (config.renderer != "auto" && config.renderer != "egl" && config.renderer != "osmesa") {
+    std::string message = "unknown renderer '" + config.renderer + "': expected auto, egl or osmesa";
+    const std::string suggestion = SuggestClosest(config.renderer, {"auto", "egl", "osmesa"});
+    if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
+    Fail(ExitCode::kUsage, message);
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& KnownEnvNames() {
+  static const std::vector<std::string> names = {"grasp", "push", "door", "pendulum"};
+  return names;
+}
+
+std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
+  if (config.name.rfind("tcp://", 0) == 0) {
+    Fail(ExitCode::kUsage, "env '" + config.name +
+                               "': remote robots (tcp://) are not supported by this build yet");
+  }
+  CheckConfig(config);
+  if (config.name == "grasp") return std::make_unique<sim::GraspCell>(config);
+  if (config.name == "push") return std::make_unique<sim::PushCell>(config);
+  if (config.name == "door") return std::make_unique<sim::DoorCell>(config);
+  if (config.name == "pendulum") return std::make_unique<sim::PendulumCell>(config);
+  std::string message = "unknown env '" + config.name + "': expected grasp, push, door or pendulum";
+  const std::string suggestion = SuggestClosest(config.name, KnownEnvNames());
+  if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
+  Fail(ExitCode::kUsage, message);
+}
+
+nlohmann::json EnvConfigToArgs(const EnvConfig& config) {
+  EnvConfig copy = config;
+  nlohmann::json kwargs = nlohmann::json::object();
+  for (const FieldInfo& field : ListFields(copy)) {
+    std::visit(
+        [&](const auto& pointer) {
+          using T = std::decay_t<decltype(pointer)>;
+          if constexpr (std::is_pointer_v<T>) {
+            // Nested groups flatten to dotted keys ("randomize.lighting").
+            kwargs[field.path] = *pointer;
+          }
+        },
+        field.ptr);
+  }
+  return {{"env_name", config.name}, {"type", "perpetua"}, {"env_kwargs", kwargs}};
+}
+
+EnvConfig EnvConfigFromArgs(const nlohmann::json& env_args) {
+  if (!env_args.is_object() || !env_args.contains("env_kwargs") ||
+      !env_args.at("env_kwargs").is_object()) {
+    Fail(ExitCode::kBadData, "env_args must be an object with an env_kwargs object");
+  }
+  EnvConfig config;
+  std::vector<FieldInfo> fields = ListFields(config);
+  const nlohmann::json& kwargs = env_args.at("env_kwargs");
+  std::vector<std::string> known;
+  for (const FieldInfo& field : fields) {
+    if (field.ptr.index() != 0) known.push_back(field.path);
+  }
+  for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
+    auto found = std::find_if(fields.begin(), fields.end(), [&](const FieldInfo& field) {
+      return field.path == it.key() && field.ptr.index() != 0;
+    });
+    if (found == fields.end()) {
+      std::string message = "env_args: unknown key '" + it.key() + "'";
+      const std::string suggestion = SuggestClosest(it.key(), known);
+      if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
+      Fail(ExitCode::kBadData, message);
+    }
+    try {
+      std::visit(
+          [&](const auto& pointer) {
+            using T = std::decay_t<decltype(pointer)>;
+            if constexpr (std::is_pointer_v<T>) {
+              *pointer = it.value().get<std::remove_pointer_t<T>>();
+            }
+          },
+          found->ptr);
+    } catch (const nlohmann::json::exception&) {
+      Fail(ExitCode::kBadData, "env_args: key '" + it.key() + "' has the wrong type");
+    }
+  }
+  if (env_args.contains("env_name") && env_args.at("env_name") != config.name) {
+    Fail(ExitCode::kBadData, "env_args: env_name and env_kwargs.name disagree");
+  }
+  return config;
+}
+
+std::unique_ptr<Env> MakeEnvFromArgs(const nlohmann::json& env_args) {
+  return MakeEnv(EnvConfigFromArgs(env_args));
+}
+
+}  // namespace perpetua

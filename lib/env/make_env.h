@@ -1,0 +1,78 @@
+// Creating cells by name: the one place that knows every environment.
+//
+// Tools and tests never construct a cell class directly: they fill an
+// EnvConfig (from YAML/flags through Visit, or from a dataset's saved
+// env_args) and call MakeEnv. Every cell records in spec().env_args the
+// config that re-creates it exactly, so a dataset or checkpoint can rebuild
+// the cell it came from with MakeEnvFromArgs(spec.env_args).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "env/env.h"
+
+namespace perpetua {
+
+// Domain-randomisation switches (all off by default). Each is applied at
+// Reset from the episode seed, so a seed still gives one exact episode.
+struct RandomizeConfig {
+  bool lighting = false;  // light direction, intensity and ambient level
+  bool colors = false;    // table, bin, floor and robot colours; object colour jitter
+  bool camera = false;    // camera position (+-2 cm) and orientation (+-2 deg) jitter
+  bool physics = false;   // object mass (x0.5..2) and friction (x0.7..1.3) scaling
+
+  void Visit(ConfigVisitor& v) {
+    v.Field("lighting", lighting, "randomise light direction, intensity and ambient level");
+    v.Field("colors", colors, "randomise table/bin/robot colours and jitter object colours");
+    v.Field("camera", camera, "jitter the camera pose (+-2 cm, +-2 deg)");
+    v.Field("physics", physics, "scale object mass (x0.5..2) and friction (x0.7..1.3)");
+  }
+};
+
+// Everything that selects and shapes a cell.
+struct EnvConfig {
+  std::string name = "grasp";        // grasp | push | door | pendulum (tcp://host:port: later)
+  std::string objects = "train";     // grasp: train | heldout | comma-separated object ids
+  int image_size = 64;               // square image side in pixels (image cells)
+  int max_objects = 3;               // grasp: each episode drops 1..max_objects objects
+  int max_episode_steps = 0;         // 0: the cell's default (grasp 20, push 50, door 50, pendulum 200)
+  std::string renderer = "auto";     // auto | egl | osmesa (PERPETUA_GL overrides auto)
+  RandomizeConfig randomize;         // domain randomisation (off by default)
+
+  void Visit(ConfigVisitor& v) {
+    v.Field("name", name, "cell: grasp | push | door | pendulum");
+    v.Field("objects", objects, "grasp object set: train | heldout | comma-separated ids");
+    v.Field("image_size", image_size, "square camera image side in pixels");
+    v.Field("max_objects", max_objects, "grasp: objects dropped per episode, drawn in 1..N");
+    v.Field("max_episode_steps", max_episode_steps, "time limit in steps; 0 = cell default");
+    v.Field("renderer", renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
+    v.Group("randomize", randomize, "domain randomisation switches");
+  }
+};
+
+// Names MakeEnv accepts (without the tcp:// form).
+const std::vector<std::string>& KnownEnvNames();
+
+// Creates the cell `config.name`. Throws Error(kUsage) for an unknown name
+// (with a "did you mean" suggestion) or invalid settings (image_size outside
+// 16..1024, max_objects outside 1..8, a bad object list, an unknown
+// renderer), Error(kEnvFailure) if the simulator or renderer cannot start.
+// The returned Env is driven by one thread at a time; it owns its GL context,
+// so several envs may run in different threads of one process.
+std::unique_ptr<Env> MakeEnv(const EnvConfig& config);
+
+// The env_args JSON saved in datasets: {"env_name": ..., "type": "perpetua",
+// "env_kwargs": {every EnvConfig field}} (robomimic's layout).
+nlohmann::json EnvConfigToArgs(const EnvConfig& config);
+// Inverse of EnvConfigToArgs. Throws Error(kBadData) on a malformed document
+// or unknown keys.
+EnvConfig EnvConfigFromArgs(const nlohmann::json& env_args);
+
+// MakeEnv(EnvConfigFromArgs(env_args)).
+std::unique_ptr<Env> MakeEnvFromArgs(const nlohmann::json& env_args);
+
+}  // namespace perpetua

@@ -1,0 +1,187 @@
+#include "eval/evaluate.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "eval/report.h"
+#include "nn/torch_runtime.h"
+#include "rollout/rollout.h"
+#include "env/state_render.h"
+#include "rollout/video.h"
+
+namespace perpetua {
+namespace {
+
+void Validate(const EvalConfig& c) {
+  if (c.policy.empty()) Fail(ExitCode::kUsage, "--policy is required: random, scripted or a checkpoint file");
+  if (c.episodes < 1) {
+    Fail(ExitCode::kUsage, "--episodes must be at least 1, got " + std::to_string(c.episodes));
+  }
+  if (c.workers < 1 || c.workers > 256) {
+    Fail(ExitCode::kUsage, "--workers must be in 1..256, got " + std::to_string(c.workers));
+  }
+  if (!(c.min_success >= 0.0 && c.min_success <= 1.0)) {
+    Fail(ExitCode::kUsage, "--min-success must be in [0, 1], got " + std::to_string(c.min_success));
+  }
+  if (c.video_first < 0 || c.video_failures < 0) Fail(ExitCode::kUsage, "--video-first and --video-failures must be >= 0");
+  if (c.video_size < 16 || c.video_size > 1024) Fail(ExitCode::kUsage, "--video-size must be in 16..1024");
+  if (c.bootstrap_resamples < 100) Fail(ExitCode::kUsage, "--bootstrap-resamples must be >= 100");
+  if (c.threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0");
+}
+
+// Runs one policy over the configured episodes. Returns false if interrupted.
+bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const EnvSpec& spec,
+                    const std::string& video_prefix, std::vector<EpisodeOutcome>& outcomes) {
+  PolicyOptions policy_options;
+  policy_options.device = config.device;
+  RunnerOptions runner;
+  runner.workers = config.workers;
+  runner.seed = config.seed;
+  runner.episodes = config.episodes;
+
+  const std::string video_key = RgbObservationKey(spec);
+  if (!config.video.empty()) {
+    // The larger view: the cell's own picture at --video-size, rendered on the
+    // worker's thread after every step (cells without one: the scaled policy view).
+    runner.episode.view_renderer = [&config](Env& env) {
+      StateRenderer* renderer = AsStateRenderer(env);
+      return renderer ? renderer->RenderPicture(config.video_size) : Array{};
+    };
+  }
+  int failure_videos = 0;
+  Progress progress("eval " + policy, config.episodes);
+  int64_t successes = 0;
+  const auto sink = [&](RolloutResult&& result) {
+    const EpisodeOutcome outcome = OutcomeOf(result);
+    successes += outcome.success;
+    const bool first = result.index < config.video_first;
+    const bool failure_video = !outcome.success && failure_videos < config.video_failures;
+    if (!config.video.empty() && (first || failure_video)) {
+      if (!first) ++failure_videos;
+      const std::vector<Array>& large = result.view_frames;
+      const std::vector<Array> small = UnstackFrames(result.episode.observations.at(video_key));
+      std::vector<Array> frames;
+      for (size_t t = 0; t < small.size(); ++t) {
+        const bool has_large = t < large.size() && !large[t].shape.empty();
+        frames.push_back(ComposeVideoFrame(small[t], has_large ? &large[t] : nullptr, config.video_size));
+      }
+      char name[96];
+      std::snprintf(name, sizeof name, "%sepisode-%05lld-%s.mp4", video_prefix.c_str(),
+                    static_cast<long long>(result.index), outcome.success ? "success" : "failure");
+      WriteVideo(config.video + "/" + name, frames, /*fps=*/5.0);
+    }
+    outcomes.push_back(outcome);
+    progress.Update(int64_t(outcomes.size()),
+                    "success " + std::to_string(successes) + "/" + std::to_string(outcomes.size()));
+  };
+  const RunnerSummary summary = RunEpisodes(
+      runner,
+      [&](int) {
+        Worker worker;
+        worker.env = MakeEnv(config.env);
+        worker.policy = MakePolicy(policy, spec, config.seed, policy_options);
+        return worker;
+      },
+      nullptr, sink);
+  progress.Finish("success " + std::to_string(successes) + "/" + std::to_string(outcomes.size()));
+  return summary.delivered == config.episodes;
+}
+
+}  // namespace
+
+ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml) {
+  Validate(config);
+  std::unique_ptr<Env> probe = MakeEnv(config.env);
+  const EnvSpec spec = probe->spec();
+  const bool has_larger_view = AsStateRenderer(*probe) != nullptr;
+  probe.reset();
+  if (!config.video.empty()) {
+    if (RgbObservationKey(spec).empty()) {
+      Fail(ExitCode::kUsage, "--video: the cell '" + spec.name + "' has no RGB image observation");
+    }
+    EnsureWritableDirectory(config.video);
+    if (!has_larger_view) {
+      LogWarning("--video: the cell '" + spec.name +
+                 "' renders no larger view; videos show the policy view scaled up");
+    }
+  }
+  if (IsCheckpointPolicy(config.policy) || (!config.compare.empty() && IsCheckpointPolicy(config.compare))) {
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    ConfigureTorchRuntime(config.device,
+                          config.threads > 0 ? config.threads : std::max(1, cores / config.workers));
+  }
+  // Fail on a bad policy before any episode runs.
+  PolicyOptions policy_options;
+  policy_options.device = config.device;
+  MakePolicy(config.policy, spec, config.seed, policy_options);
+  if (!config.compare.empty()) MakePolicy(config.compare, spec, config.seed, policy_options);
+  // A report file must be writable before hours of evaluation, not after.
+  if (!config.json.empty()) {
+    const size_t slash = config.json.find_last_of('/');
+    EnsureWritableDirectory(slash == std::string::npos ? "." : config.json.substr(0, slash + 1));
+  }
+
+  std::vector<EpisodeOutcome> a, b;
+  const bool comparing = !config.compare.empty();
+  if (!EvaluatePolicy(config, config.policy, spec, comparing ? "a-" : "", a) ||
+      (comparing && !EvaluatePolicy(config, config.compare, spec, "b-", b))) {
+    LogWarning("interrupted: no report written");
+    return ExitCode::kInterrupted;
+  }
+
+  nlohmann::json report;
+  report["tool"] = "rl-eval";
+  report["env"] = spec.name;
+  report["objects"] = config.env.objects;
+  report["episodes"] = config.episodes;
+  report["seed"] = config.seed;
+  const EvalSummary summary_a = Summarize(a);
+  report["a"] = ToJson(summary_a);
+  report["a"]["policy"] = config.policy;
+  std::string table = FormatSummary(summary_a);
+  nlohmann::json outcomes = {{"a", nlohmann::json::array()}};
+  for (const auto& o : a) outcomes["a"].push_back(ToJson(o));
+  if (comparing) {
+    const EvalSummary summary_b = Summarize(b);
+    report["b"] = ToJson(summary_b);
+    report["b"]["policy"] = config.compare;
+    const PairedComparison comparison = ComparePaired(a, b, config.seed, config.bootstrap_resamples);
+    report["comparison"] = ToJson(comparison);
+    table += FormatSummary(summary_b) + FormatComparison(comparison, config.policy, config.compare);
+    outcomes["b"] = nlohmann::json::array();
+    for (const auto& o : b) outcomes["b"].push_back(ToJson(o));
+  }
+  bool gate_failed = false;
+  if (config.min_success > 0.0) {
+    const double value = config.strict ? summary_a.overall.interval.low : summary_a.overall.rate;
+    gate_failed = value < config.min_success;
+    report["gate"] = {{"min_success", config.min_success},
+                      {"strict", config.strict},
+                      {"value", value},
+                      {"passed", !gate_failed}};
+    char line[160];
+    std::snprintf(line, sizeof line, "gate: %s %.4f %s --min-success %.4f: %s\n",
+                  config.strict ? "Wilson lower bound" : "success rate", value,
+                  gate_failed ? "<" : ">=", config.min_success, gate_failed ? "FAILED" : "passed");
+    table += line;
+  }
+  report["outcomes"] = outcomes;
+  report["config"] = tool_config_yaml;
+
+  const std::string text = report.dump(2) + "\n";
+  if (config.json.empty()) {
+    if (std::fputs(text.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
+      Fail(ExitCode::kIoError, "cannot write the report to stdout");
+    }
+  } else {
+    WriteFileAtomic(config.json, text);
+  }
+  std::fputs(table.c_str(), stderr);
+  return gate_failed ? ExitCode::kGateFailed : ExitCode::kOk;
+}
+
+}  // namespace perpetua

@@ -1,0 +1,80 @@
+// rl-eval: success of a policy on held-out objects (or any object set), with
+// a 95% Wilson interval, mean return and length, a per-object table, an
+// optional paired comparison against a second policy on identical episodes,
+// a promotion gate and videos.
+//
+// Determinism: episode i is seeded EpisodeSeed(seed, i) and its objects and
+// poses follow from that seed, so the report is the same for any --workers
+// (only the "config" entry, which records the flags, differs) and a compared
+// policy B meets exactly the episodes A met.
+//
+// Output: the JSON report on stdout, or atomically into --json FILE (stdout
+// then stays empty); a readable table on stderr. Videos: mp4 of the first
+// --video-first episodes and of up to --video-failures failures, each frame
+// the policy's view (scaled) beside the cell's larger picture of the same
+// moment at --video-size pixels (StateRenderer::RenderPicture; a cell without
+// one gets the policy view scaled up alone).
+//
+// Exit codes: kOk; kGateFailed when --min-success is set and the success
+// rate (with --strict: the interval's lower bound) is below it; kUsage for
+// bad flags (N = 0, unknown env, policy or object ids); kBadData for a
+// corrupt checkpoint or one for other specs; kEnvFailure if the cell fails;
+// kIoError if the report or a video cannot be written; kInterrupted after
+// SIGINT/SIGTERM (no report: a partial evaluation would mislead).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "env/make_env.h"
+#include "rollout/policy_factory.h"
+
+namespace perpetua {
+
+struct EvalConfig {
+  EvalConfig() { env.objects = "heldout"; }
+  EnvConfig env;                   // --env, --objects (default heldout), --cell.*
+  CellFlags cell;                  // (the view that binds --cell.*)
+  std::string policy;              // A: random | scripted | checkpoint path (required)
+  std::string compare;             // B: a second policy run on the same episodes ("" = none)
+  int64_t episodes = 100;          // episodes per policy
+  uint64_t seed = 0;               // run seed
+  int workers = 1;                 // cells run in parallel; does not change the result
+  std::string json;                // report file ("" = stdout)
+  double min_success = 0.0;        // gate: exit kGateFailed below this (0 = no gate)
+  bool strict = false;             // gate on the Wilson lower bound instead of the rate
+  std::string video;               // directory for mp4 videos ("" = none)
+  int video_first = 5;             // videos of the first K episodes
+  int video_failures = 10;         // and of at most this many failures
+  int video_size = 256;            // side of the larger view in videos
+  std::string device = "cpu";      // checkpoint policies: cpu | cuda[:N]
+  int threads = 0;                 // LibTorch threads; 0 = cores / workers
+  int bootstrap_resamples = 10000; // paired bootstrap resamples for --compare
+
+  void Visit(ConfigVisitor& v) {
+    VisitEnvFlags(v, env, cell);
+    v.Field("policy", policy, "policy A: random | scripted | checkpoint path");
+    v.Field("compare", compare, "policy B, run on the same episodes for a paired test");
+    v.Field("episodes", episodes, "episodes per policy (>= 1)");
+    v.Field("seed", seed, "run seed; episode i is seeded DeriveSeed(seed, 0, i)");
+    v.Field("workers", workers, "cells run in parallel (the result does not depend on it)");
+    v.Field("json", json, "write the JSON report here instead of stdout");
+    v.Field("min_success", min_success, "gate: exit 5 when the success rate is below this");
+    v.Field("strict", strict, "gate on the 95% Wilson lower bound instead of the rate");
+    v.Field("video", video, "directory for mp4 videos of episodes (empty = none)");
+    v.Field("video_first", video_first, "videos of the first K episodes");
+    v.Field("video_failures", video_failures, "videos of at most this many failed episodes");
+    v.Field("video_size", video_size, "pixel side of the larger view in videos");
+    v.Field("device", device, "checkpoint policies: cpu | cuda[:N]");
+    v.Field("threads", threads, "LibTorch threads for checkpoint policies; 0 = cores / workers");
+    v.Field("bootstrap_resamples", bootstrap_resamples, "resamples of the paired bootstrap");
+  }
+};
+
+// Runs the evaluation described in the file comment. `tool_config_yaml` is
+// the effective config, recorded in the report.
+ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml);
+
+}  // namespace perpetua

@@ -1,0 +1,130 @@
+#include "qtopt/dataset_replay.h"
+
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "data/dataset_reader.h"
+#include "data/hdf5_io.h"
+#include "data/shard_format.h"
+
+namespace perpetua {
+namespace {
+
+class EmptySampler : public TransitionSampler {
+ public:
+  int64_t num_transitions() const override { return 0; }
+  TransitionBatch Sample(int, Rng&) override { Fail(ExitCode::kBadData, "no transitions to sample from"); }
+};
+
+// Action bounds from a shard's perpetua_env_spec attribute ({"action": {"low": [...], "high": [...]}}).
+std::optional<std::pair<std::vector<float>, std::vector<float>>> DeclaredActionBounds(const std::string& path) {
+  h5::Handle file = h5::OpenFileReadOnly(path);
+  const h5::Where where{path, ""};
+  if (!h5::LinkExists(file.get(), "data")) return std::nullopt;
+  h5::Handle data = h5::OpenGroup(file.get(), "data", where);
+  const auto text = h5::ReadAttrString(data.get(), kEnvSpecAttr, where.Child("data"));
+  if (!text) return std::nullopt;
+  const nlohmann::json spec = nlohmann::json::parse(*text, nullptr, false);
+  if (spec.is_discarded() || !spec.is_object() || !spec.contains("action")) return std::nullopt;
+  try {
+    return std::make_pair(spec["action"].at("low").get<std::vector<float>>(),
+                          spec["action"].at("high").get<std::vector<float>>());
+  } catch (const nlohmann::json::exception&) {
+    Fail(ExitCode::kBadData, path + ": data.attrs['" + kEnvSpecAttr + "'] has a malformed action box");
+  }
+}
+
+class DatasetReplay : public ReplayData {
+ public:
+  DatasetReplay(const std::vector<std::string>& dirs, const DatasetSamplerConfig& config) : config_(config) {
+    if (!dirs.empty()) {
+      auto sampler = std::make_unique<DatasetSampler>(dirs, config);
+      if (sampler->num_transitions() > 0) {
+        schema_ = sampler->schema();
+        first_file_ = FirstShard(dirs);
+      }
+      offline_ = std::move(sampler);
+    } else {
+      offline_ = std::make_unique<EmptySampler>();
+    }
+    online_empty_ = std::make_unique<EmptySampler>();
+  }
+
+  const EnvSpec& spec() const override {
+    if (!spec_) {
+      PERPETUA_CHECK_MSG(schema_.has_value(), "spec() before any transition is known");
+      spec_ = EnvSpecOfShard(first_file_, *schema_);
+    }
+    return *spec_;
+  }
+  TransitionSampler& offline() override { return *offline_; }
+  TransitionSampler& online() override {
+    if (online_) return *online_;
+    return *online_empty_;
+  }
+
+  void AddOnlineShard(const std::string& path) override {
+    if (!online_) {
+      std::optional<Schema> expected = schema_;
+      auto sampler = std::make_unique<DatasetSampler>(std::vector<std::string>{path}, config_, expected);
+      if (!schema_) {
+        schema_ = sampler->schema();
+        first_file_ = path;
+      }
+      online_ = std::move(sampler);
+    } else {
+      online_->AddFile(path);
+    }
+  }
+
+ private:
+  static std::string FirstShard(const std::vector<std::string>& dirs) {
+    for (const auto& dir : dirs) {
+      const auto shards = ListShards(dir);
+      if (!shards.empty()) return shards.front();
+    }
+    return dirs.front();  // a single file given directly
+  }
+
+  DatasetSamplerConfig config_;
+  std::unique_ptr<TransitionSampler> offline_;
+  std::unique_ptr<DatasetSampler> online_;
+  std::unique_ptr<EmptySampler> online_empty_;
+  std::optional<Schema> schema_;
+  std::string first_file_;
+  mutable std::optional<EnvSpec> spec_;
+};
+
+}  // namespace
+
+EnvSpec EnvSpecOfShard(const std::string& path, const Schema& schema) {
+  EnvSpec spec;
+  spec.name = path;
+  for (const auto& [key, key_spec] : schema.observations) {
+    spec.observations.push_back({key, key_spec.dtype, key_spec.shape});
+  }
+  const auto bounds = DeclaredActionBounds(path);
+  if (bounds) {
+    if (static_cast<int64_t>(bounds->first.size()) != schema.action_dim ||
+        bounds->second.size() != bounds->first.size()) {
+      Fail(ExitCode::kBadData, path + ": declared action box has " + std::to_string(bounds->first.size()) +
+                                   " components but the actions have " + std::to_string(schema.action_dim));
+    }
+    spec.action.low = bounds->first;
+    spec.action.high = bounds->second;
+  } else {
+    spec.action.low.assign(static_cast<size_t>(schema.action_dim), -1.0f);
+    spec.action.high.assign(static_cast<size_t>(schema.action_dim), 1.0f);
+  }
+  return spec;
+}
+
+std::unique_ptr<ReplayData> OpenDatasetReplay(const std::vector<std::string>& dirs,
+                                              const DatasetSamplerConfig& config) {
+  return std::make_unique<DatasetReplay>(dirs, config);
+}
+
+}  // namespace perpetua

@@ -1,0 +1,144 @@
+#include "qtopt/q_checkpoint.h"
+
+#include "common/error.h"
+#include "nn/tensor_io.h"
+
+namespace perpetua {
+namespace {
+
+// The fixed example input: 2 states, deterministic from a constant seed.
+void ExampleInput(const QInputSpec& spec, torch::Tensor* image, torch::Tensor* proprio, torch::Tensor* action) {
+  at::Generator gen = at::detail::createCPUGenerator(20261125);
+  *image = at::randint(0, 256, {2, spec.height, spec.width, 3}, gen, torch::TensorOptions().dtype(torch::kLong))
+               .to(torch::kUInt8);
+  *proprio = at::randn({2, spec.proprio_dim}, gen, torch::TensorOptions().dtype(torch::kFloat32));
+  const torch::Tensor low = torch::tensor(spec.action_low), high = torch::tensor(spec.action_high);
+  *action = low + (high - low) * at::rand({2, spec.action_dim()}, gen, torch::TensorOptions().dtype(torch::kFloat32));
+}
+
+const std::string& Blob(const CheckpointContents& contents, const std::string& name, const std::string& source) {
+  auto it = contents.blobs.find(name);
+  if (it == contents.blobs.end()) Fail(ExitCode::kBadData, source + ": checkpoint lacks '" + name + "'");
+  return it->second;
+}
+
+}  // namespace
+
+nlohmann::json EnvSpecToJson(const EnvSpec& spec) {
+  nlohmann::json obs = nlohmann::json::array();
+  for (const auto& o : spec.observations) {
+    obs.push_back({{"key", o.key}, {"dtype", DTypeName(o.dtype)}, {"shape", o.shape}});
+  }
+  return {{"name", spec.name},
+          {"observations", obs},
+          {"action", {{"low", spec.action.low}, {"high", spec.action.high}, {"names", spec.action.names}}},
+          {"max_episode_steps", spec.max_episode_steps},
+          {"control_hz", spec.control_hz},
+          {"env_args", spec.env_args}};
+}
+
+EnvSpec EnvSpecFromJson(const nlohmann::json& json, const std::string& source) {
+  EnvSpec spec;
+  try {
+    spec.name = json.at("name").get<std::string>();
+    for (const auto& o : json.at("observations")) {
+      ObservationSpec s;
+      s.key = o.at("key").get<std::string>();
+      const std::string dtype = o.at("dtype").get<std::string>();
+      if (dtype != "uint8" && dtype != "float32") throw std::runtime_error("dtype");
+      s.dtype = dtype == "uint8" ? DType::kUint8 : DType::kFloat32;
+      s.shape = o.at("shape").get<std::vector<int64_t>>();
+      spec.observations.push_back(s);
+    }
+    spec.action.low = json.at("action").at("low").get<std::vector<float>>();
+    spec.action.high = json.at("action").at("high").get<std::vector<float>>();
+    spec.action.names = json.at("action").value("names", std::vector<std::string>{});
+    spec.max_episode_steps = json.value("max_episode_steps", 20);
+    spec.control_hz = json.value("control_hz", 0.0);
+    spec.env_args = json.value("env_args", nlohmann::json::object());
+  } catch (const std::exception&) {
+    Fail(ExitCode::kBadData, source + ": malformed environment spec");
+  }
+  return spec;
+}
+
+void PutNetwork(QNetworkImpl& network, const std::string& name, CheckpointContents* contents) {
+  contents->blobs[name] = ModuleToBytes(network);
+  if (name != "net.online") return;
+  torch::NoGradGuard no_grad;
+  torch::Tensor image, proprio, action;
+  ExampleInput(network.spec(), &image, &proprio, &action);
+  const torch::Device device = network.parameters().front().device();
+  const torch::Tensor logits =
+      network.forward(image.to(device), proprio.to(device), action.to(device)).to(torch::kCPU);
+  contents->blobs["example.image"] = TensorToBytes(image);
+  contents->blobs["example.proprio"] = TensorToBytes(proprio);
+  contents->blobs["example.action"] = TensorToBytes(action);
+  contents->blobs["example.logits"] = TensorToBytes(logits);
+}
+
+void LoadNetworkWeights(const CheckpointContents& contents, const std::string& name, QNetworkImpl& network,
+                        const std::string& source) {
+  ModuleFromBytes(network, Blob(contents, name, source), source);
+}
+
+LoadedQNetwork LoadQNetwork(const CheckpointContents& contents, const std::string& source,
+                            const torch::Device& device, const std::string& name) {
+  const nlohmann::json& meta = contents.metadata;
+  const std::string algorithm = meta.value("algorithm", std::string("(none)"));
+  if (algorithm != kQtOptAlgorithm) {
+    Fail(ExitCode::kBadData, source + ": checkpoint algorithm '" + algorithm + "' is not supported (expected 'qtopt')");
+  }
+  if (meta.value("qtopt_format", 0) != kQtOptFormat) {
+    Fail(ExitCode::kBadData, source + ": QT-Opt checkpoint format " + meta.value("qtopt_format", nlohmann::json()).dump() +
+                                 " is not supported (this build reads " + std::to_string(kQtOptFormat) + ")");
+  }
+  LoadedQNetwork loaded;
+  loaded.metadata = meta;
+  if (!meta.contains("network") || !meta.contains("input_spec")) {
+    Fail(ExitCode::kBadData, source + ": checkpoint lacks the network description");
+  }
+  loaded.config = QNetworkConfig::FromJson(meta["network"], source);
+  loaded.spec = QInputSpec::FromJson(meta["input_spec"], source);
+  if (meta.contains("cem")) {
+    const auto& c = meta["cem"];
+    loaded.cem.iterations = c.value("iterations", loaded.cem.iterations);
+    loaded.cem.samples = c.value("samples", loaded.cem.samples);
+    loaded.cem.elites = c.value("elites", loaded.cem.elites);
+    loaded.cem.min_std = c.value("min_std", loaded.cem.min_std);
+  }
+  loaded.network = QNetwork(loaded.config, loaded.spec);
+  LoadNetworkWeights(contents, name, *loaded.network, source);
+  loaded.network->to(device);
+  loaded.network->eval();
+  if (name == "net.online") {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor image = TensorFromBytes(Blob(contents, "example.image", source), source);
+    const torch::Tensor proprio = TensorFromBytes(Blob(contents, "example.proprio", source), source);
+    const torch::Tensor action = TensorFromBytes(Blob(contents, "example.action", source), source);
+    const torch::Tensor expected = TensorFromBytes(Blob(contents, "example.logits", source), source);
+    torch::Tensor got;
+    try {
+      got = loaded.network->forward(image.to(device), proprio.to(device), action.to(device)).to(torch::kCPU);
+    } catch (const c10::Error&) {
+      Fail(ExitCode::kBadData, source + ": the stored example input does not fit the network");
+    }
+    const double tolerance = 1e-3 * (1.0 + expected.abs().max().item<double>());
+    if (got.sizes() != expected.sizes() || !((got - expected).abs().max().item<double>() <= tolerance)) {
+      Fail(ExitCode::kBadData, source + ": the network does not reproduce the checkpoint's example output "
+                                        "(corrupt file or incompatible code)");
+    }
+  }
+  return loaded;
+}
+
+void CheckSameInputs(const QInputSpec& checkpoint, const QInputSpec& expected, const std::string& source,
+                     const std::string& expected_name) {
+  const std::string diff = checkpoint.Difference(expected);
+  if (!diff.empty()) {
+    Fail(ExitCode::kBadData, source + ": checkpoint does not match " + expected_name + ": " + diff +
+                                 " (checkpoint vs " + expected_name + ")");
+  }
+}
+
+}  // namespace perpetua

@@ -1,0 +1,79 @@
+// The QT-Opt Q-function Q(image, proprio, action) -> logit of P(success).
+//
+//   image [B,H,W,3] uint8 --(x/255 - 0.5, conv stride 2 + ReLU per encoder layer)--> E [B,C,h,w]
+//   [action, proprio] [B,A+P] --(MLP)--> m [B,C], broadcast-added: relu(E + m) [B,C,h,w]
+//   --(head convs, stride 2)--> flatten --(FC hidden, ReLU)--> FC 1 --> logit [B]
+// Q = sigmoid(logit) in [0,1]; training uses cross-entropy on [0,1] targets.
+//
+// The image embedding E depends on the state only, so CEM computes it once
+// per state and evaluates many actions through Head() alone.
+// Include only from LibTorch translation units.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "qtopt/qtopt_config.h"
+#include "env/env.h"
+
+namespace perpetua {
+
+
+// What the network reads from an EnvSpec: one image key, the float vector
+// keys concatenated in key (alphabetical) order as "proprio", and the action box.
+struct QInputSpec {
+  std::string image_key;                   // the one [H,W,3] uint8 observation
+  int64_t height = 0, width = 0;           // image size
+  std::vector<std::string> proprio_keys;   // 1-D float32 observations, sorted by key
+  std::vector<int64_t> proprio_sizes;      // their lengths
+  int64_t proprio_dim = 0;                 // sum of proprio_sizes
+  std::vector<float> action_low, action_high;  // (A) action box
+  int64_t action_dim() const { return static_cast<int64_t>(action_low.size()); }
+
+  // Derives the input spec. Throws Error(kBadData) "<source>: ..." when the
+  // spec has no [H,W,3] uint8 image, several, or other unsupported entries.
+  static QInputSpec FromEnvSpec(const EnvSpec& spec, const std::string& source);
+  nlohmann::json ToJson() const;
+  static QInputSpec FromJson(const nlohmann::json& json, const std::string& source);
+  // "" if equal, else one line describing the first difference.
+  std::string Difference(const QInputSpec& other) const;
+};
+
+class QNetworkImpl : public torch::nn::Module {
+ public:
+  QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec);
+
+  // image [B,H,W,3] uint8 -> embedding [B,C,h,w] float32.
+  torch::Tensor Embed(const torch::Tensor& image);
+  // embedding [B,C,h,w], proprio [B,P] float32, action [B,A] float32 -> logits [B].
+  torch::Tensor Head(const torch::Tensor& embedding, const torch::Tensor& proprio,
+                     const torch::Tensor& action);
+  // Embed + Head -> logits [B].
+  torch::Tensor forward(const torch::Tensor& image, const torch::Tensor& proprio,
+                        const torch::Tensor& action);
+
+  const QNetworkConfig& config() const { return config_; }
+  const QInputSpec& spec() const { return spec_; }
+
+ private:
+  QNetworkConfig config_;
+  QInputSpec spec_;
+  torch::nn::ModuleList encoder_{nullptr};
+  torch::nn::Sequential action_mlp_{nullptr};
+  torch::nn::ModuleList head_convs_{nullptr};
+  torch::nn::Linear fc_{nullptr}, out_{nullptr};
+};
+TORCH_MODULE(QNetwork);
+
+// A fresh network with the same config/spec and (deep) copied state.
+QNetwork CloneNetwork(QNetworkImpl& network, const torch::Device& device);
+
+// Number of trainable scalars.
+int64_t CountParameters(torch::nn::Module& module);
+
+}  // namespace perpetua

@@ -1,0 +1,139 @@
+// The settings of `rl-train q`, one struct per component (each validated by
+// the component that uses it). Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "data/dataset_sampler.h"
+
+namespace perpetua {
+
+// Network sizes (saved in every checkpoint; a checkpoint loads only into the same sizes).
+struct QNetworkConfig {
+  std::vector<int> encoder_channels = {16, 32, 32, 32};  // one stride-2 conv per entry (first 5x5, rest 3x3)
+  std::vector<int> head_channels = {};                    // stride-2 3x3 convs after the action merge
+  int hidden = 64;                                        // width of the FC layer and of the action MLP
+  void Visit(ConfigVisitor& v) {
+    v.Field("encoder_channels", encoder_channels, "channels of each stride-2 image conv layer");
+    v.Field("head_channels", head_channels, "channels of each stride-2 conv after the action merge");
+    v.Field("hidden", hidden, "width of the action MLP and the final fully connected layer");
+  }
+  nlohmann::json ToJson() const;
+  // Throws Error(kBadData) "<source>: ..." on missing or invalid fields.
+  static QNetworkConfig FromJson(const nlohmann::json& json, const std::string& source);
+  // Throws Error(kUsage) naming `flag_prefix` on non-positive sizes.
+  void Validate(const std::string& flag_prefix) const;
+};
+
+// CEM action maximisation (cem.h).
+struct CemConfig {
+  int iterations = 2;   // sampling rounds (QT-Opt: 2-3)
+  int samples = 64;     // actions scored per state per round (QT-Opt: 32-64)
+  int elites = 6;       // best samples that refit the Gaussian (QT-Opt: 4-6)
+  double min_std = 0.02;  // floor on each action component's std, as a fraction of the box width
+  void Visit(ConfigVisitor& v) {
+    v.Field("iterations", iterations, "CEM rounds");
+    v.Field("samples", samples, "actions sampled per state per round");
+    v.Field("elites", elites, "best samples used to refit the sampling Gaussian");
+    v.Field("min_std", min_std, "lower bound on the sampling std, as a fraction of the action range");
+  }
+  // Throws Error(kUsage) naming `flag_prefix` (e.g. "cem") on invalid values.
+  void Validate(const std::string& flag_prefix) const;
+};
+
+// Bellman targets (bellman.h).
+struct BellmanConfig {
+  double gamma = 0.9;          // discount (QT-Opt: 0.9)
+  double step_penalty = 0.0;   // subtracted from every reward (QT-Opt: 0.01..0.05 when the data has none)
+  double tau = 0.01;           // Polyak rate of target network 1 towards the online network, per step
+  int lag_steps = 100;         // target network 2 takes target 1's weights every lag_steps steps
+  void Visit(ConfigVisitor& v) {
+    v.Field("gamma", gamma, "discount factor");
+    v.Field("step_penalty", step_penalty, "penalty subtracted from every reward");
+    v.Field("tau", tau, "Polyak averaging rate of target network 1 per gradient step");
+    v.Field("lag_steps", lag_steps, "target network 2 copies target network 1 every N steps");
+  }
+  // Throws Error(kUsage) naming `flag_prefix` on invalid values.
+  void Validate(const std::string& flag_prefix) const;
+};
+
+// Optimiser (q_learner.h).
+struct OptimizerConfig {
+  double learning_rate = 1e-3;  // Adam step size
+  double grad_clip = 10.0;      // max global gradient norm; 0 = no clipping
+  void Visit(ConfigVisitor& v) {
+    v.Field("learning_rate", learning_rate, "Adam learning rate");
+    v.Field("grad_clip", grad_clip, "clip the global gradient norm to this value (0: off)");
+  }
+  void Validate(const std::string& flag_prefix) const;
+};
+
+// Bellman-target workers (target_pipeline.h).
+struct TargetWorkerConfig {
+  int count = 1;          // Bellman-target worker threads; 0 = compute targets inline (deterministic)
+  int threads = 1;        // intra-op threads of each worker
+  int queue = 4;          // labelled batches buffered ahead of the trainer
+  int publish_every = 10; // trainer steps between handing new target weights to the workers
+  void Visit(ConfigVisitor& v) {
+    v.Field("count", count, "Bellman-target worker threads (0: inline, deterministic)");
+    v.Field("threads", threads, "intra-op threads per worker");
+    v.Field("queue", queue, "labelled batches queued ahead of the trainer");
+    v.Field("publish_every", publish_every, "steps between target-weight updates sent to the workers");
+  }
+  void Validate(const std::string& flag_prefix) const;
+};
+
+struct QTrainConfig {
+  std::vector<std::string> data;  // offline buffer: dataset directories
+  std::string online;             // "-": read finished shard paths from stdin
+  std::string out;                // output directory
+  bool resume = false;            // continue from OUT/latest.ckpt
+  std::string init;               // warm-start the networks from this checkpoint
+  int64_t steps = 2000;           // total gradient steps (a resumed run counts from the checkpoint)
+  int batch_size = 64;
+  double online_fraction = 0.5;   // share of each batch from the online buffer (once it has data)
+  int64_t min_transitions = 1;    // wait (online stream) until this many transitions exist
+  uint64_t seed = 0;
+  std::string device = "cpu";
+  int threads = 0;                // trainer intra-op threads (0: the cores the target workers leave, at least 1)
+  int checkpoint_every = 500;
+  int keep_checkpoints = 3;
+  int log_every = 50;
+  QNetworkConfig network;
+  CemConfig cem;
+  BellmanConfig target;
+  OptimizerConfig optim;
+  TargetWorkerConfig workers;
+  DatasetSamplerConfig dataset;
+
+  void Visit(ConfigVisitor& v) {
+    v.Field("data", data, "dataset directories: every shard in them is the offline buffer");
+    v.Field("online", online, "'-': read paths of finished shards from stdin (the online buffer)");
+    v.Field("out", out, "output directory for checkpoints and metrics");
+    v.Field("resume", resume, "continue exactly from OUT/latest.ckpt");
+    v.Field("init", init, "warm-start the networks from this checkpoint (new run, step 0)");
+    v.Field("steps", steps, "total gradient steps");
+    v.Field("batch_size", batch_size, "transitions per gradient step");
+    v.Field("online_fraction", online_fraction, "share of each batch from the online buffer");
+    v.Field("min_transitions", min_transitions, "transitions needed before training starts");
+    v.Field("seed", seed, "seed of everything random (weights, sampling, CEM)");
+    v.Field("device", device, "cpu or cuda[:N]");
+    v.Field("threads", threads, "trainer intra-op threads (0: cores left by the target workers, >= 1)");
+    v.Field("checkpoint_every", checkpoint_every, "steps between checkpoints");
+    v.Field("keep_checkpoints", keep_checkpoints, "numbered checkpoints kept (latest.ckpt always)");
+    v.Field("log_every", log_every, "steps between metrics rows");
+    v.Group("network", network, "Q-network sizes");
+    v.Group("cem", cem, "CEM action maximisation");
+    v.Group("target", target, "Bellman targets (clipped double Q, two lagged target networks)");
+    v.Group("optim", optim, "optimiser");
+    v.Group("workers", workers, "asynchronous Bellman-target workers");
+    v.Group("dataset", dataset, "reading the offline and online buffers");
+  }
+};
+
+}  // namespace perpetua

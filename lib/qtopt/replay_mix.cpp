@@ -1,0 +1,93 @@
+#include "qtopt/replay_mix.h"
+
+#include <cmath>
+
+#include "common/error.h"
+
+namespace perpetua {
+namespace {
+
+Array ConcatArrays(const Array& a, const Array& b) {
+  PERPETUA_CHECK(a.dtype == b.dtype && a.shape.size() == b.shape.size() && !a.shape.empty());
+  Array out = a;
+  out.shape[0] += b.shape[0];
+  out.u8.insert(out.u8.end(), b.u8.begin(), b.u8.end());
+  out.f32.insert(out.f32.end(), b.f32.begin(), b.f32.end());
+  return out;
+}
+
+std::map<std::string, Array> ConcatMaps(const std::map<std::string, Array>& a, const std::map<std::string, Array>& b) {
+  std::map<std::string, Array> out;
+  for (const auto& [key, array] : a) {
+    auto it = b.find(key);
+    if (it == b.end()) Fail(ExitCode::kBadData, "offline and online data differ: key '" + key + "' missing online");
+    if (it->second.dtype != array.dtype ||
+        std::vector<int64_t>(it->second.shape.begin() + 1, it->second.shape.end()) !=
+            std::vector<int64_t>(array.shape.begin() + 1, array.shape.end())) {
+      Fail(ExitCode::kBadData, "offline and online data differ in the shape of '" + key + "'");
+    }
+    out[key] = ConcatArrays(array, it->second);
+  }
+  return out;
+}
+
+}  // namespace
+
+TransitionBatch ConcatBatches(const TransitionBatch& a, const TransitionBatch& b) {
+  if (a.size() == 0) return b;
+  if (b.size() == 0) return a;
+  TransitionBatch out;
+  out.observations = ConcatMaps(a.observations, b.observations);
+  out.next_observations = ConcatMaps(a.next_observations, b.next_observations);
+  if (a.actions.shape.size() != 2 || b.actions.shape != std::vector<int64_t>{b.size(), a.actions.shape[1]}) {
+    Fail(ExitCode::kBadData, "offline and online data differ in the action dimension");
+  }
+  out.actions = ConcatArrays(a.actions, b.actions);
+  out.rewards = a.rewards;
+  out.rewards.insert(out.rewards.end(), b.rewards.begin(), b.rewards.end());
+  out.terminated = a.terminated;
+  out.terminated.insert(out.terminated.end(), b.terminated.begin(), b.terminated.end());
+  return out;
+}
+
+ReplayMix::ReplayMix(ReplayData* data, double online_fraction) : data_(data), online_fraction_(online_fraction) {
+  PERPETUA_CHECK(online_fraction >= 0.0 && online_fraction <= 1.0);
+}
+
+TransitionBatch ReplayMix::Sample(int batch_size, Rng& rng, int* online_count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const bool has_offline = data_->offline().num_transitions() > 0;
+  const bool has_online = data_->online().num_transitions() > 0;
+  if (!has_offline && !has_online) Fail(ExitCode::kBadData, "no transitions to sample from");
+  int online = static_cast<int>(std::lround(online_fraction_ * batch_size));
+  if (!has_online) online = 0;
+  if (!has_offline) online = batch_size;
+  if (online_count) *online_count = online;
+  TransitionBatch offline_part, online_part;
+  if (batch_size - online > 0) offline_part = data_->offline().Sample(batch_size - online, rng);
+  if (online > 0) online_part = data_->online().Sample(online, rng);
+  return ConcatBatches(offline_part, online_part);
+}
+
+void ReplayMix::AddOnlineShard(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  data_->AddOnlineShard(path);
+  online_shards_.push_back(path);
+}
+
+int64_t ReplayMix::offline_size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return data_->offline().num_transitions();
+}
+
+int64_t ReplayMix::online_size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return data_->online().num_transitions();
+}
+
+std::vector<std::string> ReplayMix::online_shards() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return online_shards_;
+}
+
+}  // namespace perpetua

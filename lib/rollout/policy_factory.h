@@ -1,0 +1,48 @@
+// Turning the --policy argument of rl-collect and rl-eval into a Policy:
+// "random", "scripted" (the cell's privileged script) or the path of any
+// checkpoint rl-train writes. Also the flags both tools share to pick a cell
+// (--env, --objects and the --cell.* group).
+//
+// Compiled into perpetua_nn (it loads checkpoints); the header is torch-free.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "env/env.h"
+#include "env/make_env.h"
+#include "policy/policy.h"
+
+namespace perpetua {
+
+// How a policy is built, besides its name.
+struct PolicyOptions {
+  double scripted_noise = 0.0;  // "scripted": Gaussian noise on the script (scripted_policy.h)
+  std::string device = "cpu";   // checkpoints: "cpu" or "cuda[:N]"
+};
+
+// True unless `policy` is "random" or "scripted".
+bool IsCheckpointPolicy(const std::string& policy);
+
+// A fresh policy for a cell with spec `spec`. `seed` is the run seed: the
+// random, scripted and checkpoint (CEM) policies reseed from (seed,
+// episode seed) in BeginEpisode, so every worker's copy acts identically.
+// Throws Error(kUsage) "--policy 'x': ..." when `policy` is neither random,
+// scripted nor an existing file; Error(kBadData) for a corrupt checkpoint or
+// one written for other specs (message starts with the path).
+std::unique_ptr<Policy> MakePolicy(const std::string& policy, const EnvSpec& spec, uint64_t seed,
+                                   const PolicyOptions& options);
+
+// The cell settings of EnvConfig except its name and object set, visited as
+// the "cell" group (--cell.image-size, --cell.randomize.lighting, ...).
+struct CellFlags {
+  EnvConfig* env = nullptr;
+  void Visit(ConfigVisitor& v);
+};
+
+// Visits `env` as the flags --env NAME, --objects SET and the group "cell".
+void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell);
+
+}  // namespace perpetua

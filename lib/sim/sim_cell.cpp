@@ -1,0 +1,137 @@
+#include "sim/sim_cell.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/config.h"
+#include "common/error.h"
+
+namespace perpetua::sim {
+
+void SimCell::InitModel(ModelPtr model, const char* camera_name, std::vector<int> scenery_geoms) {
+  model_ = std::move(model);
+  data_.reset(mj_makeData(model_.get()));
+  if (!data_) Fail(ExitCode::kEnvFailure, "MuJoCo: cannot allocate the simulation data");
+  camera_ = NameId(model_.get(), mjOBJ_CAMERA, camera_name);
+  renderer_ = std::make_unique<Renderer>(model_.get(), config_.renderer,
+                                         std::max(config_.image_size, 256));
+  scenery_geoms_ = std::move(scenery_geoms);
+  for (int geom : scenery_geoms_) {
+    for (int k = 0; k < 4; ++k) scenery_rgba_.push_back(model_->geom_rgba[4 * geom + k]);
+  }
+  camera_pos_.assign(model_->cam_pos + 3 * camera_, model_->cam_pos + 3 * camera_ + 3);
+  camera_quat_.assign(model_->cam_quat + 4 * camera_, model_->cam_quat + 4 * camera_ + 4);
+  light_diffuse_.assign(model_->light_diffuse, model_->light_diffuse + 3 * model_->nlight);
+  light_dir_.assign(model_->light_dir, model_->light_dir + 3 * model_->nlight);
+  for (int k = 0; k < 3; ++k) {
+    headlight_ambient_[k] = model_->vis.headlight.ambient[k];
+    headlight_diffuse_[k] = model_->vis.headlight.diffuse[k];
+  }
+}
+
+void SimCell::RandomizeScene(Rng& rng) {
+  mjModel* m = model_.get();
+  // Nominal scene first, so randomisation never accumulates across episodes.
+  for (size_t i = 0; i < scenery_geoms_.size(); ++i) {
+    std::copy_n(&scenery_rgba_[4 * i], 4, m->geom_rgba + 4 * scenery_geoms_[i]);
+  }
+  std::copy(camera_pos_.begin(), camera_pos_.end(), m->cam_pos + 3 * camera_);
+  std::copy(camera_quat_.begin(), camera_quat_.end(), m->cam_quat + 4 * camera_);
+  std::copy(light_diffuse_.begin(), light_diffuse_.end(), m->light_diffuse);
+  std::copy(light_dir_.begin(), light_dir_.end(), m->light_dir);
+  std::copy_n(headlight_ambient_, 3, m->vis.headlight.ambient);
+  std::copy_n(headlight_diffuse_, 3, m->vis.headlight.diffuse);
+
+  const RandomizeConfig& r = config_.randomize;
+  if (r.lighting) {
+    for (int l = 0; l < m->nlight; ++l) {
+      const float gain = static_cast<float>(rng.Uniform(0.5, 1.3));
+      for (int k = 0; k < 3; ++k) m->light_diffuse[3 * l + k] = light_diffuse_[3 * l + k] * gain;
+      mjtNum dir[3] = {light_dir_[3 * l] + rng.Uniform(-0.4, 0.4),
+                       light_dir_[3 * l + 1] + rng.Uniform(-0.4, 0.4), light_dir_[3 * l + 2]};
+      mju_normalize3(dir);
+      mju_copy3(m->light_dir + 3 * l, dir);
+    }
+    const float ambient = static_cast<float>(rng.Uniform(0.1, 0.5));
+    for (int k = 0; k < 3; ++k) m->vis.headlight.ambient[k] = ambient;
+  }
+  if (r.colors) {
+    for (int geom : scenery_geoms_) {
+      for (int k = 0; k < 3; ++k) {
+        m->geom_rgba[4 * geom + k] = static_cast<float>(rng.Uniform(0.15, 0.9));
+      }
+    }
+  }
+  if (r.camera) {
+    for (int k = 0; k < 3; ++k) m->cam_pos[3 * camera_ + k] += rng.Uniform(-0.02, 0.02);
+    // A small rotation (<= 2 degrees about each axis) composed with the nominal one.
+    const double limit = 2.0 * M_PI / 180.0;
+    mjtNum jitter[4] = {1, 0, 0, 0};
+    const mjtNum axis_angle[3] = {rng.Uniform(-limit, limit), rng.Uniform(-limit, limit),
+                                  rng.Uniform(-limit, limit)};
+    const mjtNum angle = mju_norm3(axis_angle);
+    if (angle > 0) {
+      mjtNum axis[3];
+      mju_scl3(axis, axis_angle, 1.0 / angle);
+      mju_axisAngle2Quat(jitter, axis, angle);
+    }
+    mjtNum result[4];
+    mju_mulQuat(result, m->cam_quat + 4 * camera_, jitter);
+    mju_normalize4(result);
+    mju_copy4(m->cam_quat + 4 * camera_, result);
+  }
+}
+
+Array SimCell::RenderImage() {
+  Array image = Array::Zeros(DType::kUint8, {config_.image_size, config_.image_size, 3});
+  renderer_->Render(model_.get(), data_.get(), camera_, config_.image_size, config_.image_size,
+                    image.u8.data());
+  return image;
+}
+
+Array SimCell::RenderPicture(int size) {
+  if (size < 16 || size > kMaxPictureSize) {
+    Fail(ExitCode::kUsage, "picture size " + std::to_string(size) + " is outside 16.." +
+                               std::to_string(kMaxPictureSize));
+  }
+  if (size > renderer_->max_size()) {
+    // Pictures larger than the default buffer are rare (docs, videos): grow it.
+    renderer_.reset();
+    renderer_ = std::make_unique<Renderer>(model_.get(), config_.renderer, size);
+  }
+  Array image = Array::Zeros(DType::kUint8, {size, size, 3});
+  renderer_->Render(model_.get(), data_.get(), camera_, size, size, image.u8.data());
+  return image;
+}
+
+void SimCell::Simulate(int substeps) {
+  const int unstable_before = data_->warning[mjWARN_BADQACC].number;
+  for (int i = 0; i < substeps; ++i) mj_step(model_.get(), data_.get());
+  // MuJoCo resets the state when accelerations blow up; continuing would
+  // silently teleport everything, so the episode fails instead.
+  if (data_->warning[mjWARN_BADQACC].number != unstable_before) {
+    Fail(ExitCode::kEnvFailure, spec_.name + ": the simulation became unstable at t = " +
+                                    std::to_string(data_->time) + " s (MuJoCo reset it)");
+  }
+}
+
+double JsonNumber(const nlohmann::json& doc, const char* key, double fallback) {
+  if (!doc.contains(key)) return fallback;
+  const nlohmann::json& value = doc.at(key);
+  if (!value.is_number()) Fail(ExitCode::kUsage, std::string("'") + key + "' must be a number");
+  return value.get<double>();
+}
+
+void CheckKeys(const nlohmann::json& options, const std::vector<std::string>& allowed,
+               const std::string& what) {
+  if (!options.is_object()) Fail(ExitCode::kUsage, what + " must be a JSON object");
+  for (auto it = options.begin(); it != options.end(); ++it) {
+    if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
+    std::string message = what + ": unknown key '" + it.key() + "'";
+    const std::string suggestion = SuggestClosest(it.key(), allowed);
+    if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
+    Fail(ExitCode::kUsage, message);
+  }
+}
+
+}  // namespace perpetua::sim

@@ -1,0 +1,358 @@
+// rl-collect end to end: the real binary on the real grasp cell, its shards
+// read back with the dataset library, its stdout piped into a reader, and
+// the durability promises checked under SIGKILL, SIGINT and concurrency.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "collect/checkpoint_fixture.h"
+#include "common/fs.h"
+#include "data/dataset_reader.h"
+#include "data/dataset_recovery.h"
+#include "env/make_env.h"
+#include "rollout/rollout.h"
+#include "support/test_support.h"
+
+namespace perpetua {
+namespace {
+using testing::ChildProcess;
+using testing::ProcessResult;
+using testing::RunProcess;
+using testing::TempDir;
+using testing::ToolPath;
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+std::vector<std::string> Collect(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {ToolPath("rl-collect"), "--env", "grasp", "--cell.image-size", "32"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+struct EpisodeFacts {
+  uint64_t seed;
+  std::string policy_id;
+  int64_t steps;
+  std::vector<float> actions;
+};
+
+// Every episode of `paths` (files or directories), read completely.
+std::vector<EpisodeFacts> ReadAll(const std::vector<std::string>& paths) {
+  DatasetReader reader(paths);
+  std::vector<EpisodeFacts> facts;
+  for (size_t i = 0; i < reader.num_episodes(); ++i) {
+    Episode e = reader.ReadEpisode(i);
+    facts.push_back({e.metadata.seed, e.metadata.policy_id, e.num_steps(), e.actions.f32});
+  }
+  return facts;
+}
+
+std::set<std::string> AsSet(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+
+// Waits (polling) until the child has printed `lines` lines; fails the test
+// if it exits first. The cap only guards against a hang.
+void WaitForLines(ChildProcess& child, size_t lines) {
+  for (int i = 0; i < 240000 && Lines(child.OutSoFar()).size() < lines; ++i) ::usleep(1000);
+  REQUIRE(Lines(child.OutSoFar()).size() >= lines);
+}
+
+EnvSpec GraspSpec(int image_size) {
+  EnvConfig config;
+  config.image_size = image_size;
+  return MakeEnv(config)->spec();
+}
+
+TEST_CASE("collected shards are complete and every one is printed") {
+  TempDir dir;
+  const ProcessResult r = RunProcess(Collect({"--policy", "random", "--episodes", "7", "--workers", "2",
+                                              "--seed", "5", "--out", dir / "data",
+                                              "--dataset.episodes-per-shard", "3"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto printed = Lines(r.out);
+  CHECK(printed.size() == 3);  // 3 + 3 + the last partial one
+  CHECK(AsSet(printed) == AsSet(ListShards(dir / "data")));
+  const auto episodes = ReadAll(printed);
+  REQUIRE(episodes.size() == 7);
+  std::set<uint64_t> seeds;
+  for (const auto& e : episodes) {
+    seeds.insert(e.seed);
+    CHECK(e.policy_id == "random");
+    CHECK(e.steps >= 1);
+  }
+  std::set<uint64_t> expected;
+  for (int i = 0; i < 7; ++i) expected.insert(EpisodeSeed(5, i));
+  CHECK(seeds == expected);
+  CHECK(r.err.find("eps/s") != std::string::npos);  // progress and rates on stderr
+  CHECK_FALSE(IsDirectory(dir / "data/.staging/x"));
+}
+
+TEST_CASE("a reader on the pipe sees only complete shards as they are printed") {
+  TempDir dir;
+  // A live consumer: opens each path the moment it is printed and counts its episodes.
+  const std::string reader =
+      "import sys, h5py\n"
+      "total = 0\n"
+      "for line in sys.stdin:\n"
+      "    with h5py.File(line.strip(), 'r') as f:\n"
+      "        n = len([k for k in f['data'].keys() if k.startswith('demo_')])\n"
+      "        total += n\n"
+      "print(total)\n";
+  testing::WriteFile(dir / "reader.py", reader);
+  std::string command;
+  for (const auto& a : Collect({"--policy", "scripted", "--episodes", "6", "--out", dir / "data",
+                                "--dataset.episodes-per-shard", "2"})) {
+    command += "'" + a + "' ";
+  }
+  command += "| /usr/bin/python3 " + dir / "reader.py";
+  const ProcessResult r = RunProcess({"/bin/bash", "-o", "pipefail", "-c", command});
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(Lines(r.out) == std::vector<std::string>{"6"});
+}
+
+TEST_CASE("the same seed gives the same episodes with any number of workers") {
+  TempDir dir;
+  for (const std::string workers : {"1", "3"}) {
+    const ProcessResult r = RunProcess(Collect({"--policy", "random", "--episodes", "6", "--workers", workers,
+                                                "--seed", "9", "--out", dir / ("w" + workers)}));
+    REQUIRE(r.exit_code == 0);
+  }
+  auto one = ReadAll({dir / "w1"}), three = ReadAll({dir / "w3"});
+  auto by_seed = [](const EpisodeFacts& a, const EpisodeFacts& b) { return a.seed < b.seed; };
+  std::sort(one.begin(), one.end(), by_seed);
+  std::sort(three.begin(), three.end(), by_seed);
+  REQUIRE(one.size() == 6);
+  REQUIRE(three.size() == 6);
+  for (size_t i = 0; i < 6; ++i) {
+    CHECK(one[i].seed == three[i].seed);
+    CHECK(one[i].actions == three[i].actions);
+  }
+}
+
+TEST_CASE("bad input fails with its exit code and harms nothing already written") {
+  TempDir dir;
+  // A dataset already there must survive every failure below untouched.
+  REQUIRE(RunProcess(Collect({"--policy", "random", "--episodes", "2", "--out", dir / "data"})).exit_code == 0);
+  const auto before = ListShards(dir / "data");
+  REQUIRE(before.size() == 1);
+  const std::string shard_bytes = testing::ReadFile(before[0]);
+
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string message;
+  };
+  testing::WriteFile(dir / "corrupt.ckpt", "PERPCKPT garbage");
+  testing::WriteTestCheckpoint(dir / "other.ckpt", GraspSpec(48), "other");
+  testing::WriteFile(dir / "a-file", "");  // a directory cannot be made below a file (even as root)
+  const std::vector<Case> cases = {
+      {{"--cell.max-objects", "99", "--episodes", "1", "--out", dir / "data"}, 2, "max_objects"},
+      {{"--policy", "nonsense", "--episodes", "1", "--out", dir / "data"}, 2,
+       "--policy 'nonsense': not 'random', 'scripted' or an existing checkpoint file"},
+      {{"--policy", dir / "corrupt.ckpt", "--episodes", "1", "--out", dir / "data"}, 3, dir / "corrupt.ckpt"},
+      {{"--policy", dir / "other.ckpt", "--episodes", "1", "--out", dir / "data"}, 3, dir / "other.ckpt"},
+      {{"--episodes", "0", "--out", dir / "data"}, 2, "--episodes must be at least 1"},
+      {{"--episodes", "1"}, 2, "--out is required"},
+      {{"--episodes", "1", "--out", dir / "data", "--exploration.epsilon", "1.5"}, 2, "--exploration.epsilon"},
+      {{"--episodes", "1", "--out", dir / "data", "--reload"}, 2, "--reload needs a checkpoint --policy"},
+      {{"--episodes", "1", "--out", dir / "a-file/data"}, 6, dir / "a-file/data"},
+      {{"--episodes", "1", "--out", dir / "data", "--episdoes", "2"}, 2, "did you mean"},
+  };
+  for (const Case& c : cases) {
+    auto argv = Collect(c.args);
+    const ProcessResult r = RunProcess(argv);
+    CAPTURE(r.err);
+    CHECK(r.exit_code == c.code);
+    CHECK(r.err.find("rl-collect: error: ") == 0);
+    CHECK(r.err.find(c.message) != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') >= 1);
+    CHECK(r.out.empty());
+  }
+  const ProcessResult unknown = RunProcess({ToolPath("rl-collect"), "--env", "grasps", "--episodes", "1",
+                                            "--out", dir / "data"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("rl-collect: error: ") == 0);
+  CHECK(unknown.err.find("grasps") != std::string::npos);
+  CHECK(ListShards(dir / "data") == before);
+  CHECK(testing::ReadFile(before[0]) == shard_bytes);
+}
+
+TEST_CASE("a full disk is an io-error that keeps every shard already written") {
+  TempDir dir;
+  REQUIRE(RunProcess(Collect({"--policy", "random", "--episodes", "2", "--out", dir / "data"})).exit_code == 0);
+  const auto before = ListShards(dir / "data");
+  const std::string shard_bytes = testing::ReadFile(before.at(0));
+  // A file-size limit below one episode's file makes the write fail the way a
+  // full disk does (EFBIG instead of ENOSPC; SIGXFSZ ignored so write() fails).
+  std::string command = "trap '' XFSZ; ulimit -f 16; exec";
+  for (const auto& a : Collect({"--policy", "scripted", "--episodes", "3", "--out", dir / "data"})) {
+    command += " '" + a + "'";
+  }
+  const ProcessResult r = RunProcess({"/bin/bash", "-c", command});
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 6);
+  CHECK(r.err.find("rl-collect: error: ") != std::string::npos);
+  CHECK(r.err.find("File too large") != std::string::npos);
+  CHECK(ListShards(dir / "data") == before);
+  CHECK(testing::ReadFile(before[0]) == shard_bytes);
+}
+
+TEST_CASE("SIGKILL mid-episode loses at most the episodes in progress") {
+  TempDir dir;
+  ChildProcess child(Collect({"--policy", "random", "--forever", "--out", dir / "data",
+                              "--dataset.episodes-per-shard", "2"}));
+  WaitForLines(child, 2);
+  ::usleep(30000);  // somewhere inside a later episode
+  child.Signal(SIGKILL);
+  const ProcessResult r = child.Wait();
+  CHECK(r.signal == SIGKILL);
+  const auto printed = Lines(r.out);
+  // Every printed shard is complete and readable; nothing half-written is visible.
+  const auto shards = ListShards(dir / "data");
+  for (const auto& path : printed) CHECK(std::count(shards.begin(), shards.end(), path) == 1);
+  const auto visible = ReadAll({dir / "data"});
+  CHECK(visible.size() >= 2 * printed.size());
+  // Episodes finished but not yet in a shard are recovered, none twice.
+  const RecoveryReport report = RecoverDataset(dir / "data");
+  CHECK(report.problems.empty());
+  const auto all = ReadAll({dir / "data"});
+  std::set<uint64_t> seeds;
+  for (const auto& e : all) seeds.insert(e.seed);
+  CHECK(seeds.size() == all.size());
+  // Episodes are finished in index order with one worker: the recovered ones
+  // are exactly the first indices.
+  for (size_t i = 0; i < all.size(); ++i) CHECK(seeds.count(EpisodeSeed(1, int64_t(i))) == 1);
+}
+
+void CheckCleanInterrupt(const ProcessResult& r, const std::string& dir) {
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 130);
+  const auto printed = Lines(r.out);
+  // Every finished shard is visible and listed; nothing is left staged.
+  CHECK(AsSet(printed) == AsSet(ListShards(dir)));
+  const auto episodes = ReadAll({dir});
+  std::set<uint64_t> seeds;
+  for (const auto& e : episodes) seeds.insert(e.seed);
+  CHECK(seeds.size() == episodes.size());
+  for (size_t i = 0; i < episodes.size(); ++i) CHECK(seeds.count(EpisodeSeed(1, int64_t(i))) == 1);
+  CHECK(RecoverDataset(dir).episodes_recovered == 0);
+}
+
+TEST_CASE("SIGINT once finishes the episode then flushes and exits 130") {
+  TempDir dir;
+  ChildProcess child(Collect({"--policy", "random", "--forever", "--workers", "2", "--out", dir / "data",
+                              "--dataset.episodes-per-shard", "3"}));
+  WaitForLines(child, 1);
+  child.Signal(SIGINT);
+  const ProcessResult r = child.Wait();
+  CheckCleanInterrupt(r, dir / "data");
+  CHECK(ReadAll({dir / "data"}).size() >= 3);
+}
+
+TEST_CASE("SIGINT twice drops the episode in progress and exits 130 at once") {
+  TempDir dir;
+  ChildProcess child(Collect({"--policy", "random", "--forever", "--out", dir / "data",
+                              "--dataset.episodes-per-shard", "2"}));
+  WaitForLines(child, 1);
+  child.Signal(SIGINT);
+  child.Signal(SIGINT);
+  const ProcessResult r = child.Wait();
+  CheckCleanInterrupt(r, dir / "data");
+}
+
+TEST_CASE("a closed stdout loses no data") {
+  TempDir dir;
+  std::string command;
+  for (const auto& a : Collect({"--policy", "random", "--episodes", "6", "--out", dir / "data",
+                                "--dataset.episodes-per-shard", "1"})) {
+    command += "'" + a + "' ";
+  }
+  // head exits after the first line; the collector must keep writing.
+  const ProcessResult r =
+      RunProcess({"/bin/bash", "-c", command + "| head -n 1; exit ${PIPESTATUS[0]}"});
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(Lines(r.out).size() == 1);
+  CHECK(ListShards(dir / "data").size() == 6);
+  CHECK(ReadAll({dir / "data"}).size() == 6);
+}
+
+TEST_CASE("several collectors into one directory lose and duplicate nothing") {
+  TempDir dir;
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (int c = 0; c < 3; ++c) {
+    children.push_back(std::make_unique<ChildProcess>(
+        Collect({"--policy", "random", "--episodes", "5", "--seed", std::to_string(100 + c), "--out",
+                 dir / "data", "--dataset.episodes-per-shard", "2"})));
+  }
+  std::vector<std::string> printed;
+  for (auto& child : children) {
+    const ProcessResult r = child->Wait();
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 0);
+    for (const auto& line : Lines(r.out)) printed.push_back(line);
+  }
+  CHECK(printed.size() == 9);  // 2 + 2 + 1 per collector
+  CHECK(AsSet(printed).size() == printed.size());
+  CHECK(AsSet(printed) == AsSet(ListShards(dir / "data")));
+  const auto episodes = ReadAll({dir / "data"});
+  std::set<uint64_t> seeds, expected;
+  for (const auto& e : episodes) seeds.insert(e.seed);
+  for (int c = 0; c < 3; ++c) {
+    for (int i = 0; i < 5; ++i) expected.insert(EpisodeSeed(100 + c, i));
+  }
+  CHECK(episodes.size() == 15);
+  CHECK(seeds == expected);
+}
+
+TEST_CASE("a checkpoint replaced during collection is picked up and recorded") {
+  TempDir dir;
+  const EnvSpec spec = GraspSpec(32);
+  testing::WriteTestCheckpoint(dir / "first.ckpt", spec, "first", 1);
+  testing::WriteTestCheckpoint(dir / "second.ckpt", spec, "second", 2);
+  REQUIRE(::symlink((dir / "first.ckpt").c_str(), (dir / "latest.ckpt").c_str()) == 0);
+  ChildProcess child(Collect({"--policy", dir / "latest.ckpt", "--reload", "--forever", "--out",
+                              dir / "data", "--dataset.episodes-per-shard", "1",
+                              "--exploration.epsilon", "0.2"}));
+  WaitForLines(child, 1);
+  // The trainer's atomic replace: a new symlink renamed over the old one.
+  REQUIRE(::symlink((dir / "second.ckpt").c_str(), (dir / "next.ckpt").c_str()) == 0);
+  RenameDurably(dir / "next.ckpt", dir / "latest.ckpt");
+  const size_t seen = Lines(child.OutSoFar()).size();
+  WaitForLines(child, seen + 3);
+  child.Signal(SIGINT);
+  const ProcessResult r = child.Wait();
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 130);
+  DatasetReader reader({dir / "data"});
+  std::vector<std::pair<uint64_t, std::string>> by_index;  // (index, policy)
+  for (size_t i = 0; i < reader.num_episodes(); ++i) {
+    const Episode e = reader.ReadEpisode(i);
+    const auto extra = nlohmann::json::parse(e.metadata.extra_json);
+    by_index.emplace_back(extra["index"].get<uint64_t>(), e.metadata.policy_id);
+  }
+  std::sort(by_index.begin(), by_index.end());
+  REQUIRE(by_index.size() >= 4);
+  CHECK(by_index.front().second == "checkpoint:first");
+  CHECK(by_index.back().second == "checkpoint:second");
+  // One switch, between episodes, never back.
+  int switches = 0;
+  for (size_t i = 1; i < by_index.size(); ++i) switches += by_index[i].second != by_index[i - 1].second;
+  CHECK(switches == 1);
+}
+
+}  // namespace
+}  // namespace perpetua

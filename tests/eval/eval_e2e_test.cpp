@@ -1,0 +1,173 @@
+// rl-eval end to end: the real binary on the real grasp cell.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <sstream>
+
+#include "collect/checkpoint_fixture.h"
+#include "env/make_env.h"
+#include "rollout/rollout.h"
+#include "rollout/video.h"
+#include "support/test_support.h"
+
+namespace perpetua {
+namespace {
+using testing::ProcessResult;
+using testing::RunProcess;
+using testing::TempDir;
+using testing::ToolPath;
+
+// Small images keep the suite fast; the statistics do not depend on them.
+std::vector<std::string> Eval(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {ToolPath("rl-eval"), "--env", "grasp", "--cell.image-size", "32"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+nlohmann::json Report(const ProcessResult& r) {
+  INFO(r.err);
+  REQUIRE_FALSE(r.out.empty());
+  return nlohmann::json::parse(r.out);
+}
+
+TEST_CASE("scripted and random policies pass and fail the gate") {
+  const ProcessResult scripted =
+      RunProcess(Eval({"--policy", "scripted", "--episodes", "16", "--min-success", "0.5"}));
+  CAPTURE(scripted.err);
+  CHECK(scripted.exit_code == 0);
+  const nlohmann::json s = Report(scripted);
+  CHECK(s["objects"] == "heldout");
+  CHECK(s["a"]["episodes"] == 16);
+  CHECK(s["a"]["success_rate"].get<double>() >= 0.5);
+  CHECK(s["gate"]["passed"] == true);
+  CHECK(s["a"]["per_object"].size() >= 1);
+  CHECK(s["a"]["per_family"].size() >= 1);
+  CHECK(scripted.err.find("95% Wilson") != std::string::npos);  // the table on stderr
+
+  const ProcessResult random =
+      RunProcess(Eval({"--policy", "random", "--episodes", "16", "--min-success", "0.5"}));
+  CHECK(random.exit_code == 5);
+  const nlohmann::json r = Report(random);
+  CHECK(r["gate"]["passed"] == false);
+  CHECK(random.err.find("FAILED") != std::string::npos);
+
+  // --strict gates on the lower bound: a threshold between it and the rate
+  // passes without --strict and fails with it.
+  const double rate = s["a"]["success_rate"];
+  const double low = s["a"]["wilson95"][0];
+  REQUIRE(low < rate);
+  const std::string between = std::to_string((low + rate) / 2);
+  CHECK(RunProcess(Eval({"--policy", "scripted", "--episodes", "16", "--min-success", between})).exit_code == 0);
+  CHECK(RunProcess(Eval({"--policy", "scripted", "--episodes", "16", "--min-success", between, "--strict"}))
+            .exit_code == 5);
+}
+
+TEST_CASE("the number of workers does not change the report") {
+  const ProcessResult one = RunProcess(Eval({"--policy", "random", "--episodes", "10", "--seed", "3"}));
+  const ProcessResult three =
+      RunProcess(Eval({"--policy", "random", "--episodes", "10", "--seed", "3", "--workers", "3"}));
+  REQUIRE(one.exit_code == 0);
+  REQUIRE(three.exit_code == 0);
+  nlohmann::json a = Report(one), b = Report(three);
+  CHECK(a["config"] != b["config"]);  // it records --workers
+  a.erase("config");
+  b.erase("config");
+  CHECK(a == b);
+  CHECK(a["outcomes"]["a"][4]["seed"] == EpisodeSeed(3, 4));
+}
+
+TEST_CASE("paired comparison runs both policies on identical episodes") {
+  TempDir dir;
+  const ProcessResult r = RunProcess(Eval({"--policy", "scripted", "--compare", "random", "--episodes", "24",
+                                           "--json", dir / "report.json"}));
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.empty());  // the report went to the file
+  const auto report = nlohmann::json::parse(testing::ReadFile(dir / "report.json"));
+  const auto& a = report["outcomes"]["a"];
+  const auto& b = report["outcomes"]["b"];
+  REQUIRE(a.size() == 24);
+  REQUIRE(b.size() == 24);
+  for (size_t i = 0; i < 24; ++i) {
+    CHECK(a[i]["seed"] == b[i]["seed"]);
+    CHECK(a[i]["object_ids"] == b[i]["object_ids"]);  // same objects, episode by episode
+  }
+  CHECK(report["comparison"]["pairs"] == 24);
+  CHECK(report["comparison"]["verdict"] == "better");
+  CHECK(r.err.find("is better than B (random)") != std::string::npos);
+  // A policy against itself is indistinguishable.
+  const ProcessResult same =
+      RunProcess(Eval({"--policy", "random", "--compare", "random", "--episodes", "8"}));
+  CHECK(Report(same)["comparison"]["verdict"] == "indistinguishable");
+}
+
+TEST_CASE("videos of the first episodes and of failures decode with every frame") {
+  TempDir dir;
+  const ProcessResult r = RunProcess(Eval({"--policy", "random", "--episodes", "4", "--video", dir / "videos",
+                                           "--video-first", "1", "--video-failures", "2",
+                                           "--video-size", "96"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json report = Report(r);
+  std::vector<std::string> expected;
+  int failures = 0;
+  for (const auto& o : report["outcomes"]["a"]) {
+    const int64_t index = o["index"];
+    const bool success = o["success"];
+    const bool wanted = index < 1 || (!success && failures < 2);
+    if (index >= 1 && !success && failures < 2) ++failures;
+    if (!wanted) continue;
+    char name[64];
+    std::snprintf(name, sizeof name, "episode-%05lld-%s.mp4", static_cast<long long>(index),
+                  success ? "success" : "failure");
+    expected.push_back(name);
+    CHECK(CountVideoFrames(dir / ("videos/" + std::string(name))) == o["length"].get<int>() + 1);
+  }
+  CHECK(testing::ListFiles(dir / "videos") == expected);
+}
+
+TEST_CASE("a checkpoint policy is evaluated and bad input is refused with its code") {
+  TempDir dir;
+  EnvConfig config;
+  config.image_size = 32;
+  const EnvSpec spec = MakeEnv(config)->spec();
+  testing::WriteTestCheckpoint(dir / "q.ckpt", spec, "q-test");
+  const ProcessResult ok = RunProcess(Eval({"--policy", dir / "q.ckpt", "--episodes", "2"}));
+  CAPTURE(ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(Report(ok)["a"]["policy_id"] == "checkpoint:q-test");
+
+  config.image_size = 48;
+  testing::WriteTestCheckpoint(dir / "other.ckpt", MakeEnv(config)->spec(), "other");
+  std::string bytes = testing::ReadFile(dir / "q.ckpt");
+  bytes[bytes.size() / 2] ^= 0x5a;
+  testing::WriteFile(dir / "corrupt.ckpt", bytes);
+  testing::WriteFile(dir / "a-file", "");
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--policy", "scripted", "--episodes", "0"}, 2, "--episodes must be at least 1, got 0"},
+      {{"--policy", "scripted", "--episodes", "2", "--objects", "99999"}, 2, "99999"},
+      {{"--policy", dir / "corrupt.ckpt", "--episodes", "2"}, 3, dir / "corrupt.ckpt"},
+      {{"--policy", dir / "other.ckpt", "--episodes", "2"}, 3, dir / "other.ckpt"},
+      {{"--policy", "scripted", "--compare", dir / "other.ckpt", "--episodes", "2"}, 3, dir / "other.ckpt"},
+      {{"--policy", "scripted", "--episodes", "2", "--json", dir / "a-file/r.json"}, 6, dir / "a-file"},
+      {{"--policy", "scripted", "--episodes", "2", "--min-success", "2"}, 2, "--min-success must be in [0, 1]"},
+      {{"--episodes", "2"}, 2, "--policy is required"},
+  };
+  for (const Case& c : cases) {
+    const ProcessResult r = RunProcess(Eval(c.args));
+    CAPTURE(r.err);
+    CHECK(r.exit_code == c.code);
+    CHECK(r.err.find("rl-eval: error: ") == 0);
+    CHECK(r.err.find(c.message) != std::string::npos);
+    CHECK(r.out.empty());
+  }
+}
+
+}  // namespace
+}  // namespace perpetua

@@ -1,0 +1,79 @@
+// Summaries, per-object tables, paired comparisons and their JSON.
+#include "eval/report.h"
+
+#include <doctest/doctest.h>
+
+namespace perpetua {
+namespace {
+
+std::vector<EpisodeOutcome> Outcomes(const std::vector<int>& successes, const std::string& id) {
+  std::vector<EpisodeOutcome> outcomes;
+  for (size_t i = 0; i < successes.size(); ++i) {
+    EpisodeOutcome o;
+    o.index = int64_t(i);
+    o.seed = 1000 + i;
+    o.success = successes[i] != 0;
+    o.total_return = o.success ? 1.0 : -0.2;
+    o.length = o.success ? 5 : 20;
+    o.object_ids = {int64_t(i % 2), int64_t(i % 2), 7};  // a duplicate counts once
+    o.policy_id = id;
+    outcomes.push_back(o);
+  }
+  return outcomes;
+}
+
+TEST_CASE("summary with rate interval means and per-object rows") {
+  const auto outcomes = Outcomes({1, 0, 1, 1, 0, 0, 1, 1}, "scripted:grasp");
+  const EvalSummary s = Summarize(outcomes);
+  CHECK(s.policy_id == "scripted:grasp");
+  CHECK(s.overall.episodes == 8);
+  CHECK(s.overall.successes == 5);
+  CHECK(s.overall.rate == doctest::Approx(0.625));
+  CHECK(s.overall.interval.low == doctest::Approx(WilsonInterval(5, 8).low));
+  CHECK(s.mean_return == doctest::Approx((5 * 1.0 - 3 * 0.2) / 8));
+  CHECK(s.mean_length == doctest::Approx((5 * 5 + 3 * 20) / 8.0));
+  REQUIRE(s.per_object.size() == 3);
+  CHECK(s.per_object.at(0).episodes == 4);  // even indices: 1, 1, 0, 1
+  CHECK(s.per_object.at(0).successes == 3);
+  CHECK(s.per_object.at(1).successes == 2);
+  CHECK(s.per_object.at(7).episodes == 8);
+  const nlohmann::json json = ToJson(s);
+  CHECK(json["success_rate"] == 0.625);
+  CHECK(json["wilson95"].size() == 2);
+  CHECK(json["per_object"][2]["object_id"] == 7);
+  const std::string table = FormatSummary(s);
+  CHECK(table.find("success 5/8 =  62.5%") != std::string::npos);
+}
+
+TEST_CASE("paired comparison says better worse or indistinguishable") {
+  // A succeeds on 30 episodes where B fails, B on 2 where A fails.
+  std::vector<int> a(60, 0), b(60, 0);
+  for (int i = 0; i < 30; ++i) a[i] = 1;
+  for (int i = 30; i < 32; ++i) b[i] = 1;
+  for (int i = 40; i < 50; ++i) a[i] = b[i] = 1;
+  const auto oa = Outcomes(a, "A"), ob = Outcomes(b, "B");
+  const PairedComparison better = ComparePaired(oa, ob, 1, 2000);
+  CHECK(better.both == 10);
+  CHECK(better.only_a == 30);
+  CHECK(better.only_b == 2);
+  CHECK(better.neither == 18);
+  CHECK(better.verdict == "better");
+  CHECK(better.mcnemar.p_exact == doctest::Approx(McNemarExact(30, 2).p_exact));
+  CHECK(better.bootstrap.difference == doctest::Approx(28.0 / 60));
+  CHECK(ComparePaired(ob, oa, 1, 2000).verdict == "worse");
+  CHECK(ComparePaired(oa, oa, 1, 2000).verdict == "indistinguishable");
+  // 5 against 3 discordant: not enough evidence.
+  std::vector<int> c(20, 0), d(20, 0);
+  for (int i = 0; i < 5; ++i) c[i] = 1;
+  for (int i = 5; i < 8; ++i) d[i] = 1;
+  const PairedComparison close = ComparePaired(Outcomes(c, "C"), Outcomes(d, "D"), 1, 2000);
+  CHECK(close.verdict == "indistinguishable");
+  const nlohmann::json json = ToJson(close);
+  CHECK(json["verdict"] == "indistinguishable");
+  CHECK(json["only_a_succeeded"] == 5);
+  CHECK(FormatComparison(close, "c.ckpt", "d.ckpt").find("A (c.ckpt) is indistinguishable from B (d.ckpt)") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace perpetua

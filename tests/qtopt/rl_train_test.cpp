@@ -1,0 +1,185 @@
+// rl-train q end to end: the real binary on real HDF5 shards, including every
+// way its input can be wrong, interruption and the output-directory lock.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/fs.h"
+#include "data/dataset_writer.h"
+#include "nn/checkpoint.h"
+#include "qtopt/memory_replay.h"
+#include "support/test_support.h"
+
+namespace perpetua {
+namespace {
+using testing::RunProcess;
+using testing::ToolPath;
+
+// Writes `episodes` toy episodes (image size x size) into `dir` as shards of 3 episodes.
+std::vector<std::string> WriteShards(const std::string& dir, int episodes, int size = 16, uint64_t seed0 = 0) {
+  WriterOptions options;
+  options.config.episodes_per_shard = 3;
+  options.config.fsync = false;
+  options.tool_name = "rl_train_test";
+  std::vector<std::string> shards;
+  DatasetWriter writer(dir, options);
+  for (int i = 0; i < episodes; ++i) {
+    const std::string shard = writer.Add(testing::ToyEpisode(seed0 + static_cast<uint64_t>(i), size));
+    if (!shard.empty()) shards.push_back(shard);
+  }
+  for (const auto& s : writer.Close()) shards.push_back(s);
+  return shards;
+}
+
+// Small, fast training flags.
+std::vector<std::string> Train(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {ToolPath("rl-train"), "q", "--batch-size", "8", "--threads", "1",
+                                   "--network.encoder-channels", "8,8", "--network.hidden", "16",
+                                   "--cem.samples", "16", "--cem.elites", "4", "--log-every", "2",
+                                   "--dataset.memory-budget-mb", "64"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+int64_t StepOf(const std::string& checkpoint) { return ReadCheckpointMetadata(checkpoint)["step"].get<int64_t>(); }
+
+TEST_CASE("rl-train q trains on shards with target workers and resumes") {
+  testing::TempDir tmp;
+  WriteShards(tmp / "data", 6);
+  const auto first = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "6",
+                                       "--checkpoint-every", "3", "--workers.count", "1"}));
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.out == tmp / "run/latest.ckpt\n");
+  CHECK(StepOf(tmp / "run/latest.ckpt") == 6);
+  CHECK(testing::ListFiles(tmp / "run", ".ckpt") ==
+        std::vector<std::string>{"ckpt-00000003.ckpt", "ckpt-00000006.ckpt", "latest.ckpt"});
+  const nlohmann::json meta = ReadCheckpointMetadata(tmp / "run/latest.ckpt");
+  CHECK(meta["algorithm"] == "qtopt");
+  CHECK(meta["config_yaml"].get<std::string>().find("steps: 6") != std::string::npos);
+  CHECK(meta["input_spec"]["image_key"] == "image");
+  CHECK(testing::ReadFile(tmp / "run/config.yaml").find("batch_size: 8") != std::string::npos);
+
+  const auto resumed = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "10",
+                                         "--resume", "--workers.count", "1"}));
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.err.find("resumed from " + tmp / "run/latest.ckpt" + " at step 6") != std::string::npos);
+  CHECK(StepOf(tmp / "run/latest.ckpt") == 10);
+  const std::string csv = testing::ReadFile(tmp / "run/metrics.csv");
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 3 + 2);  // one header, rows at 2,4,6 then 8,10
+}
+
+TEST_CASE("rl-train q refuses an empty data directory and mismatched specs") {
+  testing::TempDir tmp;
+  EnsureWritableDirectory(tmp / "empty");
+  auto r = RunProcess(Train({"--data", tmp / "empty", "--out", tmp / "run"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("rl-train: error: " + tmp / "empty" + ": no shards") == 0);
+
+  WriteShards(tmp / "big", 3, 16);
+  WriteShards(tmp / "small", 3, 8);
+  r = RunProcess(Train({"--data", tmp / "big", tmp / "small", "--out", tmp / "run"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("rl-train: error: ") == 0);
+  CHECK(r.err.find("image") != std::string::npos);
+
+  // A checkpoint trained on 16x16 images cannot warm-start training on 8x8 data.
+  REQUIRE(RunProcess(Train({"--data", tmp / "big", "--out", tmp / "run16", "--steps", "2"})).exit_code == 0);
+  r = RunProcess(Train({"--data", tmp / "small", "--out", tmp / "run8", "--init", tmp / "run16/latest.ckpt"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "rl-train: error: " + tmp / "run16/latest.ckpt" +
+                     ": checkpoint does not match the data: image size 16x16 vs 8x8 (checkpoint vs the data)\n");
+}
+
+TEST_CASE("rl-train q refuses corrupt checkpoints for resume and init") {
+  testing::TempDir tmp;
+  WriteShards(tmp / "data", 3);
+  REQUIRE(RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "2"})).exit_code == 0);
+  const std::string good = testing::ReadFile(tmp / "run/latest.ckpt");
+  testing::WriteFile(tmp / "run/latest.ckpt", good.substr(0, good.size() - 100));
+  auto r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "4", "--resume"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "rl-train: error: " + tmp / "run/latest.ckpt" + ": truncated checkpoint (ends inside a blob)\n");
+  std::string flipped = good;
+  flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 1);
+  testing::WriteFile(tmp / "flipped.ckpt", flipped);
+  r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run2", "--init", tmp / "flipped.ckpt"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "rl-train: error: " + tmp / "flipped.ckpt" + ": checkpoint is corrupt (integrity hash mismatch)\n");
+  r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run2", "--init", tmp / "missing.ckpt"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "rl-train: error: " + tmp / "missing.ckpt" + ": no such checkpoint file\n");
+}
+
+TEST_CASE("rl-train q online stream: shards from stdin and stdin closing early") {
+  testing::TempDir tmp;
+  // Only --online and stdin closes before any shard: nothing to train on.
+  auto r = RunProcess(Train({"--online", "-", "--out", tmp / "run"}), "");
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("rl-train: error: only 0 transition(s) to train on (need --min-transitions 1) and the "
+                   "--online stream closed") != std::string::npos);
+
+  WriteShards(tmp / "offline", 3, 16, 0);
+  const auto online = WriteShards(tmp / "fresh", 6, 16, 100);
+  REQUIRE(online.size() == 2);
+  // With offline data, an early EOF just ends the stream.
+  r = RunProcess(Train({"--data", tmp / "offline", "--online", "-", "--out", tmp / "a", "--steps", "2"}), "");
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("online stream closed after 0 shard(s)") != std::string::npos);
+
+  // Online-only training waits for the first shard; a bad path is skipped with a warning.
+  const std::string lines = tmp / "fresh/nonexistent.h5" + "\n" + online[0] + "\n" + online[1] + "\n";
+  r = RunProcess(Train({"--online", "-", "--out", tmp / "b", "--steps", "4", "--min-transitions", "18"}), lines);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("warning: online shard skipped: ") != std::string::npos);
+  const CheckpointContents c = ReadCheckpoint(tmp / "b/latest.ckpt");
+  CHECK(nlohmann::json::parse(c.blobs.at("trainer.state"))["online_shards"] == nlohmann::json(online));
+  const std::string metrics = testing::ReadFile(tmp / "b/metrics.jsonl");
+  const auto last = nlohmann::json::parse(metrics.substr(metrics.rfind('\n', metrics.size() - 2) + 1));
+  CHECK(last["online_transitions"] == 18);
+  CHECK(last["online_share"] == 1.0);
+}
+
+TEST_CASE("rl-train q usage errors name the flag") {
+  testing::TempDir tmp;
+  auto r = RunProcess(Train({"--data", tmp.path()}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "rl-train: error: --out is required (the output directory)\n");
+  r = RunProcess(Train({"--data", tmp.path(), "--out", tmp / "o", "--online", "yes"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "rl-train: error: --online takes '-' (shard paths on stdin), got 'yes'\n");
+  r = RunProcess(Train({"--data", tmp.path(), "--out", tmp / "o", "--cem.iterations", "0"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "rl-train: error: --cem.iterations must be >= 1, got 0\n");
+  r = RunProcess(Train({"--data", tmp.path(), "--out", tmp / "o", "--cem.elitse", "3"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("did you mean '--cem.elites'") != std::string::npos);
+}
+
+TEST_CASE("rl-train q holds a lock on its output and checkpoints on SIGINT") {
+  testing::TempDir tmp;
+  WriteShards(tmp / "data", 3);
+  testing::ChildProcess run(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "100000000",
+                                   "--checkpoint-every", "100000"}));
+  // Wait until it trains (its first metrics row), then try a second run on the same --out.
+  for (int i = 0; i < 600 && testing::ReadFile(tmp / "run/metrics.csv").find('\n') == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto second = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "2"}));
+  CHECK(second.exit_code == 8);
+  CHECK(second.err == "rl-train: error: " + tmp / "run" + ": another rl-train run is training into this directory\n");
+  run.Signal(SIGINT);
+  const auto result = run.Wait();
+  CHECK(result.exit_code == 130);
+  CHECK(StepOf(tmp / "run/latest.ckpt") > 0);
+  CHECK(result.out == tmp / "run/latest.ckpt\n");
+}
+
+}  // namespace
+}  // namespace perpetua

@@ -1,0 +1,58 @@
+// Helpers shared by the sim test files.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/array.h"
+#include "common/error.h"
+
+namespace perpetua::testing {
+
+// Runs `fn`, CHECKs that it throws Error with `code` and a message holding
+// `fragment`; returns the message ("" if it did not throw).
+inline std::string ExpectError(const std::function<void()>& fn, ExitCode code,
+                               const std::string& fragment) {
+  try {
+    fn();
+  } catch (const Error& error) {
+    CHECK(error.code() == code);
+    CHECK_MESSAGE(std::string(error.what()).find(fragment) != std::string::npos,
+                  "message: " << std::string(error.what()) << " lacks: " << fragment);
+    return error.what();
+  }
+  FAIL_CHECK("no Error thrown; expected one containing: " << fragment);
+  return "";
+}
+
+// FNV-1a over an array's bytes: a compact fingerprint of a frame.
+inline uint64_t Fingerprint(const Array& array, uint64_t hash = 1469598103934665603ULL) {
+  const auto* bytes = static_cast<const uint8_t*>(array.data());
+  const size_t size = static_cast<size_t>(array.NumElements()) * DTypeSize(array.dtype);
+  for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ULL;
+  return hash;
+}
+
+// Per-channel standard deviation summed: 0 for a blank image.
+inline double ImageContrast(const Array& image) {
+  double total = 0;
+  for (int c = 0; c < 3; ++c) {
+    double sum = 0, sum_sq = 0;
+    const int64_t pixels = image.shape[0] * image.shape[1];
+    for (int64_t i = 0; i < pixels; ++i) {
+      const double v = image.u8[static_cast<size_t>(3 * i + c)];
+      sum += v;
+      sum_sq += v * v;
+    }
+    const double mean = sum / pixels;
+    total += std::sqrt(std::max(0.0, sum_sq / pixels - mean * mean));
+  }
+  return total;
+}
+
+}  // namespace perpetua::testing
