@@ -22,7 +22,8 @@ packages=(
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev # CLI, config, JSON
   libopencv-dev                                  # videos and images
   doctest-dev                                    # tests
-  python3-h5py python3-numpy                     # interop tests, reference robot server
+  python3-h5py python3-numpy                     # interop tests, reports in scripts, reference robot server
+  gnuplot-nox                                    # the learning-curve plot of scripts/loop.sh
 )
 
 missing=()

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# The perpetual learning loop on the simulated grasp cell, composed from the
+# rl-* tools with shell pipelines. The README's main command.
+#
+#   scripts/loop.sh [--dir runs/loop] [--minutes 60] [--rounds 0] [--seed 1] [options]
+#
+# Options: --round-steps N (gradient steps per round), --eval-episodes N (per
+# round), --final-episodes N, --bootstrap-scripted N, --bootstrap-random N,
+# --batch-size N, --rounds N (stop after N rounds; 0 = only the time budget),
+# --offline, --train-arg ARG (passed to rl-train, repeatable).
+#
+# What it does, in DIR:
+#   1. bootstrap   rl-collect with the scripted policy (epsilon-greedy toward
+#                  random) and the random policy           -> DIR/data/
+#   2. rounds      rl-collect --policy DIR/train/latest.ckpt --reload --forever
+#                    | rl-train q --data DIR/data --online - --resume
+#                  for --round-steps gradient steps, then the collector is
+#                  stopped (SIGINT: it finishes its episode and flushes);
+#                  rl-eval of the new checkpoint on held-out objects, paired
+#                  with the promoted one; promotion to DIR/promoted.ckpt unless
+#                  the paired test says it is worse; a row in DIR/curve.csv and
+#                  the plot DIR/curve.png.
+#   3. at the end  rl-eval of the promoted policy on --final-episodes held-out
+#                  episodes -> DIR/final.json (its path is printed on stdout).
+# With --offline the rounds train on the bootstrap data only (no collector):
+# the baseline that shows what perpetual collection adds.
+#
+# Stopping and resuming: Ctrl-C (or SIGTERM) stops the round cleanly; running
+# the same command again resumes (bootstrap counted from the data, training
+# from DIR/train/latest.ckpt, the wall-clock budget from DIR/loop.state).
+# Exit codes: 0 done, 2 usage, 8 another loop runs in DIR, 130 interrupted,
+# otherwise the failing tool's code.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bin="${PERPETUA_BIN:-$root/build/bin}"
+
+dir=runs/loop
+minutes=60
+rounds=0
+seed=1
+round_steps=1500
+eval_episodes=100
+final_episodes=200
+bootstrap_scripted=300
+bootstrap_random=100
+objects=train
+offline=0
+batch_size=64
+train_args=()
+
+usage() { sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+die_usage() { echo "loop: error: $1" >&2; echo "Run 'scripts/loop.sh --help' for usage." >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) dir="$2"; shift 2 ;;
+    --minutes) minutes="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
+    --round-steps) round_steps="$2"; shift 2 ;;
+    --eval-episodes) eval_episodes="$2"; shift 2 ;;
+    --final-episodes) final_episodes="$2"; shift 2 ;;
+    --bootstrap-scripted) bootstrap_scripted="$2"; shift 2 ;;
+    --bootstrap-random) bootstrap_random="$2"; shift 2 ;;
+    --batch-size) batch_size="$2"; shift 2 ;;
+    --offline) offline=1; shift ;;
+    --train-arg) train_args+=("$2"); shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) die_usage "unknown option '$1'" ;;
+  esac
+done
+for n in "$minutes" "$rounds" "$seed" "$round_steps" "$eval_episodes" "$final_episodes" \
+         "$bootstrap_scripted" "$bootstrap_random" "$batch_size"; do
+  [[ "$n" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die_usage "'$n' is not a number"
+done
+
+# Build (a no-op when up to date) unless pointed at prebuilt tools.
+[ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
+mkdir -p "$dir"/{data,train,eval,logs}
+log="$dir/logs/loop.log"
+say() { echo "loop: $*" | tee -a "$log" >&2; }
+
+# One loop per directory.
+exec 9>"$dir/.loop.lock"
+if ! flock -n 9; then
+  echo "loop: error: another loop is running in $dir" >&2
+  exit 8
+fi
+
+# State that survives a restart: the round reached and the wall-clock spent.
+state="$dir/loop.state"
+round=0
+spent_s=0
+if [ -f "$state" ]; then
+  # shellcheck disable=SC1090
+  . "$state"
+fi
+save_state() {
+  printf 'round=%s\nspent_s=%s\n' "$round" "$spent_s" >"$state.tmp"
+  sync "$state.tmp" 2>/dev/null || true
+  mv -f "$state.tmp" "$state"
+}
+start_s=$(date +%s)
+elapsed_s() { echo $(( spent_s + $(date +%s) - start_s )); }
+budget_s=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
+
+# Interrupts: stop the children cleanly, keep everything finished.
+children=()
+on_interrupt() {
+  say "interrupted: stopping cleanly"
+  for pid in "${children[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  spent_s=$(elapsed_s); save_state
+  exit 130
+}
+trap on_interrupt INT TERM
+
+episodes_in() {  # episodes in dataset directory $1 (0 if none)
+  local out
+  out=$("$bin/rl-data" inspect "$1" 2>/dev/null) || { echo 0; return; }
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("episodes", 0))' <<<"$out"
+}
+
+json_get() {  # json_get FILE EXPR  (EXPR over the parsed report "r")
+  /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+run_collect() {  # run_collect ARGS...: a bounded collection into DIR/data
+  "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" "$@" >/dev/null 2>>"$log" &
+  children=($!)
+  wait "${children[0]}"
+}
+
+# 1. Bootstrap (counted from the data, so a restart collects only what is missing).
+have=$(episodes_in "$dir/data")
+want=$((bootstrap_scripted + bootstrap_random))
+if [ "$round" = 0 ] && [ "$have" -lt "$want" ]; then
+  if [ "$have" -lt "$bootstrap_scripted" ]; then
+    say "bootstrap: $((bootstrap_scripted - have)) scripted episodes (epsilon 0.3 toward random)"
+    run_collect --policy scripted --exploration.epsilon 0.3 --exploration.toward random \
+      --episodes $((bootstrap_scripted - have)) --first-episode "$have" --seed "$seed"
+    have=$bootstrap_scripted
+  fi
+  say "bootstrap: $((want - have)) random episodes"
+  run_collect --policy random --episodes $((want - have)) --first-episode "$have" \
+    --seed $((seed + 1))
+fi
+
+curve="$dir/curve.csv"
+[ -f "$curve" ] || echo "round,minutes,episodes,train_steps,success,wilson_low,wilson_high,promoted,verdict" >"$curve"
+
+plot_curve() {
+  command -v gnuplot >/dev/null || return 0
+  gnuplot 2>>"$log" <<EOF || true
+set datafile separator ","
+set terminal png size 1000,420
+set output "$dir/curve.png.tmp"
+set multiplot layout 1,2 title "Held-out grasp success (95% Wilson interval)"
+set yrange [0:1]
+set key left top
+set grid
+set xlabel "episodes collected"
+set ylabel "success on held-out objects"
+plot "$curve" every ::1 using 3:5:6:7 with yerrorlines title "promoted/candidate" lw 2
+set xlabel "wall-clock minutes"
+plot "$curve" every ::1 using 2:5:6:7 with yerrorlines title "" lw 2
+unset multiplot
+EOF
+  [ -s "$dir/curve.png.tmp" ] && mv -f "$dir/curve.png.tmp" "$dir/curve.png"
+}
+
+# 2. Rounds until the wall-clock budget is spent.
+while [ "$(elapsed_s)" -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -lt "$rounds" ]; }; do
+  r=$((round + 1))  # the round in progress; $round counts completed rounds
+  steps=$((r * round_steps))
+  resume=()
+  [ -f "$dir/train/latest.ckpt" ] && resume=(--resume)
+  train=("$bin/rl-train" q --data "$dir/data" --out "$dir/train" --steps "$steps"
+         --batch-size "$batch_size" --seed "$seed" "${resume[@]}" "${train_args[@]}")
+  if [ "$offline" = 1 ]; then
+    say "round $r: offline training to step $steps"
+    "${train[@]}" >/dev/null 2>>"$log" &
+    children=($!)
+    wait "${children[0]}"
+  else
+    if [ -f "$dir/train/latest.ckpt" ]; then
+      acting=(--policy "$dir/train/latest.ckpt" --reload --exploration.epsilon 0.2
+              --exploration.toward random)
+    else
+      acting=(--policy scripted --exploration.epsilon 0.3 --exploration.toward random)
+    fi
+    first=$(episodes_in "$dir/data")
+    say "round $r: training to step $steps on $first episodes plus the live stream"
+    # The collector's shard paths stream into the trainer's stdin.
+    fifo="$dir/.stream"
+    rm -f "$fifo"; mkfifo "$fifo"
+    "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" "${acting[@]}" \
+      --forever --first-episode "$first" --seed $((seed * 1000 + r)) \
+      --dataset.episodes-per-shard 10 >"$fifo" 2>>"$log" &
+    collector=$!
+    "${train[@]}" --online - <"$fifo" >/dev/null 2>>"$log" &
+    trainer=$!
+    children=("$trainer" "$collector")
+    status=0
+    wait "$trainer" || status=$?
+    kill -INT "$collector" 2>/dev/null || true
+    wait "$collector" 2>/dev/null || true
+    rm -f "$fifo"
+    [ "$status" = 0 ] || { say "rl-train failed with exit code $status"; exit "$status"; }
+  fi
+  children=()
+
+  # Evaluate the candidate on held-out objects, paired with the promoted policy.
+  report="$dir/eval/round-$r.json"
+  compare=()
+  [ -f "$dir/promoted.ckpt" ] && compare=(--compare "$dir/promoted.ckpt")
+  "$bin/rl-eval" --env grasp --objects heldout --policy "$dir/train/latest.ckpt" "${compare[@]}" \
+    --episodes "$eval_episodes" --seed $((seed + 7)) --json "$report" 2>>"$log" &
+  children=($!)
+  wait "${children[0]}"
+  children=()
+  verdict=$(json_get "$report" 'r.get("comparison", {}).get("verdict", "first")')
+  promoted=0
+  if [ "$verdict" != worse ]; then
+    cp -f "$dir/train/latest.ckpt" "$dir/promoted.ckpt.tmp"
+    mv -f "$dir/promoted.ckpt.tmp" "$dir/promoted.ckpt"
+    promoted=1
+  fi
+  success=$(json_get "$report" 'r["a"]["success_rate"]')
+  low=$(json_get "$report" 'r["a"]["wilson95"][0]')
+  high=$(json_get "$report" 'r["a"]["wilson95"][1]')
+  episodes=$(episodes_in "$dir/data")
+  spent_now=$(elapsed_s)
+  minutes_now=$(awk -v s="$spent_now" 'BEGIN { printf "%.2f", s / 60 }')
+  echo "$r,$minutes_now,$episodes,$steps,$success,$low,$high,$promoted,$verdict" >>"$curve"
+  plot_curve
+  say "round $r: held-out success $success [$low, $high] after $episodes episodes," \
+      "$minutes_now min; verdict vs promoted: $verdict; promoted: $promoted"
+  round=$r; spent_s=$spent_now; start_s=$(date +%s); save_state
+done
+
+# 3. Final evaluation of the promoted policy.
+final="$dir/final.json"
+"$bin/rl-eval" --env grasp --objects heldout --policy "$dir/promoted.ckpt" \
+  --episodes "$final_episodes" --seed $((seed + 99)) --json "$final" 2>>"$log" &
+children=($!)
+wait "${children[0]}"
+children=()
+say "final: held-out success $(json_get "$final" 'r["a"]["success_rate"]')" \
+    "$(json_get "$final" 'r["a"]["wilson95"]') over $final_episodes episodes"
+echo "$final"
