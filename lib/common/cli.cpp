@@ -99,9 +99,9 @@ void BindFields(CLI::App* app, Verb& verb) {
       b.option = app->add_flag(name + ",!--no-" + name.substr(2), b.flag, field.help)
                      ->default_str(**value ? "true" : "false");
     } else if (std::holds_alternative<std::vector<std::string>*>(field.ptr)) {
-      b.option = app->add_option(name, b.list, field.help);
+      b.option = app->add_option(name, b.list, field.help)->type_name(FieldTypeLabel(field.ptr));
     } else {
-      b.option = app->add_option(name, b.text, field.help);
+      b.option = app->add_option(name, b.text, field.help)->type_name(FieldTypeLabel(field.ptr));
       const std::string current = DumpYaml({FieldInfo{"x", field.ptr, "", FieldKind::kFlag}});
       b.option->default_str(current.substr(3, current.size() - 4));  // strip "x: " and "\n"
     }

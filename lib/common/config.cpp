@@ -169,6 +169,8 @@ void SetFieldFromText(const FieldInfo& field, const std::string& text, const std
   try {
     if (auto* s = std::get_if<std::string*>(&field.ptr)) {
       **s = text;  // strings are taken verbatim, never YAML-parsed
+    } else if (!text.empty() && text.front() == '[') {
+      AssignNode(field.ptr, YAML::Load(text));  // a YAML flow list: [1, 2]
     } else if (auto* v = std::get_if<std::vector<std::string>*>(&field.ptr)) {
       **v = SplitComma(text);
     } else if (std::holds_alternative<std::vector<int>*>(field.ptr) ||
@@ -211,6 +213,23 @@ std::string DumpYaml(const std::vector<FieldInfo>& fields) {
   close_until("");
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+const char* FieldTypeLabel(const FieldPtr& ptr) {
+  struct V {
+    const char* operator()(std::monostate) { return ""; }
+    const char* operator()(bool*) { return "BOOL"; }
+    const char* operator()(int*) { return "INT"; }
+    const char* operator()(int64_t*) { return "INT"; }
+    const char* operator()(uint64_t*) { return "UINT"; }
+    const char* operator()(float*) { return "NUM"; }
+    const char* operator()(double*) { return "NUM"; }
+    const char* operator()(std::string*) { return "TEXT"; }
+    const char* operator()(std::vector<std::string>*) { return "TEXT ..."; }
+    const char* operator()(std::vector<int>*) { return "INT,..."; }
+    const char* operator()(std::vector<double>*) { return "NUM,..."; }
+  };
+  return std::visit(V{}, ptr);
 }
 
 std::string SuggestClosest(const std::string& word, const std::vector<std::string>& candidates) {

@@ -96,8 +96,9 @@ void ApplyYaml(const std::string& yaml_text, const std::string& source,
 // Reads `path` and applies it as above. Throws Error(kUsage) if unreadable.
 void ApplyYamlFile(const std::string& path, const std::vector<FieldInfo>& fields);
 
-// Sets one field from command-line text (YAML scalar syntax; vectors take a
-// comma-separated list). Throws Error(kUsage) naming `source` on bad values.
+// Sets one field from command-line text (YAML scalar syntax; lists take a
+// comma-separated list or a YAML flow list "[1, 2]"). Throws Error(kUsage)
+// naming `source` on bad values.
 void SetFieldFromText(const FieldInfo& field, const std::string& text, const std::string& source);
 
 // The effective configuration as a YAML document, one "# help" comment per field.
@@ -112,6 +113,9 @@ template <class T>
 void ConfigFromYaml(const std::string& yaml_text, const std::string& source, T& config) {
   ApplyYaml(yaml_text, source, ListFields(config));
 }
+
+// A short type label for --help: "INT", "NUM", "BOOL", "TEXT", "LIST".
+const char* FieldTypeLabel(const FieldPtr& ptr);
 
 // The closest candidate to `word` by edit distance, or "" if none is close
 // enough to suggest. Used for "did you mean" messages.

@@ -114,3 +114,18 @@ TEST_CASE("suggestions need a close match") {
 
 }  // namespace
 }  // namespace perpetua
+
+namespace perpetua {
+namespace {
+TEST_CASE("list flags also take a YAML flow list") {
+  OuterConfig config;
+  const auto fields = ListFields(config);
+  for (const auto& f : fields) {
+    if (f.path == "weights") SetFieldFromText(f, "[3, 4.5]", "flag --weights");
+    if (f.path == "data") SetFieldFromText(f, "[a, b]", "flag --data");
+  }
+  CHECK(config.weights == std::vector<double>{3.0, 4.5});
+  CHECK(config.data == std::vector<std::string>{"a", "b"});
+}
+}  // namespace
+}  // namespace perpetua

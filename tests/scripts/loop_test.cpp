@@ -1,0 +1,150 @@
+// End-to-end tests of the shell scripts that compose the tools: the learning
+// loop (scripts/loop.sh) and nightly retraining (scripts/nightly.sh), run as
+// real processes on the real grasp cell with tiny budgets.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "support/test_support.h"
+
+namespace perpetua {
+namespace {
+using testing::ChildProcess;
+using testing::ProcessResult;
+using testing::ReadFile;
+using testing::RunProcess;
+using testing::SourcePath;
+using testing::TempDir;
+using testing::ToolPath;
+namespace fs = std::filesystem;
+
+// The tools of this build tree, not a fresh setup.
+const std::string kBinEnv = "PERPETUA_BIN=" + fs::path(ToolPath("rl-train")).parent_path().string();
+
+// Tiny budgets: a round trains a few dozen steps on a handful of episodes.
+std::vector<std::string> LoopCommand(const std::string& dir, int rounds) {
+  return {"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", dir,
+          "--rounds", std::to_string(rounds), "--round-steps", "20", "--eval-episodes", "4",
+          "--final-episodes", "4", "--bootstrap-scripted", "6", "--bootstrap-random", "2",
+          "--batch-size", "16", "--train-arg", "--min-transitions=32",
+          "--train-arg", "--checkpoint-every=10", "--train-arg", "--network.encoder-channels=8,16",
+          "--train-arg", "--network.head-channels=16", "--train-arg", "--network.hidden=32"};
+}
+
+int64_t EpisodesIn(const std::string& dir) {
+  const ProcessResult r = RunProcess({ToolPath("rl-data"), "inspect", dir});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const auto pos = r.out.find("\"episodes\":");
+  REQUIRE(pos != std::string::npos);
+  return std::stoll(r.out.substr(pos + 11));
+}
+
+int CountLines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports and a curve") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  const ProcessResult r = RunProcess(LoopCommand(dir, 2));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out == dir + "/final.json\n");  // stdout: only the final report's path
+  CHECK(EpisodesIn(dir + "/data") >= 8);
+  for (const std::string ckpt : {"train/latest.ckpt", "promoted.ckpt"}) {
+    CAPTURE(ckpt);
+    const ProcessResult e = RunProcess({ToolPath("rl-eval"), "--env", "grasp", "--policy",
+                                        dir + "/" + ckpt, "--episodes", "2"});
+    CHECK_MESSAGE(e.exit_code == 0, e.err);  // the checkpoint loads and acts
+  }
+  for (const std::string report : {"eval/round-1.json", "eval/round-2.json", "final.json"}) {
+    CAPTURE(report);
+    const std::string text = ReadFile(dir + "/" + report);
+    CHECK(text.find("\"success_rate\"") != std::string::npos);
+    CHECK(text.find("\"wilson95\"") != std::string::npos);
+  }
+  CHECK(ReadFile(dir + "/eval/round-2.json").find("\"verdict\"") != std::string::npos);
+  const std::string curve = ReadFile(dir + "/curve.csv");
+  CHECK(curve.rfind("round,minutes,episodes,train_steps,success,", 0) == 0);
+  CHECK(CountLines(curve) == 3);
+  CHECK(ReadFile(dir + "/curve.png").rfind("\x89PNG", 0) == 0);
+  CHECK(ReadFile(dir + "/loop.state").find("round=2") != std::string::npos);
+}
+
+TEST_CASE("bad loop options are usage errors") {
+  TempDir tmp;
+  ProcessResult r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir",
+                                tmp / "run", "--rounds", "two"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("loop: error: 'two' is not a number") == 0);
+  r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--frobnicate"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("unknown option '--frobnicate'") != std::string::npos);
+}
+
+TEST_CASE("a loop killed mid-round resumes and loses no finished episode") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  // Run the loop in its own process group so SIGKILL takes the tools with it,
+  // as a power cut would.
+  std::vector<std::string> command = {"setsid"};
+  for (const auto& a : LoopCommand(dir, 3)) command.push_back(a);
+  {
+    ChildProcess loop(command);
+    // Wait until the first round is collecting online, then kill everything.
+    for (int i = 0; i < 600 && ReadFile(dir + "/logs/loop.log").find("round 1: training") ==
+                                    std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    ::kill(-loop.pid(), SIGKILL);
+    loop.Wait();
+  }
+  // Recover what the killed collector staged, then count.
+  REQUIRE(RunProcess({ToolPath("rl-data"), "recover", dir + "/data"}).exit_code == 0);
+  const int64_t before = EpisodesIn(dir + "/data");
+  CHECK(before >= 8);
+  const ProcessResult r = RunProcess(LoopCommand(dir, 3));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(EpisodesIn(dir + "/data") >= before);  // nothing lost
+  CHECK(ReadFile(dir + "/loop.state").find("round=3") != std::string::npos);
+  CHECK(ReadFile(dir + "/logs/loop.log").find("bootstrap: 6 scripted") != std::string::npos);
+}
+
+TEST_CASE("two nightly runs at once: the second exits 8 and harms nothing") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  REQUIRE(RunProcess(LoopCommand(dir, 1)).exit_code == 0);
+  const std::vector<std::string> nightly = {
+      "env", kBinEnv, "bash", SourcePath("scripts/nightly.sh"), "--dir", dir, "--steps", "60",
+      "--eval-episodes", "4", "--keep", "2", "--train-arg", "--min-transitions=32",
+      "--train-arg", "--batch-size=16", "--train-arg", "--network.encoder-channels=8,16",
+      "--train-arg", "--network.head-channels=16", "--train-arg", "--network.hidden=32"};
+  ChildProcess first(nightly);
+  for (int i = 0; i < 600 && !fs::exists(dir + "/nightly"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const ProcessResult second = RunProcess(nightly);
+  CHECK(second.exit_code == 8);
+  CHECK(second.err.find("nightly: another nightly run holds") == 0);
+  const ProcessResult done = first.Wait();
+  CHECK_MESSAGE((done.exit_code == 0 || done.exit_code == 5), done.err);
+  // One run directory, finished and evaluated.
+  int runs = 0;
+  for (const auto& entry : fs::directory_iterator(dir + "/nightly")) {
+    ++runs;
+    CHECK(fs::exists(entry.path() / "DONE"));
+    CHECK(fs::exists(entry.path() / "eval.json"));
+  }
+  CHECK(runs == 1);
+}
+
+}  // namespace
+}  // namespace perpetua
