@@ -60,12 +60,12 @@ std::string GraspMjcf(int slots) {
       <geom name="wrist" type="cylinder" pos="0 0 0.12" size="0.016 0.032" rgba="0.6 0.6 0.65 1" mass="0.1"
             contype="0" conaffinity="0"/>
       <body name="finger_l">
-        <joint name="fl" type="slide" axis="0 1 0" range="0 0.045" damping="8" armature="0.02"/>
+        <joint name="fl" type="slide" axis="0 1 0" range="0 0.045" damping="25" armature="0.02"/>
         <geom name="finger_l" type="box" pos="0 0.008 0.035" size="0.012 0.005 0.03" rgba="0.85 0.55 0.1 1"
               mass="0.05" friction="1.0"/>
       </body>
       <body name="finger_r">
-        <joint name="fr" type="slide" axis="0 -1 0" range="0 0.045" damping="8" armature="0.02"/>
+        <joint name="fr" type="slide" axis="0 -1 0" range="0 0.045" damping="25" armature="0.02"/>
         <geom name="finger_r" type="box" pos="0 -0.008 0.035" size="0.012 0.005 0.03" rgba="0.85 0.55 0.1 1"
               mass="0.05" friction="1.0"/>
       </body>
