@@ -42,17 +42,18 @@ std::string GraspMjcf(int slots) {
   </default>
   <asset>
     <texture name="table" type="2d" builtin="checker" width="64" height="64"
-             rgb1="0.57 0.46 0.36" rgb2="0.53 0.43 0.33"/>
+             rgb1="1 1 1" rgb2="0.9 0.9 0.9"/>
     <material name="table" texture="table" texrepeat="6 6"/>
     <texture name="bin" type="2d" builtin="checker" width="64" height="64"
-             rgb1="0.5 0.52 0.5" rgb2="0.47 0.49 0.47"/>
+             rgb1="1 1 1" rgb2="0.9 0.9 0.9"/>
     <material name="bin" texture="bin" texrepeat="3 3"/>
   </asset>
   <worldbody>
     <light name="sun" directional="true" pos="0 0 1" dir="0.2 0.3 -1" diffuse="0.6 0.6 0.6"
            specular="0.1 0.1 0.1" castshadow="false"/>
-    <geom name="table" type="plane" size="1.5 1.5 0.02" material="table" friction="0.6"/>
-    <geom name="bin_floor" type="box" pos="0 0 0.0002" size="0.17 0.17 0.0005" material="bin"
+    <geom name="table" type="plane" size="1.5 1.5 0.02" rgba="0.55 0.45 0.35 1" material="table"
+          friction="0.6"/>
+    <geom name="bin_floor" type="box" pos="0 0 0.0002" size="0.17 0.17 0.0005" rgba="0.5 0.52 0.5 1" material="bin"
           contype="0" conaffinity="0"/>
     <geom name="wall_n" type="box" pos="0 0.175 0.02" size="0.185 0.01 0.02" rgba="0.3 0.35 0.45 1"/>
     <geom name="wall_s" type="box" pos="0 -0.175 0.02" size="0.185 0.01 0.02" rgba="0.3 0.35 0.45 1"/>

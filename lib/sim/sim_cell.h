@@ -80,6 +80,7 @@ class SimCell : public Env, public StateRenderer {
   std::vector<float> light_diffuse_;     // nominal (nlight x 3)
   std::vector<mjtNum> light_dir_;        // nominal (nlight x 3)
   std::vector<mjtByte> texture_rgb_;     // nominal tex_rgb (ntexdata)
+  std::vector<int> textured_geoms_, textured_materials_;  // geoms shown textured only when randomised
   bool textures_changed_ = false;
   float headlight_ambient_[3] = {0, 0, 0};
   float headlight_diffuse_[3] = {0, 0, 0};

@@ -108,7 +108,7 @@ TEST_CASE("golden scripted grasp trajectory") {
   // GPU drivers rasterise differently.
   auto* cell = dynamic_cast<SimCell*>(env.get());
   if (cell->gl_renderer().find("llvmpipe") != std::string::npos) {
-    CHECK(trace.frames == 10223697365655393538ULL);
+    CHECK(trace.frames == 4361297875705706796ULL);
   }
 }
 
