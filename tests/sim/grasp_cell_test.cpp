@@ -284,3 +284,17 @@ TEST_CASE("the scripted policy grasps held-out objects and the random one rarely
 }
 
 }  // namespace perpetua::sim
+
+namespace perpetua::sim {
+
+TEST_CASE("a simulation that blows up fails the step instead of teleporting") {
+  std::unique_ptr<Env> env = MakeGrasp();
+  env->Reset(1);
+  // Absurd gravity makes accelerations explode; MuJoCo would silently reset.
+  auto* cell = dynamic_cast<SimCell*>(env.get());
+  const_cast<mjModel*>(cell->model())->opt.gravity[2] = -1e12;
+  testing::ExpectError([&] { env->Step({0, 0, 0, 0, -1, -1}); }, ExitCode::kEnvFailure,
+                       "grasp: the simulation became unstable at t = ");
+}
+
+}  // namespace perpetua::sim
