@@ -13,7 +13,7 @@
 // then OSMesa. If none works: Error(kEnvFailure) listing what each attempt
 // said. An unknown name: Error(kUsage).
 //
-// Mesa's llvmpipe thread pool: LP_NUM_THREADS is set to 0 (render on the
+// Mesa's llvmpipe thread pool: at program start LP_NUM_THREADS is set to 0 (render on the
 // calling thread) before the first context unless the environment sets it.
 //
 // Threads: each context belongs to one owner (one renderer in one env).
