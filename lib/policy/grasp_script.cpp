@@ -117,7 +117,7 @@ class GraspScript : public Policy {
     const bool yaw_ok = std::abs(eyaw) < kAlignedYaw || across < grasp[4] + 0.006;
     const bool aligned = std::hypot(ex, ey) < kAlignedXY && yaw_ok;
     const double hover = std::max(0.10, top + kHoverClearance);
-    const double depth = std::max(0.006, grasp[2] - 0.012);
+    const double depth = std::max(0.003, grasp[2] - 0.012);
     action[0] = static_cast<float>(Clip(ex / sim::kGraspMoveXY));
     action[1] = static_cast<float>(Clip(ey / sim::kGraspMoveXY));
     action[3] = yaw_ok ? 0.0f : static_cast<float>(Clip(eyaw / sim::kGraspMoveYaw));

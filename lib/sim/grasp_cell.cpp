@@ -17,6 +17,7 @@ constexpr double kMoveZ = kGraspMoveZ;
 constexpr double kMoveYaw = kGraspMoveYaw;
 constexpr double kWorkspaceXY = 0.14;        // |x|, |y| limit of the gripper centre (m)
 constexpr double kMaxZ = 0.30;               // highest gripper origin (m)
+constexpr double kMinZ = -0.003;             // lowest: fingertips 2 mm above the table
 constexpr double kStartZ = 0.16;             // gripper origin at the start of an episode
 constexpr double kFingertipOffset = 0.005;   // fingertips above the gripper origin (m)
 constexpr double kFingerTravel = 0.045;      // finger joint range (m): 0 closed, travel open
@@ -63,7 +64,7 @@ std::string GraspMjcf(int slots) {
     <body name="gripper" pos="0 0 0">
       <joint name="gx" type="slide" axis="1 0 0" range="-0.14 0.14" damping="45" armature="0.2"/>
       <joint name="gy" type="slide" axis="0 1 0" range="-0.14 0.14" damping="45" armature="0.2"/>
-      <joint name="gz" type="slide" axis="0 0 1" range="0 0.30" damping="45" armature="0.2"/>
+      <joint name="gz" type="slide" axis="0 0 1" range="-0.003 0.30" damping="45" armature="0.2"/>
       <joint name="gyaw" type="hinge" axis="0 0 1" range="-1.75 1.75" damping="0.15" armature="0.003"/>
       <geom name="palm" type="box" pos="0 0 0.077" size="0.02 0.062 0.012" rgba="0.25 0.25 0.3 1" mass="0.3"/>
       <geom name="wrist" type="cylinder" pos="0 0 0.12" size="0.016 0.032" rgba="0.6 0.6 0.65 1" mass="0.1"
@@ -422,7 +423,7 @@ StepResult GraspCell::DoStep(const std::vector<float>& action) {
   const double yaw = d->qpos[m->jnt_qposadr[joint_yaw_]];
   const double tx = std::clamp(x + kMoveXY * action[0], -kWorkspaceXY, kWorkspaceXY);
   const double ty = std::clamp(y + kMoveXY * action[1], -kWorkspaceXY, kWorkspaceXY);
-  const double tz = std::clamp(z + kMoveZ * action[2], 0.0, kMaxZ);
+  const double tz = std::clamp(z + kMoveZ * action[2], kMinZ, kMaxZ);
   const double tyaw = std::clamp(yaw + kMoveYaw * action[3], -M_PI / 2, M_PI / 2);
   const bool close = action[4] > 0.0f;
   const bool terminate = action[5] > 0.0f;
@@ -572,7 +573,7 @@ Observation GraspCell::RenderState(const nlohmann::json& state) {
     if (g.size() != 4) Fail(ExitCode::kUsage, "grasp state gripper must be [x, y, z, yaw]");
     data_->qpos[model_->jnt_qposadr[joint_x_]] = std::clamp(g[0], -kWorkspaceXY, kWorkspaceXY);
     data_->qpos[model_->jnt_qposadr[joint_y_]] = std::clamp(g[1], -kWorkspaceXY, kWorkspaceXY);
-    data_->qpos[model_->jnt_qposadr[joint_z_]] = std::clamp(g[2], 0.0, kMaxZ);
+    data_->qpos[model_->jnt_qposadr[joint_z_]] = std::clamp(g[2], kMinZ, kMaxZ);
     data_->qpos[model_->jnt_qposadr[joint_yaw_]] = std::clamp(g[3], -M_PI / 2, M_PI / 2);
   }
   mj_forward(model_.get(), data_.get());
