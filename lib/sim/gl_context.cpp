@@ -23,6 +23,13 @@ std::optional<GlBackend> g_backend;
 // The context current on this thread (set only through EnsureCurrent).
 thread_local const GlContext* t_current = nullptr;
 
+// Mesa's llvmpipe rasterises with a thread pool by default; for 64x64 frames
+// one thread is as fast, and collectors already run one env per thread. Set
+// during static initialisation (before main starts any thread, as setenv is
+// not thread-safe); a value the user set wins.
+[[maybe_unused]] const bool g_llvmpipe_single_thread =
+    ::setenv("LP_NUM_THREADS", "0", /*overwrite=*/0) == 0;
+
 template <class Fn>
 Fn LoadSymbol(void* library, const char* name) {
   return reinterpret_cast<Fn>(dlsym(library, name));
@@ -298,10 +305,6 @@ std::unique_ptr<GlContext> GlContext::Create(const std::string& renderer, int ma
     Fail(ExitCode::kUsage, "unknown " + source + ": expected auto, egl or osmesa");
   }
   std::lock_guard<std::mutex> lock(g_mutex);
-  // Mesa's llvmpipe rasterises with a thread pool by default; for 64x64
-  // frames one thread is as fast and collectors already run one env per
-  // thread. A value the user set wins.
-  ::setenv("LP_NUM_THREADS", "0", /*overwrite=*/0);
   if (g_backend.has_value()) {
     const GlBackend latched = *g_backend;
     if (choice != "auto" && choice != GlBackendName(latched)) {

@@ -22,11 +22,16 @@ std::string PushMjcf() {
     <headlight ambient="0.35 0.35 0.35" diffuse="0.45 0.45 0.45" specular="0 0 0"/>
     <quality shadowsize="0" offsamples="0"/>
   </visual>
+  <asset>
+    <texture name="mat" type="2d" builtin="checker" width="64" height="64"
+             rgb1="1 1 1" rgb2="0.9 0.9 0.9"/>
+    <material name="mat" texture="mat" texrepeat="3 3"/>
+  </asset>
   <worldbody>
     <light name="sun" directional="true" pos="0 0 1" dir="0.2 0.3 -1" diffuse="0.6 0.6 0.6"
            specular="0.1 0.1 0.1" castshadow="false"/>
     <geom name="table" type="plane" size="1.5 1.5 0.02" rgba="0.55 0.45 0.35 1" friction="0.5"/>
-    <geom name="mat" type="box" pos="0 0 0.0002" size="0.17 0.17 0.0005" rgba="0.5 0.52 0.5 1"
+    <geom name="mat" type="box" pos="0 0 0.0002" size="0.17 0.17 0.0005" rgba="0.5 0.52 0.5 1" material="mat"
           contype="0" conaffinity="0"/>
     <camera name="overhead" pos="0 -0.32 0.52" xyaxes="1 0 0 0 0.85 0.53" fovy="45"/>
     <body name="target" pos="0.05 0.05 0.0008">
