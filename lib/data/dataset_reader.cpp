@@ -92,7 +92,8 @@ std::vector<std::string> ListShards(const std::string& dir) {
 
 
 DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_empty,
-                             const Schema* expected) {
+                             const Schema* expected, std::string filter_key)
+    : filter_key_(std::move(filter_key)) {
   h5::InitThread();
   if (expected != nullptr) {
     schema_ = *expected;
@@ -139,7 +140,7 @@ size_t DatasetReader::AddFile(const std::string& path) {
   DatasetFileInfo info;
   const hid_t file = FileHandle(path);
   Schema schema;
-  std::vector<EpisodeRef> refs = IndexFile(file, path, &info, &schema);
+  std::vector<EpisodeRef> refs = IndexFile(file, path, filter_key_, &info, &schema);
   if (!refs.empty()) {
     if (!has_schema_) {
       schema_ = schema;

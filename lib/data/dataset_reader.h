@@ -52,9 +52,11 @@ class DatasetReader {
   // (a trainer waiting for a collector) it is accepted and Refresh() picks
   // shards up as they appear. Error(kUsage) if `paths` is empty or a path
   // does not exist. With `expected`, every episode must match that schema
-  // (a learner's observation/action specs) instead of the first file's.
+  // (a learner's observation/action specs) instead of the first file's. With
+  // `filter_key`, only the episodes listed in each file's mask/<filter_key>
+  // (see IndexFile).
   explicit DatasetReader(const std::vector<std::string>& paths, bool allow_empty = false,
-                         const Schema* expected = nullptr);
+                         const Schema* expected = nullptr, std::string filter_key = "");
   ~DatasetReader();
 
   // The shared schema (empty until the first episode arrives).
@@ -84,6 +86,7 @@ class DatasetReader {
   hid_t FileHandle(const std::string& path);
 
  private:
+  std::string filter_key_;
   std::vector<std::string> directories_;
   std::vector<DatasetFileInfo> files_;
   std::map<std::string, size_t> file_index_;  // path -> index in files_

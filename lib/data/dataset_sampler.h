@@ -42,10 +42,13 @@ Schema SchemaOfEnv(const EnvSpec& spec);
 
 struct DatasetSamplerConfig {
   double memory_budget_mb = 4096.0;  // decoded observations kept in memory (MiB)
+  std::string filter_key;            // only episodes in each file's mask/<key> ("" = all)
 
   void Visit(ConfigVisitor& v) {
     v.Field("memory_budget_mb", memory_budget_mb,
             "decoded observations kept in memory, MiB (the rest is read from disk per sample)");
+    v.Field("filter_key", filter_key,
+            "only episodes listed in each file's mask/<key>, e.g. train or valid (empty: all)");
   }
 };
 
