@@ -187,6 +187,20 @@ std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool our
     Fail(ExitCode::kBadData, where.Child("data").str() + ": total is " + std::to_string(*declared) +
                                  " but the episodes hold " + std::to_string(total) + " steps");
   }
+  if (ours) {
+    // Our masks must name existing demos (robomimic filters by them).
+    const std::vector<std::string> demos = h5::ListLinks(data.get(), where.Child("data"));
+    const std::set<std::string> present(demos.begin(), demos.end());
+    for (const char* mask : {"mask/train", "mask/valid"}) {
+      if (!h5::LinkExists(file, mask)) continue;
+      for (const std::string& name : h5::ReadStringList(file, mask, where)) {
+        if (!present.count(name)) {
+          Fail(ExitCode::kBadData, where.Child(mask).str() + ": lists " + name +
+                                       ", which is not in data/");
+        }
+      }
+    }
+  }
   return refs;
 }
 
