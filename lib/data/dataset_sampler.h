@@ -11,6 +11,10 @@
 // the time whatever it evicts, so nothing is evicted: no decode churn. The
 // index costs about 100 bytes per episode more (paths are shared per file).
 //
+// Opening (and AddFile) reads and checks every episode's scalars up front
+// (finite actions and rewards; about 0.4 ms per episode with the index), so
+// a corrupt value stops a trainer at start, not hours into training.
+//
 // Sampling draws a transition index uniformly over all transitions (with
 // replacement), so every transition of every episode and shard has the same
 // probability. Same data, same seed -> same batch, wherever the rows came from.
