@@ -99,7 +99,7 @@ DatasetReport InspectDatasets(const std::vector<std::string>& paths, bool deep) 
     } else if (IsRegularFile(path)) {
       files.push_back(path);
     } else {
-      report.problems.push_back(path + ": no such file or directory");
+      report.problems.push_back(path + ": " + AccessProblem(path));
     }
   }
   for (const std::string& file : files) {

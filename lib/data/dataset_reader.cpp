@@ -1,6 +1,7 @@
 #include "data/dataset_reader.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -73,6 +74,12 @@ EpisodeRef DatasetReader::episode(size_t i) const {
   return ref;
 }
 
+std::string AccessProblem(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return "not a regular file or directory";
+  return errno == ENOENT ? "no such file or directory" : std::string("cannot access: ") + std::strerror(errno);
+}
+
 std::vector<std::string> ListShards(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) Fail(ExitCode::kBadData, dir + ": cannot list directory: " + std::strerror(errno));
@@ -112,7 +119,7 @@ DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_e
     } else if (IsRegularFile(path)) {
       AddFile(path);
     } else {
-      Fail(ExitCode::kUsage, path + ": no such file or directory");
+      Fail(ExitCode::kUsage, path + ": " + AccessProblem(path));
     }
   }
 }

@@ -41,6 +41,10 @@
 
 namespace perpetua {
 
+// Why `path` can be neither listed nor read: "no such file or directory",
+// "cannot access: Permission denied", ...
+std::string AccessProblem(const std::string& path);
+
 // Lists the complete shards of dataset directory `dir` ("shard-*.h5", sorted).
 // Error(kBadData) if it cannot be listed (missing, no permission).
 std::vector<std::string> ListShards(const std::string& dir);

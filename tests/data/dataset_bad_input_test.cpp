@@ -322,6 +322,13 @@ TEST_CASE("a directory without read permission") {
   CAPTURE(result.err);
   CHECK(result.exit_code == 3);
   CHECK(result.err.find("rl-data: error: " + locked + ": cannot list directory: Permission denied") != std::string::npos);
+  // A directory whose parent cannot be searched says so too.
+  if (::geteuid() == 0) {
+    REQUIRE(::chmod(dir.path().c_str(), 0700) == 0);
+    const auto hidden = RunProcess(argv);
+    CHECK(hidden.exit_code == 3);
+    CHECK(hidden.err.find("rl-data: error: " + locked + ": cannot access: Permission denied") != std::string::npos);
+  }
 }
 
 TEST_CASE("samplers refuse data whose keys or shapes differ from what the learner expects") {
