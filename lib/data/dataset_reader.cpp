@@ -6,12 +6,21 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "common/fs.h"
 #include "data/shard_format.h"
 
 namespace perpetua {
 namespace {
+
+// One name per file however it is spelled ("data/x.h5", "./data//x.h5", a symlink).
+std::string FileKey(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
+  if (!ec) return canonical.string();
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
 
 // Open HDF5 files kept by a reader (one descriptor each; well under the usual 1024 limit).
 constexpr size_t kMaxOpenFiles = 256;
@@ -143,7 +152,8 @@ hid_t DatasetReader::FileHandle(const std::string& path) {
 
 size_t DatasetReader::AddFile(const std::string& path) {
   h5::InitThread();
-  if (file_index_.count(path)) return 0;
+  const std::string key = FileKey(path);
+  if (file_index_.count(key)) return 0;
   DatasetFileInfo info;
   const hid_t file = FileHandle(path);
   Schema schema;
@@ -190,7 +200,7 @@ size_t DatasetReader::AddFile(const std::string& path) {
     episodes_.push_back(std::move(c));
   }
   num_transitions_ += info.num_transitions;
-  file_index_[path] = files_.size();
+  file_index_[key] = files_.size();
   files_.push_back(std::move(info));
   return refs.size();
 }
@@ -199,7 +209,7 @@ std::vector<std::string> DatasetReader::Refresh() {
   std::vector<std::string> added;
   for (const std::string& dir : directories_) {
     for (const std::string& shard : ListShards(dir)) {
-      if (file_index_.count(shard)) continue;
+      if (file_index_.count(FileKey(shard))) continue;
       AddFile(shard);
       added.push_back(shard);
     }
@@ -210,7 +220,7 @@ std::vector<std::string> DatasetReader::Refresh() {
 void DatasetReader::DropEpisodesFrom(size_t first) {
   while (!files_.empty() && files_.back().first_episode >= first) {
     num_transitions_ -= files_.back().num_transitions;
-    file_index_.erase(files_.back().path);
+    file_index_.erase(FileKey(files_.back().path));
     files_.pop_back();
   }
   PERPETUA_CHECK(files_.empty() || files_.back().first_episode + files_.back().num_episodes == first);

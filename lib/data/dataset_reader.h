@@ -77,7 +77,8 @@ class DatasetReader {
   Episode ReadEpisode(size_t i);
 
   // Adds one file (e.g. a shard path printed by rl-collect). Returns the
-  // number of episodes added (0 if the path was already open).
+  // number of episodes added (0 if the file is already in, under any spelling
+  // of its path: relative, absolute, through a symlink).
   size_t AddFile(const std::string& path);
   // Re-lists the directories given to the constructor and adds shards not
   // seen yet. Returns their paths.
@@ -93,7 +94,7 @@ class DatasetReader {
   std::string filter_key_;
   std::vector<std::string> directories_;
   std::vector<DatasetFileInfo> files_;
-  std::map<std::string, size_t> file_index_;  // path -> index in files_
+  std::map<std::string, size_t> file_index_;  // canonical path -> index in files_
   struct Layout;      // paths relative to an episode's group, shared by a file's episodes
   struct CompactRef;  // one episode: a Layout, its group prefix and its rows
   std::vector<CompactRef> episodes_;

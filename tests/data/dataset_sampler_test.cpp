@@ -160,6 +160,10 @@ TEST_CASE("new shards stream in from another thread while sampling") {
   CHECK(sampler.stats().episodes == 5 + 12);
   CHECK(sampler.num_transitions() > first);
   CHECK(sampler.AddFile(ListShards(other.path()).front()) == 0);  // already known
+  const std::string shard = ListShards(other.path()).front();
+  const std::string respelled = other.path() + "/./" + shard.substr(shard.rfind('/') + 1);
+  CHECK(sampler.AddFile(respelled) == 0);  // the same file under another spelling
+  CHECK(sampler.stats().episodes == 5 + 12);
 }
 
 TEST_CASE("shard paths piped in are added and bad lines are skipped with a warning") {
