@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "data/shard_format.h"
 
@@ -98,9 +99,30 @@ std::vector<std::string> ObservationKeys(hid_t file, const std::string& group_pa
 }
 
 // data/demo_<i> groups of a perpetua shard or a robomimic file.
+// The demo names listed in mask/<filter_key> (robomimic's filter keys).
+std::set<std::string> FilterDemos(hid_t file, const std::string& filter_key, const Where& where) {
+  const std::string mask = "mask/" + filter_key;
+  if (!h5::LinkExists(file, mask)) {
+    std::string known;
+    if (h5::LinkExists(file, "mask")) {
+      Handle group = h5::OpenGroup(file, "mask", where);
+      for (const std::string& name : h5::ListLinks(group.get(), where.Child("mask"))) {
+        known += (known.empty() ? "" : ", ") + name;
+      }
+    }
+    Fail(ExitCode::kBadData, where.str() + ": no filter key '" + filter_key + "' (has: " +
+                                 (known.empty() ? "none" : known) + ")");
+  }
+  const std::vector<std::string> names = h5::ReadStringList(file, mask, where);
+  return std::set<std::string>(names.begin(), names.end());
+}
+
 std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool ours,
-                                   DatasetFileInfo* info, Schema* file_schema) {
+                                   const std::string& filter_key, DatasetFileInfo* info,
+                                   Schema* file_schema) {
   const Where where{path, ""};
+  const bool filtered = !filter_key.empty();
+  const std::set<std::string> keep = filtered ? FilterDemos(file, filter_key, where) : std::set<std::string>{};
   Handle data = h5::OpenGroup(file, "data", where);
   info->env_args_json = h5::ReadAttrString(data.get(), "env_args", where.Child("data")).value_or("");
   info->env_spec_json = h5::ReadAttrString(data.get(), kEnvSpecAttr, where.Child("data")).value_or("");
@@ -109,6 +131,7 @@ std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool our
   std::string first_name;
   for (const std::string& demo : NumberedLinks(data.get(), "demo_", where.Child("data"))) {
     const std::string g = "data/" + demo;
+    if (filtered && !keep.count(demo)) continue;
     Handle group = h5::OpenGroup(file, g, where);
     EpisodeRef ref;
     ref.file = path;
@@ -160,9 +183,23 @@ std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool our
     }
   }
   const auto declared = h5::ReadAttrInt64(data.get(), "total", where.Child("data"));
-  if (ours && declared && *declared != total) {
+  if (ours && !filtered && declared && *declared != total) {
     Fail(ExitCode::kBadData, where.Child("data").str() + ": total is " + std::to_string(*declared) +
                                  " but the episodes hold " + std::to_string(total) + " steps");
+  }
+  if (ours) {
+    // Our masks must name existing demos (robomimic filters by them).
+    const std::vector<std::string> demos = h5::ListLinks(data.get(), where.Child("data"));
+    const std::set<std::string> present(demos.begin(), demos.end());
+    for (const char* mask : {"mask/train", "mask/valid"}) {
+      if (!h5::LinkExists(file, mask)) continue;
+      for (const std::string& name : h5::ReadStringList(file, mask, where)) {
+        if (!present.count(name)) {
+          Fail(ExitCode::kBadData, where.Child(mask).str() + ": lists " + name +
+                                       ", which is not in data/");
+        }
+      }
+    }
   }
   return refs;
 }
@@ -264,7 +301,8 @@ std::vector<EpisodeRef> IndexMinari(hid_t file, const std::string& path, Schema*
 
 }  // namespace
 
-std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info,
+std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path,
+                                  const std::string& filter_key, DatasetFileInfo* info,
                                   Schema* schema) {
   const Where where{path, ""};
   info->path = path;
@@ -278,11 +316,15 @@ std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFi
     }
     info->provenance_json = h5::ReadAttrString(file, kProvenanceAttr, where).value_or("{}");
     info->tool_config_yaml = h5::ReadAttrString(file, kToolConfigAttr, where).value_or("");
-    return IndexDemos(file, path, /*ours=*/true, info, schema);
+    return IndexDemos(file, path, /*ours=*/true, filter_key, info, schema);
   }
   if (h5::LinkExists(file, "data")) {
     info->format = "robomimic";
-    return IndexDemos(file, path, /*ours=*/false, info, schema);
+    return IndexDemos(file, path, /*ours=*/false, filter_key, info, schema);
+  }
+  if (!filter_key.empty()) {
+    Fail(ExitCode::kBadData, path + ": filter key '" + filter_key +
+                                 "' given, but only robomimic-layout files have filter keys");
   }
   if (h5::LinkExists(file, "observations")) {
     info->format = "d4rl";

@@ -31,7 +31,11 @@ struct DatasetFileInfo {
 // share (checked while indexing). Error(kBadData) naming the file and the
 // object on a missing group or dataset, a wrong shape or dtype, rows that
 // disagree, an unsupported schema version or an unrecognised layout.
-std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info,
+// With a `filter_key` ("train", "valid"), only the demos listed in
+// mask/<filter_key> are indexed (robomimic's filter keys; Error(kBadData) if
+// the file has no such mask or is not in robomimic's layout).
+std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path,
+                                  const std::string& filter_key, DatasetFileInfo* info,
                                   Schema* schema);
 
 }  // namespace perpetua

@@ -1,16 +1,26 @@
 #include "data/dataset_reader.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "common/fs.h"
 #include "data/shard_format.h"
 
 namespace perpetua {
 namespace {
+
+// One name per file however it is spelled ("data/x.h5", "./data//x.h5", a symlink).
+std::string FileKey(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
+  if (!ec) return canonical.string();
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
 
 // Open HDF5 files kept by a reader (one descriptor each; well under the usual 1024 limit).
 constexpr size_t kMaxOpenFiles = 256;
@@ -73,6 +83,12 @@ EpisodeRef DatasetReader::episode(size_t i) const {
   return ref;
 }
 
+std::string AccessProblem(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return "not a regular file or directory";
+  return errno == ENOENT ? "no such file or directory" : std::string("cannot access: ") + std::strerror(errno);
+}
+
 std::vector<std::string> ListShards(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) Fail(ExitCode::kBadData, dir + ": cannot list directory: " + std::strerror(errno));
@@ -92,7 +108,8 @@ std::vector<std::string> ListShards(const std::string& dir) {
 
 
 DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_empty,
-                             const Schema* expected) {
+                             const Schema* expected, std::string filter_key)
+    : filter_key_(std::move(filter_key)) {
   h5::InitThread();
   if (expected != nullptr) {
     schema_ = *expected;
@@ -111,7 +128,7 @@ DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_e
     } else if (IsRegularFile(path)) {
       AddFile(path);
     } else {
-      Fail(ExitCode::kUsage, path + ": no such file or directory");
+      Fail(ExitCode::kUsage, path + ": " + AccessProblem(path));
     }
   }
 }
@@ -135,11 +152,12 @@ hid_t DatasetReader::FileHandle(const std::string& path) {
 
 size_t DatasetReader::AddFile(const std::string& path) {
   h5::InitThread();
-  if (file_index_.count(path)) return 0;
+  const std::string key = FileKey(path);
+  if (file_index_.count(key)) return 0;
   DatasetFileInfo info;
   const hid_t file = FileHandle(path);
   Schema schema;
-  std::vector<EpisodeRef> refs = IndexFile(file, path, &info, &schema);
+  std::vector<EpisodeRef> refs = IndexFile(file, path, filter_key_, &info, &schema);
   if (!refs.empty()) {
     if (!has_schema_) {
       schema_ = schema;
@@ -182,7 +200,7 @@ size_t DatasetReader::AddFile(const std::string& path) {
     episodes_.push_back(std::move(c));
   }
   num_transitions_ += info.num_transitions;
-  file_index_[path] = files_.size();
+  file_index_[key] = files_.size();
   files_.push_back(std::move(info));
   return refs.size();
 }
@@ -191,7 +209,7 @@ std::vector<std::string> DatasetReader::Refresh() {
   std::vector<std::string> added;
   for (const std::string& dir : directories_) {
     for (const std::string& shard : ListShards(dir)) {
-      if (file_index_.count(shard)) continue;
+      if (file_index_.count(FileKey(shard))) continue;
       AddFile(shard);
       added.push_back(shard);
     }
@@ -202,7 +220,7 @@ std::vector<std::string> DatasetReader::Refresh() {
 void DatasetReader::DropEpisodesFrom(size_t first) {
   while (!files_.empty() && files_.back().first_episode >= first) {
     num_transitions_ -= files_.back().num_transitions;
-    file_index_.erase(files_.back().path);
+    file_index_.erase(FileKey(files_.back().path));
     files_.pop_back();
   }
   PERPETUA_CHECK(files_.empty() || files_.back().first_episode + files_.back().num_episodes == first);

@@ -229,6 +229,24 @@ TEST_CASE("wrong dtype or shape") {
   }
 }
 
+TEST_CASE("a mask naming a missing demo") {
+  TempDir dir;
+  const std::string shard = WriteShard(dir.path());
+  EditFile(shard, [](hid_t file) {
+    REQUIRE(H5Ldelete(file, "mask/train", H5P_DEFAULT) >= 0);
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, 7);
+    const hsize_t dims[1] = {1};
+    const hid_t space = H5Screate_simple(1, dims, nullptr);
+    const hid_t d = H5Dcreate2(file, "mask/train", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, "demo_99") >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(type);
+  });
+  ExpectInvalid({dir.path()}, shard, "mask/train: lists demo_99, which is not in data/");
+}
+
 TEST_CASE("NaN actions or rewards stored in a file") {
   TempDir dir;
   const std::string shard = WriteShard(dir.path());
@@ -303,7 +321,16 @@ TEST_CASE("a directory without read permission") {
   ::chmod(locked.c_str(), 0755);
   CAPTURE(result.err);
   CHECK(result.exit_code == 3);
-  CHECK(result.err.find("rl-data: error: " + locked + ": cannot list directory: Permission denied") != std::string::npos);
+  // "cannot list directory" (or "cannot access" where $TMPDIR's parents are closed to nobody).
+  CHECK(result.err.find("rl-data: error: " + locked + ": ") != std::string::npos);
+  CHECK(result.err.find(": Permission denied") != std::string::npos);
+  // A directory whose parent cannot be searched says so too.
+  if (::geteuid() == 0) {
+    REQUIRE(::chmod(dir.path().c_str(), 0700) == 0);
+    const auto hidden = RunProcess(argv);
+    CHECK(hidden.exit_code == 3);
+    CHECK(hidden.err.find("rl-data: error: " + locked + ": cannot access: Permission denied") != std::string::npos);
+  }
 }
 
 TEST_CASE("samplers refuse data whose keys or shapes differ from what the learner expects") {
