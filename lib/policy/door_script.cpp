@@ -14,12 +14,9 @@ namespace {
 constexpr const char* kName = "scripted:door";
 constexpr double kAbove = 0.16;  // rod bottom height while travelling (m)
 
-class DoorScript : public Policy {
+class DoorScript : public Script {
  public:
-  DoorScript(double noise, uint64_t seed) : noise_(noise), seed_(seed), rng_(seed) {}
-  void BeginEpisode(uint64_t episode_seed) override {
-    rng_ = Rng(DeriveSeed(seed_, /*stream=*/0xd00, episode_seed));
-  }
+  DoorScript(double noise, uint64_t seed) : Script(kName, noise, seed, /*stream=*/0xd00) {}
   std::vector<float> Act(const Observation&, const nlohmann::json& info) override {
     const double angle = InfoNumber(info, "door_angle", kName);
     const double goal = InfoNumber(info, "goal_angle", kName);
@@ -52,20 +49,8 @@ class DoorScript : public Policy {
         target[1] = hand[1];
       }
     }
-    std::vector<float> action(3);
-    for (int i = 0; i < 3; ++i) {
-      double value = (target[i] - hand[i]) / sim::kDoorMove;
-      if (noise_ > 0) value += noise_ * rng_.Normal();
-      action[i] = static_cast<float>(std::clamp(value, -1.0, 1.0));
-    }
-    return action;
+    return MoveToward(target, hand.data(), 3, sim::kDoorMove);
   }
-  std::string id() const override { return kName; }
-
- private:
-  double noise_;
-  uint64_t seed_;
-  Rng rng_;
 };
 
 }  // namespace

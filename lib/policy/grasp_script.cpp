@@ -33,13 +33,13 @@ double NearestYaw(double yaw, double current) {
   return best;
 }
 
-class GraspScript : public Policy {
+class GraspScript : public Script {
  public:
   GraspScript(const EnvSpec& spec, double noise, uint64_t seed)
-      : noise_(noise), seed_(seed), max_steps_(spec.max_episode_steps), rng_(seed) {}
+      : Script(kName, noise, seed, /*stream=*/0x96a5), max_steps_(spec.max_episode_steps) {}
 
   void BeginEpisode(uint64_t episode_seed) override {
-    rng_ = Rng(DeriveSeed(seed_, /*stream=*/0x96a5, episode_seed));
+    Script::BeginEpisode(episode_seed);
     step_ = 0;
     closing_steps_ = 0;
     target_ = -1;
@@ -54,12 +54,11 @@ class GraspScript : public Policy {
     ++step_;
     std::vector<float> action = Plan(info);
     if (noise_ > 0) {
-      for (int i = 0; i < 4; ++i) action[i] = static_cast<float>(Clip(action[i] + noise_ * rng_.Normal()));
+      for (int i = 0; i < 4; ++i) action[i] = static_cast<float>(Noisy(action[i]));
     }
     return action;
   }
 
-  std::string id() const override { return kName; }
 
  private:
   std::vector<float> Plan(const nlohmann::json& info) {
@@ -133,10 +132,7 @@ class GraspScript : public Policy {
     return action;
   }
 
-  double noise_;
-  uint64_t seed_;
   int max_steps_;
-  Rng rng_;
   int step_ = 0;
   int closing_steps_ = 0;
   int target_ = -1;                 // index into info.objects

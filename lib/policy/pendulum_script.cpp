@@ -13,12 +13,9 @@ constexpr const char* kName = "scripted:pendulum";
 // theta'' = kA sin(theta) + kB u (Pendulum-v1: 3g/2l = 15, 3/(m l^2) = 3).
 constexpr double kA = 15.0, kB = 3.0, kMaxTorque = 2.0;
 
-class PendulumScript : public Policy {
+class PendulumScript : public Script {
  public:
-  PendulumScript(double noise, uint64_t seed) : noise_(noise), seed_(seed), rng_(seed) {}
-  void BeginEpisode(uint64_t episode_seed) override {
-    rng_ = Rng(DeriveSeed(seed_, /*stream=*/0x9e4d, episode_seed));
-  }
+  PendulumScript(double noise, uint64_t seed) : Script(kName, noise, seed, /*stream=*/0x9e4d) {}
   std::vector<float> Act(const Observation&, const nlohmann::json& info) override {
     const double theta = InfoNumber(info, "theta", kName);
     const double theta_dot = InfoNumber(info, "theta_dot", kName);
@@ -33,16 +30,8 @@ class PendulumScript : public Policy {
       torque = std::clamp(0.5 * pump, -kMaxTorque, kMaxTorque);
       if (std::abs(theta_dot) < 1e-3) torque = kMaxTorque;  // start the swing
     }
-    double action = std::clamp(torque / kMaxTorque, -1.0, 1.0);
-    if (noise_ > 0) action = std::clamp(action + noise_ * rng_.Normal(), -1.0, 1.0);
-    return {static_cast<float>(action)};
+    return {static_cast<float>(Noisy(std::clamp(torque / kMaxTorque, -1.0, 1.0)))};
   }
-  std::string id() const override { return kName; }
-
- private:
-  double noise_;
-  uint64_t seed_;
-  Rng rng_;
 };
 
 }  // namespace

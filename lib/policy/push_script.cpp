@@ -17,13 +17,9 @@ std::vector<double> Point(const nlohmann::json& info, const char* key) {
   return value.get<std::vector<double>>();
 }
 
-class PushScript : public Policy {
+class PushScript : public Script {
  public:
-  PushScript(double noise, uint64_t seed) : noise_(noise), seed_(seed), rng_(seed) {}
-
-  void BeginEpisode(uint64_t episode_seed) override {
-    rng_ = Rng(DeriveSeed(seed_, /*stream=*/0x905b, episode_seed));
-  }
+  PushScript(double noise, uint64_t seed) : Script(kName, noise, seed, /*stream=*/0x905b) {}
 
   std::vector<float> Act(const Observation&, const nlohmann::json& info) override {
     const std::vector<double> puck = Point(info, "puck"), target = Point(info, "target"),
@@ -67,21 +63,8 @@ class PushScript : public Policy {
         goal[1] = behind[1];
       }
     }
-    std::vector<float> action(2);
-    for (int i = 0; i < 2; ++i) {
-      double value = (goal[i] - pusher[i]) / sim::kPushMove;
-      if (noise_ > 0) value += noise_ * rng_.Normal();
-      action[i] = static_cast<float>(std::clamp(value, -1.0, 1.0));
-    }
-    return action;
+    return MoveToward(goal, pusher.data(), 2, sim::kPushMove);
   }
-
-  std::string id() const override { return kName; }
-
- private:
-  double noise_;
-  uint64_t seed_;
-  Rng rng_;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "policy/scripted_policy.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "policy/scripts.h"
 
@@ -18,6 +20,18 @@ const nlohmann::json& InfoField(const nlohmann::json& info, const char* key, con
     Fail(ExitCode::kBadData, std::string(script) + ": info lacks '" + key + "'");
   }
   return info.at(key);
+}
+
+double Script::Noisy(double value) {
+  if (noise_ > 0) value += noise_ * rng_.Normal();
+  return std::clamp(value, -1.0, 1.0);
+}
+
+std::vector<float> Script::MoveToward(const double* target, const double* current, int n,
+                                      double scale) {
+  std::vector<float> action(n);
+  for (int i = 0; i < n; ++i) action[i] = static_cast<float>(Noisy((target[i] - current[i]) / scale));
+  return action;
 }
 
 }  // namespace scripts
