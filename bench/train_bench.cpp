@@ -31,8 +31,8 @@ namespace {
 
 struct BenchConfig {
   std::vector<int> batches = {64, 256};
-  std::vector<int> workers = {0, 1};
-  std::vector<int> trainer_threads = {0};  // 0: all cores
+  std::vector<int> workers = {0, 1, 2};
+  std::vector<int> trainer_threads = {0};  // 0: as rl-train q (cores left by the workers)
   int worker_threads = 1;
   int steps = 40;       // timed steps per configuration (scaled down by batch/64)
   int warmup = 5;
@@ -45,7 +45,7 @@ struct BenchConfig {
   void Visit(ConfigVisitor& v) {
     v.Field("batches", batches, "batch sizes to measure");
     v.Field("workers", workers, "Bellman-target worker counts to measure (0: inline baseline)");
-    v.Field("trainer_threads", trainer_threads, "trainer intra-op thread counts to measure (0: all cores)");
+    v.Field("trainer_threads", trainer_threads, "trainer intra-op thread counts to measure (0: cores left by the workers)");
     v.Field("worker_threads", worker_threads, "intra-op threads per target worker");
     v.Field("steps", steps, "timed gradient steps per configuration at batch 64 (fewer for larger batches)");
     v.Field("warmup", warmup, "untimed steps first");
@@ -147,9 +147,11 @@ ExitCode Run(const BenchConfig& b) {
         if (workers == 0) baseline = f.steps_per_s;
         char ratio[32] = "-";
         if (baseline > 0) std::snprintf(ratio, sizeof(ratio), "x%.2f", f.steps_per_s / baseline);
-        std::printf("%-6d %-8d %-8s %12.2f %16.1f %14s\n", batch, workers,
-                    threads == 0 ? "all" : std::to_string(threads).c_str(), f.steps_per_s, 100 * f.update_fraction,
-                    ratio);
+        // The trainer's thread count as rl-train q resolves --threads 0.
+        const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        const int resolved = threads > 0 ? threads : std::max(1, cores - workers * b.worker_threads);
+        std::printf("%-6d %-8d %-8d %12.2f %16.1f %14s\n", batch, workers, resolved, f.steps_per_s,
+                    100 * f.update_fraction, ratio);
         std::fflush(stdout);
       }
     }

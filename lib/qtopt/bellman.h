@@ -15,10 +15,10 @@
 #include <string>
 
 #include "common/config.h"
-#include "qtopt/qtopt_config.h"
 #include "data/transition_batch.h"
 #include "qtopt/cem.h"
 #include "qtopt/q_network.h"
+#include "qtopt/qtopt_config.h"
 
 namespace perpetua {
 

@@ -11,10 +11,10 @@
 #include <string>
 
 #include "common/config.h"
-#include "qtopt/qtopt_config.h"
 #include "nn/checkpoint.h"
 #include "qtopt/bellman.h"
 #include "qtopt/q_network.h"
+#include "qtopt/qtopt_config.h"
 
 namespace perpetua {
 

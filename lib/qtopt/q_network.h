@@ -18,8 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
-#include "qtopt/qtopt_config.h"
 #include "env/env.h"
+#include "qtopt/qtopt_config.h"
 
 namespace perpetua {
 

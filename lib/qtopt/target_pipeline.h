@@ -25,10 +25,10 @@
 #include <vector>
 
 #include "common/config.h"
-#include "qtopt/qtopt_config.h"
 #include "common/rng.h"
 #include "data/transition_batch.h"
 #include "qtopt/bellman.h"
+#include "qtopt/qtopt_config.h"
 
 namespace perpetua {
 
