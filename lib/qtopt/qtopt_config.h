@@ -15,7 +15,7 @@ namespace perpetua {
 
 // Network sizes (saved in every checkpoint; a checkpoint loads only into the same sizes).
 struct QNetworkConfig {
-  std::vector<int> encoder_channels = {32, 32, 32, 32};  // one stride-2 conv per entry (first 5x5, rest 3x3)
+  std::vector<int> encoder_channels = {16, 32, 32, 32};  // one stride-2 conv per entry (first 5x5, rest 3x3)
   std::vector<int> head_channels = {};                    // stride-2 3x3 convs after the action merge
   int hidden = 64;                                        // width of the FC layer and of the action MLP
   void Visit(ConfigVisitor& v) {
@@ -100,7 +100,7 @@ struct QTrainConfig {
   int64_t min_transitions = 1;    // wait (online stream) until this many transitions exist
   uint64_t seed = 0;
   std::string device = "cpu";
-  int threads = 0;                // trainer intra-op threads (0: all cores)
+  int threads = 0;                // trainer intra-op threads (0: the cores the target workers leave, at least 1)
   int checkpoint_every = 500;
   int keep_checkpoints = 3;
   int log_every = 50;
@@ -123,7 +123,7 @@ struct QTrainConfig {
     v.Field("min_transitions", min_transitions, "transitions needed before training starts");
     v.Field("seed", seed, "seed of everything random (weights, sampling, CEM)");
     v.Field("device", device, "cpu or cuda[:N]");
-    v.Field("threads", threads, "trainer intra-op threads (0: all cores)");
+    v.Field("threads", threads, "trainer intra-op threads (0: cores left by the target workers, >= 1)");
     v.Field("checkpoint_every", checkpoint_every, "steps between checkpoints");
     v.Field("keep_checkpoints", keep_checkpoints, "numbered checkpoints kept (latest.ckpt always)");
     v.Field("log_every", log_every, "steps between metrics rows");

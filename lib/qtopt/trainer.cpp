@@ -252,7 +252,14 @@ struct QTrainer::Impl {
 
   void Init() {
     ValidateTrainConfig(config);
-    const TorchRuntime runtime = ConfigureTorchRuntime(config.device, config.threads);
+    // Default: the trainer gets the cores the target workers leave. On a busy
+    // 2-core machine an oversubscribed OpenMP team is several times slower.
+    int threads = config.threads;
+    if (threads == 0) {
+      const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      threads = std::max(1, cores - config.workers.count * config.workers.threads);
+    }
+    const TorchRuntime runtime = ConfigureTorchRuntime(config.device, threads);
     device = torch::Device(runtime.device);
     EnsureWritableDirectory(config.out);
     Lock();

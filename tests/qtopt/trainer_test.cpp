@@ -207,6 +207,29 @@ TEST_CASE("trainer settings are validated with the flag name") {
   CHECK(std::string(e.what()) == "--resume: no checkpoint at " + out / "latest.ckpt");
 }
 
+TEST_CASE("the greedy policy learns the rewarded action of a toy problem") {
+  // Terminal steps pay 1 exactly when action[0] > 0, so argmax_a Q has a[0] > 0 in every state.
+  testing::TempDir out;
+  QTrainConfig c = SmallConfig(out.path());
+  c.steps = 400;  // 0 steps: 0/20 positive (checked when writing this test)
+  c.batch_size = 32;
+  c.workers.count = 1;
+  Train(c, testing::ToyFactory(40));
+  auto policy = LoadPolicyFromCheckpoint(out / "latest.ckpt", testing::ToySpec());
+  int positive = 0;
+  for (int i = 0; i < 20; ++i) {
+    const Episode e = testing::ToyEpisode(1000 + static_cast<uint64_t>(i));
+    Observation obs;
+    obs["image"] = e.observations.at("image");
+    obs["image"].shape = {16, 16, 3};
+    obs["image"].u8.resize(16 * 16 * 3);
+    obs["proprio"] = Array::FromFloats({e.observations.at("proprio").f32[0], e.observations.at("proprio").f32[1]});
+    policy->BeginEpisode(static_cast<uint64_t>(i));
+    positive += policy->Act(obs, nlohmann::json::object())[0] > 0.0f;
+  }
+  CHECK(positive >= 18);
+}
+
 TEST_CASE("too little data is refused") {
   testing::TempDir out;
   QTrainConfig c = SmallConfig(out.path());

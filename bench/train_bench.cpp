@@ -1,0 +1,169 @@
+// bench_train: QT-Opt gradient steps/s and the share of wall time the trainer
+// spends inside its update (forward, backward, optimiser) rather than waiting
+// for data or Bellman targets, with 0 workers (targets inline: the baseline)
+// and with N asynchronous target workers, side by side, in one run.
+//
+//   bench_train                                  # batch 64 and 256, workers 0/1, 64x64
+//   bench_train --batches 64 --workers 0,1,2 --trainer-threads 1,2
+//
+// Data: synthetic 64x64 episodes written as real HDF5 shards into a scratch
+// directory and read back through the dataset sampler (as rl-train q does),
+// cached in memory. The first `warmup` steps of each configuration are not
+// timed. Figures are wall-clock on whatever else the machine is doing.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "common/cli.h"
+#include "common/fs.h"
+#include "common/rng.h"
+#include "data/dataset_writer.h"
+#include "qtopt/dataset_replay.h"
+#include "qtopt/trainer.h"
+
+namespace perpetua {
+namespace {
+
+struct BenchConfig {
+  std::vector<int> batches = {64, 256};
+  std::vector<int> workers = {0, 1};
+  std::vector<int> trainer_threads = {0};  // 0: all cores
+  int worker_threads = 1;
+  int steps = 40;       // timed steps per configuration (scaled down by batch/64)
+  int warmup = 5;
+  int image_size = 64;
+  int episodes = 40;    // 20 steps each
+  int cem_iterations = 2;
+  int cem_samples = 64;
+  std::string scratch = "/tmp";
+  uint64_t seed = 1;
+  void Visit(ConfigVisitor& v) {
+    v.Field("batches", batches, "batch sizes to measure");
+    v.Field("workers", workers, "Bellman-target worker counts to measure (0: inline baseline)");
+    v.Field("trainer_threads", trainer_threads, "trainer intra-op thread counts to measure (0: all cores)");
+    v.Field("worker_threads", worker_threads, "intra-op threads per target worker");
+    v.Field("steps", steps, "timed gradient steps per configuration at batch 64 (fewer for larger batches)");
+    v.Field("warmup", warmup, "untimed steps first");
+    v.Field("image_size", image_size, "square image side");
+    v.Field("episodes", episodes, "synthetic 20-step episodes in the dataset");
+    v.Field("cem_iterations", cem_iterations, "CEM rounds for the targets");
+    v.Field("cem_samples", cem_samples, "CEM samples per round");
+    v.Field("scratch", scratch, "directory for the scratch dataset and checkpoints");
+    v.Field("seed", seed, "seed");
+  }
+};
+
+Episode SyntheticEpisode(uint64_t seed, int size) {
+  Rng rng(seed);
+  const int n = 20;
+  Episode e;
+  Array image = Array::Zeros(DType::kUint8, {n + 1, size, size, 3});
+  for (auto& v : image.u8) v = static_cast<uint8_t>(rng.UniformInt(256));
+  Array proprio = Array::Zeros(DType::kFloat32, {n + 1, 2});
+  for (auto& v : proprio.f32) v = static_cast<float>(rng.Uniform());
+  e.observations["image"] = image;
+  e.observations["proprio"] = proprio;
+  e.actions = Array::Zeros(DType::kFloat32, {n, 6});
+  for (auto& v : e.actions.f32) v = static_cast<float>(rng.Uniform(-1, 1));
+  e.rewards.assign(n, -0.02f);
+  e.terminated.assign(n, 0);
+  e.truncated.assign(n, 0);
+  if (rng.Uniform() < 0.5) {
+    e.rewards.back() = 1.0f;
+    e.terminated.back() = 1;
+  } else {
+    e.truncated.back() = 1;
+  }
+  return e;
+}
+
+struct Figures {
+  double steps_per_s = 0, update_fraction = 0;
+};
+
+Figures Measure(const BenchConfig& b, const std::string& data, int batch, int workers, int threads, int run) {
+  QTrainConfig c;
+  c.data = {data};
+  c.out = b.scratch + "/bench_train_out_" + std::to_string(getpid()) + "_" + std::to_string(run);
+  c.batch_size = batch;
+  c.threads = threads;
+  c.workers.count = workers;
+  c.workers.threads = b.worker_threads;
+  c.workers.queue = 4;
+  c.cem.iterations = b.cem_iterations;
+  c.cem.samples = b.cem_samples;
+  c.checkpoint_every = 1 << 30;
+  c.log_every = 1 << 30;
+  c.seed = b.seed;
+  const int timed = std::max(5, b.steps * 64 / batch);
+  c.steps = b.warmup + timed;
+  QTrainer trainer(c, "bench", [&](const std::vector<std::string>& dirs) {
+    DatasetSamplerConfig dataset;
+    dataset.memory_budget_mb = 2048;
+    return OpenDatasetReplay(dirs, dataset);
+  });
+  trainer.Init();
+  for (int i = 0; i < b.warmup; ++i) trainer.Step();
+  const double update0 = trainer.update_seconds();
+  const auto start = std::chrono::steady_clock::now();
+  while (trainer.Step()) {
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Figures f;
+  f.steps_per_s = timed / wall;
+  f.update_fraction = (trainer.update_seconds() - update0) / wall;
+  trainer.Finish();
+  std::system(("rm -rf '" + c.out + "'").c_str());
+  return f;
+}
+
+ExitCode Run(const BenchConfig& b) {
+  const std::string data = b.scratch + "/bench_train_data_" + std::to_string(getpid());
+  {
+    WriterOptions options;
+    options.config.episodes_per_shard = 20;
+    options.config.fsync = false;
+    options.config.compression_level = 0;
+    options.env_spec = {{"action", {{"low", std::vector<float>(6, -1.0f)}, {"high", std::vector<float>(6, 1.0f)}}}};
+    DatasetWriter writer(data, options);
+    for (int i = 0; i < b.episodes; ++i) writer.Add(SyntheticEpisode(b.seed + static_cast<uint64_t>(i), b.image_size));
+    writer.Close();
+  }
+  std::fprintf(stderr, "bench_train: %dx%d images, %d transitions, CEM %dx%d, %u cores\n", b.image_size,
+               b.image_size, b.episodes * 20, b.cem_iterations, b.cem_samples, std::thread::hardware_concurrency());
+  std::printf("%-6s %-8s %-8s %12s %16s %14s\n", "batch", "workers", "threads", "steps/s", "update share %",
+              "vs 0 workers");
+  int run = 0;
+  for (int batch : b.batches) {
+    for (int threads : b.trainer_threads) {
+      double baseline = 0;
+      for (int workers : b.workers) {
+        const Figures f = Measure(b, data, batch, workers, threads, run++);
+        if (workers == 0) baseline = f.steps_per_s;
+        char ratio[32] = "-";
+        if (baseline > 0) std::snprintf(ratio, sizeof(ratio), "x%.2f", f.steps_per_s / baseline);
+        std::printf("%-6d %-8d %-8s %12.2f %16.1f %14s\n", batch, workers,
+                    threads == 0 ? "all" : std::to_string(threads).c_str(), f.steps_per_s, 100 * f.update_fraction,
+                    ratio);
+        std::fflush(stdout);
+      }
+    }
+  }
+  std::system(("rm -rf '" + data + "'").c_str());
+  return ExitCode::kOk;
+}
+
+}  // namespace
+}  // namespace perpetua
+
+int main(int argc, char** argv) {
+  perpetua::BenchConfig config;
+  perpetua::Tool tool("bench_train", "QT-Opt training throughput and update share of wall time");
+  tool.SetMain(config, [&] { return perpetua::Run(config); });
+  return tool.Main(argc, argv);
+}
