@@ -98,7 +98,7 @@ Figures RolloutOnly(const EnvConfig& config, int episodes, int workers,
 // cost alone, in milliseconds per episode.
 double WriterMsPerEpisode(const std::vector<Episode>& episodes, const std::string& dir, bool fsync) {
   WriterOptions options;
-  options.config.fsync = fsync;
+  options.config.sync = fsync ? "episode" : "none";
   DatasetWriter writer(dir, options);
   const double start = Now();
   for (const Episode& e : episodes) writer.Add(e);
@@ -172,9 +172,9 @@ int main(int argc, char** argv) {
       writer_nofsync = std::min(writer_nofsync, WriterMsPerEpisode(kept, root + "/wn-" + tag, false));
       config.workers = 1;
       keep_best(kCollect1, Collect(config, root + "/c1-" + tag));
-      config.dataset.fsync = false;
+      config.dataset.sync = "none";
       keep_best(kCollectNoFsync, Collect(config, root + "/cn-" + tag));
-      config.dataset.fsync = true;
+      config.dataset.sync = "episode";
       config.workers = 2;
       keep_best(kCollect2, Collect(config, root + "/c2-" + tag));
     }

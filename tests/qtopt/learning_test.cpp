@@ -101,7 +101,7 @@ TEST_CASE("QT-Opt learns to grasp on the grasp cell and beats the random policy"
   {
     WriterOptions options;
     options.config.episodes_per_shard = 50;
-    options.config.fsync = false;
+    options.config.sync = "none";
     options.env_args = spec.env_args;
     options.env_spec = {{"action", {{"low", spec.action.low}, {"high", spec.action.high}}}};
     DatasetWriter writer(tmp / "data", options);
