@@ -243,7 +243,7 @@ TEST_CASE("a full disk is an io-error that keeps every shard already written") {
   const std::string shard_bytes = testing::ReadFile(before.at(0));
   // A file-size limit below one episode's file makes the write fail the way a
   // full disk does (EFBIG instead of ENOSPC; SIGXFSZ ignored so write() fails).
-  std::string command = "trap '' XFSZ; ulimit -f 16; exec";
+  std::string command = "trap '' XFSZ; ulimit -f 4; exec";
   for (const auto& a : Collect({"--policy", "scripted", "--episodes", "3", "--out", dir / "data"})) {
     command += " '" + a + "'";
   }
