@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "common/fs.h"
 #include "data/dataset_reader.h"
@@ -98,7 +99,7 @@ DatasetReport InspectDatasets(const std::vector<std::string>& paths, bool deep) 
     } else if (IsRegularFile(path)) {
       files.push_back(path);
     } else {
-      report.problems.push_back(path + ": no such file or directory");
+      report.problems.push_back(path + ": " + AccessProblem(path));
     }
   }
   for (const std::string& file : files) {
@@ -147,7 +148,21 @@ std::string DatasetReport::ToTable() const {
   std::snprintf(line, sizeof(line), "%-9s %8s %10s %8s  %s\n", "format", "episodes", "steps",
                 "success", "file");
   out += line;
-  for (const FileReport& f : files) {
+  // Long listings show the first files and every invalid one.
+  constexpr size_t kShownFiles = 10;
+  size_t hidden = 0;
+  std::set<std::string> writers, hosts;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const FileReport& f = files[i];
+    const nlohmann::json provenance = ParseOr(f.provenance_json, nlohmann::json::object());
+    if (provenance.is_object() && provenance.contains("writer_token")) {
+      writers.insert(provenance["writer_token"].dump());
+      hosts.insert(provenance.value("host", "?"));
+    }
+    if (files.size() > 2 * kShownFiles && i >= kShownFiles && f.problem.empty()) {
+      ++hidden;
+      continue;
+    }
     std::snprintf(line, sizeof(line), "%-9s %8lld %10lld %8s  %s%s\n",
                   f.format.empty() ? "?" : f.format.c_str(), static_cast<long long>(f.episodes),
                   static_cast<long long>(f.transitions),
@@ -155,12 +170,18 @@ std::string DatasetReport::ToTable() const {
                   f.path.c_str(), f.problem.empty() ? "" : "  INVALID");
     out += line;
   }
+  if (hidden > 0) out += "... and " + std::to_string(hidden) + " more valid files\n";
   std::snprintf(line, sizeof(line), "total: %lld files, %lld episodes, %lld steps, success %.3f\n",
                 static_cast<long long>(files.size()), static_cast<long long>(episodes),
                 static_cast<long long>(transitions),
                 episodes ? static_cast<double>(successes) / static_cast<double>(episodes) : 0.0);
   out += line;
   if (!schema.empty()) out += "keys: " + schema + "\n";
+  if (!writers.empty()) {
+    std::string host_list;
+    for (const auto& h : hosts) host_list += (host_list.empty() ? "" : ", ") + h;
+    out += "written by " + std::to_string(writers.size()) + " writer(s) on " + host_list + "\n";
+  }
   if (!files.empty() && !files.front().provenance_json.empty()) {
     out += "provenance (first file): " + files.front().provenance_json + "\n";
   }

@@ -1,10 +1,12 @@
 #include "data/dataset_reader.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "common/fs.h"
 #include "data/shard_format.h"
@@ -12,195 +14,16 @@
 namespace perpetua {
 namespace {
 
-using h5::Handle;
-using h5::Where;
-
-constexpr size_t kMaxOpenFiles = 64;
-
-int64_t Rows(hid_t file, const std::string& path, const Where& where) {
-  Handle dataset = h5::OpenDataset(file, path, where);
-  const h5::DatasetShape shape = h5::GetShape(dataset.get(), where.Child(path));
-  if (shape.dims.empty()) Fail(ExitCode::kBadData, where.Child(path).str() + ": scalar dataset where rows were expected");
-  return shape.dims[0];
+// One name per file however it is spelled ("data/x.h5", "./data//x.h5", a symlink).
+std::string FileKey(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
+  if (!ec) return canonical.string();
+  return std::filesystem::absolute(path).lexically_normal().string();
 }
 
-void ExpectRows(hid_t file, const std::string& path, int64_t want, const Where& where) {
-  const int64_t rows = Rows(file, path, where);
-  if (rows != want) {
-    Fail(ExitCode::kBadData, where.Child(path).str() + ": has " + std::to_string(rows) +
-                                 " rows, expected " + std::to_string(want));
-  }
-}
-
-// Sorted numerically by the integer after `prefix` ("demo_2" before "demo_10").
-std::vector<std::string> NumberedLinks(hid_t group, const std::string& prefix, const Where& where) {
-  std::vector<std::pair<long long, std::string>> numbered;
-  for (const std::string& name : h5::ListLinks(group, where)) {
-    if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string digits = name.substr(prefix.size());
-    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
-    numbered.emplace_back(std::stoll(digits), name);
-  }
-  std::sort(numbered.begin(), numbered.end());
-  std::vector<std::string> names;
-  for (auto& item : numbered) names.push_back(item.second);
-  return names;
-}
-
-// Observation keys of a group of observation datasets (obs/, next_obs/, ...).
-std::vector<std::string> ObservationKeys(hid_t file, const std::string& group_path,
-                                         const Where& where) {
-  Handle group = h5::OpenGroup(file, group_path, where);
-  std::vector<std::string> keys = h5::ListLinks(group.get(), where.Child(group_path));
-  if (keys.empty()) Fail(ExitCode::kBadData, where.Child(group_path).str() + ": no observations");
-  return keys;
-}
-
-// data/demo_<i> groups of a perpetua shard or a robomimic file.
-std::vector<EpisodeRef> IndexDemos(hid_t file, const std::string& path, bool ours,
-                                   DatasetFileInfo* info) {
-  const Where where{path, ""};
-  Handle data = h5::OpenGroup(file, "data", where);
-  info->env_args_json = h5::ReadAttrString(data.get(), "env_args", where.Child("data")).value_or("");
-  info->env_spec_json = h5::ReadAttrString(data.get(), kEnvSpecAttr, where.Child("data")).value_or("");
-  std::vector<EpisodeRef> refs;
-  int64_t total = 0;
-  for (const std::string& demo : NumberedLinks(data.get(), "demo_", where.Child("data"))) {
-    const std::string g = "data/" + demo;
-    Handle group = h5::OpenGroup(file, g, where);
-    EpisodeRef ref;
-    ref.file = path;
-    ref.format = info->format;
-    ref.name = g;
-    ref.metadata_group = g;
-    ref.actions = g + "/actions";
-    ref.rewards = g + "/rewards";
-    const int64_t rows = Rows(file, ref.actions, where);
-    const auto num_samples = h5::ReadAttrInt64(group.get(), "num_samples", where.Child(g));
-    if (ours && !num_samples) Fail(ExitCode::kBadData, where.Child(g).str() + ": missing attribute num_samples");
-    if (num_samples && *num_samples != rows) {
-      Fail(ExitCode::kBadData, where.Child(g).str() + ": num_samples is " +
-                                   std::to_string(*num_samples) + " but actions has " +
-                                   std::to_string(rows) + " rows");
-    }
-    total += rows;
-    ExpectRows(file, ref.rewards, rows, where);
-    const bool has_flags = h5::LinkExists(file, g + "/terminated");
-    ref.terminated = has_flags ? g + "/terminated" : g + "/dones";
-    ref.truncated = has_flags && h5::LinkExists(file, g + "/truncated") ? g + "/truncated" : "";
-    ExpectRows(file, ref.terminated, rows, where);
-    if (!ref.truncated.empty()) ExpectRows(file, ref.truncated, rows, where);
-    const bool has_final = h5::LinkExists(file, g + "/final_obs");
-    const bool has_next = h5::LinkExists(file, g + "/next_obs");
-    ref.num_steps = (has_final || has_next) ? rows : rows - 1;
-    for (const std::string& key : ObservationKeys(file, g + "/obs", where)) {
-      ref.obs[key] = g + "/obs/" + key;
-      ExpectRows(file, ref.obs[key], rows, where);
-      if (has_final) {
-        ref.final_obs[key] = g + "/final_obs/" + key;
-        ExpectRows(file, ref.final_obs[key], 1, where);
-        ref.final_row = 0;
-      } else if (has_next) {
-        ref.final_obs[key] = g + "/next_obs/" + key;
-        ExpectRows(file, ref.final_obs[key], rows, where);
-        ref.final_row = rows - 1;
-      } else {
-        ref.final_obs[key] = ref.obs[key];
-        ref.final_row = rows - 1;
-      }
-    }
-    if (ref.num_steps >= 1) refs.push_back(std::move(ref));
-  }
-  const auto declared = h5::ReadAttrInt64(data.get(), "total", where.Child("data"));
-  if (ours && declared && *declared != total) {
-    Fail(ExitCode::kBadData, where.Child("data").str() + ": total is " + std::to_string(*declared) +
-                                 " but the episodes hold " + std::to_string(total) + " steps");
-  }
-  return refs;
-}
-
-std::vector<EpisodeRef> IndexD4rl(hid_t file, const std::string& path) {
-  const Where where{path, ""};
-  const int64_t rows = Rows(file, "observations", where);
-  for (const char* name : {"actions", "rewards", "terminals"}) ExpectRows(file, name, rows, where);
-  const bool has_timeouts = h5::LinkExists(file, "timeouts");
-  const bool has_next = h5::LinkExists(file, "next_observations");
-  if (has_timeouts) ExpectRows(file, "timeouts", rows, where);
-  if (has_next) ExpectRows(file, "next_observations", rows, where);
-  std::vector<uint8_t> terminals(static_cast<size_t>(rows)), timeouts(static_cast<size_t>(rows), 0);
-  {
-    Handle d = h5::OpenDataset(file, "terminals", where);
-    h5::ReadRowsU8(d.get(), 0, rows, terminals.data(), where.Child("terminals"));
-  }
-  if (has_timeouts) {
-    Handle d = h5::OpenDataset(file, "timeouts", where);
-    h5::ReadRowsU8(d.get(), 0, rows, timeouts.data(), where.Child("timeouts"));
-  }
-  std::vector<EpisodeRef> refs;
-  int64_t begin = 0;
-  for (int64_t i = 0; i < rows; ++i) {
-    const bool end = terminals[static_cast<size_t>(i)] || timeouts[static_cast<size_t>(i)] || i == rows - 1;
-    if (!end) continue;
-    const int64_t length = i + 1 - begin;
-    EpisodeRef ref;
-    ref.file = path;
-    ref.format = "d4rl";
-    ref.name = "d4rl[" + std::to_string(begin) + ":" + std::to_string(i + 1) + "]";
-    ref.row_begin = begin;
-    ref.actions = "actions";
-    ref.rewards = "rewards";
-    ref.terminated = "terminals";
-    ref.truncated = has_timeouts ? "timeouts" : "";
-    ref.obs["observation"] = "observations";
-    if (has_next) {
-      ref.num_steps = length;
-      ref.final_obs["observation"] = "next_observations";
-      ref.final_row = i;
-    } else {
-      ref.num_steps = length - 1;
-      ref.final_obs["observation"] = "observations";
-      ref.final_row = i;
-    }
-    if (ref.num_steps >= 1) refs.push_back(std::move(ref));
-    begin = i + 1;
-  }
-  return refs;
-}
-
-std::vector<EpisodeRef> IndexMinari(hid_t file, const std::string& path) {
-  const Where where{path, ""};
-  Handle root = h5::OpenGroup(file, "/", where);
-  std::vector<EpisodeRef> refs;
-  for (const std::string& g : NumberedLinks(root.get(), "episode_", where)) {
-    EpisodeRef ref;
-    ref.file = path;
-    ref.format = "minari";
-    ref.name = g;
-    ref.actions = g + "/actions";
-    ref.rewards = g + "/rewards";
-    ref.terminated = g + "/terminations";
-    ref.truncated = g + "/truncations";
-    ref.num_steps = Rows(file, ref.actions, where);
-    for (const std::string& p : {ref.rewards, ref.terminated, ref.truncated}) ExpectRows(file, p, ref.num_steps, where);
-    const std::string obs = g + "/observations";
-    H5O_info_t object_info;
-    if (!h5::LinkExists(file, obs) || H5Oget_info_by_name(file, obs.c_str(), &object_info, H5P_DEFAULT) < 0) {
-      h5::Fail(ExitCode::kBadData, where.Child(obs), "missing observations");
-    }
-    if (object_info.type == H5O_TYPE_GROUP) {
-      for (const std::string& key : ObservationKeys(file, obs, where)) ref.obs[key] = obs + "/" + key;
-    } else {
-      ref.obs["observation"] = obs;
-    }
-    for (const auto& [key, dataset] : ref.obs) {
-      ExpectRows(file, dataset, ref.num_steps + 1, where);
-      ref.final_obs[key] = dataset;
-    }
-    ref.final_row = ref.num_steps;
-    if (ref.num_steps >= 1) refs.push_back(std::move(ref));
-  }
-  return refs;
-}
+// Open HDF5 files kept by a reader (one descriptor each; well under the usual 1024 limit).
+constexpr size_t kMaxOpenFiles = 256;
 
 }  // namespace
 
@@ -260,6 +83,12 @@ EpisodeRef DatasetReader::episode(size_t i) const {
   return ref;
 }
 
+std::string AccessProblem(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return "not a regular file or directory";
+  return errno == ENOENT ? "no such file or directory" : std::string("cannot access: ") + std::strerror(errno);
+}
+
 std::vector<std::string> ListShards(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) Fail(ExitCode::kBadData, dir + ": cannot list directory: " + std::strerror(errno));
@@ -277,42 +106,10 @@ std::vector<std::string> ListShards(const std::string& dir) {
   return shards;
 }
 
-std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info) {
-  const Where where{path, ""};
-  info->path = path;
-  if (const auto version = h5::ReadAttrInt64(file, kSchemaVersionAttr, where)) {
-    info->format = "perpetua";
-    info->schema_version = *version;
-    if (*version != kSchemaVersion) {
-      Fail(ExitCode::kBadData, path + ": schema version " + std::to_string(*version) +
-                                   " is not supported (this build reads " +
-                                   std::to_string(kSchemaVersion) + ")");
-    }
-    info->provenance_json = h5::ReadAttrString(file, kProvenanceAttr, where).value_or("{}");
-    info->tool_config_yaml = h5::ReadAttrString(file, kToolConfigAttr, where).value_or("");
-    return IndexDemos(file, path, /*ours=*/true, info);
-  }
-  if (h5::LinkExists(file, "data")) {
-    info->format = "robomimic";
-    return IndexDemos(file, path, /*ours=*/false, info);
-  }
-  if (h5::LinkExists(file, "observations")) {
-    info->format = "d4rl";
-    return IndexD4rl(file, path);
-  }
-  Handle root = h5::OpenGroup(file, "/", where);
-  for (const std::string& name : h5::ListLinks(root.get(), where)) {
-    if (name.compare(0, 8, "episode_") == 0) {
-      info->format = "minari";
-      return IndexMinari(file, path);
-    }
-  }
-  Fail(ExitCode::kBadData, path + ": unrecognised layout (expected a 'data' group (Perpetua, "
-                                  "robomimic), D4RL 'observations' or Minari 'episode_<id>' groups)");
-}
 
 DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_empty,
-                             const Schema* expected) {
+                             const Schema* expected, std::string filter_key)
+    : filter_key_(std::move(filter_key)) {
   h5::InitThread();
   if (expected != nullptr) {
     schema_ = *expected;
@@ -331,7 +128,7 @@ DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_e
     } else if (IsRegularFile(path)) {
       AddFile(path);
     } else {
-      Fail(ExitCode::kUsage, path + ": no such file or directory");
+      Fail(ExitCode::kUsage, path + ": " + AccessProblem(path));
     }
   }
 }
@@ -339,32 +136,36 @@ DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_e
 DatasetReader::~DatasetReader() = default;
 
 hid_t DatasetReader::FileHandle(const std::string& path) {
-  for (auto it = open_files_.begin(); it != open_files_.end(); ++it) {
-    if (it->first == path) {
-      if (it != open_files_.begin()) open_files_.splice(open_files_.begin(), open_files_, it);
-      return open_files_.front().second.get();
-    }
+  auto found = open_index_.find(path);
+  if (found != open_index_.end()) {
+    open_files_.splice(open_files_.begin(), open_files_, found->second);
+    return open_files_.front().second.get();
   }
   open_files_.emplace_front(path, h5::OpenFileReadOnly(path));
-  if (open_files_.size() > kMaxOpenFiles) open_files_.pop_back();
+  open_index_[path] = open_files_.begin();
+  if (open_files_.size() > kMaxOpenFiles) {
+    open_index_.erase(open_files_.back().first);
+    open_files_.pop_back();
+  }
   return open_files_.front().second.get();
 }
 
 size_t DatasetReader::AddFile(const std::string& path) {
   h5::InitThread();
-  if (file_index_.count(path)) return 0;
+  const std::string key = FileKey(path);
+  if (file_index_.count(key)) return 0;
   DatasetFileInfo info;
   const hid_t file = FileHandle(path);
-  std::vector<EpisodeRef> refs = IndexFile(file, path, &info);
-  for (const EpisodeRef& ref : refs) {
-    const Schema schema = SchemaOfRef(file, ref);
+  Schema schema;
+  std::vector<EpisodeRef> refs = IndexFile(file, path, filter_key_, &info, &schema);
+  if (!refs.empty()) {
     if (!has_schema_) {
       schema_ = schema;
       schema_source_ = path;
       has_schema_ = true;
     } else if (schema != schema_) {
-      Fail(ExitCode::kBadData, path + ": " + ref.name + ": " + schema.DifferenceFrom(schema_) +
-                                   " (as in " + schema_source_ + ")");
+      Fail(ExitCode::kBadData, path + ": " + refs.front().name + ": " +
+                                   schema.DifferenceFrom(schema_) + " (as in " + schema_source_ + ")");
     }
   }
   info.first_episode = episodes_.size();
@@ -399,7 +200,7 @@ size_t DatasetReader::AddFile(const std::string& path) {
     episodes_.push_back(std::move(c));
   }
   num_transitions_ += info.num_transitions;
-  file_index_[path] = files_.size();
+  file_index_[key] = files_.size();
   files_.push_back(std::move(info));
   return refs.size();
 }
@@ -408,7 +209,7 @@ std::vector<std::string> DatasetReader::Refresh() {
   std::vector<std::string> added;
   for (const std::string& dir : directories_) {
     for (const std::string& shard : ListShards(dir)) {
-      if (file_index_.count(shard)) continue;
+      if (file_index_.count(FileKey(shard))) continue;
       AddFile(shard);
       added.push_back(shard);
     }
@@ -419,7 +220,7 @@ std::vector<std::string> DatasetReader::Refresh() {
 void DatasetReader::DropEpisodesFrom(size_t first) {
   while (!files_.empty() && files_.back().first_episode >= first) {
     num_transitions_ -= files_.back().num_transitions;
-    file_index_.erase(files_.back().path);
+    file_index_.erase(FileKey(files_.back().path));
     files_.pop_back();
   }
   PERPETUA_CHECK(files_.empty() || files_.back().first_episode + files_.back().num_episodes == first);

@@ -34,32 +34,20 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset_formats.h"
 #include "data/episode.h"
 #include "data/episode_io.h"
 #include "data/hdf5_io.h"
 
 namespace perpetua {
 
-// One opened file and what it declares about itself.
-struct DatasetFileInfo {
-  std::string path;
-  std::string format;            // "perpetua", "robomimic", "d4rl", "minari"
-  int64_t schema_version = 0;    // perpetua shards only
-  std::string provenance_json;   // perpetua: tool, host, writer token, created_unix, ...
-  std::string tool_config_yaml;  // perpetua: effective config of the writing tool
-  std::string env_args_json;     // robomimic/perpetua data.attrs["env_args"]
-  std::string env_spec_json;     // perpetua: data.attrs["perpetua_env_spec"] (obs/action specs)
-  size_t first_episode = 0;      // index of its first episode in the reader
-  size_t num_episodes = 0;
-  int64_t num_transitions = 0;
-};
+// Why `path` can be neither listed nor read: "no such file or directory",
+// "cannot access: Permission denied", ...
+std::string AccessProblem(const std::string& path);
 
 // Lists the complete shards of dataset directory `dir` ("shard-*.h5", sorted).
 // Error(kBadData) if it cannot be listed (missing, no permission).
 std::vector<std::string> ListShards(const std::string& dir);
-
-// Indexes one file: its episodes and header. Error(kBadData) as above.
-std::vector<EpisodeRef> IndexFile(hid_t file, const std::string& path, DatasetFileInfo* info);
 
 class DatasetReader {
  public:
@@ -68,9 +56,11 @@ class DatasetReader {
   // (a trainer waiting for a collector) it is accepted and Refresh() picks
   // shards up as they appear. Error(kUsage) if `paths` is empty or a path
   // does not exist. With `expected`, every episode must match that schema
-  // (a learner's observation/action specs) instead of the first file's.
+  // (a learner's observation/action specs) instead of the first file's. With
+  // `filter_key`, only the episodes listed in each file's mask/<filter_key>
+  // (see IndexFile).
   explicit DatasetReader(const std::vector<std::string>& paths, bool allow_empty = false,
-                         const Schema* expected = nullptr);
+                         const Schema* expected = nullptr, std::string filter_key = "");
   ~DatasetReader();
 
   // The shared schema (empty until the first episode arrives).
@@ -87,7 +77,8 @@ class DatasetReader {
   Episode ReadEpisode(size_t i);
 
   // Adds one file (e.g. a shard path printed by rl-collect). Returns the
-  // number of episodes added (0 if the path was already open).
+  // number of episodes added (0 if the file is already in, under any spelling
+  // of its path: relative, absolute, through a symlink).
   size_t AddFile(const std::string& path);
   // Re-lists the directories given to the constructor and adds shards not
   // seen yet. Returns their paths.
@@ -100,9 +91,10 @@ class DatasetReader {
   hid_t FileHandle(const std::string& path);
 
  private:
+  std::string filter_key_;
   std::vector<std::string> directories_;
   std::vector<DatasetFileInfo> files_;
-  std::map<std::string, size_t> file_index_;  // path -> index in files_
+  std::map<std::string, size_t> file_index_;  // canonical path -> index in files_
   struct Layout;      // paths relative to an episode's group, shared by a file's episodes
   struct CompactRef;  // one episode: a Layout, its group prefix and its rows
   std::vector<CompactRef> episodes_;
@@ -112,6 +104,7 @@ class DatasetReader {
   int64_t num_transitions_ = 0;
   // LRU of open files: most recent first.
   std::list<std::pair<std::string, h5::Handle>> open_files_;
+  std::map<std::string, std::list<std::pair<std::string, h5::Handle>>::iterator> open_index_;
 };
 
 }  // namespace perpetua

@@ -38,7 +38,7 @@ DatasetSampler::DatasetSampler(const std::vector<std::string>& paths, DatasetSam
                                std::optional<Schema> expected, bool allow_empty)
     : config_(config),
       expected_(std::move(expected)),
-      reader_(paths, allow_empty, expected_ ? &*expected_ : nullptr) {
+      reader_(paths, allow_empty, expected_ ? &*expected_ : nullptr, config_.filter_key) {
   if (!(config_.memory_budget_mb > 0.0)) {
     Fail(ExitCode::kUsage, "memory_budget_mb must be positive, got " +
                                std::to_string(config_.memory_budget_mb));
@@ -124,6 +124,18 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
       const EpisodeRef ref = reader_.episode(e.index);
       const hid_t file = reader_.FileHandle(ref.file);
       Episode episode = ReadEpisode(file, ref);
+      for (const auto& [key, spec] : schema.observations) {
+        // The file was checked when indexed; a file changed since must not
+        // make the copies below run past a buffer.
+        std::vector<int64_t> want{e.num_steps + 1};
+        want.insert(want.end(), spec.shape.begin(), spec.shape.end());
+        auto it = episode.observations.find(key);
+        if (it == episode.observations.end() || it->second.shape != want ||
+            it->second.dtype != spec.dtype) {
+          Fail(ExitCode::kBadData, ref.file + ": " + ref.name + ": observation '" + key +
+                                       "' changed since the file was opened");
+        }
+      }
       e.observations = std::move(episode.observations);
       e.resident = true;
       stats_.resident_bytes += bytes;

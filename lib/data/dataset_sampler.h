@@ -11,6 +11,10 @@
 // the time whatever it evicts, so nothing is evicted: no decode churn. The
 // index costs about 100 bytes per episode more (paths are shared per file).
 //
+// Opening (and AddFile) reads and checks every episode's scalars up front
+// (finite actions and rewards; about 0.4 ms per episode with the index), so
+// a corrupt value stops a trainer at start, not hours into training.
+//
 // Sampling draws a transition index uniformly over all transitions (with
 // replacement), so every transition of every episode and shard has the same
 // probability. Same data, same seed -> same batch, wherever the rows came from.
@@ -42,10 +46,13 @@ Schema SchemaOfEnv(const EnvSpec& spec);
 
 struct DatasetSamplerConfig {
   double memory_budget_mb = 4096.0;  // decoded observations kept in memory (MiB)
+  std::string filter_key;            // only episodes in each file's mask/<key> ("" = all)
 
   void Visit(ConfigVisitor& v) {
     v.Field("memory_budget_mb", memory_budget_mb,
             "decoded observations kept in memory, MiB (the rest is read from disk per sample)");
+    v.Field("filter_key", filter_key,
+            "only episodes listed in each file's mask/<key>, e.g. train or valid (empty: all)");
   }
 };
 

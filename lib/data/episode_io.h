@@ -51,7 +51,7 @@ void ValidateEpisode(const Episode& episode, const Schema* expected, const std::
 
 // Options of WriteEpisodeGroup.
 struct EpisodeWriteOptions {
-  int compression_level = 1;    // deflate level for observations >= kCompressMinStepBytes/step
+  int compression_level = 1;    // deflate level for images and observations >= 1 KiB/step
   bool store_next_obs = false;  // also write next_obs/<key>
 };
 

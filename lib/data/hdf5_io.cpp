@@ -127,7 +127,7 @@ void InitThread() {
 
 std::string LastErrorDetail() {
   std::string detail;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, CollectInnermost, &detail);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, CollectInnermost, &detail);
   H5Eclear2(H5E_DEFAULT);
   return detail;
 }

@@ -22,12 +22,14 @@ namespace perpetua {
 struct RandomizeConfig {
   bool lighting = false;  // light direction, intensity and ambient level
   bool colors = false;    // table, bin, floor and robot colours; object colour jitter
+  bool textures = false;  // random two-colour patterns (checks, stripes, noise) on textured surfaces
   bool camera = false;    // camera position (+-2 cm) and orientation (+-2 deg) jitter
   bool physics = false;   // object mass (x0.5..2) and friction (x0.7..1.3) scaling
 
   void Visit(ConfigVisitor& v) {
     v.Field("lighting", lighting, "randomise light direction, intensity and ambient level");
     v.Field("colors", colors, "randomise table/bin/robot colours and jitter object colours");
+    v.Field("textures", textures, "random patterns on the table/bin/mat textures");
     v.Field("camera", camera, "jitter the camera pose (+-2 cm, +-2 deg)");
     v.Field("physics", physics, "scale object mass (x0.5..2) and friction (x0.7..1.3)");
   }

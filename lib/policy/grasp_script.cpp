@@ -1,5 +1,6 @@
 // The scripted grasp: pick the highest object, hover above its first part,
-// turn the fingers across its narrowest side, descend, close, terminate.
+// turn the fingers across its narrowest side, descend, close, terminate. If
+// the descent stalls (a finger on another object or a wall), try another.
 #include <algorithm>
 #include <cmath>
 
@@ -42,6 +43,9 @@ class GraspScript : public Policy {
     step_ = 0;
     closing_steps_ = 0;
     target_ = -1;
+    blocked_steps_ = 0;
+    last_z_ = -1;
+    excluded_.clear();
     offset_[0] = noise_ * 0.01 * rng_.Normal();  // a per-episode aim error (m)
     offset_[1] = noise_ * 0.01 * rng_.Normal();
   }
@@ -75,12 +79,28 @@ class GraspScript : public Policy {
       action[5] = 1.0f;
       return action;
     }
+    // A descent that stalls means a finger sits on something else (another
+    // object, the bin wall): give up this object for another one.
+    if (last_z_ >= 0 && last_dz_ < -0.2 && last_z_ - pos[2] < 0.004) {
+      if (++blocked_steps_ >= 2) {
+        excluded_.push_back(target_);
+        target_ = -1;
+        blocked_steps_ = 0;
+        if (excluded_.size() >= objects.size()) excluded_.clear();
+      }
+    } else {
+      blocked_steps_ = 0;
+    }
     if (target_ < 0 || target_ >= static_cast<int>(objects.size())) {
       // The object whose top is highest (least covered), nearest on ties.
       double best = -1e9;
+      target_ = -1;
       for (size_t i = 0; i < objects.size(); ++i) {
+        if (std::find(excluded_.begin(), excluded_.end(), static_cast<int>(i)) != excluded_.end()) {
+          continue;
+        }
         const double top = objects[i].at("top").get<double>();
-        if (top > best + 0.005) {
+        if (target_ < 0 || top > best + 0.005) {
           best = top;
           target_ = static_cast<int>(i);
         }
@@ -97,7 +117,7 @@ class GraspScript : public Policy {
     const bool yaw_ok = std::abs(eyaw) < kAlignedYaw || across < grasp[4] + 0.006;
     const bool aligned = std::hypot(ex, ey) < kAlignedXY && yaw_ok;
     const double hover = std::max(0.10, top + kHoverClearance);
-    const double depth = std::max(0.006, grasp[2] - 0.012);
+    const double depth = std::max(0.003, grasp[2] - 0.012);
     action[0] = static_cast<float>(Clip(ex / sim::kGraspMoveXY));
     action[1] = static_cast<float>(Clip(ey / sim::kGraspMoveXY));
     action[3] = yaw_ok ? 0.0f : static_cast<float>(Clip(eyaw / sim::kGraspMoveYaw));
@@ -108,6 +128,8 @@ class GraspScript : public Policy {
       action[4] = 1.0f;
       ++closing_steps_;
     }
+    last_z_ = pos[2];
+    last_dz_ = action[2];
     return action;
   }
 
@@ -117,7 +139,10 @@ class GraspScript : public Policy {
   Rng rng_;
   int step_ = 0;
   int closing_steps_ = 0;
-  int target_ = -1;
+  int target_ = -1;                 // index into info.objects
+  std::vector<int> excluded_;       // objects given up on this episode
+  int blocked_steps_ = 0;           // consecutive stalled descents
+  double last_z_ = -1, last_dz_ = 0;
   double offset_[2] = {0, 0};
 };
 

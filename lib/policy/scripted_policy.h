@@ -2,10 +2,11 @@
 // `info` (object poses, targets, door angle). They prove each cell solvable
 // and bootstrap datasets, as QT-Opt's scripted exploration did.
 //
-// With noise > 0 the script is perturbed (Gaussian noise of that standard
-// deviation on each action component, in action units, and on its targets),
-// drawn from an Rng seeded at BeginEpisode from (seed, episode_seed): noisy
-// scripts give the varied, partly failing data an off-policy learner needs.
+// With noise > 0 the script is perturbed: Gaussian noise of that standard
+// deviation on each movement component, in action units (the grasp script
+// also aims off by noise x 1 cm per episode), drawn from an Rng seeded at
+// BeginEpisode from (seed, episode_seed). Noisy scripts give the varied,
+// partly failing data an off-policy learner needs; noise 0 is deterministic.
 #pragma once
 
 #include <cstdint>

@@ -137,7 +137,11 @@ ResetResult DoorCell::DoReset(uint64_t seed, const nlohmann::json& options) {
   }
   const double start = rng.Uniform(0.0, 0.3);
   double hand[3] = {rng.Uniform(-0.1, 0.15), rng.Uniform(-0.22, -0.12), rng.Uniform(0.12, 0.22)};
-  goal_angle_ = CheckedAngle(options, "goal_angle", rng.Uniform(0.0, 1.0), "door reset options");
+  // The goal is at least 0.25 rad from the start, so an episode that leaves
+  // the door alone does not succeed.
+  double goal = rng.Uniform(0.0, 1.0);
+  while (std::abs(goal - start) < 0.25) goal = rng.Uniform(0.0, 1.0);
+  goal_angle_ = CheckedAngle(options, "goal_angle", goal, "door reset options");
   const double door = CheckedAngle(options, "door_angle", start, "door reset options");
   ReadVector(options, "hand", 3, hand, "door reset options");
   SetState(door, hand);

@@ -6,7 +6,8 @@
 // step (position-controlled; 0.1 s of simulation per step, 20 substeps).
 // Observation: "image" [S, S, 3] uint8 from a fixed camera on the robot's side.
 // Episode: max_episode_steps (default 50), truncated, never terminated.
-// Goal: a door angle drawn in [0, 1] rad at reset (option "goal_angle").
+// Goal: a door angle drawn in [0, 1] rad at reset, at least 0.25 rad from the
+// start angle (drawn in [0, 0.3]); option "goal_angle" sets it.
 // Reward: -|door angle - goal angle| (Skew-Fit replaces it with a latent
 // distance). Info: "door_angle" (rad, 0 shut), "goal_angle", "success"
 // (within 0.08 rad of the goal), "hand" [x, y, z], "hook" [x, y, z] (the

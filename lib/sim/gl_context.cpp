@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -21,6 +22,13 @@ std::mutex g_mutex;
 std::optional<GlBackend> g_backend;
 // The context current on this thread (set only through EnsureCurrent).
 thread_local const GlContext* t_current = nullptr;
+
+// Mesa's llvmpipe rasterises with a thread pool by default; for 64x64 frames
+// one thread is as fast, and collectors already run one env per thread. Set
+// during static initialisation (before main starts any thread, as setenv is
+// not thread-safe); a value the user set wins.
+[[maybe_unused]] const bool g_llvmpipe_single_thread =
+    ::setenv("LP_NUM_THREADS", "0", /*overwrite=*/0) == 0;
 
 template <class Fn>
 Fn LoadSymbol(void* library, const char* name) {
@@ -89,25 +97,42 @@ const EglApi& LoadEgl() {
     Fail(ExitCode::kEnvFailure, failure);
   }
   EGLint major = 0, minor = 0;
+  // A GPU first (NVIDIA's EGL device platform), then Mesa's surfaceless
+  // platform (llvmpipe on CPU machines), then any device at all.
+  std::vector<EGLDeviceEXT> hardware, software;
+  if (api.QueryDevices != nullptr) {
+    auto query_string = reinterpret_cast<PFNEGLQUERYDEVICESTRINGEXTPROC>(
+        api.GetProcAddress("eglQueryDeviceStringEXT"));
+    EGLDeviceEXT devices[16];
+    EGLint count = 0;
+    if (api.QueryDevices(16, devices, &count)) {
+      for (EGLint i = 0; i < count; ++i) {
+        const char* extensions =
+            query_string ? query_string(devices[i], EGL_EXTENSIONS) : nullptr;
+        const bool is_software =
+            extensions != nullptr && std::strstr(extensions, "EGL_MESA_device_software") != nullptr;
+        (is_software ? software : hardware).push_back(devices[i]);
+      }
+    }
+  }
+  auto TryDevice = [&](EGLDeviceEXT device) {
+    EGLDisplay display = api.GetPlatformDisplay(EGL_PLATFORM_DEVICE_EXT, device, nullptr);
+    if (display == EGL_NO_DISPLAY || !api.Initialize(display, &major, &minor)) return false;
+    api.display = display;
+    return true;
+  };
+  for (EGLDeviceEXT device : hardware) {
+    if (TryDevice(device)) return api;
+  }
   EGLDisplay display = api.GetPlatformDisplay(EGL_PLATFORM_SURFACELESS_MESA, EGL_DEFAULT_DISPLAY,
                                               nullptr);
   if (display != EGL_NO_DISPLAY && api.Initialize(display, &major, &minor)) {
     api.display = display;
     return api;
   }
-  std::string surfaceless_error = EglErrorText(api);
-  if (api.QueryDevices != nullptr) {
-    EGLDeviceEXT devices[16];
-    EGLint count = 0;
-    if (api.QueryDevices(16, devices, &count)) {
-      for (EGLint i = 0; i < count; ++i) {
-        display = api.GetPlatformDisplay(EGL_PLATFORM_DEVICE_EXT, devices[i], nullptr);
-        if (display != EGL_NO_DISPLAY && api.Initialize(display, &major, &minor)) {
-          api.display = display;
-          return api;
-        }
-      }
-    }
+  const std::string surfaceless_error = EglErrorText(api);
+  for (EGLDeviceEXT device : software) {
+    if (TryDevice(device)) return api;
   }
   failure = "EGL: no surfaceless or device display initialises (" + surfaceless_error + ")";
   Fail(ExitCode::kEnvFailure, failure);

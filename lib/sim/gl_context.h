@@ -13,6 +13,10 @@
 // then OSMesa. If none works: Error(kEnvFailure) listing what each attempt
 // said. An unknown name: Error(kUsage).
 //
+// Mesa's llvmpipe thread pool: at program start (static initialisation)
+// LP_NUM_THREADS is set to 0, so frames render on the calling thread, unless
+// the environment already sets it.
+//
 // Threads: each context belongs to one owner (one renderer in one env).
 // Making a context current and releasing it around every frame costs about
 // as much as rendering a 64x64 frame on llvmpipe, so a context stays current

@@ -17,6 +17,7 @@ constexpr double kMoveZ = kGraspMoveZ;
 constexpr double kMoveYaw = kGraspMoveYaw;
 constexpr double kWorkspaceXY = 0.14;        // |x|, |y| limit of the gripper centre (m)
 constexpr double kMaxZ = 0.30;               // highest gripper origin (m)
+constexpr double kMinZ = -0.003;             // lowest: fingertips 2 mm above the table
 constexpr double kStartZ = 0.16;             // gripper origin at the start of an episode
 constexpr double kFingertipOffset = 0.005;   // fingertips above the gripper origin (m)
 constexpr double kFingerTravel = 0.045;      // finger joint range (m): 0 closed, travel open
@@ -40,11 +41,20 @@ std::string GraspMjcf(int slots) {
   <default>
     <geom solref="0.01 1" solimp="0.95 0.99 0.001"/>
   </default>
+  <asset>
+    <texture name="table" type="2d" builtin="checker" width="64" height="64"
+             rgb1="1 1 1" rgb2="0.9 0.9 0.9"/>
+    <material name="table" texture="table" texrepeat="6 6"/>
+    <texture name="bin" type="2d" builtin="checker" width="64" height="64"
+             rgb1="1 1 1" rgb2="0.9 0.9 0.9"/>
+    <material name="bin" texture="bin" texrepeat="3 3"/>
+  </asset>
   <worldbody>
     <light name="sun" directional="true" pos="0 0 1" dir="0.2 0.3 -1" diffuse="0.6 0.6 0.6"
            specular="0.1 0.1 0.1" castshadow="false"/>
-    <geom name="table" type="plane" size="1.5 1.5 0.02" rgba="0.55 0.45 0.35 1" friction="0.6"/>
-    <geom name="bin_floor" type="box" pos="0 0 0.0002" size="0.17 0.17 0.0005" rgba="0.5 0.52 0.5 1"
+    <geom name="table" type="plane" size="1.5 1.5 0.02" rgba="0.55 0.45 0.35 1" material="table"
+          friction="0.6"/>
+    <geom name="bin_floor" type="box" pos="0 0 0.0002" size="0.17 0.17 0.0005" rgba="0.5 0.52 0.5 1" material="bin"
           contype="0" conaffinity="0"/>
     <geom name="wall_n" type="box" pos="0 0.175 0.02" size="0.185 0.01 0.02" rgba="0.3 0.35 0.45 1"/>
     <geom name="wall_s" type="box" pos="0 -0.175 0.02" size="0.185 0.01 0.02" rgba="0.3 0.35 0.45 1"/>
@@ -54,18 +64,18 @@ std::string GraspMjcf(int slots) {
     <body name="gripper" pos="0 0 0">
       <joint name="gx" type="slide" axis="1 0 0" range="-0.14 0.14" damping="45" armature="0.2"/>
       <joint name="gy" type="slide" axis="0 1 0" range="-0.14 0.14" damping="45" armature="0.2"/>
-      <joint name="gz" type="slide" axis="0 0 1" range="0 0.30" damping="45" armature="0.2"/>
+      <joint name="gz" type="slide" axis="0 0 1" range="-0.003 0.30" damping="45" armature="0.2"/>
       <joint name="gyaw" type="hinge" axis="0 0 1" range="-1.75 1.75" damping="0.15" armature="0.003"/>
       <geom name="palm" type="box" pos="0 0 0.077" size="0.02 0.062 0.012" rgba="0.25 0.25 0.3 1" mass="0.3"/>
       <geom name="wrist" type="cylinder" pos="0 0 0.12" size="0.016 0.032" rgba="0.6 0.6 0.65 1" mass="0.1"
             contype="0" conaffinity="0"/>
       <body name="finger_l">
-        <joint name="fl" type="slide" axis="0 1 0" range="0 0.045" damping="8" armature="0.02"/>
+        <joint name="fl" type="slide" axis="0 1 0" range="0 0.045" damping="25" armature="0.02"/>
         <geom name="finger_l" type="box" pos="0 0.008 0.035" size="0.012 0.005 0.03" rgba="0.85 0.55 0.1 1"
               mass="0.05" friction="1.0"/>
       </body>
       <body name="finger_r">
-        <joint name="fr" type="slide" axis="0 -1 0" range="0 0.045" damping="8" armature="0.02"/>
+        <joint name="fr" type="slide" axis="0 -1 0" range="0 0.045" damping="25" armature="0.02"/>
         <geom name="finger_r" type="box" pos="0 -0.008 0.035" size="0.012 0.005 0.03" rgba="0.85 0.55 0.1 1"
               mass="0.05" friction="1.0"/>
       </body>
@@ -413,7 +423,7 @@ StepResult GraspCell::DoStep(const std::vector<float>& action) {
   const double yaw = d->qpos[m->jnt_qposadr[joint_yaw_]];
   const double tx = std::clamp(x + kMoveXY * action[0], -kWorkspaceXY, kWorkspaceXY);
   const double ty = std::clamp(y + kMoveXY * action[1], -kWorkspaceXY, kWorkspaceXY);
-  const double tz = std::clamp(z + kMoveZ * action[2], 0.0, kMaxZ);
+  const double tz = std::clamp(z + kMoveZ * action[2], kMinZ, kMaxZ);
   const double tyaw = std::clamp(yaw + kMoveYaw * action[3], -M_PI / 2, M_PI / 2);
   const bool close = action[4] > 0.0f;
   const bool terminate = action[5] > 0.0f;
@@ -563,7 +573,7 @@ Observation GraspCell::RenderState(const nlohmann::json& state) {
     if (g.size() != 4) Fail(ExitCode::kUsage, "grasp state gripper must be [x, y, z, yaw]");
     data_->qpos[model_->jnt_qposadr[joint_x_]] = std::clamp(g[0], -kWorkspaceXY, kWorkspaceXY);
     data_->qpos[model_->jnt_qposadr[joint_y_]] = std::clamp(g[1], -kWorkspaceXY, kWorkspaceXY);
-    data_->qpos[model_->jnt_qposadr[joint_z_]] = std::clamp(g[2], 0.0, kMaxZ);
+    data_->qpos[model_->jnt_qposadr[joint_z_]] = std::clamp(g[2], kMinZ, kMaxZ);
     data_->qpos[model_->jnt_qposadr[joint_yaw_]] = std::clamp(g[3], -M_PI / 2, M_PI / 2);
   }
   mj_forward(model_.get(), data_.get());

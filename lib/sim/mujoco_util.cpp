@@ -27,6 +27,10 @@ void InstallMujocoHandlers() {
 
 ModelPtr CompileMjcf(const std::string& xml) {
   InstallMujocoHandlers();
+  // MuJoCo 2.2's XML compiler is not documented as thread-safe; envs are
+  // made concurrently by collector workers.
+  static std::mutex compile_mutex;
+  std::lock_guard<std::mutex> lock(compile_mutex);
   mjVFS vfs;
   mj_defaultVFS(&vfs);
   const char* name = "cell.xml";

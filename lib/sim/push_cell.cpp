@@ -10,7 +10,7 @@ namespace perpetua::sim {
 namespace {
 
 constexpr int kSubsteps = 20;
-constexpr double kWorkspace = 0.14;   // |x|, |y| limit of the pusher (m)
+constexpr double kWorkspace = 0.17;   // |x|, |y| limit of the pusher (m)
 constexpr double kPlaceRange = 0.10;  // puck and target drawn with |x|, |y| below this
 
 std::string PushMjcf() {
@@ -22,11 +22,16 @@ std::string PushMjcf() {
     <headlight ambient="0.35 0.35 0.35" diffuse="0.45 0.45 0.45" specular="0 0 0"/>
     <quality shadowsize="0" offsamples="0"/>
   </visual>
+  <asset>
+    <texture name="mat" type="2d" builtin="checker" width="64" height="64"
+             rgb1="1 1 1" rgb2="0.9 0.9 0.9"/>
+    <material name="mat" texture="mat" texrepeat="3 3"/>
+  </asset>
   <worldbody>
     <light name="sun" directional="true" pos="0 0 1" dir="0.2 0.3 -1" diffuse="0.6 0.6 0.6"
            specular="0.1 0.1 0.1" castshadow="false"/>
     <geom name="table" type="plane" size="1.5 1.5 0.02" rgba="0.55 0.45 0.35 1" friction="0.5"/>
-    <geom name="mat" type="box" pos="0 0 0.0002" size="0.17 0.17 0.0005" rgba="0.5 0.52 0.5 1"
+    <geom name="mat" type="box" pos="0 0 0.0002" size="0.17 0.17 0.0005" rgba="0.5 0.52 0.5 1" material="mat"
           contype="0" conaffinity="0"/>
     <camera name="overhead" pos="0 -0.32 0.52" xyaxes="1 0 0 0 0.85 0.53" fovy="45"/>
     <body name="target" pos="0.05 0.05 0.0008">
@@ -39,8 +44,8 @@ std::string PushMjcf() {
       << R"( 0.03" rgba="0.85 0.25 0.2 1" mass="0.2" friction="0.5" condim="4"/>
     </body>
     <body name="pusher" pos="0 0 0.023">
-      <joint name="px" type="slide" axis="1 0 0" range="-0.14 0.14" damping="20" armature="0.1"/>
-      <joint name="py" type="slide" axis="0 1 0" range="-0.14 0.14" damping="20" armature="0.1"/>
+      <joint name="px" type="slide" axis="1 0 0" range="-0.17 0.17" damping="20" armature="0.1"/>
+      <joint name="py" type="slide" axis="0 1 0" range="-0.17 0.17" damping="20" armature="0.1"/>
       <geom name="pusher" type="cylinder" size=")" << kPushPusherRadius
       << R"( 0.02" rgba="0.2 0.3 0.8 1" mass="0.3"/>
       <geom name="arm" type="cylinder" pos="0 0 0.08" size="0.008 0.06" rgba="0.6 0.6 0.65 1"

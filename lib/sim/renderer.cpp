@@ -50,6 +50,12 @@ Renderer::~Renderer() {
   mjv_freeScene(&scene_);
 }
 
+void Renderer::UploadTexture(const mjModel* model, int texid) {
+  PERPETUA_CHECK(texid >= 0 && texid < model->ntex);
+  context_->EnsureCurrent();
+  mjr_uploadTexture(model, &render_context_, texid);
+}
+
 void Renderer::Render(const mjModel* model, mjData* data, int camera_id, int width, int height,
                       uint8_t* rgb) {
   PERPETUA_CHECK(camera_id >= 0 && camera_id < model->ncam);

@@ -38,6 +38,8 @@ class Renderer {
                   double azimuth, double elevation, int width, int height, uint8_t* rgb);
 
   GlBackend backend() const { return context_->backend(); }
+  // Sends texture `texid` of `model` (after its tex_rgb changed) to the GPU.
+  void UploadTexture(const mjModel* model, int texid);
   // GL_RENDERER of the driver ("llvmpipe (...)" for Mesa on the CPU).
   std::string gl_renderer() { return context_->RendererName(); }
   // Releases the GL context from the calling thread (before handing the

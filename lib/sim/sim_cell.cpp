@@ -22,6 +22,15 @@ void SimCell::InitModel(ModelPtr model, const char* camera_name, std::vector<int
   camera_pos_.assign(model_->cam_pos + 3 * camera_, model_->cam_pos + 3 * camera_ + 3);
   camera_quat_.assign(model_->cam_quat + 4 * camera_, model_->cam_quat + 4 * camera_ + 4);
   light_diffuse_.assign(model_->light_diffuse, model_->light_diffuse + 3 * model_->nlight);
+  texture_rgb_.assign(model_->tex_rgb, model_->tex_rgb + model_->ntexdata);
+  // Textured surfaces render plain (their rgba) unless textures are
+  // randomised: texture sampling costs llvmpipe ~50% more per frame.
+  for (int g = 0; g < model_->ngeom; ++g) {
+    if (model_->geom_matid[g] < 0) continue;
+    textured_geoms_.push_back(g);
+    textured_materials_.push_back(model_->geom_matid[g]);
+    model_->geom_matid[g] = -1;
+  }
   light_dir_.assign(model_->light_dir, model_->light_dir + 3 * model_->nlight);
   for (int k = 0; k < 3; ++k) {
     headlight_ambient_[k] = model_->vis.headlight.ambient[k];
@@ -43,6 +52,7 @@ void SimCell::RandomizeScene(Rng& rng) {
   std::copy_n(headlight_diffuse_, 3, m->vis.headlight.diffuse);
 
   const RandomizeConfig& r = config_.randomize;
+  if (r.textures || textures_changed_) RandomizeTextures(r.textures, rng);
   if (r.lighting) {
     for (int l = 0; l < m->nlight; ++l) {
       const float gain = static_cast<float>(rng.Uniform(0.5, 1.3));
@@ -82,6 +92,37 @@ void SimCell::RandomizeScene(Rng& rng) {
   }
 }
 
+void SimCell::RandomizeTextures(bool randomize, Rng& rng) {
+  mjModel* m = model_.get();
+  for (size_t i = 0; i < textured_geoms_.size(); ++i) {
+    m->geom_matid[textured_geoms_[i]] = randomize ? textured_materials_[i] : -1;
+  }
+  std::copy(texture_rgb_.begin(), texture_rgb_.end(), m->tex_rgb);
+  textures_changed_ = randomize;
+  for (int t = 0; t < m->ntex && randomize; ++t) {
+    if (m->tex_type[t] != mjTEXTURE_2D) continue;
+    const int width = m->tex_width[t], height = m->tex_height[t];
+    mjtByte* rgb = m->tex_rgb + m->tex_adr[t];
+    mjtByte colors[2][3];
+    for (auto& color : colors) {
+      for (mjtByte& channel : color) channel = static_cast<mjtByte>(rng.UniformInt(256));
+    }
+    const int pattern = static_cast<int>(rng.UniformInt(3));  // checks, stripes, noise
+    const int cell = 2 + static_cast<int>(rng.UniformInt(15));
+    Rng noise(rng.NextU64());
+    for (int y = 0; y < height; ++y) {
+      for (int x = 0; x < width; ++x) {
+        int which = 0;
+        if (pattern == 0) which = ((x / cell) + (y / cell)) % 2;
+        if (pattern == 1) which = (x / cell) % 2;
+        if (pattern == 2) which = static_cast<int>(noise.UniformInt(2));
+        std::copy_n(colors[which], 3, rgb + 3 * (y * width + x));
+      }
+    }
+  }
+  for (int t = 0; t < m->ntex; ++t) renderer_->UploadTexture(m, t);
+}
+
 Array SimCell::RenderImage() {
   Array image = Array::Zeros(DType::kUint8, {config_.image_size, config_.image_size, 3});
   renderer_->Render(model_.get(), data_.get(), camera_, config_.image_size, config_.image_size,
@@ -105,11 +146,13 @@ Array SimCell::RenderPicture(int size) {
 }
 
 void SimCell::Simulate(int substeps) {
+  const int unstable_before = data_->warning[mjWARN_BADQACC].number;
   for (int i = 0; i < substeps; ++i) mj_step(model_.get(), data_.get());
-  for (int i = 0; i < model_->nq; ++i) {
-    if (!std::isfinite(data_->qpos[i])) {
-      Fail(ExitCode::kEnvFailure, spec_.name + ": the simulation diverged (non-finite state)");
-    }
+  // MuJoCo resets the state when accelerations blow up; continuing would
+  // silently teleport everything, so the episode fails instead.
+  if (data_->warning[mjWARN_BADQACC].number != unstable_before) {
+    Fail(ExitCode::kEnvFailure, spec_.name + ": the simulation became unstable at t = " +
+                                    std::to_string(data_->time) + " s (MuJoCo reset it)");
   }
 }
 

@@ -53,7 +53,7 @@ class SimCell : public Env, public StateRenderer {
   void InitModel(ModelPtr model, const char* camera_name, std::vector<int> scenery_geoms);
 
   // Restores the nominal scene, then applies the enabled scene randomisations
-  // (lighting, scenery colours, camera pose) drawn from `rng`.
+  // (lighting, scenery colours, textures, camera pose) drawn from `rng`.
   void RandomizeScene(Rng& rng);
 
   // The policy's view: [S, S, 3] uint8 with S = config_.image_size.
@@ -71,11 +71,17 @@ class SimCell : public Env, public StateRenderer {
   int substeps_per_step_ = 1;  // set by the cell
 
  private:
+  // Nominal textures, or (randomize) random two-colour patterns; re-uploaded.
+  void RandomizeTextures(bool randomize, Rng& rng);
+
   std::vector<int> scenery_geoms_;
   std::vector<float> scenery_rgba_;      // nominal rgba of scenery_geoms_ (4 each)
   std::vector<mjtNum> camera_pos_, camera_quat_;
   std::vector<float> light_diffuse_;     // nominal (nlight x 3)
   std::vector<mjtNum> light_dir_;        // nominal (nlight x 3)
+  std::vector<mjtByte> texture_rgb_;     // nominal tex_rgb (ntexdata)
+  std::vector<int> textured_geoms_, textured_materials_;  // geoms shown textured only when randomised
+  bool textures_changed_ = false;
   float headlight_ambient_[3] = {0, 0, 0};
   float headlight_diffuse_[3] = {0, 0, 0};
 };

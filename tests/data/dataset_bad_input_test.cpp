@@ -184,6 +184,35 @@ TEST_CASE("wrong dtype or shape") {
     });
     ExpectInvalid({dir.path()}, shard, "data/demo_1/rewards: has 3 rows, expected 5");
   }
+  SUBCASE("one episode with other image shapes") {
+    EditFile(shard, [](hid_t file) {
+      REQUIRE(H5Ldelete(file, "data/demo_1/obs/image", H5P_DEFAULT) >= 0);
+      std::vector<uint8_t> pixels(5 * 8 * 8 * 3, 7);
+      const hsize_t dims[4] = {5, 8, 8, 3};
+      const hid_t space = H5Screate_simple(4, dims, nullptr);
+      const hid_t d = H5Dcreate2(file, "data/demo_1/obs/image", H5T_STD_U8LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, pixels.data());
+      H5Dclose(d);
+      H5Sclose(space);
+    });
+    ExpectInvalid({dir.path()}, shard, "data/demo_1/final_obs/image: is uint8 [16, 16, 3] per step, expected uint8 [8, 8, 3]");
+  }
+  SUBCASE("one episode with float images") {
+    EditFile(shard, [](hid_t file) {
+      for (const char* path : {"data/demo_1/obs/image", "data/demo_1/final_obs/image"}) {
+        REQUIRE(H5Ldelete(file, path, H5P_DEFAULT) >= 0);
+        const hsize_t rows = std::string(path).find("final") == std::string::npos ? 5 : 1;
+        std::vector<float> pixels(rows * 16 * 16 * 3, 0.5f);
+        const hsize_t dims[4] = {rows, 16, 16, 3};
+        const hid_t space = H5Screate_simple(4, dims, nullptr);
+        const hid_t d = H5Dcreate2(file, path, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, pixels.data());
+        H5Dclose(d);
+        H5Sclose(space);
+      }
+    });
+    ExpectInvalid({dir.path()}, shard, "data/demo_1: observation 'image' is float32 [16, 16, 3], expected uint8 [16, 16, 3] (as in data/demo_0)");
+  }
   SUBCASE("a second dataset with other image shapes") {
     TempDir other;
     DatasetWriter writer(other.path(), WriterOptions{});
@@ -198,6 +227,24 @@ TEST_CASE("wrong dtype or shape") {
       CHECK(std::string(e.what()).find("observation 'image' is uint8 [8, 8, 3], expected uint8 [16, 16, 3]") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("a mask naming a missing demo") {
+  TempDir dir;
+  const std::string shard = WriteShard(dir.path());
+  EditFile(shard, [](hid_t file) {
+    REQUIRE(H5Ldelete(file, "mask/train", H5P_DEFAULT) >= 0);
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, 7);
+    const hsize_t dims[1] = {1};
+    const hid_t space = H5Screate_simple(1, dims, nullptr);
+    const hid_t d = H5Dcreate2(file, "mask/train", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, "demo_99") >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(type);
+  });
+  ExpectInvalid({dir.path()}, shard, "mask/train: lists demo_99, which is not in data/");
 }
 
 TEST_CASE("NaN actions or rewards stored in a file") {
@@ -274,7 +321,16 @@ TEST_CASE("a directory without read permission") {
   ::chmod(locked.c_str(), 0755);
   CAPTURE(result.err);
   CHECK(result.exit_code == 3);
-  CHECK(result.err.find("rl-data: error: " + locked + ": cannot list directory: Permission denied") != std::string::npos);
+  // "cannot list directory" (or "cannot access" where $TMPDIR's parents are closed to nobody).
+  CHECK(result.err.find("rl-data: error: " + locked + ": ") != std::string::npos);
+  CHECK(result.err.find(": Permission denied") != std::string::npos);
+  // A directory whose parent cannot be searched says so too.
+  if (::geteuid() == 0) {
+    REQUIRE(::chmod(dir.path().c_str(), 0700) == 0);
+    const auto hidden = RunProcess(argv);
+    CHECK(hidden.exit_code == 3);
+    CHECK(hidden.err.find("rl-data: error: " + locked + ": cannot access: Permission denied") != std::string::npos);
+  }
 }
 
 TEST_CASE("samplers refuse data whose keys or shapes differ from what the learner expects") {

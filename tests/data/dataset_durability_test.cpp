@@ -193,5 +193,45 @@ TEST_CASE("four concurrent writer processes lose and duplicate nothing") {
   CHECK(StagingEmpty(dir.path()));
 }
 
+TEST_CASE("writers killed among live ones are recovered once by racing recoverers") {
+  TempDir dir;
+  Rng rng(77);
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    // Two writers run to completion, two are killed at random moments.
+    std::vector<std::unique_ptr<ChildProcess>> live, doomed;
+    for (int w = 0; w < 2; ++w) {
+      live.push_back(std::make_unique<ChildProcess>(ChildArgs(dir.path(), 100000 * (round + 1) + 1000 * w, 12, 5)));
+      doomed.push_back(std::make_unique<ChildProcess>(ChildArgs(dir.path(), 100000 * (round + 1) + 1000 * (w + 2), 400, 7)));
+    }
+    std::set<uint64_t> added;
+    for (auto& child : doomed) {
+      ::usleep(static_cast<useconds_t>(10000 + rng.UniformInt(40000)));
+      child->Signal(SIGKILL);
+      for (uint64_t seed : ParseChild(child->Wait().out).added) added.insert(seed);
+    }
+    // Two recoverers race each other and the live writers.
+    ChildProcess first({testing::ToolPath("rl-data"), "recover", dir.path()});
+    ChildProcess second({testing::ToolPath("rl-data"), "recover", dir.path()});
+    CHECK(first.Wait().exit_code == 0);
+    CHECK(second.Wait().exit_code == 0);
+    for (auto& child : live) {
+      const auto result = child->Wait();
+      CHECK(result.exit_code == 0);
+      for (uint64_t seed : ParseChild(result.out).added) added.insert(seed);
+    }
+    const auto seeds = ReadAllSeeds(dir.path());
+    for (const auto& [seed, count] : seeds) {
+      CAPTURE(seed);
+      CHECK(count == 1);
+    }
+    for (uint64_t seed : added) {
+      CAPTURE(seed);
+      CHECK(seeds.count(seed) == 1);
+    }
+    CHECK(StagingEmpty(dir.path()));
+  }
+}
+
 }  // namespace
 }  // namespace perpetua

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <unistd.h>
@@ -159,6 +160,10 @@ TEST_CASE("new shards stream in from another thread while sampling") {
   CHECK(sampler.stats().episodes == 5 + 12);
   CHECK(sampler.num_transitions() > first);
   CHECK(sampler.AddFile(ListShards(other.path()).front()) == 0);  // already known
+  const std::string shard = ListShards(other.path()).front();
+  const std::string respelled = other.path() + "/./" + shard.substr(shard.rfind('/') + 1);
+  CHECK(sampler.AddFile(respelled) == 0);  // the same file under another spelling
+  CHECK(sampler.stats().episodes == 5 + 12);
 }
 
 TEST_CASE("shard paths piped in are added and bad lines are skipped with a warning") {
@@ -200,6 +205,38 @@ TEST_CASE("the schema of a cell's spec selects matching data") {
                        doctest::Contains("observation 'proprio' is float32 [3], expected float32 [4]"), Error);
 }
 
+TEST_CASE("filter keys select the train or valid episodes") {
+  TempDir dir;
+  WriterOptions options;
+  options.config.episodes_per_shard = 30;
+  options.config.valid_fraction = 0.3;
+  std::set<uint64_t> all;
+  {
+    DatasetWriter writer(dir.path(), options);
+    for (uint64_t seed = 0; seed < 30; ++seed) {
+      writer.Add(testing::MakeEpisode(seed));
+      all.insert(seed);
+    }
+  }
+  std::set<uint64_t> seen;
+  for (const char* key : {"train", "valid"}) {
+    CAPTURE(key);
+    DatasetSamplerConfig config;
+    config.filter_key = key;
+    DatasetSampler sampler({dir.path()}, config);
+    DatasetReader reader({dir.path()}, false, nullptr, key);
+    CHECK(sampler.stats().episodes == static_cast<int64_t>(reader.num_episodes()));
+    CHECK(reader.num_episodes() > 0);
+    CHECK(reader.num_episodes() < 30);
+    for (size_t i = 0; i < reader.num_episodes(); ++i) {
+      CHECK(seen.insert(reader.ReadEpisode(i).metadata.seed).second);  // train and valid are disjoint
+    }
+  }
+  CHECK(seen == all);
+  CHECK_THROWS_WITH_AS(DatasetReader({dir.path()}, false, nullptr, "test"),
+                       doctest::Contains("no filter key 'test' (has: train, valid)"), Error);
+}
+
 TEST_CASE("a truncated last step is not terminal and bootstraps from the final observation") {
   TempDir dir;
   WriterOptions options;
@@ -215,7 +252,10 @@ TEST_CASE("a truncated last step is not terminal and bootstraps from the final o
   const TransitionBatch batch = sampler.Sample(3, rng);
   CHECK(batch.terminated == std::vector<uint8_t>{0, 0, 0});
   CHECK(batch.next_observations.at("proprio").f32[0] == episode.observations.at("proprio").f32[3]);
-  CHECK_THROWS_AS(DatasetSampler({dir.path()}, DatasetSamplerConfig{0.0}), Error);
+  DatasetSamplerConfig no_memory;
+  no_memory.memory_budget_mb = 0.0;
+  CHECK_THROWS_WITH_AS(DatasetSampler({dir.path()}, no_memory),
+                       doctest::Contains("memory_budget_mb must be positive"), Error);
 }
 
 }  // namespace

@@ -150,6 +150,8 @@ TEST_CASE("round trip of every dtype and per-step rank") {
   episode.observations["depth_f32"] = filled(DType::kFloat32, {16, 16, 1});  // 1 KiB/step: compressed
   episode.observations["gray_u8"] = filled(DType::kUint8, {12, 10, 1});
   episode.observations["volume_u8"] = filled(DType::kUint8, {2, 3, 4, 5});
+  episode.metadata.object_ids.clear();  // empty arrays and strings survive too
+  episode.metadata.policy_id.clear();
   {
     DatasetWriter writer(dir.path(), WriterOptions{});
     writer.Add(episode);
