@@ -10,9 +10,13 @@
 // Target (issue 4): collect/random costs at most 20% on top of raw stepping.
 //
 // Figures are best-of-N runs; collect rates are steady state (first episode
-// start to last episode end), start-up and the final merge excluded.
+// start to last episode end), start-up and the final merge excluded. CPU
+// figures count every thread of the whole call (start-up and merge included):
+// on a shared machine they are steadier than wall-clock rates.
 //
 // Usage: bench_collect [episodes=200] [image_size=64] [rounds=3]
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <algorithm>
@@ -38,13 +42,24 @@ double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// CPU seconds (user + system, all threads) used by this process so far.
+double CpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
 struct Figures {
   double steps = 0, episodes = 0, seconds = 0;
+  double cpu_seconds = 0;  // whole call, all threads (robust to other processes' load)
   double steps_per_s() const { return steps / seconds; }
   double episodes_per_s() const { return episodes / seconds; }
+  double cpu_ms_per_episode() const { return 1000.0 * cpu_seconds / episodes; }
 };
 
 Figures RawStepping(const EnvConfig& config, int episodes) {
+  const double cpu_start = CpuSeconds();
   auto env = MakeEnv(config);
   auto policy = MakeRandomPolicy(env->spec(), 1);
   Figures f;
@@ -63,6 +78,7 @@ Figures RawStepping(const EnvConfig& config, int episodes) {
     ++f.episodes;
   }
   f.seconds = Now() - start;
+  f.cpu_seconds = CpuSeconds() - cpu_start;
   return f;
 }
 
@@ -75,6 +91,7 @@ Figures RolloutOnly(const EnvConfig& config, int episodes, int workers,
   options.seed = 1;
   options.episodes = episodes;
   Figures f;
+  const double cpu_start = CpuSeconds();
   const double start = Now();
   RunEpisodes(
       options,
@@ -91,6 +108,7 @@ Figures RolloutOnly(const EnvConfig& config, int episodes, int workers,
         if (keep) keep->push_back(std::move(r.episode));
       });
   f.seconds = Now() - start;
+  f.cpu_seconds = CpuSeconds() - cpu_start;
   return f;
 }
 
@@ -98,7 +116,7 @@ Figures RolloutOnly(const EnvConfig& config, int episodes, int workers,
 // cost alone, in milliseconds per episode.
 double WriterMsPerEpisode(const std::vector<Episode>& episodes, const std::string& dir, bool fsync) {
   WriterOptions options;
-  options.config.fsync = fsync;
+  options.config.sync = fsync ? "episode" : "none";
   DatasetWriter writer(dir, options);
   const double start = Now();
   for (const Episode& e : episodes) writer.Add(e);
@@ -109,9 +127,11 @@ double WriterMsPerEpisode(const std::vector<Episode>& episodes, const std::strin
 Figures Collect(CollectConfig config, const std::string& dir) {
   config.out = dir;
   config.dataset.episodes_per_shard = 1000000;  // one shard: keep stdout short
+  const double cpu_start = CpuSeconds();
   const double start = Now();
   RunCollect(config, "bench: true\n");  // prints the shard path on stdout
   const double wall = Now() - start;
+  const double cpu = CpuSeconds() - cpu_start;
   // Steady state: from the first episode's start to the last one's end (the
   // writer keeps at most a few episodes behind the workers: backpressure),
   // so process start-up, cell creation and the final shard merge are left out.
@@ -126,13 +146,15 @@ Figures Collect(CollectConfig config, const std::string& dir) {
     last = std::max(last, m.end_time_unix);
   }
   f.seconds = last - first;
+  f.cpu_seconds = cpu;
   (void)wall;  // start-up (process, cells, torch) is not what this compares
   return f;
 }
 
 void Print(const char* name, const Figures& f, const Figures& raw) {
-  std::printf("%-28s %9.0f steps/s %8.1f episodes/s   cost vs raw %+6.1f%%\n", name, f.steps_per_s(),
-              f.episodes_per_s(), 100.0 * (raw.steps_per_s() / f.steps_per_s() - 1.0));
+  std::printf("%-28s %6.0f steps/s %6.1f episodes/s  wall cost vs raw %+6.1f%%   CPU %5.2f ms/episode (%+6.1f%%)\n",
+              name, f.steps_per_s(), f.episodes_per_s(), 100.0 * (raw.steps_per_s() / f.steps_per_s() - 1.0),
+              f.cpu_ms_per_episode(), 100.0 * (f.cpu_ms_per_episode() / raw.cpu_ms_per_episode() - 1.0));
   std::fflush(stdout);
 }
 
@@ -172,9 +194,9 @@ int main(int argc, char** argv) {
       writer_nofsync = std::min(writer_nofsync, WriterMsPerEpisode(kept, root + "/wn-" + tag, false));
       config.workers = 1;
       keep_best(kCollect1, Collect(config, root + "/c1-" + tag));
-      config.dataset.fsync = false;
+      config.dataset.sync = "none";
       keep_best(kCollectNoFsync, Collect(config, root + "/cn-" + tag));
-      config.dataset.fsync = true;
+      config.dataset.sync = "episode";
       config.workers = 2;
       keep_best(kCollect2, Collect(config, root + "/c2-" + tag));
     }

@@ -127,7 +127,7 @@ ExitCode Run(const BenchConfig& b) {
   {
     WriterOptions options;
     options.config.episodes_per_shard = 20;
-    options.config.fsync = false;
+    options.config.sync = "none";
     options.config.compression_level = 0;
     options.env_spec = {{"action", {{"low", std::vector<float>(6, -1.0f)}, {"high", std::vector<float>(6, 1.0f)}}}};
     DatasetWriter writer(data, options);

@@ -167,6 +167,10 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   runner.seed = config.seed;
   runner.first_index = config.first_episode;
   runner.episodes = config.forever ? -1 : config.episodes;
+  // One finished episode may wait while the writer stores the previous one:
+  // enough to overlap stepping and writing, and a SIGKILL then loses at most
+  // the running episodes and that one.
+  runner.max_pending = 1;
 
   Progress progress("collect", config.forever ? 0 : config.episodes);
   int64_t episodes = 0, steps = 0, successes = 0;

@@ -3,9 +3,11 @@
 // stdout so `rl-collect ... | rl-train ... -` consumes the live stream.
 //
 // Promises (tested end to end in tests/collect/):
-//  * Durability: every episode handed to the DatasetWriter is on disk before
-//    the next one is written; a SIGKILL loses at most the episodes in
-//    progress (their staged files are recovered by the next writer).
+//  * Durability: every episode handed to the DatasetWriter is on disk (fsync)
+//    before the next one is written; a SIGKILL loses at most the episodes in
+//    progress (one per worker) plus at most one finished episode waiting for
+//    the writer. Finished episodes not yet in a shard are recovered by the
+//    next writer opened on the directory (or `rl-data recover`).
 //  * Interrupts: a first SIGINT/SIGTERM starts no new episode, lets the
 //    running ones finish, writes them, closes the last partial shard, prints
 //    every finished shard and returns kInterrupted; a second one drops the

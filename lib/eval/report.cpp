@@ -179,12 +179,17 @@ std::string RateCells(const RateSummary& r) {
 }  // namespace
 
 std::string FormatSummary(const EvalSummary& s) {
+  // Held-out sets have many objects, each met a few times: beyond this many
+  // the per-family table is the readable one.
+  constexpr size_t kMaxObjectRows = 30;
   std::ostringstream out;
   out << "policy " << s.policy_id << ": success " << s.overall.successes << "/" << s.overall.episodes
       << " = " << RateCells(s.overall) << " (95% Wilson)\n";
   out << "mean return " << Format("%.3f", s.mean_return) << ", mean length "
       << Format("%.1f", s.mean_length) << " steps\n";
-  if (!s.per_object.empty()) {
+  if (s.per_object.size() > kMaxObjectRows) {
+    out << "  " << s.per_object.size() << " objects: per-object rows are in the JSON report (per_object)\n";
+  } else if (!s.per_object.empty()) {
     out << "  object  family        episodes  success  rate    95% interval\n";
     for (const auto& [id, r] : s.per_object) {
       char family[16];

@@ -76,7 +76,8 @@ nlohmann::json ToJson(const EvalSummary& summary);
 nlohmann::json ToJson(const PairedComparison& comparison);
 nlohmann::json ToJson(const EpisodeOutcome& outcome);
 
-// Readable multi-line tables for stderr.
+// Readable multi-line tables for stderr (per-object rows only up to 30
+// objects; the JSON always has them all).
 std::string FormatSummary(const EvalSummary& summary);
 std::string FormatComparison(const PairedComparison& comparison, const std::string& name_a,
                              const std::string& name_b);

@@ -16,6 +16,7 @@
 #include "data/dataset_recovery.h"
 #include "env/make_env.h"
 #include "rollout/rollout.h"
+#include "rollout/video.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -142,6 +143,51 @@ TEST_CASE("the same seed gives the same episodes with any number of workers") {
   }
 }
 
+TEST_CASE("epsilon 1 toward random acts exactly as the random policy") {
+  TempDir dir;
+  REQUIRE(RunProcess(Collect({"--policy", "random", "--episodes", "4", "--out", dir / "random"})).exit_code == 0);
+  const ProcessResult r = RunProcess(Collect({"--policy", "scripted", "--episodes", "4", "--out", dir / "explore",
+                                              "--exploration.epsilon", "1", "--exploration.toward", "random"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto random = ReadAll({dir / "random"}), explore = ReadAll({dir / "explore"});
+  auto by_seed = [](const EpisodeFacts& a, const EpisodeFacts& b) { return a.seed < b.seed; };
+  std::sort(random.begin(), random.end(), by_seed);
+  std::sort(explore.begin(), explore.end(), by_seed);
+  REQUIRE(random.size() == explore.size());
+  for (size_t i = 0; i < random.size(); ++i) {
+    CHECK(explore[i].actions == random[i].actions);
+    CHECK(explore[i].policy_id == "scripted:grasp");  // the policy being improved
+  }
+  DatasetReader reader({dir / "explore"});
+  const auto extra = nlohmann::json::parse(reader.ReadEpisode(0).metadata.extra_json);
+  CHECK(extra["exploration"]["epsilon"] == 1.0);
+  CHECK(extra["exploration"]["toward"] == "random");
+}
+
+TEST_CASE("videos of a chosen fraction of episodes decode with every frame") {
+  TempDir dir;
+  const ProcessResult r = RunProcess(Collect({"--policy", "scripted", "--episodes", "4", "--out", dir / "data",
+                                              "--video-fraction", "1"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto videos = testing::ListFiles(dir / "data/videos", ".mp4");
+  REQUIRE(videos.size() == 4);
+  DatasetReader reader({dir / "data"});
+  for (size_t i = 0; i < reader.num_episodes(); ++i) {
+    const Episode e = reader.ReadEpisode(i);
+    const int64_t index = nlohmann::json::parse(e.metadata.extra_json)["index"];
+    const std::string suffix = "-" + std::to_string(index) + ".mp4";
+    const auto it = std::find_if(videos.begin(), videos.end(), [&](const std::string& v) {
+      return v.size() > suffix.size() && v.compare(v.size() - suffix.size(), suffix.size(), suffix) == 0;
+    });
+    REQUIRE(it != videos.end());
+    CHECK(CountVideoFrames(dir / ("data/videos/" + *it)) == e.num_steps() + 1);
+  }
+  // The dataset reader ignores the videos folder.
+  CHECK(reader.num_episodes() == 4);
+}
+
 TEST_CASE("bad input fails with its exit code and harms nothing already written") {
   TempDir dir;
   // A dataset already there must survive every failure below untouched.
@@ -197,7 +243,7 @@ TEST_CASE("a full disk is an io-error that keeps every shard already written") {
   const std::string shard_bytes = testing::ReadFile(before.at(0));
   // A file-size limit below one episode's file makes the write fail the way a
   // full disk does (EFBIG instead of ENOSPC; SIGXFSZ ignored so write() fails).
-  std::string command = "trap '' XFSZ; ulimit -f 16; exec";
+  std::string command = "trap '' XFSZ; ulimit -f 4; exec";
   for (const auto& a : Collect({"--policy", "scripted", "--episodes", "3", "--out", dir / "data"})) {
     command += " '" + a + "'";
   }

@@ -1,6 +1,7 @@
 // rl-eval end to end: the real binary on the real grasp cell.
 #include <doctest/doctest.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -127,6 +128,17 @@ TEST_CASE("videos of the first episodes and of failures decode with every frame"
   CHECK(testing::ListFiles(dir / "videos") == expected);
 }
 
+TEST_CASE("an interrupted evaluation exits 130 without a report") {
+  testing::ChildProcess child(Eval({"--policy", "random", "--episodes", "1000000", "--workers", "2"}));
+  ::sleep(3);  // let it start (the outcome does not depend on how far it got)
+  child.Signal(SIGINT);
+  const ProcessResult r = child.Wait();
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 130);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("interrupted: no report written") != std::string::npos);
+}
+
 TEST_CASE("a checkpoint policy is evaluated and bad input is refused with its code") {
   TempDir dir;
   EnvConfig config;
@@ -136,7 +148,13 @@ TEST_CASE("a checkpoint policy is evaluated and bad input is refused with its co
   const ProcessResult ok = RunProcess(Eval({"--policy", dir / "q.ckpt", "--episodes", "2"}));
   CAPTURE(ok.err);
   CHECK(ok.exit_code == 0);
-  CHECK(Report(ok)["a"]["policy_id"] == "checkpoint:q-test");
+  nlohmann::json one_worker = Report(ok);
+  CHECK(one_worker["a"]["policy_id"] == "checkpoint:q-test");
+  // CEM sampling is seeded per episode: more workers, same outcomes.
+  const ProcessResult two = RunProcess(Eval({"--policy", dir / "q.ckpt", "--episodes", "2", "--workers", "2"}));
+  REQUIRE(two.exit_code == 0);
+  nlohmann::json two_workers = Report(two);
+  CHECK(two_workers["outcomes"] == one_worker["outcomes"]);
 
   config.image_size = 48;
   testing::WriteTestCheckpoint(dir / "other.ckpt", MakeEnv(config)->spec(), "other");

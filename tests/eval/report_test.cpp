@@ -77,3 +77,28 @@ TEST_CASE("paired comparison says better worse or indistinguishable") {
 
 }  // namespace
 }  // namespace perpetua
+
+namespace perpetua {
+namespace {
+
+TEST_CASE("the stderr table folds many objects into a pointer to the JSON") {
+  std::vector<EpisodeOutcome> outcomes;
+  for (int i = 0; i < 40; ++i) {
+    EpisodeOutcome o;
+    o.index = i;
+    o.object_ids = {1000 + i};
+    o.object_families = {i % 2 ? "box" : "tee"};
+    outcomes.push_back(o);
+  }
+  const EvalSummary s = Summarize(outcomes);
+  CHECK(s.per_object.size() == 40);
+  CHECK(s.per_family.size() == 2);
+  CHECK(s.per_family.at("box").episodes == 20);
+  const std::string table = FormatSummary(s);
+  CHECK(table.find("40 objects: per-object rows are in the JSON report") != std::string::npos);
+  CHECK(table.find("  box  ") != std::string::npos);
+  CHECK(ToJson(s)["per_object"].size() == 40);
+}
+
+}  // namespace
+}  // namespace perpetua

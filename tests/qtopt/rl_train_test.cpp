@@ -23,7 +23,7 @@ using testing::ToolPath;
 std::vector<std::string> WriteShards(const std::string& dir, int episodes, int size = 16, uint64_t seed0 = 0) {
   WriterOptions options;
   options.config.episodes_per_shard = 3;
-  options.config.fsync = false;
+  options.config.sync = "none";
   options.tool_name = "rl_train_test";
   std::vector<std::string> shards;
   DatasetWriter writer(dir, options);
