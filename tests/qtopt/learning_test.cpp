@@ -103,7 +103,7 @@ Episode RunEpisode(Env& env, Policy& policy, uint64_t env_seed, uint64_t policy_
 int Collect(Env& env, Policy& policy, const std::string& dir, int episodes, uint64_t seed0) {
   WriterOptions options;
   options.config.episodes_per_shard = episodes;
-  options.config.fsync = false;
+  options.config.sync = "none";
   options.env_args = env.spec().env_args;
   options.env_spec = {{"action", {{"low", env.spec().action.low}, {"high", env.spec().action.high}}}};
   DatasetWriter writer(dir, options);
