@@ -9,9 +9,27 @@
 namespace perpetua::h5 {
 namespace {
 
+// HDF5's innermost error as one short line. System-call failures carry a
+// long multi-line description ("file write failed: time = ...\n, filename =
+// ..., errno = 27, error message = 'File too large', ..."): keep its head and
+// the system's message.
+std::string OneLine(const std::string& desc) {
+  const std::string marker = "error message = '";
+  const size_t at = desc.find(marker);
+  if (at != std::string::npos) {
+    const size_t begin = at + marker.size();
+    const size_t end = desc.find('\'', begin);
+    std::string head = desc.substr(0, desc.find(':'));
+    return head + ": " + desc.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  }
+  std::string line = desc;
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  return line;
+}
+
 herr_t CollectInnermost(unsigned n, const H5E_error2_t* err, void* data) {
   auto* out = static_cast<std::string*>(data);
-  if (n == 0 && err->desc != nullptr) *out = err->desc;
+  if (n == 0 && err->desc != nullptr) *out = OneLine(err->desc);
   return 0;
 }
 
