@@ -247,7 +247,8 @@ ResetResult RemoteEnv::DoReset(uint64_t seed, const nlohmann::json& options) {
 }
 
 StepResult RemoteEnv::LostStep(const std::string& why, const char* flag) {
-  LogWarning("robot " + address_.ToString() + ": " + why + " at step " + std::to_string(step_index_) +
+  const std::string prefix = why.rfind("robot ", 0) == 0 ? "" : "robot " + address_.ToString() + ": ";
+  LogWarning(prefix + why + " at step " + std::to_string(step_index_) +
              "; the episode ends truncated; reconnecting at the next reset");
   Drop();
   StepResult result;

@@ -153,8 +153,11 @@ void RobotServer::Serve(const std::function<bool()>& stop) {
     // The session first: a client that closed and reconnects is seen leaving first.
     if (session && fds[0].revents != 0) {
       try {
-        const Frame frame = session->connection.ReceiveFrame(options_.limits, options_.io_timeout_s);
-        if (!Handle(*session, frame)) end_session("closed");
+        // Every frame already here (a HOLD and a CLOSE often arrive together).
+        do {
+          const Frame frame = session->connection.ReceiveFrame(options_.limits, options_.io_timeout_s);
+          if (!Handle(*session, frame)) end_session("closed");
+        } while (session && session->connection.WaitReadable(0));
       } catch (const TransportError& e) {
         end_session(e.what());
       } catch (const ProtocolError& e) {
