@@ -89,6 +89,10 @@ const NamedTensor* Frame::Find(const std::string& name) const {
   return nullptr;
 }
 
+NamedTensor* Frame::Find(const std::string& name) {
+  return const_cast<NamedTensor*>(static_cast<const Frame&>(*this).Find(name));
+}
+
 std::vector<uint8_t> EncodeFrame(const Frame& frame, const FrameLimits& limits) {
   if (!frame.meta.is_object()) Bad("cannot encode a frame whose metadata is not a JSON object");
   if (frame.meta.contains("tensors")) Bad("cannot encode a frame whose metadata already holds 'tensors'");

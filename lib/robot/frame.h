@@ -96,6 +96,7 @@ struct Frame {
 
   // The tensor called `name`, or nullptr.
   const NamedTensor* Find(const std::string& name) const;
+  NamedTensor* Find(const std::string& name);
 };
 
 // What the header says.

@@ -206,42 +206,41 @@ ResetRequest ParseReset(const Frame& frame) {
   return reset;
 }
 
-void ObservationToFrame(const Observation& observation, Frame& frame) {
-  for (const auto& [key, array] : observation) frame.tensors.push_back({"observation/" + key, array});
+void ObservationToFrame(Observation observation, Frame& frame) {
+  for (auto& [key, array] : observation) frame.tensors.push_back({"observation/" + key, std::move(array)});
 }
 
-Observation ObservationFromFrame(const Frame& frame, const EnvSpec& spec, const char* message) {
+Observation ObservationFromFrame(Frame& frame, const EnvSpec& spec, const char* message) {
+  for (const NamedTensor& tensor : frame.tensors) {
+    if (tensor.name.rfind("observation/", 0) != 0) continue;
+    bool declared = false;
+    for (const ObservationSpec& o : spec.observations) declared |= tensor.name.compare(12, std::string::npos, o.key) == 0;
+    if (!declared) Bad(message, "undeclared observation tensor '" + tensor.name + "'");
+  }
   Observation observation;
-  size_t found = 0;
   for (const ObservationSpec& o : spec.observations) {
-    const NamedTensor* tensor = frame.Find("observation/" + o.key);
+    NamedTensor* tensor = frame.Find("observation/" + o.key);
     if (!tensor) Bad(message, "observation '" + o.key + "' is missing");
     if (tensor->array.dtype != o.dtype || tensor->array.shape != o.shape) {
       Bad(message, "observation '" + o.key + "' is " + DTypeName(tensor->array.dtype) + " " +
                        ShapeString(tensor->array.shape) + ", the robot declared " + DTypeName(o.dtype) + " " +
                        ShapeString(o.shape));
     }
-    observation[o.key] = tensor->array;
-    ++found;
-  }
-  for (const NamedTensor& tensor : frame.tensors) {
-    if (tensor.name.rfind("observation/", 0) == 0 && !observation.count(tensor.name.substr(12))) {
-      Bad(message, "undeclared observation tensor '" + tensor.name + "'");
-    }
+    observation[o.key] = std::move(tensor->array);
   }
   return observation;
 }
 
-Frame EncodeResetResult(const ResetReply& reply) {
+Frame EncodeResetResult(ResetReply reply) {
   Frame frame;
   frame.type = MessageType::kResetResult;
   frame.meta = {{"info", reply.result.info.is_object() ? reply.result.info : nlohmann::json::object()},
                 {"t_observation", reply.t_observation}};
-  ObservationToFrame(reply.result.observation, frame);
+  ObservationToFrame(std::move(reply.result.observation), frame);
   return frame;
 }
 
-ResetReply ParseResetResult(const Frame& frame, const EnvSpec& spec) {
+ResetReply ParseResetResult(Frame frame, const EnvSpec& spec) {
   ExpectType(frame, MessageType::kResetResult);
   ResetReply reply;
   reply.result.observation = ObservationFromFrame(frame, spec, "reset_result");
@@ -272,7 +271,7 @@ std::vector<float> ParseStep(const Frame& frame, const ActionSpec& spec) {
   return ActionTensor(frame, "action", spec, "step");
 }
 
-Frame EncodeStepResult(const StepReply& reply) {
+Frame EncodeStepResult(StepReply reply) {
   Frame frame;
   frame.type = MessageType::kStepResult;
   frame.meta = {{"reward", reply.result.reward},
@@ -282,12 +281,12 @@ Frame EncodeStepResult(const StepReply& reply) {
                 {"info", reply.result.info.is_object() ? reply.result.info : nlohmann::json::object()},
                 {"t_observation", reply.t_observation},
                 {"t_action", reply.t_action}};
-  ObservationToFrame(reply.result.observation, frame);
+  ObservationToFrame(std::move(reply.result.observation), frame);
   frame.tensors.push_back({"applied_action", Array::FromFloats(reply.applied_action)});
   return frame;
 }
 
-StepReply ParseStepResult(const Frame& frame, const EnvSpec& spec) {
+StepReply ParseStepResult(Frame frame, const EnvSpec& spec) {
   constexpr const char* kMsg = "step_result";
   ExpectType(frame, MessageType::kStepResult);
   StepReply reply;

@@ -47,8 +47,9 @@ struct ResetReply {
   ResetResult result;
   double t_observation = 0.0;  // robot clock, unix seconds, when the observation was captured
 };
-Frame EncodeResetResult(const ResetReply& reply);
-ResetReply ParseResetResult(const Frame& frame, const EnvSpec& spec);
+// (By value: pass an rvalue and the arrays are moved, not copied.)
+Frame EncodeResetResult(ResetReply reply);
+ResetReply ParseResetResult(Frame frame, const EnvSpec& spec);
 
 // STEP: `action` must have spec.action.dim() finite components (Error kUsage
 // otherwise: such an action never leaves). `index` counts steps from 0.
@@ -64,8 +65,8 @@ struct StepReply {
   double t_observation = 0.0;         // robot clock, unix seconds: observation captured
   double t_action = 0.0;              // robot clock, unix seconds: action applied
 };
-Frame EncodeStepResult(const StepReply& reply);
-StepReply ParseStepResult(const Frame& frame, const EnvSpec& spec);
+Frame EncodeStepResult(StepReply reply);
+StepReply ParseStepResult(Frame frame, const EnvSpec& spec);
 
 // HOLD (no reply): stop moving and hold position until the next STEP or RESET.
 Frame EncodeHold(const std::string& reason);
@@ -88,9 +89,10 @@ ErrorMessage ParseError(const Frame& frame);
 
 // The observation carried by `frame`'s "observation/<key>" tensors, checked
 // against `spec` (every key present with its dtype and shape, no others).
-Observation ObservationFromFrame(const Frame& frame, const EnvSpec& spec, const char* message);
-// Appends `observation`'s arrays as "observation/<key>" tensors.
-void ObservationToFrame(const Observation& observation, Frame& frame);
+// The arrays are moved out of `frame`.
+Observation ObservationFromFrame(Frame& frame, const EnvSpec& spec, const char* message);
+// Moves `observation`'s arrays into `frame` as "observation/<key>" tensors.
+void ObservationToFrame(Observation observation, Frame& frame);
 
 // The wall clock, unix seconds (the timestamps' clock).
 double UnixSeconds();

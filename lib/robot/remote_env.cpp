@@ -229,7 +229,7 @@ ResetResult RemoteEnv::DoReset(uint64_t seed, const nlohmann::json& options) {
   }
   ResetReply reply;
   try {
-    reply = ParseResetResult(frame, spec_);
+    reply = ParseResetResult(std::move(frame), spec_);
   } catch (const ProtocolError& e) {
     Drop();
     Fail(ExitCode::kEnvFailure, "robot " + name + ": " + e.what());
@@ -310,7 +310,7 @@ StepResult RemoteEnv::DoStep(const std::vector<float>& action) {
   StepReply reply;
   try {
     frame = Request(request, MessageType::kStepResult, config_.robot.step_timeout_s);
-    reply = ParseStepResult(frame, spec_);
+    reply = ParseStepResult(std::move(frame), spec_);
   } catch (const TransportError& e) {
     const bool timeout = e.reason() == TransportError::Reason::kTimeout;
     return LostStep(timeout ? "no answer to the step within " + Fixed(config_.robot.step_timeout_s, 1) + " s"

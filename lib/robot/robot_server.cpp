@@ -85,7 +85,7 @@ bool RobotServer::Handle(Session& session, const Frame& frame) {
       }
       answer.t_observation = UnixSeconds();
       session.episode_open = true;
-      reply(EncodeResetResult(answer));
+      reply(EncodeResetResult(std::move(answer)));
       return true;
     }
     case MessageType::kStep: {
@@ -113,7 +113,7 @@ bool RobotServer::Handle(Session& session, const Frame& frame) {
       if (answer.interrupted) answer.result.truncated = true;
       session.episode_open = !(answer.result.terminated || answer.result.truncated);
       ++steps_;
-      reply(EncodeStepResult(answer));
+      reply(EncodeStepResult(std::move(answer)));
       return true;
     }
     case MessageType::kHold: {
