@@ -264,6 +264,14 @@ TEST_CASE("rl-robot refuses unsafe or broken settings with one line and a docume
   CHECK(serve_robot.exit_code == 2);
 }
 
+TEST_CASE("a robot token never reaches printed or saved configs") {
+  const ProcessResult printed = RunProcess({ToolPath("rl-collect"), "--env", "tcp://127.0.0.1:1",
+                                            "--robot.token", "hunter2", "--print-config"});
+  REQUIRE(printed.exit_code == 0);
+  CHECK(printed.out.find("hunter2") == std::string::npos);
+  CHECK(printed.out.find("token: <redacted>") != std::string::npos);
+}
+
 TEST_CASE("rl-robot serve stops on SIGTERM with the interrupted code") {
   TempDir dir;
   ChildProcess server(Serve({"--listen", "unix://" + dir / "s.sock"}));
