@@ -106,15 +106,15 @@ def read_frame(sock):
     except (ValueError, RecursionError, AssertionError):
         raise ProtocolError("bad_request", "the JSON part is not a JSON object")
     blob, tensors, offset = recv_exact(sock, blen), {}, 0
-    for t in meta.pop("tensors", []):
-        try:
+    try:
+        for t in meta.pop("tensors", []):
             dtype, shape = DTYPES[t["dtype"]], [int(d) for d in t["shape"]]
             count = int(np.prod(shape, dtype=np.int64))
-            assert min(shape, default=0) >= 0 and offset + count * dtype.itemsize <= blen
-        except (KeyError, TypeError, ValueError, AssertionError):
-            raise ProtocolError("bad_request", f"bad tensor entry {str(t)[:80]}")
-        tensors[t["name"]] = np.frombuffer(blob, dtype, count, offset).reshape(shape)
-        offset += count * dtype.itemsize
+            assert len(shape) <= 8 and min(shape, default=0) >= 0 and offset + count * dtype.itemsize <= blen
+            tensors[str(t["name"])] = np.frombuffer(blob, dtype, count, offset).reshape(shape)
+            offset += count * dtype.itemsize
+    except (KeyError, TypeError, ValueError, AssertionError, AttributeError):
+        raise ProtocolError("bad_request", "bad 'tensors' list")
     if offset != blen:
         raise ProtocolError("bad_request", "the tensors do not fill the binary part")
     return mtype, meta, tensors
@@ -233,6 +233,12 @@ def main():
                 pass
         except (EOFError, OSError) as e:
             print(f"robot_server.py: session ended: {e}", file=sys.stderr)
+        except Exception as e:  # a driver failure or a request it could not take: the robot holds
+            print(f"robot_server.py: robot_failure: {e!r}", file=sys.stderr)
+            try:
+                write_frame(conn, ERROR, {"code": "robot_failure", "message": repr(e)[:200], "fatal": True})
+            except OSError:
+                pass
         finally:
             driver.hold()
             conn.close()

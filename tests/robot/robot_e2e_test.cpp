@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -193,6 +194,23 @@ TEST_CASE("rl-collect rl-eval and rl-robot ping drive the Python reference robot
   CHECK(error.code == "version");
   CHECK(error.fatal);
   CHECK(error.message == "protocol version mismatch: the peer speaks version 9, this server speaks version 1");
+
+  // A malformed request ends that session with a fatal ERROR; the server keeps serving.
+  robot::Connection bad = robot::Connection::Connect(robot::ParseAddress(address), 2);
+  bad.SendFrame(robot::EncodeHello({"raw", ""}), {}, 1);
+  CHECK(bad.ReceiveFrame({}, 2).type == robot::MessageType::kWelcome);
+  const std::string json = "{\"tensors\": [1, 2]}";
+  std::vector<uint8_t> frame = robot::EncodeFrame(robot::EncodePing());
+  frame.resize(robot::kHeaderBytes);
+  frame[6] = 5;  // STEP
+  const uint32_t length = uint32_t(json.size());
+  std::memcpy(frame.data() + 8, &length, 4);
+  frame.insert(frame.end(), json.begin(), json.end());
+  bad.Send(frame, 1);
+  const robot::ErrorMessage refused = robot::ParseError(bad.ReceiveFrame({}, 2));
+  CHECK(refused.code == "bad_request");
+  CHECK(refused.fatal);
+  CHECK(RunProcess({ToolPath("rl-robot"), "ping", address, "--count", "1"}).exit_code == 0);
 }
 
 TEST_CASE("a robot server killed mid-run: rl-collect reconnects with backoff and carries on") {
