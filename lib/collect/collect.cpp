@@ -173,12 +173,13 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   runner.max_pending = 1;
 
   Progress progress("collect", config.forever ? 0 : config.episodes);
-  int64_t episodes = 0, steps = 0, successes = 0;
+  int64_t episodes = 0, steps = 0, successes = 0, interrupted = 0;
   const auto start = std::chrono::steady_clock::now();
   auto status = [&] {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return Rate(double(episodes), seconds) + " eps/s, " + Rate(double(steps), seconds) +
-           " steps/s, success " + Rate(100.0 * double(successes), double(std::max<int64_t>(1, episodes))) + "%";
+           " steps/s, success " + Rate(100.0 * double(successes), double(std::max<int64_t>(1, episodes))) + "%" +
+           (interrupted > 0 ? ", " + std::to_string(interrupted) + " interrupted by the robot" : "");
   };
   const nlohmann::json exploration = {{"epsilon", config.exploration.epsilon},
                                       {"toward", config.exploration.toward},
@@ -203,6 +204,7 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
     ++episodes;
     steps += episode.num_steps();
     successes += episode.metadata.success;
+    interrupted += episode.metadata.interrupted;
     if (!shard.empty()) printer.Print(shard);
     progress.Update(episodes, status());
   };

@@ -206,6 +206,9 @@ std::string DumpYaml(const std::vector<FieldInfo>& fields) {
     if (std::holds_alternative<std::monostate>(f.ptr)) {
       out << YAML::BeginMap;
       open.push_back(f.path);
+    } else if (key == "token" && std::holds_alternative<std::string*>(f.ptr) &&
+               !std::get<std::string*>(f.ptr)->empty()) {
+      out << "<redacted>";  // secrets never reach printed or saved configs
     } else {
       out << FieldToNode(f.ptr);
     }

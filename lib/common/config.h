@@ -101,7 +101,9 @@ void ApplyYamlFile(const std::string& path, const std::vector<FieldInfo>& fields
 // naming `source` on bad values.
 void SetFieldFromText(const FieldInfo& field, const std::string& text, const std::string& source);
 
-// The effective configuration as a YAML document, one "# help" comment per field.
+// The effective configuration as a YAML document, one "# help" comment per
+// field. A non-empty string field named "token" (a shared secret) is written
+// as "<redacted>", so secrets never reach --print-config or saved configs.
 std::string DumpYaml(const std::vector<FieldInfo>& fields);
 
 // Convenience wrappers over the field list.

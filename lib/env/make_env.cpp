@@ -6,6 +6,8 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "robot/remote_env.h"
+#include "robot/transport.h"
 #include "sim/door_cell.h"
 #include "sim/grasp_cell.h"
 #include "sim/pendulum_cell.h"
@@ -38,10 +40,7 @@ const std::vector<std::string>& KnownEnvNames() {
 }
 
 std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
-  if (config.name.rfind("tcp://", 0) == 0) {
-    Fail(ExitCode::kUsage, "env '" + config.name +
-                               "': remote robots (tcp://) are not supported by this build yet");
-  }
+  if (robot::IsRobotAddress(config.name)) return std::make_unique<robot::RemoteEnv>(config);
   CheckConfig(config);
   if (config.name == "grasp") return std::make_unique<sim::GraspCell>(config);
   if (config.name == "push") return std::make_unique<sim::PushCell>(config);
@@ -60,9 +59,10 @@ nlohmann::json EnvConfigToArgs(const EnvConfig& config) {
     std::visit(
         [&](const auto& pointer) {
           using T = std::decay_t<decltype(pointer)>;
+          // Nested groups flatten to dotted keys ("randomize.lighting"); the
+          // robot connection settings (with the token) stay out of datasets.
           if constexpr (std::is_pointer_v<T>) {
-            // Nested groups flatten to dotted keys ("randomize.lighting").
-            kwargs[field.path] = *pointer;
+            if (field.path.rfind("robot.", 0) != 0) kwargs[field.path] = *pointer;
           }
         },
         field.ptr);
@@ -109,6 +109,22 @@ EnvConfig EnvConfigFromArgs(const nlohmann::json& env_args) {
     Fail(ExitCode::kBadData, "env_args: env_name and env_kwargs.name disagree");
   }
   return config;
+}
+
+void CellFlags::Visit(ConfigVisitor& v) {
+  v.Field("image_size", env->image_size, "square camera image side in pixels");
+  v.Field("max_objects", env->max_objects, "grasp: objects dropped per episode, drawn in 1..N");
+  v.Field("max_episode_steps", env->max_episode_steps, "time limit in steps; 0 = cell default");
+  v.Field("renderer", env->renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
+  v.Group("randomize", env->randomize, "domain randomisation switches");
+}
+
+void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell) {
+  cell.env = &env;
+  v.Field("env", env.name, "cell: grasp | push | door | pendulum, or a robot tcp://HOST:PORT | unix:///PATH");
+  v.Field("objects", env.objects, "grasp object set: train | heldout | comma-separated ids");
+  v.Group("cell", cell, "cell settings");
+  v.Group("robot", env.robot, "remote robot connection (when --env is tcp:// or unix://)");
 }
 
 std::unique_ptr<Env> MakeEnvFromArgs(const nlohmann::json& env_args) {

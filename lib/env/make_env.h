@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "env/env.h"
+#include "robot/robot_config.h"
 
 namespace perpetua {
 
@@ -37,29 +38,44 @@ struct RandomizeConfig {
 
 // Everything that selects and shapes a cell.
 struct EnvConfig {
-  std::string name = "grasp";        // grasp | push | door | pendulum (tcp://host:port: later)
+  std::string name = "grasp";        // grasp | push | door | pendulum | tcp://HOST:PORT | unix:///PATH
   std::string objects = "train";     // grasp: train | heldout | comma-separated object ids
   int image_size = 64;               // square image side in pixels (image cells)
   int max_objects = 3;               // grasp: each episode drops 1..max_objects objects
   int max_episode_steps = 0;         // 0: the cell's default (grasp 20, push 50, door 50, pendulum 200)
   std::string renderer = "auto";     // auto | egl | osmesa (PERPETUA_GL overrides auto)
   RandomizeConfig randomize;         // domain randomisation (off by default)
+  RobotClientConfig robot;           // remote robots only: timeouts, watchdog, token (not in env_args)
 
   void Visit(ConfigVisitor& v) {
-    v.Field("name", name, "cell: grasp | push | door | pendulum");
+    v.Field("name", name, "cell: grasp | push | door | pendulum, or a robot tcp://HOST:PORT | unix:///PATH");
     v.Field("objects", objects, "grasp object set: train | heldout | comma-separated ids");
     v.Field("image_size", image_size, "square camera image side in pixels");
     v.Field("max_objects", max_objects, "grasp: objects dropped per episode, drawn in 1..N");
     v.Field("max_episode_steps", max_episode_steps, "time limit in steps; 0 = cell default");
     v.Field("renderer", renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
     v.Group("randomize", randomize, "domain randomisation switches");
+    v.Group("robot", robot, "remote robot connection (tcp:// and unix:// names)");
   }
 };
+
+// The cell settings of EnvConfig except its name and object set, visited as
+// the "cell" group (--cell.image-size, --cell.randomize.lighting, ...).
+struct CellFlags {
+  EnvConfig* env = nullptr;
+  void Visit(ConfigVisitor& v);
+};
+
+// Visits `env` as the flags --env NAME, --objects SET, the group "cell" and
+// the group "robot" (--robot.step-timeout-s, ...): what rl-collect and
+// rl-eval take to pick a cell or a robot.
+void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell);
 
 // Names MakeEnv accepts (without the tcp:// form).
 const std::vector<std::string>& KnownEnvNames();
 
-// Creates the cell `config.name`. Throws Error(kUsage) for an unknown name
+// Creates the cell `config.name`, or connects to the robot at a tcp:// or
+// unix:// address (robot/remote_env.h; config.robot applies). Throws Error(kUsage) for an unknown name
 // (with a "did you mean" suggestion) or invalid settings (image_size outside
 // 16..1024, max_objects outside 1..8, a bad object list, an unknown
 // renderer), Error(kEnvFailure) if the simulator or renderer cannot start.
@@ -68,7 +84,8 @@ const std::vector<std::string>& KnownEnvNames();
 std::unique_ptr<Env> MakeEnv(const EnvConfig& config);
 
 // The env_args JSON saved in datasets: {"env_name": ..., "type": "perpetua",
-// "env_kwargs": {every EnvConfig field}} (robomimic's layout).
+// "env_kwargs": {every EnvConfig field but the robot.* connection settings,
+// which hold the token}} (robomimic's layout).
 nlohmann::json EnvConfigToArgs(const EnvConfig& config);
 // Inverse of EnvConfigToArgs. Throws Error(kBadData) on a malformed document
 // or unknown keys.

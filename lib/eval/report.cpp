@@ -1,5 +1,6 @@
 #include "eval/report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 #include <sstream>
@@ -29,6 +30,7 @@ EpisodeOutcome OutcomeOf(const RolloutResult& result) {
     }
   }
   outcome.policy_id = result.episode.metadata.policy_id;
+  outcome.interrupted = result.episode.metadata.interrupted;
   return outcome;
 }
 
@@ -53,7 +55,14 @@ EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes) {
   double returns = 0.0, lengths = 0.0;
   std::map<int64_t, std::pair<int64_t, int64_t>> objects;  // id -> (successes, episodes)
   std::map<std::string, std::pair<int64_t, int64_t>> families;
+  int64_t counted = 0;
   for (const EpisodeOutcome& o : outcomes) {
+    // An interrupted episode says nothing about the policy: kept apart from failures.
+    if (o.interrupted) {
+      ++summary.interrupted;
+      continue;
+    }
+    ++counted;
     successes += o.success;
     returns += o.total_return;
     lengths += double(o.length);
@@ -73,8 +82,8 @@ EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes) {
       families[family].second += 1;
     }
   }
-  const double n = double(outcomes.size());
-  summary.overall = SummarizeRate(successes, int64_t(outcomes.size()));
+  const double n = double(std::max<int64_t>(1, counted));
+  summary.overall = SummarizeRate(successes, counted);
   summary.mean_return = returns / n;
   summary.mean_length = lengths / n;
   for (const auto& [id, counts] : objects) {
@@ -125,6 +134,7 @@ nlohmann::json ToJson(const RateSummary& rate) {
 nlohmann::json ToJson(const EvalSummary& summary) {
   nlohmann::json json = ToJson(summary.overall);
   json["policy_id"] = summary.policy_id;
+  json["interrupted"] = summary.interrupted;
   json["mean_return"] = summary.mean_return;
   json["mean_length"] = summary.mean_length;
   nlohmann::json objects = nlohmann::json::array();
@@ -163,7 +173,8 @@ nlohmann::json ToJson(const PairedComparison& c) {
 nlohmann::json ToJson(const EpisodeOutcome& o) {
   return {{"index", o.index},   {"seed", o.seed},     {"success", o.success},
           {"return", o.total_return}, {"length", o.length}, {"object_ids", o.object_ids},
-          {"object_families", o.object_families}, {"policy_id", o.policy_id}};
+          {"object_families", o.object_families}, {"policy_id", o.policy_id},
+          {"interrupted", o.interrupted}};
 }
 
 namespace {
@@ -185,6 +196,9 @@ std::string FormatSummary(const EvalSummary& s) {
   std::ostringstream out;
   out << "policy " << s.policy_id << ": success " << s.overall.successes << "/" << s.overall.episodes
       << " = " << RateCells(s.overall) << " (95% Wilson)\n";
+  if (s.interrupted > 0) {
+    out << s.interrupted << " interrupted episode(s) (robot e-stop or a person) not counted\n";
+  }
   out << "mean return " << Format("%.3f", s.mean_return) << ", mean length "
       << Format("%.1f", s.mean_length) << " steps\n";
   if (s.per_object.size() > kMaxObjectRows) {

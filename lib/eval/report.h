@@ -26,6 +26,7 @@ struct EpisodeOutcome {
   std::vector<int64_t> object_ids;   // objects present (empty for cells without objects)
   std::vector<std::string> object_families;  // family of each object ("" if the cell names none)
   std::string policy_id;             // the policy that acted
+  bool interrupted = false;          // a robot e-stop or a person ended it: neither success nor failure
 };
 // Families come from the reset info's "objects": [{"id", "family"}, ...] when present.
 EpisodeOutcome OutcomeOf(const RolloutResult& result);
@@ -41,7 +42,8 @@ RateSummary SummarizeRate(int64_t successes, int64_t episodes);
 
 struct EvalSummary {
   std::string policy_id;
-  RateSummary overall;
+  RateSummary overall;               // over the episodes not interrupted
+  int64_t interrupted = 0;           // episodes a robot interruption ended, kept out of every rate
   double mean_return = 0.0;
   double mean_length = 0.0;
   // Object id -> success among the episodes where that object was present

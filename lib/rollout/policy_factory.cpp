@@ -27,19 +27,4 @@ std::unique_ptr<Policy> MakePolicy(const std::string& policy, const EnvSpec& spe
   return LoadPolicyFromCheckpoint(policy, spec, checkpoint);
 }
 
-void CellFlags::Visit(ConfigVisitor& v) {
-  v.Field("image_size", env->image_size, "square camera image side in pixels");
-  v.Field("max_objects", env->max_objects, "grasp: objects dropped per episode, drawn in 1..N");
-  v.Field("max_episode_steps", env->max_episode_steps, "time limit in steps; 0 = cell default");
-  v.Field("renderer", env->renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
-  v.Group("randomize", env->randomize, "domain randomisation switches");
-}
-
-void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell) {
-  cell.env = &env;
-  v.Field("env", env.name, "cell: grasp | push | door | pendulum");
-  v.Field("objects", env.objects, "grasp object set: train | heldout | comma-separated ids");
-  v.Group("cell", cell, "cell settings");
-}
-
 }  // namespace perpetua

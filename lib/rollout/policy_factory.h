@@ -1,7 +1,7 @@
 // Turning the --policy argument of rl-collect and rl-eval into a Policy:
 // "random", "scripted" (the cell's privileged script) or the path of any
-// checkpoint rl-train writes. Also the flags both tools share to pick a cell
-// (--env, --objects and the --cell.* group).
+// checkpoint rl-train writes. (The flags both tools share to pick a cell,
+// CellFlags and VisitEnvFlags, live in env/make_env.h.)
 //
 // Compiled into perpetua_nn (it loads checkpoints); the header is torch-free.
 #pragma once
@@ -34,15 +34,5 @@ bool IsCheckpointPolicy(const std::string& policy);
 // one written for other specs (message starts with the path).
 std::unique_ptr<Policy> MakePolicy(const std::string& policy, const EnvSpec& spec, uint64_t seed,
                                    const PolicyOptions& options);
-
-// The cell settings of EnvConfig except its name and object set, visited as
-// the "cell" group (--cell.image-size, --cell.randomize.lighting, ...).
-struct CellFlags {
-  EnvConfig* env = nullptr;
-  void Visit(ConfigVisitor& v);
-};
-
-// Visits `env` as the flags --env NAME, --objects SET and the group "cell".
-void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell);
 
 }  // namespace perpetua

@@ -140,7 +140,16 @@ std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,
   if (info.is_object() && info.contains("success") && info["success"].is_boolean()) {
     episode.metadata.success = info["success"].get<bool>();
   }
+  // A robot's interruption (robot/remote_env.h) is kept apart from failures.
+  if (info.is_object() && info.contains("interrupted") && info["interrupted"].is_boolean()) {
+    episode.metadata.interrupted = info["interrupted"].get<bool>();
+  }
   nlohmann::json extra = {{"return", result.total_return}, {"clipped_action_components", clipped}};
+  // A remote robot's pacing statistics (achieved rate, jitter, holds).
+  if (info.is_object() && info.contains("robot") && info["robot"].is_object() &&
+      info["robot"].contains("episode")) {
+    extra["robot"] = info["robot"]["episode"];
+  }
   episode.metadata.extra_json = extra.dump();
   result.final_info = std::move(info);
   return result;

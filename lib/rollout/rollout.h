@@ -61,7 +61,10 @@ struct RolloutResult {
 // truncated (a safety net; cells truncate themselves).
 //
 // metadata.success comes from the last step's info["success"] (false if
-// absent); metadata.object_ids from the reset info's "object_ids" (if any).
+// absent); metadata.object_ids from the reset info's "object_ids" (if any);
+// metadata.interrupted from the last step's info["interrupted"] (a robot's
+// e-stop or a person); a remote robot's pacing statistics (last info's
+// "robot"/"episode") go to metadata.extra_json["robot"].
 // `abort` is polled before every step: when it returns true the episode is
 // dropped and std::nullopt returned. Exceptions from env and policy propagate.
 std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,

@@ -15,9 +15,9 @@ TEST_CASE("unknown env names are usage errors with a suggestion") {
   testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage,
                        "unknown env 'grasq': expected grasp, push, door or pendulum (did you mean "
                        "'grasp'?)");
-  config.name = "tcp://robot:7000";
+  config.name = "tcp://robot";
   testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage,
-                       "remote robots (tcp://) are not supported by this build yet");
+                       "robot address 'tcp://robot': missing host or port");
 }
 
 TEST_CASE("bad env settings are usage errors naming the setting") {

@@ -22,6 +22,25 @@ std::vector<EpisodeOutcome> Outcomes(const std::vector<int>& successes, const st
   return outcomes;
 }
 
+TEST_CASE("interrupted episodes are counted apart and left out of every rate") {
+  auto outcomes = Outcomes({1, 0, 1, 0}, "random");
+  outcomes[1].interrupted = true;  // a robot e-stop: not a failure of the policy
+  const EvalSummary s = Summarize(outcomes);
+  CHECK(s.interrupted == 1);
+  CHECK(s.overall.episodes == 3);
+  CHECK(s.overall.successes == 2);
+  CHECK(s.per_object.at(1).episodes == 1);  // index 1 (interrupted) and 3 had object 1
+  CHECK(s.mean_length == doctest::Approx((5 + 5 + 20) / 3.0));
+  CHECK(ToJson(s)["interrupted"] == 1);
+  CHECK(ToJson(outcomes[1])["interrupted"] == true);
+  CHECK(FormatSummary(s).find("1 interrupted episode(s) (robot e-stop or a person) not counted") != std::string::npos);
+  // All interrupted: no rate, no division by zero.
+  for (auto& o : outcomes) o.interrupted = true;
+  const EvalSummary none = Summarize(outcomes);
+  CHECK(none.overall.episodes == 0);
+  CHECK(none.mean_return == 0.0);
+}
+
 TEST_CASE("summary with rate interval means and per-object rows") {
   const auto outcomes = Outcomes({1, 0, 1, 1, 0, 0, 1, 1}, "scripted:grasp");
   const EvalSummary s = Summarize(outcomes);

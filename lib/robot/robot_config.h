@@ -1,0 +1,33 @@
+// Client-side settings for a remote robot (EnvConfig::robot, flags
+// --robot.*). Only used when the env name is a robot address (tcp://, unix://).
+#pragma once
+
+#include <string>
+
+#include "common/config.h"
+
+namespace perpetua {
+
+struct RobotClientConfig {
+  std::string token;             // shared secret; "" = $PERPETUA_ROBOT_TOKEN (if set) or none
+  double connect_timeout_s = 5;  // connecting and the hello/welcome handshake
+  double reset_timeout_s = 60;   // a reset (the robot may drive home first)
+  double step_timeout_s = 5;     // a step's answer; past it the episode ends truncated
+  double watchdog_s = 1.0;       // no step for this long in an open episode: send hold (0 = off)
+  double reconnect_s = 30;       // after a lost connection, keep retrying (backoff) this long at the next reset
+  bool pace = true;              // send steps no faster than the robot's declared control rate
+  int max_message_mb = 64;       // largest frame accepted from the robot
+
+  void Visit(ConfigVisitor& v) {
+    v.Field("token", token, "shared secret for the robot; empty = $PERPETUA_ROBOT_TOKEN or none");
+    v.Field("connect_timeout_s", connect_timeout_s, "seconds to connect and shake hands");
+    v.Field("reset_timeout_s", reset_timeout_s, "seconds a reset may take");
+    v.Field("step_timeout_s", step_timeout_s, "seconds a step may take; then the episode ends truncated");
+    v.Field("watchdog_s", watchdog_s, "send hold when no step comes for this long mid-episode (0 = off)");
+    v.Field("reconnect_s", reconnect_s, "seconds of reconnection attempts (with backoff) after a loss");
+    v.Field("pace", pace, "pace steps at the robot's declared control rate");
+    v.Field("max_message_mb", max_message_mb, "largest message accepted from the robot, MiB");
+  }
+};
+
+}  // namespace perpetua

@@ -1,0 +1,116 @@
+// Sockets for the robot protocol: TCP and Unix stream sockets carrying
+// frames (frame.h), every wait bounded by a timeout (poll), no SIGPIPE.
+//
+// Addresses: "tcp://HOST:PORT" (HOST a name or IPv4 literal; PORT 0 when
+// listening picks a free one) and "unix:///absolute/path".
+//
+// Failures throw TransportError (code kEnvFailure) naming the address and
+// the reason: refused, timed out, closed by the peer; frames that break the
+// protocol throw ProtocolError (frame.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "robot/frame.h"
+
+namespace perpetua::robot {
+
+struct Address {
+  enum class Kind { kTcp, kUnix };
+  Kind kind = Kind::kTcp;
+  std::string host;  // tcp: host name or IPv4 literal
+  int port = 0;      // tcp: 0..65535
+  std::string path;  // unix: socket file
+
+  // "tcp://127.0.0.1:5555" / "unix:///tmp/robot.sock"
+  std::string ToString() const;
+  // True for unix sockets and for TCP hosts that resolve only to loopback
+  // (127.0.0.0/8, "localhost").
+  bool IsLoopback() const;
+};
+
+// True if `text` starts with tcp:// or unix:// (a robot address, not a cell name).
+bool IsRobotAddress(const std::string& text);
+// Parses an address. Throws Error(kUsage) "robot address 'x': ..." when malformed.
+Address ParseAddress(const std::string& text);
+
+// Why a transfer failed.
+class TransportError : public Error {
+ public:
+  enum class Reason { kTimeout, kClosed, kFailed };
+  TransportError(Reason reason, const std::string& message)
+      : Error(ExitCode::kEnvFailure, message), reason_(reason) {}
+  Reason reason() const { return reason_; }
+
+ private:
+  Reason reason_;
+};
+
+// One connected stream socket. Movable, not copyable; closes on destruction.
+// Send and Receive may run in different threads; two concurrent senders
+// need a lock around Send.
+class Connection {
+ public:
+  Connection() = default;
+  explicit Connection(int fd, std::string peer);
+  ~Connection();
+  Connection(Connection&& other) noexcept;
+  Connection& operator=(Connection&& other) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects within `timeout_s` seconds. TransportError on failure.
+  static Connection Connect(const Address& address, double timeout_s);
+
+  bool is_open() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  const std::string& peer() const { return peer_; }
+
+  // Writes all of `bytes` within `timeout_s`. TransportError (kTimeout /
+  // kClosed) otherwise; the connection is then unusable (close it).
+  void Send(const std::vector<uint8_t>& bytes, double timeout_s);
+  // EncodeFrame + Send.
+  void SendFrame(const Frame& frame, const FrameLimits& limits, double timeout_s);
+  // Reads one whole frame within `timeout_s`. TransportError on timeout or
+  // a closed connection; ProtocolError on a malformed/oversized frame (never
+  // allocates more than limits.max_frame_bytes).
+  Frame ReceiveFrame(const FrameLimits& limits, double timeout_s);
+  // Waits up to `timeout_s` for bytes (or EOF) to read. True if readable.
+  bool WaitReadable(double timeout_s) const;
+  // Shuts both directions down and closes the descriptor.
+  void Close();
+
+ private:
+  void ReadExactly(uint8_t* out, size_t size, double deadline);
+  int fd_ = -1;
+  std::string peer_;
+};
+
+// A listening socket.
+class Listener {
+ public:
+  // Binds and listens on `address`. A unix socket file left by a dead server
+  // is replaced; one a live server owns is an error. TransportError naming
+  // the address on failure (in use, permission).
+  explicit Listener(const Address& address);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // The bound address (a TCP port 0 resolved to the real port).
+  const Address& address() const { return bound_; }
+  int fd() const { return fd_; }
+  // Accepts one pending connection, waiting up to `timeout_s`; nullopt if none.
+  std::optional<Connection> Accept(double timeout_s);
+
+ private:
+  int fd_ = -1;
+  Address bound_;
+};
+
+}  // namespace perpetua::robot
