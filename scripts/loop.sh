@@ -6,7 +6,8 @@
 #
 # Options: --round-steps N (gradient steps per round), --eval-episodes N (per
 # round), --final-episodes N, --bootstrap-scripted N, --bootstrap-random N,
-# --batch-size N, --rounds N (stop after N rounds; 0 = only the time budget),
+# --batch-size N, --collector-nice N (priority of the live collector, default
+# 5), --rounds N (stop after N rounds; 0 = only the time budget),
 # --offline, --train-arg ARG (passed to rl-train, repeatable).
 #
 # What it does, in DIR:
@@ -47,6 +48,7 @@ bootstrap_random=100
 objects=train
 offline=0
 batch_size=64
+collector_nice=5
 train_args=()
 
 usage() { sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
@@ -63,6 +65,7 @@ while [ $# -gt 0 ]; do
     --bootstrap-scripted) bootstrap_scripted="$2"; shift 2 ;;
     --bootstrap-random) bootstrap_random="$2"; shift 2 ;;
     --batch-size) batch_size="$2"; shift 2 ;;
+    --collector-nice) collector_nice="$2"; shift 2 ;;
     --offline) offline=1; shift ;;
     --train-arg) train_args+=("$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -70,7 +73,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for n in "$minutes" "$rounds" "$seed" "$round_steps" "$eval_episodes" "$final_episodes" \
-         "$bootstrap_scripted" "$bootstrap_random" "$batch_size"; do
+         "$bootstrap_scripted" "$bootstrap_random" "$batch_size" "$collector_nice"; do
   [[ "$n" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die_usage "'$n' is not a number"
 done
 
@@ -194,7 +197,9 @@ while [ "$(elapsed_s)" -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -l
     # The collector's shard paths stream into the trainer's stdin.
     fifo="$dir/.stream"
     rm -f "$fifo"; mkfifo "$fifo"
-    "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" "${acting[@]}" \
+    # The collector runs at a lower priority: on a small machine the gradient
+    # steps, not the episodes, are what is scarce (a real robot paces itself).
+    nice -n "$collector_nice" "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" "${acting[@]}" \
       --forever --first-episode "$first" --seed $((seed * 1000 + r)) \
       --dataset.episodes-per-shard 10 >"$fifo" 2>>"$log" &
     collector=$!

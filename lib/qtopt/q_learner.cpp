@@ -13,6 +13,10 @@ void OptimizerConfig::Validate(const std::string& prefix) const {
     Fail(ExitCode::kUsage, "--" + prefix + ".learning-rate must be positive");
   }
   if (!(grad_clip >= 0.0)) Fail(ExitCode::kUsage, "--" + prefix + ".grad-clip must be >= 0");
+  if (!(conservative_weight >= 0.0 && std::isfinite(conservative_weight))) {
+    Fail(ExitCode::kUsage, "--" + prefix + ".conservative-weight must be >= 0");
+  }
+  if (conservative_samples < 1) Fail(ExitCode::kUsage, "--" + prefix + ".conservative-samples must be >= 1");
 }
 
 QLearner::QLearner(const QNetworkConfig& network, const QInputSpec& spec, const OptimizerConfig& optimizer,
@@ -30,12 +34,28 @@ QLearner::QLearner(const QNetworkConfig& network, const QInputSpec& spec, const 
 }
 
 UpdateStats QLearner::Update(const torch::Tensor& image, const torch::Tensor& proprio, const torch::Tensor& action,
-                             const torch::Tensor& target) {
+                             const torch::Tensor& target, at::Generator& generator) {
   UpdateStats stats;
   online_->train();
   adam_->zero_grad();
-  const torch::Tensor logits = online_->forward(image, proprio, action);
-  const torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, target);
+  const torch::Tensor embedding = online_->Embed(image);
+  const torch::Tensor logits = online_->Head(embedding, proprio, action);
+  torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, target);
+  torch::Tensor conservative = torch::zeros({}, logits.options());
+  if (optimizer_config_.conservative_weight > 0.0) {
+    // Uniform random actions in the box, drawn on the CPU generator so the
+    // result does not depend on the device.
+    const int64_t b = logits.size(0), n = optimizer_config_.conservative_samples, a = spec_.action_dim();
+    const torch::Tensor low = torch::tensor(spec_.action_low).to(device_);
+    const torch::Tensor high = torch::tensor(spec_.action_high).to(device_);
+    const torch::Tensor u = torch::rand({b * n, a}, generator, torch::kFloat32).to(device_);
+    const torch::Tensor random_actions = low + u * (high - low);
+    const torch::Tensor random_logits =
+        online_->Head(embedding.repeat_interleave(n, 0), proprio.repeat_interleave(n, 0), random_actions)
+            .view({b, n});
+    conservative = (torch::logsumexp(torch::cat({random_logits, logits.unsqueeze(1)}, 1), 1) - logits).mean();
+    loss = loss + optimizer_config_.conservative_weight * conservative;
+  }
   loss.backward();
   torch::Tensor grad_norm;
   {
@@ -48,9 +68,11 @@ UpdateStats QLearner::Update(const torch::Tensor& image, const torch::Tensor& pr
   const torch::Tensor q = torch::sigmoid(logits.detach());
   // One host sync for all the figures.
   const torch::Tensor figures =
-      torch::stack({loss.detach(), q.mean(), q.min(), q.max(), grad_norm}).to(torch::kCPU).to(torch::kDouble);
+      torch::stack({loss.detach(), q.mean(), q.min(), q.max(), grad_norm, conservative.detach()})
+          .to(torch::kCPU)
+          .to(torch::kDouble);
   const double* f = figures.data_ptr<double>();
-  stats = {f[0], f[1], f[2], f[3], f[4]};
+  stats = {f[0], f[1], f[2], f[3], f[4], f[5]};
   if (!std::isfinite(stats.loss) || !std::isfinite(stats.grad_norm)) {
     Fail(ExitCode::kDiverged, "non-finite " + std::string(std::isfinite(stats.loss) ? "gradient" : "loss") +
                                   " at step " + std::to_string(step_ + 1));

@@ -25,6 +25,7 @@ struct UpdateStats {
   double q_mean = 0.0;     // mean Q(s,a) (probability) before the step
   double q_min = 0.0, q_max = 0.0;
   double grad_norm = 0.0;  // global gradient norm before clipping
+  double conservative = 0.0;  // the CQL term before weighting (0 when off)
 };
 
 class QLearner {
@@ -36,12 +37,13 @@ class QLearner {
 
   // One Adam step on cross-entropy(sigmoid(Q(s,a)), target) over batch
   // tensors on device(): image [B,H,W,3] uint8, proprio [B,P], action [B,A],
-  // target [B] in [0,1]. Then target1 <- Polyak(tau), and target2 <- target1
+  // target [B] in [0,1]; plus the conservative term of OptimizerConfig, whose
+  // random actions come from `generator` (CPU). Then target1 <- Polyak(tau), and target2 <- target1
   // every lag_steps steps. Throws Error(kDiverged) (state left as before the
   // step's optimiser update is not guaranteed: do not save afterwards) when
   // the loss, gradients or updated parameters are not finite.
   UpdateStats Update(const torch::Tensor& image, const torch::Tensor& proprio, const torch::Tensor& action,
-                     const torch::Tensor& target);
+                     const torch::Tensor& target, at::Generator& generator);
 
   int64_t step() const { return step_; }
   const torch::Device& device() const { return device_; }

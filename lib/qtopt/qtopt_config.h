@@ -66,9 +66,19 @@ struct BellmanConfig {
 struct OptimizerConfig {
   double learning_rate = 1e-3;  // Adam step size
   double grad_clip = 10.0;      // max global gradient norm; 0 = no clipping
+  // Conservative term (CQL): weight * mean over the batch of
+  // logsumexp(logits of `conservative_samples` uniform random actions and the
+  // data action) - logit of the data action. Pushes Q down on actions the data
+  // never tried (e.g. "terminate here" where nobody grasped), which CEM would
+  // otherwise find and exploit. 0 = plain QT-Opt.
+  double conservative_weight = 0.0;
+  int conservative_samples = 8;
   void Visit(ConfigVisitor& v) {
     v.Field("learning_rate", learning_rate, "Adam learning rate");
     v.Field("grad_clip", grad_clip, "clip the global gradient norm to this value (0: off)");
+    v.Field("conservative_weight", conservative_weight,
+            "CQL weight: push Q down on random actions relative to data actions (0: off)");
+    v.Field("conservative_samples", conservative_samples, "random actions per state for the CQL term");
   }
   void Validate(const std::string& flag_prefix) const;
 };

@@ -64,7 +64,7 @@ void ValidateTrainConfig(const QTrainConfig& c) {
 // Sums of per-step figures over one metrics window.
 struct Window {
   int steps = 0;
-  double loss = 0, q_mean = 0, q_min = 1, q_max = 0, grad_norm = 0, target_mean = 0, next_value = 0, terminal = 0;
+  double loss = 0, q_mean = 0, q_min = 1, q_max = 0, grad_norm = 0, conservative = 0, target_mean = 0, next_value = 0, terminal = 0;
   double online_share = 0, update_s = 0, wait_s = 0;
   Clock::time_point start = Clock::now();
 };
@@ -304,7 +304,7 @@ struct QTrainer::Impl {
     const auto t1 = Clock::now();
     UpdateStats stats;
     try {
-      stats = learner->Update(batch.image, batch.proprio, batch.action, batch.target);
+      stats = learner->Update(batch.image, batch.proprio, batch.action, batch.target, generator);
     } catch (const Error& e) {
       if (e.code() != ExitCode::kDiverged) throw;
       Fail(ExitCode::kDiverged, std::string(e.what()) + "; stopped without saving, the last good checkpoint is " +
@@ -322,6 +322,7 @@ struct QTrainer::Impl {
     w.q_min = std::min(w.q_min, stats.q_min);
     w.q_max = std::max(w.q_max, stats.q_max);
     w.grad_norm += stats.grad_norm;
+    w.conservative += stats.conservative;
     w.target_mean += batch.stats.target_mean;
     w.next_value += batch.stats.next_value_mean;
     w.terminal += batch.stats.terminal_fraction;
@@ -345,6 +346,7 @@ struct QTrainer::Impl {
                     {"q_min", w.q_min},
                     {"q_max", w.q_max},
                     {"grad_norm", w.grad_norm / n},
+                    {"conservative", w.conservative / n},
                     {"target_mean", w.target_mean / n},
                     {"next_value_mean", w.next_value / n},
                     {"terminal_fraction", w.terminal / n},

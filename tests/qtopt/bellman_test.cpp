@@ -125,6 +125,42 @@ TEST_CASE("the network input spec needs exactly one image") {
   CHECK(QInputSpec::FromEnvSpec(a, "a").Difference(QInputSpec::FromEnvSpec(b, "b")) == "");
 }
 
+TEST_CASE("the conservative term lowers Q on actions the data never tried") {
+  // Same batch, same seed: with the CQL term, Q of random actions ends lower
+  // relative to the data actions than without it.
+  const QInputSpec spec = QInputSpec::FromEnvSpec(testing::ToySpec(), "toy");
+  const TensorBatch batch = FixedBatch(spec);
+  const torch::Tensor target = torch::tensor({0.6f, 0.6f, 0.6f, 0.6f});
+  auto gap_after_training = [&](double weight, UpdateStats* last) {
+    OptimizerConfig optim;
+    optim.conservative_weight = weight;
+    optim.conservative_samples = 16;
+    QLearner learner(QNetworkConfig{}, spec, optim, BellmanConfig{}, torch::kCPU, 1);
+    at::Generator generator = at::detail::createCPUGenerator(5);
+    for (int i = 0; i < 60; ++i) *last = learner.Update(batch.image, batch.proprio, batch.action, target, generator);
+    torch::NoGradGuard no_grad;
+    at::Generator probe = at::detail::createCPUGenerator(9);
+    const int64_t n = 64;
+    const torch::Tensor random = torch::rand({batch.image.size(0) * n, spec.action_dim()}, probe) * 2 - 1;
+    const torch::Tensor e = learner.online().Embed(batch.image);
+    const double random_q =
+        torch::sigmoid(learner.online().Head(e.repeat_interleave(n, 0), batch.proprio.repeat_interleave(n, 0), random))
+            .mean()
+            .item<double>();
+    const double data_q = torch::sigmoid(learner.online().Head(e, batch.proprio, batch.action)).mean().item<double>();
+    return data_q - random_q;
+  };
+  UpdateStats plain, conservative;
+  const double gap_plain = gap_after_training(0.0, &plain);
+  const double gap_conservative = gap_after_training(1.0, &conservative);
+  CHECK(plain.conservative == 0.0);
+  CHECK(conservative.conservative > 0.0);
+  CHECK(gap_conservative > gap_plain + 0.05);
+  OptimizerConfig bad;
+  bad.conservative_weight = -1;
+  CHECK_THROWS_WITH(bad.Validate("optim"), "--optim.conservative-weight must be >= 0");
+}
+
 TEST_CASE("a gradient step lowers the loss on a fixed batch and moves target 1 by tau") {
   const QInputSpec spec = QInputSpec::FromEnvSpec(testing::ToySpec(), "toy");
   BellmanConfig bellman;
@@ -133,11 +169,12 @@ TEST_CASE("a gradient step lowers the loss on a fixed batch and moves target 1 b
   QLearner learner(QNetworkConfig{}, spec, OptimizerConfig{}, bellman, torch::kCPU, 1);
   const TensorBatch batch = FixedBatch(spec);
   const torch::Tensor target = torch::tensor({1.0f, 0.0f, 0.0f, 1.0f});
+  at::Generator generator = at::detail::createCPUGenerator(5);
   const auto before = learner.target2().named_parameters()["out.bias"].clone();
-  const UpdateStats first = learner.Update(batch.image, batch.proprio, batch.action, target);
+  const UpdateStats first = learner.Update(batch.image, batch.proprio, batch.action, target, generator);
   CHECK(torch::equal(learner.target2().named_parameters()["out.bias"], before));  // lag 2: unchanged after 1 step
   UpdateStats last;
-  for (int i = 0; i < 30; ++i) last = learner.Update(batch.image, batch.proprio, batch.action, target);
+  for (int i = 0; i < 30; ++i) last = learner.Update(batch.image, batch.proprio, batch.action, target, generator);
   CHECK(last.loss < first.loss);
   CHECK(learner.step() == 31);
   const auto online = learner.online().named_parameters()["out.bias"];
