@@ -16,7 +16,7 @@
 #   2. rounds      rl-collect --policy DIR/train/latest.ckpt --reload --forever
 #                    | rl-train q --data DIR/data --online - --resume
 #                  for --round-steps gradient steps, then the collector is
-#                  stopped (SIGINT: it finishes its episode and flushes);
+#                  stopped (SIGTERM: it finishes its episode and flushes);
 #                  rl-eval of the new checkpoint on held-out objects, paired
 #                  with the promoted one; promotion to DIR/promoted.ckpt unless
 #                  the paired test says it is worse; a row in DIR/curve.csv and
@@ -111,7 +111,9 @@ budget_s=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
 children=()
 on_interrupt() {
   say "interrupted: stopping cleanly"
-  for pid in "${children[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  # TERM, not INT: a shell started in the background ignores INT and so do
+  # its children; the tools treat TERM exactly as INT.
+  for pid in "${children[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   spent_s=$(elapsed_s); save_state
   exit 130
@@ -120,7 +122,7 @@ trap on_interrupt INT TERM
 
 episodes_in() {  # episodes in dataset directory $1 (0 if none)
   local out
-  out=$("$bin/rl-data" inspect "$1" 2>/dev/null) || { echo 0; return; }
+  out=$("$bin/rl-data" inspect --quick "$1" 2>/dev/null) || { echo 0; return; }
   /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("episodes", 0))' <<<"$out"
 }
 
@@ -201,14 +203,14 @@ while [ "$(elapsed_s)" -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -l
     # steps, not the episodes, are what is scarce (a real robot paces itself).
     nice -n "$collector_nice" "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" "${acting[@]}" \
       --forever --first-episode "$first" --seed $((seed * 1000 + r)) \
-      --dataset.episodes-per-shard 10 >"$fifo" 2>>"$log" &
+      --dataset.episodes-per-shard 50 >"$fifo" 2>>"$log" &
     collector=$!
     "${train[@]}" --online - <"$fifo" >/dev/null 2>>"$log" &
     trainer=$!
     children=("$trainer" "$collector")
     status=0
     wait "$trainer" || status=$?
-    kill -INT "$collector" 2>/dev/null || true
+    kill -TERM "$collector" 2>/dev/null || true
     wait "$collector" 2>/dev/null || true
     rm -f "$fifo"
     [ "$status" = 0 ] || { say "rl-train failed with exit code $status"; exit "$status"; }

@@ -82,7 +82,7 @@ log="$dir/logs/nightly-$run.log"
 say() { echo "nightly: $*" | tee -a "$log" >&2; }
 
 child=0
-trap 'say "interrupted"; [ "$child" = 0 ] || kill -INT "$child" 2>/dev/null; wait; exit 130' INT TERM
+trap 'say "interrupted"; [ "$child" = 0 ] || kill -TERM "$child" 2>/dev/null; wait; exit 130' INT TERM
 
 say "run $run: training to step $steps ${resume[*]}"
 "$bin/rl-train" q --data "$dir/data" --out "$out" --steps "$steps" --seed "$seed" \

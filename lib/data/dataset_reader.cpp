@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/fs.h"
+#include "common/signals.h"
 #include "data/shard_format.h"
 
 namespace perpetua {
@@ -124,7 +125,11 @@ DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_e
       if (shards.empty() && !allow_empty) {
         Fail(ExitCode::kBadData, path + ": no shards (no complete shard-*.h5 file)");
       }
-      for (const std::string& shard : shards) AddFile(shard);
+      for (const std::string& shard : shards) {
+        // Opening a large dataset takes a while: a SIGINT/SIGTERM stops it.
+        if (StopRequested()) Fail(ExitCode::kInterrupted, path + ": interrupted while opening the dataset");
+        AddFile(shard);
+      }
     } else if (IsRegularFile(path)) {
       AddFile(path);
     } else {

@@ -187,21 +187,29 @@ Frame RemoteEnv::Request(const Frame& request, MessageType expected, double time
   return reply;
 }
 
-ResetResult RemoteEnv::DoReset(uint64_t seed, const nlohmann::json& options) {
-  {
-    std::lock_guard<std::mutex> lock(watch_mutex_);
-    in_request_ = true;
-    episode_open_ = false;
+// A request in flight: the watchdog leaves it alone; leaving records activity.
+class RemoteEnv::RequestScope {
+ public:
+  RequestScope(RemoteEnv* env, bool closes_episode) : env_(env) {
+    std::lock_guard<std::mutex> lock(env_->watch_mutex_);
+    env_->in_request_ = true;
+    if (closes_episode) env_->episode_open_ = false;
   }
-  struct Leave {
-    RemoteEnv* env;
-    ~Leave() {
-      std::lock_guard<std::mutex> lock(env->watch_mutex_);
-      env->in_request_ = false;
-      env->last_activity_ = Clock::now();
-      env->hold_sent_ = false;
-    }
-  } leave{this};
+  ~RequestScope() {
+    std::lock_guard<std::mutex> lock(env_->watch_mutex_);
+    env_->in_request_ = false;
+    env_->last_activity_ = Clock::now();
+    env_->hold_sent_ = false;
+  }
+  RequestScope(const RequestScope&) = delete;
+  RequestScope& operator=(const RequestScope&) = delete;
+
+ private:
+  RemoteEnv* env_;
+};
+
+ResetResult RemoteEnv::DoReset(uint64_t seed, const nlohmann::json& options) {
+  RequestScope scope(this, /*closes_episode=*/true);
   const std::string name = address_.ToString();
   if (!connection_.is_open()) Reconnect();
   Frame frame;
@@ -285,19 +293,7 @@ void RemoteEnv::EndEpisode(nlohmann::json& info) {
 }
 
 StepResult RemoteEnv::DoStep(const std::vector<float>& action) {
-  {
-    std::lock_guard<std::mutex> lock(watch_mutex_);
-    in_request_ = true;
-  }
-  struct Leave {
-    RemoteEnv* env;
-    ~Leave() {
-      std::lock_guard<std::mutex> lock(env->watch_mutex_);
-      env->in_request_ = false;
-      env->last_activity_ = Clock::now();
-      env->hold_sent_ = false;
-    }
-  } leave{this};
+  RequestScope scope(this, /*closes_episode=*/false);
   const Frame request = EncodeStep(action, spec_.action, step_index_);  // refuses NaN / wrong size
   if (!connection_.is_open()) return LostStep("the connection is closed", nullptr);
   if (spec_.control_hz > 0 && config_.robot.pace) std::this_thread::sleep_until(next_send_);

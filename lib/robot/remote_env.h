@@ -69,6 +69,7 @@ class RemoteEnv : public Env {
 
  private:
   using Clock = std::chrono::steady_clock;
+  class RequestScope;
 
   // Connects and shakes hands once; throws on failure.
   void Connect();

@@ -22,19 +22,11 @@
 namespace perpetua {
 namespace {
 using testing::ChildProcess;
+using testing::Lines;
 using testing::ProcessResult;
 using testing::RunProcess;
 using testing::TempDir;
 using testing::ToolPath;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
 
 std::vector<std::string> Collect(const std::vector<std::string>& extra) {
   std::vector<std::string> argv = {ToolPath("rl-collect"), "--env", "grasp", "--cell.image-size", "32"};

@@ -22,20 +22,12 @@ namespace perpetua {
 namespace {
 
 using testing::ChildProcess;
+using testing::Lines;
 using testing::ProcessResult;
 using testing::RunProcess;
 using testing::SourcePath;
 using testing::TempDir;
 using testing::ToolPath;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
 
 // Waits until `child` has printed `count` lines on stdout (the cap guards a hang).
 std::vector<std::string> WaitForLines(ChildProcess& child, size_t count) {

@@ -110,6 +110,15 @@ ProcessResult ChildProcess::Wait() {
 
 std::string ChildProcess::OutSoFar() const { return ReadFile(capture_ / "stdout"); }
 
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;

@@ -58,6 +58,8 @@ class ChildProcess {
   TempDir capture_;
 };
 
+// The non-empty lines of `text` (e.g. a tool's stdout).
+std::vector<std::string> Lines(const std::string& text);
 // Reads a whole file ("" if missing).
 std::string ReadFile(const std::string& path);
 // Writes a whole file (overwrites).
