@@ -12,6 +12,7 @@
 // timed. Figures are wall-clock on whatever else the machine is doing.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +24,9 @@
 #include "common/fs.h"
 #include "common/rng.h"
 #include "data/dataset_writer.h"
+#include "nn/torch_runtime.h"
 #include "qtopt/dataset_replay.h"
+#include "qtopt/q_policy.h"
 #include "qtopt/trainer.h"
 
 namespace perpetua {
@@ -122,6 +125,70 @@ Figures Measure(const BenchConfig& b, const std::string& data, int batch, int wo
   return f;
 }
 
+// The robot's control latency: one CEM action selection for one state by a
+// checkpoint policy (default network, the bench's CEM settings), beside one
+// plain Q evaluation (a single action) in the same run.
+void MeasureActLatency(const BenchConfig& b, const std::string& data) {
+  QTrainConfig c;
+  c.data = {data};
+  c.out = b.scratch + "/bench_train_policy_" + std::to_string(getpid());
+  c.steps = 1;
+  c.workers.count = 0;
+  c.cem.iterations = b.cem_iterations;
+  c.cem.samples = b.cem_samples;
+  c.seed = b.seed;
+  {
+    QTrainer trainer(c, "bench", [&](const std::vector<std::string>& dirs) {
+      return OpenDatasetReplay(dirs, DatasetSamplerConfig{});
+    });
+    trainer.Init();
+    while (trainer.Step()) {
+    }
+    trainer.Finish();
+  }
+  EnvSpec spec;
+  spec.name = "bench";
+  spec.observations = {{"image", DType::kUint8, {b.image_size, b.image_size, 3}}, {"proprio", DType::kFloat32, {2}}};
+  spec.action.low.assign(6, -1.0f);
+  spec.action.high.assign(6, 1.0f);
+  const Episode e = SyntheticEpisode(b.seed, b.image_size);
+  Observation obs;
+  obs["image"] = Array::Zeros(DType::kUint8, {b.image_size, b.image_size, 3});
+  std::copy_n(e.observations.at("image").u8.begin(), obs["image"].u8.size(), obs["image"].u8.begin());
+  obs["proprio"] = Array::Zeros(DType::kFloat32, {2});
+  std::printf("\nCEM action selection for one state (%dx%d, CEM %dx%d), the robot's control latency:\n",
+              b.image_size, b.image_size, b.cem_iterations, b.cem_samples);
+  std::printf("%-8s %14s %14s %14s %22s\n", "threads", "median ms", "p90 ms", "p99 ms", "one Q evaluation ms");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int threads = 1; threads <= std::min(cores, 2); ++threads) {
+    ConfigureTorchRuntime("cpu", threads);
+    auto time_policy = [&](int cem_iterations, int cem_samples) {
+      CheckpointPolicyOptions options;
+      options.cem_iterations = cem_iterations;
+      options.cem_samples = cem_samples;
+      options.cem_elites = std::min(cem_samples, 6);
+      auto policy = LoadPolicyFromCheckpoint(c.out + "/latest.ckpt", spec, options);
+      policy->BeginEpisode(1);
+      for (int i = 0; i < 20; ++i) policy->Act(obs, {});
+      std::vector<double> ms;
+      for (int i = 0; i < 300; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        policy->Act(obs, {});
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(ms.begin(), ms.end());
+      return ms;
+    };
+    const std::vector<double> cem = time_policy(0, 0);
+    // Baseline: one CEM round of one sample is a single Q evaluation.
+    const std::vector<double> one = time_policy(1, 1);
+    std::printf("%-8d %14.3f %14.3f %14.3f %22.3f\n", threads, cem[cem.size() / 2], cem[cem.size() * 9 / 10],
+                cem[cem.size() * 99 / 100], one[one.size() / 2]);
+    std::fflush(stdout);
+  }
+  std::system(("rm -rf '" + c.out + "'").c_str());
+}
+
 ExitCode Run(const BenchConfig& b) {
   const std::string data = b.scratch + "/bench_train_data_" + std::to_string(getpid());
   {
@@ -156,6 +223,7 @@ ExitCode Run(const BenchConfig& b) {
       }
     }
   }
+  MeasureActLatency(b, data);
   std::system(("rm -rf '" + data + "'").c_str());
   return ExitCode::kOk;
 }

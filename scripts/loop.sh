@@ -94,12 +94,13 @@ fi
 state="$dir/loop.state"
 round=0
 spent_s=0
+round_s=0  # duration of the last completed round
 if [ -f "$state" ]; then
   # shellcheck disable=SC1090
   . "$state"
 fi
 save_state() {
-  printf 'round=%s\nspent_s=%s\n' "$round" "$spent_s" >"$state.tmp"
+  printf 'round=%s\nspent_s=%s\nround_s=%s\n' "$round" "$spent_s" "$round_s" >"$state.tmp"
   sync "$state.tmp" 2>/dev/null || true
   mv -f "$state.tmp" "$state"
 }
@@ -175,7 +176,8 @@ EOF
 }
 
 # 2. Rounds until the wall-clock budget is spent.
-while [ "$(elapsed_s)" -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -lt "$rounds" ]; }; do
+# A round starts only if one as long as the last would end within the budget.
+while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -lt "$rounds" ]; }; do
   r=$((round + 1))  # the round in progress; $round counts completed rounds
   steps=$((r * round_steps))
   resume=()
@@ -243,6 +245,7 @@ while [ "$(elapsed_s)" -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -l
   plot_curve
   say "round $r: held-out success $success [$low, $high] after $episodes episodes," \
       "$minutes_now min; verdict vs promoted: $verdict; promoted: $promoted"
+  round_s=$((spent_now - spent_s))
   round=$r; spent_s=$spent_now; start_s=$(date +%s); save_state
 done
 
