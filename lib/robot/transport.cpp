@@ -28,6 +28,17 @@ int RemainingMs(double deadline) {
   return left > 3.6e6 ? 3600 * 1000 : int(left * 1000.0) + 1;
 }
 
+// True when `fd` becomes readable (or hung up) within timeout_s seconds.
+bool PollReadable(int fd, double timeout_s) {
+  pollfd p{fd, POLLIN, 0};
+  int rc;
+  const double deadline = Now() + timeout_s;
+  do {
+    rc = ::poll(&p, 1, RemainingMs(deadline));
+  } while (rc < 0 && errno == EINTR);
+  return rc > 0;
+}
+
 std::string Reason(int err) { return std::strerror(err); }
 
 void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
@@ -258,13 +269,7 @@ void Connection::SendFrame(const Frame& frame, const FrameLimits& limits, double
 
 bool Connection::WaitReadable(double timeout_s) const {
   if (fd_ < 0) return true;
-  pollfd p{fd_, POLLIN, 0};
-  int rc;
-  const double deadline = Now() + timeout_s;
-  do {
-    rc = ::poll(&p, 1, RemainingMs(deadline));
-  } while (rc < 0 && errno == EINTR);
-  return rc > 0;
+  return PollReadable(fd_, timeout_s);
 }
 
 void Connection::ReadExactly(uint8_t* out, size_t size, double deadline) {
@@ -366,13 +371,7 @@ Listener::~Listener() {
 }
 
 std::optional<Connection> Listener::Accept(double timeout_s) {
-  pollfd p{fd_, POLLIN, 0};
-  int rc;
-  const double deadline = Now() + timeout_s;
-  do {
-    rc = ::poll(&p, 1, RemainingMs(deadline));
-  } while (rc < 0 && errno == EINTR);
-  if (rc <= 0) return std::nullopt;
+  if (!PollReadable(fd_, timeout_s)) return std::nullopt;
   const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (fd < 0) return std::nullopt;
   if (bound_.kind == Address::Kind::kTcp) SetNoDelay(fd);
