@@ -83,6 +83,16 @@ struct OptimizerConfig {
   void Validate(const std::string& flag_prefix) const;
 };
 
+// Image augmentation of training batches (nn/image_augment.h); the
+// policy acts on unshifted images.
+struct AugmentConfig {
+  int shift = 0;  // random shift by up to N pixels (DrQ uses 4 at 84x84); 0 = off
+  void Visit(ConfigVisitor& v) {
+    v.Field("shift", shift, "shift training images (state and next state) by up to N pixels (0: off)");
+  }
+  void Validate(const std::string& flag_prefix) const;
+};
+
 // Bellman-target workers (target_pipeline.h).
 struct TargetWorkerConfig {
   int count = 1;          // Bellman-target worker threads; 0 = compute targets inline (deterministic)
@@ -118,6 +128,7 @@ struct QTrainConfig {
   CemConfig cem;
   BellmanConfig target;
   OptimizerConfig optim;
+  AugmentConfig augment;
   TargetWorkerConfig workers;
   DatasetSamplerConfig dataset;
 
@@ -141,6 +152,7 @@ struct QTrainConfig {
     v.Group("cem", cem, "CEM action maximisation");
     v.Group("target", target, "Bellman targets (clipped double Q, two lagged target networks)");
     v.Group("optim", optim, "optimiser");
+    v.Group("augment", augment, "image augmentation of training batches");
     v.Group("workers", workers, "asynchronous Bellman-target workers");
     v.Group("dataset", dataset, "reading the offline and online buffers");
   }

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "nn/image_augment.h"
 #include "nn/tensor_io.h"
 
 namespace perpetua {
@@ -19,6 +20,12 @@ struct TargetPipeline::Snapshot {
   QNetwork target1{nullptr}, target2{nullptr};
 };
 
+void AugmentConfig::Validate(const std::string& prefix) const {
+  if (shift < 0 || shift > 16) {
+    Fail(ExitCode::kUsage, "--" + prefix + ".shift must be in [0, 16], got " + std::to_string(shift));
+  }
+}
+
 void TargetWorkerConfig::Validate(const std::string& prefix) const {
   if (count < 0) Fail(ExitCode::kUsage, "--" + prefix + ".count must be >= 0, got " + std::to_string(count));
   if (threads < 1) Fail(ExitCode::kUsage, "--" + prefix + ".threads must be >= 1, got " + std::to_string(threads));
@@ -27,9 +34,9 @@ void TargetWorkerConfig::Validate(const std::string& prefix) const {
 }
 
 TargetPipeline::TargetPipeline(const TargetWorkerConfig& config, const CemConfig& cem, const BellmanConfig& bellman,
-                               QNetworkImpl& target1, QNetworkImpl& target2, SampleFn sample, std::string source,
+                               const AugmentConfig& augment, QNetworkImpl& target1, QNetworkImpl& target2, SampleFn sample, std::string source,
                                uint64_t seed, uint64_t generation)
-    : config_(config), cem_(cem), bellman_(bellman), sample_(std::move(sample)), source_(std::move(source)),
+    : config_(config), cem_(cem), bellman_(bellman), augment_(augment), sample_(std::move(sample)), source_(std::move(source)),
       seed_(seed), generation_(generation), device_(target1.parameters().front().device()) {
   if (config_.count == 0) return;
   snapshot_ = std::make_unique<Snapshot>();
@@ -58,7 +65,9 @@ void TargetPipeline::Publish(QNetworkImpl& target1, QNetworkImpl& target2) {
 
 LabeledBatch TargetPipeline::Label(const TransitionBatch& batch, int online_count, QNetworkImpl& t1,
                                    QNetworkImpl& t2, at::Generator& generator) {
-  const TensorBatch tensors = ToTensorBatch(batch, t1.spec(), device_, source_);
+  TensorBatch tensors = ToTensorBatch(batch, t1.spec(), device_, source_);
+  tensors.image = RandomShift(tensors.image, augment_.shift, generator);
+  tensors.next_image = RandomShift(tensors.next_image, augment_.shift, generator);
   LabeledBatch labeled;
   labeled.target = ComputeTargets(tensors, t1, t2, cem_, bellman_, generator, &labeled.stats);
   labeled.image = tensors.image;

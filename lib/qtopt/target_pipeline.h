@@ -51,7 +51,7 @@ class TargetPipeline {
   // `target1`/`target2` give the architecture (and initial weights) of the
   // workers' copies. `generation` distinguishes worker streams across resumes.
   TargetPipeline(const TargetWorkerConfig& config, const CemConfig& cem, const BellmanConfig& bellman,
-                 QNetworkImpl& target1, QNetworkImpl& target2, SampleFn sample, std::string source,
+                 const AugmentConfig& augment, QNetworkImpl& target1, QNetworkImpl& target2, SampleFn sample, std::string source,
                  uint64_t seed, uint64_t generation);
   ~TargetPipeline();  // stops and joins the workers
   TargetPipeline(const TargetPipeline&) = delete;
@@ -78,6 +78,7 @@ class TargetPipeline {
   TargetWorkerConfig config_;
   CemConfig cem_;
   BellmanConfig bellman_;
+  AugmentConfig augment_;
   SampleFn sample_;
   std::string source_;
   uint64_t seed_, generation_;

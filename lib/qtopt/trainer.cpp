@@ -58,6 +58,7 @@ void ValidateTrainConfig(const QTrainConfig& c) {
   c.cem.Validate("cem");
   c.target.Validate("target");
   c.optim.Validate("optim");
+  c.augment.Validate("augment");
   c.workers.Validate("workers");
 }
 
@@ -284,7 +285,7 @@ struct QTrainer::Impl {
     metrics = std::make_unique<MetricsLog>(config.out);
     const int batch = config.batch_size;
     pipeline = std::make_unique<TargetPipeline>(
-        config.workers, config.cem, config.target, learner->target1(), learner->target2(),
+        config.workers, config.cem, config.target, config.augment, learner->target1(), learner->target2(),
         [this, batch](Rng& r, int* online) { return mix->Sample(batch, r, online); },
         config.data.empty() ? std::string("online data") : config.data.front(), config.seed,
         static_cast<uint64_t>(learner->step()));

@@ -1,58 +1,49 @@
-// QT-Opt learns on a real cell: the MuJoCo grasp cell with one object per
-// episode at four placements, 64x64 images. As in QT-Opt, noisy scripted and
-// random episodes start the dataset; then rounds of training (the real
-// rl-train q binary, resumed each round) alternate with
-// collection by the epsilon-greedy learned policy, whose episodes join the
-// dataset. Finally the greedy CEM policy loaded from the checkpoint must
-// beat the random policy on the same placements and seeds. Deterministic on
-// CPU (inline targets, one trainer thread); about 1.5 minutes of CPU.
+// QT-Opt learns on a real cell: the MuJoCo grasp cell with one object (a
+// cylinder, so any gripper yaw can hold it) at four placements, 64x64
+// images, up to 10 steps. As in QT-Opt, noisy scripted and random episodes
+// start the dataset; then rounds of training (the real rl-train q binary,
+// resumed each round) alternate with collection by the epsilon-greedy
+// learned policy, whose episodes join the dataset. Collection outweighs
+// training (about one episode per gradient step, as in the live loop):
+// learning here comes from the policy's own mistakes entering the data.
+// Finally the greedy CEM policy loaded from the checkpoint and the random
+// policy run the same episodes, and McNemar's test on the pairs must find
+// the learned policy better. One trainer thread, inline targets; about 4.5
+// minutes of CPU.
 #include <doctest/doctest.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
 #include "common/rng.h"
 #include "data/dataset_writer.h"
 #include "env/make_env.h"
+#include "eval/stats.h"
+#include "nn/torch_runtime.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"
 #include "qtopt/q_policy.h"
+#include "rollout/exploration.h"
 #include "support/test_support.h"
 
 namespace perpetua {
 namespace {
 
 constexpr int kPlacements = 4;  // episode seeds 0..3: one object, four placements
+constexpr int kRounds = 14;
+constexpr int kStepsPerRound = 500;
+constexpr int kEpisodesPerRound = 400;
 
 EnvConfig Cell() {
   EnvConfig config;
   config.name = "grasp";
-  config.objects = "train";
+  config.objects = "11";  // a cylinder 3.9 cm across
   config.max_objects = 1;
   config.image_size = 64;
   config.max_episode_steps = 10;
   return config;
 }
-
-// Epsilon-greedy over another policy (as a collector explores).
-class EpsilonGreedy : public Policy {
- public:
-  EpsilonGreedy(Policy& greedy, Policy& random, double epsilon, uint64_t seed)
-      : greedy_(greedy), random_(random), epsilon_(epsilon), rng_(seed) {}
-  void BeginEpisode(uint64_t seed) override {
-    greedy_.BeginEpisode(seed);
-    random_.BeginEpisode(seed);
-  }
-  std::vector<float> Act(const Observation& o, const nlohmann::json& info) override {
-    return rng_.Uniform() < epsilon_ ? random_.Act(o, info) : greedy_.Act(o, info);
-  }
-  std::string id() const override { return greedy_.id(); }
-
- private:
-  Policy& greedy_;
-  Policy& random_;
-  double epsilon_;
-  Rng rng_;
-};
 
 // Runs one episode from placement `env_seed`; returns it in the columnar layout.
 Episode RunEpisode(Env& env, Policy& policy, uint64_t env_seed, uint64_t policy_seed) {
@@ -118,16 +109,21 @@ int Collect(Env& env, Policy& policy, const std::string& dir, int episodes, uint
   return successes;
 }
 
-int Evaluate(Env& env, Policy& policy, int episodes) {
-  int successes = 0;
+// Outcomes (1 = success) of `episodes` episodes cycling over the placements.
+std::vector<uint8_t> Evaluate(Env& env, Policy& policy, int episodes) {
+  std::vector<uint8_t> outcomes;
   for (int i = 0; i < episodes; ++i) {
-    successes += RunEpisode(env, policy, static_cast<uint64_t>(i % kPlacements), 50000 + static_cast<uint64_t>(i))
-                     .metadata.success;
+    outcomes.push_back(
+        RunEpisode(env, policy, static_cast<uint64_t>(i % kPlacements), 50000 + static_cast<uint64_t>(i))
+            .metadata.success);
   }
-  return successes;
+  return outcomes;
 }
 
+int Sum(const std::vector<uint8_t>& v) { return static_cast<int>(std::count(v.begin(), v.end(), 1)); }
+
 TEST_CASE("QT-Opt learns to grasp on the grasp cell and beats the random policy") {
+  ConfigureTorchRuntime("cpu", 1);  // the in-process policies, like the one-thread trainer
   testing::TempDir tmp;
   auto env = MakeEnv(Cell());
   const EnvSpec& spec = env->spec();
@@ -137,34 +133,43 @@ TEST_CASE("QT-Opt learns to grasp on the grasp cell and beats the random policy"
   Collect(*env, *random, tmp / "data", 40, 1000);
   MESSAGE("scripted exploration: " << scripted_successes << "/100 successes");
 
-  const int rounds = 5;
+  const int rounds = kRounds;
   for (int round = 0; round < rounds; ++round) {
     const auto train = testing::RunProcess(
         {testing::ToolPath("rl-train"), "q", "--data", tmp / "data", "--out", tmp / "run", "--steps",
-         std::to_string(1000 * (round + 1)), round == 0 ? "--no-resume" : "--resume", "--batch-size", "32",
-         "--seed", "3", "--workers.count", "0", "--threads", "1", "--checkpoint-every", "400", "--cem.samples", "32",
-         "--network.encoder-channels", "16,32,32,32"});
+         std::to_string(kStepsPerRound * (round + 1)), round == 0 ? "--no-resume" : "--resume", "--batch-size",
+         "32", "--seed", "3", "--workers.count", "0", "--threads", "1", "--checkpoint-every", "100000",
+         "--cem.samples", "32"});
     INFO(train.err);
     REQUIRE(train.exit_code == 0);
     if (round + 1 == rounds) break;
-    auto greedy = LoadPolicyFromCheckpoint(tmp / "run/latest.ckpt", spec);
-    EpsilonGreedy explore(*greedy, *random, /*epsilon=*/0.2, /*seed=*/10 + round);
-    const int got = Collect(*env, explore, tmp / "data", 50, 2000 + 100 * static_cast<uint64_t>(round));
-    MESSAGE("round " << round << ": epsilon-greedy collection " << got << "/50 successes");
+    EpsilonGreedyPolicy explore(LoadPolicyFromCheckpoint(tmp / "run/latest.ckpt", spec),
+                                MakeRandomPolicy(spec, /*seed=*/10 + round), /*epsilon=*/0.1);
+    const int got = Collect(*env, explore, tmp / "data", kEpisodesPerRound, 2000 + 1000 * static_cast<uint64_t>(round));
+    MESSAGE("round " << round << ": epsilon-greedy collection " << got << "/" << kEpisodesPerRound << " successes");
   }
 
   CheckpointPolicyOptions options;
   options.seed = 4;
   auto learned = LoadPolicyFromCheckpoint(tmp / "run/latest.ckpt", spec, options);
-  const int episodes = 20;
-  const int learned_successes = Evaluate(*env, *learned, episodes);
-  const int random_successes = Evaluate(*env, *random, episodes);
-  MESSAGE("greedy learned policy " << learned_successes << "/" << episodes << ", random " << random_successes << "/"
-                                   << episodes);
-  // Measured here: learned 3/20, random 0/20 (untrained networks: 0/20). Not yet
-  // the clear margin the issue asks for (see docs/train.md, "Known limits"); this
-  // asserts only that learning happened at all.
-  CHECK(learned_successes > random_successes);
+  const int episodes = 60;
+  const std::vector<uint8_t> learned_outcomes = Evaluate(*env, *learned, episodes);
+  const std::vector<uint8_t> random_outcomes = Evaluate(*env, *random, episodes);
+  int only_learned = 0, only_random = 0;
+  for (int i = 0; i < episodes; ++i) {
+    only_learned += learned_outcomes[i] && !random_outcomes[i];
+    only_random += random_outcomes[i] && !learned_outcomes[i];
+  }
+  const McNemarResult test = McNemarExact(only_learned, only_random);
+  MESSAGE("greedy learned policy " << Sum(learned_outcomes) << "/" << episodes << ", random "
+                                   << Sum(random_outcomes) << "/" << episodes << ", McNemar exact p "
+                                   << test.p_exact);
+  // Measured here (docs/train.md, "Learning in CI time"): learned 27/60,
+  // random 0/60, p 1.5e-8; other trainer seeds 15/60 to 28/60. "Clearly" is a
+  // paired test at the 1% level plus a floor on the rate itself.
+  CHECK(Sum(learned_outcomes) >= episodes / 6);
+  CHECK(test.p_exact < 0.01);
+  CHECK(only_learned > only_random);
 }
 
 }  // namespace

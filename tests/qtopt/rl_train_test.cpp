@@ -157,6 +157,9 @@ TEST_CASE("rl-train q usage errors name the flag") {
   r = RunProcess(Train({"--data", tmp.path(), "--out", tmp / "o", "--cem.iterations", "0"}));
   CHECK(r.exit_code == 2);
   CHECK(r.err == "rl-train: error: --cem.iterations must be >= 1, got 0\n");
+  r = RunProcess(Train({"--data", tmp.path(), "--out", tmp / "o", "--augment.shift", "-1"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "rl-train: error: --augment.shift must be in [0, 16], got -1\n");
   r = RunProcess(Train({"--data", tmp.path(), "--out", tmp / "o", "--cem.elitse", "3"}));
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("did you mean '--cem.elites'") != std::string::npos);

@@ -33,6 +33,7 @@ QTrainConfig SmallConfig(const std::string& out) {
   c.cem.elites = 4;
   c.target.lag_steps = 3;
   c.workers.count = 0;
+  c.augment.shift = 2;  // resume must restore the generator the shifts draw from
   return c;
 }
 
@@ -89,6 +90,12 @@ TEST_CASE("resume: N steps then N more equals 2N steps straight") {
   reseeded.seed = 6;
   Train(reseeded, factory);
   CHECK(ReadCheckpoint(other / "latest.ckpt").blobs.at("net.online") != a.blobs.at("net.online"));
+  // And the shifts reach the update: without them the weights differ too.
+  testing::TempDir unshifted;
+  QTrainConfig plain = SmallConfig(unshifted.path());
+  plain.augment.shift = 0;
+  Train(plain, factory);
+  CHECK(ReadCheckpoint(unshifted / "latest.ckpt").blobs.at("net.online") != a.blobs.at("net.online"));
 }
 
 TEST_CASE("target workers train and write checkpoints metrics and a loadable policy") {
