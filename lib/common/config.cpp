@@ -12,6 +12,13 @@
 namespace perpetua {
 namespace {
 
+// An empty string or string list: an unset secret is shown as empty, not redacted.
+bool IsEmptyValue(const FieldPtr& ptr) {
+  if (const auto* text = std::get_if<std::string*>(&ptr)) return (*text)->empty();
+  if (const auto* list = std::get_if<std::vector<std::string>*>(&ptr)) return (*list)->empty();
+  return false;
+}
+
 std::string Join(const std::vector<std::string>& parts, const std::string& separator) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
@@ -129,10 +136,10 @@ void WalkMapping(const YAML::Node& node, const std::string& prefix, const std::s
 }  // namespace
 
 void FieldCollector::OnField(const std::string& name, FieldPtr ptr, const std::string& help,
-                             FieldKind kind) {
+                             FieldKind kind, FieldScope scope) {
   std::vector<std::string> parts = prefix_;
   parts.push_back(name);
-  fields.push_back(FieldInfo{Join(parts, "."), ptr, help, kind});
+  fields.push_back(FieldInfo{Join(parts, "."), ptr, help, kind, scope});
 }
 
 void FieldCollector::OnBeginGroup(const std::string& name, const std::string& help) {
@@ -206,8 +213,7 @@ std::string DumpYaml(const std::vector<FieldInfo>& fields) {
     if (std::holds_alternative<std::monostate>(f.ptr)) {
       out << YAML::BeginMap;
       open.push_back(f.path);
-    } else if (key == "token" && std::holds_alternative<std::string*>(f.ptr) &&
-               !std::get<std::string*>(f.ptr)->empty()) {
+    } else if (f.scope == FieldScope::kSecret && !IsEmptyValue(f.ptr)) {
       out << "<redacted>";  // secrets never reach printed or saved configs
     } else {
       out << FieldToNode(f.ptr);

@@ -32,12 +32,20 @@ enum class FieldKind {
   kPositional,  // a positional argument (std::string or std::vector<std::string> only)
 };
 
+// Where a field's value may travel beyond this process (orthogonal to FieldKind).
+enum class FieldScope {
+  kShared,  // printed, saved beside artifacts and, for cell settings, stored in datasets (the default)
+  kLocal,   // a setting of this machine (e.g. a robot connection): printed and saved, never stored in datasets
+  kSecret,  // a local setting that is never shown: printed and saved configs say "<redacted>" when it is set
+};
+
 // One visited field (or group header) with its full dotted path.
 struct FieldInfo {
   std::string path;  // "cem.num_samples"; a group header has its group path
   FieldPtr ptr;      // std::monostate for a group header
   std::string help;  // one line shown in --help and as a YAML comment
   FieldKind kind = FieldKind::kFlag;
+  FieldScope scope = FieldScope::kShared;
 };
 
 // Visitor interface that config structs accept.
@@ -48,7 +56,11 @@ class ConfigVisitor {
   template <class T>
   void Field(const std::string& name, T& value, const std::string& help,
              FieldKind kind = FieldKind::kFlag) {
-    OnField(name, FieldPtr(&value), help, kind);
+    OnField(name, FieldPtr(&value), help, kind, FieldScope::kShared);
+  }
+  template <class T>
+  void Field(const std::string& name, T& value, const std::string& help, FieldScope scope) {
+    OnField(name, FieldPtr(&value), help, FieldKind::kFlag, scope);
   }
   template <class G>
   void Group(const std::string& name, G& group, const std::string& help) {
@@ -59,7 +71,7 @@ class ConfigVisitor {
 
  protected:
   virtual void OnField(const std::string& name, FieldPtr ptr, const std::string& help,
-                       FieldKind kind) = 0;
+                       FieldKind kind, FieldScope scope) = 0;
   virtual void OnBeginGroup(const std::string& name, const std::string& help) = 0;
   virtual void OnEndGroup() = 0;
 };
@@ -71,7 +83,7 @@ class FieldCollector : public ConfigVisitor {
 
  protected:
   void OnField(const std::string& name, FieldPtr ptr, const std::string& help,
-               FieldKind kind) override;
+               FieldKind kind, FieldScope scope) override;
   void OnBeginGroup(const std::string& name, const std::string& help) override;
   void OnEndGroup() override;
 
@@ -102,8 +114,8 @@ void ApplyYamlFile(const std::string& path, const std::vector<FieldInfo>& fields
 void SetFieldFromText(const FieldInfo& field, const std::string& text, const std::string& source);
 
 // The effective configuration as a YAML document, one "# help" comment per
-// field. A non-empty string field named "token" (a shared secret) is written
-// as "<redacted>", so secrets never reach --print-config or saved configs.
+// field. A set FieldScope::kSecret field is written as "<redacted>", so
+// secrets never reach --print-config or saved configs.
 std::string DumpYaml(const std::vector<FieldInfo>& fields);
 
 // Convenience wrappers over the field list.

@@ -59,10 +59,10 @@ nlohmann::json EnvConfigToArgs(const EnvConfig& config) {
     std::visit(
         [&](const auto& pointer) {
           using T = std::decay_t<decltype(pointer)>;
-          // Nested groups flatten to dotted keys ("randomize.lighting"); the
-          // robot connection settings (with the token) stay out of datasets.
+          // Nested groups flatten to dotted keys ("randomize.lighting");
+          // settings of this machine (robot connection, secrets) stay out of datasets.
           if constexpr (std::is_pointer_v<T>) {
-            if (field.path.rfind("robot.", 0) != 0) kwargs[field.path] = *pointer;
+            if (field.scope == FieldScope::kShared) kwargs[field.path] = *pointer;
           }
         },
         field.ptr);

@@ -1,5 +1,7 @@
 // Client-side settings for a remote robot (EnvConfig::robot, flags
 // --robot.*). Only used when the env name is a robot address (tcp://, unix://).
+// All are settings of this machine's connection (FieldScope::kLocal: never
+// stored in datasets); the token is secret (never printed or saved).
 #pragma once
 
 #include <string>
@@ -19,14 +21,22 @@ struct RobotClientConfig {
   int max_message_mb = 64;       // largest frame accepted from the robot
 
   void Visit(ConfigVisitor& v) {
-    v.Field("token", token, "shared secret for the robot; empty = $PERPETUA_ROBOT_TOKEN or none");
-    v.Field("connect_timeout_s", connect_timeout_s, "seconds to connect and shake hands");
-    v.Field("reset_timeout_s", reset_timeout_s, "seconds a reset may take");
-    v.Field("step_timeout_s", step_timeout_s, "seconds a step may take; then the episode ends truncated");
-    v.Field("watchdog_s", watchdog_s, "send hold when no step comes for this long mid-episode (0 = off)");
-    v.Field("reconnect_s", reconnect_s, "seconds of reconnection attempts (with backoff) after a loss");
-    v.Field("pace", pace, "pace steps at the robot's declared control rate");
-    v.Field("max_message_mb", max_message_mb, "largest message accepted from the robot, MiB");
+    v.Field("token", token, "shared secret for the robot; empty = $PERPETUA_ROBOT_TOKEN or none",
+            FieldScope::kSecret);
+    v.Field("connect_timeout_s", connect_timeout_s, "seconds to connect and shake hands",
+            FieldScope::kLocal);
+    v.Field("reset_timeout_s", reset_timeout_s, "seconds a reset may take",
+            FieldScope::kLocal);
+    v.Field("step_timeout_s", step_timeout_s, "seconds a step may take; then the episode ends truncated",
+            FieldScope::kLocal);
+    v.Field("watchdog_s", watchdog_s, "send hold when no step comes for this long mid-episode (0 = off)",
+            FieldScope::kLocal);
+    v.Field("reconnect_s", reconnect_s, "seconds of reconnection attempts (with backoff) after a loss",
+            FieldScope::kLocal);
+    v.Field("pace", pace, "pace steps at the robot's declared control rate",
+            FieldScope::kLocal);
+    v.Field("max_message_mb", max_message_mb, "largest message accepted from the robot, MiB",
+            FieldScope::kLocal);
   }
 };
 

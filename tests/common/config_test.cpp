@@ -127,5 +127,31 @@ TEST_CASE("list flags also take a YAML flow list") {
   CHECK(config.weights == std::vector<double>{3.0, 4.5});
   CHECK(config.data == std::vector<std::string>{"a", "b"});
 }
+struct ConnectionConfig {
+  std::string token;
+  std::string host = "robot-1";
+  int port = 7000;
+  void Visit(ConfigVisitor& v) {
+    v.Field("token", token, "secret", FieldScope::kSecret);
+    v.Field("host", host, "machine-local", FieldScope::kLocal);
+    v.Field("port", port, "shared");
+  }
+};
+
+TEST_CASE("field scopes: secrets are redacted when set and scopes are listed") {
+  ConnectionConfig config;
+  const std::vector<FieldInfo> fields = ListFields(config);
+  REQUIRE(fields.size() == 3);
+  CHECK(fields[0].scope == FieldScope::kSecret);
+  CHECK(fields[1].scope == FieldScope::kLocal);
+  CHECK(fields[2].scope == FieldScope::kShared);
+  CHECK(ConfigToYaml(config).find("token: \"\"") != std::string::npos);  // unset: shown empty
+  config.token = "hunter2";
+  const std::string yaml = ConfigToYaml(config);
+  CHECK(yaml.find("hunter2") == std::string::npos);
+  CHECK(yaml.find("token: <redacted>") != std::string::npos);
+  CHECK(yaml.find("host: robot-1") != std::string::npos);  // local settings are still printed
+}
+
 }  // namespace
 }  // namespace perpetua
