@@ -29,6 +29,8 @@ QLearner::QLearner(const QNetworkConfig& network, const QInputSpec& spec, const 
   target2_ = CloneNetwork(*online_, device);
   target1_->eval();
   target2_->eval();
+  action_low_ = torch::tensor(spec.action_low).to(device);
+  action_width_ = torch::tensor(spec.action_high).to(device) - action_low_;
   adam_ = std::make_unique<torch::optim::Adam>(online_->parameters(),
                                                 torch::optim::AdamOptions(optimizer.learning_rate));
 }
@@ -46,10 +48,8 @@ UpdateStats QLearner::Update(const torch::Tensor& image, const torch::Tensor& pr
     // Uniform random actions in the box, drawn on the CPU generator so the
     // result does not depend on the device.
     const int64_t b = logits.size(0), n = optimizer_config_.conservative_samples, a = spec_.action_dim();
-    const torch::Tensor low = torch::tensor(spec_.action_low).to(device_);
-    const torch::Tensor high = torch::tensor(spec_.action_high).to(device_);
     const torch::Tensor u = torch::rand({b * n, a}, generator, torch::kFloat32).to(device_);
-    const torch::Tensor random_actions = low + u * (high - low);
+    const torch::Tensor random_actions = action_low_ + u * action_width_;
     const torch::Tensor random_logits =
         online_->Head(embedding.repeat_interleave(n, 0), proprio.repeat_interleave(n, 0), random_actions)
             .view({b, n});

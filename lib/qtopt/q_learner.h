@@ -66,6 +66,7 @@ class QLearner {
   BellmanConfig bellman_;
   torch::Device device_;
   QNetwork online_{nullptr}, target1_{nullptr}, target2_{nullptr};
+  torch::Tensor action_low_, action_width_;  // [A] on device_: the action box for the conservative term
   std::unique_ptr<torch::optim::Adam> adam_;
   int64_t step_ = 0;
 };
