@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -133,12 +134,15 @@ TEST_CASE("QT-Opt learns to grasp on the grasp cell and beats the random policy"
   Collect(*env, *random, tmp / "data", 40, 1000);
   MESSAGE("scripted exploration: " << scripted_successes << "/100 successes");
 
+  // PERPETUA_LEARNING_SEED=N reruns the test with another trainer seed (docs/train.md lists seeds measured).
+  const char* seed_env = std::getenv("PERPETUA_LEARNING_SEED");
+  const std::string trainer_seed = seed_env != nullptr && *seed_env != '\0' ? seed_env : "3";
   const int rounds = kRounds;
   for (int round = 0; round < rounds; ++round) {
     const auto train = testing::RunProcess(
         {testing::ToolPath("rl-train"), "q", "--data", tmp / "data", "--out", tmp / "run", "--steps",
          std::to_string(kStepsPerRound * (round + 1)), round == 0 ? "--no-resume" : "--resume", "--batch-size",
-         "32", "--seed", "3", "--workers.count", "0", "--threads", "1", "--checkpoint-every", "100000",
+         "32", "--seed", trainer_seed, "--workers.count", "0", "--threads", "1", "--checkpoint-every", "100000",
          "--cem.samples", "32"});
     INFO(train.err);
     REQUIRE(train.exit_code == 0);
@@ -165,7 +169,7 @@ TEST_CASE("QT-Opt learns to grasp on the grasp cell and beats the random policy"
                                    << Sum(random_outcomes) << "/" << episodes << ", McNemar exact p "
                                    << test.p_exact);
   // Measured here (docs/train.md, "Learning in CI time"): learned 27/60,
-  // random 0/60, p 1.5e-8; other trainer seeds 15/60 to 28/60. "Clearly" is a
+  // random 0/60, p 1.5e-8; trainer seeds 7 and 8 gave 31/60 and 37/60. "Clearly" is a
   // paired test at the 1% level plus a floor on the rate itself.
   CHECK(Sum(learned_outcomes) >= episodes / 6);
   CHECK(test.p_exact < 0.01);
