@@ -34,10 +34,11 @@ void TargetWorkerConfig::Validate(const std::string& prefix) const {
 }
 
 TargetPipeline::TargetPipeline(const TargetWorkerConfig& config, const CemConfig& cem, const BellmanConfig& bellman,
-                               const AugmentConfig& augment, QNetworkImpl& target1, QNetworkImpl& target2, SampleFn sample, std::string source,
-                               uint64_t seed, uint64_t generation)
-    : config_(config), cem_(cem), bellman_(bellman), augment_(augment), sample_(std::move(sample)), source_(std::move(source)),
-      seed_(seed), generation_(generation), device_(target1.parameters().front().device()) {
+                               const AugmentConfig& augment, QNetworkImpl& target1, QNetworkImpl& target2,
+                               SampleFn sample, std::string source, uint64_t seed, uint64_t generation)
+    : config_(config), cem_(cem), bellman_(bellman), augment_(augment), sample_(std::move(sample)),
+      source_(std::move(source)), seed_(seed), generation_(generation),
+      device_(target1.parameters().front().device()) {
   if (config_.count == 0) return;
   snapshot_ = std::make_unique<Snapshot>();
   snapshot_->target1 = CloneNetwork(target1, device_);

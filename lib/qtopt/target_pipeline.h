@@ -1,7 +1,8 @@
 // Bellman-target workers (QT-Opt's "Bellman updaters"): threads that sample
-// minibatches, compute their targets by CEM over the next states with their
-// own copy of the target networks, and queue labelled batches to the trainer,
-// so target computation runs asynchronously from the gradient steps.
+// minibatches, shift their images (AugmentConfig; off by default), compute
+// their targets by CEM over the next states with their own copy of the target
+// networks, and queue labelled batches to the trainer, so target computation
+// runs asynchronously from the gradient steps.
 //
 // With 0 workers, Next() samples and labels inline on the calling thread with
 // the caller's generators and the current target networks: fully
@@ -51,8 +52,8 @@ class TargetPipeline {
   // `target1`/`target2` give the architecture (and initial weights) of the
   // workers' copies. `generation` distinguishes worker streams across resumes.
   TargetPipeline(const TargetWorkerConfig& config, const CemConfig& cem, const BellmanConfig& bellman,
-                 const AugmentConfig& augment, QNetworkImpl& target1, QNetworkImpl& target2, SampleFn sample, std::string source,
-                 uint64_t seed, uint64_t generation);
+                 const AugmentConfig& augment, QNetworkImpl& target1, QNetworkImpl& target2,
+                 SampleFn sample, std::string source, uint64_t seed, uint64_t generation);
   ~TargetPipeline();  // stops and joins the workers
   TargetPipeline(const TargetPipeline&) = delete;
   TargetPipeline& operator=(const TargetPipeline&) = delete;
