@@ -89,7 +89,9 @@ struct Figures {
   double steps_per_s = 0, update_fraction = 0;
 };
 
-Figures Measure(const BenchConfig& b, const std::string& data, int batch, int workers, int threads, int run) {
+// `retain`: RetainFreedMemory (nn/torch_runtime.h) as the tools set it, or glibc's defaults.
+Figures Measure(const BenchConfig& b, const std::string& data, int batch, int workers, int threads, int run,
+                bool retain = true) {
   QTrainConfig c;
   c.data = {data};
   c.out = b.scratch + "/bench_train_out_" + std::to_string(getpid()) + "_" + std::to_string(run);
@@ -111,6 +113,7 @@ Figures Measure(const BenchConfig& b, const std::string& data, int batch, int wo
     return OpenDatasetReplay(dirs, dataset);
   });
   trainer.Init();
+  RetainFreedMemory(retain);
   for (int i = 0; i < b.warmup; ++i) trainer.Step();
   const double update0 = trainer.update_seconds();
   const auto start = std::chrono::steady_clock::now();
@@ -222,6 +225,15 @@ ExitCode Run(const BenchConfig& b) {
         std::fflush(stdout);
       }
     }
+  }
+  std::printf("\nAllocator, inline targets, 1 trainer thread: glibc's defaults vs freed memory kept (the tools' setting)\n");
+  std::printf("%-6s %18s %18s %10s\n", "batch", "defaults steps/s", "kept steps/s", "ratio");
+  for (int batch : b.batches) {
+    const Figures plain = Measure(b, data, batch, 0, 1, run++, /*retain=*/false);
+    const Figures kept = Measure(b, data, batch, 0, 1, run++, /*retain=*/true);
+    std::printf("%-6d %18.2f %18.2f %9.2fx\n", batch, plain.steps_per_s, kept.steps_per_s,
+                kept.steps_per_s / plain.steps_per_s);
+    std::fflush(stdout);
   }
   MeasureActLatency(b, data);
   std::system(("rm -rf '" + data + "'").c_str());

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <malloc.h>
+
 #include <thread>
 
 #include "common/error.h"
@@ -10,11 +12,20 @@ namespace perpetua {
 
 bool CudaAvailable() { return torch::cuda::is_available(); }
 
+void RetainFreedMemory(bool retain) {
+  // glibc's defaults: a 128 KiB mmap threshold (then adjusted dynamically),
+  // 128 KiB trim threshold, no top pad. 32 MiB is the largest mmap threshold glibc takes.
+  mallopt(M_MMAP_THRESHOLD, retain ? 32 << 20 : 128 << 10);
+  mallopt(M_TRIM_THRESHOLD, retain ? 512 << 20 : 128 << 10);
+  mallopt(M_TOP_PAD, retain ? 16 << 20 : 0);
+}
+
 TorchRuntime ConfigureTorchRuntime(const std::string& device, int threads) {
   TorchRuntime runtime;
   if (threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0, got " + std::to_string(threads));
   runtime.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(runtime.threads);
+  RetainFreedMemory(true);
   try {
     const torch::Device parsed(device);
     if (parsed.is_cuda() && !CudaAvailable()) {

@@ -15,10 +15,20 @@ struct TorchRuntime {
   int threads = 0;             // intra-op threads actually set
 };
 
-// Sets LibTorch's intra-op thread count (0 = number of cores) and validates
+// Sets LibTorch's intra-op thread count (0 = number of cores), keeps freed
+// tensor memory in the process (RetainFreedMemory(true)) and validates
 // `device`. Throws Error(kUsage) for an unknown device string and
 // Error(kEnvFailure) when CUDA is asked for but this LibTorch has none.
 TorchRuntime ConfigureTorchRuntime(const std::string& device, int threads);
+
+// Tensors of a training step (batches, activations: 0.1-10 MB each) are
+// freed and allocated again every step. With glibc's defaults each is a
+// fresh mmap whose pages the kernel zeroes on first touch, and freeing trims
+// the heap back: half of a small CPU trainer's time went to the kernel
+// (docs/train.md). true: allocations up to 32 MiB come from the heap and up
+// to 512 MiB of freed heap is kept for reuse; false: glibc's defaults (for
+// benchmarks). Process-wide; call before starting threads.
+void RetainFreedMemory(bool retain);
 
 // True if this LibTorch build can use a CUDA device now.
 bool CudaAvailable();

@@ -106,6 +106,11 @@ TEST_CASE("a loop killed mid-round resumes and loses no finished episode") {
     std::this_thread::sleep_for(std::chrono::seconds(3));
     ::kill(-loop.pid(), SIGKILL);
     loop.Wait();
+    // The tools die a moment after the shell (one may be inside an fsync);
+    // until the last is gone it still holds the loop's lock, as it should.
+    for (int i = 0; i < 300 && ::kill(-loop.pid(), 0) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   // Recover what the killed collector staged, then count.
   REQUIRE(RunProcess({ToolPath("rl-data"), "recover", dir + "/data"}).exit_code == 0);
