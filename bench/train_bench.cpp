@@ -16,9 +16,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/cli.h"
 #include "common/fs.h"
@@ -32,9 +36,11 @@
 namespace perpetua {
 namespace {
 
+namespace fs = std::filesystem;
+
 struct BenchConfig {
   std::vector<int> batches = {64, 256};
-  std::vector<int> workers = {0, 1, 2};
+  std::vector<int> workers = {0, 1, 2, 3};
   std::vector<int> trainer_threads = {0};  // 0: as rl-train q (cores left by the workers)
   int worker_threads = 1;
   int steps = 40;       // timed steps per configuration (scaled down by batch/64)
@@ -89,9 +95,7 @@ struct Figures {
   double steps_per_s = 0, update_fraction = 0;
 };
 
-// `retain`: RetainFreedMemory (nn/torch_runtime.h) as the tools set it, or glibc's defaults.
-Figures Measure(const BenchConfig& b, const std::string& data, int batch, int workers, int threads, int run,
-                bool retain = true) {
+Figures Measure(const BenchConfig& b, const std::string& data, int batch, int workers, int threads, int run) {
   QTrainConfig c;
   c.data = {data};
   c.out = b.scratch + "/bench_train_out_" + std::to_string(getpid()) + "_" + std::to_string(run);
@@ -113,7 +117,6 @@ Figures Measure(const BenchConfig& b, const std::string& data, int batch, int wo
     return OpenDatasetReplay(dirs, dataset);
   });
   trainer.Init();
-  RetainFreedMemory(retain);
   for (int i = 0; i < b.warmup; ++i) trainer.Step();
   const double update0 = trainer.update_seconds();
   const auto start = std::chrono::steady_clock::now();
@@ -126,6 +129,30 @@ Figures Measure(const BenchConfig& b, const std::string& data, int batch, int wo
   trainer.Finish();
   std::system(("rm -rf '" + c.out + "'").c_str());
   return f;
+}
+
+// Steps/s of the rl-train q binary beside this one (a fresh process, so the
+// allocator starts from its settings), inline targets, 1 thread: the rate
+// of its last metrics row. `env` prefixes the command (e.g. "VAR=value").
+double MeasureTool(const BenchConfig& b, const std::string& data, int batch, int run, const std::string& env) {
+  const std::string tool = (fs::read_symlink("/proc/self/exe").parent_path() / "rl-train").string();
+  const std::string out = b.scratch + "/bench_train_tool_" + std::to_string(getpid()) + "_" + std::to_string(run);
+  const int steps = b.warmup + std::max(5, b.steps * 64 / batch);
+  const std::string command = env + " '" + tool + "' q --data '" + data + "' --out '" + out + "' --steps " +
+                              std::to_string(steps) + " --batch-size " + std::to_string(batch) +
+                              " --workers.count 0 --threads 1 --checkpoint-every 1000000 --log-every " +
+                              std::to_string(std::max(1, steps / 2)) + " --cem.iterations " +
+                              std::to_string(b.cem_iterations) + " --cem.samples " + std::to_string(b.cem_samples) +
+                              " --seed " + std::to_string(b.seed) + " >/dev/null 2>&1";
+  if (std::system(command.c_str()) != 0) Fail(ExitCode::kEnvFailure, "bench_train: failed: " + command);
+  std::ifstream metrics(out + "/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(metrics, line)) {
+    if (!line.empty()) last = line;
+  }
+  std::system(("rm -rf '" + out + "'").c_str());
+  if (last.empty()) Fail(ExitCode::kEnvFailure, "bench_train: no metrics from " + tool);
+  return nlohmann::json::parse(last).at("steps_per_s").get<double>();
 }
 
 // The robot's control latency: one CEM action selection for one state by a
@@ -226,13 +253,13 @@ ExitCode Run(const BenchConfig& b) {
       }
     }
   }
-  std::printf("\nAllocator, inline targets, 1 trainer thread: glibc's defaults vs freed memory kept (the tools' setting)\n");
+  std::printf("\nAllocator, rl-train q in a fresh process, inline targets, 1 thread: glibc's defaults\n"
+              "(PERPETUA_MALLOC=default) vs freed memory kept (the tools' setting)\n");
   std::printf("%-6s %18s %18s %10s\n", "batch", "defaults steps/s", "kept steps/s", "ratio");
   for (int batch : b.batches) {
-    const Figures plain = Measure(b, data, batch, 0, 1, run++, /*retain=*/false);
-    const Figures kept = Measure(b, data, batch, 0, 1, run++, /*retain=*/true);
-    std::printf("%-6d %18.2f %18.2f %9.2fx\n", batch, plain.steps_per_s, kept.steps_per_s,
-                kept.steps_per_s / plain.steps_per_s);
+    const double plain = MeasureTool(b, data, batch, run++, "PERPETUA_MALLOC=default");
+    const double kept = MeasureTool(b, data, batch, run++, "");
+    std::printf("%-6d %18.2f %18.2f %9.2fx\n", batch, plain, kept, kept / plain);
     std::fflush(stdout);
   }
   MeasureActLatency(b, data);

@@ -4,6 +4,7 @@
 
 #include <malloc.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "common/error.h"
@@ -25,7 +26,8 @@ TorchRuntime ConfigureTorchRuntime(const std::string& device, int threads) {
   if (threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0, got " + std::to_string(threads));
   runtime.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(runtime.threads);
-  RetainFreedMemory(true);
+  const char* malloc_setting = std::getenv("PERPETUA_MALLOC");
+  if (malloc_setting == nullptr || std::string(malloc_setting) != "default") RetainFreedMemory(true);
   try {
     const torch::Device parsed(device);
     if (parsed.is_cuda() && !CudaAvailable()) {

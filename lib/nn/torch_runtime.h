@@ -16,8 +16,9 @@ struct TorchRuntime {
 };
 
 // Sets LibTorch's intra-op thread count (0 = number of cores), keeps freed
-// tensor memory in the process (RetainFreedMemory(true)) and validates
-// `device`. Throws Error(kUsage) for an unknown device string and
+// tensor memory in the process (RetainFreedMemory(true); the environment
+// variable PERPETUA_MALLOC=default leaves glibc's settings alone) and
+// validates `device`. Throws Error(kUsage) for an unknown device string and
 // Error(kEnvFailure) when CUDA is asked for but this LibTorch has none.
 TorchRuntime ConfigureTorchRuntime(const std::string& device, int threads);
 
