@@ -19,6 +19,7 @@ void RetainFreedMemory(bool retain) {
   mallopt(M_MMAP_THRESHOLD, retain ? 32 << 20 : 128 << 10);
   mallopt(M_TRIM_THRESHOLD, retain ? 512 << 20 : 128 << 10);
   mallopt(M_TOP_PAD, retain ? 16 << 20 : 0);
+  if (!retain) malloc_trim(0);  // give back what was kept, as the defaults would have
 }
 
 TorchRuntime ConfigureTorchRuntime(const std::string& device, int threads) {

@@ -8,7 +8,7 @@
 // learning here comes from the policy's own mistakes entering the data.
 // Finally the greedy CEM policy loaded from the checkpoint and the random
 // policy run the same episodes, and McNemar's test on the pairs must find
-// the learned policy better. One trainer thread, inline targets; about 4.5
+// the learned policy better. One trainer thread, inline targets; about 3
 // minutes of CPU.
 #include <doctest/doctest.h>
 
