@@ -4,7 +4,7 @@
 // start the dataset; then rounds of training (the real rl-train q binary,
 // resumed each round) alternate with collection by the epsilon-greedy
 // learned policy, whose episodes join the dataset. Collection outweighs
-// training (about one episode per gradient step, as in the live loop):
+// training (about one episode per gradient step; the live loop collects more):
 // learning here comes from the policy's own mistakes entering the data.
 // Finally the greedy CEM policy loaded from the checkpoint and the random
 // policy run the same episodes, and McNemar's test on the pairs must find
@@ -17,7 +17,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/rng.h"
 #include "data/dataset_writer.h"
 #include "env/make_env.h"
 #include "eval/stats.h"
