@@ -102,7 +102,10 @@ void BindFields(CLI::App* app, Verb& verb) {
       b.option = app->add_option(name, b.list, field.help)->type_name(FieldTypeLabel(field.ptr));
     } else {
       b.option = app->add_option(name, b.text, field.help)->type_name(FieldTypeLabel(field.ptr));
-      const std::string current = DumpYaml({FieldInfo{"x", field.ptr, "", FieldKind::kFlag, field.scope}});
+      FieldInfo shown = field;  // its value as YAML, under a one-letter key (a secret stays redacted)
+      shown.path = "x";
+      shown.help.clear();
+      const std::string current = DumpYaml({shown});
       b.option->default_str(current.substr(3, current.size() - 4));  // strip "x: " and "\n"
     }
     if (positional && std::holds_alternative<std::string*>(field.ptr)) b.option->required();

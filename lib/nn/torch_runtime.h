@@ -28,7 +28,8 @@ TorchRuntime ConfigureTorchRuntime(const std::string& device, int threads);
 // the heap back: half of a small CPU trainer's time went to the kernel
 // (docs/train.md). true: allocations up to 32 MiB come from the heap and up
 // to 512 MiB of freed heap is kept for reuse; false: glibc's defaults (for
-// benchmarks). Process-wide; call before starting threads.
+// benchmarks). Process-wide and thread-safe (glibc locks the arenas), so
+// ConfigureTorchRuntime may repeat it when a collector reloads a policy.
 void RetainFreedMemory(bool retain);
 
 // True if this LibTorch build can use a CUDA device now.

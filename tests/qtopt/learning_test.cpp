@@ -136,8 +136,7 @@ TEST_CASE("QT-Opt learns to grasp on the grasp cell and beats the random policy"
   // PERPETUA_LEARNING_SEED=N reruns the test with another trainer seed (docs/train.md lists seeds measured).
   const char* seed_env = std::getenv("PERPETUA_LEARNING_SEED");
   const std::string trainer_seed = seed_env != nullptr && *seed_env != '\0' ? seed_env : "3";
-  const int rounds = kRounds;
-  for (int round = 0; round < rounds; ++round) {
+  for (int round = 0; round < kRounds; ++round) {
     const auto train = testing::RunProcess(
         {testing::ToolPath("rl-train"), "q", "--data", tmp / "data", "--out", tmp / "run", "--steps",
          std::to_string(kStepsPerRound * (round + 1)), round == 0 ? "--no-resume" : "--resume", "--batch-size",
@@ -145,7 +144,7 @@ TEST_CASE("QT-Opt learns to grasp on the grasp cell and beats the random policy"
          "--cem.samples", "32"});
     INFO(train.err);
     REQUIRE(train.exit_code == 0);
-    if (round + 1 == rounds) break;
+    if (round + 1 == kRounds) break;
     EpsilonGreedyPolicy explore(LoadPolicyFromCheckpoint(tmp / "run/latest.ckpt", spec),
                                 MakeRandomPolicy(spec, /*seed=*/10 + round), /*epsilon=*/0.1);
     const int got = Collect(*env, explore, tmp / "data", kEpisodesPerRound, 2000 + 1000 * static_cast<uint64_t>(round));
