@@ -110,6 +110,8 @@ ProcessResult ChildProcess::Wait() {
 
 std::string ChildProcess::OutSoFar() const { return ReadFile(capture_ / "stdout"); }
 
+std::string ChildProcess::ErrSoFar() const { return ReadFile(capture_ / "stderr"); }
+
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);

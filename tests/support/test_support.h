@@ -51,6 +51,8 @@ class ChildProcess {
   ProcessResult Wait();
   // Stdout captured so far.
   std::string OutSoFar() const;
+  // Stderr captured so far.
+  std::string ErrSoFar() const;
 
  private:
   pid_t pid_ = -1;
