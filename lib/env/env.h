@@ -101,7 +101,9 @@ class Env {
   virtual ResetResult DoReset(uint64_t seed, const nlohmann::json& options) = 0;
   virtual StepResult DoStep(const std::vector<float>& action) = 0;
   // Holds position (see Hold). Default: nothing, for cells that move only
-  // inside DoStep; a robot that moves on its own commands overrides it.
+  // inside DoStep (the simulated cells: their state is frozen between steps,
+  // and changing it here would make a served episode depend on when a hold
+  // came); a robot that moves on its own between commands overrides it.
   virtual void DoHold() {}
 
  private:

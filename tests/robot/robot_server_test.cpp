@@ -201,6 +201,24 @@ std::function<std::unique_ptr<Env>()> Toy(std::shared_ptr<RobotToyEnv::Knobs> kn
   return [knobs] { return std::make_unique<RobotToyEnv>(8, 8, 0.0, 10, knobs); };
 }
 
+TEST_CASE("Env::Hold calls the env's hook and holds until the next step or reset") {
+  auto knobs = std::make_shared<RobotToyEnv::Knobs>();
+  RobotToyEnv env(8, 8, 0.0, 10, knobs);
+  CHECK_FALSE(env.holding());
+  env.Hold();  // before any episode: allowed
+  CHECK(env.holding());
+  env.Reset(1);
+  CHECK_FALSE(env.holding());
+  env.Step({0.1f, 0.0f});
+  env.Hold();
+  env.Hold();  // idempotent for the caller; the hook sees each call
+  CHECK(env.holding());
+  CHECK(knobs->holds == 3);
+  CHECK_FALSE(env.Step({0.1f, 0.0f}).truncated);  // the episode stayed open: the step resumes it
+  CHECK_FALSE(env.holding());
+  CHECK_FALSE(knobs->holding);
+}
+
 TEST_CASE("the C++ server holds the robot and frees the session whatever the client does") {
   testing::TempDir dir;
   for (const std::string& listen : {std::string("tcp://127.0.0.1:0"), "unix://" + dir / "robot.sock"}) {
