@@ -2,6 +2,7 @@
 // loop (scripts/loop.sh) and nightly retraining (scripts/nightly.sh), run as
 // real processes on the real grasp cell with tiny budgets.
 #include <doctest/doctest.h>
+#include <hdf5.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,7 +12,9 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
+#include "data/dataset_reader.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -82,7 +85,7 @@ TEST_CASE("bad loop options are usage errors") {
   ProcessResult r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir",
                                 tmp / "run", "--rounds", "two"});
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("loop: error: 'two' is not a number") == 0);
+  CHECK(r.err == "loop: error: --rounds: 'two' is not a whole number\n");
   r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--frobnicate"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("unknown option '--frobnicate'") != std::string::npos);
@@ -150,6 +153,116 @@ TEST_CASE("two nightly runs at once: the second exits 8 and harms nothing") {
     CHECK(fs::exists(entry.path() / "eval.json"));
   }
   CHECK(runs == 1);
+}
+
+TEST_CASE("loop.state is read as data never run as code") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  fs::create_directories(dir);
+  testing::WriteFile(dir + "/loop.state", "round=1\nspent_s=$(touch " + tmp.path() + "/ran)\n");
+  const ProcessResult r = RunProcess(LoopCommand(dir, 1));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "loop: error: " + dir + "/loop.state: line 2: expected round=N, spent_s=N or "
+                 "round_s=N (N a whole number), got 'spent_s=$(touch " + tmp.path() + "/ran)'\n");
+  CHECK_FALSE(fs::exists(tmp / "ran"));
+  CHECK_FALSE(fs::exists(dir + "/data/.staging"));  // stopped before collecting anything
+}
+
+// File offset of the middle of the first chunk of `dataset` in `path`.
+int64_t ChunkMiddle(const std::string& path, const std::string& dataset) {
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(file, dataset.c_str(), H5P_DEFAULT);
+  haddr_t address = 0;
+  hsize_t size = 0;
+  unsigned mask = 0;
+  const hid_t space = H5Dget_space(d);
+  REQUIRE(H5Dget_chunk_info(d, space, 0, nullptr, &mask, &address, &size) >= 0);
+  H5Sclose(space);
+  H5Dclose(d);
+  H5Fclose(file);
+  return static_cast<int64_t>(address + size / 2);
+}
+
+TEST_CASE("a corrupt shard is quarantined and the loop goes on counting the rest") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  // The bootstrap, as the loop collects it, in two shards; then one rots.
+  for (const auto& [policy, seed, first] : {std::tuple{"scripted", "1", "0"}, {"random", "2", "6"}}) {
+    const ProcessResult c = RunProcess({ToolPath("rl-collect"), "--env", "grasp", "--policy", policy,
+                                        "--episodes", policy == std::string("scripted") ? "6" : "2",
+                                        "--first-episode", first, "--seed", seed, "--out", dir + "/data"});
+    REQUIRE_MESSAGE(c.exit_code == 0, c.err);
+  }
+  const std::vector<std::string> shards = ListShards(dir + "/data");
+  REQUIRE(shards.size() == 2);
+  std::string bytes = ReadFile(shards[0]);
+  const int64_t at = ChunkMiddle(shards[0], "data/demo_0/actions");
+  bytes[static_cast<size_t>(at)] = static_cast<char>(~bytes[static_cast<size_t>(at)]);
+  testing::WriteFile(shards[0], bytes);
+  const ProcessResult r = RunProcess(LoopCommand(dir, 1));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const std::string log = ReadFile(dir + "/logs/loop.log");
+  CHECK(log.find(dir + "/data does not inspect cleanly") != std::string::npos);
+  CHECK(log.find("quarantined: " + dir + "/data/.quarantine/" + fs::path(shards[0]).filename().string()) !=
+        std::string::npos);
+  CHECK(fs::exists(dir + "/data/.quarantine/" + fs::path(shards[0]).filename().string() + ".why"));
+  // Only the quarantined shard's episodes were collected again.
+  CHECK(log.find("bootstrap: 6 scripted") == std::string::npos);  // not counted as 0
+  CHECK(EpisodesIn(dir + "/data") >= 8);
+}
+
+// A bin directory whose rl-collect runs the real one but SIGKILLs it 0.3 s
+// into a --forever run: the first such run only, or (always) every one.
+std::string DyingCollectorBin(const std::string& dir, bool always) {
+  const std::string real = fs::path(ToolPath("rl-collect")).parent_path().string();
+  fs::create_directories(dir);
+  for (const auto& entry : fs::directory_iterator(real)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("rl-", 0) == 0 && name != "rl-collect") fs::create_symlink(entry.path(), dir + "/" + name);
+  }
+  testing::WriteFile(dir + "/rl-collect",
+                     "#!/bin/bash\n"
+                     "case \" $* \" in *\" --forever \"*)\n"
+                     "  if [ " + std::string(always ? "1" : "! -e " + dir + "/died") + " ]; then\n"
+                     "    touch " + dir + "/died\n"
+                     "    " + real + "/rl-collect \"$@\" & pid=$!\n"
+                     "    sleep 0.3; kill -KILL $pid; wait $pid; exit $?\n"
+                     "  fi ;;\n"
+                     "esac\n"
+                     "exec " + real + "/rl-collect \"$@\"\n");
+  fs::permissions(dir + "/rl-collect", fs::perms::owner_all);
+  return "PERPETUA_BIN=" + dir;
+}
+
+std::vector<std::string> WithBin(std::vector<std::string> command, const std::string& bin_env) {
+  for (auto& a : command) {
+    if (a == kBinEnv) a = bin_env;
+  }
+  return command;
+}
+
+TEST_CASE("a live collector that dies mid-round is restarted") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  std::vector<std::string> command = WithBin(LoopCommand(dir, 1), DyingCollectorBin(tmp / "bin", false));
+  command.insert(command.end(), {"--round-steps", "150"});
+  const ProcessResult r = RunProcess(command);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const std::string log = ReadFile(dir + "/logs/loop.log");
+  CHECK(log.find("round 1: the live collector (rl-collect) exited with code 137 mid-round") != std::string::npos);
+  CHECK(log.find("round 1: restarting the live collector (1 of 3) at episode ") != std::string::npos);
+  CHECK(ReadFile(dir + "/loop.state").find("round=1") != std::string::npos);
+}
+
+TEST_CASE("a live collector that keeps dying fails the round clearly") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  std::vector<std::string> command = WithBin(LoopCommand(dir, 1), DyingCollectorBin(tmp / "bin", true));
+  command.insert(command.end(), {"--round-steps", "100000"});
+  const ProcessResult r = RunProcess(command);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("round 1 failed: the live collector died 4 times; stopping the trainer") != std::string::npos);
+  CHECK(ReadFile(dir + "/loop.state").find("round=0") != std::string::npos);  // not counted as done
 }
 
 }  // namespace
