@@ -132,8 +132,8 @@ CollectKillStats RunCollectKillTrials(int trials, int workers, uint64_t seed,
       if (rng.UniformInt(5) == 0) {
         ::usleep(static_cast<useconds_t>(rng.UniformInt(2000000)));
       } else {
-        WaitForWriter(dir, collector);
-        ::usleep(static_cast<useconds_t>(rng.UniformInt(1200000)));
+        WaitForWriter(dir, collector);  // then about 1 s to the first episode
+        ::usleep(static_cast<useconds_t>(300000 + rng.UniformInt(1700000)));
       }
       collector.Signal(SIGKILL);
       killed = collector.Wait();

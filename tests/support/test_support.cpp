@@ -35,7 +35,10 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-std::string ToolPath(const std::string& tool) { return std::string(PERPETUA_BIN_DIR) + "/" + tool; }
+std::string ToolPath(const std::string& tool) {
+  const char* bin = std::getenv("PERPETUA_BIN");
+  return (bin && *bin ? std::string(bin) : std::string(PERPETUA_BIN_DIR)) + "/" + tool;
+}
 
 std::string SourcePath(const std::string& relative) {
   return std::string(PERPETUA_SOURCE_DIR) + "/" + relative;

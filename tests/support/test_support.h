@@ -24,7 +24,8 @@ class TempDir {
   std::string path_;
 };
 
-// Absolute path of a built tool ("rl-collect").
+// Absolute path of a built tool ("rl-collect"): in $PERPETUA_BIN if set (as the
+// scripts take it), else in this build tree.
 std::string ToolPath(const std::string& tool);
 // Absolute path of a file in the source tree ("scripts/setup.sh").
 std::string SourcePath(const std::string& relative);
