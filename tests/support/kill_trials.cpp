@@ -211,6 +211,7 @@ CheckpointKillStats RunPromotionKillTrials(int trials, uint64_t seed, const std:
                                            int load_every) {
   CheckpointKillStats stats;
   Rng rng(seed);
+  EnsureWritableDirectory(dir);
   const std::string promoted = dir + "/promoted.ckpt";
   const std::string bytes_a = ReadFile(a), bytes_b = ReadFile(b);
   const auto shell = [&](const std::string& prog, const std::string& first, const std::string& second) {
