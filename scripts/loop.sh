@@ -147,6 +147,15 @@ on_interrupt() {
 }
 trap on_interrupt INT TERM
 
+# quarantine_invalid DIR: moves the shards of DIR that do not verify to
+# DIR/.quarantine (logged); fails if there was none.
+quarantine_invalid() {
+  local out
+  out=$("$bin/rl-data" quarantine "$1" 2>>"$log") || return $?
+  [ -n "$out" ] || return 1
+  say "quarantined: ${out//$'\n'/, }"
+}
+
 has_shards() { compgen -G "$1/shard-*.h5" >/dev/null; }
 
 # episodes_in DIR: prints the episodes in dataset directory DIR. A dataset
@@ -168,9 +177,8 @@ episodes_in() {
   fi
   has_shards "$1" || { echo 0; return; }
   if ! out=$("$bin/rl-data" inspect --quick "$1" 2>&1 >/dev/null); then
-    say "$1 does not inspect cleanly (${out##*$'\n'}): moving shards that do not verify to $1/.quarantine"
-    out=$("$bin/rl-data" quarantine "$1" 2>>"$log") || return $?
-    [ -z "$out" ] || say "quarantined: ${out//$'\n'/, }"
+    say "$1 does not inspect cleanly (${out##*$'\n'}): verifying every shard"
+    quarantine_invalid "$1" || { local moved=$?; [ "$moved" = 1 ] || return "$moved"; }
   fi
   has_shards "$1" || { echo 0; return; }
   if ! out=$("$bin/rl-data" inspect --quick "$1" 2>/dev/null); then
@@ -231,78 +239,99 @@ EOF
 
 # 2. Rounds until the wall-clock budget is spent.
 # A round starts only if one as long as the last would end within the budget.
-while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -lt "$rounds" ]; }; do
-  r=$((round + 1))  # the round in progress; $round counts completed rounds
-  steps=$((r * round_steps))
-  resume=()
+# train_round: round $r's training to step $steps (with the live collector
+# unless --offline); returns rl-train's exit code. A live collector that dies
+# is restarted, at most 3 times; then the loop stops (see the header).
+train_round() {
+  local resume=() acting first now restarts=0 status ended collector_status
   [ -f "$dir/train/latest.ckpt" ] && resume=(--resume)
-  train=("$bin/rl-train" q --data "$dir/data" --out "$dir/train" --steps "$steps"
-         --batch-size "$batch_size" --seed "$seed" "${resume[@]}" "${train_args[@]}")
+  local train=("$bin/rl-train" q --data "$dir/data" --out "$dir/train" --steps "$steps"
+               --batch-size "$batch_size" --seed "$seed" "${resume[@]}" "${train_args[@]}")
   if [ "$offline" = 1 ]; then
     say "round $r: offline training to step $steps"
     "${train[@]}" >/dev/null 2>>"$log" &
     children=($!)
-    wait "${children[0]}"
-  else
-    if [ -f "$dir/train/latest.ckpt" ]; then
-      acting=(--policy "$dir/train/latest.ckpt" --reload --exploration.epsilon 0.2
-              --exploration.toward random)
-    else
-      acting=(--policy scripted --exploration.epsilon 0.3 --exploration.toward random)
-    fi
-    first=$(episodes_in "$dir/data") || exit $?
-    say "round $r: training to step $steps on $first episodes plus the live stream"
-    # The collector's shard paths stream into the trainer's stdin. The loop
-    # holds the stream open too (fd 7), so that a collector's death is not the
-    # end of the stream and a restarted collector continues it.
-    fifo="$dir/.stream"
-    rm -f "$fifo"; mkfifo "$fifo"
-    exec 7<>"$fifo"
-    "${train[@]}" --online - <"$fifo" >/dev/null 2>>"$log" &
-    trainer=$!
-    start_collector() {
-      # The collector runs at a lower priority: on a small machine the gradient
-      # steps, not the episodes, are what is scarce (a real robot paces itself).
-      nice -n "$collector_nice" "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" \
-        "${acting[@]}" --forever --first-episode "$1" --seed $((seed * 1000 + r)) \
-        --dataset.episodes-per-shard 50 >&7 2>>"$log" &
-      collector=$!
-      children=("$trainer" "$collector")
-    }
-    start_collector "$first"
-    restarts=0
-    status=0
-    while :; do
-      ended=""
-      status=0
-      wait -n -p ended "$trainer" "$collector" || status=$?
-      [ "$ended" = "$collector" ] || break  # the trainer is done (or failed)
-      say "round $r: the live collector (rl-collect) exited with code $status mid-round"
-      if [ "$restarts" -ge 3 ]; then
-        say "round $r failed: the live collector died $((restarts + 1)) times; stopping the trainer"
-        kill -TERM "$trainer" 2>/dev/null || true
-        wait "$trainer" 2>/dev/null || true
-        exec 7>&-; rm -f "$fifo"
-        spent_s=$(elapsed_s); save_state
-        [ "$status" -lt 128 ] && [ "$status" -gt 0 ] || status=4
-        exit "$status"
-      fi
-      restarts=$((restarts + 1))
-      # Its staged episodes become shards (streamed to the trainer), then the
-      # count continues the episode indices where the data stands.
-      now=$(episodes_in "$dir/data") || { status=$?; kill -TERM "$trainer"; wait; exit "$status"; }
-      say "round $r: restarting the live collector ($restarts of 3) at episode $now"
-      start_collector "$now"
-    done
-    kill -TERM "$collector" 2>/dev/null || true
-    collector_status=0
-    wait "$collector" 2>/dev/null || collector_status=$?
-    [ "$collector_status" = 0 ] || [ "$collector_status" = 130 ] ||
-      say "round $r: the live collector exited with code $collector_status when stopped"
-    exec 7>&-
-    rm -f "$fifo"
-    [ "$status" = 0 ] || { say "rl-train failed with exit code $status"; exit "$status"; }
+    wait "${children[0]}" || return $?
+    return 0
   fi
+  if [ -f "$dir/train/latest.ckpt" ]; then
+    acting=(--policy "$dir/train/latest.ckpt" --reload --exploration.epsilon 0.2
+            --exploration.toward random)
+  else
+    acting=(--policy scripted --exploration.epsilon 0.3 --exploration.toward random)
+  fi
+  first=$(episodes_in "$dir/data") || exit $?
+  say "round $r: training to step $steps on $first episodes plus the live stream"
+  # The collector's shard paths stream into the trainer's stdin. The loop
+  # holds the stream open too (fd 7), so that a collector's death is not the
+  # end of the stream and a restarted collector continues it.
+  fifo="$dir/.stream"
+  rm -f "$fifo"; mkfifo "$fifo"
+  exec 7<>"$fifo"
+  "${train[@]}" --online - <"$fifo" >/dev/null 2>>"$log" &
+  trainer=$!
+  start_collector() {
+    # The collector runs at a lower priority: on a small machine the gradient
+    # steps, not the episodes, are what is scarce (a real robot paces itself).
+    nice -n "$collector_nice" "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" \
+      "${acting[@]}" --forever --first-episode "$1" --seed $((seed * 1000 + r)) \
+      --dataset.episodes-per-shard 50 >&7 2>>"$log" &
+    collector=$!
+    children=("$trainer" "$collector")
+  }
+  start_collector "$first"
+  while :; do
+    ended=""
+    status=0
+    wait -n -p ended "$trainer" "$collector" || status=$?
+    [ "$ended" = "$collector" ] || break  # the trainer is done (or failed)
+    say "round $r: the live collector (rl-collect) exited with code $status mid-round"
+    if [ "$restarts" -ge 3 ]; then
+      say "round $r failed: the live collector died $((restarts + 1)) times; stopping the trainer"
+      kill -TERM "$trainer" 2>/dev/null || true
+      wait "$trainer" 2>/dev/null || true
+      exec 7>&-; rm -f "$fifo"
+      spent_s=$(elapsed_s); save_state
+      [ "$status" -lt 128 ] && [ "$status" -gt 0 ] || status=4
+      exit "$status"
+    fi
+    restarts=$((restarts + 1))
+    # Its staged episodes become shards (streamed to the trainer), then the
+    # count continues the episode indices where the data stands.
+    now=$(episodes_in "$dir/data") || { status=$?; kill -TERM "$trainer"; wait; exit "$status"; }
+    say "round $r: restarting the live collector ($restarts of 3) at episode $now"
+    start_collector "$now"
+  done
+  kill -TERM "$collector" 2>/dev/null || true
+  collector_status=0
+  wait "$collector" 2>/dev/null || collector_status=$?
+  # 130: stopped by the TERM; 143: TERM arrived before its handler was set.
+  case "$collector_status" in 0|130|143) ;; *)
+    say "round $r: the live collector exited with code $collector_status when stopped" ;;
+  esac
+  exec 7>&-
+  rm -f "$fifo"
+  return "$status"
+}
+
+# 2. Rounds until the wall-clock budget is spent.
+# A round starts only if one as long as the last would end within the budget.
+while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -lt "$rounds" ]; }; do
+  r=$((round + 1))  # the round in progress; $round counts completed rounds
+  steps=$((r * round_steps))
+  status=0
+  train_round || status=$?
+  if [ "$status" = 3 ]; then
+    # rl-train reads every episode's actions and rewards: it finds damage
+    # that the loop's quick count (headers only) cannot see.
+    say "round $r: rl-train found damaged data (exit 3); verifying every shard of $dir/data"
+    if quarantine_invalid "$dir/data"; then
+      say "round $r: retrying without the quarantined shards"
+      status=0
+      train_round || status=$?
+    fi
+  fi
+  [ "$status" = 0 ] || { say "rl-train failed with exit code $status"; exit "$status"; }
   children=()
 
   # Evaluate the candidate on held-out objects, paired with the promoted policy.

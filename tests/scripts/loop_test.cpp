@@ -183,32 +183,45 @@ int64_t ChunkMiddle(const std::string& path, const std::string& dataset) {
   return static_cast<int64_t>(address + size / 2);
 }
 
-TEST_CASE("a corrupt shard is quarantined and the loop goes on counting the rest") {
+TEST_CASE("damaged shards are quarantined and the loop goes on with the rest") {
   TempDir tmp;
   const std::string dir = tmp / "run";
-  // The bootstrap, as the loop collects it, in two shards; then one rots.
-  for (const auto& [policy, seed, first] : {std::tuple{"scripted", "1", "0"}, {"random", "2", "6"}}) {
+  // The bootstrap, as the loop collects it, in three shards.
+  std::vector<std::string> shards;
+  for (const auto& [policy, episodes, first, seed] :
+       {std::tuple{"scripted", "6", "0", "1"}, {"random", "2", "6", "2"}}) {
     const ProcessResult c = RunProcess({ToolPath("rl-collect"), "--env", "grasp", "--policy", policy,
-                                        "--episodes", policy == std::string("scripted") ? "6" : "2",
-                                        "--first-episode", first, "--seed", seed, "--out", dir + "/data"});
+                                        "--episodes", episodes, "--first-episode", first, "--seed", seed,
+                                        "--out", dir + "/data", "--dataset.episodes-per-shard", "3"});
     REQUIRE_MESSAGE(c.exit_code == 0, c.err);
+    for (const auto& shard : testing::Lines(c.out)) shards.push_back(shard);
   }
-  const std::vector<std::string> shards = ListShards(dir + "/data");
-  REQUIRE(shards.size() == 2);
+  REQUIRE(shards.size() == 3);
+  const auto quarantined = [&](const std::string& shard) {
+    return "quarantined: " + dir + "/data/.quarantine/" + fs::path(shard).filename().string();
+  };
+  // A rotten chunk of actions: the quick count cannot see it, rl-train can.
   std::string bytes = ReadFile(shards[0]);
   const int64_t at = ChunkMiddle(shards[0], "data/demo_0/actions");
   bytes[static_cast<size_t>(at)] = static_cast<char>(~bytes[static_cast<size_t>(at)]);
   testing::WriteFile(shards[0], bytes);
-  const ProcessResult r = RunProcess(LoopCommand(dir, 1));
+  ProcessResult r = RunProcess(LoopCommand(dir, 1));
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  const std::string log = ReadFile(dir + "/logs/loop.log");
-  CHECK(log.find(dir + "/data does not inspect cleanly") != std::string::npos);
-  CHECK(log.find("quarantined: " + dir + "/data/.quarantine/" + fs::path(shards[0]).filename().string()) !=
-        std::string::npos);
+  std::string log = ReadFile(dir + "/logs/loop.log");
+  CHECK(log.find("round 1: rl-train found damaged data (exit 3)") != std::string::npos);
+  CHECK(log.find(quarantined(shards[0])) != std::string::npos);
+  CHECK(log.find("round 1: retrying without the quarantined shards") != std::string::npos);
   CHECK(fs::exists(dir + "/data/.quarantine/" + fs::path(shards[0]).filename().string() + ".why"));
-  // Only the quarantined shard's episodes were collected again.
-  CHECK(log.find("bootstrap: 6 scripted") == std::string::npos);  // not counted as 0
-  CHECK(EpisodesIn(dir + "/data") >= 8);
+  CHECK(log.find("bootstrap:") == std::string::npos);  // the count was never 0
+  // A truncated shard: the count sees it.
+  REQUIRE(::truncate(shards[2].c_str(), 3000) == 0);
+  r = RunProcess(LoopCommand(dir, 2));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  log = ReadFile(dir + "/logs/loop.log");
+  CHECK(log.find(dir + "/data does not inspect cleanly") != std::string::npos);
+  CHECK(log.find(quarantined(shards[2])) != std::string::npos);
+  CHECK(log.find("bootstrap:") == std::string::npos);
+  CHECK(ReadFile(dir + "/loop.state").find("round=2") != std::string::npos);
 }
 
 // A bin directory whose rl-collect runs the real one but SIGKILLs it 0.3 s
