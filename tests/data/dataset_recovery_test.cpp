@@ -61,31 +61,6 @@ std::vector<std::string> MakeDeadWriter(const std::string& dir, const std::vecto
   return staged;
 }
 
-// File offset of the first chunk of dataset `name` in `path`.
-int64_t ChunkOffset(const std::string& path, const std::string& name) {
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  REQUIRE(file >= 0);
-  const hid_t dataset = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
-  REQUIRE(dataset >= 0);
-  haddr_t address = 0;
-  hsize_t size = 0;
-  unsigned mask = 0;
-  const hid_t space = H5Dget_space(dataset);
-  REQUIRE(H5Dget_chunk_info(dataset, space, 0, nullptr, &mask, &address, &size) >= 0);
-  H5Sclose(space);
-  H5Dclose(dataset);
-  H5Fclose(file);
-  return static_cast<int64_t>(address + size / 2);
-}
-
-// Flips the bits of the byte at `offset` of `path` (bit rot).
-void FlipByte(const std::string& path, int64_t offset) {
-  std::string bytes = testing::ReadFile(path);
-  REQUIRE(offset < static_cast<int64_t>(bytes.size()));
-  bytes[static_cast<size_t>(offset)] = static_cast<char>(~bytes[static_cast<size_t>(offset)]);
-  testing::WriteFile(path, bytes);
-}
-
 // Seeds of every episode in `dir`, reading each one in full (throws if any is unreadable).
 std::multiset<uint64_t> SeedsIn(const std::string& dir) {
   std::multiset<uint64_t> seeds;
@@ -101,7 +76,7 @@ std::vector<std::string> QuarantineNames(const std::string& dir) {
 TEST_CASE("a staged episode with a bit-rotted chunk is quarantined and never published") {
   TempDir dir;
   const auto staged = MakeDeadWriter(dir.path(), {1, 2, 3});
-  FlipByte(staged[1], ChunkOffset(staged[1], "data/demo_0/obs/image"));
+  testing::RotFirstChunk(staged[1], "data/demo_0/obs/image");
   const ProcessResult r = RunProcess({ToolPath("rl-data"), "recover", dir.path()});
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   const std::string shard = ShardPath(dir.path(), kToken, 0);
@@ -160,7 +135,7 @@ TEST_CASE("staged files are deleted only when their shard verifies") {
   }
   SUBCASE("a corrupt shard is quarantined and rebuilt from the staged episodes") {
     // ...and the shard did not survive intact (power loss under sync: none).
-    FlipByte(shard, ChunkOffset(shard, "data/demo_1/actions"));
+    testing::RotFirstChunk(shard, "data/demo_1/actions");
     const RecoveryReport report = RecoverDataset(dir.path());
     REQUIRE(report.quarantined.size() == 1);
     CHECK(report.quarantined[0].rfind(dir.path() + "/.quarantine/" +
@@ -184,7 +159,7 @@ TEST_CASE("rl-data quarantine moves shards that do not verify aside") {
   }
   const std::vector<std::string> shards = ListShards(dir.path());
   REQUIRE(shards.size() == 3);
-  FlipByte(shards[1], ChunkOffset(shards[1], "data/demo_0/obs/image"));
+  testing::RotFirstChunk(shards[1], "data/demo_0/obs/image");
   CHECK(RunProcess({ToolPath("rl-data"), "inspect", dir.path()}).exit_code == 3);
   const ProcessResult r = RunProcess({ToolPath("rl-data"), "quarantine", dir.path()});
   CHECK_MESSAGE(r.exit_code == 0, r.err);

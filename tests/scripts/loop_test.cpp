@@ -2,7 +2,6 @@
 // loop (scripts/loop.sh) and nightly retraining (scripts/nightly.sh), run as
 // real processes on the real grasp cell with tiny budgets.
 #include <doctest/doctest.h>
-#include <hdf5.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -168,21 +167,6 @@ TEST_CASE("loop.state is read as data never run as code") {
   CHECK_FALSE(fs::exists(dir + "/data/.staging"));  // stopped before collecting anything
 }
 
-// File offset of the middle of the first chunk of `dataset` in `path`.
-int64_t ChunkMiddle(const std::string& path, const std::string& dataset) {
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  const hid_t d = H5Dopen2(file, dataset.c_str(), H5P_DEFAULT);
-  haddr_t address = 0;
-  hsize_t size = 0;
-  unsigned mask = 0;
-  const hid_t space = H5Dget_space(d);
-  REQUIRE(H5Dget_chunk_info(d, space, 0, nullptr, &mask, &address, &size) >= 0);
-  H5Sclose(space);
-  H5Dclose(d);
-  H5Fclose(file);
-  return static_cast<int64_t>(address + size / 2);
-}
-
 TEST_CASE("damaged shards are quarantined and the loop goes on with the rest") {
   TempDir tmp;
   const std::string dir = tmp / "run";
@@ -201,10 +185,7 @@ TEST_CASE("damaged shards are quarantined and the loop goes on with the rest") {
     return "quarantined: " + dir + "/data/.quarantine/" + fs::path(shard).filename().string();
   };
   // A rotten chunk of actions: the quick count cannot see it, rl-train can.
-  std::string bytes = ReadFile(shards[0]);
-  const int64_t at = ChunkMiddle(shards[0], "data/demo_0/actions");
-  bytes[static_cast<size_t>(at)] = static_cast<char>(~bytes[static_cast<size_t>(at)]);
-  testing::WriteFile(shards[0], bytes);
+  testing::RotFirstChunk(shards[0], "data/demo_0/actions");
   ProcessResult r = RunProcess(LoopCommand(dir, 1));
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   std::string log = ReadFile(dir + "/logs/loop.log");
