@@ -160,21 +160,16 @@ has_shards() { compgen -G "$1/shard-*.h5" >/dev/null; }
 
 # episodes_in DIR: prints the episodes in dataset directory DIR. A dataset
 # that does not inspect cleanly is repaired first: staged episodes of dead
-# collectors are recovered (their new shards go to fd 7 when it is open: the
-# trainer's stream) and shards that do not verify are quarantined, each step
-# logged; a dataset still invalid after that ends the loop (exit 3). Call it as
-# `n=$(episodes_in DIR) || exit $?`.
+# collectors are recovered and shards that do not verify are quarantined,
+# each step logged; a dataset still invalid after that ends the loop (exit 3).
+# Call it as `n=$(episodes_in DIR) || exit $?`.
 episodes_in() {
   local out
   if has_shards "$1" && out=$("$bin/rl-data" inspect --quick "$1" 2>/dev/null); then
     count_of "$out"
     return
   fi
-  if { : >&7; } 2>/dev/null; then
-    "$bin/rl-data" recover "$1" >&7 2>>"$log" || return $?
-  else
-    "$bin/rl-data" recover "$1" >/dev/null 2>>"$log" || return $?
-  fi
+  "$bin/rl-data" recover "$1" >/dev/null 2>>"$log" || return $?
   has_shards "$1" || { echo 0; return; }
   if ! out=$("$bin/rl-data" inspect --quick "$1" 2>&1 >/dev/null); then
     say "$1 does not inspect cleanly (${out##*$'\n'}): verifying every shard"
@@ -296,9 +291,12 @@ train_round() {
       exit "$status"
     fi
     restarts=$((restarts + 1))
-    # Its staged episodes become shards (streamed to the trainer), then the
-    # count continues the episode indices where the data stands.
-    now=$(episodes_in "$dir/data") || { status=$?; kill -TERM "$trainer"; wait; exit "$status"; }
+    # Its staged episodes become shards (streamed to the trainer) before the
+    # count, so that the new collector's episode indices follow them.
+    status=0
+    "$bin/rl-data" recover "$dir/data" >&7 2>>"$log" || status=$?
+    [ "$status" = 0 ] && now=$(episodes_in "$dir/data") || status=$?
+    [ "$status" = 0 ] || { kill -TERM "$trainer"; wait; exit "$status"; }
     say "round $r: restarting the live collector ($restarts of 3) at episode $now"
     start_collector "$now"
   done

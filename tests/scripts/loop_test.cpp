@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -205,9 +206,9 @@ TEST_CASE("damaged shards are quarantined and the loop goes on with the rest") {
   CHECK(ReadFile(dir + "/loop.state").find("round=2") != std::string::npos);
 }
 
-// A bin directory whose rl-collect runs the real one but SIGKILLs it 0.3 s
-// into a --forever run: the first such run only, or (always) every one.
-std::string DyingCollectorBin(const std::string& dir, bool always) {
+// A bin directory whose rl-collect runs the real one but SIGKILLs it
+// `seconds` into a --forever run: the first such run only, or (always) every one.
+std::string DyingCollectorBin(const std::string& dir, bool always, const std::string& seconds) {
   const std::string real = fs::path(ToolPath("rl-collect")).parent_path().string();
   fs::create_directories(dir);
   for (const auto& entry : fs::directory_iterator(real)) {
@@ -220,7 +221,7 @@ std::string DyingCollectorBin(const std::string& dir, bool always) {
                      "  if [ " + std::string(always ? "1" : "! -e " + dir + "/died") + " ]; then\n"
                      "    touch " + dir + "/died\n"
                      "    " + real + "/rl-collect \"$@\" & pid=$!\n"
-                     "    sleep 0.3; kill -KILL $pid; wait $pid; exit $?\n"
+                     "    sleep " + seconds + "; kill -KILL $pid; wait $pid; exit $?\n"
                      "  fi ;;\n"
                      "esac\n"
                      "exec " + real + "/rl-collect \"$@\"\n");
@@ -238,20 +239,28 @@ std::vector<std::string> WithBin(std::vector<std::string> command, const std::st
 TEST_CASE("a live collector that dies mid-round is restarted") {
   TempDir tmp;
   const std::string dir = tmp / "run";
-  std::vector<std::string> command = WithBin(LoopCommand(dir, 1), DyingCollectorBin(tmp / "bin", false));
-  command.insert(command.end(), {"--round-steps", "150"});
+  // Killed a few episodes in: some are staged, not yet in a shard.
+  std::vector<std::string> command =
+      WithBin(LoopCommand(dir, 1), DyingCollectorBin(tmp / "bin", false, "3"));
+  command.insert(command.end(), {"--round-steps", "400"});
   const ProcessResult r = RunProcess(command);
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   const std::string log = ReadFile(dir + "/logs/loop.log");
   CHECK(log.find("round 1: the live collector (rl-collect) exited with code 137 mid-round") != std::string::npos);
   CHECK(log.find("round 1: restarting the live collector (1 of 3) at episode ") != std::string::npos);
   CHECK(ReadFile(dir + "/loop.state").find("round=1") != std::string::npos);
+  // The new collector's episodes follow the dead one's (recovered first): no seed twice.
+  DatasetReader reader({dir + "/data"});
+  std::set<uint64_t> seeds;
+  for (size_t i = 0; i < reader.num_episodes(); ++i) {
+    CHECK(seeds.insert(reader.ReadEpisode(i).metadata.seed).second);
+  }
 }
 
 TEST_CASE("a live collector that keeps dying fails the round clearly") {
   TempDir tmp;
   const std::string dir = tmp / "run";
-  std::vector<std::string> command = WithBin(LoopCommand(dir, 1), DyingCollectorBin(tmp / "bin", true));
+  std::vector<std::string> command = WithBin(LoopCommand(dir, 1), DyingCollectorBin(tmp / "bin", true, "0.3"));
   command.insert(command.end(), {"--round-steps", "100000"});
   const ProcessResult r = RunProcess(command);
   CHECK(r.exit_code == 4);
