@@ -22,7 +22,9 @@ packages=(
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev # CLI, config, JSON
   libopencv-dev                                  # videos and images
   doctest-dev                                    # tests
+  libprotobuf-dev protobuf-compiler              # TensorBoard event files: the event/summary schema, encoded by protobuf
   python3-h5py python3-numpy                     # interop tests, reports in scripts, reference robot server
+  python3-protobuf                               # the tests' independent reader of TensorBoard event files
   gnuplot-nox                                    # the learning-curve plot of scripts/loop.sh
 )
 
