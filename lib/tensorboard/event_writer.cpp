@@ -99,8 +99,13 @@ EventWriter::EventWriter(const std::string& run_dir, EventWriterOptions options)
     : impl_(std::make_unique<Impl>()) {
   EnsureWritableDirectory(run_dir);
   impl_->options = options;
-  impl_->path = run_dir + "/" + EventFileName();
-  impl_->fd = open(impl_->path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  const std::string base = run_dir + "/" + EventFileName();
+  // A second writer of this process on this directory within the same second: ".1", ".2", ...
+  for (int n = 0; impl_->fd < 0; ++n) {
+    impl_->path = n == 0 ? base : base + "." + std::to_string(n);
+    impl_->fd = open(impl_->path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+    if (impl_->fd < 0 && (errno != EEXIST || n == 1000)) break;
+  }
   if (impl_->fd < 0) {
     Fail(ExitCode::kIoError,
          impl_->path + ": cannot create TensorBoard event file: " + std::strerror(errno));

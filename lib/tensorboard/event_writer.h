@@ -7,7 +7,8 @@
 //   events.out.tfevents.<unix seconds, 10 digits>.<host>.<pid>
 //
 // (TensorFlow's name, with the pid appended so that a run restarted within
-// the same second on the same host starts a new file instead of failing).
+// the same second on the same host starts a new file; a second writer of one
+// process on one directory within a second adds ".1", ".2", ...).
 // TensorBoard reads every such file of a run directory in name order; a
 // resumed run therefore simply adds a file.
 //
@@ -46,7 +47,7 @@ class EventWriter {
  public:
   // Creates `run_dir` (with parents) if missing and a new event file in it,
   // and writes the file_version record. Error(kIoError) "<path>: ..." if the
-  // directory or file cannot be created or the file already exists.
+  // directory or file cannot be created.
   explicit EventWriter(const std::string& run_dir, EventWriterOptions options = {});
   // Flushes; a failure there is logged as a warning (destructors do not throw).
   ~EventWriter();

@@ -174,6 +174,20 @@ TEST_CASE("an event file has TensorBoard's name and starts with the file version
   CHECK(file.stop_reason == "");
 }
 
+TEST_CASE("two writers of one process on one directory write two files") {
+  TempDir dir;
+  EventWriter first(dir / "run");
+  EventWriter second(dir / "run");
+  CHECK(first.path() != second.path());
+  first.AddScalar("a", 1, 1.0);
+  second.AddScalar("b", 2, 2.0);
+  first.Flush();
+  second.Flush();
+  CHECK(testing::ListFiles(dir / "run").size() == 2);
+  CHECK(ReadEventFile(first.path()).events.at(1).summary().value(0).tag() == "a");
+  CHECK(ReadEventFile(second.path()).events.at(1).summary().value(0).tag() == "b");
+}
+
 TEST_CASE("scalars images and text read back with the C++ and the Python reader") {
   TempDir dir;
   const Array image = ChildImage(3);
