@@ -13,6 +13,8 @@
 // each taking the seed as its argument and printing "wall X s" and, for the
 // evaluating one, "Mean return: R" lines), the same seeds run through
 // RLtools in the same process run, and the table gives the time ratio.
+#include <sys/resource.h>
+
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -48,8 +50,15 @@ struct BenchConfig {
 };
 
 struct Row {
-  double wall = 0.0, final_return = 0.0;
+  double wall = 0.0, cpu = 0.0, final_return = 0.0;
 };
+
+// User + system CPU seconds of this process (RUSAGE_SELF) or of its finished children.
+double CpuSeconds(int who) {
+  rusage usage{};
+  getrusage(who, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
 
 // Runs `command`, returns its stdout. Throws Error(kEnvFailure) on failure.
 std::string Capture(const std::string& command) {
@@ -73,7 +82,9 @@ double LastNumber(const std::string& text, const std::string& label) {
 
 Row RunRlTools(const BenchConfig& b, int seed) {
   Row row;
+  const double cpu_before = CpuSeconds(RUSAGE_CHILDREN);
   const std::string timed = Capture(b.rltools_time + " " + std::to_string(seed));
+  row.cpu = CpuSeconds(RUSAGE_CHILDREN) - cpu_before;
   row.wall = LastNumber(timed, "wall");
   row.final_return = b.rltools_eval.empty() ? std::nan("")
                                             : LastNumber(Capture(b.rltools_eval + " " + std::to_string(seed)),
@@ -85,9 +96,10 @@ ExitCode Run(const BenchConfig& b) {
   ConfigureTorchRuntime("cpu", b.threads);
   std::fprintf(stderr, "pendulum SAC, %lld env steps, batch 100, 64-64 MLPs, 1 update/step, %d thread(s)\n",
                static_cast<long long>(b.steps), b.threads);
-  std::fprintf(stderr, "%-5s %9s %8s %9s | %-40s | %9s %9s %6s\n", "seed", "wall s", "updates", "return",
-               "profile s: env act replay | fwd bwd optim | other", "RLt s", "RLt ret", "ratio");
-  double ours_total = 0.0, theirs_total = 0.0;
+  std::fprintf(stderr, "%-4s %7s %7s %8s %7s | %-40s | %7s %7s %8s %6s %6s\n", "seed", "wall s", "cpu s",
+               "updates", "return", "profile s: env act replay | fwd bwd optim | other", "RLt s", "RLt cpu",
+               "RLt ret", "ratio", "cpu r.");
+  double ours_total = 0.0, theirs_total = 0.0, ours_cpu = 0.0, theirs_cpu = 0.0;
   int solved = 0;
   for (int seed = 0; seed < b.seeds; ++seed) {
     EnvConfig env_config;
@@ -98,24 +110,31 @@ ExitCode Run(const BenchConfig& b) {
     SacEnvLoopOptions options;
     options.env_steps = b.steps;
     options.seed = seed;
+    const double cpu_before = CpuSeconds(RUSAGE_SELF);
     const SacEnvLoopResult run = RunSacOnEnv(env, learner, options);
+    const double cpu = CpuSeconds(RUSAGE_SELF) - cpu_before;
     auto policy = learner.MakePolicy(SacActionMode::kMean, seed, "bench");
     const double final_return = MeanReturn(env, *policy, b.eval_episodes, 1000 + seed);
     solved += final_return >= -200.0;
     const SacUpdateTimes& t = learner.times();
     const double other = run.wall - run.env - run.acting - run.replay - t.forward - t.backward - t.optimizer;
-    Row theirs{std::nan(""), std::nan("")};
+    Row theirs{std::nan(""), std::nan(""), std::nan("")};
     if (!b.rltools_time.empty()) theirs = RunRlTools(b, seed);
     ours_total += run.wall;
     theirs_total += theirs.wall;
-    std::fprintf(stderr, "%-5d %9.2f %8lld %9.1f | %4.2f %4.2f %4.2f | %4.2f %4.2f %4.2f | %4.2f     | %9.2f %9.1f %6.2f\n",
-                 seed, run.wall, static_cast<long long>(run.updates), final_return, run.env, run.acting, run.replay,
-                 t.forward, t.backward, t.optimizer, other, theirs.wall, theirs.final_return, run.wall / theirs.wall);
+    ours_cpu += cpu;
+    theirs_cpu += theirs.cpu;
+    std::fprintf(stderr,
+                 "%-4d %7.2f %7.2f %8lld %7.1f | %4.2f %4.2f %4.2f | %4.2f %4.2f %4.2f | %4.2f     | %7.2f %7.2f %8.1f "
+                 "%6.2f %6.2f\n",
+                 seed, run.wall, cpu, static_cast<long long>(run.updates), final_return, run.env, run.acting,
+                 run.replay, t.forward, t.backward, t.optimizer, other, theirs.wall, theirs.cpu, theirs.final_return,
+                 run.wall / theirs.wall, cpu / theirs.cpu);
   }
   std::fprintf(stderr, "solved (>= -200): %d of %d seeds; mean wall %.2f s", solved, b.seeds, ours_total / b.seeds);
   if (!b.rltools_time.empty()) {
-    std::fprintf(stderr, "; RLtools %.2f s; ratio %.2f (target <= 3)", theirs_total / b.seeds,
-                 ours_total / theirs_total);
+    std::fprintf(stderr, "; RLtools %.2f s; wall ratio %.2f, CPU-time ratio %.2f (target <= 3)",
+                 theirs_total / b.seeds, ours_total / theirs_total, ours_cpu / theirs_cpu);
   }
   std::fprintf(stderr, "\n");
   return ExitCode::kOk;

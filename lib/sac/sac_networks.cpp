@@ -64,26 +64,26 @@ void GaussianActorImpl::forward(const torch::Tensor& x, torch::Tensor* mean, tor
 }
 
 TwinCriticImpl::TwinCriticImpl(int64_t input_dim, const SacNetworkConfig& config, int64_t action_dim) {
-  int64_t in = input_dim + action_dim;
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i <= config.hidden.size(); ++i) {
-    const int64_t out = i < config.hidden.size() ? config.hidden[i] : 1;
-    // torch::nn::Linear's initialisation, drawn independently for each critic.
-    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-    weights_.push_back(register_parameter("w" + std::to_string(i), torch::empty({2, in, out}).uniform_(-bound, bound)));
-    biases_.push_back(register_parameter("b" + std::to_string(i), torch::empty({2, 1, out}).uniform_(-bound, bound)));
-    in = out;
+  for (int q = 0; q < 2; ++q) {
+    int64_t in = input_dim + action_dim;
+    for (size_t i = 0; i <= config.hidden.size(); ++i) {
+      const int64_t out = i < config.hidden.size() ? config.hidden[i] : 1;
+      layers_[q].push_back(register_module("q" + std::to_string(q + 1) + "_fc" + std::to_string(i),
+                                           torch::nn::Linear(in, out)));
+      in = out;
+    }
   }
 }
 
 torch::Tensor TwinCriticImpl::forward(const torch::Tensor& x, const torch::Tensor& action) {
   const torch::Tensor input = torch::cat({x, action}, 1);
-  torch::Tensor h = input.unsqueeze(0).expand({2, input.size(0), input.size(1)});
-  for (size_t i = 0; i < weights_.size(); ++i) {
-    h = torch::baddbmm(biases_[i], h, weights_[i]);
-    if (i + 1 < weights_.size()) h = torch::relu(h);
+  torch::Tensor q[2];
+  for (int k = 0; k < 2; ++k) {
+    torch::Tensor h = input;
+    for (size_t i = 0; i + 1 < layers_[k].size(); ++i) h = torch::relu(layers_[k][i]->forward(h));
+    q[k] = layers_[k].back()->forward(h);
   }
-  return h.squeeze(-1);
+  return torch::cat({q[0], q[1]}, 1).t();  // [B,2] -> [2,B]
 }
 
 SquashedSample SampleSquashed(const torch::Tensor& mean, const torch::Tensor& log_std, const torch::Tensor& noise) {

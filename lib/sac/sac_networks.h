@@ -5,7 +5,7 @@
 //   input:   x = [features, vector observations]  [B,F+V]   (F = 0 from state)
 //   actor:   x --(MLP, ReLU)--> mean [B,A], log_std [B,A]        (GaussianActor)
 //            u = mean + exp(log_std) * noise; action = tanh(u) in [-1,1]^A
-//   critics: [x, action in [-1,1]] --(two MLPs as one batched matmul)--> Q [2,B]
+//   critics: [x, action in [-1,1]] --(two MLPs, ReLU)--> Q [2,B]
 //                                                                  (TwinCritic)
 // The actor's actions live in [-1,1]^A; SacLearner rescales them to the
 // env's action box and the data's actions back. The encoder belongs to the
@@ -61,8 +61,9 @@ class TwinCriticImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& action);
 
  private:
-  std::vector<torch::Tensor> weights_;  // [2, in, out] per layer
-  std::vector<torch::Tensor> biases_;   // [2, 1, out] per layer
+  // Two independent MLPs ("q1.fc0", ..., "q2.fc0", ...). (On a CPU, one
+  // batched matmul over both is slower: baddbmm loops over the batch.)
+  std::vector<torch::nn::Linear> layers_[2];
 };
 TORCH_MODULE(TwinCritic);
 
