@@ -89,18 +89,33 @@ SacUpdateStats SacLearner::Update(const SacBatch& batch, at::Generator& generato
     images = RandomShift(images, config_.augment_shift, generator);
     next_image = RandomShift(next_image, config_.augment_shift, generator);
   }
+  const bool actor_step = (updates_ + 1) % config_.policy_every == 0;
+  const torch::Tensor x = Features(images, batch.proprio);
+  torch::Tensor next_x;
+  {
+    torch::NoGradGuard no_grad;
+    next_x = Features(next_image, batch.next_proprio);
+  }
+  // a' ~ pi(.|s') for the target and, on actor steps, a~ ~ pi(.|s) for the
+  // actor loss, from one actor pass over [s'; s] (the critic step does not
+  // change the actor, so this equals two passes; one costs half the dispatch).
+  const int64_t b = batch.size();
+  SquashedSample next, current;
+  {
+    torch::AutoGradMode gradient_for_actor_step(actor_step);
+    torch::Tensor mean, log_std;
+    actor_->forward(actor_step ? torch::cat({next_x, x.detach()}) : next_x, &mean, &log_std);
+    const torch::Tensor noise = at::randn(mean.sizes(), generator, torch::kFloat32).to(device_);
+    const SquashedSample both = SampleSquashed(mean, log_std, noise);
+    next = {both.action.narrow(0, 0, b).detach(), both.log_prob.narrow(0, 0, b).detach()};
+    if (actor_step) current = {both.action.narrow(0, b, b), both.log_prob.narrow(0, b, b)};
+  }
   torch::Tensor target;
   {
     torch::NoGradGuard no_grad;
-    const torch::Tensor next_x = Features(next_image, batch.next_proprio);
-    torch::Tensor mean, log_std;
-    actor_->forward(next_x, &mean, &log_std);
-    const torch::Tensor noise = at::randn(mean.sizes(), generator, torch::kFloat32).to(device_);
-    const SquashedSample next = SampleSquashed(mean, log_std, noise);
     target = CriticTarget(batch.reward, batch.terminated, target_critic_->forward(next_x, next.action),
                           next.log_prob, alpha, config_.gamma);
   }
-  const torch::Tensor x = Features(images, batch.proprio);
   const torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);
   const torch::Tensor q = critic_->forward(x, data_action);
   const torch::Tensor critic_loss = CriticLoss(q, target);
@@ -116,23 +131,19 @@ SacUpdateStats SacLearner::Update(const SacBatch& batch, at::Generator& generato
   times_.backward += Seconds(forward_done, backward_done);
   times_.optimizer += Seconds(backward_done, critic_done);
 
-  std::vector<torch::Tensor> figures = {critic_loss.detach(), q.detach().mean(), q.detach().min(), q.detach().max(),
+  const torch::Tensor q_values = q.detach();
+  std::vector<torch::Tensor> figures = {critic_loss.detach(), q_values.mean(), q_values.min(), q_values.max(),
                                         target.mean(), critic_params_.values().sum()};
-  const bool actor_step = updates_ % config_.policy_every == 0;
   if (actor_step) {
-    const torch::Tensor x_detached = x.detach();
-    torch::Tensor mean, log_std;
-    actor_->forward(x_detached, &mean, &log_std);
-    const torch::Tensor noise = at::randn(mean.sizes(), generator, torch::kFloat32).to(device_);
-    const SquashedSample sample = SampleSquashed(mean, log_std, noise);
-    const torch::Tensor actor_loss = ActorLoss(sample.log_prob, critic_->forward(x_detached, sample.action), alpha);
+    // The updated critics judge the actor's actions; features of s detached.
+    const torch::Tensor actor_loss = ActorLoss(current.log_prob, critic_->forward(x.detach(), current.action), alpha);
     const auto actor_forward_done = Clock::now();
     actor_params_.ZeroGrad();
     actor_loss.backward({}, /*retain_graph=*/false, /*create_graph=*/false,
                         torch::TensorList(actor_params_.parameters()));
     const auto actor_backward_done = Clock::now();
     actor_adam_.Step();
-    figures.insert(figures.end(), {actor_loss.detach(), sample.log_prob.detach().mean(), actor_params_.values().sum()});
+    figures.insert(figures.end(), {actor_loss.detach(), current.log_prob.detach().mean(), actor_params_.values().sum()});
     times_.forward += Seconds(critic_done, actor_forward_done);
     times_.backward += Seconds(actor_forward_done, actor_backward_done);
   }
