@@ -1,7 +1,8 @@
 // SAC learns: pendulum from state (Gymnasium's Pendulum-v1 dynamics) with
 // RLtools' settings, 10k environment steps in-process, then 10 evaluation
 // episodes with the mean action must average at least -200 (the usual
-// "solved" line; a random policy gets about -1,200). About 10-20 s of one core.
+// "solved" line; a random policy gets about -1,200). About 30 s of CPU time on
+// the 2-core machine while it was shared (RLtools needed about 50 s there).
 // PERPETUA_LEARNING_SEED reruns it with another seed.
 #include <doctest/doctest.h>
 
