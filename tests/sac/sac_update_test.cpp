@@ -15,7 +15,7 @@ std::vector<float> Values(const torch::Tensor& t) {
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
 }
 
-TEST_CASE("critic target: entropy term and clipped double Q; a terminated step does not bootstrap") {
+TEST_CASE("critic target: entropy term and clipped double Q and no bootstrap after a terminated step") {
   // Transition 0 continues (a truncated step looks the same: terminated 0);
   // transition 1 ends the task.
   const torch::Tensor reward = torch::tensor({1.0f, -1.0f});
