@@ -1,0 +1,86 @@
+// The settings of the SAC learner (Haarnoja et al. 2018, "Soft Actor-Critic
+// Algorithms and Applications"): network sizes, the update's constants and the
+// schedule of its parts. Defaults are CleanRL's (sac_continuous_action.py);
+// DESIGN.md lists them. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+
+namespace perpetua {
+
+inline constexpr const char* kSacAlgorithm = "sac";  // checkpoint metadata "algorithm"
+inline constexpr int kSacFormat = 1;                 // checkpoint metadata "sac_format"
+
+// Network sizes (saved in every checkpoint; a checkpoint loads only into the same sizes).
+struct SacNetworkConfig {
+  std::vector<int> hidden = {256, 256};  // widths of the actor's and of each critic's hidden layers (ReLU)
+  // Pixels only (ignored without image observations): the conv encoder shared
+  // by the critics (DrQ's shape, with more striding for small CPUs).
+  std::vector<int> encoder_channels = {32, 32, 32, 32};  // one 3x3 conv + ReLU per entry
+  std::vector<int> encoder_strides = {2, 2, 2, 1};       // stride of each conv (same length)
+  int feature_dim = 50;                                  // encoder output: Linear, LayerNorm, tanh
+  double log_std_min = -5.0, log_std_max = 2.0;          // the actor's log std, squashed into this range
+  void Visit(ConfigVisitor& v) {
+    v.Field("hidden", hidden, "hidden layer widths of the actor and of each critic");
+    v.Field("encoder_channels", encoder_channels, "pixels: channels of each 3x3 conv of the shared encoder");
+    v.Field("encoder_strides", encoder_strides, "pixels: stride of each encoder conv");
+    v.Field("feature_dim", feature_dim, "pixels: encoder output features (Linear, LayerNorm, tanh)");
+    v.Field("log_std_min", log_std_min, "lower bound of the actor's log standard deviation");
+    v.Field("log_std_max", log_std_max, "upper bound of the actor's log standard deviation");
+  }
+  nlohmann::json ToJson() const;
+  // Throws Error(kBadData) "<source>: ..." on missing or invalid fields.
+  static SacNetworkConfig FromJson(const nlohmann::json& json, const std::string& source);
+  // Throws Error(kUsage) naming `flag_prefix` ("network") on invalid values.
+  void Validate(const std::string& flag_prefix) const;
+};
+
+// The update (sac_learner.h) and its schedule over environment steps.
+struct SacConfig {
+  SacNetworkConfig network;
+  double actor_lr = 3e-4;        // Adam step size of the actor
+  double critic_lr = 1e-3;       // Adam step size of the twin critics (and the pixel encoder)
+  double alpha_lr = 1e-3;        // Adam step size of log alpha
+  double adam_eps = 1e-8;        // Adam epsilon (all three optimisers)
+  int batch_size = 256;          // transitions per update
+  double gamma = 0.99;           // discount
+  double tau = 0.005;            // Polyak rate of the target critics (and target encoder) per critic update
+  double initial_alpha = 1.0;    // temperature at step 0 (CleanRL: log alpha starts at 0)
+  double target_entropy = 0.0;   // entropy the temperature steers to; 0: -|A| (the papers' choice)
+  int warmup_steps = 5000;       // environment steps of uniform random actions before any update
+  int policy_every = 2;          // actor and temperature update every N critic updates (TD3-style delay)
+  double updates_per_step = 1.0; // update-to-data ratio: updates per environment step after warm-up
+  int augment_shift = 4;         // pixels: DrQ random shift by up to N pixels (0: off)
+  void Visit(ConfigVisitor& v) {
+    v.Group("network", network, "network sizes");
+    v.Field("actor_lr", actor_lr, "actor Adam learning rate");
+    v.Field("critic_lr", critic_lr, "critic (and pixel encoder) Adam learning rate");
+    v.Field("alpha_lr", alpha_lr, "temperature (log alpha) Adam learning rate");
+    v.Field("adam_eps", adam_eps, "Adam epsilon");
+    v.Field("batch_size", batch_size, "transitions per update");
+    v.Field("gamma", gamma, "discount factor");
+    v.Field("tau", tau, "Polyak averaging rate of the target critics per update");
+    v.Field("initial_alpha", initial_alpha, "initial entropy temperature");
+    v.Field("target_entropy", target_entropy, "target policy entropy (0: minus the action dimension)");
+    v.Field("warmup_steps", warmup_steps, "environment steps with uniform random actions before updates start");
+    v.Field("policy_every", policy_every, "actor and temperature update every N critic updates");
+    v.Field("updates_per_step", updates_per_step, "updates per environment step (update-to-data ratio)");
+    v.Field("augment_shift", augment_shift, "pixels: random shift of training images by up to N pixels (0: off)");
+  }
+  // Throws Error(kUsage) naming the flag (prefixed by `flag_prefix`, "" for none) on invalid values.
+  void Validate(const std::string& flag_prefix) const;
+};
+
+// RLtools' pendulum SAC (the speed reference in DESIGN.md; its
+// rl/zoo/pendulum-v1 and loop defaults): 64-64 MLPs, batch 100, Adam with
+// learning rate 1e-3 and epsilon 1e-7 for all three optimisers, 100 warm-up
+// steps, an actor update with every critic update, initial alpha 0.5.
+SacConfig RlToolsPendulumConfig();
+
+}  // namespace perpetua

@@ -1,0 +1,89 @@
+#include "sac/sac_policy.h"
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "nn/tensor_io.h"
+#include "sac/sac_batch.h"
+
+namespace perpetua {
+namespace {
+
+torch::Tensor Blob(const CheckpointContents& contents, const std::string& name, const std::string& source) {
+  auto it = contents.blobs.find(name);
+  if (it == contents.blobs.end()) Fail(ExitCode::kBadData, source + ": checkpoint lacks '" + name + "'");
+  return TensorFromBytes(it->second, source);
+}
+
+}  // namespace
+
+SacPolicy::SacPolicy(SacActing acting, SacInputSpec spec, SacActionMode mode, uint64_t seed, std::string id)
+    : acting_(std::move(acting)),
+      spec_(std::move(spec)),
+      mode_(mode),
+      seed_(seed),
+      id_(std::move(id)),
+      generator_(at::detail::createCPUGenerator(seed)) {}
+
+void SacPolicy::BeginEpisode(uint64_t episode_seed) {
+  generator_.set_current_seed(DeriveSeed(seed_, /*stream=*/0x5ac, episode_seed));
+}
+
+std::vector<float> SacPolicy::Act(const Observation& observation, const nlohmann::json& /*info*/) {
+  const torch::Device device = acting_.center.device();
+  torch::Tensor images, vectors;
+  ObservationToSacInput(observation, spec_, device, &images, &vectors);
+  const torch::Tensor action = acting_.Act(images, vectors, mode_, generator_).to(torch::kCPU).contiguous();
+  const float* a = action.data_ptr<float>();
+  return std::vector<float>(a, a + action.numel());
+}
+
+std::unique_ptr<Policy> LoadSacPolicy(const CheckpointContents& contents, const std::string& source,
+                                      const EnvSpec& expected, SacActionMode mode, const torch::Device& device,
+                                      uint64_t seed) {
+  const nlohmann::json& meta = contents.metadata;
+  if (meta.value("algorithm", "") != kSacAlgorithm) {
+    Fail(ExitCode::kBadData, source + ": not a SAC checkpoint (algorithm '" + meta.value("algorithm", "") + "')");
+  }
+  if (meta.value("sac_format", 0) != kSacFormat) {
+    Fail(ExitCode::kBadData, source + ": SAC checkpoint format " + std::to_string(meta.value("sac_format", 0)) +
+                                 " is not the " + std::to_string(kSacFormat) + " this build reads");
+  }
+  if (!meta.contains("input_spec") || !meta.contains("sac_network")) {
+    Fail(ExitCode::kBadData, source + ": checkpoint lacks its input spec or network sizes");
+  }
+  const SacInputSpec spec = SacInputSpec::FromJson(meta.at("input_spec"), source);
+  CheckSameInputs(spec, SacInputSpec::FromEnvSpec(expected, "cell '" + expected.name + "'"), source,
+                  "cell '" + expected.name + "'");
+  const SacNetworkConfig network = SacNetworkConfig::FromJson(meta.at("sac_network"), source);
+
+  SacActing acting;
+  int64_t input_dim = spec.proprio_dim;
+  if (spec.has_images()) {
+    acting.encoder = SacEncoder(network, spec);
+    acting.encoder->to(device);
+    acting.encoder->eval();
+    // The encoder is the first part of the critics' flat buffer.
+    LoadFlatBlob(contents, "sac.critic", FlatParameters(acting.encoder->parameters()).values(), source);
+    input_dim += network.feature_dim;
+  }
+  acting.actor = GaussianActor(input_dim, network, spec.action_dim());
+  acting.actor->to(device);
+  acting.actor->eval();
+  LoadFlatBlob(contents, "sac.actor", FlatParameters(acting.actor->parameters()).values(), source);
+  const torch::Tensor low = torch::tensor(spec.action_low), high = torch::tensor(spec.action_high);
+  acting.center = ((high + low) / 2).to(device);
+  acting.scale = ((high - low) / 2).to(device);
+
+  // The stored example must give the stored mean action.
+  const torch::Tensor images = spec.has_images() ? Blob(contents, "sac.example.images", source).to(device) : torch::Tensor();
+  const torch::Tensor vectors = Blob(contents, "sac.example.vectors", source).to(device);
+  const torch::Tensor stored = Blob(contents, "sac.example.action", source);
+  at::Generator unused = at::detail::createCPUGenerator(0);
+  const torch::Tensor action = acting.Act(images, vectors, SacActionMode::kMean, unused).to(torch::kCPU);
+  if (action.sizes() != stored.sizes() || !torch::allclose(action, stored, /*rtol=*/1e-4, /*atol=*/1e-5)) {
+    Fail(ExitCode::kBadData, source + ": the example input no longer gives the stored action (corrupt weights?)");
+  }
+  return std::make_unique<SacPolicy>(acting, spec, mode, seed, "checkpoint:" + meta.value("id", std::string("?")));
+}
+
+}  // namespace perpetua

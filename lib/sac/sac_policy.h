@@ -1,0 +1,55 @@
+// A SAC checkpoint (or a live SacLearner) as a Policy: samples from the
+// tanh-squashed Gaussian for collection, acts with its mean for evaluation.
+//
+// LoadSacPolicy checks, in order, and throws Error(kBadData) with a one-line
+// message that starts with `source`:
+//   - the algorithm is "sac" and the SAC format one this code reads,
+//   - the checkpoint's inputs (image and vector keys, sizes, action box)
+//     equal those `expected` (the cell the policy will drive) offers,
+//   - the stored example input gives the stored example mean action.
+// Include only from LibTorch translation units.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "env/env.h"
+#include "nn/checkpoint.h"
+#include "policy/policy.h"
+#include "sac/sac_input_spec.h"
+#include "sac/sac_networks.h"
+
+namespace perpetua {
+
+class SacPolicy : public Policy {
+ public:
+  // Acts with `acting` (shared, not copied) on inputs described by `spec`.
+  // The noise of kSample comes from a CPU generator seeded from `seed`, and
+  // reseeded from (seed, episode seed) by BeginEpisode.
+  SacPolicy(SacActing acting, SacInputSpec spec, SacActionMode mode, uint64_t seed, std::string id);
+  void BeginEpisode(uint64_t episode_seed) override;
+  // Reads only the spec's keys; ignores info. Throws Error(kBadData)
+  // "policy input: ..." on a missing key or a wrong shape.
+  std::vector<float> Act(const Observation& observation, const nlohmann::json& info) override;
+  std::string id() const override { return id_; }
+
+ private:
+  SacActing acting_;
+  SacInputSpec spec_;
+  SacActionMode mode_;
+  uint64_t seed_;
+  std::string id_;
+  at::Generator generator_;
+};
+
+// The policy of a verified SAC checkpoint (nn/checkpoint.h) for a cell with
+// spec `expected`; id() "checkpoint:<metadata id>". See the file comment for
+// the checks.
+std::unique_ptr<Policy> LoadSacPolicy(const CheckpointContents& contents, const std::string& source,
+                                      const EnvSpec& expected, SacActionMode mode, const torch::Device& device,
+                                      uint64_t seed);
+
+}  // namespace perpetua

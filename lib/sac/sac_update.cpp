@@ -1,0 +1,45 @@
+#include "sac/sac_update.h"
+
+#include <cmath>
+
+namespace perpetua {
+
+torch::Tensor CriticTarget(const torch::Tensor& reward, const torch::Tensor& terminated, const torch::Tensor& next_q,
+                           const torch::Tensor& next_log_prob, double alpha, double gamma) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor soft_value = std::get<0>(next_q.min(0)).sub_(next_log_prob, alpha);
+  return torch::addcmul(reward, terminated.neg().add_(1.0).mul_(gamma), soft_value);
+}
+
+torch::Tensor CriticLoss(const torch::Tensor& q, const torch::Tensor& target) {
+  // The mean over both critics' [2,B] errors is half the sum of their means.
+  return (q - target.unsqueeze(0)).square().mean().mul(2.0);
+}
+
+torch::Tensor ActorLoss(const torch::Tensor& log_prob, const torch::Tensor& q, double alpha) {
+  return (log_prob * alpha - std::get<0>(q.min(0))).mean();
+}
+
+TemperatureLoss ComputeTemperatureLoss(double log_alpha, double mean_log_prob, double target_entropy) {
+  TemperatureLoss result;
+  result.loss = -std::exp(log_alpha) * (mean_log_prob + target_entropy);
+  result.grad = result.loss;  // d alpha / d log alpha = alpha
+  return result;
+}
+
+void PolyakAverage(const torch::Tensor& online, torch::Tensor target, double tau) {
+  torch::NoGradGuard no_grad;
+  target.lerp_(online, tau);
+}
+
+double ScalarAdam::Step(double value, double grad, double learning_rate, double eps) {
+  constexpr double kBeta1 = 0.9, kBeta2 = 0.999;
+  ++steps;
+  m = kBeta1 * m + (1.0 - kBeta1) * grad;
+  v = kBeta2 * v + (1.0 - kBeta2) * grad * grad;
+  const double correction1 = 1.0 - std::pow(kBeta1, static_cast<double>(steps));
+  const double correction2 = 1.0 - std::pow(kBeta2, static_cast<double>(steps));
+  return value - learning_rate / correction1 * m / (std::sqrt(v) / std::sqrt(correction2) + eps);
+}
+
+}  // namespace perpetua

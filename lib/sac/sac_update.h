@@ -1,0 +1,53 @@
+// SAC's losses as plain functions of tensors (Haarnoja et al. 2018, "Soft
+// Actor-Critic Algorithms and Applications", with CleanRL's conventions), so
+// each can be checked by hand on a tiny batch. Shapes: B transitions, the two
+// critics stacked first ([2,B]).
+// Include only from LibTorch translation units.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace perpetua {
+
+// The soft Bellman target [B] (no gradient flows through it):
+//   y = reward + gamma * (1 - terminated) * (min(q1', q2') - alpha * log pi(a'|s'))
+// with a' ~ pi(.|s') and q' the target critics at (s', a'). `terminated` is 1
+// where s' ends the task; a truncated (time-limit) step is 0 and bootstraps.
+// reward, terminated, next_log_prob [B]; next_q [2,B].
+torch::Tensor CriticTarget(const torch::Tensor& reward, const torch::Tensor& terminated, const torch::Tensor& next_q,
+                           const torch::Tensor& next_log_prob, double alpha, double gamma);
+
+// Sum over the two critics of the mean squared error to the target:
+//   mean_b (q1 - y)^2 + mean_b (q2 - y)^2.   q [2,B], target [B] -> scalar.
+torch::Tensor CriticLoss(const torch::Tensor& q, const torch::Tensor& target);
+
+// mean_b (alpha * log pi(a~|s) - min(q1, q2)(s, a~)) with a~ ~ pi(.|s)
+// reparameterised, so the gradient reaches the actor through both terms.
+// log_prob [B], q [2,B] -> scalar.
+torch::Tensor ActorLoss(const torch::Tensor& log_prob, const torch::Tensor& q, double alpha);
+
+// The temperature loss on log alpha, J = -alpha * (mean log pi + target_entropy)
+// (log pi held fixed), and its derivative by log alpha, which equals J itself.
+// With entropy H = -mean log pi, J = alpha * (H - target_entropy): gradient
+// descent lowers alpha while the policy is more random than the target and
+// raises it while the policy is less random.
+struct TemperatureLoss {
+  double loss = 0.0;
+  double grad = 0.0;  // dJ / d log alpha
+};
+TemperatureLoss ComputeTemperatureLoss(double log_alpha, double mean_log_prob, double target_entropy);
+
+// Polyak averaging, in place: target <- (1 - tau) * target + tau * online.
+// Tensors of one shape (flat parameter buffers).
+void PolyakAverage(const torch::Tensor& online, torch::Tensor target, double tau);
+
+// Adam on one scalar (the temperature), with torch::optim::Adam's arithmetic
+// in double precision.
+struct ScalarAdam {
+  double m = 0.0, v = 0.0;  // first and second moment
+  int64_t steps = 0;
+  // Returns the updated value.
+  double Step(double value, double grad, double learning_rate, double eps);
+};
+
+}  // namespace perpetua

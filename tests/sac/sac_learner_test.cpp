@@ -1,0 +1,292 @@
+// The SAC learner on small in-memory batches: bit-exact resume, the parts of
+// one update seen from outside (Polyak, temperature), the exported policy,
+// and every bad input with its message and exit code.
+#include "sac/sac_learner.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "nn/tensor_io.h"
+#include "sac/sac_policy.h"
+
+namespace perpetua {
+namespace {
+
+std::string ErrorOf(const std::function<void()>& fn, ExitCode* code) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    *code = e.code();
+    return e.what();
+  }
+  *code = ExitCode::kOk;
+  return "";
+}
+
+EnvSpec StateSpec(float low = -1.0f, float high = 1.0f) {
+  EnvSpec spec;
+  spec.name = "toy-state";
+  spec.observations = {{"state", DType::kFloat32, {3}}};
+  spec.action.low = {low};
+  spec.action.high = {high};
+  return spec;
+}
+
+EnvSpec PixelSpec() {
+  EnvSpec spec;
+  spec.name = "toy-pixels";
+  spec.observations = {{"image", DType::kUint8, {16, 16, 3}}, {"proprio", DType::kFloat32, {2}}};
+  spec.action.low = {-1.0f, 0.0f};
+  spec.action.high = {1.0f, 2.0f};
+  return spec;
+}
+
+SacConfig SmallConfig() {
+  SacConfig c;
+  c.network.hidden = {16, 16};
+  c.network.encoder_channels = {4, 4};
+  c.network.encoder_strides = {2, 1};
+  c.network.feature_dim = 8;
+  c.batch_size = 8;
+  c.policy_every = 2;
+  c.augment_shift = 2;  // resume must restore the generator the shifts draw from
+  return c;
+}
+
+// A batch of random transitions for `spec` (every observation key of it).
+TransitionBatch RandomBatch(const EnvSpec& spec, int64_t b, uint64_t seed) {
+  Rng rng(seed);
+  TransitionBatch batch;
+  for (auto* group : {&batch.observations, &batch.next_observations}) {
+    for (const ObservationSpec& o : spec.observations) {
+      std::vector<int64_t> shape = o.shape;
+      shape.insert(shape.begin(), b);
+      Array a = Array::Zeros(o.dtype, shape);
+      for (auto& v : a.u8) v = static_cast<uint8_t>(rng.UniformInt(256));
+      for (auto& v : a.f32) v = static_cast<float>(rng.Normal());
+      (*group)[o.key] = a;
+    }
+  }
+  batch.actions = Array::Zeros(DType::kFloat32, {b, spec.action.dim()});
+  for (int64_t i = 0; i < b; ++i) {
+    for (int j = 0; j < spec.action.dim(); ++j) {
+      batch.actions.f32[i * spec.action.dim() + j] = static_cast<float>(rng.Uniform(spec.action.low[j], spec.action.high[j]));
+    }
+    batch.rewards.push_back(static_cast<float>(rng.Normal()));
+    batch.terminated.push_back(rng.Uniform() < 0.2 ? 1 : 0);
+  }
+  return batch;
+}
+
+at::Generator& Generator() {
+  static at::Generator generator = at::detail::createCPUGenerator(1);
+  return generator;
+}
+
+SacBatch Batch(const EnvSpec& spec, uint64_t seed) {
+  return ToSacBatch(RandomBatch(spec, 8, seed), SacInputSpec::FromEnvSpec(spec, "toy"), torch::kCPU, "toy");
+}
+
+CheckpointContents Saved(const SacLearner& learner) {
+  CheckpointContents contents;
+  learner.Save(&contents);
+  contents.metadata["id"] = "test";
+  return ParseCheckpoint(SerializeCheckpoint(contents), "test.ckpt");
+}
+
+void CheckResumeIsExact(const EnvSpec& env) {
+  const SacInputSpec spec = SacInputSpec::FromEnvSpec(env, "toy");
+  SacLearner straight(SmallConfig(), spec, torch::kCPU, /*seed=*/7);
+  at::Generator generator = at::detail::createCPUGenerator(11);
+  std::vector<SacUpdateStats> expected;
+  CheckpointContents middle;
+  torch::Tensor middle_generator;  // the caller (the training run) saves its generator
+  for (int i = 0; i < 7; ++i) {
+    if (i == 3) {
+      middle = Saved(straight);
+      middle_generator = generator.get_state();
+    }
+    expected.push_back(straight.Update(Batch(env, 100 + i), generator));
+  }
+  SacLearner resumed(SmallConfig(), spec, torch::kCPU, /*seed=*/99);
+  resumed.Load(middle, "test.ckpt");
+  at::Generator resumed_generator = at::detail::createCPUGenerator(0);
+  resumed_generator.set_state(middle_generator);
+  CHECK(resumed.updates() == 3);
+  for (int i = 3; i < 7; ++i) {
+    const SacUpdateStats s = resumed.Update(Batch(env, 100 + i), resumed_generator);
+    CHECK(s.critic_loss == expected[i].critic_loss);
+    CHECK(s.actor_loss == expected[i].actor_loss);
+    CHECK(s.alpha == expected[i].alpha);
+    CHECK(s.q_mean == expected[i].q_mean);
+    CHECK(s.actor_updated == expected[i].actor_updated);
+  }
+  const CheckpointContents a = Saved(straight), b = Saved(resumed);
+  CHECK(a.metadata == b.metadata);
+  for (const auto& [name, bytes] : a.blobs) CHECK_MESSAGE(b.blobs.at(name) == bytes, name);
+}
+
+TEST_CASE("resume from a checkpoint is bit-exact from state") { CheckResumeIsExact(StateSpec()); }
+
+TEST_CASE("resume from a checkpoint is bit-exact from pixels") { CheckResumeIsExact(PixelSpec()); }
+
+TEST_CASE("with tau 1 the target critics equal the critics after an update") {
+  SacConfig config = SmallConfig();
+  config.tau = 1.0;
+  SacLearner learner(config, SacInputSpec::FromEnvSpec(StateSpec(), "toy"), torch::kCPU, 1);
+  CheckpointContents before = Saved(learner);
+  learner.Update(Batch(StateSpec(), 1), Generator());
+  const CheckpointContents after = Saved(learner);
+  const torch::Tensor critic = TensorFromBytes(after.blobs.at("sac.critic"), "t");
+  CHECK(!torch::equal(critic, TensorFromBytes(before.blobs.at("sac.critic"), "t")));  // the critics moved
+  CHECK(torch::equal(critic, TensorFromBytes(after.blobs.at("sac.target_critic"), "t")));
+}
+
+TEST_CASE("the temperature rises below the target entropy and falls above it") {
+  SacConfig config = SmallConfig();
+  config.policy_every = 1;
+  const SacInputSpec spec = SacInputSpec::FromEnvSpec(StateSpec(), "toy");
+  config.target_entropy = 5.0;  // above any entropy of actions in [-1,1] (at most log 2)
+  SacLearner rising(config, spec, torch::kCPU, 1);
+  config.target_entropy = -50.0;
+  SacLearner falling(config, spec, torch::kCPU, 1);
+  for (int i = 0; i < 3; ++i) {
+    rising.Update(Batch(StateSpec(), i), Generator());
+    falling.Update(Batch(StateSpec(), i), Generator());
+  }
+  CHECK(rising.alpha() > 1.0);
+  CHECK(falling.alpha() < 1.0);
+  CHECK(rising.target_entropy() == 5.0);
+  CHECK(SacLearner(SmallConfig(), SacInputSpec::FromEnvSpec(PixelSpec(), "toy"), torch::kCPU, 1).target_entropy() == -2.0);
+}
+
+TEST_CASE("actions are rescaled into the env's box") {
+  const EnvSpec env = StateSpec(/*low=*/2.0f, /*high=*/6.0f);
+  SacLearner learner(SmallConfig(), SacInputSpec::FromEnvSpec(env, "toy"), torch::kCPU, 3);
+  auto policy = learner.MakePolicy(SacActionMode::kSample, 0, "live");
+  Rng rng(4);
+  for (int i = 0; i < 50; ++i) {
+    Observation obs;
+    obs["state"] = Array::FromFloats({static_cast<float>(10 * rng.Normal()), 0.0f, 1.0f});
+    const std::vector<float> a = policy->Act(obs, {});
+    REQUIRE(a.size() == 1);
+    CHECK(a[0] >= 2.0f);
+    CHECK(a[0] <= 6.0f);
+  }
+}
+
+TEST_CASE("a checkpoint's policy acts like the learner: mean for evaluation and seeded samples for collection") {
+  const EnvSpec env = PixelSpec();
+  SacLearner learner(SmallConfig(), SacInputSpec::FromEnvSpec(env, "toy"), torch::kCPU, 3);
+  learner.Update(Batch(env, 1), Generator());
+  const CheckpointContents contents = Saved(learner);
+  auto mean = LoadSacPolicy(contents, "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0);
+  auto live = learner.MakePolicy(SacActionMode::kMean, 0, "live");
+  CHECK(mean->id() == "checkpoint:test");
+  const TransitionBatch one = RandomBatch(env, 1, 5);
+  Observation obs;
+  for (const auto& [key, array] : one.observations) {
+    obs[key] = array;
+    obs[key].shape.erase(obs[key].shape.begin());
+  }
+  CHECK(mean->Act(obs, {}) == live->Act(obs, {}));
+  auto sampler = LoadSacPolicy(contents, "p.ckpt", env, SacActionMode::kSample, torch::kCPU, 0);
+  sampler->BeginEpisode(1);
+  const auto first = sampler->Act(obs, {});
+  CHECK(first != mean->Act(obs, {}));
+  sampler->BeginEpisode(1);
+  CHECK(sampler->Act(obs, {}) == first);
+  sampler->BeginEpisode(2);
+  CHECK(sampler->Act(obs, {}) != first);
+
+  // Altered weights no longer give the stored example action.
+  CheckpointContents altered = contents;
+  torch::Tensor actor = TensorFromBytes(altered.blobs.at("sac.actor"), "t");
+  actor.add_(0.5);
+  altered.blobs["sac.actor"] = TensorToBytes(actor);
+  ExitCode code;
+  CHECK(ErrorOf([&] { LoadSacPolicy(altered, "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0); }, &code) ==
+        "p.ckpt: the example input no longer gives the stored action (corrupt weights?)");
+  CHECK(code == ExitCode::kBadData);
+}
+
+TEST_CASE("bad input: the data's action box or observation keys differ from the checkpoint's") {
+  const SacInputSpec trained = SacInputSpec::FromEnvSpec(StateSpec(-1, 1), "toy");
+  ExitCode code;
+  CHECK(ErrorOf([&] { CheckSameInputs(trained, SacInputSpec::FromEnvSpec(StateSpec(-2, 2), "d"), "a.ckpt", "data"); },
+                &code) == "a.ckpt: checkpoint does not match data: action box [-1..1] vs [-2..2] (checkpoint vs data)");
+  CHECK(code == ExitCode::kBadData);
+
+  // Resuming or warm-starting on data of another box.
+  SacLearner learner(SmallConfig(), trained, torch::kCPU, 1);
+  SacLearner other(SmallConfig(), SacInputSpec::FromEnvSpec(StateSpec(-2, 2), "d"), torch::kCPU, 1);
+  const CheckpointContents contents = Saved(learner);
+  CHECK(ErrorOf([&] { other.Load(contents, "a.ckpt"); }, &code) ==
+        "a.ckpt: checkpoint does not match this data: action box [-1..1] vs [-2..2] (checkpoint vs this data)");
+  CHECK(code == ExitCode::kBadData);
+  CHECK(ErrorOf([&] { LoadSacPolicy(contents, "a.ckpt", StateSpec(-2, 2), SacActionMode::kMean, torch::kCPU, 0); },
+                &code) == "a.ckpt: checkpoint does not match cell 'toy-state': action box [-1..1] vs [-2..2] "
+                          "(checkpoint vs cell 'toy-state')");
+  CHECK(code == ExitCode::kBadData);
+
+  // Data with another observation key.
+  EnvSpec renamed = StateSpec();
+  renamed.observations[0].key = "proprio";
+  CHECK(ErrorOf([&] { ToSacBatch(RandomBatch(renamed, 4, 1), trained, torch::kCPU, "data/"); }, &code) ==
+        "data/: observations lack the key 'state' the network reads");
+  CHECK(code == ExitCode::kBadData);
+  CHECK(trained.Difference(SacInputSpec::FromEnvSpec(renamed, "d")) == "proprio keys 'state' vs 'proprio'");
+
+  // A wrong shape and a NaN.
+  EnvSpec wider = StateSpec();
+  wider.observations[0].shape = {4};
+  CHECK(ErrorOf([&] { ToSacBatch(RandomBatch(wider, 4, 1), trained, torch::kCPU, "data/"); }, &code) ==
+        "data/: observations 'state' is float32 [4, 4] but the network reads float32 [4, 3]");
+  TransitionBatch nan = RandomBatch(StateSpec(), 4, 1);
+  nan.rewards[2] = std::nanf("");
+  CHECK(ErrorOf([&] { ToSacBatch(nan, trained, torch::kCPU, "data/"); }, &code) == "data/: rewards holds a NaN or Inf");
+  CHECK(code == ExitCode::kBadData);
+}
+
+TEST_CASE("bad input: an image-only network given state data") {
+  EnvSpec image_only = PixelSpec();
+  image_only.observations.pop_back();
+  const SacInputSpec spec = SacInputSpec::FromEnvSpec(image_only, "toy");
+  ExitCode code;
+  CHECK(ErrorOf([&] { ToSacBatch(RandomBatch(StateSpec(), 4, 1), spec, torch::kCPU, "data/"); }, &code) ==
+        "data/: observations lack the key 'image' the network reads");
+  CHECK(code == ExitCode::kBadData);
+  SacLearner learner(SmallConfig(), spec, torch::kCPU, 1);
+  CHECK(ErrorOf([&] { LoadSacPolicy(Saved(learner), "img.ckpt", StateSpec(), SacActionMode::kMean, torch::kCPU, 0); },
+                &code) == "img.ckpt: checkpoint does not match cell 'toy-state': image keys 'image' vs none "
+                          "(checkpoint vs cell 'toy-state')");
+  CHECK(code == ExitCode::kBadData);
+}
+
+TEST_CASE("a non-finite loss stops the update with the diverged exit code") {
+  SacLearner learner(SmallConfig(), SacInputSpec::FromEnvSpec(StateSpec(), "toy"), torch::kCPU, 1);
+  SacBatch batch = Batch(StateSpec(), 1);
+  batch.reward[0] = std::nanf("");
+  ExitCode code;
+  CHECK(ErrorOf([&] { learner.Update(batch, Generator()); }, &code) == "non-finite critic loss at update 1");
+  CHECK(code == ExitCode::kDiverged);
+}
+
+TEST_CASE("invalid settings are usage errors naming the flag") {
+  SacConfig config = SmallConfig();
+  config.tau = 0.0;
+  ExitCode code;
+  CHECK(ErrorOf([&] { config.Validate(""); }, &code) == "--tau must be in (0, 1]");
+  CHECK(code == ExitCode::kUsage);
+  config = SmallConfig();
+  config.network.encoder_strides = {2};
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) ==
+        "--sac.network.encoder-strides must give one stride per encoder channel entry");
+}
+
+}  // namespace
+}  // namespace perpetua

@@ -1,0 +1,124 @@
+// SAC's losses, checked against values computed by hand on tiny batches.
+#include "sac/sac_update.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "sac/sac_networks.h"
+
+namespace perpetua {
+namespace {
+
+std::vector<float> Values(const torch::Tensor& t) {
+  const torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+TEST_CASE("critic target: entropy term and clipped double Q and no bootstrap after a terminated step") {
+  // Transition 0 continues (a truncated step looks the same: terminated 0);
+  // transition 1 ends the task.
+  const torch::Tensor reward = torch::tensor({1.0f, -1.0f});
+  const torch::Tensor terminated = torch::tensor({0.0f, 1.0f});
+  const torch::Tensor next_q = torch::tensor({2.0f, 0.5f, 3.0f, 1.0f}).view({2, 2});  // critic 1, critic 2
+  const torch::Tensor next_log_prob = torch::tensor({-1.0f, 2.0f});
+  // y0 = 1 + 0.9 * (min(2, 3) - 0.5 * -1) = 3.25; y1 = -1 (no bootstrap).
+  const auto y = Values(CriticTarget(reward, terminated, next_q, next_log_prob, /*alpha=*/0.5, /*gamma=*/0.9));
+  CHECK(y[0] == doctest::Approx(3.25));
+  CHECK(y[1] == doctest::Approx(-1.0));
+  // The same continuing transition without the entropy term: 1 + 0.9 * 2.
+  CHECK(Values(CriticTarget(reward, terminated, next_q, next_log_prob, 0.0, 0.9))[0] == doctest::Approx(2.8));
+}
+
+TEST_CASE("critic loss: the two critics' mean squared errors summed") {
+  const torch::Tensor q = torch::tensor({1.0f, 2.0f, 4.0f, 1.0f}).view({2, 2});
+  const torch::Tensor target = torch::tensor({2.0f, 1.0f});
+  // critic 1: (1 + 1) / 2 = 1; critic 2: (4 + 0) / 2 = 2.
+  CHECK(CriticLoss(q, target).item<double>() == doctest::Approx(3.0));
+}
+
+TEST_CASE("actor loss: alpha log pi minus the smaller Q, and its gradients") {
+  const torch::Tensor log_prob = torch::tensor({-1.0f, 0.5f}).requires_grad_(true);
+  const torch::Tensor q = torch::tensor({2.0f, 1.0f, 3.0f, 0.0f}).view({2, 2}).requires_grad_(true);
+  // ((0.2 * -1 - 2) + (0.2 * 0.5 - 0)) / 2 = -1.05
+  const torch::Tensor loss = ActorLoss(log_prob, q, /*alpha=*/0.2);
+  CHECK(loss.item<double>() == doctest::Approx(-1.05));
+  loss.backward();
+  for (float g : Values(log_prob.grad())) CHECK(g == doctest::Approx(0.1));
+  // Only the smaller Q of each transition gets gradient: critic 1 for the
+  // first, critic 2 for the second.
+  const auto g = Values(q.grad());
+  CHECK(g == std::vector<float>{-0.5f, 0.0f, 0.0f, -0.5f});
+}
+
+TEST_CASE("temperature loss: value and sign") {
+  // Entropy 1.5 (mean log pi -1.5) above the target -1, alpha 0.5:
+  // J = -0.5 * (-1.5 - 1) = 1.25 > 0, so descent lowers alpha.
+  const TemperatureLoss above = ComputeTemperatureLoss(std::log(0.5), /*mean_log_prob=*/-1.5, /*target=*/-1.0);
+  CHECK(above.loss == doctest::Approx(-0.5 * (-1.5 - 1.0)));  // 1.25 > 0
+  CHECK(above.grad == doctest::Approx(1.25));
+  // Entropy -2 below the target -1: J = -0.5 * (2 - 1) = -0.5 < 0, so descent raises alpha.
+  const TemperatureLoss below = ComputeTemperatureLoss(std::log(0.5), 2.0, -1.0);
+  CHECK(below.loss == doctest::Approx(-0.5));
+  // One Adam step moves log alpha by about the learning rate, against the gradient.
+  ScalarAdam adam;
+  CHECK(adam.Step(0.0, above.grad, 0.01, 1e-8) == doctest::Approx(-0.01));
+  ScalarAdam adam2;
+  CHECK(adam2.Step(0.0, below.grad, 0.01, 1e-8) == doctest::Approx(0.01));
+}
+
+TEST_CASE("Polyak averaging moves the target by tau towards the online values") {
+  torch::Tensor target = torch::tensor({0.0f, 4.0f});
+  PolyakAverage(torch::tensor({1.0f, 2.0f}), target, 0.1);
+  const auto t = Values(target);
+  CHECK(t[0] == doctest::Approx(0.1));
+  CHECK(t[1] == doctest::Approx(3.8));
+}
+
+TEST_CASE("squashed Gaussian sample: tanh action and the log-density with its correction") {
+  const torch::Tensor mean = torch::tensor({{0.0f, 0.5f}});
+  const torch::Tensor log_std = torch::tensor({{0.0f, static_cast<float>(std::log(2.0))}});
+  const torch::Tensor noise = torch::tensor({{0.0f, 1.0f}});
+  const SquashedSample s = SampleSquashed(mean, log_std, noise);
+  // u = (0, 0.5 + 2 * 1 = 2.5); action = tanh(u).
+  const double u = 2.5;
+  CHECK(Values(s.action)[0] == doctest::Approx(0.0));
+  CHECK(Values(s.action)[1] == doctest::Approx(std::tanh(u)));
+  const double log_sqrt_2pi = 0.5 * std::log(2 * M_PI);
+  const double expected = (-log_sqrt_2pi) +                                                 // dim 0: N(0;0,1), tanh' = 1
+                          (-0.5 - std::log(2.0) - log_sqrt_2pi - std::log(1 - std::tanh(u) * std::tanh(u)));
+  CHECK(Values(s.log_prob)[0] == doctest::Approx(expected).epsilon(1e-5));
+  // Far in the tail the correction stays finite (1 - tanh^2 underflows in float).
+  const SquashedSample tail = SampleSquashed(torch::tensor({{30.0f}}), torch::tensor({{0.0f}}), torch::tensor({{0.0f}}));
+  CHECK(std::isfinite(Values(tail.log_prob)[0]));
+}
+
+TEST_CASE("flat Adam takes torch's Adam steps") {
+  torch::manual_seed(3);
+  torch::nn::Linear a(3, 2), b(3, 2);
+  {
+    torch::NoGradGuard no_grad;
+    b->weight.copy_(a->weight);
+    b->bias.copy_(a->bias);
+  }
+  torch::optim::Adam reference(a->parameters(), torch::optim::AdamOptions(0.01));
+  FlatParameters flat(b->parameters());
+  FlatAdam adam(flat, 0.01, 1e-8);
+  const torch::Tensor x = torch::randn({4, 3});
+  for (int i = 0; i < 3; ++i) {
+    reference.zero_grad();
+    a->forward(x).square().sum().backward();
+    reference.step();
+    flat.ZeroGrad();
+    b->forward(x).square().sum().backward();
+    adam.Step();
+  }
+  CHECK(torch::allclose(a->weight, b->weight, 1e-5, 1e-6));
+  CHECK(torch::allclose(a->bias, b->bias, 1e-5, 1e-6));
+  // The module's parameters are views of the flat buffer.
+  CHECK(flat.values().numel() == 8);
+  CHECK(b->weight.data_ptr<float>() == flat.values().data_ptr<float>());
+}
+
+}  // namespace
+}  // namespace perpetua
