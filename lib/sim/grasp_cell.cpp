@@ -372,7 +372,7 @@ void GraspCell::PlaceObjects(const std::vector<int64_t>& ids, Rng& rng) {
   }
 }
 
-ResetResult GraspCell::DoReset(uint64_t seed, const nlohmann::json& options) {
+ResetResult GraspCell::ResetCell(uint64_t seed, const nlohmann::json& options) {
   CheckKeys(options, {"object_ids"}, "grasp reset options");
   Rng rng(seed);
   std::vector<int64_t> ids;
@@ -414,7 +414,7 @@ ResetResult GraspCell::DoReset(uint64_t seed, const nlohmann::json& options) {
   return {MakeObservation(), MakeInfo(false)};
 }
 
-StepResult GraspCell::DoStep(const std::vector<float>& action) {
+StepResult GraspCell::StepCell(const std::vector<float>& action) {
   const mjModel* m = model_.get();
   const mjData* d = data_.get();
   const double x = d->qpos[m->jnt_qposadr[joint_x_]];
@@ -441,12 +441,9 @@ StepResult GraspCell::DoStep(const std::vector<float>& action) {
   HoldTargets(x, y, z, yaw, true);
   Simulate(3 * kSubsteps);
   const int ramp = 4 * kSubsteps;
-  for (int i = 1; i <= ramp; ++i) {
-    data_->ctrl[2] = z + (kMaxZ - z) * i / ramp;
-    mj_step(model_.get(), data_.get());
-  }
+  Simulate(ramp, [&](int i) { data_->ctrl[2] = z + (kMaxZ - z) * (i + 1) / ramp; });
   Simulate(2 * kSubsteps);
-  const bool success = ObjectLifted();
+  const bool success = !unstable() && ObjectLifted();
   result.reward = success ? 1.0 : kStepPenalty;
   result.terminated = true;
   result.observation = MakeObservation();
@@ -553,6 +550,7 @@ Observation GraspCell::RenderState(const nlohmann::json& state) {
   const std::vector<int64_t> saved_ids = active_ids_;
   const std::vector<int> saved_families = active_families_;
   ModelPtr saved_model(mj_copyModel(nullptr, model_.get()));
+  bool settled = true;
   Rng rng(static_cast<uint64_t>(JsonNumber(state, "seed", 0)));
   if (state.contains("object_ids")) {
     std::vector<int64_t> ids = state.at("object_ids").get<std::vector<int64_t>>();
@@ -566,7 +564,7 @@ Observation GraspCell::RenderState(const nlohmann::json& state) {
       data_->qpos[adr] = qpos[adr];
     }
     mj_forward(model_.get(), data_.get());
-    Simulate(kSettleSubsteps);  // the objects come to rest as after a reset
+    settled = SimulateApart(kSettleSubsteps);  // the objects come to rest as after a reset
   }
   if (state.contains("gripper")) {
     const std::vector<double> g = state.at("gripper").get<std::vector<double>>();
@@ -584,6 +582,7 @@ Observation GraspCell::RenderState(const nlohmann::json& state) {
   std::copy(qpos.begin(), qpos.end(), data_->qpos);
   std::copy(qvel.begin(), qvel.end(), data_->qvel);
   mj_forward(model_.get(), data_.get());
+  if (!settled) Fail(ExitCode::kEnvFailure, "grasp: the simulation became unstable while the state's objects settled");
   return observation;
 }
 
