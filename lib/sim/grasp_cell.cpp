@@ -10,6 +10,12 @@
 namespace perpetua::sim {
 namespace {
 
+// Physics blow-ups (docs/sim.md#physics-blow-ups): objects flicked by the
+// fingers spin at up to ~130 rad/s; Euler integrates their gyroscopic torques
+// explicitly and, at 5 ms, a free asymmetric body spinning at 75..300 rad/s
+// gains energy every step until MuJoCo reports a huge QACC. The implicit
+// integrator (velocity derivatives of the Coriolis terms included) keeps them
+// bounded at the same timestep.
 constexpr double kTimestep = 0.005;          // s per substep
 constexpr int kSubsteps = 20;                // substeps per action (0.1 s)
 constexpr double kMoveXY = kGraspMoveXY;
@@ -31,7 +37,7 @@ std::string GraspMjcf(int slots) {
   std::ostringstream xml;
   xml << R"(<mujoco model="grasp">
   <compiler angle="radian" autolimits="true"/>
-  <option timestep=")" << kTimestep << R"(" iterations="10" tolerance="1e-6" solver="Newton" cone="pyramidal"/>
+  <option timestep=")" << kTimestep << R"(" integrator="implicit" iterations="10" tolerance="1e-6" solver="Newton" cone="pyramidal"/>
   <size njmax="1000" nconmax="300"/>
   <visual>
     <headlight ambient="0.35 0.35 0.35" diffuse="0.45 0.45 0.45" specular="0 0 0"/>
@@ -186,7 +192,8 @@ void PartUnitInertia(const ObjectPart& p, double out[3]) {
       return;
     case mjGEOM_CYLINDER:
     case mjGEOM_CAPSULE: {
-      const double length = 2 * s[1] + (p.type == mjGEOM_CAPSULE ? s[0] : 0);
+      // A capsule as a cylinder of its whole length (caps included).
+      const double length = 2 * s[1] + (p.type == mjGEOM_CAPSULE ? 2 * s[0] : 0);
       out[0] = out[1] = (3 * s[0] * s[0] + length * length) / 12;
       out[2] = s[0] * s[0] / 2;
       return;
