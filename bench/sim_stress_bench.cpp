@@ -254,6 +254,9 @@ ExitCode Run(const StressConfig& c) {
       const double before = elapsed();
       const RowCounts r = RunRow(c, row.policy, row.objects, first, end - first, row.seed);
       row.seconds += elapsed() - before;
+      std::printf("  round %d %-8s %-7s +%lld episodes, %lld blow-ups\n", round + 1, row.policy.c_str(),
+                  row.objects.c_str(), static_cast<long long>(r.episodes), static_cast<long long>(r.unstable));
+      std::fflush(stdout);
       for (RowCounts* sum : {&row.counts, &total}) {
         sum->episodes += r.episodes;
         sum->steps += r.steps;

@@ -50,6 +50,7 @@ ResetResult SimCell::DoReset(uint64_t seed, const nlohmann::json& options) {
 }
 
 StepResult SimCell::DoStep(const std::vector<float>& action) {
+  in_reset_ = false;  // also after a reset that threw
   StepResult result = StepCell(action);
   if (!instability_) return result;
   result.terminated = false;
