@@ -173,13 +173,14 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   runner.max_pending = 1;
 
   Progress progress("collect", config.forever ? 0 : config.episodes);
-  int64_t episodes = 0, steps = 0, successes = 0, interrupted = 0;
+  int64_t episodes = 0, steps = 0, successes = 0, interrupted = 0, unstable = 0;
   const auto start = std::chrono::steady_clock::now();
   auto status = [&] {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return Rate(double(episodes), seconds) + " eps/s, " + Rate(double(steps), seconds) +
            " steps/s, success " + Rate(100.0 * double(successes), double(std::max<int64_t>(1, episodes))) + "%" +
-           (interrupted > 0 ? ", " + std::to_string(interrupted) + " interrupted by the robot" : "");
+           (interrupted > 0 ? ", " + std::to_string(interrupted) + " interrupted by the robot" : "") +
+           (unstable > 0 ? ", " + std::to_string(unstable) + " ended by a physics blow-up" : "");
   };
   const nlohmann::json exploration = {{"epsilon", config.exploration.epsilon},
                                       {"toward", config.exploration.toward},
@@ -190,6 +191,7 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
     extra["index"] = result.index;
     extra["run_seed"] = config.seed;
     extra["exploration"] = exploration;
+    unstable += extra.contains("unstable");
     episode.metadata.extra_json = extra.dump();
     if (config.video_fraction > 0 &&
         Rng(DeriveSeed(config.seed, kVideoStream, uint64_t(result.index))).Uniform() < config.video_fraction) {

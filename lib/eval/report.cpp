@@ -31,6 +31,7 @@ EpisodeOutcome OutcomeOf(const RolloutResult& result) {
   }
   outcome.policy_id = result.episode.metadata.policy_id;
   outcome.interrupted = result.episode.metadata.interrupted;
+  outcome.unstable = result.final_info.is_object() && result.final_info.contains("unstable");
   return outcome;
 }
 
@@ -63,6 +64,7 @@ EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes) {
       continue;
     }
     ++counted;
+    if (o.unstable) summary.unstable_seeds.push_back(o.seed);
     successes += o.success;
     returns += o.total_return;
     lengths += double(o.length);
@@ -135,6 +137,8 @@ nlohmann::json ToJson(const EvalSummary& summary) {
   nlohmann::json json = ToJson(summary.overall);
   json["policy_id"] = summary.policy_id;
   json["interrupted"] = summary.interrupted;
+  json["unstable"] = summary.unstable_seeds.size();
+  json["unstable_seeds"] = summary.unstable_seeds;
   json["mean_return"] = summary.mean_return;
   json["mean_length"] = summary.mean_length;
   nlohmann::json objects = nlohmann::json::array();
@@ -174,7 +178,7 @@ nlohmann::json ToJson(const EpisodeOutcome& o) {
   return {{"index", o.index},   {"seed", o.seed},     {"success", o.success},
           {"return", o.total_return}, {"length", o.length}, {"object_ids", o.object_ids},
           {"object_families", o.object_families}, {"policy_id", o.policy_id},
-          {"interrupted", o.interrupted}};
+          {"interrupted", o.interrupted}, {"unstable", o.unstable}};
 }
 
 namespace {
@@ -198,6 +202,11 @@ std::string FormatSummary(const EvalSummary& s) {
       << " = " << RateCells(s.overall) << " (95% Wilson)\n";
   if (s.interrupted > 0) {
     out << s.interrupted << " interrupted episode(s) (robot e-stop or a person) not counted\n";
+  }
+  if (!s.unstable_seeds.empty()) {
+    out << s.unstable_seeds.size() << " episode(s) ended by a physics blow-up, counted as failures (seeds";
+    for (size_t i = 0; i < s.unstable_seeds.size() && i < 10; ++i) out << " " << s.unstable_seeds[i];
+    out << (s.unstable_seeds.size() > 10 ? " ...)\n" : ")\n");
   }
   out << "mean return " << Format("%.3f", s.mean_return) << ", mean length "
       << Format("%.1f", s.mean_length) << " steps\n";

@@ -27,6 +27,7 @@ struct EpisodeOutcome {
   std::vector<std::string> object_families;  // family of each object ("" if the cell names none)
   std::string policy_id;             // the policy that acted
   bool interrupted = false;          // a robot e-stop or a person ended it: neither success nor failure
+  bool unstable = false;             // a physics blow-up ended it (a failure; sim/sim_cell.h)
 };
 // Families come from the reset info's "objects": [{"id", "family"}, ...] when present.
 EpisodeOutcome OutcomeOf(const RolloutResult& result);
@@ -44,6 +45,7 @@ struct EvalSummary {
   std::string policy_id;
   RateSummary overall;               // over the episodes not interrupted
   int64_t interrupted = 0;           // episodes a robot interruption ended, kept out of every rate
+  std::vector<uint64_t> unstable_seeds;  // seeds of the episodes a physics blow-up ended (counted as failures)
   double mean_return = 0.0;
   double mean_length = 0.0;
   // Object id -> success among the episodes where that object was present

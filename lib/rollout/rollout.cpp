@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/rng.h"
 #include "common/signals.h"
 
@@ -149,6 +150,14 @@ std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,
   if (info.is_object() && info.contains("robot") && info["robot"].is_object() &&
       info["robot"].contains("episode")) {
     extra["robot"] = info["robot"]["episode"];
+  }
+  // A physics blow-up (sim/sim_cell.h) ended the episode: flagged with what
+  // reproduces it, and logged once; the run goes on.
+  if (info.is_object() && info.contains("unstable") && info["unstable"].is_object()) {
+    extra["unstable"] = info["unstable"];
+    LogWarning(spec.name + ": episode with seed " + std::to_string(seed) +
+               ": the simulation became unstable (" + info["unstable"].dump() +
+               "); the episode ends truncated and is flagged 'unstable'");
   }
   episode.metadata.extra_json = extra.dump();
   result.final_info = std::move(info);

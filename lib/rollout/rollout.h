@@ -64,7 +64,10 @@ struct RolloutResult {
 // absent); metadata.object_ids from the reset info's "object_ids" (if any);
 // metadata.interrupted from the last step's info["interrupted"] (a robot's
 // e-stop or a person); a remote robot's pacing statistics (last info's
-// "robot"/"episode") go to metadata.extra_json["robot"].
+// "robot"/"episode") go to metadata.extra_json["robot"]. A simulated cell's
+// physics blow-up (last info's "unstable", sim/sim_cell.h) goes to
+// metadata.extra_json["unstable"] and is logged as one warning line; the
+// episode itself is a truncated failure.
 // `abort` is polled before every step: when it returns true the episode is
 // dropped and std::nullopt returned. Exceptions from env and policy propagate.
 std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,

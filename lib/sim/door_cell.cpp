@@ -127,7 +127,7 @@ void DoorCell::SetState(double door_angle, const double hand[3]) {
   mj_forward(model_.get(), d);
 }
 
-ResetResult DoorCell::DoReset(uint64_t seed, const nlohmann::json& options) {
+ResetResult DoorCell::ResetCell(uint64_t seed, const nlohmann::json& options) {
   CheckKeys(options, {"goal_angle", "door_angle", "hand"}, "door reset options");
   Rng rng(seed);
   mj_resetData(model_.get(), data_.get());
@@ -151,7 +151,7 @@ ResetResult DoorCell::DoReset(uint64_t seed, const nlohmann::json& options) {
   return result;
 }
 
-StepResult DoorCell::DoStep(const std::vector<float>& action) {
+StepResult DoorCell::StepCell(const std::vector<float>& action) {
   const mjModel* m = model_.get();
   mjData* d = data_.get();
   const int joints[3] = {hand_x_, hand_y_, hand_z_};

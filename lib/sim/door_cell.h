@@ -34,8 +34,8 @@ class DoorCell : public SimCell {
   static void HookPoint(double angle, double out[3]);
 
  protected:
-  ResetResult DoReset(uint64_t seed, const nlohmann::json& options) override;
-  StepResult DoStep(const std::vector<float>& action) override;
+  ResetResult ResetCell(uint64_t seed, const nlohmann::json& options) override;
+  StepResult StepCell(const std::vector<float>& action) override;
 
  private:
   void SetState(double door_angle, const double hand[3]);

@@ -10,6 +10,12 @@
 namespace perpetua::sim {
 namespace {
 
+// Physics blow-ups (docs/sim.md#physics-blow-ups): objects flicked by the
+// fingers spin at up to ~130 rad/s; Euler integrates their gyroscopic torques
+// explicitly and, at 5 ms, a free asymmetric body spinning at 75..300 rad/s
+// gains energy every step until MuJoCo reports a huge QACC. The implicit
+// integrator (velocity derivatives of the Coriolis terms included) keeps them
+// bounded at the same timestep.
 constexpr double kTimestep = 0.005;          // s per substep
 constexpr int kSubsteps = 20;                // substeps per action (0.1 s)
 constexpr double kMoveXY = kGraspMoveXY;
@@ -31,7 +37,7 @@ std::string GraspMjcf(int slots) {
   std::ostringstream xml;
   xml << R"(<mujoco model="grasp">
   <compiler angle="radian" autolimits="true"/>
-  <option timestep=")" << kTimestep << R"(" iterations="10" tolerance="1e-6" solver="Newton" cone="pyramidal"/>
+  <option timestep=")" << kTimestep << R"(" integrator="implicit" iterations="10" tolerance="1e-6" solver="Newton" cone="pyramidal"/>
   <size njmax="1000" nconmax="300"/>
   <visual>
     <headlight ambient="0.35 0.35 0.35" diffuse="0.45 0.45 0.45" specular="0 0 0"/>
@@ -186,7 +192,8 @@ void PartUnitInertia(const ObjectPart& p, double out[3]) {
       return;
     case mjGEOM_CYLINDER:
     case mjGEOM_CAPSULE: {
-      const double length = 2 * s[1] + (p.type == mjGEOM_CAPSULE ? s[0] : 0);
+      // A capsule as a cylinder of its whole length (caps included).
+      const double length = 2 * s[1] + (p.type == mjGEOM_CAPSULE ? 2 * s[0] : 0);
       out[0] = out[1] = (3 * s[0] * s[0] + length * length) / 12;
       out[2] = s[0] * s[0] / 2;
       return;
@@ -372,7 +379,7 @@ void GraspCell::PlaceObjects(const std::vector<int64_t>& ids, Rng& rng) {
   }
 }
 
-ResetResult GraspCell::DoReset(uint64_t seed, const nlohmann::json& options) {
+ResetResult GraspCell::ResetCell(uint64_t seed, const nlohmann::json& options) {
   CheckKeys(options, {"object_ids"}, "grasp reset options");
   Rng rng(seed);
   std::vector<int64_t> ids;
@@ -414,7 +421,7 @@ ResetResult GraspCell::DoReset(uint64_t seed, const nlohmann::json& options) {
   return {MakeObservation(), MakeInfo(false)};
 }
 
-StepResult GraspCell::DoStep(const std::vector<float>& action) {
+StepResult GraspCell::StepCell(const std::vector<float>& action) {
   const mjModel* m = model_.get();
   const mjData* d = data_.get();
   const double x = d->qpos[m->jnt_qposadr[joint_x_]];
@@ -441,12 +448,9 @@ StepResult GraspCell::DoStep(const std::vector<float>& action) {
   HoldTargets(x, y, z, yaw, true);
   Simulate(3 * kSubsteps);
   const int ramp = 4 * kSubsteps;
-  for (int i = 1; i <= ramp; ++i) {
-    data_->ctrl[2] = z + (kMaxZ - z) * i / ramp;
-    mj_step(model_.get(), data_.get());
-  }
+  Simulate(ramp, [&](int i) { data_->ctrl[2] = z + (kMaxZ - z) * (i + 1) / ramp; });
   Simulate(2 * kSubsteps);
-  const bool success = ObjectLifted();
+  const bool success = !unstable() && ObjectLifted();
   result.reward = success ? 1.0 : kStepPenalty;
   result.terminated = true;
   result.observation = MakeObservation();
@@ -553,6 +557,7 @@ Observation GraspCell::RenderState(const nlohmann::json& state) {
   const std::vector<int64_t> saved_ids = active_ids_;
   const std::vector<int> saved_families = active_families_;
   ModelPtr saved_model(mj_copyModel(nullptr, model_.get()));
+  bool settled = true;
   Rng rng(static_cast<uint64_t>(JsonNumber(state, "seed", 0)));
   if (state.contains("object_ids")) {
     std::vector<int64_t> ids = state.at("object_ids").get<std::vector<int64_t>>();
@@ -566,7 +571,7 @@ Observation GraspCell::RenderState(const nlohmann::json& state) {
       data_->qpos[adr] = qpos[adr];
     }
     mj_forward(model_.get(), data_.get());
-    Simulate(kSettleSubsteps);  // the objects come to rest as after a reset
+    settled = SimulateApart(kSettleSubsteps);  // the objects come to rest as after a reset
   }
   if (state.contains("gripper")) {
     const std::vector<double> g = state.at("gripper").get<std::vector<double>>();
@@ -584,6 +589,7 @@ Observation GraspCell::RenderState(const nlohmann::json& state) {
   std::copy(qpos.begin(), qpos.end(), data_->qpos);
   std::copy(qvel.begin(), qvel.end(), data_->qvel);
   mj_forward(model_.get(), data_.get());
+  if (!settled) Fail(ExitCode::kEnvFailure, "grasp: the simulation became unstable while the state's objects settled");
   return observation;
 }
 

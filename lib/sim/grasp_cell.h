@@ -56,8 +56,8 @@ class GraspCell : public SimCell {
   Observation RenderState(const nlohmann::json& state) override;
 
  protected:
-  ResetResult DoReset(uint64_t seed, const nlohmann::json& options) override;
-  StepResult DoStep(const std::vector<float>& action) override;
+  ResetResult ResetCell(uint64_t seed, const nlohmann::json& options) override;
+  StepResult StepCell(const std::vector<float>& action) override;
 
  private:
   void PlaceObjects(const std::vector<int64_t>& ids, Rng& rng);

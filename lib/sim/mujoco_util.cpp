@@ -13,7 +13,12 @@ void ThrowMujocoError(const char* message) {
   throw Error(ExitCode::kEnvFailure, std::string("MuJoCo: ") + message);
 }
 
-void LogMujocoWarning(const char* message) { LogWarning(std::string("MuJoCo: ") + message); }
+void LogMujocoWarning(const char* message) {
+  // A blow-up (bad QACC) is reported once per episode, with its seed, by the
+  // episode loop (sim_cell.h); MuJoCo's own line would repeat it.
+  if (std::strstr(message, "in QACC") != nullptr) return;
+  LogWarning(std::string("MuJoCo: ") + message);
+}
 
 }  // namespace
 

@@ -124,7 +124,7 @@ void PushCell::SetPositions(const double puck[2], const double target[2], const 
   mj_forward(m, d);
 }
 
-ResetResult PushCell::DoReset(uint64_t seed, const nlohmann::json& options) {
+ResetResult PushCell::ResetCell(uint64_t seed, const nlohmann::json& options) {
   CheckKeys(options, {"puck", "target", "pusher"}, "push reset options");
   Rng rng(seed);
   mj_resetData(model_.get(), data_.get());
@@ -158,7 +158,7 @@ ResetResult PushCell::DoReset(uint64_t seed, const nlohmann::json& options) {
   return result;
 }
 
-StepResult PushCell::DoStep(const std::vector<float>& action) {
+StepResult PushCell::StepCell(const std::vector<float>& action) {
   const mjModel* m = model_.get();
   mjData* d = data_.get();
   const double x = d->qpos[m->jnt_qposadr[pusher_x_]], y = d->qpos[m->jnt_qposadr[pusher_y_]];
@@ -183,7 +183,7 @@ nlohmann::json PushCell::MakeInfo() const {
   const mjtNum* puck = data_->qpos + model_->jnt_qposadr[puck_joint_];
   const mjtNum* target = model_->body_pos + 3 * target_body_;
   const double distance = Distance();
-  return {{"success", distance < kPushSuccessRadius},
+  return {{"success", !unstable() && distance < kPushSuccessRadius},
           {"puck", {puck[0], puck[1]}},
           {"target", {target[0], target[1]}},
           {"pusher",

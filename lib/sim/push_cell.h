@@ -32,8 +32,8 @@ class PushCell : public SimCell {
   Observation RenderState(const nlohmann::json& state) override;
 
  protected:
-  ResetResult DoReset(uint64_t seed, const nlohmann::json& options) override;
-  StepResult DoStep(const std::vector<float>& action) override;
+  ResetResult ResetCell(uint64_t seed, const nlohmann::json& options) override;
+  StepResult StepCell(const std::vector<float>& action) override;
 
  private:
   void SetPositions(const double puck[2], const double target[2], const double pusher[2]);

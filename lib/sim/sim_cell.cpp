@@ -2,11 +2,71 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "common/config.h"
 #include "common/error.h"
 
 namespace perpetua::sim {
+namespace {
+
+constexpr const char* kFaultVariable = "PERPETUA_SIM_BLOWUP";
+
+// Parses a non-negative decimal integer; false on anything else.
+bool ParseCount(const std::string& text, uint64_t& value) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  value = std::stoull(text);
+  return true;
+}
+
+}  // namespace
+
+SimCell::SimCell(const EnvConfig& config) : config_(config) {
+  const char* fault = std::getenv(kFaultVariable);
+  if (fault == nullptr || *fault == '\0') return;
+  const std::string text = fault;
+  const size_t colon = text.find(':');
+  uint64_t step = 0, period = 1;
+  if (!ParseCount(text.substr(0, colon), step) ||
+      (colon != std::string::npos && (!ParseCount(text.substr(colon + 1), period) || period == 0))) {
+    Fail(ExitCode::kUsage, std::string(kFaultVariable) + "='" + text +
+                               "': expected STEP[:PERIOD] (test-only: force a physics blow-up at "
+                               "env step STEP of episodes whose seed is a multiple of PERIOD >= 1)");
+  }
+  fault_.step = static_cast<int>(std::min<uint64_t>(step, 1u << 30));
+  fault_.period = period;
+}
+
+ResetResult SimCell::DoReset(uint64_t seed, const nlohmann::json& options) {
+  instability_.reset();
+  episode_seed_ = seed;
+  in_reset_ = true;
+  ResetResult result = ResetCell(seed, options);
+  in_reset_ = false;
+  return result;
+}
+
+StepResult SimCell::DoStep(const std::vector<float>& action) {
+  in_reset_ = false;  // also after a reset that threw
+  StepResult result = StepCell(action);
+  if (!instability_) return result;
+  result.terminated = false;
+  result.truncated = true;
+  result.info["success"] = false;
+  result.info["unstable"] = {{"seed", episode_seed_},
+                             {"step", instability_->step},
+                             {"time", instability_->time},
+                             {"dof", instability_->dof}};
+  return result;
+}
+
+bool SimCell::FaultNow() const {
+  return fault_.step >= 0 && !in_reset_ && episode_steps() == fault_.step &&
+         episode_seed_ % fault_.period == 0;
+}
 
 void SimCell::InitModel(ModelPtr model, const char* camera_name, std::vector<int> scenery_geoms) {
   model_ = std::move(model);
@@ -125,6 +185,7 @@ void SimCell::RandomizeTextures(bool randomize, Rng& rng) {
 
 Array SimCell::RenderImage() {
   Array image = Array::Zeros(DType::kUint8, {config_.image_size, config_.image_size, 3});
+  if (!render_images_) return image;
   renderer_->Render(model_.get(), data_.get(), camera_, config_.image_size, config_.image_size,
                     image.u8.data());
   return image;
@@ -145,15 +206,50 @@ Array SimCell::RenderPicture(int size) {
   return image;
 }
 
-void SimCell::Simulate(int substeps) {
-  const int unstable_before = data_->warning[mjWARN_BADQACC].number;
-  for (int i = 0; i < substeps; ++i) mj_step(model_.get(), data_.get());
-  // MuJoCo resets the state when accelerations blow up; continuing would
-  // silently teleport everything, so the episode fails instead.
-  if (data_->warning[mjWARN_BADQACC].number != unstable_before) {
-    Fail(ExitCode::kEnvFailure, spec_.name + ": the simulation became unstable at t = " +
-                                    std::to_string(data_->time) + " s (MuJoCo reset it)");
+void SimCell::Simulate(int substeps, const std::function<void(int)>& before_substep) {
+  if (instability_) return;  // the episode's physics ended at its blow-up
+  const mjModel* m = model_.get();
+  mjData* d = data_.get();
+  saved_qpos_.assign(d->qpos, d->qpos + m->nq);
+  saved_qvel_.assign(d->qvel, d->qvel + m->nv);
+  saved_act_.assign(d->act, d->act + m->na);
+  saved_ctrl_.assign(d->ctrl, d->ctrl + m->nu);
+  saved_applied_.assign(d->qfrc_applied, d->qfrc_applied + m->nv);
+  const double start_time = d->time;
+  const int unstable_before = d->warning[mjWARN_BADQACC].number;
+  const bool fault = FaultNow();
+  for (int i = 0; i < substeps; ++i) {
+    if (before_substep) before_substep(i);
+    const double time = d->time + m->opt.timestep;
+    if (fault && i == 0) model_->opt.gravity[2] *= 1e12;
+    mj_step(m, d);
+    if (fault && i == 0) model_->opt.gravity[2] /= 1e12;
+    if (d->warning[mjWARN_BADQACC].number == unstable_before) continue;
+    // MuJoCo has reset everything (time, controls included): put back the
+    // state of this call's start so the last observation is a sane one.
+    instability_ = Instability{in_reset_ ? -1 : episode_steps(), time,
+                               d->warning[mjWARN_BADQACC].lastinfo};
+    std::copy(saved_qpos_.begin(), saved_qpos_.end(), d->qpos);
+    std::copy(saved_qvel_.begin(), saved_qvel_.end(), d->qvel);
+    std::copy(saved_act_.begin(), saved_act_.end(), d->act);
+    std::copy(saved_ctrl_.begin(), saved_ctrl_.end(), d->ctrl);
+    std::copy(saved_applied_.begin(), saved_applied_.end(), d->qfrc_applied);
+    d->time = start_time;
+    mj_forward(m, d);
+    return;
   }
+}
+
+bool SimCell::SimulateApart(int substeps) {
+  std::optional<Instability> episode = instability_;
+  const int fault_step = fault_.step;
+  instability_.reset();
+  fault_.step = -1;
+  Simulate(substeps);
+  const bool stable = !instability_;
+  instability_ = episode;
+  fault_.step = fault_step;
+  return stable;
 }
 
 double JsonNumber(const nlohmann::json& doc, const char* key, double fallback) {

@@ -228,6 +228,44 @@ TEST_CASE("bad input fails with its exit code and harms nothing already written"
   CHECK(testing::ReadFile(before[0]) == shard_bytes);
 }
 
+TEST_CASE("a physics blow-up ends its episode, flagged with its seed, and collection goes on") {
+  TempDir dir;
+  // Test-only fault: a real blow-up at step 1 of every episode with an even seed.
+  testing::ScopedEnvVar fault("PERPETUA_SIM_BLOWUP", "1:2");
+  const ProcessResult r = RunProcess(Collect({"--policy", "scripted", "--episodes", "8", "--seed", "5",
+                                              "--out", dir / "data"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  DatasetReader reader(ListShards(dir / "data"));
+  REQUIRE(reader.num_episodes() == 8);
+  int64_t flagged = 0;
+  for (size_t i = 0; i < reader.num_episodes(); ++i) {
+    const Episode e = reader.ReadEpisode(i);
+    const auto extra = nlohmann::json::parse(e.metadata.extra_json);
+    CAPTURE(e.metadata.seed);
+    CHECK(e.metadata.seed == EpisodeSeed(5, extra.at("index").get<int64_t>()));
+    const bool even = e.metadata.seed % 2 == 0;
+    CHECK(extra.contains("unstable") == even);
+    if (!even) continue;
+    ++flagged;
+    CHECK(extra["unstable"]["seed"] == e.metadata.seed);
+    CHECK(extra["unstable"]["step"] == 1);
+    CHECK(e.num_steps() == 2);
+    CHECK(e.truncated.back() == 1);
+    CHECK(e.terminated.back() == 0);
+    CHECK_FALSE(e.metadata.success);
+  }
+  REQUIRE(flagged >= 1);
+  REQUIRE(flagged <= 7);
+  // One warning line per blown-up episode, naming its seed; none from MuJoCo.
+  const auto lines = Lines(r.err);
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
+          return line.find("the simulation became unstable") != std::string::npos;
+        }) == flagged);
+  CHECK(r.err.find("QACC") == std::string::npos);
+  CHECK(r.err.find(std::to_string(flagged) + " ended by a physics blow-up") != std::string::npos);
+}
+
 TEST_CASE("a full disk is an io-error that keeps every shard already written") {
   TempDir dir;
   REQUIRE(RunProcess(Collect({"--policy", "random", "--episodes", "2", "--out", dir / "data"})).exit_code == 0);

@@ -64,6 +64,27 @@ TEST_CASE("scripted and random policies pass and fail the gate") {
             .exit_code == 5);
 }
 
+TEST_CASE("episodes a physics blow-up ended count as failures and are reported") {
+  // Test-only fault: a real blow-up at step 1 of every episode with an even seed.
+  testing::ScopedEnvVar fault("PERPETUA_SIM_BLOWUP", "1:2");
+  const ProcessResult r = RunProcess(Eval({"--policy", "scripted", "--episodes", "8", "--seed", "3"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json a = Report(r)["a"];
+  std::vector<uint64_t> even;
+  for (int64_t i = 0; i < 8; ++i) {
+    if (EpisodeSeed(3, i) % 2 == 0) even.push_back(EpisodeSeed(3, i));
+  }
+  REQUIRE_FALSE(even.empty());
+  CHECK(a["episodes"] == 8);
+  CHECK(a["unstable"] == even.size());
+  CHECK(a["unstable_seeds"].get<std::vector<uint64_t>>() == even);
+  CHECK(a["successes"].get<int64_t>() <= 8 - static_cast<int64_t>(even.size()));
+  CHECK(r.err.find(std::to_string(even.size()) +
+                   " episode(s) ended by a physics blow-up, counted as failures (seeds " +
+                   std::to_string(even[0])) != std::string::npos);
+}
+
 TEST_CASE("the number of workers does not change the report") {
   const ProcessResult one = RunProcess(Eval({"--policy", "random", "--episodes", "10", "--seed", "3"}));
   const ProcessResult three =

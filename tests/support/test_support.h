@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <cstdlib>
+
 #include <string>
 #include <vector>
 
@@ -22,6 +24,19 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// Sets an environment variable for the scope (child processes and cells made
+// meanwhile see it); unsets it on destruction.
+class ScopedEnvVar {
+ public:
+  ScopedEnvVar(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnvVar() { ::unsetenv(name_); }
+  ScopedEnvVar(const ScopedEnvVar&) = delete;
+  ScopedEnvVar& operator=(const ScopedEnvVar&) = delete;
+
+ private:
+  const char* name_;
 };
 
 // Absolute path of a built tool ("rl-collect"): in $PERPETUA_BIN if set (as the
