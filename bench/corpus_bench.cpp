@@ -4,7 +4,9 @@
 // then every violation of the promise (crash, hang, exit 1, undocumented
 // code, a failure that is not one error line). Exit status 1 if any.
 //
-//   build/bin/bench_corpus [--jobs N] [--timeout S] [--stride K] [--keep DIR]
+//   build/bin/bench_corpus [--jobs N] [--timeout S] [--stride K] [--keep DIR] [--bin DIR]
+// --bin runs the tools of another build (e.g. one from before the fixes);
+// the seeds are always made with this build's tools.
 #include <unistd.h>
 
 #include <chrono>
@@ -20,20 +22,22 @@ int main(int argc, char** argv) {
   int jobs = 2;
   double timeout_s = 60;
   Options options;
-  std::string keep;
+  std::string keep, tools_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--jobs") jobs = std::atoi(argv[i + 1]);
     if (flag == "--timeout") timeout_s = std::atof(argv[i + 1]);
     if (flag == "--stride") options.stride = std::atoi(argv[i + 1]);
     if (flag == "--keep") keep = argv[i + 1];
+    if (flag == "--bin") tools_dir = argv[i + 1];
   }
   const std::string bin_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
   char scratch[] = "/tmp/perpetua-corpus-XXXXXX";
   const std::string root = keep.empty() ? std::string(::mkdtemp(scratch)) : keep;
   std::filesystem::create_directories(root);
   const auto t0 = std::chrono::steady_clock::now();
-  const Seeds seeds = MakeSeeds(root, bin_dir);
+  Seeds seeds = MakeSeeds(root, bin_dir);
+  if (!tools_dir.empty()) seeds.bin_dir = tools_dir;
   const std::vector<Case> cases = BuildCorpus(seeds, options);
   const auto t1 = std::chrono::steady_clock::now();
   size_t runs = 0;
