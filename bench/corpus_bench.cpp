@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "corpus/corpus.h"
@@ -38,15 +39,28 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   Seeds seeds = MakeSeeds(root, bin_dir);
   if (!tools_dir.empty()) seeds.bin_dir = tools_dir;
-  const std::vector<Case> cases = BuildCorpus(seeds, options);
+  // Families interleaved, so that the counts printed along the way cover all of them.
+  std::map<std::string, std::vector<Case>> by_family;
+  for (Case& c : BuildCorpus(seeds, options)) by_family[c.family].push_back(std::move(c));
+  size_t total = 0;
+  for (const auto& f : by_family) total += f.second.size();
+  std::vector<Case> cases;
+  for (size_t i = 0; cases.size() < total; ++i) {
+    for (auto& f : by_family) {
+      if (i < f.second.size()) cases.push_back(std::move(f.second[i]));
+    }
+  }
   const auto t1 = std::chrono::steady_clock::now();
   size_t runs = 0;
   for (const Case& c : cases) runs += c.commands.size();
   std::fprintf(stderr, "corpus: %zu inputs, %zu runs (seeds and mutations in %.0f s); running %d at a time\n",
                cases.size(), runs, std::chrono::duration<double>(t1 - t0).count(), jobs);
-  size_t done = 0;
-  const auto outcomes = RunCorpus(cases, jobs, timeout_s, [&](const Outcome&) {
-    if (++done % 100 == 0) std::fprintf(stderr, "  %zu/%zu runs\n", done, runs);
+  std::vector<Outcome> so_far;
+  const auto outcomes = RunCorpus(cases, jobs, timeout_s, [&](const Outcome& o) {
+    so_far.push_back(o);
+    if (so_far.size() % 200 == 0) {
+      std::fprintf(stderr, "after %zu/%zu runs:\n%s", so_far.size(), runs, Table(so_far).c_str());
+    }
   });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   std::printf("%s", Table(outcomes).c_str());

@@ -1,5 +1,5 @@
 // The corrupt-input corpus in CI: a deterministic subset (every 12th input of
-// each family, about a tenth of the runs of bench/corpus_bench.cpp) through
+// each family, about a twelfth of the runs of bench/corpus_bench.cpp) through
 // the real tools. Required: no crash, no hang, no exit 1, and every failure
 // is one error line with a documented exit code.
 #include <doctest/doctest.h>
