@@ -46,11 +46,18 @@ std::string JsonLimitProblem(std::string_view text) {
   return "";
 }
 
-// The deepest nesting of a YAML node tree, without recursion; stops past `limit`.
-int YamlDepth(const YAML::Node& root, int limit) {
+// The deepest nesting of a YAML node tree, without recursion; stops past
+// `limit`, or when the walk has visited `max_nodes` nodes: aliases share
+// nodes, and nine levels of nine aliases ("billion laughs") expand to 9^9.
+int YamlDepth(const YAML::Node& root, int limit, size_t max_nodes, bool* too_many) {
   std::vector<std::pair<YAML::Node, int>> stack{{root, 1}};
   int deepest = 0;
+  size_t visited = 0;
   while (!stack.empty()) {
+    if (++visited > max_nodes) {
+      *too_many = true;
+      return deepest;
+    }
     auto [node, depth] = std::move(stack.back());
     stack.pop_back();
     if (!node.IsSequence() && !node.IsMap()) continue;
@@ -102,7 +109,12 @@ YAML::Node ParseYaml(std::string_view text, const std::string& source, ExitCode 
   } catch (const YAML::Exception& e) {
     Fail(code, source + ": not valid YAML (line " + std::to_string(e.mark.line + 1) + "): " + e.msg);
   }
-  if (YamlDepth(root, kMaxDocumentDepth) > kMaxDocumentDepth) {
+  // Without aliases a document has fewer nodes than bytes; every consumer
+  // expands aliases, so the expanded tree is what must stay small.
+  bool too_many = false;
+  const int depth = YamlDepth(root, kMaxDocumentDepth, 2 * text.size() + 64, &too_many);
+  if (too_many) Fail(code, source + ": YAML aliases expand to more nodes than the document has bytes");
+  if (depth > kMaxDocumentDepth) {
     Fail(code, source + ": YAML nested deeper than " + std::to_string(kMaxDocumentDepth) + " levels");
   }
   return root;

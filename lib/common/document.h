@@ -9,6 +9,8 @@
 //          comparisons, printing) far from the stack's end and output linear.
 //   size   kMaxJsonBytes per JSON document; kMaxConfigBytes per config file
 //          (ApplyYamlFile reads at most that, from a regular file only).
+//   aliases a YAML document whose aliases expand to more nodes than twice its
+//          bytes (+64) is refused ("billion laughs": 9 levels of 9 aliases).
 // Failures throw Error(code, "<source>: <what is wrong>") with the caller's
 // exit code (kBadData for data and checkpoints, kUsage for configs).
 #pragma once

@@ -78,6 +78,17 @@ TEST_CASE("yaml nested too deep is refused in flow and block style") {
   CHECK(ParseYaml(Nested(kMaxDocumentDepth, "[", "]"), "f.yaml", ExitCode::kUsage).IsSequence());
 }
 
+TEST_CASE("yaml aliases that expand exponentially are refused at once") {
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n";
+  for (char level = 'b'; level <= 'j'; ++level) {
+    laughs += std::string(1, level) + ": &" + level + " [";
+    for (int j = 0; j < 9; ++j) laughs += std::string(j ? ", *" : "*") + static_cast<char>(level - 1);
+    laughs += "]\n";
+  }
+  CHECK(YamlError(laughs) == "f.yaml: YAML aliases expand to more nodes than the document has bytes");
+  CHECK(ParseYaml("a: &a [1, 2]\nb: *a\n", "f.yaml", ExitCode::kUsage).IsMap());  // a few aliases are fine
+}
+
 TEST_CASE("yaml too large or malformed is refused") {
   CHECK(YamlError(std::string(kMaxConfigBytes + 1, '#')) ==
         "f.yaml: " + std::to_string(kMaxConfigBytes + 1) + " bytes of YAML, more than the limit of " +
