@@ -4,7 +4,7 @@
 // then every violation of the promise (crash, hang, exit 1, undocumented
 // code, a failure that is not one error line). Exit status 1 if any.
 //
-//   build/bin/bench_corpus [--jobs N] [--timeout S] [--stride K] [--keep DIR] [--bin DIR]
+//   build/bin/bench_corpus [--jobs N] [--timeout S] [--stride K] [--keep DIR] [--bin DIR] [--family F]
 // --bin runs the tools of another build (e.g. one from before the fixes);
 // the seeds are always made with this build's tools.
 #include <unistd.h>
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   int jobs = 2;
   double timeout_s = 60;
   Options options;
-  std::string keep, tools_dir;
+  std::string keep, tools_dir, only_family;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--jobs") jobs = std::atoi(argv[i + 1]);
@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     if (flag == "--stride") options.stride = std::atoi(argv[i + 1]);
     if (flag == "--keep") keep = argv[i + 1];
     if (flag == "--bin") tools_dir = argv[i + 1];
+    if (flag == "--family") only_family = argv[i + 1];
   }
   const std::string bin_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
   char scratch[] = "/tmp/perpetua-corpus-XXXXXX";
@@ -41,7 +42,9 @@ int main(int argc, char** argv) {
   if (!tools_dir.empty()) seeds.bin_dir = tools_dir;
   // Families interleaved, so that the counts printed along the way cover all of them.
   std::map<std::string, std::vector<Case>> by_family;
-  for (Case& c : BuildCorpus(seeds, options)) by_family[c.family].push_back(std::move(c));
+  for (Case& c : BuildCorpus(seeds, options)) {
+    if (only_family.empty() || c.family == only_family) by_family[c.family].push_back(std::move(c));
+  }
   size_t total = 0;
   for (const auto& f : by_family) total += f.second.size();
   std::vector<Case> cases;
