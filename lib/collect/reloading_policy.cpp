@@ -25,7 +25,7 @@ std::string CheckpointWatcher::CurrentId() {
   key_ = key;
   try {
     id_ = read_id_(path_);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     // The trainer may be between writes, or wrote something bad: keep acting.
     LogWarning(std::string("hot reload: ") + e.what() + "; keeping checkpoint " + id_);
   }
@@ -49,7 +49,7 @@ void ReloadingPolicy::BeginEpisode(uint64_t episode_seed) {
     try {
       policy_ = load_();
       ++reloads_;
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // whatever the file holds, the previous policy keeps acting
       LogWarning(std::string("hot reload: ") + e.what() + "; keeping " + policy_->id());
     }
   }

@@ -5,9 +5,10 @@
 // never within one. The id of the checkpoint that acted is the policy id
 // recorded with every episode ("checkpoint:<id>").
 //
-// A new checkpoint that fails to load (corrupt, other specs) does not stop
-// collection: the previous policy keeps acting, one warning names the file
-// and the reason, and the next change of the file is tried again.
+// A new checkpoint that fails to load (corrupt, other specs, fields of the
+// wrong type behind a valid hash: any exception from the loader) does not
+// stop collection: the previous policy keeps acting, one warning names the
+// file and the reason, and the next change of the file is tried again.
 #pragma once
 
 #include <sys/types.h>

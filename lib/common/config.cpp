@@ -3,11 +3,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <sstream>
 
+#include "common/document.h"
 #include "common/error.h"
+#include "common/fs.h"
 
 namespace perpetua {
 namespace {
@@ -110,7 +111,12 @@ void WalkMapping(const YAML::Node& node, const std::string& prefix, const std::s
                                " must be a mapping of keys to values");
   }
   for (const auto& item : node) {
-    const std::string key = item.first.as<std::string>();
+    if (!item.first.IsScalar()) {
+      Fail(ExitCode::kUsage, source + ": " + (prefix.empty() ? "the document" : "'" + prefix + "'") +
+                                 " has a key that is not a plain name (line " +
+                                 std::to_string(item.first.Mark().line + 1) + ")");
+    }
+    const std::string key = item.first.Scalar();
     const std::string path = prefix.empty() ? key : prefix + "." + key;
     auto it = std::find_if(fields.begin(), fields.end(),
                            [&](const FieldInfo& f) { return f.path == path; });
@@ -151,13 +157,7 @@ void FieldCollector::OnEndGroup() { prefix_.pop_back(); }
 
 void ApplyYaml(const std::string& yaml_text, const std::string& source,
                const std::vector<FieldInfo>& fields) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    Fail(ExitCode::kUsage, source + ": not valid YAML (line " + std::to_string(e.mark.line + 1) +
-                               "): " + e.msg);
-  }
+  const YAML::Node root = ParseYaml(yaml_text, source, ExitCode::kUsage);
   if (root.IsNull()) return;  // an empty file changes nothing
   std::vector<std::string> known_paths;
   for (const auto& f : fields) known_paths.push_back(f.path);
@@ -165,11 +165,7 @@ void ApplyYaml(const std::string& yaml_text, const std::string& source,
 }
 
 void ApplyYamlFile(const std::string& path, const std::vector<FieldInfo>& fields) {
-  std::ifstream in(path);
-  if (!in) Fail(ExitCode::kUsage, path + ": cannot read config file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  ApplyYaml(buffer.str(), path, fields);
+  ApplyYaml(ReadFileOrFail(path, ExitCode::kUsage, kMaxConfigBytes), path, fields);
 }
 
 void SetFieldFromText(const FieldInfo& field, const std::string& text, const std::string& source) {

@@ -101,11 +101,14 @@ std::vector<FieldInfo> ListFields(T& config) {
 
 // Applies a YAML mapping to the fields. `source` names the origin in errors
 // (a file path, "flag --x"). Throws Error(kUsage) on unknown keys (with a
-// suggestion), wrong value types or a non-mapping document.
+// suggestion), keys that are not plain names, wrong value types, a
+// non-mapping document or one beyond the limits of document.h (depth, size).
 void ApplyYaml(const std::string& yaml_text, const std::string& source,
                const std::vector<FieldInfo>& fields);
 
-// Reads `path` and applies it as above. Throws Error(kUsage) if unreadable.
+// Reads `path` and applies it as above. Throws Error(kUsage) if it is
+// unreadable, not a regular file (a FIFO or device is refused without
+// blocking: fs.h RegularFile) or larger than kMaxConfigBytes (document.h).
 void ApplyYamlFile(const std::string& path, const std::vector<FieldInfo>& fields);
 
 // Sets one field from command-line text (YAML scalar syntax; lists take a

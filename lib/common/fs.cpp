@@ -8,9 +8,9 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <sstream>
+#include <string>
 
 namespace perpetua {
 namespace {
@@ -81,12 +81,89 @@ void EnsureWritableDirectory(const std::string& dir) {
   if (::access(dir.c_str(), W_OK | X_OK) != 0) FailIo(dir, "directory not writable", errno);
 }
 
-std::string ReadFileOrFail(const std::string& path, ExitCode code) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Fail(code, path + ": cannot read: " + std::strerror(errno));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+namespace {
+
+const char* FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a plain file";
+}
+
+}  // namespace
+
+RegularFile RegularFile::Open(const std::string& path, ExitCode code, uint64_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    const int err = errno;
+    Fail(code, path + ": cannot open: " + (err == ELOOP ? "too many levels of symbolic links" : std::strerror(err)));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    Fail(code, path + ": cannot stat: " + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    Fail(code, path + ": not a regular file (" + FileKind(st.st_mode) + ")");
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > max_bytes) {
+    ::close(fd);
+    Fail(code, path + ": is " + std::to_string(size) + " bytes, more than the limit of " +
+                   std::to_string(max_bytes));
+  }
+  // Regular files never block; later reads need no special handling.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return RegularFile(fd, path, size, code);
+}
+
+RegularFile::RegularFile(RegularFile&& other) noexcept
+    : fd_(other.fd_), path_(std::move(other.path_)), size_(other.size_), code_(other.code_) {
+  other.fd_ = -1;
+}
+
+RegularFile& RegularFile::operator=(RegularFile&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    path_ = std::move(other.path_);
+    size_ = other.size_;
+    code_ = other.code_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+RegularFile::~RegularFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string RegularFile::ReadAt(uint64_t offset, uint64_t n) const {
+  if (n > size_ || offset > size_ - n) {
+    Fail(code_, path_ + ": ends before byte " + std::to_string(offset + n) + " (" +
+                    std::to_string(size_) + " bytes)");
+  }
+  std::string bytes(static_cast<size_t>(n), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t got = ::pread(fd_, bytes.data() + done, bytes.size() - done,
+                                static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) Fail(code_, path_ + ": cannot read: " + std::strerror(errno));
+    if (got == 0) Fail(code_, path_ + ": shrank while being read");
+    done += static_cast<size_t>(got);
+  }
+  return bytes;
+}
+
+std::string RegularFile::ProcPath() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+std::string ReadFileOrFail(const std::string& path, ExitCode code, uint64_t max_bytes) {
+  return RegularFile::Open(path, code, max_bytes).ReadAll();
 }
 
 std::string UniqueToken() {

@@ -2,6 +2,7 @@
 // All failures throw Error(kIoError) naming the path and the OS reason.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "common/error.h"
@@ -23,8 +24,49 @@ void FsyncPath(const std::string& path);
 // Creates `dir` and its parents if missing; checks that it is a writable directory.
 void EnsureWritableDirectory(const std::string& dir);
 
-// Reads a whole file. Throws Error(code) with "<path>: <reason>" if it cannot.
-std::string ReadFileOrFail(const std::string& path, ExitCode code);
+// The one way every reader opens a file it is given (shards, checkpoints,
+// configs, ...). Opens `path` read-only with O_NONBLOCK, so that a FIFO or a
+// device never blocks the open, then checks the *opened* descriptor (fstat,
+// no race with a renamed path): anything but a regular file (FIFO, socket,
+// device, directory) and a file larger than `max_bytes` are refused with
+// Error(code, "<path>: not a regular file (a FIFO)" / "<path>: is N bytes,
+// more than the limit of M"). A missing or unreadable file is Error(code)
+// with the OS reason. Move-only; closes the descriptor on destruction.
+class RegularFile {
+ public:
+  static constexpr uint64_t kNoLimit = ~uint64_t{0};
+  static RegularFile Open(const std::string& path, ExitCode code, uint64_t max_bytes = kNoLimit);
+  RegularFile(RegularFile&& other) noexcept;
+  RegularFile& operator=(RegularFile&& other) noexcept;
+  RegularFile(const RegularFile&) = delete;
+  RegularFile& operator=(const RegularFile&) = delete;
+  ~RegularFile();
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }  // bytes, from fstat at open
+  // Reads `n` bytes at `offset`; Error(code) if the file ends before (it shrank).
+  std::string ReadAt(uint64_t offset, uint64_t n) const;
+  // Reads the whole file (size() bytes).
+  std::string ReadAll() const { return ReadAt(0, size_); }
+  // A path that names this very descriptor ("/proc/self/fd/N"), for libraries
+  // that open by name (HDF5): they open the file that was checked.
+  std::string ProcPath() const;
+
+ private:
+  RegularFile(int fd, std::string path, uint64_t size, ExitCode code)
+      : fd_(fd), path_(std::move(path)), size_(size), code_(code) {}
+  int fd_ = -1;
+  std::string path_;
+  uint64_t size_ = 0;
+  ExitCode code_ = ExitCode::kBadData;
+};
+
+// Reads a whole regular file (RegularFile above). Throws Error(code) with
+// "<path>: <reason>" if it cannot, or if it is not a regular file of at most
+// `max_bytes`.
+std::string ReadFileOrFail(const std::string& path, ExitCode code,
+                           uint64_t max_bytes = RegularFile::kNoLimit);
 
 // A name fragment unique across processes and machines writing into one
 // shared directory: "<host>-<pid>-<unix ns>-<random hex>".

@@ -81,6 +81,9 @@ std::vector<std::string> NumberedLinks(hid_t group, const std::string& prefix, c
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     const std::string digits = name.substr(prefix.size());
     if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
+    if (digits.size() > 18) {  // beyond what every 64-bit integer can hold
+      Fail(ExitCode::kBadData, where.str() + ": " + name + ": episode number out of range");
+    }
     numbered.emplace_back(std::stoll(digits), name);
   }
   std::sort(numbered.begin(), numbered.end());

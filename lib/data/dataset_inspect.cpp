@@ -2,8 +2,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <set>
 
+#include "common/document.h"
 #include "common/fs.h"
 #include "data/dataset_reader.h"
 #include "data/dataset_recovery.h"
@@ -13,10 +15,12 @@
 namespace perpetua {
 namespace {
 
+// `text` parsed (document.h limits), or as a plain string if it is not JSON
+// within them: an odd provenance is shown, not fatal.
 nlohmann::json ParseOr(const std::string& text, nlohmann::json fallback) {
   if (text.empty()) return fallback;
-  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_discarded() ? nlohmann::json(text) : parsed;
+  std::optional<nlohmann::json> parsed = TryParseJson(text);
+  return parsed ? std::move(*parsed) : nlohmann::json(text);
 }
 
 // Counts staged episode files under DIR/.staging (pending recovery or in progress).

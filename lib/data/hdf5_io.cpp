@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
+
+#include "common/fs.h"
 
 namespace perpetua::h5 {
 namespace {
@@ -33,6 +36,83 @@ herr_t CollectInnermost(unsigned n, const H5E_error2_t* err, void* data) {
   return 0;
 }
 
+// Deflate, the only compressing filter HDF5 has built in, shrinks data by at
+// most ~1032:1: a dataset cannot hold more than this many times its storage.
+constexpr uint64_t kMaxExpansion = 1100;
+// Small datasets may be stored in fewer bytes than their headers; no check below this.
+constexpr uint64_t kSmallBytes = 1 << 16;
+
+// prod(dims) * element_bytes, or nullopt on overflow.
+std::optional<uint64_t> LogicalBytes(const std::vector<hsize_t>& dims, size_t element_bytes) {
+  uint64_t bytes = element_bytes;
+  for (const hsize_t d : dims) {
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes)) return std::nullopt;
+  }
+  return bytes;
+}
+
+// "" if dataset `name` is safe to read: its raw data lives in this file (no
+// external raw-data files, no virtual layout) and it holds the data its
+// shape claims (at most kMaxExpansion times its storage). Else what is wrong.
+std::string DatasetProblem(hid_t dataset) {
+  Handle dcpl(H5Dget_create_plist(dataset));
+  if (!dcpl.valid()) return "cannot read its creation properties";
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_VIRTUAL) return "is a virtual dataset (refused: data must live in this file)";
+  if (H5Pget_external_count(dcpl.get()) != 0) {
+    return "stores its data in external files (refused: data must live in this file)";
+  }
+  Handle type(H5Dget_type(dataset));
+  Handle space(H5Dget_space(dataset));
+  const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+  if (!type.valid() || rank < 0) return "cannot read its type or shape";
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  const std::optional<uint64_t> logical = LogicalBytes(dims, H5Tget_size(type.get()));
+  const uint64_t storage = H5Dget_storage_size(dataset);
+  const uint64_t ratio = layout == H5D_CHUNKED ? kMaxExpansion : 1;
+  if (!logical || (*logical > kSmallBytes && *logical / ratio > storage)) {
+    return "has shape " + ShapeString(std::vector<int64_t>(dims.begin(), dims.end())) +
+           " but the file holds only " + std::to_string(storage) + " bytes of its data";
+  }
+  return "";
+}
+
+struct ScanState {
+  std::string problem;  // "<object>: <what>" once something is refused
+};
+
+// H5Lvisit callback: refuses external and user-defined links (a shard must
+// never make a reader open another path) and unsafe datasets.
+herr_t ScanLink(hid_t group, const char* name, const H5L_info_t* info, void* data) {
+  auto* state = static_cast<ScanState*>(data);
+  if (info->type == H5L_TYPE_SOFT) return 0;  // resolves inside this file (HDF5 bounds chains)
+  if (info->type != H5L_TYPE_HARD) {
+    state->problem = std::string(name) + ": is an external link (refused: a data file must not " +
+                     "point a reader at other files)";
+    return 1;
+  }
+  H5O_info_t object{};
+  if (H5Oget_info_by_name2(group, name, &object, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
+    state->problem = std::string(name) + ": cannot read the object header";
+    return 1;
+  }
+  if (object.type != H5O_TYPE_DATASET) return 0;
+  Handle dataset(H5Dopen2(group, name, H5P_DEFAULT));
+  const std::string problem = dataset.valid() ? DatasetProblem(dataset.get()) : "cannot open dataset";
+  if (problem.empty()) return 0;
+  state->problem = std::string(name) + ": " + problem;
+  return 1;
+}
+
+// Error(kBadData) unless attribute `attr` stores the `bytes` its type and
+// shape claim (checked before anything of that size is allocated).
+void CheckAttrBytes(hid_t attr, uint64_t bytes, const std::string& name, const Where& where) {
+  if (bytes > kSmallBytes && bytes > H5Aget_storage_size(attr)) {
+    Fail(ExitCode::kBadData, where, "attribute '" + name + "' claims more data than it holds");
+  }
+}
+
 herr_t CollectLink(hid_t, const char* name, const H5L_info_t*, void* data) {
   static_cast<std::vector<std::string>*>(data)->emplace_back(name);
   return 0;
@@ -56,6 +136,20 @@ bool ReadAttrRaw(hid_t obj, const std::string& name, hid_t mem_type, H5T_class_t
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   if (n < 0 || static_cast<size_t>(n) != expected_elements) {
     Fail(ExitCode::kBadData, where, "attribute '" + name + "' has the wrong size");
+  }
+  if (want == H5T_INTEGER && cls == H5T_FLOAT) {
+    // A float where an integer belongs is taken only if it is a whole number
+    // (schema version 1.0, not 1.5, which HDF5's conversion would truncate).
+    std::vector<double> values(expected_elements);
+    if (H5Aread(attr.get(), H5T_NATIVE_DOUBLE, values.data()) < 0) {
+      Fail(ExitCode::kBadData, where, "cannot read attribute '" + name + "'");
+    }
+    for (const double v : values) {
+      if (!(v == std::floor(v) && std::fabs(v) < 9.0e15)) {
+        Fail(ExitCode::kBadData, where, "attribute '" + name + "' is " + std::to_string(v) +
+                                            ", not an integer");
+      }
+    }
   }
   if (H5Aread(attr.get(), mem_type, out) < 0) {
     Fail(ExitCode::kBadData, where, "cannot read attribute '" + name + "'");
@@ -183,10 +277,11 @@ void Fail(ExitCode code, const Where& where, const std::string& what) {
 
 Handle OpenFileReadOnly(const std::string& path) {
   InitThread();
-  if (::access(path.c_str(), R_OK) != 0) {
-    perpetua::Fail(ExitCode::kBadData, path + ": cannot read: " + std::strerror(errno));
-  }
-  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+  // The checked descriptor, reopened by HDF5 through /proc: a FIFO or device
+  // is refused without blocking, and HDF5 opens the very file that was checked.
+  const RegularFile checked = RegularFile::Open(path, ExitCode::kBadData);
+  const std::string name = checked.ProcPath();
+  const htri_t is_hdf5 = H5Fis_hdf5(name.c_str());
   if (is_hdf5 <= 0) {
     LastErrorDetail();
     perpetua::Fail(ExitCode::kBadData, path + ": not an HDF5 file (or truncated/unreadable)");
@@ -196,8 +291,15 @@ Handle OpenFileReadOnly(const std::string& path) {
   // file systems (NFS, Lustre) that datasets live on.
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
   H5Pset_file_locking(fapl.get(), false, true);
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
+  Handle file(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()));
   if (!file.valid()) Fail(ExitCode::kBadData, {path, ""}, "cannot open HDF5 file");
+  // One rule for links, checked once before any path is traversed: no
+  // external (or user-defined) links, no data in other files, and no dataset
+  // that claims more data than the file holds.
+  ScanState scan;
+  const herr_t visited = H5Lvisit(file.get(), H5_INDEX_NAME, H5_ITER_INC, ScanLink, &scan);
+  if (!scan.problem.empty()) Fail(ExitCode::kBadData, {path, ""}, scan.problem);
+  if (visited < 0) Fail(ExitCode::kBadData, {path, ""}, "cannot list the file's objects (corrupt)");
   return file;
 }
 
@@ -323,6 +425,7 @@ std::optional<std::vector<int64_t>> ReadAttrInt64Array(hid_t obj, const std::str
   Handle space(H5Aget_space(attr.get()));
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   if (n < 0) Fail(ExitCode::kBadData, where, "cannot read attribute '" + name + "'");
+  CheckAttrBytes(attr.get(), static_cast<uint64_t>(n) * sizeof(int64_t), name, where);
   std::vector<int64_t> values(static_cast<size_t>(n));
   if (n == 0) return values;
   ReadAttrRaw(obj, name, H5T_NATIVE_INT64, H5T_INTEGER, values.data(), values.size(), where);
@@ -355,6 +458,7 @@ std::optional<std::string> ReadAttrString(hid_t obj, const std::string& name,
     return value;
   }
   const size_t size = H5Tget_size(type.get());
+  CheckAttrBytes(attr.get(), size, name, where);
   std::string buffer(size, '\0');
   if (H5Aread(attr.get(), type.get(), buffer.data()) < 0) {
     Fail(ExitCode::kBadData, where, "cannot read attribute '" + name + "'");

@@ -62,7 +62,18 @@ struct Where {
 // Throws Error(code, where + ": " + what + [": " + HDF5 detail]).
 [[noreturn]] void Fail(ExitCode code, const Where& where, const std::string& what);
 
-// Opens an existing file read-only. Error(kBadData): not HDF5 / unreadable / truncated.
+// Opens an existing file read-only: the only way lib/data opens a file it reads.
+// The file must be a regular file (fs.h RegularFile: a FIFO or device is
+// refused without blocking). Before returning, every link in the file is
+// visited once and the file is refused if any of these holds, so that no
+// later read follows a path out of the file or allocates what is not there:
+//   * an external or user-defined link (one rule: refused, never traversed;
+//     soft links stay inside the file and are allowed),
+//   * a dataset whose raw data lives in other files (external storage, virtual),
+//   * a dataset whose shape claims more data than the file holds (more than
+//     1100x its stored bytes, deflate's limit, for chunked datasets).
+// Error(kBadData) naming the file and the object: not HDF5 / unreadable /
+// truncated / refused as above.
 Handle OpenFileReadOnly(const std::string& path);
 // Creates (truncating) a file for writing, latest format. Error(kIoError).
 Handle CreateFile(const std::string& path);
@@ -77,7 +88,9 @@ Handle OpenDataset(hid_t loc, const std::string& name, const Where& where);
 std::vector<std::string> ListLinks(hid_t group, const Where& where);
 
 // Attributes. Writers throw Error(kIoError); readers return nullopt when the
-// attribute is absent and throw Error(kBadData) when it has the wrong type.
+// attribute is absent and throw Error(kBadData) when it has the wrong type
+// (an integer reader takes a float attribute only if it holds a whole
+// number: 1.5 is refused, not truncated) or claims more data than it stores.
 void WriteAttrInt64(hid_t obj, const std::string& name, int64_t value, const Where& where);
 void WriteAttrUint64(hid_t obj, const std::string& name, uint64_t value, const Where& where);
 void WriteAttrDouble(hid_t obj, const std::string& name, double value, const Where& where);

@@ -30,8 +30,8 @@ void ShardFeed::HandleLine(const std::string& raw) {
   if (line.empty()) return;
   try {
     if (sampler_.AddFile(line) > 0) ++added_;
-  } catch (const Error& e) {
-    const std::string reason = e.what();
+  } catch (const std::exception& e) {  // Error, or e.g. bad_alloc: a thread must not let it escape
+    const std::string reason = dynamic_cast<const Error*>(&e) ? e.what() : line + ": " + e.what();
     LogWarning("skipping streamed shard: " + reason);
     std::lock_guard<std::mutex> lock(mutex_);
     rejected_.push_back(reason);

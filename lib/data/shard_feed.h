@@ -5,7 +5,9 @@
 //
 // A line that does not name a readable shard matching the sampler's schema
 // is not fatal for a trainer that runs for days: it is logged as a warning
-// naming the path and the reason, counted in rejected(), and skipped.
+// naming the path and the reason, counted in rejected(), and skipped. No
+// exception ever escapes the reader thread (any std::exception while adding
+// a shard rejects that shard).
 #pragma once
 
 #include <atomic>

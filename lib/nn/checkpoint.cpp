@@ -1,8 +1,9 @@
 #include "nn/checkpoint.h"
 
+#include <algorithm>
 #include <cstring>
-#include <fstream>
 
+#include "common/document.h"
 #include "common/error.h"
 #include "common/fs.h"
 
@@ -69,14 +70,27 @@ nlohmann::json ReadHeader(Reader& reader, const std::string& source) {
   }
   const uint64_t length = reader.U64("the metadata length");
   const std::string text = reader.Bytes(length, "the metadata");
-  nlohmann::json metadata = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (metadata.is_discarded() || !metadata.is_object()) {
+  nlohmann::json metadata = ParseJson(text, source + ": checkpoint metadata", ExitCode::kBadData);
+  if (!metadata.is_object()) {
     Fail(ExitCode::kBadData, source + ": checkpoint metadata is not a JSON object");
   }
   return metadata;
 }
 
 }  // namespace
+
+namespace checkpoint_detail {
+void FailField(const std::string& source, const std::string& key, FieldProblem problem) {
+  switch (problem) {
+    case FieldProblem::kMissing: Fail(ExitCode::kBadData, source + ": checkpoint lacks '" + key + "'");
+    case FieldProblem::kWrongType:
+      Fail(ExitCode::kBadData, source + ": checkpoint field '" + key + "' has the wrong type");
+    case FieldProblem::kNotInObject:
+      Fail(ExitCode::kBadData, source + ": checkpoint metadata: the object holding '" + key + "' is not a JSON object");
+  }
+  PERPETUA_CHECK(false);
+}
+}  // namespace checkpoint_detail
 
 uint64_t Fnv1a64(const void* data, size_t size, uint64_t seed) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -132,38 +146,35 @@ void WriteCheckpoint(const std::string& path, const CheckpointContents& contents
 }
 
 CheckpointContents ReadCheckpoint(const std::string& path) {
-  if (!IsRegularFile(path)) Fail(ExitCode::kBadData, path + ": no such checkpoint file");
   return ParseCheckpoint(ReadFileOrFail(path, ExitCode::kBadData), path);
 }
 
 nlohmann::json ReadCheckpointMetadata(const std::string& path) {
-  if (!IsRegularFile(path)) Fail(ExitCode::kBadData, path + ": no such checkpoint file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) Fail(ExitCode::kBadData, path + ": cannot open checkpoint");
-  std::string head(sizeof(kMagic) + 4 + 8, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
+  const RegularFile file = RegularFile::Open(path, ExitCode::kBadData);
+  constexpr uint64_t kHeadBytes = sizeof(kMagic) + 4 + 8;
+  const std::string head = file.ReadAt(0, std::min<uint64_t>(kHeadBytes, file.size()));
   Reader probe(head, path);
   if (probe.Bytes(sizeof(kMagic), "the file header") != std::string(kMagic, sizeof(kMagic))) {
     Fail(ExitCode::kBadData, path + ": not a Perpetua checkpoint (bad magic bytes)");
   }
   probe.U32("the file header");
+  // The length is not verified yet (the hash covers the whole file): bound it
+  // by what the file holds before allocating anything.
   const uint64_t length = probe.U64("the metadata length");
-  if (length > (uint64_t{1} << 30)) Fail(ExitCode::kBadData, path + ": checkpoint metadata length is implausible");
-  std::string rest(length, '\0');
-  in.read(rest.data(), static_cast<std::streamsize>(length));
-  rest.resize(static_cast<size_t>(in.gcount()));
-  const std::string bytes = head + rest;
+  if (length > file.size() - kHeadBytes) {
+    Fail(ExitCode::kBadData, path + ": truncated checkpoint (metadata length " + std::to_string(length) +
+                                 " exceeds the file's " + std::to_string(file.size()) + " bytes)");
+  }
+  const std::string bytes = head + file.ReadAt(kHeadBytes, length);
   Reader reader(bytes, path);
   return ReadHeader(reader, path);
 }
 
 std::string ReadCheckpointId(const std::string& path) {
   const nlohmann::json metadata = ReadCheckpointMetadata(path);
-  if (!metadata.contains("id") || !metadata["id"].is_string()) {
-    Fail(ExitCode::kBadData, path + ": checkpoint metadata has no string 'id'");
-  }
-  return metadata["id"].get<std::string>();
+  const std::string id = MetadataValue<std::string>(metadata, "id", "", path);
+  if (id.empty()) Fail(ExitCode::kBadData, path + ": checkpoint metadata has no string 'id'");
+  return id;
 }
 
 }  // namespace perpetua

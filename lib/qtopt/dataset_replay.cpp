@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/document.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "data/dataset_reader.h"
@@ -27,8 +28,8 @@ std::optional<std::pair<std::vector<float>, std::vector<float>>> DeclaredActionB
   h5::Handle data = h5::OpenGroup(file.get(), "data", where);
   const auto text = h5::ReadAttrString(data.get(), kEnvSpecAttr, where.Child("data"));
   if (!text) return std::nullopt;
-  const nlohmann::json spec = nlohmann::json::parse(*text, nullptr, false);
-  if (spec.is_discarded() || !spec.is_object() || !spec.contains("action")) return std::nullopt;
+  const nlohmann::json spec = TryParseJson(*text).value_or(nlohmann::json());
+  if (!spec.is_object() || !spec.contains("action")) return std::nullopt;
   try {
     return std::make_pair(spec["action"].at("low").get<std::vector<float>>(),
                           spec["action"].at("high").get<std::vector<float>>());

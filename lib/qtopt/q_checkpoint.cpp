@@ -85,12 +85,13 @@ void LoadNetworkWeights(const CheckpointContents& contents, const std::string& n
 LoadedQNetwork LoadQNetwork(const CheckpointContents& contents, const std::string& source,
                             const torch::Device& device, const std::string& name) {
   const nlohmann::json& meta = contents.metadata;
-  const std::string algorithm = meta.value("algorithm", std::string("(none)"));
+  const std::string algorithm = MetadataValue<std::string>(meta, "algorithm", "(none)", source);
   if (algorithm != kQtOptAlgorithm) {
     Fail(ExitCode::kBadData, source + ": checkpoint algorithm '" + algorithm + "' is not supported (expected 'qtopt')");
   }
-  if (meta.value("qtopt_format", 0) != kQtOptFormat) {
-    Fail(ExitCode::kBadData, source + ": QT-Opt checkpoint format " + meta.value("qtopt_format", nlohmann::json()).dump() +
+  const int64_t format = MetadataValue<int64_t>(meta, "qtopt_format", 0, source);
+  if (format != kQtOptFormat) {
+    Fail(ExitCode::kBadData, source + ": QT-Opt checkpoint format " + std::to_string(format) +
                                  " is not supported (this build reads " + std::to_string(kQtOptFormat) + ")");
   }
   LoadedQNetwork loaded;
@@ -101,11 +102,24 @@ LoadedQNetwork LoadQNetwork(const CheckpointContents& contents, const std::strin
   loaded.config = QNetworkConfig::FromJson(meta["network"], source);
   loaded.spec = QInputSpec::FromJson(meta["input_spec"], source);
   if (meta.contains("cem")) {
-    const auto& c = meta["cem"];
-    loaded.cem.iterations = c.value("iterations", loaded.cem.iterations);
-    loaded.cem.samples = c.value("samples", loaded.cem.samples);
-    loaded.cem.elites = c.value("elites", loaded.cem.elites);
-    loaded.cem.min_std = c.value("min_std", loaded.cem.min_std);
+    const nlohmann::json& c = meta["cem"];
+    if (!c.is_object()) Fail(ExitCode::kBadData, source + ": checkpoint field 'cem' has the wrong type");
+    loaded.cem.iterations = MetadataValue(c, "iterations", loaded.cem.iterations, source);
+    loaded.cem.samples = MetadataValue(c, "samples", loaded.cem.samples, source);
+    loaded.cem.elites = MetadataValue(c, "elites", loaded.cem.elites, source);
+    loaded.cem.min_std = MetadataValue(c, "min_std", loaded.cem.min_std, source);
+    try {
+      loaded.cem.Validate("cem");
+    } catch (const Error& e) {
+      Fail(ExitCode::kBadData, source + ": checkpoint CEM settings: " + e.what());
+    }
+  }
+  // The network is built before its weights are read: its size must be what
+  // the stored weights can hold (4 bytes a parameter), never more.
+  const uint64_t parameters = QNetworkImpl::ParameterCount(loaded.config, loaded.spec);
+  if (parameters > Blob(contents, name, source).size() / 4) {
+    Fail(ExitCode::kBadData, source + ": checkpoint describes a network of " + std::to_string(parameters) +
+                                 " parameters but its '" + name + "' weights hold fewer");
   }
   loaded.network = QNetwork(loaded.config, loaded.spec);
   LoadNetworkWeights(contents, name, *loaded.network, source);

@@ -105,7 +105,7 @@ void QLearner::Load(const CheckpointContents& contents, const std::string& sourc
   auto it = contents.blobs.find("optim.adam");
   if (it == contents.blobs.end()) Fail(ExitCode::kBadData, source + ": checkpoint lacks the optimiser state");
   OptimizerFromBytes(*adam_, it->second, source);
-  step_ = contents.metadata.value("step", int64_t{-1});
+  step_ = MetadataValue<int64_t>(contents.metadata, "step", -1, source);
   if (step_ < 0) Fail(ExitCode::kBadData, source + ": checkpoint lacks a valid 'step'");
 }
 

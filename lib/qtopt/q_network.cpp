@@ -3,22 +3,13 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "nn/checkpoint.h"
 #include "nn/tensor_io.h"
 
 namespace perpetua {
 namespace {
 
 int64_t ConvOut(int64_t size, int kernel, int stride) { return (size + 2 * (kernel / 2) - kernel) / stride + 1; }
-
-template <class T>
-T Get(const nlohmann::json& json, const char* key, const std::string& source) {
-  if (!json.contains(key)) Fail(ExitCode::kBadData, source + ": checkpoint lacks '" + key + "'");
-  try {
-    return json.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    Fail(ExitCode::kBadData, source + ": checkpoint field '" + key + "' has the wrong type");
-  }
-}
 
 }  // namespace
 
@@ -28,9 +19,9 @@ nlohmann::json QNetworkConfig::ToJson() const {
 
 QNetworkConfig QNetworkConfig::FromJson(const nlohmann::json& json, const std::string& source) {
   QNetworkConfig c;
-  c.encoder_channels = Get<std::vector<int>>(json, "encoder_channels", source);
-  c.head_channels = Get<std::vector<int>>(json, "head_channels", source);
-  c.hidden = Get<int>(json, "hidden", source);
+  c.encoder_channels = MetadataField<std::vector<int>>(json, "encoder_channels", source);
+  c.head_channels = MetadataField<std::vector<int>>(json, "head_channels", source);
+  c.hidden = MetadataField<int>(json, "hidden", source);
   try {
     c.Validate("network");
   } catch (const Error& e) {
@@ -100,18 +91,21 @@ nlohmann::json QInputSpec::ToJson() const {
 
 QInputSpec QInputSpec::FromJson(const nlohmann::json& json, const std::string& source) {
   QInputSpec s;
-  s.image_key = Get<std::string>(json, "image_key", source);
-  s.height = Get<int64_t>(json, "height", source);
-  s.width = Get<int64_t>(json, "width", source);
-  s.proprio_keys = Get<std::vector<std::string>>(json, "proprio_keys", source);
-  s.proprio_sizes = Get<std::vector<int64_t>>(json, "proprio_sizes", source);
-  s.action_low = Get<std::vector<float>>(json, "action_low", source);
-  s.action_high = Get<std::vector<float>>(json, "action_high", source);
+  s.image_key = MetadataField<std::string>(json, "image_key", source);
+  s.height = MetadataField<int64_t>(json, "height", source);
+  s.width = MetadataField<int64_t>(json, "width", source);
+  s.proprio_keys = MetadataField<std::vector<std::string>>(json, "proprio_keys", source);
+  s.proprio_sizes = MetadataField<std::vector<int64_t>>(json, "proprio_sizes", source);
+  s.action_low = MetadataField<std::vector<float>>(json, "action_low", source);
+  s.action_high = MetadataField<std::vector<float>>(json, "action_high", source);
   if (s.proprio_keys.size() != s.proprio_sizes.size() || s.action_low.size() != s.action_high.size() ||
       s.height <= 0 || s.width <= 0 || s.action_low.empty()) {
     Fail(ExitCode::kBadData, source + ": checkpoint input spec is inconsistent");
   }
-  for (int64_t n : s.proprio_sizes) s.proprio_dim += n;
+  for (int64_t n : s.proprio_sizes) {
+    if (n < 0 || n > (int64_t{1} << 32)) Fail(ExitCode::kBadData, source + ": checkpoint input spec has a bad vector size");
+    s.proprio_dim += n;
+  }
   return s;
 }
 
@@ -138,6 +132,33 @@ std::string QInputSpec::Difference(const QInputSpec& o) const {
            vec(o.action_high);
   }
   return "";
+}
+
+uint64_t QNetworkImpl::ParameterCount(const QNetworkConfig& config, const QInputSpec& spec) {
+  // Mirrors the constructor below layer by layer; tests pin it to CountParameters().
+  long double total = 0;
+  const auto linear = [&](long double in, long double out) { total += in * out + out; };
+  const auto conv = [&](long double in, long double out, int kernel) { total += in * out * kernel * kernel + out; };
+  long double in = 3;
+  int64_t h = spec.height, w = spec.width;
+  for (size_t i = 0; i < config.encoder_channels.size(); ++i) {
+    const int kernel = i == 0 ? 5 : 3;
+    conv(in, config.encoder_channels[i], kernel);
+    in = config.encoder_channels[i];
+    h = ConvOut(h, kernel, 2);
+    w = ConvOut(w, kernel, 2);
+  }
+  linear(static_cast<long double>(spec.action_dim()) + spec.proprio_dim, config.hidden);
+  linear(config.hidden, in);
+  for (int out : config.head_channels) {
+    conv(in, out, 3);
+    in = out;
+    h = ConvOut(h, 3, 2);
+    w = ConvOut(w, 3, 2);
+  }
+  linear(in * h * w, config.hidden);
+  linear(config.hidden, 1);
+  return total >= 1.8e19L ? UINT64_MAX : static_cast<uint64_t>(total);
 }
 
 QNetworkImpl::QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec)

@@ -47,6 +47,9 @@ struct QInputSpec {
 class QNetworkImpl : public torch::nn::Module {
  public:
   QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec);
+  // Trainable scalars such a network has, computed without building it
+  // (saturates at UINT64_MAX): loaders check it against the stored weights.
+  static uint64_t ParameterCount(const QNetworkConfig& config, const QInputSpec& spec);
 
   // image [B,H,W,3] uint8 -> embedding [B,C,h,w] float32.
   torch::Tensor Embed(const torch::Tensor& image);

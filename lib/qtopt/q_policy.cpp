@@ -52,7 +52,7 @@ std::unique_ptr<Policy> LoadPolicyFromCheckpoint(const std::string& path, const 
   if (options.cem_samples > 0) loaded.cem.samples = options.cem_samples;
   if (options.cem_elites > 0) loaded.cem.elites = options.cem_elites;
   loaded.cem.Validate("cem");
-  const std::string id = contents.metadata.value("id", std::string());
+  const std::string id = MetadataValue<std::string>(contents.metadata, "id", "", path);
   if (id.empty()) Fail(ExitCode::kBadData, path + ": checkpoint metadata has no string 'id'");
   return std::make_unique<QPolicy>(std::move(loaded), torch::Device(runtime.device), options.seed, id);
 }

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/document.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/signals.h"
@@ -150,9 +151,9 @@ struct QTrainer::Impl {
     try {
       mix->AddOnlineShard(path);
       ++shards_added;
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // Error, or anything else: never escapes the reader thread
       ++shards_rejected;
-      LogWarning(std::string("online shard skipped: ") + e.what());
+      LogWarning("online shard skipped: " + (dynamic_cast<const Error*>(&e) ? "" : path + ": ") + e.what());
     }
   }
 
@@ -187,8 +188,15 @@ struct QTrainer::Impl {
     if (it == c.blobs.end() || !c.blobs.count("trainer.generator")) {
       Fail(ExitCode::kBadData, source + ": checkpoint lacks the trainer state (not written by rl-train q?)");
     }
-    const nlohmann::json state = nlohmann::json::parse(it->second, nullptr, false);
-    if (state.is_discarded() || !state.contains("rng") || state["rng"].size() != 4) {
+    const nlohmann::json state = ParseJson(it->second, source + ": trainer state", ExitCode::kBadData);
+    const auto all = [](const nlohmann::json& list, bool (nlohmann::json::*is)() const noexcept) {
+      return list.is_array() && std::all_of(list.begin(), list.end(), [&](const nlohmann::json& v) { return (v.*is)(); });
+    };
+    const bool well_typed = state.is_object() && state.contains("rng") && state["rng"].size() == 4 &&
+                            all(state["rng"], &nlohmann::json::is_number_unsigned) &&
+                            state.value("run_id", nlohmann::json("")).is_string() &&
+                            all(state.value("online_shards", nlohmann::json::array()), &nlohmann::json::is_string);
+    if (!well_typed) {
       Fail(ExitCode::kBadData, source + ": checkpoint trainer state is malformed");
     }
     return state;

@@ -12,6 +12,7 @@
 
 #include "collect/checkpoint_fixture.h"
 #include "common/fs.h"
+#include "nn/checkpoint.h"
 #include "data/dataset_reader.h"
 #include "data/dataset_recovery.h"
 #include "env/make_env.h"
@@ -428,6 +429,39 @@ TEST_CASE("a checkpoint replaced during collection is picked up and recorded") {
   int switches = 0;
   for (size_t i = 1; i < by_index.size(); ++i) switches += by_index[i].second != by_index[i - 1].second;
   CHECK(switches == 1);
+}
+
+TEST_CASE("hot reload of a checkpoint with a wrongly typed field keeps the previous policy acting") {
+  TempDir dir;
+  const EnvSpec spec = GraspSpec(32);
+  testing::WriteTestCheckpoint(dir / "latest.ckpt", spec, "first", 1);
+  testing::WriteTestCheckpoint(dir / "second.ckpt", spec, "second", 2);
+  // Passes the integrity hash; one field has the wrong type.
+  CheckpointContents bad = ReadCheckpoint(dir / "latest.ckpt");
+  bad.metadata["id"] = "bad";
+  bad.metadata["cem"]["samples"] = "many";
+  ChildProcess child(Collect({"--policy", dir / "latest.ckpt", "--reload", "--forever", "--out",
+                              dir / "data", "--dataset.episodes-per-shard", "1"}));
+  WaitForLines(child, 1);
+  WriteCheckpoint(dir / "latest.ckpt", bad);
+  WaitForLines(child, Lines(child.OutSoFar()).size() + 2);
+  RenameDurably(dir / "second.ckpt", dir / "latest.ckpt");  // the next change is tried again
+  WaitForLines(child, Lines(child.OutSoFar()).size() + 2);
+  child.Signal(SIGINT);
+  const ProcessResult r = child.Wait();
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 130);
+  size_t warnings = 0;
+  for (const std::string& line : Lines(r.err)) {
+    if (line.find("hot reload:") == std::string::npos) continue;
+    ++warnings;
+    CHECK(line == "rl-collect: warning: hot reload: " + dir / "latest.ckpt" +
+                      ": checkpoint field 'samples' has the wrong type; keeping checkpoint:first");
+  }
+  CHECK(warnings == 1);
+  std::set<std::string> policies;
+  for (const EpisodeFacts& e : ReadAll({dir / "data"})) policies.insert(e.policy_id);
+  CHECK(policies == std::set<std::string>{"checkpoint:first", "checkpoint:second"});
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <stdexcept>
+
 #include "common/error.h"
 #include "common/fs.h"
 #include "support/test_support.h"
@@ -85,6 +87,26 @@ TEST_CASE("a checkpoint that fails to load keeps the previous policy acting") {
   CHECK(attempts == 1);  // not retried until the file changes again
   WriteFileAtomic(path, "C");
   policy.BeginEpisode(3);
+  CHECK(attempts == 2);
+}
+
+TEST_CASE("a loader failing with any exception keeps the previous policy acting") {
+  testing::TempDir dir;
+  const std::string path = dir / "latest.ckpt";
+  WriteFileAtomic(path, "A");
+  auto watcher = std::make_shared<CheckpointWatcher>(path, ReadId);
+  int attempts = 0;
+  auto load = [&]() -> std::unique_ptr<Policy> {
+    if (++attempts == 1) throw std::runtime_error("[json.exception.type_error.302] type must be number, but is string");
+    return std::make_unique<NamedPolicy>(ReadId(path));
+  };
+  ReloadingPolicy policy(watcher, load, std::make_unique<NamedPolicy>("A"), "A");
+  WriteFileAtomic(path, "B");
+  policy.BeginEpisode(1);  // was: the exception escaped and the collector exited 1
+  CHECK(policy.id() == "checkpoint:A");
+  WriteFileAtomic(path, "C");
+  policy.BeginEpisode(2);
+  CHECK(policy.id() == "checkpoint:C");
   CHECK(attempts == 2);
 }
 

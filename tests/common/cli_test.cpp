@@ -3,6 +3,7 @@
 #include "common/cli.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include "support/test_support.h"
 
@@ -78,6 +79,17 @@ TEST_CASE("the real binary prints one clear line with a suggestion") {
   const auto result = RunProcess({ToolPath("rl-train"), "qq"});
   CHECK(result.exit_code == 2);
   CHECK(result.err.find("rl-train: error: unknown verb 'qq' (did you mean 'q'?)") == 0);
+}
+
+TEST_CASE("--config given a FIFO or a device fails at once with one line") {
+  testing::TempDir dir;
+  REQUIRE(::mkfifo((dir / "config.yaml").c_str(), 0644) == 0);  // no writer: reading it would block
+  for (const std::string& path : {dir / "config.yaml", std::string("/dev/zero")}) {
+    const auto result = RunProcess({ToolPath("rl-data"), "inspect", "x", "--config", path});
+    CHECK(result.exit_code == 2);
+    CHECK(result.err.find("rl-data: error: " + path + ": not a regular file") == 0);
+    CHECK(testing::Lines(result.err).size() == 1);
+  }
 }
 
 }  // namespace

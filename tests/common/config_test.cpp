@@ -1,8 +1,11 @@
 #include "common/config.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
+#include "common/document.h"
 #include "common/error.h"
+#include "support/test_support.h"
 
 namespace perpetua {
 namespace {
@@ -70,6 +73,39 @@ TEST_CASE("wrong types and bad documents are usage errors") {
   CHECK(UsageMessage("cem: 3\n") == "test.yaml: 'cem' must be a mapping of keys to values");
   CHECK(UsageMessage("- a\n- b\n") == "test.yaml: the document must be a mapping of keys to values");
   CHECK(UsageMessage("env: [unclosed\n").rfind("test.yaml: not valid YAML", 0) == 0);
+}
+
+TEST_CASE("keys that are not plain names and documents nested too deep are usage errors") {
+  CHECK(UsageMessage("[a, b]: 1\n") == "test.yaml: the document has a key that is not a plain name (line 1)");
+  CHECK(UsageMessage("cem:\n  {x: 1}: 2\n") == "test.yaml: 'cem' has a key that is not a plain name (line 2)");
+  CHECK(UsageMessage("? - a\n: 1\n") == "test.yaml: the document has a key that is not a plain name (line 1)");
+  std::string deep = "env: ";
+  for (int i = 0; i < 100; ++i) deep += "[";
+  CHECK(UsageMessage(deep + "\n") == "test.yaml: YAML nested deeper than 64 levels");
+}
+
+TEST_CASE("config files must be regular files of at most 1 MiB") {
+  testing::TempDir dir;
+  OuterConfig config;
+  const auto fields = ListFields(config);
+  const auto message = [&](const std::string& path) -> std::string {
+    try {
+      ApplyYamlFile(path, fields);
+    } catch (const Error& e) {
+      CHECK(e.code() == ExitCode::kUsage);
+      return e.what();
+    }
+    return "";
+  };
+  REQUIRE(::mkfifo((dir / "fifo.yaml").c_str(), 0644) == 0);
+  CHECK(message(dir / "fifo.yaml") == dir / "fifo.yaml" + ": not a regular file (a FIFO)");
+  CHECK(message("/dev/zero") == "/dev/zero: not a regular file (a character device)");
+  testing::WriteFile(dir / "huge.yaml", std::string(kMaxConfigBytes + 1, '#'));
+  CHECK(message(dir / "huge.yaml") == dir / "huge.yaml" + ": is " + std::to_string(kMaxConfigBytes + 1) +
+                                          " bytes, more than the limit of " + std::to_string(kMaxConfigBytes));
+  testing::WriteFile(dir / "ok.yaml", "seed: 9\n");
+  ApplyYamlFile(dir / "ok.yaml", fields);
+  CHECK(config.seed == 9);
 }
 
 TEST_CASE("dump then load round-trips every field") {

@@ -12,9 +12,11 @@
 
 #include "common/fs.h"
 #include "common/rng.h"
+#include "corpus/mutate.h"
 #include "data/dataset_reader.h"
 #include "data/dataset_sampler.h"
 #include "data/dataset_writer.h"
+#include "data/shard_format.h"
 #include "data/episode_factory.h"
 #include "support/test_support.h"
 
@@ -360,6 +362,86 @@ TEST_CASE("rl-data usage errors") {
   CHECK(bad_flag.err.find("quick") != std::string::npos);
   const auto no_dir = RunProcess({ToolPath("rl-data"), "recover"});
   CHECK(no_dir.exit_code == 2);
+}
+
+TEST_CASE("a FIFO named like a shard and links out of the file are refused without blocking") {
+  TempDir dir;
+  const std::string shard = WriteShard(dir.path());
+  const std::string fifo = dir / "shard-zz.h5";  // no writer: opening it for reading would block
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  ExpectInvalid({dir.path()}, fifo, "not a regular file");
+  ExpectInvalid({fifo}, fifo, "not a regular file");
+  // The sampler (rl-train) opens the FIFO through the one opener.
+  const std::string refused = fifo + ": not a regular file (a FIFO)";
+  CHECK_THROWS_WITH_AS(DatasetSampler({dir.path()}, DatasetSamplerConfig{}), doctest::Contains(refused.c_str()), Error);
+  ::unlink(fifo.c_str());
+  TempDir other;
+  const std::string target = other / "target.fifo";
+  REQUIRE(::mkfifo(target.c_str(), 0644) == 0);
+  corpus::EditHdf5(shard, [&](hid_t f) {
+    H5Lcreate_external(target.c_str(), "/data", f, "data/demo_0/obs/zz", H5P_DEFAULT, H5P_DEFAULT);
+  });
+  ExpectInvalid({dir.path()}, shard, "data/demo_0/obs/zz: is an external link");
+  // One rule: an external link to any file, readable or not, is refused.
+  const std::string plain = WriteShard(other.path());
+  corpus::EditHdf5(shard, [&](hid_t f) {
+    corpus::DeleteLink(f, "data/demo_0/obs/zz");
+    corpus::DeleteLink(f, "data/demo_0/actions");
+    H5Lcreate_external(plain.c_str(), "/data/demo_0/actions", f, "data/demo_0/actions", H5P_DEFAULT, H5P_DEFAULT);
+  });
+  ExpectInvalid({dir.path()}, shard, "data/demo_0/actions: is an external link");
+  CHECK_THROWS_WITH_AS(DatasetReader({dir.path()}), doctest::Contains("is an external link"), Error);
+}
+
+TEST_CASE("raw data stored in another file is refused") {
+  TempDir dir;
+  const std::string shard = WriteShard(dir.path());
+  corpus::EditHdf5(shard, [](hid_t f) {
+    corpus::DeleteLink(f, "data/demo_0/rewards");
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_external(dcpl, "/dev/zero", 0, 5 * sizeof(float));
+    const hsize_t n = 5;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    H5Dclose(H5Dcreate2(f, "data/demo_0/rewards", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    H5Sclose(space);
+    H5Pclose(dcpl);
+  });
+  ExpectInvalid({dir.path()}, shard, "data/demo_0/rewards: stores its data in external files");
+}
+
+TEST_CASE("an episode claiming 2^31 steps is refused before anything is allocated") {
+  TempDir dir;
+  const std::string shard = WriteShard(dir.path());
+  corpus::EditHdf5(shard, [](hid_t f) { corpus::ClaimSteps(f, "data/demo_0", int64_t{1} << 31); });
+  ExpectInvalid({dir.path()}, shard, "has shape [2147483648");
+  CHECK_THROWS_WITH_AS(DatasetReader({shard}), doctest::Contains("but the file holds only"), Error);
+}
+
+TEST_CASE("an episode number beyond 64 bits and a fractional schema version are refused") {
+  TempDir dir;
+  const std::string shard = WriteShard(dir.path());
+  const std::string pristine = testing::ReadFile(shard);
+  corpus::EditHdf5(shard, [](hid_t f) {
+    H5Lmove(f, "data/demo_0", f, "data/demo_99999999999999999999", H5P_DEFAULT, H5P_DEFAULT);
+  });
+  ExpectInvalid({dir.path()}, shard, "data: demo_99999999999999999999: episode number out of range");
+  testing::WriteFile(shard, pristine);
+  corpus::EditHdf5(shard, [](hid_t f) { corpus::PutAttrDouble(f, "/", "perpetua_schema_version", 1.5); });
+  ExpectInvalid({dir.path()}, shard, "attribute 'perpetua_schema_version' is 1.500000, not an integer");
+  corpus::EditHdf5(shard, [](hid_t f) { corpus::PutAttrDouble(f, "/", "perpetua_schema_version", 1.0); });
+  CHECK(RunProcess({ToolPath("rl-data"), "inspect", dir.path()}).exit_code == 0);  // a whole number is fine
+}
+
+TEST_CASE("provenance nested 50000 levels deep is shown as text without a crash") {
+  TempDir dir;
+  const std::string shard = WriteShard(dir.path());
+  corpus::EditHdf5(shard, [](hid_t f) { corpus::PutAttrString(f, "/", kProvenanceAttr, corpus::DeepJson(50000)); });
+  const auto result = RunProcess({ToolPath("rl-data"), "inspect", dir.path()});
+  CAPTURE(result.err);
+  CHECK(result.signal == 0);
+  CHECK(result.exit_code == 0);
+  const auto json = nlohmann::json::parse(result.out);
+  CHECK(json["files"][0]["provenance"] == corpus::DeepJson(50000));
 }
 
 }  // namespace

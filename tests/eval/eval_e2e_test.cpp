@@ -4,9 +4,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <functional>
 #include <sstream>
 
 #include "collect/checkpoint_fixture.h"
+#include "corpus/corpus.h"
+#include "corpus/mutate.h"
+#include "nn/checkpoint.h"
 #include "env/make_env.h"
 #include "rollout/rollout.h"
 #include "rollout/video.h"
@@ -205,6 +209,42 @@ TEST_CASE("a checkpoint policy is evaluated and bad input is refused with its co
     CHECK(r.err.find("rl-eval: error: ") == 0);
     CHECK(r.err.find(c.message) != std::string::npos);
     CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("checkpoints with deep or wrongly typed metadata behind a valid hash are refused with exit 3") {
+  TempDir dir;
+  EnvConfig config;
+  config.image_size = 32;
+  testing::WriteTestCheckpoint(dir / "q.ckpt", MakeEnv(config)->spec(), "q-test");
+  const CheckpointContents valid = ReadCheckpoint(dir / "q.ckpt");
+  const auto write = [&](const std::string& name, const std::string& metadata_text) {
+    testing::WriteFile(dir / name, corpus::RawCheckpoint(metadata_text, valid.blobs));
+    return dir / name;
+  };
+  const auto with = [&](const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json meta = valid.metadata;
+    edit(meta);
+    return write(name, meta.dump());
+  };
+  std::string deep = valid.metadata.dump();
+  deep.insert(deep.size() - 1, ",\"deep\":" + corpus::DeepJson(100000));  // crashed the JSON copy
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {write("deep.ckpt", deep), "checkpoint metadata: JSON nested deeper than 64 levels"},
+      {with("algorithm.ckpt", [](nlohmann::json& m) { m["algorithm"] = 7; }), "field 'algorithm' has the wrong type"},
+      {with("format.ckpt", [](nlohmann::json& m) { m["qtopt_format"] = 1.5; }), "field 'qtopt_format' has the wrong type"},
+      {with("cem.ckpt", [](nlohmann::json& m) { m["cem"] = "fast"; }), "field 'cem' has the wrong type"},
+      {with("hidden.ckpt", [](nlohmann::json& m) { m["network"]["hidden"] = "16"; }), "field 'hidden' has the wrong type"},
+      {with("huge.ckpt", [](nlohmann::json& m) { m["network"]["hidden"] = 1 << 30; }), "weights hold fewer"},
+      {with("id.ckpt", [](nlohmann::json& m) { m["id"] = nlohmann::json::array(); }), "field 'id' has the wrong type"},
+  };
+  for (const auto& [path, message] : cases) {
+    const ProcessResult r = RunProcess(Eval({"--policy", path, "--episodes", "1"}));
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find("rl-eval: error: " + path + ": ") == 0);
+    CHECK(r.err.find(message) != std::string::npos);
+    CHECK(testing::Lines(r.err).size() == 1);
   }
 }
 

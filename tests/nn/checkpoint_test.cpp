@@ -64,7 +64,7 @@ TEST_CASE("every truncation and every flipped byte of a checkpoint is refused") 
 TEST_CASE("checkpoint read errors name the file") {
   testing::TempDir dir;
   ExitCode code = ExitCode::kOk;
-  CHECK(ErrorOf([&] { ReadCheckpoint(dir / "missing.ckpt"); }, &code) == dir / "missing.ckpt" + ": no such checkpoint file");
+  CHECK(ErrorOf([&] { ReadCheckpoint(dir / "missing.ckpt"); }, &code) == dir / "missing.ckpt" + ": cannot open: No such file or directory");
   CHECK(code == ExitCode::kBadData);
   testing::WriteFile(dir / "text.ckpt", "hello, this is not a checkpoint");
   CHECK(ErrorOf([&] { ReadCheckpointId(dir / "text.ckpt"); }, &code) ==
@@ -74,6 +74,50 @@ TEST_CASE("checkpoint read errors name the file") {
   CHECK(ReadCheckpointId(dir / "cut.ckpt") == "run-7");  // metadata intact: the id still reads
   CHECK(ErrorOf([&] { ReadCheckpoint(dir / "cut.ckpt"); }, &code) ==
         dir / "cut.ckpt" + ": truncated checkpoint (ends inside the integrity hash)");
+}
+
+TEST_CASE("an unverified metadata length is bounded by the file size") {
+  testing::TempDir dir;
+  std::string bytes = SerializeCheckpoint(Example());
+  for (int i = 0; i < 8; ++i) bytes[12 + i] = static_cast<char>(i == 3 ? 0x40 : 0);  // 1 GiB, little-endian
+  testing::WriteFile(dir / "long.ckpt", bytes);
+  ExitCode code = ExitCode::kOk;
+  CHECK(ErrorOf([&] { ReadCheckpointId(dir / "long.ckpt"); }, &code) ==
+        dir / "long.ckpt" + ": truncated checkpoint (metadata length 1073741824 exceeds the file's " +
+            std::to_string(bytes.size()) + " bytes)");
+  CHECK(code == ExitCode::kBadData);
+}
+
+TEST_CASE("metadata nested too deep is refused even behind a valid hash") {
+  CheckpointContents c = Example();
+  nlohmann::json deep = 1;
+  for (int i = 0; i < 100; ++i) deep = nlohmann::json::array({std::move(deep)});
+  c.metadata["deep"] = std::move(deep);
+  ExitCode code = ExitCode::kOk;
+  CHECK(ErrorOf([&] { ParseCheckpoint(SerializeCheckpoint(c), "x.ckpt"); }, &code) ==
+        "x.ckpt: checkpoint metadata: JSON nested deeper than 64 levels");
+  CHECK(code == ExitCode::kBadData);
+}
+
+TEST_CASE("typed metadata access refuses wrong types and out-of-range numbers") {
+  const nlohmann::json m = {{"step", 7},   {"half", 1.5},  {"name", "x"},          {"big", int64_t{1} << 40},
+                            {"neg", -1},   {"list", {1, 2}}, {"mixed", {1, "two"}}, {"none", nullptr}};
+  ExitCode code = ExitCode::kOk;
+  CHECK(MetadataField<int>(m, "step", "c") == 7);
+  CHECK(MetadataValue<int>(m, "absent", 5, "c") == 5);
+  CHECK(MetadataValue<int>(m, "none", 5, "c") == 5);
+  CHECK(MetadataField<double>(m, "step", "c") == 7.0);
+  CHECK(MetadataField<std::vector<int>>(m, "list", "c") == std::vector<int>{1, 2});
+  const std::string wrong = "c: checkpoint field '";
+  CHECK(ErrorOf([&] { MetadataField<int>(m, "half", "c"); }, &code) == wrong + "half' has the wrong type");
+  CHECK(code == ExitCode::kBadData);
+  CHECK(ErrorOf([&] { MetadataField<int>(m, "name", "c"); }, &code) == wrong + "name' has the wrong type");
+  CHECK(ErrorOf([&] { MetadataField<int>(m, "big", "c"); }, &code) == wrong + "big' has the wrong type");
+  CHECK(ErrorOf([&] { MetadataField<uint64_t>(m, "neg", "c"); }, &code) == wrong + "neg' has the wrong type");
+  CHECK(ErrorOf([&] { MetadataField<std::vector<int>>(m, "mixed", "c"); }, &code) == wrong + "mixed' has the wrong type");
+  CHECK(ErrorOf([&] { MetadataField<std::string>(m, "absent", "c"); }, &code) == "c: checkpoint lacks 'absent'");
+  CHECK(ErrorOf([&] { MetadataField<int>(m["name"], "x", "c"); }, &code) ==
+        "c: checkpoint metadata: the object holding 'x' is not a JSON object");
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
+#include "corpus/corpus.h"
+#include "corpus/mutate.h"
 #include "data/dataset_writer.h"
 #include "nn/checkpoint.h"
 #include "qtopt/memory_replay.h"
@@ -113,7 +115,7 @@ TEST_CASE("rl-train q refuses corrupt checkpoints for resume and init") {
   CHECK(r.err == "rl-train: error: " + tmp / "flipped.ckpt" + ": checkpoint is corrupt (integrity hash mismatch)\n");
   r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run2", "--init", tmp / "missing.ckpt"}));
   CHECK(r.exit_code == 3);
-  CHECK(r.err == "rl-train: error: " + tmp / "missing.ckpt" + ": no such checkpoint file\n");
+  CHECK(r.err == "rl-train: error: " + tmp / "missing.ckpt" + ": cannot open: No such file or directory\n");
 }
 
 TEST_CASE("rl-train q online stream: shards from stdin and stdin closing early") {
@@ -144,6 +146,42 @@ TEST_CASE("rl-train q online stream: shards from stdin and stdin closing early")
   const auto last = nlohmann::json::parse(metrics.substr(metrics.rfind('\n', metrics.size() - 2) + 1));
   CHECK(last["online_transitions"] == 18);
   CHECK(last["online_share"] == 1.0);
+}
+
+TEST_CASE("rl-train q skips a streamed shard that claims 2^31 steps and refuses bad checkpoint fields") {
+  testing::TempDir tmp;
+  const auto online = WriteShards(tmp / "fresh", 3, 16, 100);
+  REQUIRE(online.size() == 1);
+  corpus::EditHdf5(online[0], [](hid_t f) { corpus::ClaimSteps(f, "data/demo_0", int64_t{1} << 31); });
+  auto r = RunProcess(Train({"--online", "-", "--out", tmp / "a", "--steps", "2"}), online[0] + "\n");
+  CAPTURE(r.err);
+  CHECK(r.signal == 0);  // was SIGABRT: bad_alloc escaped the reader thread
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("rl-train: warning: online shard skipped: " + online[0] + ": data/demo_0/actions: has shape "
+                   "[2147483648, ") != std::string::npos);
+
+  // Checkpoints that pass the hash but hold deep or wrongly typed fields.
+  WriteShards(tmp / "data", 3);
+  REQUIRE(RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "2"})).exit_code == 0);
+  const CheckpointContents good = ReadCheckpoint(tmp / "run/latest.ckpt");
+  std::string deep = good.metadata.dump();
+  deep.insert(deep.size() - 1, ",\"deep\":" + corpus::DeepJson(100000));
+  testing::WriteFile(tmp / "deep.ckpt", corpus::RawCheckpoint(deep, good.blobs));
+  r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "init", "--init", tmp / "deep.ckpt"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "rl-train: error: " + tmp / "deep.ckpt" + ": checkpoint metadata: JSON nested deeper than 64 levels\n");
+  CheckpointContents typed = good;
+  typed.blobs["trainer.state"] = R"({"rng": ["a", "b", "c", "d"]})";
+  WriteCheckpoint(tmp / "run/latest.ckpt", typed);
+  r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "4", "--resume"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "rl-train: error: " + tmp / "run/latest.ckpt" + ": checkpoint trainer state is malformed\n");
+  typed = good;
+  typed.metadata["step"] = "two";
+  WriteCheckpoint(tmp / "run/latest.ckpt", typed);
+  r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "4", "--resume"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "rl-train: error: " + tmp / "run/latest.ckpt" + ": checkpoint field 'step' has the wrong type\n");
 }
 
 TEST_CASE("rl-train q usage errors name the flag") {
