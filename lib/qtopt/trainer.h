@@ -23,7 +23,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "qtopt/qtopt_config.h"
-#include "qtopt/replay_mix.h"
+#include "replay/replay_mix.h"
 
 namespace perpetua {
 

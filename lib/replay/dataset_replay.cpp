@@ -1,4 +1,4 @@
-#include "qtopt/dataset_replay.h"
+#include "replay/dataset_replay.h"
 
 #include <optional>
 
