@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "collect/checkpoint_fixture.h"
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "rollout/rollout.h"
 #include "rollout/video.h"
 #include "support/test_support.h"

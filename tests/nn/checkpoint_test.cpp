@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "common/error.h"
+#include "support/expect_error.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -18,15 +19,6 @@ CheckpointContents Example() {
   return c;
 }
 
-std::string ErrorOf(const std::function<void()>& fn, ExitCode* code) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    *code = e.code();
-    return e.what();
-  }
-  return "";
-}
 
 TEST_CASE("checkpoint round trip keeps metadata and blobs") {
   testing::TempDir dir;
@@ -42,37 +34,32 @@ TEST_CASE("checkpoint round trip keeps metadata and blobs") {
 TEST_CASE("every truncation and every flipped byte of a checkpoint is refused") {
   const std::string bytes = SerializeCheckpoint(Example());
   for (size_t cut = 0; cut < bytes.size(); cut += 7) {
-    ExitCode code = ExitCode::kOk;
-    const std::string message = ErrorOf([&] { ParseCheckpoint(bytes.substr(0, cut), "f.ckpt"); }, &code);
     CAPTURE(cut);
-    CHECK(code == ExitCode::kBadData);
+    const std::string message =
+        testing::ExpectError([&] { ParseCheckpoint(bytes.substr(0, cut), "f.ckpt"); }, ExitCode::kBadData);
     CHECK(message.rfind("f.ckpt: ", 0) == 0);
   }
   for (size_t i = 0; i < bytes.size(); i += 13) {
     std::string damaged = bytes;
     damaged[i] = static_cast<char>(damaged[i] ^ 0x10);
-    ExitCode code = ExitCode::kOk;
-    ErrorOf([&] { ParseCheckpoint(damaged, "f.ckpt"); }, &code);
     CAPTURE(i);
-    CHECK(code == ExitCode::kBadData);
+    testing::ExpectError([&] { ParseCheckpoint(damaged, "f.ckpt"); }, ExitCode::kBadData);
   }
-  ExitCode code = ExitCode::kOk;
-  CHECK(ErrorOf([&] { ParseCheckpoint(bytes + "z", "f.ckpt"); }, &code) ==
+  CHECK(testing::ExpectError([&] { ParseCheckpoint(bytes + "z", "f.ckpt"); }, ExitCode::kBadData) ==
         "f.ckpt: checkpoint has 1 unexpected trailing bytes");
 }
 
 TEST_CASE("checkpoint read errors name the file") {
   testing::TempDir dir;
-  ExitCode code = ExitCode::kOk;
-  CHECK(ErrorOf([&] { ReadCheckpoint(dir / "missing.ckpt"); }, &code) == dir / "missing.ckpt" + ": no such checkpoint file");
-  CHECK(code == ExitCode::kBadData);
+  CHECK(testing::ExpectError([&] { ReadCheckpoint(dir / "missing.ckpt"); }, ExitCode::kBadData) ==
+        dir / "missing.ckpt" + ": no such checkpoint file");
   testing::WriteFile(dir / "text.ckpt", "hello, this is not a checkpoint");
-  CHECK(ErrorOf([&] { ReadCheckpointId(dir / "text.ckpt"); }, &code) ==
+  CHECK(testing::ExpectError([&] { ReadCheckpointId(dir / "text.ckpt"); }, ExitCode::kBadData) ==
         dir / "text.ckpt" + ": not a Perpetua checkpoint (bad magic bytes)");
   const std::string bytes = SerializeCheckpoint(Example());
   testing::WriteFile(dir / "cut.ckpt", bytes.substr(0, bytes.size() - 3));
   CHECK(ReadCheckpointId(dir / "cut.ckpt") == "run-7");  // metadata intact: the id still reads
-  CHECK(ErrorOf([&] { ReadCheckpoint(dir / "cut.ckpt"); }, &code) ==
+  CHECK(testing::ExpectError([&] { ReadCheckpoint(dir / "cut.ckpt"); }, ExitCode::kBadData) ==
         dir / "cut.ckpt" + ": truncated checkpoint (ends inside the integrity hash)");
 }
 
