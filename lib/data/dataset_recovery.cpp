@@ -1,7 +1,6 @@
 #include "data/dataset_recovery.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <filesystem>
 #include <map>
 
+#include "common/file_lock.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/rng.h"
@@ -53,17 +53,6 @@ bool ParseStagedName(const std::string& name, int64_t* seq, int64_t* k) {
   *seq = s;
   *k = e;
   return true;
-}
-
-// Takes the flock on `lock_path` if free. Returns the fd (>= 0) or -1 if held by someone.
-int TryLock(const std::string& lock_path) {
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return -1;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 double AgeSeconds(const std::string& path) {
@@ -170,15 +159,14 @@ RecoveryReport RecoverDataset(const std::string& dir) {
       if (AgeSeconds(folder) > 60.0) fs::remove_all(folder, ec);
       continue;
     }
-    const int lock_fd = TryLock(folder + "/lock");
-    if (lock_fd < 0) {
+    FileLock lock = FileLock::TryLock(folder + "/lock", /*create=*/false);
+    if (!lock.held()) {
       if (IsRegularFile(folder + "/lock")) ++report.live_writers;  // held: a live writer
       continue;
     }
     if (unborn) {
       // Its writer died after locking, before its first episode.
       fs::remove_all(folder, ec);
-      ::close(lock_fd);
       continue;
     }
     std::map<int64_t, std::vector<std::pair<int64_t, std::string>>> by_shard;
@@ -223,11 +211,9 @@ RecoveryReport RecoverDataset(const std::string& dir) {
     if (clean) {
       RemoveOrFail(folder + "/lock");
       if (::rmdir(folder.c_str()) != 0 && errno != ENOENT) {
-        ::close(lock_fd);
         Fail(ExitCode::kIoError, folder + ": cannot remove: " + std::strerror(errno));
       }
     }
-    ::close(lock_fd);
   }
   return report;
 }

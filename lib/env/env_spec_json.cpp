@@ -58,7 +58,8 @@ ObservationSpec ParseObservation(const nlohmann::json& o) {
   const nlohmann::json& shape = Field(o, "shape");
   if (!shape.is_array() || shape.size() > 8) throw Problem{"observation '" + spec.key + "' has a bad shape"};
   for (const auto& d : shape) {
-    if (!d.is_number_unsigned() || d.get<uint64_t>() == 0 || d.get<uint64_t>() > (1u << 24)) {
+    // Signed or unsigned (JSON built in memory holds int64 shapes; parsed text, unsigned).
+    if (!d.is_number_integer() || d.get<int64_t>() <= 0 || d.get<int64_t>() > (int64_t{1} << 24)) {
       throw Problem{"observation '" + spec.key + "' has a bad shape " + shape.dump()};
     }
     spec.shape.push_back(d.get<int64_t>());

@@ -90,10 +90,10 @@ void TrainRunConfig::Visit(ConfigVisitor& v) {
   v.Field("out", out, "output directory for checkpoints and metrics");
   v.Field("resume", resume, "continue exactly from OUT/latest.ckpt");
   v.Field("init", init, "warm-start the networks from this checkpoint (new run, step 0)");
-  v.Field("steps", steps, "total gradient steps");
+  v.Field("steps", steps, "total gradient steps (a resumed run counts from its checkpoint)");
   v.Field("batch_size", batch_size, "transitions per gradient step");
   v.Field("online_fraction", online_fraction, "share of each batch from the online buffer");
-  v.Field("min_transitions", min_transitions, "transitions needed before training starts");
+  v.Field("min_transitions", min_transitions, "transitions needed before training starts (online sources are waited for)");
   v.Field("seed", seed, "seed of everything random (weights, sampling, learner noise)");
   v.Field("device", device, "cpu or cuda[:N]");
   v.Field("threads", threads, "trainer intra-op threads (0: cores left by the learner's helpers, >= 1)");

@@ -38,22 +38,23 @@ class Learner;
 
 // The settings every learner's run shares (rl-train <verb> flags without a group).
 struct TrainRunConfig {
-  std::vector<std::string> data;  // offline buffer: dataset directories
-  std::string online;             // "-": shard paths on stdin; DIR: new shards appearing in DIR (replay/online_source.h)
-  std::string out;                // output directory
-  bool resume = false;            // continue from OUT/latest.ckpt
-  std::string init;               // warm-start the networks from this checkpoint
-  int64_t steps = 2000;           // total updates (a resumed run counts from the checkpoint)
-  int batch_size = 64;            // transitions per update
-  double online_fraction = 0.5;   // share of each batch from the online buffer (once it has data)
-  int64_t min_transitions = 1;    // wait (online source) until this many transitions exist
-  uint64_t seed = 0;              // seed of everything random
-  std::string device = "cpu";     // cpu or cuda[:N]
-  int threads = 0;                // trainer intra-op threads (0: the cores the learner's helpers leave, >= 1)
-  int checkpoint_every = 500;     // steps between checkpoints
-  int keep_checkpoints = 3;       // numbered checkpoints kept (latest.ckpt always)
-  int log_every = 50;             // steps between metrics rows
-  DatasetSamplerConfig dataset;   // reading the offline and online buffers
+  // Each field is documented once, by its help text in Visit (training_run.cpp).
+  std::vector<std::string> data;
+  std::string online;
+  std::string out;
+  bool resume = false;
+  std::string init;
+  int64_t steps = 2000;
+  int batch_size = 64;
+  double online_fraction = 0.5;
+  int64_t min_transitions = 1;
+  uint64_t seed = 0;
+  std::string device = "cpu";
+  int threads = 0;
+  int checkpoint_every = 500;
+  int keep_checkpoints = 3;
+  int log_every = 50;
+  DatasetSamplerConfig dataset;
 
   // The fields above, then the group "dataset".
   void Visit(ConfigVisitor& v);
