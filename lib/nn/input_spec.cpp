@@ -3,19 +3,10 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "nn/json_field.h"
 
 namespace perpetua {
 namespace {
-
-template <class T>
-T Get(const nlohmann::json& json, const char* key, const std::string& source) {
-  if (!json.contains(key)) Fail(ExitCode::kBadData, source + ": checkpoint lacks '" + key + "'");
-  try {
-    return json.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    Fail(ExitCode::kBadData, source + ": checkpoint field '" + key + "' has the wrong type");
-  }
-}
 
 // Sorts `keys` and `sizes` together by key.
 void SortByKey(std::vector<std::string>* keys, std::vector<int64_t>* sizes) {
@@ -83,16 +74,16 @@ nlohmann::json InputSpec::ToJson() const {
 InputSpec InputSpec::FromJson(const nlohmann::json& json, const std::string& source) {
   InputSpec s;
   if (json.is_object() && json.contains("image_keys")) {
-    s.image_keys = Get<std::vector<std::string>>(json, "image_keys", source);
+    s.image_keys = CheckpointField<std::vector<std::string>>(json, "image_keys", source);
   } else {
-    s.image_keys = {Get<std::string>(json, "image_key", source)};
+    s.image_keys = {CheckpointField<std::string>(json, "image_key", source)};
   }
-  s.height = Get<int64_t>(json, "height", source);
-  s.width = Get<int64_t>(json, "width", source);
-  s.proprio_keys = Get<std::vector<std::string>>(json, "proprio_keys", source);
-  s.proprio_sizes = Get<std::vector<int64_t>>(json, "proprio_sizes", source);
-  s.action_low = Get<std::vector<float>>(json, "action_low", source);
-  s.action_high = Get<std::vector<float>>(json, "action_high", source);
+  s.height = CheckpointField<int64_t>(json, "height", source);
+  s.width = CheckpointField<int64_t>(json, "width", source);
+  s.proprio_keys = CheckpointField<std::vector<std::string>>(json, "proprio_keys", source);
+  s.proprio_sizes = CheckpointField<std::vector<int64_t>>(json, "proprio_sizes", source);
+  s.action_low = CheckpointField<std::vector<float>>(json, "action_low", source);
+  s.action_high = CheckpointField<std::vector<float>>(json, "action_high", source);
   const bool size_ok = s.image_keys.empty() ? (s.height == 0 && s.width == 0) : (s.height > 0 && s.width > 0);
   if (s.proprio_keys.size() != s.proprio_sizes.size() || s.action_low.size() != s.action_high.size() ||
       !size_ok || s.action_low.empty()) {

@@ -1,24 +1,13 @@
 #include "qtopt/q_network.h"
 
-#include <algorithm>
-
 #include "common/error.h"
+#include "nn/json_field.h"
 #include "nn/tensor_io.h"
 
 namespace perpetua {
 namespace {
 
 int64_t ConvOut(int64_t size, int kernel, int stride) { return (size + 2 * (kernel / 2) - kernel) / stride + 1; }
-
-template <class T>
-T Get(const nlohmann::json& json, const char* key, const std::string& source) {
-  if (!json.contains(key)) Fail(ExitCode::kBadData, source + ": checkpoint lacks '" + key + "'");
-  try {
-    return json.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    Fail(ExitCode::kBadData, source + ": checkpoint field '" + key + "' has the wrong type");
-  }
-}
 
 }  // namespace
 
@@ -28,9 +17,9 @@ nlohmann::json QNetworkConfig::ToJson() const {
 
 QNetworkConfig QNetworkConfig::FromJson(const nlohmann::json& json, const std::string& source) {
   QNetworkConfig c;
-  c.encoder_channels = Get<std::vector<int>>(json, "encoder_channels", source);
-  c.head_channels = Get<std::vector<int>>(json, "head_channels", source);
-  c.hidden = Get<int>(json, "hidden", source);
+  c.encoder_channels = CheckpointField<std::vector<int>>(json, "encoder_channels", source);
+  c.head_channels = CheckpointField<std::vector<int>>(json, "head_channels", source);
+  c.hidden = CheckpointField<int>(json, "hidden", source);
   try {
     c.Validate("network");
   } catch (const Error& e) {

@@ -45,6 +45,12 @@ std::vector<std::string> Train(const std::vector<std::string>& extra) {
   return argv;
 }
 
+// The last row of OUT/metrics.jsonl.
+nlohmann::json LastMetricsRow(const std::string& out) {
+  const std::string metrics = testing::ReadFile(out + "/metrics.jsonl");
+  return nlohmann::json::parse(metrics.substr(metrics.rfind('\n', metrics.size() - 2) + 1));
+}
+
 int64_t StepOf(const std::string& checkpoint) { return ReadCheckpointMetadata(checkpoint)["step"].get<int64_t>(); }
 
 TEST_CASE("rl-train q trains on shards with target workers and resumes") {
@@ -140,8 +146,7 @@ TEST_CASE("rl-train q online stream: shards from stdin and stdin closing early")
   CHECK(r.err.find("warning: online shard skipped: ") != std::string::npos);
   const CheckpointContents c = ReadCheckpoint(tmp / "b/latest.ckpt");
   CHECK(nlohmann::json::parse(c.blobs.at("trainer.state"))["online_shards"] == nlohmann::json(online));
-  const std::string metrics = testing::ReadFile(tmp / "b/metrics.jsonl");
-  const auto last = nlohmann::json::parse(metrics.substr(metrics.rfind('\n', metrics.size() - 2) + 1));
+  const nlohmann::json last = LastMetricsRow(tmp / "b");
   CHECK(last["online_transitions"] == 18);
   CHECK(last["online_share"] == 1.0);
 }
@@ -160,8 +165,7 @@ TEST_CASE("rl-train q --online DIR trains on shards that collectors complete in 
   REQUIRE(result.exit_code == 0);
   const CheckpointContents c = ReadCheckpoint(tmp / "run/latest.ckpt");
   CHECK(nlohmann::json::parse(c.blobs.at("trainer.state"))["online_shards"] == nlohmann::json(online));
-  const std::string metrics = testing::ReadFile(tmp / "run/metrics.jsonl");
-  const auto last = nlohmann::json::parse(metrics.substr(metrics.rfind('\n', metrics.size() - 2) + 1));
+  const nlohmann::json last = LastMetricsRow(tmp / "run");
   CHECK(last["online_transitions"] == 18);
   CHECK(last["online_shards"] == 2);
   CHECK(last["online_share"] == 1.0);
