@@ -28,9 +28,17 @@
 #
 # Stopping and resuming: Ctrl-C (or SIGTERM) stops the round cleanly; running
 # the same command again resumes (bootstrap counted from the data, training
-# from DIR/train/latest.ckpt, the wall-clock budget from DIR/loop.state).
-# Exit codes: 0 done, 2 usage, 8 another loop runs in DIR, 130 interrupted,
-# otherwise the failing tool's code.
+# from DIR/train/latest.ckpt, the wall-clock budget from DIR/loop.state, a
+# file of round=, spent_s= and round_s= lines holding whole numbers).
+# Damage: episodes a killed collector left staged are recovered
+# (rl-data recover) and shards that do not verify are moved to
+# DIR/data/.quarantine (rl-data quarantine) before episodes are counted. A
+# live collector that dies mid-round is restarted (at most 3 times a round);
+# then the round fails. Promotion is atomic and durable (a crash leaves the
+# old promoted.ckpt or the new one).
+# Exit codes: 0 done, 2 usage, 3 a damaged loop.state or dataset, 8 another
+# loop runs in DIR, 130 interrupted, otherwise the failing tool's code (4
+# for a collector that keeps dying by a signal).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,8 +59,10 @@ batch_size=64
 collector_nice=5
 train_args=()
 
-usage() { sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
-die_usage() { echo "loop: error: $1" >&2; echo "Run 'scripts/loop.sh --help' for usage." >&2; exit 2; }
+prog=loop
+# shellcheck source=scripts/common.sh
+. "$root/scripts/common.sh"
+usage() { sed -n '2,41p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir="$2"; shift 2 ;;
@@ -72,10 +82,16 @@ while [ $# -gt 0 ]; do
     *) die_usage "unknown option '$1'" ;;
   esac
 done
-for n in "$minutes" "$rounds" "$seed" "$round_steps" "$eval_episodes" "$final_episodes" \
-         "$bootstrap_scripted" "$bootstrap_random" "$batch_size" "$collector_nice"; do
-  [[ "$n" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die_usage "'$n' is not a number"
-done
+[[ "$minutes" =~ ^[0-9]{1,9}(\.[0-9]+)?$ ]] || die_usage "--minutes: '$minutes' is not a number"
+require_int --rounds "$rounds"
+require_int --seed "$seed"
+require_int --round-steps "$round_steps"
+require_int --eval-episodes "$eval_episodes"
+require_int --final-episodes "$final_episodes"
+require_int --bootstrap-scripted "$bootstrap_scripted"
+require_int --bootstrap-random "$bootstrap_random"
+require_int --batch-size "$batch_size"
+require_int --collector-nice "$collector_nice"
 
 # Build (a no-op when up to date) unless pointed at prebuilt tools.
 [ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
@@ -83,6 +99,7 @@ mkdir -p "$dir"/{data,train,eval,logs}
 log="$dir/logs/loop.log"
 say() { echo "loop: $*" | tee -a "$log" >&2; }
 
+exec 7>&-  # fd 7 is the live stream (below), open only during a round
 # One loop per directory.
 exec 9>"$dir/.loop.lock"
 if ! flock -n 9; then
@@ -95,14 +112,23 @@ state="$dir/loop.state"
 round=0
 spent_s=0
 round_s=0  # duration of the last completed round
-if [ -f "$state" ]; then
-  # shellcheck disable=SC1090
-  . "$state"
-fi
+load_state() {  # reads $state as data: only known keys, whole numbers
+  local line n=0
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
+    if [[ ! "$line" =~ ^(round|spent_s|round_s)=(0|[1-9][0-9]{0,9})$ ]]; then
+      echo "loop: error: $state: line $n: expected round=N, spent_s=N or round_s=N" \
+           "(N a whole number), got '${line:0:80}'" >&2
+      exit 3
+    fi
+    printf -v "${BASH_REMATCH[1]}" '%s' "${BASH_REMATCH[2]}"
+  done <"$state"
+}
+[ ! -f "$state" ] || load_state
+clean_temporaries "$state"
+clean_temporaries "$dir/promoted.ckpt"
 save_state() {
-  printf 'round=%s\nspent_s=%s\nround_s=%s\n' "$round" "$spent_s" "$round_s" >"$state.tmp"
-  sync "$state.tmp" 2>/dev/null || true
-  mv -f "$state.tmp" "$state"
+  write_atomic "$state" "$(printf 'round=%s\nspent_s=%s\nround_s=%s' "$round" "$spent_s" "$round_s")"
 }
 start_s=$(date +%s)
 elapsed_s() { echo $(( spent_s + $(date +%s) - start_s )); }
@@ -121,11 +147,42 @@ on_interrupt() {
 }
 trap on_interrupt INT TERM
 
-episodes_in() {  # episodes in dataset directory $1 (0 if none)
+# quarantine_invalid DIR: moves the shards of DIR that do not verify to
+# DIR/.quarantine (logged); fails if there was none.
+quarantine_invalid() {
   local out
-  out=$("$bin/rl-data" inspect --quick "$1" 2>/dev/null) || { echo 0; return; }
-  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("episodes", 0))' <<<"$out"
+  out=$("$bin/rl-data" quarantine "$1" 2>>"$log") || return $?
+  [ -n "$out" ] || return 1
+  say "quarantined: ${out//$'\n'/, }"
 }
+
+has_shards() { compgen -G "$1/shard-*.h5" >/dev/null; }
+
+# episodes_in DIR: prints the episodes in dataset directory DIR. A dataset
+# that does not inspect cleanly is repaired first: staged episodes of dead
+# collectors are recovered and shards that do not verify are quarantined,
+# each step logged; a dataset still invalid after that ends the loop (exit 3).
+# Call it as `n=$(episodes_in DIR) || exit $?`.
+episodes_in() {
+  local out
+  if has_shards "$1" && out=$("$bin/rl-data" inspect --quick "$1" 2>/dev/null); then
+    count_of "$out"
+    return
+  fi
+  "$bin/rl-data" recover "$1" >/dev/null 2>>"$log" || return $?
+  has_shards "$1" || { echo 0; return; }
+  if ! out=$("$bin/rl-data" inspect --quick "$1" 2>&1 >/dev/null); then
+    say "$1 does not inspect cleanly (${out##*$'\n'}): verifying every shard"
+    quarantine_invalid "$1" || { local moved=$?; [ "$moved" = 1 ] || return "$moved"; }
+  fi
+  has_shards "$1" || { echo 0; return; }
+  if ! out=$("$bin/rl-data" inspect --quick "$1" 2>/dev/null); then
+    say "error: $1 is still invalid after recovery and quarantine; see 'rl-data inspect $1'"
+    return 3
+  fi
+  count_of "$out"
+}
+count_of() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["episodes"])' <<<"$1"; }
 
 json_get() {  # json_get FILE EXPR  (EXPR over the parsed report "r")
   /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"
@@ -138,7 +195,7 @@ run_collect() {  # run_collect ARGS...: a bounded collection into DIR/data
 }
 
 # 1. Bootstrap (counted from the data, so a restart collects only what is missing).
-have=$(episodes_in "$dir/data")
+have=$(episodes_in "$dir/data") || exit $?
 want=$((bootstrap_scripted + bootstrap_random))
 if [ "$round" = 0 ] && [ "$have" -lt "$want" ]; then
   if [ "$have" -lt "$bootstrap_scripted" ]; then
@@ -177,46 +234,102 @@ EOF
 
 # 2. Rounds until the wall-clock budget is spent.
 # A round starts only if one as long as the last would end within the budget.
-while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -lt "$rounds" ]; }; do
-  r=$((round + 1))  # the round in progress; $round counts completed rounds
-  steps=$((r * round_steps))
-  resume=()
+# train_round: round $r's training to step $steps (with the live collector
+# unless --offline); returns rl-train's exit code. A live collector that dies
+# is restarted, at most 3 times; then the loop stops (see the header).
+train_round() {
+  local resume=() acting first now restarts=0 status ended collector_status
   [ -f "$dir/train/latest.ckpt" ] && resume=(--resume)
-  train=("$bin/rl-train" q --data "$dir/data" --out "$dir/train" --steps "$steps"
-         --batch-size "$batch_size" --seed "$seed" "${resume[@]}" "${train_args[@]}")
+  local train=("$bin/rl-train" q --data "$dir/data" --out "$dir/train" --steps "$steps"
+               --batch-size "$batch_size" --seed "$seed" "${resume[@]}" "${train_args[@]}")
   if [ "$offline" = 1 ]; then
     say "round $r: offline training to step $steps"
     "${train[@]}" >/dev/null 2>>"$log" &
     children=($!)
-    wait "${children[0]}"
+    wait "${children[0]}" || return $?
+    return 0
+  fi
+  if [ -f "$dir/train/latest.ckpt" ]; then
+    acting=(--policy "$dir/train/latest.ckpt" --reload --exploration.epsilon 0.2
+            --exploration.toward random)
   else
-    if [ -f "$dir/train/latest.ckpt" ]; then
-      acting=(--policy "$dir/train/latest.ckpt" --reload --exploration.epsilon 0.2
-              --exploration.toward random)
-    else
-      acting=(--policy scripted --exploration.epsilon 0.3 --exploration.toward random)
-    fi
-    first=$(episodes_in "$dir/data")
-    say "round $r: training to step $steps on $first episodes plus the live stream"
-    # The collector's shard paths stream into the trainer's stdin.
-    fifo="$dir/.stream"
-    rm -f "$fifo"; mkfifo "$fifo"
+    acting=(--policy scripted --exploration.epsilon 0.3 --exploration.toward random)
+  fi
+  first=$(episodes_in "$dir/data") || exit $?
+  say "round $r: training to step $steps on $first episodes plus the live stream"
+  # The collector's shard paths stream into the trainer's stdin. The loop
+  # holds the stream open too (fd 7), so that a collector's death is not the
+  # end of the stream and a restarted collector continues it.
+  fifo="$dir/.stream"
+  rm -f "$fifo"; mkfifo "$fifo"
+  exec 7<>"$fifo"
+  "${train[@]}" --online - <"$fifo" >/dev/null 2>>"$log" &
+  trainer=$!
+  start_collector() {
     # The collector runs at a lower priority: on a small machine the gradient
     # steps, not the episodes, are what is scarce (a real robot paces itself).
-    nice -n "$collector_nice" "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" "${acting[@]}" \
-      --forever --first-episode "$first" --seed $((seed * 1000 + r)) \
-      --dataset.episodes-per-shard 50 >"$fifo" 2>>"$log" &
+    nice -n "$collector_nice" "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" \
+      "${acting[@]}" --forever --first-episode "$1" --seed $((seed * 1000 + r)) \
+      --dataset.episodes-per-shard 50 >&7 2>>"$log" &
     collector=$!
-    "${train[@]}" --online - <"$fifo" >/dev/null 2>>"$log" &
-    trainer=$!
     children=("$trainer" "$collector")
+  }
+  start_collector "$first"
+  while :; do
+    ended=""
     status=0
-    wait "$trainer" || status=$?
-    kill -TERM "$collector" 2>/dev/null || true
-    wait "$collector" 2>/dev/null || true
-    rm -f "$fifo"
-    [ "$status" = 0 ] || { say "rl-train failed with exit code $status"; exit "$status"; }
+    wait -n -p ended "$trainer" "$collector" || status=$?
+    [ "$ended" = "$collector" ] || break  # the trainer is done (or failed)
+    say "round $r: the live collector (rl-collect) exited with code $status mid-round"
+    if [ "$restarts" -ge 3 ]; then
+      say "round $r failed: the live collector died $((restarts + 1)) times; stopping the trainer"
+      kill -TERM "$trainer" 2>/dev/null || true
+      wait "$trainer" 2>/dev/null || true
+      exec 7>&-; rm -f "$fifo"
+      spent_s=$(elapsed_s); save_state
+      [ "$status" -lt 128 ] && [ "$status" -gt 0 ] || status=4
+      exit "$status"
+    fi
+    restarts=$((restarts + 1))
+    # Its staged episodes become shards (streamed to the trainer) before the
+    # count, so that the new collector's episode indices follow them.
+    status=0
+    "$bin/rl-data" recover "$dir/data" >&7 2>>"$log" || status=$?
+    [ "$status" = 0 ] && now=$(episodes_in "$dir/data") || status=$?
+    [ "$status" = 0 ] || { kill -TERM "$trainer"; wait; exit "$status"; }
+    say "round $r: restarting the live collector ($restarts of 3) at episode $now"
+    start_collector "$now"
+  done
+  kill -TERM "$collector" 2>/dev/null || true
+  collector_status=0
+  wait "$collector" 2>/dev/null || collector_status=$?
+  # 130: stopped by the TERM; 143: TERM arrived before its handler was set.
+  case "$collector_status" in 0|130|143) ;; *)
+    say "round $r: the live collector exited with code $collector_status when stopped" ;;
+  esac
+  exec 7>&-
+  rm -f "$fifo"
+  return "$status"
+}
+
+# 2. Rounds until the wall-clock budget is spent.
+# A round starts only if one as long as the last would end within the budget.
+while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -lt "$rounds" ]; }; do
+  r=$((round + 1))  # the round in progress; $round counts completed rounds
+  steps=$((r * round_steps))
+  status=0
+  train_round || status=$?
+  if [ "$status" = 3 ]; then
+    # rl-train reads every episode's actions and rewards: it finds damage
+    # that the loop's quick count (headers only) cannot see.
+    say "round $r: rl-train found damaged data (exit 3); verifying every shard of $dir/data"
+    if quarantine_invalid "$dir/data"; then
+      say "round $r: retrying without the quarantined shards"
+      status=0
+      train_round || status=$?
+    fi
   fi
+  [ "$status" = 0 ] || { say "rl-train failed with exit code $status"; exit "$status"; }
   children=()
 
   # Evaluate the candidate on held-out objects, paired with the promoted policy.
@@ -231,14 +344,14 @@ while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] |
   verdict=$(json_get "$report" 'r.get("comparison", {}).get("verdict", "first")')
   promoted=0
   if [ "$verdict" != worse ]; then
-    cp -f "$dir/train/latest.ckpt" "$dir/promoted.ckpt.tmp"
-    mv -f "$dir/promoted.ckpt.tmp" "$dir/promoted.ckpt"
+    promote "$dir/train/latest.ckpt" "$dir/promoted.ckpt" ||
+      { say "error: cannot promote $dir/train/latest.ckpt (disk full?)"; exit 6; }
     promoted=1
   fi
   success=$(json_get "$report" 'r["a"]["success_rate"]')
   low=$(json_get "$report" 'r["a"]["wilson95"][0]')
   high=$(json_get "$report" 'r["a"]["wilson95"][1]')
-  episodes=$(episodes_in "$dir/data")
+  episodes=$(episodes_in "$dir/data") || exit $?
   spent_now=$(elapsed_s)
   minutes_now=$(awk -v s="$spent_now" 'BEGIN { printf "%.2f", s / 60 }')
   echo "$r,$minutes_now,$episodes,$steps,$success,$low,$high,$promoted,$verdict" >>"$curve"

@@ -10,17 +10,25 @@
 #   1. lock      DIR/.nightly.lock (flock): a second start while one runs
 #                exits 8 at once and touches nothing.
 #   2. train     rl-train q --data DIR/data --out DIR/nightly/<run> --init
-#                DIR/promoted.ckpt; a run left unfinished by a crash (no DONE
-#                marker) is resumed with --resume instead of restarted.
+#                DIR/promoted.ckpt (<run> is the UTC start, YYYYmmdd-HHMMSS);
+#                a run left unfinished by a crash (no DONE or FAILED marker)
+#                is resumed with --resume instead of restarted. A run that
+#                diverged (rl-train exit 7) or whose checkpoint or data is
+#                damaged (exit 3) gets a FAILED marker (with the reason) and
+#                is never resumed: the next start begins afresh from
+#                DIR/promoted.ckpt, and a resume that fails with exit 3 does
+#                so at once.
 #   3. gate      rl-eval of the new policy on held-out objects, paired with the
 #                promoted one (--compare) and gated by --min-success.
-#   4. promote   atomically replace DIR/promoted.ckpt (collectors running with
-#                --reload pick it up) unless the gate failed or the paired test
-#                says the new policy is worse.
-#   5. prune     keep the newest --keep runs under DIR/nightly and their logs.
+#   4. promote   atomically and durably replace DIR/promoted.ckpt (collectors
+#                running with --reload pick it up; a crash leaves the old one or
+#                the new one) unless the gate failed or the paired test says the
+#                new policy is worse.
+#   5. prune     keep the newest --keep runs under DIR/nightly and their logs
+#                (only directories named like runs are ever removed).
 # Logs: DIR/logs/nightly-<run>.log. Exit codes: 0 promoted, 5 not promoted
-# (gate failed or worse), 8 locked, 130 interrupted, 2 usage, else the failing
-# tool's code.
+# (gate failed or worse), 7 the run diverged, 8 locked, 130 interrupted, 2
+# usage, else the failing tool's code.
 #
 # Crontab (every night at 02:00):
 #   0 2 * * * cd /path/to/perpetua && scripts/nightly.sh --dir /srv/robot >>/srv/robot/logs/cron.log 2>&1
@@ -36,7 +44,9 @@ min_success=0
 keep=7
 seed=1
 train_args=()
-die_usage() { echo "nightly: error: $1" >&2; exit 2; }
+prog=nightly
+# shellcheck source=scripts/common.sh
+. "$root/scripts/common.sh"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir="$2"; shift 2 ;;
@@ -46,13 +56,15 @@ while [ $# -gt 0 ]; do
     --keep) keep="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
     --train-arg) train_args+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done
-for n in "$steps" "$eval_episodes" "$min_success" "$keep" "$seed"; do
-  [[ "$n" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die_usage "'$n' is not a number"
-done
+require_int --steps "$steps"
+require_int --eval-episodes "$eval_episodes"
+require_fraction --min-success "$min_success"
+require_int --keep "$keep"
+require_int --seed "$seed"
 [ "$keep" -ge 1 ] || die_usage "--keep must be at least 1"
 [ -d "$dir/data" ] || die_usage "$dir/data: no dataset directory (run scripts/loop.sh or rl-collect first)"
 [ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
@@ -64,32 +76,80 @@ if ! flock -n 9; then
   exit 8
 fi
 
+clean_temporaries "$dir/promoted.ckpt"
+clean_temporaries "$dir/promoted.from"
+
+# Run directories, newest first (names are UTC start times; nothing else in
+# DIR/nightly is ever touched). Globbing, not ls: any byte may be in a name.
+runs_newest_first() {
+  local path i all=()
+  for path in "$dir"/nightly/[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9][0-9][0-9][0-9][0-9][0-9]; do
+    [ -d "$path" ] && [ ! -L "$path" ] && all+=("${path##*/}")
+  done
+  for ((i = ${#all[@]} - 1; i >= 0; i--)); do printf '%s\0' "${all[i]}"; done
+}
+
 # The run to work on: an unfinished one (crash) is resumed, else a new one.
 run=""
-for candidate in $(ls -1 "$dir/nightly" 2>/dev/null | sort -r); do
-  if [ ! -f "$dir/nightly/$candidate/DONE" ]; then run=$candidate; break; fi
-done
+while IFS= read -r -d '' candidate; do
+  if [ ! -f "$dir/nightly/$candidate/DONE" ] && [ ! -f "$dir/nightly/$candidate/FAILED" ]; then
+    run=$candidate
+    break
+  fi
+done < <(runs_newest_first)
+
+new_run() {  # a fresh run from the promoted policy
+  run=$(date -u +%Y%m%d-%H%M%S)
+  while [ -e "$dir/nightly/$run" ]; do sleep 1; run=$(date -u +%Y%m%d-%H%M%S); done
+  resume=()
+  [ -f "$dir/promoted.ckpt" ] && resume=(--init "$dir/promoted.ckpt")
+  return 0
+}
 resume=()
 if [ -n "$run" ] && [ -f "$dir/nightly/$run/latest.ckpt" ]; then
   resume=(--resume)
-else
-  [ -n "$run" ] || run=$(date -u +%Y%m%d-%H%M%S)
+elif [ -n "$run" ]; then
   [ -f "$dir/promoted.ckpt" ] && resume=(--init "$dir/promoted.ckpt")
+else
+  new_run
 fi
-out="$dir/nightly/$run"
-mkdir -p "$out"
-log="$dir/logs/nightly-$run.log"
-say() { echo "nightly: $*" | tee -a "$log" >&2; }
 
 child=0
 trap 'say "interrupted"; [ "$child" = 0 ] || kill -TERM "$child" 2>/dev/null; wait; exit 130' INT TERM
 
-say "run $run: training to step $steps ${resume[*]}"
-"$bin/rl-train" q --data "$dir/data" --out "$out" --steps "$steps" --seed "$seed" \
-  "${resume[@]}" "${train_args[@]}" >/dev/null 2>>"$log" &
-child=$!
-wait "$child"
-child=0
+# train: runs rl-train for $run; a divergence (7) or damage (3) marks the run FAILED.
+train() {
+  out="$dir/nightly/$run"
+  mkdir -p "$out"
+  log="$dir/logs/nightly-$run.log"
+  say "run $run: training to step $steps ${resume[*]}"
+  local status=0
+  "$bin/rl-train" q --data "$dir/data" --out "$out" --steps "$steps" --seed "$seed" \
+    "${resume[@]}" "${train_args[@]}" >/dev/null 2>>"$log" &
+  child=$!
+  wait "$child" || status=$?
+  child=0
+  case "$status" in
+    0) return 0 ;;
+    7) write_atomic "$out/FAILED" "diverged (rl-train exit 7): $(tail -n 1 "$log")"
+       say "run $run: diverged; marked FAILED (the next run starts afresh from promoted.ckpt)" ;;
+    3) write_atomic "$out/FAILED" "damaged checkpoint or data (rl-train exit 3): $(tail -n 1 "$log")"
+       say "run $run: rl-train exited 3 ($(tail -n 1 "$log")); marked FAILED" ;;
+    *) say "run $run: rl-train failed with exit code $status" ;;
+  esac
+  return "$status"
+}
+say() { echo "nightly: $*" | tee -a "$log" >&2; }
+
+status=0
+train || status=$?
+if [ "$status" = 3 ] && [ "${resume[0]:-}" = --resume ]; then
+  new_run
+  say "starting a fresh run $run from promoted.ckpt"
+  status=0
+  train || status=$?
+fi
+[ "$status" = 0 ] || exit "$status"
 
 compare=()
 [ -f "$dir/promoted.ckpt" ] && compare=(--compare "$dir/promoted.ckpt")
@@ -116,17 +176,20 @@ elif [ "$verdict" = worse ]; then
   say "run $run: not promoted: worse than the promoted policy (paired test)"
   result=5
 else
-  cp -f "$out/latest.ckpt" "$dir/promoted.ckpt.tmp"
-  mv -f "$dir/promoted.ckpt.tmp" "$dir/promoted.ckpt"
-  echo "$run" >"$dir/promoted.from"
+  promote "$out/latest.ckpt" "$dir/promoted.ckpt" ||
+    { say "error: cannot promote $out/latest.ckpt (disk full?)"; exit 6; }
+  write_atomic "$dir/promoted.from" "$run" || { say "error: cannot write $dir/promoted.from"; exit 6; }
   say "run $run: promoted (success $rate, verdict vs previous: $verdict)"
 fi
 
 # Retention: the newest $keep runs and their logs; never the promoted run.
-promoted_from=$(cat "$dir/promoted.from" 2>/dev/null || true)
-ls -1 "$dir/nightly" | sort -r | tail -n +$((keep + 1)) | while read -r old; do
+promoted_from=$(head -c 64 "$dir/promoted.from" 2>/dev/null | head -n 1 || true)
+kept=0
+while IFS= read -r -d '' old; do
+  kept=$((kept + 1))
+  [ "$kept" -le "$keep" ] && continue
   [ "$old" = "$promoted_from" ] && continue
-  rm -rf "${dir:?}/nightly/$old" "$dir/logs/nightly-$old.log"
+  rm -rf -- "${dir:?}/nightly/$old" "$dir/logs/nightly-$old.log"
   say "pruned run $old"
-done
+done < <(runs_newest_first)
 exit "$result"

@@ -6,6 +6,7 @@
 
 #include "common/fs.h"
 #include "data/dataset_reader.h"
+#include "data/dataset_recovery.h"
 #include "data/hdf5_io.h"
 #include "data/shard_format.h"
 
@@ -28,6 +29,17 @@ int64_t CountStaged(const std::string& dir) {
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.size() > 3 && name[0] == 's' && name.compare(name.size() - 3, 3, ".h5") == 0) ++n;
+  }
+  return n;
+}
+
+// Counts the files recovery quarantined in DIR/.quarantine (not their .why notes).
+int64_t CountQuarantined(const std::string& dir) {
+  std::error_code ec;
+  int64_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + kQuarantineDirName, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".why") != 0) ++n;
   }
   return n;
 }
@@ -96,6 +108,7 @@ DatasetReport InspectDatasets(const std::vector<std::string>& paths, bool deep) 
         report.problems.push_back(e.what());
       }
       report.staged_episodes += CountStaged(path);
+      report.quarantined_files += CountQuarantined(path);
     } else if (IsRegularFile(path)) {
       files.push_back(path);
     } else {
@@ -125,6 +138,7 @@ nlohmann::json DatasetReport::ToJson() const {
   out["schema"] = schema;
   out["keys"] = keys;
   out["staged_episodes"] = staged_episodes;
+  out["quarantined_files"] = quarantined_files;
   out["files"] = nlohmann::json::array();
   for (const FileReport& f : files) {
     out["files"].push_back({{"path", f.path},
@@ -188,6 +202,10 @@ std::string DatasetReport::ToTable() const {
   if (staged_episodes > 0) {
     out += std::to_string(staged_episodes) +
            " staged episodes not in a shard yet (a live writer, or run: rl-data recover DIR)\n";
+  }
+  if (quarantined_files > 0) {
+    out += std::to_string(quarantined_files) +
+           " damaged files set aside in .quarantine (the reason for each is in <file>.why)\n";
   }
   out += valid() ? "valid\n" : "INVALID: " + problems.front() + "\n";
   return out;

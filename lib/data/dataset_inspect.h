@@ -35,6 +35,7 @@ struct DatasetReport {
   int64_t transitions = 0;
   int64_t successes = 0;
   int64_t staged_episodes = 0;   // staged by dead writers, awaiting `rl-data recover`
+  int64_t quarantined_files = 0; // damaged files recovery moved to DIR/.quarantine
   std::string schema;            // of the first readable file, in words
   nlohmann::json keys = nlohmann::json::object();  // {"observations": {key: {dtype, shape}}, "action_dim"}
   std::vector<std::string> problems;  // one line each, naming the file

@@ -11,13 +11,16 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "common/file_lock.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/rng.h"
+#include "data/dataset_reader.h"
 #include "data/hdf5_io.h"
 #include "data/shard_format.h"
+#include "data/shard_verify.h"
 
 namespace perpetua {
 namespace {
@@ -44,15 +47,23 @@ void RemoveOrFail(const std::string& path) {
   }
 }
 
+// Parses up to 12 decimal digits at `text`; advances it. False if none or too many.
+bool ParseCount(const char*& text, int64_t* value) {
+  int digits = 0;
+  *value = 0;
+  for (; *text >= '0' && *text <= '9'; ++text, ++digits) {
+    if (digits == 12) return false;
+    *value = *value * 10 + (*text - '0');
+  }
+  return digits > 0;
+}
+
 // Parses "s<seq>-e<k>.h5"; false if the name is not a staged episode.
 bool ParseStagedName(const std::string& name, int64_t* seq, int64_t* k) {
-  long long s = 0, e = 0;
-  char tail[8] = {0};
-  if (std::sscanf(name.c_str(), "s%lld-e%lld%7s", &s, &e, tail) != 3) return false;
-  if (std::string(tail) != ".h5") return false;
-  *seq = s;
-  *k = e;
-  return true;
+  const char* p = name.c_str();
+  if (*p++ != 's' || !ParseCount(p, seq)) return false;
+  if (*p++ != '-' || *p++ != 'e' || !ParseCount(p, k)) return false;
+  return std::string(p) == ".h5";
 }
 
 double AgeSeconds(const std::string& path) {
@@ -78,7 +89,7 @@ std::string StagedEpisodeName(int64_t seq, int64_t k) {
 
 int64_t MergeStagedEpisodes(const std::vector<std::string>& staged_files,
                             const std::string& shard_path, const std::string& tmp_path,
-                            bool fsync) {
+                            bool fsync, const Schema* verify_as) {
   PERPETUA_CHECK(!staged_files.empty());
   h5::InitThread();
   const Where out_where{tmp_path, ""};
@@ -128,6 +139,14 @@ int64_t MergeStagedEpisodes(const std::vector<std::string>& staged_files,
     copy_props.Reset();
     h5::CloseFile(out, tmp_path);
   }
+  if (verify_as != nullptr) {
+    try {
+      VerifyPerpetuaFile(tmp_path, verify_as);
+    } catch (const Error& e) {
+      ::unlink(tmp_path.c_str());
+      Fail(ExitCode::kIoError, shard_path + ": the merged shard does not read back: " + e.what());
+    }
+  }
   if (fsync) {
     FsyncPath(tmp_path);
     RenameDurably(tmp_path, shard_path);
@@ -138,7 +157,102 @@ int64_t MergeStagedEpisodes(const std::vector<std::string>& staged_files,
   return total;
 }
 
+std::string Quarantine(const std::string& dir, const std::string& path, const std::string& name,
+                       const std::string& reason) {
+  const std::string folder = dir + "/" + kQuarantineDirName;
+  EnsureWritableDirectory(folder);
+  const size_t dot = name.rfind('.');
+  const std::string stem = dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+  const std::string ext = stem.size() == name.size() ? "" : name.substr(stem.size());
+  std::string target = folder + "/" + name;
+  struct stat st {};
+  for (int n = 1; ::lstat(target.c_str(), &st) == 0; ++n) {
+    target = folder + "/" + stem + "-" + std::to_string(n) + ext;
+  }
+  WriteFileAtomic(target + ".why", reason + "\n");
+  if (std::rename(path.c_str(), target.c_str()) != 0) {
+    Fail(ExitCode::kIoError, path + ": cannot move to " + target + ": " + std::strerror(errno));
+  }
+  FsyncPath(folder);
+  FsyncPath(fs::path(path).parent_path().string());
+  LogWarning("quarantined " + path + " as " + target + ": " + reason);
+  return target + ": " + reason;
+}
+
+namespace {
+
+// The staged episodes of one dead writer, by shard number, in order.
+struct StagedFolder {
+  std::map<int64_t, std::vector<std::pair<int64_t, std::string>>> by_shard;
+  std::vector<std::string> temporary;  // regular "*.tmp" files: never complete
+  std::vector<std::string> foreign;    // anything else (not ours, or not a regular file)
+};
+
+StagedFolder ListStagedFolder(const std::string& folder) {
+  StagedFolder listed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == "lock") continue;
+    std::error_code status_ec;  // an entry that vanished or cannot be stat-ed is not regular
+    const bool regular = entry.symlink_status(status_ec).type() == fs::file_type::regular;
+    int64_t seq = 0, k = 0;
+    if (regular && ParseStagedName(name, &seq, &k)) {
+      listed.by_shard[seq].emplace_back(k, entry.path().string());
+    } else if (regular && name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
+      listed.temporary.push_back(entry.path().string());
+    } else {
+      listed.foreign.push_back(entry.path().string());
+    }
+  }
+  if (ec) Fail(ExitCode::kIoError, folder + ": cannot list: " + ec.message());
+  for (auto& [seq, staged] : listed.by_shard) std::sort(staged.begin(), staged.end());
+  return listed;
+}
+
+// Recovers shard `seq` of dead writer `token` from its staged files (see the header).
+void RecoverShard(const std::string& dir, const std::string& token, int64_t seq,
+                  const std::vector<std::pair<int64_t, std::string>>& staged,
+                  RecoveryReport& report) {
+  const std::string shard = ShardPath(dir, token, seq);
+  struct stat st {};
+  if (::lstat(shard.c_str(), &st) == 0) {
+    try {
+      VerifyPerpetuaFile(shard);  // (a directory or a symlink there does not verify)
+      for (const auto& item : staged) RemoveOrFail(item.second);
+      report.duplicates_removed += static_cast<int64_t>(staged.size());
+      return;
+    } catch (const Error& e) {
+      if (e.code() != ExitCode::kBadData) throw;
+      // Its staged episodes are still here: the shard is rebuilt from them.
+      report.quarantined.push_back(
+          Quarantine(dir, shard, fs::path(shard).filename().string(), e.what()));
+    }
+  }
+  std::optional<Schema> schema;  // of the first staged episode that verifies
+  std::vector<std::string> good;
+  for (const auto& [k, path] : staged) {
+    try {
+      const Schema own = VerifyPerpetuaFile(path, schema ? &*schema : nullptr);
+      if (!schema) schema = own;
+      good.push_back(path);
+    } catch (const Error& e) {
+      if (e.code() != ExitCode::kBadData) throw;
+      const std::string name = token + "-" + fs::path(path).filename().string();
+      report.quarantined.push_back(Quarantine(dir, path, name, e.what()));
+    }
+  }
+  if (good.empty()) return;
+  MergeStagedEpisodes(good, shard, dir + "/" + kStagingDirName + "/" + token + "/shard.h5.tmp",
+                      /*fsync=*/true, &*schema);
+  report.shards_written.push_back(shard);
+  report.episodes_recovered += static_cast<int64_t>(good.size());
+}
+
+}  // namespace
+
 RecoveryReport RecoverDataset(const std::string& dir) {
+  h5::InitThread();
   RecoveryReport report;
   if (!IsDirectory(dir)) Fail(ExitCode::kIoError, dir + ": not a directory");
   const std::string staging_root = dir + "/" + kStagingDirName;
@@ -146,7 +260,11 @@ RecoveryReport RecoverDataset(const std::string& dir) {
   std::error_code ec;
   std::vector<std::string> folders;
   for (const auto& entry : fs::directory_iterator(staging_root, ec)) {
-    if (entry.is_directory()) folders.push_back(entry.path().filename().string());
+    // Never a symlink: recovery moves and deletes files inside.
+    std::error_code status_ec;
+    if (entry.symlink_status(status_ec).type() == fs::file_type::directory) {
+      folders.push_back(entry.path().filename().string());
+    }
   }
   if (ec) Fail(ExitCode::kIoError, staging_root + ": cannot list: " + ec.message());
   std::sort(folders.begin(), folders.end());
@@ -159,7 +277,7 @@ RecoveryReport RecoverDataset(const std::string& dir) {
       if (AgeSeconds(folder) > 60.0) fs::remove_all(folder, ec);
       continue;
     }
-    FileLock lock = FileLock::TryLock(folder + "/lock", /*create=*/false);
+    const FileLock lock = FileLock::TryLock(folder + "/lock", /*create=*/false);  // released on every path out
     if (!lock.held()) {
       if (IsRegularFile(folder + "/lock")) ++report.live_writers;  // held: a live writer
       continue;
@@ -169,53 +287,34 @@ RecoveryReport RecoverDataset(const std::string& dir) {
       fs::remove_all(folder, ec);
       continue;
     }
-    std::map<int64_t, std::vector<std::pair<int64_t, std::string>>> by_shard;
-    std::vector<std::string> leftovers;
-    for (const auto& entry : fs::directory_iterator(folder, ec)) {
-      const std::string name = entry.path().filename().string();
-      int64_t seq = 0, k = 0;
-      if (ParseStagedName(name, &seq, &k)) {
-        by_shard[seq].emplace_back(k, entry.path().string());
-      } else if (name != "lock") {
-        leftovers.push_back(entry.path().string());  // *.tmp: never complete
-      }
+    // Leftovers first: one of them may hold the name a merge writes to.
+    const StagedFolder listed = ListStagedFolder(folder);
+    for (const auto& f : listed.temporary) RemoveOrFail(f);
+    for (const auto& f : listed.foreign) {
+      report.quarantined.push_back(Quarantine(dir, f, token + "-" + fs::path(f).filename().string(),
+                                              "not a staged episode of writer " + token));
     }
-    bool clean = true;
-    for (auto& [seq, staged] : by_shard) {
-      std::sort(staged.begin(), staged.end());
-      std::vector<std::string> files;
-      for (const auto& item : staged) files.push_back(item.second);
-      const std::string shard = ShardPath(dir, token, seq);
-      if (IsRegularFile(shard)) {
-        for (const auto& f : files) RemoveOrFail(f);
-        report.duplicates_removed += static_cast<int64_t>(files.size());
-        continue;
-      }
-      // Keep only readable staged files; a file that does not open is reported, never dropped.
-      std::vector<std::string> readable;
-      for (const auto& f : files) {
-        try {
-          h5::OpenFileReadOnly(f);
-          readable.push_back(f);
-        } catch (const Error& e) {
-          report.problems.push_back(e.what());
-          clean = false;
-        }
-      }
-      if (readable.empty()) continue;
-      MergeStagedEpisodes(readable, shard, folder + "/shard.h5.tmp", /*fsync=*/true);
-      report.shards_written.push_back(shard);
-      report.episodes_recovered += static_cast<int64_t>(readable.size());
-    }
-    for (const auto& f : leftovers) RemoveOrFail(f);
-    if (clean) {
-      RemoveOrFail(folder + "/lock");
-      if (::rmdir(folder.c_str()) != 0 && errno != ENOENT) {
-        Fail(ExitCode::kIoError, folder + ": cannot remove: " + std::strerror(errno));
-      }
+    for (const auto& [seq, staged] : listed.by_shard) RecoverShard(dir, token, seq, staged, report);
+    RemoveOrFail(folder + "/lock");
+    if (::rmdir(folder.c_str()) != 0 && errno != ENOENT) {
+      Fail(ExitCode::kIoError, folder + ": cannot remove: " + std::strerror(errno));
     }
   }
   return report;
+}
+
+std::vector<std::string> QuarantineInvalidShards(const std::string& dir) {
+  h5::InitThread();
+  std::vector<std::string> quarantined;
+  for (const std::string& shard : ListShards(dir)) {
+    try {
+      VerifyPerpetuaFile(shard);
+    } catch (const Error& e) {
+      if (e.code() != ExitCode::kBadData) throw;
+      quarantined.push_back(Quarantine(dir, shard, fs::path(shard).filename().string(), e.what()));
+    }
+  }
+  return quarantined;
 }
 
 }  // namespace perpetua

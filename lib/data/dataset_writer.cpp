@@ -119,7 +119,6 @@ DatasetWriter::DatasetWriter(const std::string& dir, WriterOptions options)
     const RecoveryReport report = RecoverDataset(dir);
     s.recovered = report.shards_written;
     for (const auto& shard : report.shards_written) LogInfo("recovered " + shard);
-    for (const auto& problem : report.problems) LogWarning("cannot recover: " + problem);
   }
   // Born under "<token>.new" and renamed once locked, so that recovery never
   // mistakes a folder being created for a dead writer's.

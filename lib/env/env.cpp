@@ -32,6 +32,7 @@ int ClipAction(const ActionSpec& spec, std::vector<float>& action) {
 ResetResult Env::Reset(uint64_t seed, const nlohmann::json& options) {
   episode_steps_ = 0;
   episode_open_ = false;
+  holding_ = false;
   ResetResult result = DoReset(seed, options);
   episode_open_ = true;
   return result;
@@ -41,10 +42,16 @@ StepResult Env::Step(const std::vector<float>& action) {
   PERPETUA_CHECK_MSG(episode_open_, "Step() called without an open episode");
   std::vector<float> checked = action;
   clipped_count_ += ClipAction(spec().action, checked);
+  holding_ = false;
   StepResult result = DoStep(checked);
   ++episode_steps_;
   if (result.terminated || result.truncated) episode_open_ = false;
   return result;
+}
+
+void Env::Hold() {
+  DoHold();
+  holding_ = true;
 }
 
 }  // namespace perpetua

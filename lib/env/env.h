@@ -82,6 +82,15 @@ class Env {
   // the checks. Calling Step before Reset or after the episode ended is a bug.
   StepResult Step(const std::vector<float>& action);
 
+  // Stops the robot's motion and holds its position until the next Step or
+  // Reset: the dead-man switch of a robot server (lib/robot/robot_server.h)
+  // calls it when no step came within its watchdog time, when a client asks
+  // (HOLD) and when a session ends. Callable at any time between calls, in an
+  // open episode or not; idempotent; the episode stays open (the next Step
+  // resumes it). Throws Error(kEnvFailure) only if the robot cannot hold.
+  void Hold();
+  // True from Hold() until the next Step or Reset.
+  bool holding() const { return holding_; }
   // Components clipped to the bounds since construction.
   int64_t clipped_action_count() const { return clipped_count_; }
   // Steps taken in the current episode.
@@ -91,11 +100,17 @@ class Env {
   // Implementations: `action` is already finite, of the right size and within bounds.
   virtual ResetResult DoReset(uint64_t seed, const nlohmann::json& options) = 0;
   virtual StepResult DoStep(const std::vector<float>& action) = 0;
+  // Holds position (see Hold). Default: nothing, for cells that move only
+  // inside DoStep (the simulated cells: their state is frozen between steps,
+  // and changing it here would make a served episode depend on when a hold
+  // came); a robot that moves on its own between commands overrides it.
+  virtual void DoHold() {}
 
  private:
   int64_t clipped_count_ = 0;
   int episode_steps_ = 0;
   bool episode_open_ = false;
+  bool holding_ = false;
 };
 
 // Checks and clips `action` against `spec` (the checks Step() applies).

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "env/env_spec_json.h"
 
@@ -151,6 +152,11 @@ Observation ObservationFromFrame(Frame& frame, const EnvSpec& spec, const char* 
                        ShapeString(tensor->array.shape) + ", the robot declared " + DTypeName(o.dtype) + " " +
                        ShapeString(o.shape));
     }
+    for (size_t i = 0; i < tensor->array.f32.size(); ++i) {
+      if (!std::isfinite(tensor->array.f32[i])) {
+        Bad(message, "observation '" + o.key + "' element " + std::to_string(i) + " is not finite");
+      }
+    }
     observation[o.key] = std::move(tensor->array);
   }
   return observation;
@@ -217,6 +223,9 @@ StepReply ParseStepResult(Frame frame, const EnvSpec& spec) {
   StepReply reply;
   reply.result.observation = ObservationFromFrame(frame, spec, kMsg);
   reply.result.reward = NumberField(frame.meta, "reward", kMsg);
+  if (!(std::fabs(reply.result.reward) <= std::numeric_limits<float>::max())) {
+    Bad(kMsg, "'reward' " + frame.meta["reward"].dump() + " is not a finite float32");
+  }
   const nlohmann::json& terminated = Field(frame.meta, "terminated", kMsg);
   const nlohmann::json& truncated = Field(frame.meta, "truncated", kMsg);
   if (!terminated.is_boolean() || !truncated.is_boolean()) Bad(kMsg, "'terminated'/'truncated' are not true or false");

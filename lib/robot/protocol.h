@@ -66,6 +66,8 @@ struct StepReply {
   double t_action = 0.0;              // robot clock, unix seconds: action applied
 };
 Frame EncodeStepResult(StepReply reply);
+// Checks the observation (see ObservationFromFrame) and a reward that is a
+// finite float32 (datasets store float32): ProtocolError otherwise.
 StepReply ParseStepResult(Frame frame, const EnvSpec& spec);
 
 // HOLD (no reply): stop moving and hold position until the next STEP or RESET.
@@ -88,7 +90,8 @@ Frame EncodeError(const ErrorMessage& error);
 ErrorMessage ParseError(const Frame& frame);
 
 // The observation carried by `frame`'s "observation/<key>" tensors, checked
-// against `spec` (every key present with its dtype and shape, no others).
+// against `spec` (every key present with its dtype and shape, no others,
+// float32 elements finite: a robot's NaN or Inf is malformed data).
 // The arrays are moved out of `frame`.
 Observation ObservationFromFrame(Frame& frame, const EnvSpec& spec, const char* message);
 // Moves `observation`'s arrays into `frame` as "observation/<key>" tensors.

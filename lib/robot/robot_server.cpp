@@ -2,6 +2,8 @@
 
 #include <poll.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -21,12 +23,42 @@ bool SameToken(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+std::string Fixed(double value, int digits) {
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+  return buffer;
+}
+
+// Peers remembered for the auth lockout; beyond this, expired entries go first, then the oldest name.
+constexpr size_t kMaxLockouts = 1024;
+// Seconds after its lockout ends that a peer's failures are forgotten.
+constexpr double kForgetLockoutS = 600;
+
+FrameLimits PreAuth(FrameLimits limits) {
+  limits.max_frame_bytes = std::min(limits.max_frame_bytes, kPreAuthFrameBytes);
+  limits.max_json_bytes = std::min(limits.max_json_bytes, kPreAuthFrameBytes);
+  return limits;
+}
+
 }  // namespace
+
+void ServerTimers::Visit(ConfigVisitor& v) {
+  v.Field("hello_timeout_s", hello_timeout_s, "seconds a new connection has to send a valid hello");
+  v.Field("io_timeout_s", io_timeout_s, "seconds to complete a started frame or send a reply");
+  v.Field("idle_timeout_s", idle_timeout_s, "a session without a valid message for this many seconds is closed");
+  v.Field("watchdog_s", watchdog_s, "no step for this many seconds: the robot holds (>= two control periods)");
+  v.Field("keepalive_s", keepalive_s, "TCP keepalive: idle seconds before probing a silent client (1..3600)");
+  v.Field("auth_lockout_s", auth_lockout_s,
+          "seconds a peer is refused after a failed authentication, doubled per failure (max 60)");
+}
 
 struct RobotServer::Session {
   Connection connection;
-  bool greeted = false;       // HELLO accepted
-  bool episode_open = false;  // a RESET answered and the episode not ended
+  FrameReader reader;
+  bool greeted = false;         // HELLO accepted
+  bool episode_open = false;    // a RESET answered and the episode not ended
+  double opened_s = 0.0;        // steady seconds of the accept
+  double last_message_s = 0.0;  // steady seconds of the last valid message
 };
 
 RobotServer::RobotServer(const RobotServerOptions& options, const EnvFactory& make_env) : options_(options) {
@@ -36,7 +68,20 @@ RobotServer::RobotServer(const RobotServerOptions& options, const EnvFactory& ma
                                " is not a loopback address: give --token (or $PERPETUA_ROBOT_TOKEN) so that "
                                "only clients knowing it can drive the robot");
   }
+  const ServerTimers& t = options.timers;
+  if (!(t.hello_timeout_s > 0 && t.io_timeout_s > 0 && t.idle_timeout_s > 0 && t.watchdog_s > 0)) {
+    Fail(ExitCode::kUsage, "--hello-timeout-s, --io-timeout-s, --idle-timeout-s and --watchdog-s must be > 0");
+  }
+  if (t.keepalive_s < 1 || t.keepalive_s > 3600) Fail(ExitCode::kUsage, "--keepalive-s must be in 1..3600");
+  if (!(t.auth_lockout_s >= 0 && t.auth_lockout_s <= kMaxAuthLockoutS)) {
+    Fail(ExitCode::kUsage, "--auth-lockout-s must be in 0..60");
+  }
   env_ = make_env();
+  const double hz = env_->spec().control_hz;
+  if (hz > 0 && t.watchdog_s < 2.0 / hz) {
+    Fail(ExitCode::kUsage, "--watchdog-s " + Fixed(t.watchdog_s, 3) + " is shorter than two control periods of " +
+                               env_->spec().name + " (" + Fixed(hz, 1) + " Hz): it would hold between steps");
+  }
   listener_ = std::make_unique<Listener>(address);
 }
 
@@ -44,17 +89,51 @@ RobotServer::~RobotServer() = default;
 
 const Address& RobotServer::address() const { return listener_->address(); }
 
-void RobotServer::RefuseBusy(Connection connection) {
+void RobotServer::Refuse(Connection connection, const std::string& code, const std::string& message) {
   try {
-    connection.SendFrame(EncodeError({"busy", "another client holds this robot; one session at a time", true}),
-                         options_.limits, 0.2);
+    connection.SendFrame(EncodeError({code, message, true}), options_.limits, 0.2);
   } catch (const std::exception&) {
     // The refused client left already.
   }
 }
 
+void RobotServer::HoldRobot(const std::string& why) {
+  if (holding_) return;
+  holding_ = true;  // also on failure: one attempt per stall, not one per poll
+  try {
+    env_->Hold();
+    ++holds_applied_;
+    LogInfo("holding: " + why);
+  } catch (const std::exception& e) {
+    LogWarning("the robot could not hold (" + why + "): " + e.what());
+  }
+}
+
+double RobotServer::LockedOutFor(const std::string& host, double now) const {
+  const auto it = lockouts_.find(host);
+  return it == lockouts_.end() ? 0.0 : std::max(0.0, it->second.until_s - now);
+}
+
+void RobotServer::RecordAuth(const std::string& host, bool ok, double now) {
+  if (ok) {
+    lockouts_.erase(host);
+    return;
+  }
+  if (lockouts_.size() >= kMaxLockouts && !lockouts_.count(host)) {
+    for (auto it = lockouts_.begin(); it != lockouts_.end();) it = it->second.until_s < now ? lockouts_.erase(it) : std::next(it);
+    if (lockouts_.size() >= kMaxLockouts) lockouts_.erase(lockouts_.begin());
+  }
+  Lockout& lockout = lockouts_[host];
+  if (now > lockout.until_s + kForgetLockoutS) lockout.failures = 0;  // an old failure no longer counts
+  lockout.failures = std::min(lockout.failures + 1, 30);
+  const double seconds = std::min(kMaxAuthLockoutS, options_.timers.auth_lockout_s * std::ldexp(1.0, lockout.failures - 1));
+  lockout.until_s = now + seconds;
+  LogWarning("peer " + host + ": " + std::to_string(lockout.failures) + " failed authentication(s); refused for " +
+             Fixed(seconds, 2) + " s");
+}
+
 bool RobotServer::Handle(Session& session, const Frame& frame) {
-  const double io = options_.io_timeout_s;
+  const double io = options_.timers.io_timeout_s;
   auto reply = [&](const Frame& answer) { session.connection.SendFrame(answer, options_.limits, io); };
   auto refuse = [&](const std::string& code, const std::string& message, bool fatal) {
     reply(EncodeError({code, message, fatal}));
@@ -63,9 +142,13 @@ bool RobotServer::Handle(Session& session, const Frame& frame) {
   if (!session.greeted) {
     if (frame.type != MessageType::kHello) return refuse("bad_request", "the first message must be hello", true);
     const HelloMessage hello = ParseHello(frame);
-    if (!options_.token.empty() && !SameToken(hello.token, options_.token)) {
-      LogWarning("refused client '" + hello.client.substr(0, 64) + "': wrong or missing token");
-      return refuse("auth", "wrong or missing token", true);
+    if (!options_.token.empty()) {
+      const bool ok = SameToken(hello.token, options_.token);
+      RecordAuth(session.connection.peer_host(), ok, SteadySeconds());
+      if (!ok) {
+        LogWarning("refused client '" + hello.client.substr(0, 64) + "': wrong or missing token");
+        return refuse("auth", "wrong or missing token", true);
+      }
     }
     session.greeted = true;
     reply(EncodeWelcome(env_->spec(), std::string("perpetua rl-robot ") + PERPETUA_VERSION));
@@ -79,6 +162,8 @@ bool RobotServer::Handle(Session& session, const Frame& frame) {
       try {
         session.episode_open = false;
         answer.result = env_->Reset(request.seed, request.options);
+        holding_ = false;
+        last_motion_s_ = SteadySeconds();
       } catch (const Error& e) {
         const bool fatal = e.code() == ExitCode::kEnvFailure || e.code() == ExitCode::kInternal;
         return refuse(fatal ? "robot_failure" : "bad_request", e.what(), fatal);
@@ -102,6 +187,8 @@ bool RobotServer::Handle(Session& session, const Frame& frame) {
       answer.t_action = UnixSeconds();
       try {
         answer.result = env_->Step(answer.applied_action);
+        holding_ = false;
+        last_motion_s_ = SteadySeconds();
       } catch (const Error& e) {
         session.episode_open = false;
         return refuse("robot_failure", e.what(), true);
@@ -121,7 +208,7 @@ bool RobotServer::Handle(Session& session, const Frame& frame) {
       const std::string reason = frame.meta.value("reason", nlohmann::json("")).is_string()
                                      ? frame.meta.value("reason", std::string())
                                      : std::string();
-      LogInfo("hold requested (" + reason.substr(0, 120) + "): the cell waits for the next step");
+      HoldRobot("requested (" + reason.substr(0, 120) + ")");
       return true;
     }
     case MessageType::kClose:
@@ -136,52 +223,92 @@ bool RobotServer::Handle(Session& session, const Frame& frame) {
   }
 }
 
+void RobotServer::EndSession(std::optional<Session>& session, const std::string& why) {
+  if (session->episode_open) LogInfo("session ended mid-episode (" + why + ")");
+  session.reset();
+  HoldRobot("session ended (" + why + ")");
+}
+
+void RobotServer::Receive(std::optional<Session>& session) {
+  try {
+    // Every frame already here (a HOLD and a CLOSE often arrive together).
+    while (session) {
+      const FrameLimits limits = session->greeted ? options_.limits : PreAuth(options_.limits);
+      std::optional<Frame> frame = session->reader.Poll(session->connection, limits);
+      if (!frame) return;
+      session->last_message_s = SteadySeconds();
+      if (!Handle(*session, *frame)) EndSession(session, "closed");
+    }
+  } catch (const TransportError& e) {
+    EndSession(session, e.what());
+  } catch (const ProtocolError& e) {
+    LogWarning(std::string("bad message from the client: ") + e.what() + "; session ended");
+    try {
+      session->connection.SendFrame(EncodeError({e.error_code(), e.what(), true}), options_.limits, 0.2);
+    } catch (const std::exception&) {
+      // The client is gone; the session ends either way.
+    }
+    EndSession(session, e.what());
+  }
+}
+
+void RobotServer::CheckDeadlines(std::optional<Session>& session, double now) {
+  const ServerTimers& t = options_.timers;
+  std::string why;
+  if (!session->greeted && now - session->opened_s > t.hello_timeout_s) {
+    why = "no valid hello within " + Fixed(t.hello_timeout_s, 2) + " s";
+  } else if (session->greeted && now - session->last_message_s > t.idle_timeout_s) {
+    why = "no message for " + Fixed(t.idle_timeout_s, 2) + " s";
+  } else if (session->reader.in_frame() && now - session->reader.frame_started_s() > options_.timers.io_timeout_s) {
+    why = "a frame stalled for " + Fixed(options_.timers.io_timeout_s, 2) + " s";
+  }
+  if (why.empty()) return;
+  LogWarning(session->connection.peer() + ": " + why + "; session closed");
+  EndSession(session, why);
+}
+
+void RobotServer::AcceptOne(std::optional<Session>& session) {
+  std::optional<Connection> connection = listener_->Accept(0);
+  if (!connection) return;
+  const double now = SteadySeconds();
+  const double locked = options_.token.empty() ? 0.0 : LockedOutFor(connection->peer_host(), now);
+  if (locked > 0) {
+    Refuse(std::move(*connection), "auth",
+           "too many failed authentications from this address; try again in " + Fixed(locked, 2) + " s");
+  } else if (session) {
+    Refuse(std::move(*connection), "busy", "another client holds this robot; one session at a time");
+  } else {
+    connection->EnableKeepAlive(options_.timers.keepalive_s, 1, 3);
+    session.emplace();
+    session->connection = std::move(*connection);
+    session->opened_s = session->last_message_s = now;
+    ++sessions_;
+  }
+}
+
 void RobotServer::Serve(const std::function<bool()>& stop) {
   std::optional<Session> session;
-  const auto end_session = [&](const std::string& why) {
-    if (session->episode_open) LogInfo("session ended mid-episode (" + why + "): holding");
-    session.reset();
-  };
   while (!stop()) {
+    // Wake for the watchdog's deadline, and at least every 50 ms (stop, session deadlines).
+    double wait_s = 0.05;
+    if (!holding_) wait_s = std::min(wait_s, last_motion_s_ + options_.timers.watchdog_s - SteadySeconds());
     pollfd fds[2];
     int n = 0;
     if (session) fds[n++] = {session->connection.fd(), POLLIN, 0};
     const int listen_index = n;
     fds[n++] = {listener_->fd(), POLLIN, 0};
-    const int rc = ::poll(fds, nfds_t(n), 50);
-    if (rc <= 0) continue;
+    const int rc = ::poll(fds, nfds_t(n), std::max(0, int(wait_s * 1000.0) + 1));
     // The session first: a client that closed and reconnects is seen leaving first.
-    if (session && fds[0].revents != 0) {
-      try {
-        // Every frame already here (a HOLD and a CLOSE often arrive together).
-        do {
-          const Frame frame = session->connection.ReceiveFrame(options_.limits, options_.io_timeout_s);
-          if (!Handle(*session, frame)) end_session("closed");
-        } while (session && session->connection.WaitReadable(0));
-      } catch (const TransportError& e) {
-        end_session(e.what());
-      } catch (const ProtocolError& e) {
-        LogWarning(std::string("bad message from the client: ") + e.what() + "; session ended");
-        try {
-          session->connection.SendFrame(EncodeError({e.error_code(), e.what(), true}), options_.limits, 0.2);
-        } catch (const std::exception&) {
-          // The client is gone; the session ends either way.
-        }
-        end_session(e.what());
-      }
+    if (rc > 0 && session && fds[0].revents != 0) Receive(session);
+    const double now = SteadySeconds();
+    if (session) CheckDeadlines(session, now);
+    if (!holding_ && now - last_motion_s_ >= options_.timers.watchdog_s) {
+      HoldRobot("watchdog: no step for " + Fixed(now - last_motion_s_, 2) + " s");
     }
-    if (fds[listen_index].revents != 0) {
-      std::optional<Connection> connection = listener_->Accept(0);
-      if (!connection) continue;
-      if (session) {
-        RefuseBusy(std::move(*connection));
-      } else {
-        session.emplace();
-        session->connection = std::move(*connection);
-        ++sessions_;
-      }
-    }
+    if (rc > 0 && fds[listen_index].revents != 0) AcceptOne(session);
   }
+  if (session) EndSession(session, "the server stops");
+  HoldRobot("the server stops");
 }
 
 void ServeConfig::Visit(ConfigVisitor& v) {
@@ -190,8 +317,10 @@ void ServeConfig::Visit(ConfigVisitor& v) {
   cell.env = &env;
   v.Group("cell", cell, "cell settings");
   v.Field("listen", listen, "tcp://HOST:PORT (port 0: any free port) or unix:///PATH; loopback unless --token");
-  v.Field("token", token, "shared secret clients must send; empty = $PERPETUA_ROBOT_TOKEN or none");
+  v.Field("token", token, "shared secret clients must send; empty = $PERPETUA_ROBOT_TOKEN or none",
+          FieldScope::kSecret);
   v.Field("max_message_mb", max_message_mb, "largest message accepted from a client, MiB");
+  timers.Visit(v);
 }
 
 ExitCode RunServe(const ServeConfig& config,
@@ -205,6 +334,7 @@ ExitCode RunServe(const ServeConfig& config,
   RobotServerOptions options;
   options.listen = config.listen;
   options.token = config.token;
+  options.timers = config.timers;
   if (options.token.empty()) {
     const char* from_env = std::getenv("PERPETUA_ROBOT_TOKEN");
     if (from_env) options.token = from_env;

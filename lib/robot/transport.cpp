@@ -20,7 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Now() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+double Now() { return SteadySeconds(); }
 
 int RemainingMs(double deadline) {
   const double left = deadline - Now();
@@ -102,6 +102,8 @@ bool IsLoopbackSockaddr(const sockaddr* sa) {
 
 }  // namespace
 
+double SteadySeconds() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+
 std::string Address::ToString() const {
   if (kind == Kind::kUnix) return "unix://" + path;
   const bool v6 = host.find(':') != std::string::npos;
@@ -157,11 +159,13 @@ Address ParseAddress(const std::string& text) {
   return address;
 }
 
-Connection::Connection(int fd, std::string peer) : fd_(fd), peer_(std::move(peer)) {}
+Connection::Connection(int fd, std::string peer, std::string peer_host)
+    : fd_(fd), peer_(std::move(peer)), peer_host_(std::move(peer_host)) {}
 
 Connection::~Connection() { Close(); }
 
-Connection::Connection(Connection&& other) noexcept : fd_(other.fd_), peer_(std::move(other.peer_)) {
+Connection::Connection(Connection&& other) noexcept
+    : fd_(other.fd_), peer_(std::move(other.peer_)), peer_host_(std::move(other.peer_host_)) {
   other.fd_ = -1;
 }
 
@@ -170,6 +174,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     Close();
     fd_ = other.fd_;
     peer_ = std::move(other.peer_);
+    peer_host_ = std::move(other.peer_host_);
     other.fd_ = -1;
   }
   return *this;
@@ -272,6 +277,29 @@ bool Connection::WaitReadable(double timeout_s) const {
   return PollReadable(fd_, timeout_s);
 }
 
+size_t Connection::ReceiveAvailable(uint8_t* out, size_t size) {
+  if (fd_ < 0) throw TransportError(TransportError::Reason::kClosed, "robot " + peer_ + ": connection is closed");
+  for (;;) {
+    const ssize_t n = ::recv(fd_, out, size, MSG_DONTWAIT);
+    if (n > 0) return size_t(n);
+    if (n == 0) throw TransportError(TransportError::Reason::kClosed, "robot " + peer_ + ": connection closed by the peer");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    throw TransportError(TransportError::Reason::kClosed, "robot " + peer_ + ": connection lost (" + Reason(errno) + ")");
+  }
+}
+
+void Connection::EnableKeepAlive(int idle_s, int interval_s, int count) {
+  sockaddr_storage ss{};
+  socklen_t length = sizeof ss;
+  if (fd_ < 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &length) != 0 || ss.ss_family == AF_UNIX) return;
+  int one = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
 void Connection::ReadExactly(uint8_t* out, size_t size, double deadline) {
   size_t got = 0;
   while (got < size) {
@@ -372,10 +400,56 @@ Listener::~Listener() {
 
 std::optional<Connection> Listener::Accept(double timeout_s) {
   if (!PollReadable(fd_, timeout_s)) return std::nullopt;
-  const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  sockaddr_storage ss{};
+  socklen_t length = sizeof ss;
+  const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &length, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (fd < 0) return std::nullopt;
-  if (bound_.kind == Address::Kind::kTcp) SetNoDelay(fd);
-  return Connection(fd, "client of " + bound_.ToString());
+  std::string host = "local";
+  if (bound_.kind == Address::Kind::kTcp) {
+    SetNoDelay(fd);
+    char text[INET6_ADDRSTRLEN] = "?";
+    const void* ip = ss.ss_family == AF_INET6 ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr)
+                                              : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr);
+    ::inet_ntop(ss.ss_family, ip, text, sizeof text);
+    host = text;
+  }
+  return Connection(fd, "client " + host + " of " + bound_.ToString(), host);
+}
+
+std::optional<Frame> FrameReader::Poll(Connection& connection, const FrameLimits& limits) {
+  for (;;) {
+    uint8_t* out;
+    size_t want;
+    if (got_ < kHeaderBytes) {
+      out = header_ + got_;
+      want = kHeaderBytes - got_;
+    } else {
+      if (!header_decoded_) {
+        header_decoded_ = DecodeHeader(header_, limits);  // checked before the body is allocated
+        body_.assign(header_decoded_->body_bytes(), 0);
+      }
+      const size_t body_got = got_ - kHeaderBytes;
+      if (body_got == body_.size()) {
+        Frame frame = DecodeBody(*header_decoded_, body_.data(), body_.size(), limits);
+        header_decoded_.reset();
+        body_ = {};
+        got_ = 0;
+        return frame;
+      }
+      out = body_.data() + body_got;
+      want = body_.size() - body_got;
+    }
+    size_t n;
+    try {
+      n = connection.ReceiveAvailable(out, want);
+    } catch (const TransportError& e) {
+      if (got_ == 0) throw;
+      throw TransportError(e.reason(), std::string(e.what()) + " in the middle of a frame");
+    }
+    if (n == 0) return std::nullopt;
+    if (got_ == 0) started_s_ = SteadySeconds();
+    got_ += n;
+  }
 }
 
 }  // namespace perpetua::robot

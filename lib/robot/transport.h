@@ -57,7 +57,7 @@ class TransportError : public Error {
 class Connection {
  public:
   Connection() = default;
-  explicit Connection(int fd, std::string peer);
+  explicit Connection(int fd, std::string peer, std::string peer_host = "");
   ~Connection();
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;
@@ -70,6 +70,9 @@ class Connection {
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }
   const std::string& peer() const { return peer_; }
+  // An accepted TCP connection: the client's IP address ("127.0.0.1");
+  // a unix socket: "local". "" for connections made by Connect.
+  const std::string& peer_host() const { return peer_host_; }
 
   // Writes all of `bytes` within `timeout_s`. TransportError (kTimeout /
   // kClosed) otherwise; the connection is then unusable (close it).
@@ -82,6 +85,14 @@ class Connection {
   Frame ReceiveFrame(const FrameLimits& limits, double timeout_s);
   // Waits up to `timeout_s` for bytes (or EOF) to read. True if readable.
   bool WaitReadable(double timeout_s) const;
+  // Reads up to `size` bytes that are here now, never waiting: 0 if none.
+  // TransportError(kClosed) when the peer closed or reset the connection.
+  size_t ReceiveAvailable(uint8_t* out, size_t size);
+  // TCP keepalive, so that a peer that vanished (power, cable, partition)
+  // is noticed on an idle connection: the first probe after `idle_s`
+  // seconds of silence, then one every `interval_s`; after `count`
+  // unanswered probes reads fail with kClosed. No effect on unix sockets.
+  void EnableKeepAlive(int idle_s, int interval_s, int count);
   // Shuts both directions down and closes the descriptor.
   void Close();
 
@@ -89,7 +100,36 @@ class Connection {
   void ReadExactly(uint8_t* out, size_t size, double deadline);
   int fd_ = -1;
   std::string peer_;
+  std::string peer_host_;
 };
+
+// Assembles frames from a connection without ever waiting, so that a server
+// can keep its timers while a client sends slowly or stalls mid-frame. Each
+// header is checked against the limits given with the call that completes
+// it before its body is allocated (so a server can hold unauthenticated
+// clients to small frames).
+class FrameReader {
+ public:
+  // Reads what has arrived (at most up to the end of the current frame) and
+  // returns the frame once it is whole; nullopt while it is not. Throws
+  // TransportError(kClosed) if the peer closed (mid-frame or not) and
+  // ProtocolError on a malformed or oversized frame.
+  std::optional<Frame> Poll(Connection& connection, const FrameLimits& limits);
+  // True while a frame is partly read.
+  bool in_frame() const { return got_ > 0; }
+  // Steady-clock seconds at which the current frame's first byte came.
+  double frame_started_s() const { return started_s_; }
+
+ private:
+  uint8_t header_[kHeaderBytes] = {};
+  std::optional<FrameHeader> header_decoded_;
+  std::vector<uint8_t> body_;
+  size_t got_ = 0;  // bytes of the current frame read (header included)
+  double started_s_ = 0.0;
+};
+
+// Steady-clock seconds (the clock of every timeout here).
+double SteadySeconds();
 
 // A listening socket.
 class Listener {

@@ -16,6 +16,7 @@
 #include "data/dataset_recovery.h"
 #include "data/dataset_writer.h"
 #include "data/episode_factory.h"
+#include "support/kill_trials.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -230,6 +231,22 @@ TEST_CASE("writers killed among live ones are recovered once by racing recoverer
       CHECK(seeds.count(seed) == 1);
     }
     CHECK(StagingEmpty(dir.path()));
+  }
+}
+
+TEST_CASE("rl-collect killed with SIGKILL then rl-data recover loses no finished episode") {
+  // A short run of bench/collect_kill_bench.cpp (which runs 1,000 trials).
+  for (const int workers : {1, 2}) {
+    CAPTURE(workers);
+    TempDir scratch;
+    const testing::CollectKillStats stats =
+        testing::RunCollectKillTrials(/*trials=*/6, workers, /*seed=*/30 + workers, scratch.path());
+    for (const auto& line : stats.failures) MESSAGE(line);
+    CHECK(stats.trials == 6);
+    CHECK(stats.episodes_checked > 0);
+    CHECK(stats.missing == 0);
+    CHECK(stats.unreadable == 0);
+    CHECK(stats.recover_failures == 0);
   }
 }
 

@@ -258,7 +258,7 @@ TEST_CASE("staged episodes of a dead writer are recovered once and only once") {
   CHECK(report.shards_written == std::vector<std::string>{ShardPath(dir.path(), token, 0)});
   CHECK(report.episodes_recovered == 2);
   CHECK(report.duplicates_removed == 1);
-  CHECK(report.problems.empty());
+  CHECK(report.quarantined.empty());
   CHECK_FALSE(IsDirectory(dir.path() + "/.staging/" + token));
   DatasetReader reader({dir.path()});
   REQUIRE(reader.num_episodes() == 3);

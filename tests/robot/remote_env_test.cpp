@@ -23,6 +23,7 @@ namespace {
 using robot::RemoteEnv;
 using robot::RobotServerOptions;
 using testing::ExpectError;
+using testing::Header;
 using testing::RobotClient;
 using testing::RobotToyEnv;
 using testing::ServerThread;
@@ -34,7 +35,7 @@ double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(
 RobotServerOptions Listen(const std::string& address) {
   RobotServerOptions options;
   options.listen = address;
-  options.io_timeout_s = 2;
+  options.timers.io_timeout_s = 2;
   return options;
 }
 
@@ -255,6 +256,7 @@ TEST_CASE("steps are paced at the declared control rate with rate and jitter rec
 TEST_CASE("tokens are checked and a second client is told the robot is busy") {
   RobotServerOptions options = Listen("tcp://127.0.0.1:0");
   options.token = "s3cret";
+  options.timers.auth_lockout_s = 0;  // the lockout has its own test (robot_server_test.cpp)
   ServerThread server(options, Toy());
   EnvConfig config = RobotClient(server.address());
   ExpectError([&] { RemoteEnv none(config); }, ExitCode::kEnvFailure,
@@ -306,16 +308,6 @@ class FakeRobot {
   robot::Listener listener_;
   std::thread thread_;
 };
-
-std::vector<uint8_t> Header(uint16_t version, uint16_t type, uint32_t json, uint32_t binary) {
-  std::vector<uint8_t> bytes(16);
-  std::memcpy(bytes.data(), "PRBT", 4);
-  std::memcpy(bytes.data() + 4, &version, 2);
-  std::memcpy(bytes.data() + 6, &type, 2);
-  std::memcpy(bytes.data() + 8, &json, 4);
-  std::memcpy(bytes.data() + 12, &binary, 4);
-  return bytes;
-}
 
 TEST_CASE("malformed replies and version mismatches end with one clear robot failure") {
   TempDir dir;

@@ -280,6 +280,15 @@ TEST_CASE("a robot token never reaches printed or saved configs") {
   REQUIRE(printed.exit_code == 0);
   CHECK(printed.out.find("hunter2") == std::string::npos);
   CHECK(printed.out.find("token: <redacted>") != std::string::npos);
+  for (const char* verb : {"serve", "ping"}) {
+    CAPTURE(verb);
+    std::vector<std::string> argv = {ToolPath("rl-robot"), verb, "--token", "hunter2", "--print-config"};
+    if (std::string(verb) == "ping") argv.push_back("tcp://127.0.0.1:1");
+    const ProcessResult robot = RunProcess(argv);
+    REQUIRE(robot.exit_code == 0);
+    CHECK(robot.out.find("hunter2") == std::string::npos);
+    CHECK(robot.out.find("token: <redacted>") != std::string::npos);
+  }
 }
 
 TEST_CASE("rl-robot serve stops on SIGTERM with the interrupted code") {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <future>
 #include <memory>
@@ -27,6 +28,12 @@ class RobotToyEnv : public Env {
   struct Knobs {
     std::atomic<int> step_delay_ms{0};     // sleep in every step (a slow robot)
     std::atomic<int> interrupt_at_step{-1};  // report {"interrupted": true} at this step
+    std::atomic<int> holds{0};             // DoHold calls
+    std::atomic<bool> holding{false};      // DoHold called, no step or reset since
+    // Bad robot data from the step that brings the total (all episodes) to this count on:
+    // poison 1: NaN in "proprio", 2: a reward beyond float32, 3: an image of the wrong shape.
+    std::atomic<int> poison_from_total_step{-1};
+    std::atomic<int> poison{0};
   };
 
   explicit RobotToyEnv(int height = 8, int width = 8, double control_hz = 0.0, int max_steps = 10,
@@ -51,11 +58,13 @@ class RobotToyEnv : public Env {
     }
     position_ = options.value("start", -0.5 + 0.01 * double(seed % 50));
     step_ = 0;
+    knobs_->holding = false;
     return {Observe(), {{"seed", seed}}};
   }
   StepResult DoStep(const std::vector<float>& action) override {
     if (knobs_->step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(knobs_->step_delay_ms.load()));
     last_action = action;
+    knobs_->holding = false;
     position_ += 0.25 * action[0];
     StepResult result;
     result.observation = Observe();
@@ -66,7 +75,12 @@ class RobotToyEnv : public Env {
     result.info = {{"success", success}};
     if (step_ == knobs_->interrupt_at_step) result.info["interrupted"] = true;
     ++step_;
+    if (knobs_->poison_from_total_step >= 0 && ++total_steps_ >= knobs_->poison_from_total_step) Poison(result);
     return result;
+  }
+  void DoHold() override {
+    ++knobs_->holds;
+    knobs_->holding = true;
   }
 
  private:
@@ -81,8 +95,14 @@ class RobotToyEnv : public Env {
     observation["proprio"] = Array::FromFloats({float(position_)});
     return observation;
   }
+  void Poison(StepResult& result) const {
+    if (knobs_->poison == 1) result.observation["proprio"].f32[0] = std::nanf("");
+    if (knobs_->poison == 2) result.reward = 1e39;
+    if (knobs_->poison == 3) result.observation["image"] = Array::Zeros(DType::kUint8, {2, 2, 3});
+  }
   EnvSpec spec_;
   std::shared_ptr<Knobs> knobs_;
+  int total_steps_ = 0;
   double position_ = 0.0;
   int step_ = 0;
 };
@@ -127,6 +147,17 @@ class ServerThread {
   std::string address_;
   std::thread thread_;
 };
+
+// A frame header (docs/protocol.md, "Frames") with any field values, for hand-made bad frames.
+inline std::vector<uint8_t> Header(uint16_t version, uint16_t type, uint32_t json, uint32_t binary) {
+  std::vector<uint8_t> bytes(16);
+  std::memcpy(bytes.data(), "PRBT", 4);
+  std::memcpy(bytes.data() + 4, &version, 2);
+  std::memcpy(bytes.data() + 6, &type, 2);
+  std::memcpy(bytes.data() + 8, &json, 4);
+  std::memcpy(bytes.data() + 12, &binary, 4);
+  return bytes;
+}
 
 // EnvConfig for a client of `address` with short timeouts for tests.
 inline EnvConfig RobotClient(const std::string& address) {

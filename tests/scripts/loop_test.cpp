@@ -9,9 +9,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
+#include "data/dataset_reader.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -82,7 +85,7 @@ TEST_CASE("bad loop options are usage errors") {
   ProcessResult r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir",
                                 tmp / "run", "--rounds", "two"});
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("loop: error: 'two' is not a number") == 0);
+  CHECK(r.err == "loop: error: --rounds: 'two' is not a whole number\n");
   r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--frobnicate"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("unknown option '--frobnicate'") != std::string::npos);
@@ -150,6 +153,119 @@ TEST_CASE("two nightly runs at once: the second exits 8 and harms nothing") {
     CHECK(fs::exists(entry.path() / "eval.json"));
   }
   CHECK(runs == 1);
+}
+
+TEST_CASE("loop.state is read as data never run as code") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  fs::create_directories(dir);
+  testing::WriteFile(dir + "/loop.state", "round=1\nspent_s=$(touch " + tmp.path() + "/ran)\n");
+  const ProcessResult r = RunProcess(LoopCommand(dir, 1));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "loop: error: " + dir + "/loop.state: line 2: expected round=N, spent_s=N or "
+                 "round_s=N (N a whole number), got 'spent_s=$(touch " + tmp.path() + "/ran)'\n");
+  CHECK_FALSE(fs::exists(tmp / "ran"));
+  CHECK_FALSE(fs::exists(dir + "/data/.staging"));  // stopped before collecting anything
+}
+
+TEST_CASE("damaged shards are quarantined and the loop goes on with the rest") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  // The bootstrap, as the loop collects it, in three shards.
+  std::vector<std::string> shards;
+  for (const auto& [policy, episodes, first, seed] :
+       {std::tuple{"scripted", "6", "0", "1"}, {"random", "2", "6", "2"}}) {
+    const ProcessResult c = RunProcess({ToolPath("rl-collect"), "--env", "grasp", "--policy", policy,
+                                        "--episodes", episodes, "--first-episode", first, "--seed", seed,
+                                        "--out", dir + "/data", "--dataset.episodes-per-shard", "3"});
+    REQUIRE_MESSAGE(c.exit_code == 0, c.err);
+    for (const auto& shard : testing::Lines(c.out)) shards.push_back(shard);
+  }
+  REQUIRE(shards.size() == 3);
+  const auto quarantined = [&](const std::string& shard) {
+    return "quarantined: " + dir + "/data/.quarantine/" + fs::path(shard).filename().string();
+  };
+  // A rotten chunk of actions: the quick count cannot see it, rl-train can.
+  testing::RotFirstChunk(shards[0], "data/demo_0/actions");
+  ProcessResult r = RunProcess(LoopCommand(dir, 1));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  std::string log = ReadFile(dir + "/logs/loop.log");
+  CHECK(log.find("round 1: rl-train found damaged data (exit 3)") != std::string::npos);
+  CHECK(log.find(quarantined(shards[0])) != std::string::npos);
+  CHECK(log.find("round 1: retrying without the quarantined shards") != std::string::npos);
+  CHECK(fs::exists(dir + "/data/.quarantine/" + fs::path(shards[0]).filename().string() + ".why"));
+  CHECK(log.find("bootstrap:") == std::string::npos);  // the count was never 0
+  // A truncated shard: the count sees it.
+  REQUIRE(::truncate(shards[2].c_str(), 3000) == 0);
+  r = RunProcess(LoopCommand(dir, 2));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  log = ReadFile(dir + "/logs/loop.log");
+  CHECK(log.find(dir + "/data does not inspect cleanly") != std::string::npos);
+  CHECK(log.find(quarantined(shards[2])) != std::string::npos);
+  CHECK(log.find("bootstrap:") == std::string::npos);
+  CHECK(ReadFile(dir + "/loop.state").find("round=2") != std::string::npos);
+}
+
+// A bin directory whose rl-collect runs the real one but SIGKILLs it
+// `seconds` into a --forever run: the first such run only, or (always) every one.
+std::string DyingCollectorBin(const std::string& dir, bool always, const std::string& seconds) {
+  const std::string real = fs::path(ToolPath("rl-collect")).parent_path().string();
+  fs::create_directories(dir);
+  for (const auto& entry : fs::directory_iterator(real)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("rl-", 0) == 0 && name != "rl-collect") fs::create_symlink(entry.path(), dir + "/" + name);
+  }
+  testing::WriteFile(dir + "/rl-collect",
+                     "#!/bin/bash\n"
+                     "case \" $* \" in *\" --forever \"*)\n"
+                     "  if [ " + std::string(always ? "1" : "! -e " + dir + "/died") + " ]; then\n"
+                     "    touch " + dir + "/died\n"
+                     "    " + real + "/rl-collect \"$@\" & pid=$!\n"
+                     "    sleep " + seconds + "; kill -KILL $pid; wait $pid; exit $?\n"
+                     "  fi ;;\n"
+                     "esac\n"
+                     "exec " + real + "/rl-collect \"$@\"\n");
+  fs::permissions(dir + "/rl-collect", fs::perms::owner_all);
+  return "PERPETUA_BIN=" + dir;
+}
+
+std::vector<std::string> WithBin(std::vector<std::string> command, const std::string& bin_env) {
+  for (auto& a : command) {
+    if (a == kBinEnv) a = bin_env;
+  }
+  return command;
+}
+
+TEST_CASE("a live collector that dies mid-round is restarted") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  // Killed a few episodes in: some are staged, not yet in a shard.
+  std::vector<std::string> command =
+      WithBin(LoopCommand(dir, 1), DyingCollectorBin(tmp / "bin", false, "3"));
+  command.insert(command.end(), {"--round-steps", "400"});
+  const ProcessResult r = RunProcess(command);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const std::string log = ReadFile(dir + "/logs/loop.log");
+  CHECK(log.find("round 1: the live collector (rl-collect) exited with code 137 mid-round") != std::string::npos);
+  CHECK(log.find("round 1: restarting the live collector (1 of 3) at episode ") != std::string::npos);
+  CHECK(ReadFile(dir + "/loop.state").find("round=1") != std::string::npos);
+  // The new collector's episodes follow the dead one's (recovered first): no seed twice.
+  DatasetReader reader({dir + "/data"});
+  std::set<uint64_t> seeds;
+  for (size_t i = 0; i < reader.num_episodes(); ++i) {
+    CHECK(seeds.insert(reader.ReadEpisode(i).metadata.seed).second);
+  }
+}
+
+TEST_CASE("a live collector that keeps dying fails the round clearly") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  std::vector<std::string> command = WithBin(LoopCommand(dir, 1), DyingCollectorBin(tmp / "bin", true, "0.3"));
+  command.insert(command.end(), {"--round-steps", "100000"});
+  const ProcessResult r = RunProcess(command);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("round 1 failed: the live collector died 4 times; stopping the trainer") != std::string::npos);
+  CHECK(ReadFile(dir + "/loop.state").find("round=0") != std::string::npos);  // not counted as done
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "support/test_support.h"
 
 #include <fcntl.h>
+#include <hdf5.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,7 +36,10 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-std::string ToolPath(const std::string& tool) { return std::string(PERPETUA_BIN_DIR) + "/" + tool; }
+std::string ToolPath(const std::string& tool) {
+  const char* bin = std::getenv("PERPETUA_BIN");
+  return (bin && *bin ? std::string(bin) : std::string(PERPETUA_BIN_DIR)) + "/" + tool;
+}
 
 std::string SourcePath(const std::string& relative) {
   return std::string(PERPETUA_SOURCE_DIR) + "/" + relative;
@@ -110,6 +114,8 @@ ProcessResult ChildProcess::Wait() {
 
 std::string ChildProcess::OutSoFar() const { return ReadFile(capture_ / "stdout"); }
 
+std::string ChildProcess::ErrSoFar() const { return ReadFile(capture_ / "stderr"); }
+
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -143,6 +149,24 @@ std::vector<std::string> ListFiles(const std::string& dir, const std::string& su
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+void RotFirstChunk(const std::string& path, const std::string& dataset) {
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = file < 0 ? -1 : H5Dopen2(file, dataset.c_str(), H5P_DEFAULT);
+  const hid_t space = d < 0 ? -1 : H5Dget_space(d);
+  haddr_t address = 0;
+  hsize_t size = 0;
+  unsigned mask = 0;
+  const bool found = space >= 0 && H5Dget_chunk_info(d, space, 0, nullptr, &mask, &address, &size) >= 0;
+  if (space >= 0) H5Sclose(space);
+  if (d >= 0) H5Dclose(d);
+  if (file >= 0) H5Fclose(file);
+  if (!found) throw std::runtime_error(path + ": no chunk of " + dataset);
+  std::string bytes = ReadFile(path);
+  const size_t at = static_cast<size_t>(address + size / 2);
+  bytes.at(at) = static_cast<char>(~bytes[at]);
+  WriteFile(path, bytes);
 }
 
 }  // namespace perpetua::testing

@@ -24,7 +24,8 @@ class TempDir {
   std::string path_;
 };
 
-// Absolute path of a built tool ("rl-collect").
+// Absolute path of a built tool ("rl-collect"): in $PERPETUA_BIN if set (as the
+// scripts take it), else in this build tree.
 std::string ToolPath(const std::string& tool);
 // Absolute path of a file in the source tree ("scripts/setup.sh").
 std::string SourcePath(const std::string& relative);
@@ -51,6 +52,8 @@ class ChildProcess {
   ProcessResult Wait();
   // Stdout captured so far.
   std::string OutSoFar() const;
+  // Stderr captured so far.
+  std::string ErrSoFar() const;
 
  private:
   pid_t pid_ = -1;
@@ -64,6 +67,10 @@ std::vector<std::string> Lines(const std::string& text);
 std::string ReadFile(const std::string& path);
 // Writes a whole file (overwrites).
 void WriteFile(const std::string& path, const std::string& bytes);
+// Damages HDF5 file `path` as bit rot would: inverts the byte in the middle
+// of the first chunk of `dataset` (e.g. "data/demo_0/actions"), so that its
+// checksum no longer matches. Throws std::runtime_error if it cannot.
+void RotFirstChunk(const std::string& path, const std::string& dataset);
 // Names of the regular files in `dir` matching a suffix, sorted.
 std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix = "");
 

@@ -29,6 +29,14 @@ struct RecoverConfig {
   }
 };
 
+struct QuarantineConfig {
+  std::string dir;
+  void Visit(perpetua::ConfigVisitor& v) {
+    v.Field("dir", dir, "dataset directory whose shards to verify in full",
+            perpetua::FieldKind::kPositional);
+  }
+};
+
 ExitCode RunInspect(const InspectConfig& config) {
   if (config.paths.empty()) {
     perpetua::Fail(ExitCode::kUsage, "inspect needs at least one dataset directory or file");
@@ -48,8 +56,17 @@ ExitCode RunRecover(const RecoverConfig& config) {
   perpetua::LogInfo("recovered " + std::to_string(report.episodes_recovered) + " episodes into " +
                     std::to_string(report.shards_written.size()) + " shards; removed " +
                     std::to_string(report.duplicates_removed) + " already-merged staged files; " +
-                    std::to_string(report.live_writers) + " live writers left alone");
-  if (!report.problems.empty()) perpetua::Fail(ExitCode::kBadData, report.problems.front());
+                    std::to_string(report.live_writers) + " live writers left alone; " +
+                    std::to_string(report.quarantined.size()) + " damaged files quarantined");
+  return ExitCode::kOk;
+}
+
+ExitCode RunQuarantine(const QuarantineConfig& config) {
+  if (config.dir.empty()) perpetua::Fail(ExitCode::kUsage, "quarantine needs a dataset directory");
+  const std::vector<std::string> moved = perpetua::QuarantineInvalidShards(config.dir);
+  for (const auto& line : moved) std::cout << line.substr(0, line.find(": ")) << "\n";
+  std::cout.flush();
+  perpetua::LogInfo("quarantined " + std::to_string(moved.size()) + " shards that do not verify");
   return ExitCode::kOk;
 }
 
@@ -63,8 +80,14 @@ int main(int argc, char** argv) {
                "print episodes, steps, keys, shapes, success rate and provenance; exit 0 if "
                "valid, 3 if not (table on stderr, JSON on stdout)",
                inspect, [&] { return RunInspect(inspect); });
+  QuarantineConfig quarantine;
   tool.AddVerb("recover",
-               "merge episodes staged by dead writers into shards (prints the new shard paths)",
+               "merge episodes staged by dead writers into shards (prints the new shard paths); "
+               "damaged staged files are moved to DIR/.quarantine",
                recover, [&] { return RunRecover(recover); });
+  tool.AddVerb("quarantine",
+               "verify every shard in full and move those that fail to DIR/.quarantine "
+               "(prints their new paths)",
+               quarantine, [&] { return RunQuarantine(quarantine); });
   return tool.Main(argc, argv);
 }

@@ -24,7 +24,7 @@ struct PingConfig {
   double timeout_s = 5.0;   // per connection/exchange
   void Visit(perpetua::ConfigVisitor& v) {
     v.Field("address", address, "robot address: tcp://HOST:PORT or unix:///PATH", perpetua::FieldKind::kPositional);
-    v.Field("token", token, "shared secret; empty = $PERPETUA_ROBOT_TOKEN or none");
+    v.Field("token", token, "shared secret; empty = $PERPETUA_ROBOT_TOKEN or none", perpetua::FieldScope::kSecret);
     v.Field("count", count, "ping/pong exchanges to time (0..100000)");
     v.Field("timeout_s", timeout_s, "seconds allowed to connect and per exchange");
   }

@@ -1,0 +1,57 @@
+# Helpers shared by loop.sh and nightly.sh (sourced, never run). The sourcing
+# script sets `prog` (its name in messages) first.
+
+# die_usage MESSAGE: one line on stderr, exit 2.
+die_usage() { echo "$prog: error: $1" >&2; exit 2; }
+
+# require_int FLAG VALUE: VALUE must be a whole number 0..999999999 written
+# plainly (no sign, decimals, exponent or leading zero), else die_usage.
+require_int() {
+  [[ "$2" =~ ^(0|[1-9][0-9]{0,8})$ ]] || die_usage "$1: '$2' is not a whole number"
+}
+
+# require_fraction FLAG VALUE: VALUE must be a decimal number in [0, 1].
+require_fraction() {
+  [[ "$2" =~ ^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$ ]] || die_usage "$1: '$2' is not a number in [0, 1]"
+}
+
+# install_durably TMP DST: fsyncs TMP, renames it over DST and fsyncs DST's
+# directory, so that DST holds its old content or TMP's, never a mix, also
+# after a crash or power loss. Removes TMP and returns 6 (io) on failure.
+install_durably() {
+  if sync -- "$1" && mv -f -- "$1" "$2" && sync -- "$(dirname -- "$2")"; then return 0; fi
+  rm -f -- "$1"
+  return 6
+}
+
+# temporary DST: prints the name of a new empty file "DST.tmp-$prog.XXXXXX"
+# beside DST (so two scripts never share one temporary file).
+temporary() { mktemp "$1.tmp-$prog.XXXXXX"; }
+
+# write_atomic FILE TEXT: FILE holds TEXT (plus a newline), as install_durably does.
+write_atomic() {
+  local tmp
+  tmp=$(temporary "$1") || return 6
+  printf '%s\n' "$2" >"$tmp" || { rm -f -- "$tmp"; return 6; }
+  install_durably "$tmp" "$1"
+}
+
+# promote SRC DST: checkpoint SRC becomes DST, as install_durably does: a reader (a
+# collector with --reload) and a crash at any instant see the old DST or the
+# new one. Returns 6 (io) on failure, DST untouched.
+promote() {
+  local tmp
+  tmp=$(temporary "$2") || return 6
+  { cp -f -- "$1" "$tmp" && chmod 644 -- "$tmp"; } || { rm -f -- "$tmp"; return 6; }
+  install_durably "$tmp" "$2"
+}
+
+# clean_temporaries FILE: removes FILE.tmp-$prog.* left by a killed run of
+# this script (call it holding the script's lock, so none is in use).
+clean_temporaries() {
+  local stale
+  for stale in "$1".tmp-"$prog".*; do
+    [ -e "$stale" ] && rm -f -- "$stale"
+  done
+  return 0
+}
