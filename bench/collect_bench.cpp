@@ -30,7 +30,7 @@
 #include "common/rng.h"
 #include "data/dataset_reader.h"
 #include "data/dataset_writer.h"
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "policy/random_policy.h"
 #include "rollout/rollout.h"
 

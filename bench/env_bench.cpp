@@ -24,7 +24,7 @@
 #include "common/cli.h"
 #include "common/error.h"
 #include "common/rng.h"
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "env/state_render.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"

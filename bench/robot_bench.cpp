@@ -25,7 +25,7 @@
 
 #include "common/cli.h"
 #include "common/rng.h"
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "robot/remote_env.h"
 #include "robot/robot_server.h"
 

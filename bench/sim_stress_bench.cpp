@@ -37,7 +37,8 @@
 #include "common/cli.h"
 #include "common/error.h"
 #include "common/rng.h"
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
+#include "learners/register_learners.h"
 #include "nn/torch_runtime.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"
@@ -222,6 +223,7 @@ ExitCode Run(const StressConfig& c) {
     Fail(ExitCode::kUsage, "--trained needs --checkpoint (a Q checkpoint from rl-train q), or --trained 0");
   }
   if (c.trained > 0) ConfigureTorchRuntime("cpu", 1);
+  RegisterLearnerPolicies();
   if (c.random + c.wander + c.scripted + c.trained == 0) return ExitCode::kOk;
   if (c.rounds < 1) Fail(ExitCode::kUsage, "--rounds must be at least 1");
   // Rows: each policy on each object set. Every round runs 1/rounds of every

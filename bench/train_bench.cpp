@@ -29,7 +29,7 @@
 #include "common/rng.h"
 #include "data/dataset_writer.h"
 #include "nn/torch_runtime.h"
-#include "qtopt/dataset_replay.h"
+#include "replay/dataset_replay.h"
 #include "qtopt/q_policy.h"
 #include "qtopt/trainer.h"
 

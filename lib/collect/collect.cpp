@@ -11,10 +11,12 @@
 #include "common/log.h"
 #include "common/rng.h"
 #include "common/signals.h"
+#include "env/env_spec_json.h"
+#include "env_factory/make_env.h"
+#include "nn/checkpoint.h"
 #include "nn/torch_runtime.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"
-#include "qtopt/q_policy.h"
 #include "rollout/exploration.h"
 #include "rollout/rollout.h"
 #include "rollout/video.h"
@@ -52,18 +54,6 @@ void Validate(const CollectConfig& c) {
     Fail(ExitCode::kUsage, "--reload needs a checkpoint --policy, not '" + c.policy + "'");
   }
   if (c.threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0");
-}
-
-nlohmann::json SpecToJson(const EnvSpec& spec) {
-  nlohmann::json observations = nlohmann::json::array();
-  for (const auto& o : spec.observations) {
-    observations.push_back({{"key", o.key}, {"dtype", DTypeName(o.dtype)}, {"shape", o.shape}});
-  }
-  return {{"name", spec.name},
-          {"observations", observations},
-          {"action", {{"low", spec.action.low}, {"high", spec.action.high}, {"names", spec.action.names}}},
-          {"max_episode_steps", spec.max_episode_steps},
-          {"control_hz", spec.control_hz}};
 }
 
 // Prints finished shard paths on stdout, one per line, flushed. A closed
@@ -118,8 +108,8 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   std::shared_ptr<CheckpointWatcher> watcher;
   std::string initial_id;
   if (config.reload) {
-    watcher = std::make_shared<CheckpointWatcher>(config.policy, CheckpointIdAt);
-    initial_id = CheckpointIdAt(config.policy);
+    watcher = std::make_shared<CheckpointWatcher>(config.policy, ReadCheckpointId);
+    initial_id = ReadCheckpointId(config.policy);
     watcher->CurrentId();
   }
   const std::string policy_id = MakePolicy(config.policy, spec, config.seed, policy_options)->id();
@@ -128,7 +118,7 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   WriterOptions writer_options;
   writer_options.config = config.dataset;
   writer_options.env_args = spec.env_args;
-  writer_options.env_spec = SpecToJson(spec);
+  writer_options.env_spec = EnvSpecToJson(spec);
   writer_options.tool_config_yaml = tool_config_yaml;
   writer_options.tool_name = "rl-collect";
   DatasetWriter writer(config.out, writer_options);

@@ -26,7 +26,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "data/dataset_writer.h"
-#include "env/make_env.h"
+#include "env/env_config.h"
 #include "rollout/policy_factory.h"
 
 namespace perpetua {

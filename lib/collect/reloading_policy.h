@@ -25,7 +25,7 @@ namespace perpetua {
 
 class CheckpointWatcher {
  public:
-  // `read_id` returns the id of the checkpoint at a path (e.g. CheckpointIdAt)
+  // `read_id` returns the id of the checkpoint at a path (e.g. ReadCheckpointId, nn/checkpoint.h)
   // and throws Error on an unreadable file.
   CheckpointWatcher(std::string path, std::function<std::string(const std::string&)> read_id);
   // The id now at the path. Cheap when nothing changed (one stat); reads the

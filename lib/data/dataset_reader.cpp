@@ -238,4 +238,12 @@ Episode DatasetReader::ReadEpisode(size_t i) {
   return perpetua::ReadEpisode(FileHandle(ref.file), ref);
 }
 
+std::optional<std::string> ReadDeclaredEnvSpec(const std::string& path) {
+  h5::Handle file = h5::OpenFileReadOnly(path);
+  const h5::Where where{path, ""};
+  if (!h5::LinkExists(file.get(), "data")) return std::nullopt;
+  h5::Handle data = h5::OpenGroup(file.get(), "data", where);
+  return h5::ReadAttrString(data.get(), kEnvSpecAttr, where.Child("data"));
+}
+
 }  // namespace perpetua

@@ -31,6 +31,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,12 @@ std::string AccessProblem(const std::string& path);
 // Lists the complete shards of dataset directory `dir` ("shard-*.h5", sorted).
 // Error(kBadData) if it cannot be listed (missing, no permission).
 std::vector<std::string> ListShards(const std::string& dir);
+
+// The environment spec JSON a Perpetua shard declares (data.attrs
+// "perpetua_env_spec", env/env_spec_json.h's form or a part of it), or
+// nullopt when the file has none (other layouts, older shards). Throws
+// Error(kBadData) "<path>: ..." for an unreadable file.
+std::optional<std::string> ReadDeclaredEnvSpec(const std::string& path);
 
 class DatasetReader {
  public:

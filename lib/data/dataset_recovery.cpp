@@ -1,7 +1,6 @@
 #include "data/dataset_recovery.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <map>
 #include <optional>
 
+#include "common/file_lock.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/rng.h"
@@ -64,17 +64,6 @@ bool ParseStagedName(const std::string& name, int64_t* seq, int64_t* k) {
   if (*p++ != 's' || !ParseCount(p, seq)) return false;
   if (*p++ != '-' || *p++ != 'e' || !ParseCount(p, k)) return false;
   return std::string(p) == ".h5";
-}
-
-// Takes the flock on `lock_path` if free. Returns the fd (>= 0) or -1 if held by someone.
-int TryLock(const std::string& lock_path) {
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return -1;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 double AgeSeconds(const std::string& path) {
@@ -288,35 +277,28 @@ RecoveryReport RecoverDataset(const std::string& dir) {
       if (AgeSeconds(folder) > 60.0) fs::remove_all(folder, ec);
       continue;
     }
-    const int lock_fd = TryLock(folder + "/lock");
-    if (lock_fd < 0) {
+    const FileLock lock = FileLock::TryLock(folder + "/lock", /*create=*/false);  // released on every path out
+    if (!lock.held()) {
       if (IsRegularFile(folder + "/lock")) ++report.live_writers;  // held: a live writer
       continue;
     }
-    try {
-      if (unborn) {
-        // Its writer died after locking, before its first episode.
-        fs::remove_all(folder, ec);
-        ::close(lock_fd);
-        continue;
-      }
-      // Leftovers first: one of them may hold the name a merge writes to.
-      const StagedFolder listed = ListStagedFolder(folder);
-      for (const auto& f : listed.temporary) RemoveOrFail(f);
-      for (const auto& f : listed.foreign) {
-        report.quarantined.push_back(Quarantine(dir, f, token + "-" + fs::path(f).filename().string(),
-                                                "not a staged episode of writer " + token));
-      }
-      for (const auto& [seq, staged] : listed.by_shard) RecoverShard(dir, token, seq, staged, report);
-      RemoveOrFail(folder + "/lock");
-      if (::rmdir(folder.c_str()) != 0 && errno != ENOENT) {
-        Fail(ExitCode::kIoError, folder + ": cannot remove: " + std::strerror(errno));
-      }
-    } catch (...) {
-      ::close(lock_fd);
-      throw;
+    if (unborn) {
+      // Its writer died after locking, before its first episode.
+      fs::remove_all(folder, ec);
+      continue;
     }
-    ::close(lock_fd);
+    // Leftovers first: one of them may hold the name a merge writes to.
+    const StagedFolder listed = ListStagedFolder(folder);
+    for (const auto& f : listed.temporary) RemoveOrFail(f);
+    for (const auto& f : listed.foreign) {
+      report.quarantined.push_back(Quarantine(dir, f, token + "-" + fs::path(f).filename().string(),
+                                              "not a staged episode of writer " + token));
+    }
+    for (const auto& [seq, staged] : listed.by_shard) RecoverShard(dir, token, seq, staged, report);
+    RemoveOrFail(folder + "/lock");
+    if (::rmdir(folder.c_str()) != 0 && errno != ENOENT) {
+      Fail(ExitCode::kIoError, folder + ": cannot remove: " + std::strerror(errno));
+    }
   }
   return report;
 }

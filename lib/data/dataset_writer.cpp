@@ -1,7 +1,6 @@
 #include "data/dataset_writer.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +8,7 @@
 #include <cstring>
 #include <optional>
 
+#include "common/file_lock.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "data/dataset_recovery.h"
@@ -58,7 +58,7 @@ struct DatasetWriter::Impl {
   WriterOptions options;
   std::string token;
   std::string staging;          // DIR/.staging/<token>
-  int lock_fd = -1;
+  FileLock lock;                // held on staging/lock while this writer lives
   std::string provenance_json;  // written into every file
   std::optional<Schema> schema; // of the first episode
   int64_t seq = 0;              // current shard number
@@ -130,11 +130,8 @@ DatasetWriter::DatasetWriter(const std::string& dir, WriterOptions options)
   // locked always means a dead writer.
   EnsureWritableDirectory(unborn);
   const std::string lock = unborn + "/lock";
-  s.lock_fd = ::open((lock + ".tmp").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (s.lock_fd < 0) Fail(ExitCode::kIoError, lock + ": cannot create: " + std::strerror(errno));
-  if (::flock(s.lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    Fail(ExitCode::kIoError, lock + ": cannot lock: " + std::strerror(errno));
-  }
+  s.lock = FileLock::TryLock(lock + ".tmp", /*create=*/true);
+  if (!s.lock.held()) Fail(ExitCode::kIoError, lock + ".tmp: cannot lock: held by another process");
   RenameDurably(lock + ".tmp", lock);
   RenameDurably(unborn, s.staging);
   nlohmann::json provenance = {
@@ -185,12 +182,10 @@ std::vector<std::string> DatasetWriter::Close() {
   ::unlink((s.staging + "/lock").c_str());
   if (::rmdir(s.staging.c_str()) != 0) {
     const int err = errno;
-    ::close(s.lock_fd);
-    s.lock_fd = -1;
+    s.lock.Release();
     Fail(ExitCode::kIoError, s.staging + ": cannot remove: " + std::strerror(err));
   }
-  ::close(s.lock_fd);
-  s.lock_fd = -1;
+  s.lock.Release();
   return shards;
 }
 

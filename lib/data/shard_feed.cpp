@@ -6,11 +6,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/error.h"
 #include "common/log.h"
 
 namespace perpetua {
 
-ShardFeed::ShardFeed(DatasetSampler& sampler, int fd) : sampler_(sampler), fd_(fd) {
+ShardFeed::ShardFeed(ShardSink sink, int fd) : sink_(std::move(sink)), fd_(fd) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -29,10 +30,10 @@ void ShardFeed::HandleLine(const std::string& raw) {
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   if (line.empty()) return;
   try {
-    if (sampler_.AddFile(line) > 0) ++added_;
+    if (sink_(line)) ++added_;
   } catch (const std::exception& e) {  // Error, or e.g. bad_alloc: a thread must not let it escape
     const std::string reason = dynamic_cast<const Error*>(&e) ? e.what() : line + ": " + e.what();
-    LogWarning("skipping streamed shard: " + reason);
+    LogWarning("online shard skipped: " + reason);
     std::lock_guard<std::mutex> lock(mutex_);
     rejected_.push_back(reason);
   }
@@ -59,7 +60,10 @@ void ShardFeed::Run() {
       pending.erase(0, newline + 1);
     }
   }
-  if (!stop_) HandleLine(pending);  // a last line without a newline
+  if (!stop_) {
+    HandleLine(pending);  // a last line without a newline
+    LogInfo("online stream closed after " + std::to_string(added_.load()) + " shard(s)");
+  }
   finished_ = true;
 }
 

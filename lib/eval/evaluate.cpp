@@ -7,6 +7,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "env_factory/make_env.h"
 #include "eval/report.h"
 #include "nn/torch_runtime.h"
 #include "rollout/rollout.h"

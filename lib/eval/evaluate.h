@@ -28,7 +28,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
-#include "env/make_env.h"
+#include "env/env_config.h"
 #include "rollout/policy_factory.h"
 
 namespace perpetua {

@@ -15,36 +15,13 @@
 #include <string>
 
 #include "common/config.h"
-#include "data/transition_batch.h"
+#include "nn/tensor_batch.h"
 #include "qtopt/cem.h"
 #include "qtopt/q_network.h"
 #include "qtopt/qtopt_config.h"
 
 namespace perpetua {
 
-
-// A minibatch as tensors on one device.
-struct TensorBatch {
-  torch::Tensor image;         // [B,H,W,3] uint8 (s)
-  torch::Tensor proprio;       // [B,P] float32 (P may be 0)
-  torch::Tensor action;        // [B,A] float32
-  torch::Tensor reward;        // [B] float32
-  torch::Tensor terminated;    // [B] float32, 1 = do not bootstrap
-  torch::Tensor next_image;    // [B,H,W,3] uint8 (s')
-  torch::Tensor next_proprio;  // [B,P] float32
-  int64_t size() const { return action.size(0); }
-};
-
-// Checks `batch` against `spec` and converts it. Throws Error(kBadData)
-// "<source>: ..." naming the key and both shapes on any mismatch, and on
-// non-finite actions, rewards or vector observations.
-TensorBatch ToTensorBatch(const TransitionBatch& batch, const QInputSpec& spec,
-                          const torch::Device& device, const std::string& source);
-
-// One state's inputs from an Observation (policy path): image [1,H,W,3],
-// proprio [1,P]. Throws Error(kBadData) on a missing key or wrong shape.
-void ObservationToTensors(const Observation& observation, const QInputSpec& spec,
-                          const torch::Device& device, torch::Tensor* image, torch::Tensor* proprio);
 
 // Best actions [B,A] for states (image [B,H,W,3], proprio [B,P]) by CEM on
 // `network`, computing each state's embedding once (returned in

@@ -24,44 +24,6 @@ const std::string& Blob(const CheckpointContents& contents, const std::string& n
 
 }  // namespace
 
-nlohmann::json EnvSpecToJson(const EnvSpec& spec) {
-  nlohmann::json obs = nlohmann::json::array();
-  for (const auto& o : spec.observations) {
-    obs.push_back({{"key", o.key}, {"dtype", DTypeName(o.dtype)}, {"shape", o.shape}});
-  }
-  return {{"name", spec.name},
-          {"observations", obs},
-          {"action", {{"low", spec.action.low}, {"high", spec.action.high}, {"names", spec.action.names}}},
-          {"max_episode_steps", spec.max_episode_steps},
-          {"control_hz", spec.control_hz},
-          {"env_args", spec.env_args}};
-}
-
-EnvSpec EnvSpecFromJson(const nlohmann::json& json, const std::string& source) {
-  EnvSpec spec;
-  try {
-    spec.name = json.at("name").get<std::string>();
-    for (const auto& o : json.at("observations")) {
-      ObservationSpec s;
-      s.key = o.at("key").get<std::string>();
-      const std::string dtype = o.at("dtype").get<std::string>();
-      if (dtype != "uint8" && dtype != "float32") throw std::runtime_error("dtype");
-      s.dtype = dtype == "uint8" ? DType::kUint8 : DType::kFloat32;
-      s.shape = o.at("shape").get<std::vector<int64_t>>();
-      spec.observations.push_back(s);
-    }
-    spec.action.low = json.at("action").at("low").get<std::vector<float>>();
-    spec.action.high = json.at("action").at("high").get<std::vector<float>>();
-    spec.action.names = json.at("action").value("names", std::vector<std::string>{});
-    spec.max_episode_steps = json.value("max_episode_steps", 20);
-    spec.control_hz = json.value("control_hz", 0.0);
-    spec.env_args = json.value("env_args", nlohmann::json::object());
-  } catch (const std::exception&) {
-    Fail(ExitCode::kBadData, source + ": malformed environment spec");
-  }
-  return spec;
-}
-
 void PutNetwork(QNetworkImpl& network, const std::string& name, CheckpointContents* contents) {
   contents->blobs[name] = ModuleToBytes(network);
   if (name != "net.online") return;
@@ -144,15 +106,6 @@ LoadedQNetwork LoadQNetwork(const CheckpointContents& contents, const std::strin
     }
   }
   return loaded;
-}
-
-void CheckSameInputs(const QInputSpec& checkpoint, const QInputSpec& expected, const std::string& source,
-                     const std::string& expected_name) {
-  const std::string diff = checkpoint.Difference(expected);
-  if (!diff.empty()) {
-    Fail(ExitCode::kBadData, source + ": checkpoint does not match " + expected_name + ": " + diff +
-                                 " (checkpoint vs " + expected_name + ")");
-  }
 }
 
 }  // namespace perpetua

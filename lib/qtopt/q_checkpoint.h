@@ -1,12 +1,12 @@
 // What a QT-Opt checkpoint holds beyond the generic container (nn/checkpoint.h):
 //   metadata: "algorithm": "qtopt", "qtopt_format": 1, "network" (QNetworkConfig),
-//             "input_spec" (QInputSpec), "env_spec" (observations, action, env_args),
+//             "input_spec" (QInputSpec), "env_spec" (env/env_spec_json.h),
 //             "normalization", "cem" (the trainer's CEM settings), "step", "seed",
 //             "id", "config_yaml" (the effective config of the run), "created_unix"
 //   blobs:    "net.online", "net.target1", "net.target2" (module archives),
 //             "example.image|proprio|action|logits" (a fixed example input and
 //             the online network's output on it, checked on load),
-//             and the trainer's resume state ("trainer.*", see trainer.h).
+//             and the run's resume state ("trainer.*", see train/learner.h).
 // Include only from LibTorch translation units.
 #pragma once
 
@@ -16,7 +16,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "env/env.h"
 #include "nn/checkpoint.h"
 #include "qtopt/cem.h"
 #include "qtopt/q_network.h"
@@ -25,10 +24,6 @@ namespace perpetua {
 
 inline constexpr const char* kQtOptAlgorithm = "qtopt";
 inline constexpr int kQtOptFormat = 1;
-
-// EnvSpec <-> JSON (observation keys/dtypes/shapes, action box and names, env_args).
-nlohmann::json EnvSpecToJson(const EnvSpec& spec);
-EnvSpec EnvSpecFromJson(const nlohmann::json& json, const std::string& source);
 
 // Stores `network`'s weights as blob `name` and, for name "net.online", the
 // example input/output.
@@ -52,10 +47,5 @@ LoadedQNetwork LoadQNetwork(const CheckpointContents& contents, const std::strin
 // Loads blob `name` into an existing network of the same sizes. Throws Error(kBadData).
 void LoadNetworkWeights(const CheckpointContents& contents, const std::string& name, QNetworkImpl& network,
                         const std::string& source);
-
-// Throws Error(kBadData) "<source>: checkpoint was trained for ... but ..." when
-// the checkpoint's input spec differs from `expected` (derived from a cell or dataset).
-void CheckSameInputs(const QInputSpec& checkpoint, const QInputSpec& expected, const std::string& source,
-                     const std::string& expected_name);
 
 }  // namespace perpetua

@@ -1,7 +1,5 @@
 #include "qtopt/q_network.h"
 
-#include <algorithm>
-
 #include "common/error.h"
 #include "nn/checkpoint.h"
 #include "nn/tensor_io.h"
@@ -41,97 +39,27 @@ void QNetworkConfig::Validate(const std::string& prefix) const {
   if (hidden <= 0) Fail(ExitCode::kUsage, "--" + prefix + ".hidden must be positive, got " + std::to_string(hidden));
 }
 
-QInputSpec QInputSpec::FromEnvSpec(const EnvSpec& env, const std::string& source) {
-  QInputSpec spec;
-  for (const ObservationSpec& obs : env.observations) {
-    const bool image = obs.dtype == DType::kUint8 && obs.shape.size() == 3 && obs.shape[2] == 3;
-    if (image) {
-      if (!spec.image_key.empty()) {
-        Fail(ExitCode::kBadData, source + ": QT-Opt takes one image but the data has two ('" +
-                                     spec.image_key + "' and '" + obs.key + "')");
-      }
-      spec.image_key = obs.key;
-      spec.height = obs.shape[0];
-      spec.width = obs.shape[1];
-    } else if (obs.dtype == DType::kFloat32 && obs.shape.size() == 1) {
-      spec.proprio_keys.push_back(obs.key);
-      spec.proprio_sizes.push_back(obs.shape[0]);
-      spec.proprio_dim += obs.shape[0];
-    } else {
-      Fail(ExitCode::kBadData, source + ": observation '" + obs.key + "' (" + DTypeName(obs.dtype) + " " +
-                                   ShapeString(obs.shape) +
-                                   ") is neither an [H,W,3] uint8 image nor a float32 vector");
-    }
+namespace {
+
+QInputSpec OneImage(InputSpec spec, const std::string& source) {
+  if (spec.image_keys.size() > 1) {
+    Fail(ExitCode::kBadData, source + ": QT-Opt takes one image but the data has two ('" + spec.image_keys[0] +
+                                 "' and '" + spec.image_keys[1] + "')");
   }
-  // Vector observations are concatenated in key order, whatever order a spec lists them in.
-  std::vector<size_t> order(spec.proprio_keys.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return spec.proprio_keys[a] < spec.proprio_keys[b]; });
-  std::vector<std::string> keys;
-  std::vector<int64_t> sizes;
-  for (size_t i : order) {
-    keys.push_back(spec.proprio_keys[i]);
-    sizes.push_back(spec.proprio_sizes[i]);
-  }
-  spec.proprio_keys = keys;
-  spec.proprio_sizes = sizes;
-  if (spec.image_key.empty()) Fail(ExitCode::kBadData, source + ": QT-Opt needs an [H,W,3] uint8 image observation");
-  if (env.action.dim() == 0) Fail(ExitCode::kBadData, source + ": the action space is empty");
-  spec.action_low = env.action.low;
-  spec.action_high = env.action.high;
-  return spec;
+  if (spec.image_keys.empty()) Fail(ExitCode::kBadData, source + ": QT-Opt needs an [H,W,3] uint8 image observation");
+  QInputSpec q;
+  static_cast<InputSpec&>(q) = std::move(spec);
+  return q;
 }
 
-nlohmann::json QInputSpec::ToJson() const {
-  return {{"image_key", image_key},       {"height", height},
-          {"width", width},               {"proprio_keys", proprio_keys},
-          {"proprio_sizes", proprio_sizes}, {"action_low", action_low},
-          {"action_high", action_high}};
+}  // namespace
+
+QInputSpec QInputSpec::FromEnvSpec(const EnvSpec& env, const std::string& source) {
+  return OneImage(InputSpec::FromEnvSpec(env, source), source);
 }
 
 QInputSpec QInputSpec::FromJson(const nlohmann::json& json, const std::string& source) {
-  QInputSpec s;
-  s.image_key = MetadataField<std::string>(json, "image_key", source);
-  s.height = MetadataField<int64_t>(json, "height", source);
-  s.width = MetadataField<int64_t>(json, "width", source);
-  s.proprio_keys = MetadataField<std::vector<std::string>>(json, "proprio_keys", source);
-  s.proprio_sizes = MetadataField<std::vector<int64_t>>(json, "proprio_sizes", source);
-  s.action_low = MetadataField<std::vector<float>>(json, "action_low", source);
-  s.action_high = MetadataField<std::vector<float>>(json, "action_high", source);
-  if (s.proprio_keys.size() != s.proprio_sizes.size() || s.action_low.size() != s.action_high.size() ||
-      s.height <= 0 || s.width <= 0 || s.action_low.empty()) {
-    Fail(ExitCode::kBadData, source + ": checkpoint input spec is inconsistent");
-  }
-  for (int64_t n : s.proprio_sizes) {
-    if (n < 0 || n > (int64_t{1} << 32)) Fail(ExitCode::kBadData, source + ": checkpoint input spec has a bad vector size");
-    s.proprio_dim += n;
-  }
-  return s;
-}
-
-std::string QInputSpec::Difference(const QInputSpec& o) const {
-  auto vec = [](const std::vector<float>& v) {
-    std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]).substr(0, 6);
-    return s + "]";
-  };
-  if (image_key != o.image_key) return "image key '" + image_key + "' vs '" + o.image_key + "'";
-  if (height != o.height || width != o.width) {
-    return "image size " + std::to_string(height) + "x" + std::to_string(width) + " vs " +
-           std::to_string(o.height) + "x" + std::to_string(o.width);
-  }
-  if (proprio_keys != o.proprio_keys || proprio_sizes != o.proprio_sizes) {
-    return "vector observations differ (" + std::to_string(proprio_dim) + " vs " +
-           std::to_string(o.proprio_dim) + " values)";
-  }
-  if (action_low.size() != o.action_low.size()) {
-    return "action dimension " + std::to_string(action_low.size()) + " vs " + std::to_string(o.action_low.size());
-  }
-  if (action_low != o.action_low || action_high != o.action_high) {
-    return "action bounds " + vec(action_low) + ".." + vec(action_high) + " vs " + vec(o.action_low) + ".." +
-           vec(o.action_high);
-  }
-  return "";
+  return OneImage(InputSpec::FromJson(json, source), source);
 }
 
 uint64_t QNetworkImpl::ParameterCount(const QNetworkConfig& config, const QInputSpec& spec) {

@@ -19,29 +19,22 @@
 
 #include "common/config.h"
 #include "env/env.h"
+#include "nn/input_spec.h"
 #include "qtopt/qtopt_config.h"
 
 namespace perpetua {
 
 
-// What the network reads from an EnvSpec: one image key, the float vector
-// keys concatenated in key (alphabetical) order as "proprio", and the action box.
-struct QInputSpec {
-  std::string image_key;                   // the one [H,W,3] uint8 observation
-  int64_t height = 0, width = 0;           // image size
-  std::vector<std::string> proprio_keys;   // 1-D float32 observations, sorted by key
-  std::vector<int64_t> proprio_sizes;      // their lengths
-  int64_t proprio_dim = 0;                 // sum of proprio_sizes
-  std::vector<float> action_low, action_high;  // (A) action box
-  int64_t action_dim() const { return static_cast<int64_t>(action_low.size()); }
+// What the QT-Opt network reads (nn/input_spec.h) with exactly one image.
+struct QInputSpec : InputSpec {
+  const std::string& image_key() const { return image_keys.front(); }
 
-  // Derives the input spec. Throws Error(kBadData) "<source>: ..." when the
-  // spec has no [H,W,3] uint8 image, several, or other unsupported entries.
+  // InputSpec::FromEnvSpec, then Error(kBadData) "<source>: QT-Opt takes one
+  // image but the data has two ('a' and 'b')" or "...: QT-Opt needs an
+  // [H,W,3] uint8 image observation" unless there is exactly one image.
   static QInputSpec FromEnvSpec(const EnvSpec& spec, const std::string& source);
-  nlohmann::json ToJson() const;
+  // InputSpec::FromJson with the same one-image check.
   static QInputSpec FromJson(const nlohmann::json& json, const std::string& source);
-  // "" if equal, else one line describing the first difference.
-  std::string Difference(const QInputSpec& other) const;
 };
 
 class QNetworkImpl : public torch::nn::Module {

@@ -57,6 +57,4 @@ std::unique_ptr<Policy> LoadPolicyFromCheckpoint(const std::string& path, const 
   return std::make_unique<QPolicy>(std::move(loaded), torch::Device(runtime.device), options.seed, id);
 }
 
-std::string CheckpointIdAt(const std::string& path) { return ReadCheckpointId(path); }
-
 }  // namespace perpetua

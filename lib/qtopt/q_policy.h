@@ -1,5 +1,7 @@
 // A QT-Opt checkpoint as a Policy: acts by CEM maximisation of the learned
-// Q-function (no exploration: rl-collect adds epsilon-greedy on top).
+// Q-function (no exploration: rl-collect adds epsilon-greedy on top). The
+// loader registered for "qtopt" (learners/register_learners.h); tools load
+// any checkpoint through policy/checkpoint_policy.h.
 //
 // This header is torch-free so rl-collect / rl-eval translation units stay cheap.
 //
@@ -30,18 +32,12 @@ struct CheckpointPolicyOptions {
   int cem_elites = 0;          // 0: as trained
 };
 
-// Loads any checkpoint rl-train writes and returns a policy for a cell with
-// spec `expected`. The policy's id() is "checkpoint:<id>" (see
+// Loads a QT-Opt checkpoint and returns a policy for a cell with spec `expected`. The policy's id() is "checkpoint:<id>" (see
 // ReadCheckpointId in nn/checkpoint.h). Act() uses only observation entries
 // named in the checkpoint's spec (the image and proprio keys) and ignores info.
 // Throws Error(kBadData) as described in the file comment, Error(kUsage) /
 // Error(kEnvFailure) for a bad or unavailable device.
 std::unique_ptr<Policy> LoadPolicyFromCheckpoint(const std::string& path, const EnvSpec& expected,
                                                  const CheckpointPolicyOptions& options = {});
-
-// The checkpoint id at `path` without loading the networks: poll it to
-// hot-reload ("latest.ckpt" is replaced atomically, so a reader sees the old
-// file or the new one). Throws Error(kBadData) if unreadable or not a checkpoint.
-std::string CheckpointIdAt(const std::string& path);
 
 }  // namespace perpetua

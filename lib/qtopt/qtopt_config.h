@@ -1,5 +1,5 @@
-// The settings of `rl-train q`, one struct per component (each validated by
-// the component that uses it). Torch-free.
+// The settings of `rl-train q`, one struct per QT-Opt component (each
+// validated by the component that uses it) on top of the run's. Torch-free.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
-#include "data/dataset_sampler.h"
+#include "train/training_run.h"
 
 namespace perpetua {
 
@@ -108,53 +108,23 @@ struct TargetWorkerConfig {
   void Validate(const std::string& flag_prefix) const;
 };
 
-struct QTrainConfig {
-  std::vector<std::string> data;  // offline buffer: dataset directories
-  std::string online;             // "-": read finished shard paths from stdin
-  std::string out;                // output directory
-  bool resume = false;            // continue from OUT/latest.ckpt
-  std::string init;               // warm-start the networks from this checkpoint
-  int64_t steps = 2000;           // total gradient steps (a resumed run counts from the checkpoint)
-  int batch_size = 64;
-  double online_fraction = 0.5;   // share of each batch from the online buffer (once it has data)
-  int64_t min_transitions = 1;    // wait (online stream) until this many transitions exist
-  uint64_t seed = 0;
-  std::string device = "cpu";
-  int threads = 0;                // trainer intra-op threads (0: the cores the target workers leave, at least 1)
-  int checkpoint_every = 500;
-  int keep_checkpoints = 3;
-  int log_every = 50;
+// `rl-train q`: the run's settings (train/training_run.h) plus QT-Opt's groups.
+struct QTrainConfig : TrainRunConfig {
   QNetworkConfig network;
   CemConfig cem;
   BellmanConfig target;
   OptimizerConfig optim;
   AugmentConfig augment;
   TargetWorkerConfig workers;
-  DatasetSamplerConfig dataset;
 
   void Visit(ConfigVisitor& v) {
-    v.Field("data", data, "dataset directories: every shard in them is the offline buffer");
-    v.Field("online", online, "'-': read paths of finished shards from stdin (the online buffer)");
-    v.Field("out", out, "output directory for checkpoints and metrics");
-    v.Field("resume", resume, "continue exactly from OUT/latest.ckpt");
-    v.Field("init", init, "warm-start the networks from this checkpoint (new run, step 0)");
-    v.Field("steps", steps, "total gradient steps");
-    v.Field("batch_size", batch_size, "transitions per gradient step");
-    v.Field("online_fraction", online_fraction, "share of each batch from the online buffer");
-    v.Field("min_transitions", min_transitions, "transitions needed before training starts");
-    v.Field("seed", seed, "seed of everything random (weights, sampling, CEM)");
-    v.Field("device", device, "cpu or cuda[:N]");
-    v.Field("threads", threads, "trainer intra-op threads (0: cores left by the target workers, >= 1)");
-    v.Field("checkpoint_every", checkpoint_every, "steps between checkpoints");
-    v.Field("keep_checkpoints", keep_checkpoints, "numbered checkpoints kept (latest.ckpt always)");
-    v.Field("log_every", log_every, "steps between metrics rows");
+    TrainRunConfig::Visit(v);
     v.Group("network", network, "Q-network sizes");
     v.Group("cem", cem, "CEM action maximisation");
     v.Group("target", target, "Bellman targets (clipped double Q, two lagged target networks)");
     v.Group("optim", optim, "optimiser");
     v.Group("augment", augment, "image augmentation of training batches");
     v.Group("workers", workers, "asynchronous Bellman-target workers");
-    v.Group("dataset", dataset, "reading the offline and online buffers");
   }
 };
 

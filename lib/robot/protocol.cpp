@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "env/env_spec_json.h"
+
 namespace perpetua::robot {
 namespace {
 
@@ -50,16 +52,6 @@ nlohmann::json ObjectField(const nlohmann::json& meta, const char* key, const ch
   return *it;
 }
 
-std::vector<float> FloatList(const nlohmann::json& value, const char* message, const std::string& what) {
-  if (!value.is_array()) Bad(message, what + " is not a list of numbers");
-  std::vector<float> out;
-  for (const auto& x : value) {
-    if (!x.is_number()) Bad(message, what + " is not a list of numbers");
-    out.push_back(x.get<float>());
-  }
-  return out;
-}
-
 std::vector<float> ActionTensor(const Frame& frame, const char* name, const ActionSpec& spec,
                                 const char* message) {
   const NamedTensor* tensor = frame.Find(name);
@@ -100,93 +92,26 @@ HelloMessage ParseHello(const Frame& frame) {
 }
 
 Frame EncodeWelcome(const EnvSpec& spec, const std::string& server) {
-  nlohmann::json observations = nlohmann::json::array();
-  for (const ObservationSpec& o : spec.observations) {
-    nlohmann::json entry = {{"key", o.key}, {"dtype", DTypeName(o.dtype)}, {"shape", o.shape}};
-    entry["low"] = o.dtype == DType::kUint8 ? nlohmann::json(0) : nlohmann::json(nullptr);
-    entry["high"] = o.dtype == DType::kUint8 ? nlohmann::json(255) : nlohmann::json(nullptr);
-    observations.push_back(entry);
-  }
   Frame frame;
   frame.type = MessageType::kWelcome;
-  frame.meta = {{"server", server},
-                {"name", spec.name},
-                {"observations", observations},
-                {"action", {{"low", spec.action.low}, {"high", spec.action.high}, {"names", spec.action.names}}},
-                {"control_hz", spec.control_hz},
-                {"max_episode_steps", spec.max_episode_steps},
-                {"env_args", spec.env_args.is_object() ? spec.env_args : nlohmann::json::object()}};
+  frame.meta = EnvSpecToJson(spec);
+  frame.meta["server"] = server;
+  // The protocol adds each observation's value range (images 0..255, vectors unbounded).
+  for (nlohmann::json& entry : frame.meta["observations"]) {
+    const bool image = entry["dtype"] == "uint8";
+    entry["low"] = image ? nlohmann::json(0) : nlohmann::json(nullptr);
+    entry["high"] = image ? nlohmann::json(255) : nlohmann::json(nullptr);
+  }
   return frame;
 }
 
 EnvSpec ParseWelcome(const Frame& frame, std::string* server) {
   constexpr const char* kMsg = "welcome";
   ExpectType(frame, MessageType::kWelcome);
-  const nlohmann::json& m = frame.meta;
+  if (server) *server = StringField(frame.meta, "server", kMsg);
   EnvSpec spec;
-  if (server) *server = StringField(m, "server", kMsg);
-  spec.name = StringField(m, "name", kMsg);
-  const nlohmann::json& observations = Field(m, "observations", kMsg);
-  if (!observations.is_array() || observations.empty()) Bad(kMsg, "'observations' is not a non-empty list");
-  for (const auto& o : observations) {
-    if (!o.is_object()) Bad(kMsg, "an observation entry is not an object");
-    ObservationSpec spec_o;
-    spec_o.key = StringField(o, "key", kMsg);
-    if (spec_o.key.empty()) Bad(kMsg, "an observation key is empty");
-    const std::string dtype = StringField(o, "dtype", kMsg);
-    if (dtype == "uint8") {
-      spec_o.dtype = DType::kUint8;
-    } else if (dtype == "float32") {
-      spec_o.dtype = DType::kFloat32;
-    } else {
-      Bad(kMsg, "observation '" + spec_o.key + "' has dtype '" + dtype + "' (expected uint8 or float32)");
-    }
-    const nlohmann::json& shape = Field(o, "shape", kMsg);
-    if (!shape.is_array() || shape.size() > 8) Bad(kMsg, "observation '" + spec_o.key + "' has a bad shape");
-    for (const auto& d : shape) {
-      if (!d.is_number_unsigned() || d.get<uint64_t>() == 0 || d.get<uint64_t>() > (1u << 24)) {
-        Bad(kMsg, "observation '" + spec_o.key + "' has a bad shape " + shape.dump());
-      }
-      spec_o.shape.push_back(d.get<int64_t>());
-    }
-    for (const auto& earlier : spec.observations) {
-      if (earlier.key == spec_o.key) Bad(kMsg, "observation '" + spec_o.key + "' is listed twice");
-    }
-    spec.observations.push_back(spec_o);
-  }
-  const nlohmann::json& action = Field(m, "action", kMsg);
-  if (!action.is_object()) Bad(kMsg, "'action' is not an object");
-  spec.action.low = FloatList(Field(action, "low", kMsg), kMsg, "action 'low'");
-  spec.action.high = FloatList(Field(action, "high", kMsg), kMsg, "action 'high'");
-  if (spec.action.low.empty() || spec.action.low.size() != spec.action.high.size()) {
-    Bad(kMsg, "action 'low' and 'high' must be non-empty lists of the same length");
-  }
-  for (int i = 0; i < spec.action.dim(); ++i) {
-    if (!std::isfinite(spec.action.low[i]) || !std::isfinite(spec.action.high[i]) ||
-        spec.action.low[i] > spec.action.high[i]) {
-      Bad(kMsg, "action bound " + std::to_string(i) + " is not a finite interval low <= high");
-    }
-  }
-  if (action.contains("names")) {
-    const nlohmann::json& names = action["names"];
-    if (!names.is_array()) Bad(kMsg, "action 'names' is not a list");
-    for (const auto& n : names) {
-      if (!n.is_string()) Bad(kMsg, "action 'names' is not a list of strings");
-      spec.action.names.push_back(n.get<std::string>());
-    }
-    if (!spec.action.names.empty() && int(spec.action.names.size()) != spec.action.dim()) {
-      Bad(kMsg, "action 'names' has " + std::to_string(spec.action.names.size()) + " entries for " +
-                    std::to_string(spec.action.dim()) + " components");
-    }
-  }
-  spec.control_hz = NumberField(m, "control_hz", kMsg);
-  if (!(spec.control_hz >= 0.0 && spec.control_hz <= 10000.0)) Bad(kMsg, "'control_hz' is outside 0..10000");
-  const double steps = NumberField(m, "max_episode_steps", kMsg);
-  if (!(steps >= 1 && steps <= 1e8) || steps != std::floor(steps)) {
-    Bad(kMsg, "'max_episode_steps' is not an integer in 1..1e8");
-  }
-  spec.max_episode_steps = int(steps);
-  spec.env_args = ObjectField(m, "env_args", kMsg);
+  const std::string problem = ParseEnvSpecJson(frame.meta, &spec);
+  if (!problem.empty()) Bad(kMsg, problem);
   return spec;
 }
 

@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "env/env.h"
-#include "env/make_env.h"
+#include "env/env_config.h"
 #include "robot/frame.h"
 #include "robot/protocol.h"
 #include "robot/transport.h"

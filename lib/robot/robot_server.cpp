@@ -323,7 +323,8 @@ void ServeConfig::Visit(ConfigVisitor& v) {
   timers.Visit(v);
 }
 
-ExitCode RunServe(const ServeConfig& config) {
+ExitCode RunServe(const ServeConfig& config,
+                  const std::function<std::unique_ptr<Env>(const EnvConfig&)>& make_env) {
   if (IsRobotAddress(config.env.name)) {
     Fail(ExitCode::kUsage, "--env " + config.env.name + ": serve a simulated cell, not another robot");
   }
@@ -339,7 +340,7 @@ ExitCode RunServe(const ServeConfig& config) {
     if (from_env) options.token = from_env;
   }
   options.limits.max_frame_bytes = uint32_t(config.max_message_mb) << 20;
-  RobotServer server(options, [&] { return MakeEnv(config.env); });
+  RobotServer server(options, [&] { return make_env(config.env); });
   const std::string address = server.address().ToString();
   LogInfo("serving cell " + server.env().spec().name + " on " + address +
           (options.token.empty() ? "" : " (token required)"));

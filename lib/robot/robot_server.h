@@ -45,7 +45,7 @@
 
 #include "common/config.h"
 #include "env/env.h"
-#include "env/make_env.h"
+#include "env/env_config.h"
 #include "robot/frame.h"
 #include "robot/transport.h"
 
@@ -153,7 +153,9 @@ struct ServeConfig {
 
 // `rl-robot serve`: serves the cell until SIGINT/SIGTERM, printing the bound
 // address on stdout once it accepts connections. Returns kInterrupted when
-// stopped by a signal.
-ExitCode RunServe(const ServeConfig& config);
+// stopped by a signal. `make_env` builds the served cell from config.env
+// (env_factory/make_env.h's MakeEnv: the factory sits above robot/).
+ExitCode RunServe(const ServeConfig& config,
+                  const std::function<std::unique_ptr<Env>(const EnvConfig&)>& make_env);
 
 }  // namespace perpetua::robot

@@ -2,9 +2,9 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "policy/checkpoint_policy.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"
-#include "qtopt/q_policy.h"
 
 namespace perpetua {
 
@@ -21,10 +21,10 @@ std::unique_ptr<Policy> MakePolicy(const std::string& policy, const EnvSpec& spe
     Fail(ExitCode::kUsage, "--policy '" + policy +
                                "': not 'random', 'scripted' or an existing checkpoint file");
   }
-  CheckpointPolicyOptions checkpoint;
+  PolicyLoadOptions checkpoint;
   checkpoint.device = options.device;
   checkpoint.seed = seed;
-  return LoadPolicyFromCheckpoint(policy, spec, checkpoint);
+  return LoadCheckpointPolicy(policy, spec, checkpoint);
 }
 
 }  // namespace perpetua

@@ -1,7 +1,8 @@
 // Turning the --policy argument of rl-collect and rl-eval into a Policy:
 // "random", "scripted" (the cell's privileged script) or the path of any
-// checkpoint rl-train writes. (The flags both tools share to pick a cell,
-// CellFlags and VisitEnvFlags, live in env/make_env.h.)
+// checkpoint rl-train writes (policy/checkpoint_policy.h: the loader of its
+// algorithm, registered by learners/register_learners.h). (The flags both tools share to pick a cell,
+// CellFlags and VisitEnvFlags, live in env/env_config.h.)
 //
 // Compiled into perpetua_nn (it loads checkpoints); the header is torch-free.
 #pragma once
@@ -12,7 +13,7 @@
 
 #include "common/config.h"
 #include "env/env.h"
-#include "env/make_env.h"
+#include "env/env_config.h"
 #include "policy/policy.h"
 
 namespace perpetua {

@@ -20,7 +20,7 @@
 #include <memory>
 
 #include "env/env.h"
-#include "env/make_env.h"
+#include "env/env_config.h"
 #include "env/state_render.h"
 #include "sim/mujoco_util.h"
 #include "sim/renderer.h"

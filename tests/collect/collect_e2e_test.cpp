@@ -15,7 +15,7 @@
 #include "nn/checkpoint.h"
 #include "data/dataset_reader.h"
 #include "data/dataset_recovery.h"
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "rollout/rollout.h"
 #include "rollout/video.h"
 #include "support/test_support.h"

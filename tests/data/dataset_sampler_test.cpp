@@ -172,7 +172,7 @@ TEST_CASE("shard paths piped in are added and bad lines are skipped with a warni
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   {
-    ShardFeed feed(sampler, fds[0]);
+    ShardFeed feed([&](const std::string& path) { return sampler.AddFile(path) > 0; }, fds[0]);
     WriteEpisodes(other.path(), 1, 4, 2);
     std::string lines;
     for (const auto& shard : ListShards(other.path())) lines += shard + "\n";

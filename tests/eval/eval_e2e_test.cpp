@@ -11,7 +11,7 @@
 #include "corpus/corpus.h"
 #include "corpus/mutate.h"
 #include "nn/checkpoint.h"
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "rollout/rollout.h"
 #include "rollout/video.h"
 #include "support/test_support.h"

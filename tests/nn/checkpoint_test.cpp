@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "common/error.h"
+#include "support/expect_error.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -18,15 +19,6 @@ CheckpointContents Example() {
   return c;
 }
 
-std::string ErrorOf(const std::function<void()>& fn, ExitCode* code) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    *code = e.code();
-    return e.what();
-  }
-  return "";
-}
 
 TEST_CASE("checkpoint round trip keeps metadata and blobs") {
   testing::TempDir dir;
@@ -42,37 +34,32 @@ TEST_CASE("checkpoint round trip keeps metadata and blobs") {
 TEST_CASE("every truncation and every flipped byte of a checkpoint is refused") {
   const std::string bytes = SerializeCheckpoint(Example());
   for (size_t cut = 0; cut < bytes.size(); cut += 7) {
-    ExitCode code = ExitCode::kOk;
-    const std::string message = ErrorOf([&] { ParseCheckpoint(bytes.substr(0, cut), "f.ckpt"); }, &code);
     CAPTURE(cut);
-    CHECK(code == ExitCode::kBadData);
+    const std::string message =
+        testing::ExpectError([&] { ParseCheckpoint(bytes.substr(0, cut), "f.ckpt"); }, ExitCode::kBadData);
     CHECK(message.rfind("f.ckpt: ", 0) == 0);
   }
   for (size_t i = 0; i < bytes.size(); i += 13) {
     std::string damaged = bytes;
     damaged[i] = static_cast<char>(damaged[i] ^ 0x10);
-    ExitCode code = ExitCode::kOk;
-    ErrorOf([&] { ParseCheckpoint(damaged, "f.ckpt"); }, &code);
     CAPTURE(i);
-    CHECK(code == ExitCode::kBadData);
+    testing::ExpectError([&] { ParseCheckpoint(damaged, "f.ckpt"); }, ExitCode::kBadData);
   }
-  ExitCode code = ExitCode::kOk;
-  CHECK(ErrorOf([&] { ParseCheckpoint(bytes + "z", "f.ckpt"); }, &code) ==
+  CHECK(testing::ExpectError([&] { ParseCheckpoint(bytes + "z", "f.ckpt"); }, ExitCode::kBadData) ==
         "f.ckpt: checkpoint has 1 unexpected trailing bytes");
 }
 
 TEST_CASE("checkpoint read errors name the file") {
   testing::TempDir dir;
-  ExitCode code = ExitCode::kOk;
-  CHECK(ErrorOf([&] { ReadCheckpoint(dir / "missing.ckpt"); }, &code) == dir / "missing.ckpt" + ": cannot open: No such file or directory");
-  CHECK(code == ExitCode::kBadData);
+  CHECK(testing::ExpectError([&] { ReadCheckpoint(dir / "missing.ckpt"); }, ExitCode::kBadData) ==
+        dir / "missing.ckpt" + ": cannot open: No such file or directory");
   testing::WriteFile(dir / "text.ckpt", "hello, this is not a checkpoint");
-  CHECK(ErrorOf([&] { ReadCheckpointId(dir / "text.ckpt"); }, &code) ==
+  CHECK(testing::ExpectError([&] { ReadCheckpointId(dir / "text.ckpt"); }, ExitCode::kBadData) ==
         dir / "text.ckpt" + ": not a Perpetua checkpoint (bad magic bytes)");
   const std::string bytes = SerializeCheckpoint(Example());
   testing::WriteFile(dir / "cut.ckpt", bytes.substr(0, bytes.size() - 3));
   CHECK(ReadCheckpointId(dir / "cut.ckpt") == "run-7");  // metadata intact: the id still reads
-  CHECK(ErrorOf([&] { ReadCheckpoint(dir / "cut.ckpt"); }, &code) ==
+  CHECK(testing::ExpectError([&] { ReadCheckpoint(dir / "cut.ckpt"); }, ExitCode::kBadData) ==
         dir / "cut.ckpt" + ": truncated checkpoint (ends inside the integrity hash)");
 }
 
@@ -81,11 +68,9 @@ TEST_CASE("an unverified metadata length is bounded by the file size") {
   std::string bytes = SerializeCheckpoint(Example());
   for (int i = 0; i < 8; ++i) bytes[12 + i] = static_cast<char>(i == 3 ? 0x40 : 0);  // 1 GiB, little-endian
   testing::WriteFile(dir / "long.ckpt", bytes);
-  ExitCode code = ExitCode::kOk;
-  CHECK(ErrorOf([&] { ReadCheckpointId(dir / "long.ckpt"); }, &code) ==
+  CHECK(testing::ExpectError([&] { ReadCheckpointId(dir / "long.ckpt"); }, ExitCode::kBadData) ==
         dir / "long.ckpt" + ": truncated checkpoint (metadata length 1073741824 exceeds the file's " +
             std::to_string(bytes.size()) + " bytes)");
-  CHECK(code == ExitCode::kBadData);
 }
 
 TEST_CASE("metadata nested too deep is refused even behind a valid hash") {
@@ -93,30 +78,26 @@ TEST_CASE("metadata nested too deep is refused even behind a valid hash") {
   nlohmann::json deep = 1;
   for (int i = 0; i < 100; ++i) deep = nlohmann::json::array({std::move(deep)});
   c.metadata["deep"] = std::move(deep);
-  ExitCode code = ExitCode::kOk;
-  CHECK(ErrorOf([&] { ParseCheckpoint(SerializeCheckpoint(c), "x.ckpt"); }, &code) ==
+  CHECK(testing::ExpectError([&] { ParseCheckpoint(SerializeCheckpoint(c), "x.ckpt"); }, ExitCode::kBadData) ==
         "x.ckpt: checkpoint metadata: JSON nested deeper than 64 levels");
-  CHECK(code == ExitCode::kBadData);
 }
 
 TEST_CASE("typed metadata access refuses wrong types and out-of-range numbers") {
   const nlohmann::json m = {{"step", 7},   {"half", 1.5},  {"name", "x"},          {"big", int64_t{1} << 40},
                             {"neg", -1},   {"list", {1, 2}}, {"mixed", {1, "two"}}, {"none", nullptr}};
-  ExitCode code = ExitCode::kOk;
   CHECK(MetadataField<int>(m, "step", "c") == 7);
   CHECK(MetadataValue<int>(m, "absent", 5, "c") == 5);
   CHECK(MetadataValue<int>(m, "none", 5, "c") == 5);
   CHECK(MetadataField<double>(m, "step", "c") == 7.0);
   CHECK(MetadataField<std::vector<int>>(m, "list", "c") == std::vector<int>{1, 2});
   const std::string wrong = "c: checkpoint field '";
-  CHECK(ErrorOf([&] { MetadataField<int>(m, "half", "c"); }, &code) == wrong + "half' has the wrong type");
-  CHECK(code == ExitCode::kBadData);
-  CHECK(ErrorOf([&] { MetadataField<int>(m, "name", "c"); }, &code) == wrong + "name' has the wrong type");
-  CHECK(ErrorOf([&] { MetadataField<int>(m, "big", "c"); }, &code) == wrong + "big' has the wrong type");
-  CHECK(ErrorOf([&] { MetadataField<uint64_t>(m, "neg", "c"); }, &code) == wrong + "neg' has the wrong type");
-  CHECK(ErrorOf([&] { MetadataField<std::vector<int>>(m, "mixed", "c"); }, &code) == wrong + "mixed' has the wrong type");
-  CHECK(ErrorOf([&] { MetadataField<std::string>(m, "absent", "c"); }, &code) == "c: checkpoint lacks 'absent'");
-  CHECK(ErrorOf([&] { MetadataField<int>(m["name"], "x", "c"); }, &code) ==
+  CHECK(testing::ExpectError([&] { MetadataField<int>(m, "half", "c"); }, ExitCode::kBadData) == wrong + "half' has the wrong type");
+  CHECK(testing::ExpectError([&] { MetadataField<int>(m, "name", "c"); }, ExitCode::kBadData) == wrong + "name' has the wrong type");
+  CHECK(testing::ExpectError([&] { MetadataField<int>(m, "big", "c"); }, ExitCode::kBadData) == wrong + "big' has the wrong type");
+  CHECK(testing::ExpectError([&] { MetadataField<uint64_t>(m, "neg", "c"); }, ExitCode::kBadData) == wrong + "neg' has the wrong type");
+  CHECK(testing::ExpectError([&] { MetadataField<std::vector<int>>(m, "mixed", "c"); }, ExitCode::kBadData) == wrong + "mixed' has the wrong type");
+  CHECK(testing::ExpectError([&] { MetadataField<std::string>(m, "absent", "c"); }, ExitCode::kBadData) == "c: checkpoint lacks 'absent'");
+  CHECK(testing::ExpectError([&] { MetadataField<int>(m["name"], "x", "c"); }, ExitCode::kBadData) ==
         "c: checkpoint metadata: the object holding 'x' is not a JSON object");
 }
 

@@ -10,6 +10,7 @@
 #include "nn/tensor_io.h"
 #include "qtopt/memory_replay.h"
 #include "qtopt/q_learner.h"
+#include "support/expect_error.h"
 
 namespace perpetua {
 namespace {
@@ -79,16 +80,7 @@ TEST_CASE("targets use the minimum of both target networks at target 1's CEM act
          t1->forward(batch.next_image, batch.next_proprio, centre) - 1e-6).all().item<bool>());
 }
 
-std::string BadDataMessage(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    CHECK(e.code() == ExitCode::kBadData);
-    return e.what();
-  }
-  FAIL("expected Error(kBadData)");
-  return "";
-}
+std::string BadDataMessage(const std::function<void()>& fn) { return testing::ExpectError(fn, ExitCode::kBadData); }
 
 TEST_CASE("batches whose shapes do not match the network are refused by name") {
   const QInputSpec spec = QInputSpec::FromEnvSpec(testing::ToySpec(16), "toy");

@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/dataset_writer.h"
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "eval/stats.h"
 #include "nn/torch_runtime.h"
 #include "policy/random_policy.h"

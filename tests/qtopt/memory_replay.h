@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "data/episode.h"
-#include "qtopt/replay_mix.h"
+#include "replay/replay_mix.h"
 
 namespace perpetua::testing {
 

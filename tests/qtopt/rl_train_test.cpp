@@ -47,6 +47,12 @@ std::vector<std::string> Train(const std::vector<std::string>& extra) {
   return argv;
 }
 
+// The last row of OUT/metrics.jsonl.
+nlohmann::json LastMetricsRow(const std::string& out) {
+  const std::string metrics = testing::ReadFile(out + "/metrics.jsonl");
+  return nlohmann::json::parse(metrics.substr(metrics.rfind('\n', metrics.size() - 2) + 1));
+}
+
 int64_t StepOf(const std::string& checkpoint) { return ReadCheckpointMetadata(checkpoint)["step"].get<int64_t>(); }
 
 TEST_CASE("rl-train q trains on shards with target workers and resumes") {
@@ -142,8 +148,7 @@ TEST_CASE("rl-train q online stream: shards from stdin and stdin closing early")
   CHECK(r.err.find("warning: online shard skipped: ") != std::string::npos);
   const CheckpointContents c = ReadCheckpoint(tmp / "b/latest.ckpt");
   CHECK(nlohmann::json::parse(c.blobs.at("trainer.state"))["online_shards"] == nlohmann::json(online));
-  const std::string metrics = testing::ReadFile(tmp / "b/metrics.jsonl");
-  const auto last = nlohmann::json::parse(metrics.substr(metrics.rfind('\n', metrics.size() - 2) + 1));
+  const nlohmann::json last = LastMetricsRow(tmp / "b");
   CHECK(last["online_transitions"] == 18);
   CHECK(last["online_share"] == 1.0);
 }
@@ -184,6 +189,26 @@ TEST_CASE("rl-train q skips a streamed shard that claims 2^31 steps and refuses 
   CHECK(r.err == "rl-train: error: " + tmp / "run/latest.ckpt" + ": checkpoint field 'step' has the wrong type\n");
 }
 
+TEST_CASE("rl-train q --online DIR trains on shards that collectors complete in DIR") {
+  testing::TempDir tmp;
+  EnsureWritableDirectory(tmp / "fresh");
+  // The trainer starts first and waits for 18 transitions (two shards of 3 three-step episodes);
+  // shard_watch_test covers shards completing while a watch runs.
+  testing::ChildProcess run(Train({"--online", tmp / "fresh", "--out", tmp / "run", "--steps", "4",
+                                   "--min-transitions", "18"}));
+  const auto online = WriteShards(tmp / "fresh", 6, 16, 100);
+  REQUIRE(online.size() == 2);
+  const auto result = run.Wait();
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const CheckpointContents c = ReadCheckpoint(tmp / "run/latest.ckpt");
+  CHECK(nlohmann::json::parse(c.blobs.at("trainer.state"))["online_shards"] == nlohmann::json(online));
+  const nlohmann::json last = LastMetricsRow(tmp / "run");
+  CHECK(last["online_transitions"] == 18);
+  CHECK(last["online_shards"] == 2);
+  CHECK(last["online_share"] == 1.0);
+}
+
 TEST_CASE("rl-train q usage errors name the flag") {
   testing::TempDir tmp;
   auto r = RunProcess(Train({"--data", tmp.path()}));
@@ -191,7 +216,7 @@ TEST_CASE("rl-train q usage errors name the flag") {
   CHECK(r.err == "rl-train: error: --out is required (the output directory)\n");
   r = RunProcess(Train({"--data", tmp.path(), "--out", tmp / "o", "--online", "yes"}));
   CHECK(r.exit_code == 2);
-  CHECK(r.err == "rl-train: error: --online takes '-' (shard paths on stdin), got 'yes'\n");
+  CHECK(r.err == "rl-train: error: --online takes '-' (shard paths on stdin) or a dataset directory, got 'yes'\n");
   r = RunProcess(Train({"--data", tmp.path(), "--out", tmp / "o", "--cem.iterations", "0"}));
   CHECK(r.exit_code == 2);
   CHECK(r.err == "rl-train: error: --cem.iterations must be >= 1, got 0\n");

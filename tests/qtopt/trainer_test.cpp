@@ -11,6 +11,7 @@
 #include "nn/checkpoint.h"
 #include "qtopt/memory_replay.h"
 #include "qtopt/q_policy.h"
+#include "support/expect_error.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -43,17 +44,6 @@ void Train(const QTrainConfig& config, const ReplayDataFactory& factory) {
   while (trainer.Step()) {
   }
   trainer.Finish();
-}
-
-template <class Fn>
-Error ErrorOf(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected an Error");
-  return Error(ExitCode::kOk, "");
 }
 
 TEST_CASE("resume: N steps then N more equals 2N steps straight") {
@@ -122,9 +112,9 @@ TEST_CASE("target workers train and write checkpoints metrics and a loadable pol
   CHECK(testing::ReadFile(out / "config.yaml") == "effective: config\n");
 
   auto policy = LoadPolicyFromCheckpoint(out / "latest.ckpt", testing::ToySpec());
-  CHECK(policy->id() == "checkpoint:" + CheckpointIdAt(out / "latest.ckpt"));
-  CHECK(CheckpointIdAt(out / "latest.ckpt") == CheckpointIdAt(out / "ckpt-00000012.ckpt"));
-  CHECK(CheckpointIdAt(out / "latest.ckpt") != CheckpointIdAt(out / "ckpt-00000010.ckpt"));
+  CHECK(policy->id() == "checkpoint:" + ReadCheckpointId(out / "latest.ckpt"));
+  CHECK(ReadCheckpointId(out / "latest.ckpt") == ReadCheckpointId(out / "ckpt-00000012.ckpt"));
+  CHECK(ReadCheckpointId(out / "latest.ckpt") != ReadCheckpointId(out / "ckpt-00000010.ckpt"));
   const Episode e = testing::ToyEpisode(9);
   Observation obs;
   obs["image"] = Array::Zeros(DType::kUint8, {16, 16, 3});
@@ -142,30 +132,31 @@ TEST_CASE("the policy loader refuses corrupt and mismatched checkpoints") {
   Train(SmallConfig(out.path()), testing::ToyFactory(4));
   const std::string good = testing::ReadFile(out / "latest.ckpt");
   EnvSpec wrong = testing::ToySpec(32);
-  Error e = ErrorOf([&] { LoadPolicyFromCheckpoint(out / "latest.ckpt", wrong); });
-  CHECK(e.code() == ExitCode::kBadData);
-  CHECK(std::string(e.what()) == out / "latest.ckpt" + ": checkpoint does not match cell 'toy': image size 16x16 vs "
+  std::string e = testing::ExpectError([&] { LoadPolicyFromCheckpoint(out / "latest.ckpt", wrong); },
+                                       ExitCode::kBadData);
+  CHECK(e == out / "latest.ckpt" + ": checkpoint does not match cell 'toy': image size 16x16 vs "
                                                       "32x32 (checkpoint vs cell 'toy')");
   wrong = testing::ToySpec();
   wrong.action.high = {1.0f, 2.0f};
-  e = ErrorOf([&] { LoadPolicyFromCheckpoint(out / "latest.ckpt", wrong); });
-  CHECK(std::string(e.what()).find("action bounds") != std::string::npos);
+  testing::ExpectError([&] { LoadPolicyFromCheckpoint(out / "latest.ckpt", wrong); }, ExitCode::kBadData,
+                       "action bounds");
   testing::WriteFile(out / "cut.ckpt", good.substr(0, good.size() / 2));
-  e = ErrorOf([&] { LoadPolicyFromCheckpoint(out / "cut.ckpt", testing::ToySpec()); });
-  CHECK(e.code() == ExitCode::kBadData);
-  CHECK(std::string(e.what()).rfind(out / "cut.ckpt" + ": truncated checkpoint", 0) == 0);
+  e = testing::ExpectError([&] { LoadPolicyFromCheckpoint(out / "cut.ckpt", testing::ToySpec()); },
+                           ExitCode::kBadData);
+  CHECK(e.rfind(out / "cut.ckpt" + ": truncated checkpoint", 0) == 0);
   // A checkpoint from another algorithm.
   CheckpointContents alien;
   alien.metadata = {{"algorithm", "sac"}, {"id", "x"}};
   WriteCheckpoint(out / "sac.ckpt", alien);
-  e = ErrorOf([&] { LoadPolicyFromCheckpoint(out / "sac.ckpt", testing::ToySpec()); });
-  CHECK(std::string(e.what()) == out / "sac.ckpt" + ": checkpoint algorithm 'sac' is not supported (expected 'qtopt')");
+  e = testing::ExpectError([&] { LoadPolicyFromCheckpoint(out / "sac.ckpt", testing::ToySpec()); },
+                           ExitCode::kBadData);
+  CHECK(e == out / "sac.ckpt" + ": checkpoint algorithm 'sac' is not supported (expected 'qtopt')");
   // Weights altered behind a valid container: the example output check catches it.
   CheckpointContents altered = ReadCheckpoint(out / "latest.ckpt");
   altered.blobs["example.logits"] = ReadCheckpoint(out / "latest.ckpt").blobs.at("example.image");
   WriteCheckpoint(out / "altered.ckpt", altered);
-  e = ErrorOf([&] { LoadPolicyFromCheckpoint(out / "altered.ckpt", testing::ToySpec()); });
-  CHECK(e.code() == ExitCode::kBadData);
+  testing::ExpectError([&] { LoadPolicyFromCheckpoint(out / "altered.ckpt", testing::ToySpec()); },
+                       ExitCode::kBadData);
 }
 
 TEST_CASE("a diverging run stops with kDiverged and keeps the last good checkpoint") {
@@ -179,12 +170,12 @@ TEST_CASE("a diverging run stops with kDiverged and keeps the last good checkpoi
   c.steps = 50;
   QTrainer trainer(c, "", testing::ToyFactory(4));
   trainer.Init();
-  const Error e = ErrorOf([&] {
-    while (trainer.Step()) {
-    }
-  });
-  CHECK(e.code() == ExitCode::kDiverged);
-  const std::string message = e.what();
+  const std::string message = testing::ExpectError(
+      [&] {
+        while (trainer.Step()) {
+        }
+      },
+      ExitCode::kDiverged);
   INFO(message);
   CHECK(message.find("non-finite") == 0);
   const int64_t good = trainer.step();
@@ -200,18 +191,16 @@ TEST_CASE("trainer settings are validated with the flag name") {
   testing::TempDir out;
   QTrainConfig c = SmallConfig(out.path());
   c.cem.elites = 100;
-  Error e = ErrorOf([&] { Train(c, testing::ToyFactory(2)); });
-  CHECK(e.code() == ExitCode::kUsage);
-  CHECK(std::string(e.what()) == "--cem.elites must be in [1, samples=16], got 100");
+  std::string e = testing::ExpectError([&] { Train(c, testing::ToyFactory(2)); }, ExitCode::kUsage);
+  CHECK(e == "--cem.elites must be in [1, samples=16], got 100");
   c = SmallConfig(out.path());
   c.online = "stdin";
-  e = ErrorOf([&] { Train(c, testing::ToyFactory(2)); });
-  CHECK(std::string(e.what()) == "--online takes '-' (shard paths on stdin), got 'stdin'");
+  e = testing::ExpectError([&] { Train(c, testing::ToyFactory(2)); }, ExitCode::kUsage);
+  CHECK(e == "--online takes '-' (shard paths on stdin) or a dataset directory, got 'stdin'");
   c = SmallConfig(out.path());
   c.resume = true;
-  e = ErrorOf([&] { Train(c, testing::ToyFactory(2)); });
-  CHECK(e.code() == ExitCode::kBadData);
-  CHECK(std::string(e.what()) == "--resume: no checkpoint at " + out / "latest.ckpt");
+  e = testing::ExpectError([&] { Train(c, testing::ToyFactory(2)); }, ExitCode::kBadData);
+  CHECK(e == "--resume: no checkpoint at " + out / "latest.ckpt");
 }
 
 TEST_CASE("the greedy policy learns the rewarded action of a toy problem") {
@@ -241,9 +230,8 @@ TEST_CASE("too little data is refused") {
   testing::TempDir out;
   QTrainConfig c = SmallConfig(out.path());
   c.min_transitions = 100;
-  const Error e = ErrorOf([&] { Train(c, testing::ToyFactory(2)); });
-  CHECK(e.code() == ExitCode::kBadData);
-  CHECK(std::string(e.what()) == "only 6 transition(s) to train on (need --min-transitions 100) in --data");
+  const std::string e = testing::ExpectError([&] { Train(c, testing::ToyFactory(2)); }, ExitCode::kBadData);
+  CHECK(e == "only 6 transition(s) to train on (need --min-transitions 100) in --data");
 }
 
 }  // namespace

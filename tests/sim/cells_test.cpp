@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"
 #include "sim/door_cell.h"

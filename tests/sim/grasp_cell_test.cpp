@@ -5,7 +5,7 @@
 #include <cmath>
 #include <thread>
 
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"
 #include "sim_test_util.h"

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 #include "sim/sim_cell.h"
 #include "sim_test_util.h"
 #include "support/test_support.h"

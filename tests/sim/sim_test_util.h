@@ -6,29 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <string>
 
 #include "common/array.h"
 #include "common/error.h"
+#include "support/expect_error.h"
 
 namespace perpetua::testing {
-
-// Runs `fn`, CHECKs that it throws Error with `code` and a message holding
-// `fragment`; returns the message ("" if it did not throw).
-inline std::string ExpectError(const std::function<void()>& fn, ExitCode code,
-                               const std::string& fragment) {
-  try {
-    fn();
-  } catch (const Error& error) {
-    CHECK(error.code() == code);
-    CHECK_MESSAGE(std::string(error.what()).find(fragment) != std::string::npos,
-                  "message: " << std::string(error.what()) << " lacks: " << fragment);
-    return error.what();
-  }
-  FAIL_CHECK("no Error thrown; expected one containing: " << fragment);
-  return "";
-}
 
 // FNV-1a over an array's bytes: a compact fingerprint of a frame.
 inline uint64_t Fingerprint(const Array& array, uint64_t hash = 1469598103934665603ULL) {

@@ -4,6 +4,7 @@
 
 #include "collect/collect.h"
 #include "common/cli.h"
+#include "learners/register_learners.h"
 
 int main(int argc, char** argv) {
   // HDF5 1.10 crashes in its exit-time cleanup (H5_term_library) when a file
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   // Every file the writer opens is closed explicitly or abandoned after such a
   // failure (its episodes are fsynced elsewhere), so skip that cleanup.
   H5dont_atexit();
+  perpetua::RegisterLearnerPolicies();  // --policy CHECKPOINT of any learner
   perpetua::Tool tool("rl-collect", "Run a policy on a simulated or real robot; write HDF5 "
                                     "trajectory shards and print each finished shard's path.");
   perpetua::CollectConfig config;

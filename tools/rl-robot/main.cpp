@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "common/cli.h"
+#include "env_factory/make_env.h"
 #include "robot/remote_env.h"
 #include "robot/robot_server.h"
 
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
   perpetua::robot::ServeConfig serve;
   PingConfig ping;
   tool.AddVerb("serve", "serve a simulated cell as a robot (loopback unless --token); prints the address",
-               serve, [&] { return perpetua::robot::RunServe(serve); });
+               serve, [&] { return perpetua::robot::RunServe(serve, perpetua::MakeEnv); });
   tool.AddVerb("ping", "handshake with a robot; print its specs and round trips as JSON", ping,
                [&] { return RunPing(ping); });
   return tool.Main(argc, argv);

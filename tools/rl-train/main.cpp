@@ -1,6 +1,6 @@
 // rl-train: off-policy learning from everything ever collected plus the live stream.
 #include "common/cli.h"
-#include "qtopt/dataset_replay.h"
+#include "replay/dataset_replay.h"
 #include "qtopt/trainer.h"
 
 int main(int argc, char** argv) {

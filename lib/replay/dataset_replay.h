@@ -9,7 +9,7 @@
 
 #include "data/dataset_sampler.h"
 #include "env/env.h"
-#include "qtopt/replay_mix.h"
+#include "replay/replay_mix.h"
 
 namespace perpetua {
 

@@ -1,4 +1,4 @@
-#include "qtopt/replay_mix.h"
+#include "replay/replay_mix.h"
 
 #include <cmath>
 

@@ -1,20 +1,18 @@
-// Creating cells by name: the one place that knows every environment.
-//
-// Tools and tests never construct a cell class directly: they fill an
-// EnvConfig (from YAML/flags through Visit, or from a dataset's saved
-// env_args) and call MakeEnv. Every cell records in spec().env_args the
-// config that re-creates it exactly, so a dataset or checkpoint can rebuild
-// the cell it came from with MakeEnvFromArgs(spec.env_args).
+// What selects and shapes an environment: EnvConfig (cell name, objects,
+// image size, randomisation, remote robot connection), its flags, and its
+// env_args JSON. Cells (sim/) and the robot client (robot/) are built from it;
+// the factory that knows every cell is env_factory/make_env.h. Every cell
+// records in spec().env_args the config that re-creates it exactly, so a
+// dataset or checkpoint can rebuild the cell it came from.
 #pragma once
 
-#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
 #include "env/env.h"
-#include "robot/robot_config.h"
+#include "env/robot_client_config.h"
 
 namespace perpetua {
 
@@ -71,18 +69,6 @@ struct CellFlags {
 // rl-eval take to pick a cell or a robot.
 void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell);
 
-// Names MakeEnv accepts (without the tcp:// form).
-const std::vector<std::string>& KnownEnvNames();
-
-// Creates the cell `config.name`, or connects to the robot at a tcp:// or
-// unix:// address (robot/remote_env.h; config.robot applies). Throws Error(kUsage) for an unknown name
-// (with a "did you mean" suggestion) or invalid settings (image_size outside
-// 16..1024, max_objects outside 1..8, a bad object list, an unknown
-// renderer), Error(kEnvFailure) if the simulator or renderer cannot start.
-// The returned Env is driven by one thread at a time; it owns its GL context,
-// so several envs may run in different threads of one process.
-std::unique_ptr<Env> MakeEnv(const EnvConfig& config);
-
 // The env_args JSON saved in datasets: {"env_name": ..., "type": "perpetua",
 // "env_kwargs": {every EnvConfig field but the robot.* connection settings,
 // which hold the token}} (robomimic's layout).
@@ -90,8 +76,5 @@ nlohmann::json EnvConfigToArgs(const EnvConfig& config);
 // Inverse of EnvConfigToArgs. Throws Error(kBadData) on a malformed document
 // or unknown keys.
 EnvConfig EnvConfigFromArgs(const nlohmann::json& env_args);
-
-// MakeEnv(EnvConfigFromArgs(env_args)).
-std::unique_ptr<Env> MakeEnvFromArgs(const nlohmann::json& env_args);
 
 }  // namespace perpetua

@@ -1,4 +1,4 @@
-#include "env/make_env.h"
+#include "env_factory/make_env.h"
 
 #include <doctest/doctest.h>
 

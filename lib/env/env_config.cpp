@@ -1,4 +1,4 @@
-#include "env/make_env.h"
+#include "env/env_config.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -6,51 +6,8 @@
 
 #include "common/config.h"
 #include "common/error.h"
-#include "robot/remote_env.h"
-#include "robot/transport.h"
-#include "sim/door_cell.h"
-#include "sim/grasp_cell.h"
-#include "sim/pendulum_cell.h"
-#include "sim/push_cell.h"
 
 namespace perpetua {
-namespace {
-
-void CheckConfig(const EnvConfig& config) {
-  if (config.image_size < 16 || config.image_size > 1024) {
-    Fail(ExitCode::kUsage, "image_size " + std::to_string(config.image_size) +
-                               " is outside 16..1024");
-  }
-  if (config.max_episode_steps < 0) {
-    Fail(ExitCode::kUsage, "max_episode_steps must be >= 0 (0: the cell's default)");
-  }
-  if (config.renderer != "auto" && config.renderer != "egl" && config.renderer != "osmesa") {
-    std::string message = "unknown renderer '" + config.renderer + "': expected auto, egl or osmesa";
-    const std::string suggestion = SuggestClosest(config.renderer, {"auto", "egl", "osmesa"});
-    if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
-    Fail(ExitCode::kUsage, message);
-  }
-}
-
-}  // namespace
-
-const std::vector<std::string>& KnownEnvNames() {
-  static const std::vector<std::string> names = {"grasp", "push", "door", "pendulum"};
-  return names;
-}
-
-std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
-  if (robot::IsRobotAddress(config.name)) return std::make_unique<robot::RemoteEnv>(config);
-  CheckConfig(config);
-  if (config.name == "grasp") return std::make_unique<sim::GraspCell>(config);
-  if (config.name == "push") return std::make_unique<sim::PushCell>(config);
-  if (config.name == "door") return std::make_unique<sim::DoorCell>(config);
-  if (config.name == "pendulum") return std::make_unique<sim::PendulumCell>(config);
-  std::string message = "unknown env '" + config.name + "': expected grasp, push, door or pendulum";
-  const std::string suggestion = SuggestClosest(config.name, KnownEnvNames());
-  if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
-  Fail(ExitCode::kUsage, message);
-}
 
 nlohmann::json EnvConfigToArgs(const EnvConfig& config) {
   EnvConfig copy = config;
@@ -125,10 +82,6 @@ void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell) {
   v.Field("objects", env.objects, "grasp object set: train | heldout | comma-separated ids");
   v.Group("cell", cell, "cell settings");
   v.Group("robot", env.robot, "remote robot connection (when --env is tcp:// or unix://)");
-}
-
-std::unique_ptr<Env> MakeEnvFromArgs(const nlohmann::json& env_args) {
-  return MakeEnv(EnvConfigFromArgs(env_args));
 }
 
 }  // namespace perpetua

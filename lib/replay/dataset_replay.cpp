@@ -1,4 +1,4 @@
-#include "qtopt/dataset_replay.h"
+#include "replay/dataset_replay.h"
 
 #include <optional>
 
@@ -8,7 +8,6 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "data/dataset_reader.h"
-#include "data/hdf5_io.h"
 #include "data/shard_format.h"
 
 namespace perpetua {
@@ -20,13 +19,9 @@ class EmptySampler : public TransitionSampler {
   TransitionBatch Sample(int, Rng&) override { Fail(ExitCode::kBadData, "no transitions to sample from"); }
 };
 
-// Action bounds from a shard's perpetua_env_spec attribute ({"action": {"low": [...], "high": [...]}}).
+// Action bounds from a shard's declared env spec ({"action": {"low": [...], "high": [...]}}).
 std::optional<std::pair<std::vector<float>, std::vector<float>>> DeclaredActionBounds(const std::string& path) {
-  h5::Handle file = h5::OpenFileReadOnly(path);
-  const h5::Where where{path, ""};
-  if (!h5::LinkExists(file.get(), "data")) return std::nullopt;
-  h5::Handle data = h5::OpenGroup(file.get(), "data", where);
-  const auto text = h5::ReadAttrString(data.get(), kEnvSpecAttr, where.Child("data"));
+  const auto text = ReadDeclaredEnvSpec(path);
   if (!text) return std::nullopt;
   const nlohmann::json spec = TryParseJson(*text).value_or(nlohmann::json());
   if (!spec.is_object() || !spec.contains("action")) return std::nullopt;

@@ -1,4 +1,4 @@
-// The trainer's two buffers, QT-Opt style: the offline buffer (every shard of
+// The training run's two buffers, QT-Opt style: the offline buffer (every shard of
 // the --data directories) and the online buffer (shards that arrive while the
 // trainer runs), mixed per minibatch at a configured fraction. Torch-free.
 #pragma once
@@ -32,13 +32,24 @@ class ReplayData {
   virtual void AddOnlineShard(const std::string& path) = 0;
 };
 
+// What a learner draws its training batches from (train/learner.h): the run
+// hands every learner its ReplayMix through this interface.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  // `batch_size` transitions drawn with `rng`; `online_count` (may be null)
+  // receives how many came from the online buffer. Safe to call from several
+  // threads, each with its own Rng. Throws Error(kBadData) when no data exists.
+  virtual TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) = 0;
+};
+
 // Builds the ReplayData for directories `dirs` (every shard in them). Throws
 // Error(kBadData) for a missing directory, an unreadable shard or shards whose
 // specs disagree.
 using ReplayDataFactory = std::function<std::unique_ptr<ReplayData>(const std::vector<std::string>& dirs)>;
 
 // Thread-safe mixing sampler over a ReplayData.
-class ReplayMix {
+class ReplayMix : public BatchSource {
  public:
   // `data` must outlive the mix. online_fraction in [0,1].
   ReplayMix(ReplayData* data, double online_fraction);
@@ -47,7 +58,7 @@ class ReplayMix {
   // the rest from the offline buffer; all from one buffer when the other is
   // empty. `online_count` receives the online share. Throws Error(kBadData)
   // when both are empty. Safe to call from several threads.
-  TransitionBatch Sample(int batch_size, Rng& rng, int* online_count);
+  TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
 
   // Adds an online shard (see ReplayData::AddOnlineShard); on success records
   // its path in online_shards(). Thread-safe.

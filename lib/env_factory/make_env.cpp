@@ -1,0 +1,55 @@
+#include "env_factory/make_env.h"
+
+#include "common/config.h"
+#include "common/error.h"
+#include "robot/remote_env.h"
+#include "robot/transport.h"
+#include "sim/door_cell.h"
+#include "sim/grasp_cell.h"
+#include "sim/pendulum_cell.h"
+#include "sim/push_cell.h"
+
+namespace perpetua {
+namespace {
+
+void CheckConfig(const EnvConfig& config) {
+  if (config.image_size < 16 || config.image_size > 1024) {
+    Fail(ExitCode::kUsage, "image_size " + std::to_string(config.image_size) +
+                               " is outside 16..1024");
+  }
+  if (config.max_episode_steps < 0) {
+    Fail(ExitCode::kUsage, "max_episode_steps must be >= 0 (0: the cell's default)");
+  }
+  if (config.renderer != "auto" && config.renderer != "egl" && config.renderer != "osmesa") {
+    std::string message = "unknown renderer '" + config.renderer + "': expected auto, egl or osmesa";
+    const std::string suggestion = SuggestClosest(config.renderer, {"auto", "egl", "osmesa"});
+    if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
+    Fail(ExitCode::kUsage, message);
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& KnownEnvNames() {
+  static const std::vector<std::string> names = {"grasp", "push", "door", "pendulum"};
+  return names;
+}
+
+std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
+  if (robot::IsRobotAddress(config.name)) return std::make_unique<robot::RemoteEnv>(config);
+  CheckConfig(config);
+  if (config.name == "grasp") return std::make_unique<sim::GraspCell>(config);
+  if (config.name == "push") return std::make_unique<sim::PushCell>(config);
+  if (config.name == "door") return std::make_unique<sim::DoorCell>(config);
+  if (config.name == "pendulum") return std::make_unique<sim::PendulumCell>(config);
+  std::string message = "unknown env '" + config.name + "': expected grasp, push, door or pendulum";
+  const std::string suggestion = SuggestClosest(config.name, KnownEnvNames());
+  if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
+  Fail(ExitCode::kUsage, message);
+}
+
+std::unique_ptr<Env> MakeEnvFromArgs(const nlohmann::json& env_args) {
+  return MakeEnv(EnvConfigFromArgs(env_args));
+}
+
+}  // namespace perpetua
