@@ -8,32 +8,6 @@
 namespace perpetua {
 namespace {
 
-// The deepest nesting of [ and { outside strings, stopping early once past
-// `limit` (linear, no recursion). Malformed text is left to the parser.
-int JsonDepth(std::string_view text, int limit) {
-  int depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-      if (deepest > limit) return deepest;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 // Empty when `text` is within the limits, else what is wrong.
 std::string JsonLimitProblem(std::string_view text) {
   if (text.size() > kMaxJsonBytes) {
@@ -76,6 +50,31 @@ int YamlDepth(const YAML::Node& root, int limit, size_t max_nodes, bool* too_man
 }
 
 }  // namespace
+
+int JsonDepth(std::string_view text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 
 nlohmann::json ParseJson(std::string_view text, const std::string& source, ExitCode code) {
   const std::string problem = JsonLimitProblem(text);

@@ -34,6 +34,11 @@ inline constexpr int kMaxDocumentDepth = 64;
 inline constexpr size_t kMaxJsonBytes = size_t{64} << 20;   // 64 MiB
 inline constexpr size_t kMaxConfigBytes = size_t{1} << 20;  // 1 MiB
 
+// The deepest nesting of [ and { outside strings in `text`, stopping early
+// once past `limit` (linear, no recursion; malformed text is left to the
+// parser). Also used by the robot protocol's frame decoder.
+int JsonDepth(std::string_view text, int limit);
+
 // Parses one JSON document within the limits above. Throws
 // Error(code, "<source>: not valid JSON (...)" / "nested deeper than 64
 // levels" / "... bytes, more than the limit of ...").

@@ -38,8 +38,7 @@ std::vector<std::string> RegisteredCheckpointAlgorithms() {
 std::unique_ptr<Policy> LoadCheckpointPolicy(const std::string& path, const EnvSpec& expected,
                                              const PolicyLoadOptions& options) {
   const nlohmann::json metadata = ReadCheckpointMetadata(path);
-  const auto it = metadata.find("algorithm");
-  const std::string algorithm = it != metadata.end() && it->is_string() ? it->get<std::string>() : "(none)";
+  const std::string algorithm = MetadataValue<std::string>(metadata, "algorithm", "(none)", path);
   CheckpointPolicyLoader loader;
   {
     Registry& r = TheRegistry();

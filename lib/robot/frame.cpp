@@ -1,5 +1,7 @@
 #include "robot/frame.h"
 
+#include "common/document.h"
+
 #include <cstring>
 #include <set>
 
@@ -28,27 +30,8 @@ uint32_t GetU32(const uint8_t* at) {
 // Rejects JSON nested deeper than `max_depth` before the recursive parser
 // sees it (deep nesting would otherwise exhaust the stack).
 void CheckJsonDepth(const uint8_t* text, size_t size, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (size_t i = 0; i < size; ++i) {
-    const uint8_t c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        Bad("malformed frame: JSON nested deeper than " + std::to_string(max_depth) + " levels");
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
+  if (JsonDepth(std::string_view(reinterpret_cast<const char*>(text), size), max_depth) > max_depth) {
+    Bad("malformed frame: JSON nested deeper than " + std::to_string(max_depth) + " levels");
   }
 }
 
