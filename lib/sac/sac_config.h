@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "train/training_run.h"
 
 namespace perpetua {
 
@@ -82,5 +83,17 @@ struct SacConfig {
 // learning rate 1e-3 and epsilon 1e-7 for all three optimisers, 100 warm-up
 // steps, an actor update with every critic update, initial alpha 0.5.
 SacConfig RlToolsPendulumConfig();
+
+// rl-train sac: the run's flags (--data, --online, --out, --steps, --batch-size, ...)
+// and the learner's under "sac" (--sac.actor-lr, --sac.network.hidden, ...).
+// The run's --batch-size is the update's; --sac.batch-size, --sac.warmup-steps
+// and --sac.updates-per-step belong to the in-process loop (sac_env_loop.h).
+struct SacTrainConfig : TrainRunConfig {
+  SacConfig sac;
+  void Visit(ConfigVisitor& v) {
+    TrainRunConfig::Visit(v);
+    v.Group("sac", sac, "soft actor-critic learner");
+  }
+};
 
 }  // namespace perpetua

@@ -18,7 +18,7 @@ int64_t EncodedSize(int64_t size, const std::vector<int>& strides) {
 
 }  // namespace
 
-SacEncoderImpl::SacEncoderImpl(const SacNetworkConfig& config, const SacInputSpec& spec) {
+SacEncoderImpl::SacEncoderImpl(const SacNetworkConfig& config, const InputSpec& spec) {
   const int64_t h = EncodedSize(spec.height, config.encoder_strides);
   const int64_t w = EncodedSize(spec.width, config.encoder_strides);
   if (h <= 0 || w <= 0) {
