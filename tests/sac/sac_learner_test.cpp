@@ -216,9 +216,10 @@ TEST_CASE("a checkpoint's policy acts like the learner: mean for evaluation and 
 
 TEST_CASE("bad input: the data's action box or observation keys differ from the checkpoint's") {
   const InputSpec trained = InputSpec::FromEnvSpec(StateSpec(-1, 1), "toy");
+  const std::string box = "action bounds [-1.000]..[1.0000] vs [-2.000]..[2.0000]";
   ExitCode code;
   CHECK(ErrorOf([&] { CheckSameInputs(trained, InputSpec::FromEnvSpec(StateSpec(-2, 2), "d"), "a.ckpt", "data"); },
-                &code) == "a.ckpt: checkpoint does not match data: action box [-1..1] vs [-2..2] (checkpoint vs data)");
+                &code) == "a.ckpt: checkpoint does not match data: " + box + " (checkpoint vs data)");
   CHECK(code == ExitCode::kBadData);
 
   // Resuming or warm-starting on data of another box.
@@ -226,10 +227,10 @@ TEST_CASE("bad input: the data's action box or observation keys differ from the 
   SacAgent other(SmallConfig(), InputSpec::FromEnvSpec(StateSpec(-2, 2), "d"), torch::kCPU, 1);
   const CheckpointContents contents = Saved(learner);
   CHECK(ErrorOf([&] { other.Load(contents, "a.ckpt"); }, &code) ==
-        "a.ckpt: checkpoint does not match this data: action box [-1..1] vs [-2..2] (checkpoint vs this data)");
+        "a.ckpt: checkpoint does not match this data: " + box + " (checkpoint vs this data)");
   CHECK(code == ExitCode::kBadData);
   CHECK(ErrorOf([&] { LoadSacPolicy(contents, "a.ckpt", StateSpec(-2, 2), SacActionMode::kMean, torch::kCPU, 0); },
-                &code) == "a.ckpt: checkpoint does not match cell 'toy-state': action box [-1..1] vs [-2..2] "
+                &code) == "a.ckpt: checkpoint does not match cell 'toy-state': " + box + " "
                           "(checkpoint vs cell 'toy-state')");
   CHECK(code == ExitCode::kBadData);
 
@@ -239,7 +240,7 @@ TEST_CASE("bad input: the data's action box or observation keys differ from the 
   CHECK(ErrorOf([&] { ToTensorBatch(RandomBatch(renamed, 4, 1), trained, torch::kCPU, "data/"); }, &code) ==
         "data/: observations lack the key 'state' the network reads");
   CHECK(code == ExitCode::kBadData);
-  CHECK(trained.Difference(InputSpec::FromEnvSpec(renamed, "d")) == "proprio keys 'state' vs 'proprio'");
+  CHECK(trained.Difference(InputSpec::FromEnvSpec(renamed, "d")) == "vector observations differ (3 vs 3 values)");
 
   // A wrong shape and a NaN.
   EnvSpec wider = StateSpec();
@@ -262,7 +263,7 @@ TEST_CASE("bad input: an image-only network given state data") {
   CHECK(code == ExitCode::kBadData);
   SacAgent learner(SmallConfig(), spec, torch::kCPU, 1);
   CHECK(ErrorOf([&] { LoadSacPolicy(Saved(learner), "img.ckpt", StateSpec(), SacActionMode::kMean, torch::kCPU, 0); },
-                &code) == "img.ckpt: checkpoint does not match cell 'toy-state': image keys 'image' vs none "
+                &code) == "img.ckpt: checkpoint does not match cell 'toy-state': image keys ['image'] vs [] "
                           "(checkpoint vs cell 'toy-state')");
   CHECK(code == ExitCode::kBadData);
 }
