@@ -1,4 +1,4 @@
-// The SAC learner: its state (actor, twin critics with their pixel encoder,
+// The SAC agent: its state (actor, twin critics with their pixel encoder,
 // target critics, three optimisers, the temperature, counters) and its
 // update on one batch. The torch generator its randomness draws from (policy
 // noise, image shifts) belongs to the caller, as the training run's does. What a training run needs from a

@@ -32,7 +32,7 @@ class SacPolicy : public Policy {
   SacPolicy(SacActing acting, InputSpec spec, SacActionMode mode, uint64_t seed, std::string id);
   void BeginEpisode(uint64_t episode_seed) override;
   // Reads only the spec's keys; ignores info. Throws Error(kBadData)
-  // "policy input: ..." on a missing key or a wrong shape.
+  // "observation lacks the key ..." on a missing key or a wrong shape (ObservationToTensors).
   std::vector<float> Act(const Observation& observation, const nlohmann::json& info) override;
   std::string id() const override { return id_; }
 
