@@ -108,7 +108,13 @@ TEST_CASE("rl-train sac and the policy loaders refuse mismatched observations or
                                           "3"};
   CollectRandom(tmp / "grasp", 1, grasp);
 
-  auto r = RunProcess(Train({"--data", tmp / "grasp", "--out", tmp / "init", "--init", ckpt}));
+  // The default encoder's strides leave nothing of a 16x16 image: a usage error naming the flag.
+  auto r = RunProcess(Train({"--data", tmp / "grasp", "--out", tmp / "deep"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.rfind("rl-train: error: --sac.network.encoder-strides leave nothing of a 16x16 image", 0) == 0);
+
+  r = RunProcess(Train({"--data", tmp / "grasp", "--out", tmp / "init", "--init", ckpt,
+                        "--sac.network.encoder-channels", "8,8", "--sac.network.encoder-strides", "2,2"}));
   CHECK(r.exit_code == 3);
   CHECK(r.err.rfind("rl-train: error: " + ckpt + ": checkpoint does not match this data: ", 0) == 0);
   CHECK(testing::Lines(r.err).size() == 1);
@@ -132,7 +138,7 @@ TEST_CASE("rl-train sac usage errors name the flag") {
   CHECK(r.err.find("--sac.network.hidden") != std::string::npos);
   r = RunProcess({ToolPath("rl-train"), "sac", "--print-config"});
   CHECK(r.exit_code == 0);
-  CHECK(r.out.find("actor_lr: 0.0003") != std::string::npos);
+  CHECK(r.out.find("critic_lr: 0.001") != std::string::npos);
   CHECK(r.out.find("steps: 2000") != std::string::npos);
 }
 
