@@ -246,7 +246,7 @@ TEST_CASE("bad input: the data's action box or observation keys differ from the 
   EnvSpec wider = StateSpec();
   wider.observations[0].shape = {4};
   CHECK(ErrorOf([&] { ToTensorBatch(RandomBatch(wider, 4, 1), trained, torch::kCPU, "data/"); }, &code) ==
-        "data/: observations 'state' is float32 [4, 4] but the network reads float32 [4, 3]");
+        "data/: observations 'state' is float32 [4, 4] but the network expects float32 [4, 3]");
   TransitionBatch nan = RandomBatch(StateSpec(), 4, 1);
   nan.rewards[2] = std::nanf("");
   CHECK(ErrorOf([&] { ToTensorBatch(nan, trained, torch::kCPU, "data/"); }, &code) == "data/: rewards holds a NaN or Inf");
