@@ -5,7 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "env_factory/make_env.h"
+#include "learners/register_learners.h"
 #include "nn/checkpoint.h"
+#include "policy/checkpoint_policy.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -62,6 +65,25 @@ TEST_CASE("rl-train sac trains on collected pendulum data; rl-collect and rl-eva
   CHECK(meta["step"] == 6);
   CHECK(meta["input_spec"]["proprio_keys"] == nlohmann::json::array({"state"}));
   CHECK(LearnerRows(tmp / "run").size() == 3);
+
+  // The registry's SAC loader: the mean action for evaluation (explore = false),
+  // samples for collection.
+  RegisterLearnerPolicies();
+  EnvConfig cell;
+  cell.name = "pendulum";
+  const auto env = MakeEnv(cell);
+  const Observation observation = env->Reset(3).observation;
+  PolicyLoadOptions options;
+  options.explore = false;
+  const auto mean = LoadCheckpointPolicy(tmp / "run/latest.ckpt", env->spec(), options);
+  mean->BeginEpisode(1);
+  const std::vector<float> first = mean->Act(observation, {});
+  mean->BeginEpisode(2);
+  CHECK(mean->Act(observation, {}) == first);
+  options.explore = true;
+  const auto sampling = LoadCheckpointPolicy(tmp / "run/latest.ckpt", env->spec(), options);
+  sampling->BeginEpisode(1);
+  CHECK(sampling->Act(observation, {}) != first);
 
   std::vector<std::string> collect = {ToolPath("rl-collect"), "--policy", tmp / "run/latest.ckpt", "--reload",
                                       "--episodes", "2", "--seed", "2", "--threads", "1", "--out", tmp / "own"};
