@@ -126,6 +126,12 @@ TEST_CASE("rl-train sac and the policy loaders refuse mismatched observations or
   CollectRandom(tmp / "pendulum", 2);
   REQUIRE(RunProcess(Train({"--data", tmp / "pendulum", "--out", tmp / "run", "--steps", "2"})).exit_code == 0);
   const std::string ckpt = tmp / "run/latest.ckpt";
+  // A matching warm start trains from step 0.
+  const auto init = RunProcess(Train({"--data", tmp / "pendulum", "--out", tmp / "warm", "--init", ckpt,
+                                      "--steps", "2"}));
+  INFO(init.err);
+  REQUIRE(init.exit_code == 0);
+  CHECK(ReadCheckpointMetadata(tmp / "warm/latest.ckpt")["step"] == 2);
   const std::vector<std::string> grasp = {"--env", "grasp", "--cell.image-size", "16", "--cell.max-episode-steps",
                                           "3"};
   CollectRandom(tmp / "grasp", 1, grasp);
