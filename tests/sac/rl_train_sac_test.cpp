@@ -168,6 +168,10 @@ TEST_CASE("rl-train sac usage errors name the flag") {
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("critic_lr: 0.001") != std::string::npos);
   CHECK(r.out.find("steps: 2000") != std::string::npos);
+  CHECK(r.out.find("warmup_steps") == std::string::npos);  // the in-process loop's, not a flag here
+  r = RunProcess(Train({"--data", tmp / "none", "--out", tmp / "run", "--sac.batch-size", "4"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--sac.batch-size") != std::string::npos);
 }
 
 }  // namespace
