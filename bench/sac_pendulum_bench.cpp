@@ -105,7 +105,7 @@ ExitCode Run(const BenchConfig& b) {
     EnvConfig env_config;
     env_config.name = "pendulum";
     sim::PendulumCell env(env_config);
-    SacLearner learner(RlToolsPendulumConfig(), SacInputSpec::FromEnvSpec(env.spec(), "pendulum"), torch::kCPU,
+    SacAgent learner(RlToolsPendulumConfig(), InputSpec::FromEnvSpec(env.spec(), "pendulum"), torch::kCPU,
                        seed);
     SacEnvLoopOptions options;
     options.env_steps = b.steps;

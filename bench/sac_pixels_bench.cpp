@@ -2,7 +2,7 @@
 // (one 64x64 image, 2 actions), batch 128, default networks (SacConfig:
 // shared conv encoder trained by the critics, DrQ shift 4), at 1 and 2
 // intra-op threads. Prints updates/s, the share of wall time inside
-// SacLearner::Update (the rest: sampling the in-memory replay) and the
+// SacAgent::Update (the rest: sampling the in-memory replay) and the
 // update's split into forward, backward and optimiser.
 //
 //   bench_sac_pixels
@@ -49,7 +49,7 @@ ExitCode Run(const BenchConfig& b) {
   env.observations = {{"image", DType::kUint8, {b.image_size, b.image_size, 3}}};
   env.action.low = {-1.0f, -1.0f};
   env.action.high = {1.0f, 1.0f};
-  const SacInputSpec spec = SacInputSpec::FromEnvSpec(env, "bench");
+  const InputSpec spec = InputSpec::FromEnvSpec(env, "bench");
   SacReplay replay(spec, b.replay);
   Rng rng(1);
   const torch::Tensor empty = torch::empty({1, 0});
@@ -67,7 +67,7 @@ ExitCode Run(const BenchConfig& b) {
                "update share", "fwd s", "bwd s", "optim s");
   for (int threads : b.threads) {
     ConfigureTorchRuntime("cpu", threads);
-    SacLearner learner(config, spec, torch::kCPU, 1);
+    SacAgent learner(config, spec, torch::kCPU, 1);
     at::Generator generator = at::detail::createCPUGenerator(2);
     double in_update = 0.0;
     Clock::time_point start;
@@ -78,7 +78,7 @@ ExitCode Run(const BenchConfig& b) {
         in_update = 0.0;
         before = learner.times();
       }
-      const SacBatch batch = replay.Sample(b.batch, generator, torch::kCPU);
+      const TensorBatch batch = replay.Sample(b.batch, generator, torch::kCPU);
       const auto t = Clock::now();
       learner.Update(batch, generator);
       in_update += Since(t);

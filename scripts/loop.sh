@@ -8,13 +8,15 @@
 # round), --final-episodes N, --bootstrap-scripted N, --bootstrap-random N,
 # --batch-size N, --collector-nice N (priority of the live collector, default
 # 5), --rounds N (stop after N rounds; 0 = only the time budget),
-# --offline, --train-arg ARG (passed to rl-train, repeatable).
+# --offline, --algo q|sac (the rl-train verb, default q; the bootstrap uses
+# the cell's own scripted policy either way), --train-arg ARG (passed to
+# rl-train, repeatable: --network.* for q, --sac.* for sac).
 #
 # What it does, in DIR:
 #   1. bootstrap   rl-collect with the scripted policy (epsilon-greedy toward
 #                  random) and the random policy           -> DIR/data/
 #   2. rounds      rl-collect --policy DIR/train/latest.ckpt --reload --forever
-#                    | rl-train q --data DIR/data --online - --resume
+#                    | rl-train ALGO --data DIR/data --online - --resume
 #                  for --round-steps gradient steps, then the collector is
 #                  stopped (SIGTERM: it finishes its episode and flushes);
 #                  rl-eval of the new checkpoint on held-out objects, paired
@@ -57,12 +59,13 @@ objects=train
 offline=0
 batch_size=64
 collector_nice=5
+algo=q
 train_args=()
 
 prog=loop
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
-usage() { sed -n '2,41p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '2,43p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir="$2"; shift 2 ;;
@@ -77,12 +80,14 @@ while [ $# -gt 0 ]; do
     --batch-size) batch_size="$2"; shift 2 ;;
     --collector-nice) collector_nice="$2"; shift 2 ;;
     --offline) offline=1; shift ;;
+    --algo) algo="$2"; shift 2 ;;
     --train-arg) train_args+=("$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done
 [[ "$minutes" =~ ^[0-9]{1,9}(\.[0-9]+)?$ ]] || die_usage "--minutes: '$minutes' is not a number"
+case "$algo" in q|sac) ;; *) die_usage "--algo: '$algo' is not q or sac" ;; esac
 require_int --rounds "$rounds"
 require_int --seed "$seed"
 require_int --round-steps "$round_steps"
@@ -240,7 +245,7 @@ EOF
 train_round() {
   local resume=() acting first now restarts=0 status ended collector_status
   [ -f "$dir/train/latest.ckpt" ] && resume=(--resume)
-  local train=("$bin/rl-train" q --data "$dir/data" --out "$dir/train" --steps "$steps"
+  local train=("$bin/rl-train" "$algo" --data "$dir/data" --out "$dir/train" --steps "$steps"
                --batch-size "$batch_size" --seed "$seed" "${resume[@]}" "${train_args[@]}")
   if [ "$offline" = 1 ]; then
     say "round $r: offline training to step $steps"

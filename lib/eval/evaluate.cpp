@@ -38,6 +38,7 @@ void Validate(const EvalConfig& c) {
 bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const EnvSpec& spec,
                     const std::string& video_prefix, std::vector<EpisodeOutcome>& outcomes) {
   PolicyOptions policy_options;
+  policy_options.explore = false;  // evaluate the mean of stochastic policies
   policy_options.device = config.device;
   RunnerOptions runner;
   runner.workers = config.workers;
@@ -117,6 +118,7 @@ ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml) 
   }
   // Fail on a bad policy before any episode runs.
   PolicyOptions policy_options;
+  policy_options.explore = false;  // evaluate the mean of stochastic policies
   policy_options.device = config.device;
   MakePolicy(config.policy, spec, config.seed, policy_options);
   if (!config.compare.empty()) MakePolicy(config.compare, spec, config.seed, policy_options);

@@ -1,8 +1,12 @@
 #include "learners/register_learners.h"
 
+#include "nn/checkpoint.h"
+#include "nn/torch_runtime.h"
 #include "policy/checkpoint_policy.h"
 #include "qtopt/q_checkpoint.h"
 #include "qtopt/q_policy.h"
+#include "sac/sac_config.h"
+#include "sac/sac_policy.h"
 
 namespace perpetua {
 
@@ -13,6 +17,13 @@ void RegisterLearnerPolicies() {
     q.device = options.device;
     q.seed = options.seed;
     return LoadPolicyFromCheckpoint(path, expected, q);
+  });
+  RegisterCheckpointPolicy(kSacAlgorithm, [](const std::string& path, const EnvSpec& expected,
+                                             const PolicyLoadOptions& options) {
+    const TorchRuntime runtime = ConfigureTorchRuntime(options.device, torch::get_num_threads());
+    return LoadSacPolicy(ReadCheckpoint(path), path, expected,
+                         options.explore ? SacActionMode::kSample : SacActionMode::kMean,
+                         torch::Device(runtime.device), options.seed);
   });
 }
 

@@ -26,6 +26,7 @@ namespace perpetua {
 struct PolicyLoadOptions {
   std::string device = "cpu";  // "cpu" or "cuda[:N]" (nn/torch_runtime.h)
   uint64_t seed = 0;           // the run seed; policies reseed from (seed, episode seed) in BeginEpisode
+  bool explore = true;         // stochastic policies (SAC): sample (collection) or act with the mean (evaluation)
 };
 
 // Loads the checkpoint at `path` as a policy for a cell with spec `expected`.

@@ -24,6 +24,7 @@ std::unique_ptr<Policy> MakePolicy(const std::string& policy, const EnvSpec& spe
   PolicyLoadOptions checkpoint;
   checkpoint.device = options.device;
   checkpoint.seed = seed;
+  checkpoint.explore = options.explore;
   return LoadCheckpointPolicy(policy, spec, checkpoint);
 }
 

@@ -22,6 +22,7 @@ namespace perpetua {
 struct PolicyOptions {
   double scripted_noise = 0.0;  // "scripted": Gaussian noise on the script (scripted_policy.h)
   std::string device = "cpu";   // checkpoints: "cpu" or "cuda[:N]"
+  bool explore = true;          // checkpoints: sample from stochastic policies (false: their mean; rl-eval)
 };
 
 // True unless `policy` is "random" or "scripted".

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "train/training_run.h"
 
 namespace perpetua {
 
@@ -57,20 +58,24 @@ struct SacConfig {
   int policy_every = 2;          // actor and temperature update every N critic updates (TD3-style delay)
   double updates_per_step = 1.0; // update-to-data ratio: updates per environment step after warm-up
   int augment_shift = 4;         // pixels: DrQ random shift by up to N pixels (0: off)
+  // Every field; VisitUpdate: only the update's (what rl-train sac takes).
   void Visit(ConfigVisitor& v) {
+    VisitUpdate(v);
+    v.Field("batch_size", batch_size, "transitions per update");
+    v.Field("warmup_steps", warmup_steps, "environment steps with uniform random actions before updates start");
+    v.Field("updates_per_step", updates_per_step, "updates per environment step (update-to-data ratio)");
+  }
+  void VisitUpdate(ConfigVisitor& v) {
     v.Group("network", network, "network sizes");
     v.Field("actor_lr", actor_lr, "actor Adam learning rate");
     v.Field("critic_lr", critic_lr, "critic (and pixel encoder) Adam learning rate");
     v.Field("alpha_lr", alpha_lr, "temperature (log alpha) Adam learning rate");
     v.Field("adam_eps", adam_eps, "Adam epsilon");
-    v.Field("batch_size", batch_size, "transitions per update");
     v.Field("gamma", gamma, "discount factor");
     v.Field("tau", tau, "Polyak averaging rate of the target critics per update");
     v.Field("initial_alpha", initial_alpha, "initial entropy temperature");
     v.Field("target_entropy", target_entropy, "target policy entropy (0: minus the action dimension)");
-    v.Field("warmup_steps", warmup_steps, "environment steps with uniform random actions before updates start");
     v.Field("policy_every", policy_every, "actor and temperature update every N critic updates");
-    v.Field("updates_per_step", updates_per_step, "updates per environment step (update-to-data ratio)");
     v.Field("augment_shift", augment_shift, "pixels: random shift of training images by up to N pixels (0: off)");
   }
   // Throws Error(kUsage) naming the flag (prefixed by `flag_prefix`, "" for none) on invalid values.
@@ -82,5 +87,21 @@ struct SacConfig {
 // learning rate 1e-3 and epsilon 1e-7 for all three optimisers, 100 warm-up
 // steps, an actor update with every critic update, initial alpha 0.5.
 SacConfig RlToolsPendulumConfig();
+
+// rl-train sac: the run's flags (--data, --online, --out, --steps, --batch-size, ...)
+// and the update's under "sac" (--sac.actor-lr, --sac.network.hidden, ...:
+// SacConfig::VisitUpdate). The run's --batch-size is the update's; the
+// in-process loop's batch_size, warmup_steps and updates_per_step are not flags.
+struct SacTrainConfig : TrainRunConfig {
+  SacConfig sac;
+  void Visit(ConfigVisitor& v) {
+    TrainRunConfig::Visit(v);
+    struct UpdateFields {
+      SacConfig* config;
+      void Visit(ConfigVisitor& visitor) { config->VisitUpdate(visitor); }
+    } update{&sac};
+    v.Group("sac", update, "soft actor-critic update");
+  }
+};
 
 }  // namespace perpetua

@@ -21,8 +21,8 @@ void CopyRow(const torch::Tensor& one, torch::Tensor& rows, int64_t row) {
 
 }  // namespace
 
-SacReplay::SacReplay(const SacInputSpec& spec, int64_t capacity) : spec_(spec), capacity_(capacity) {
-  if (spec.has_images()) {
+SacReplay::SacReplay(const InputSpec& spec, int64_t capacity) : spec_(spec), capacity_(capacity) {
+  if (!spec.image_keys.empty()) {
     const int64_t channels = 3 * static_cast<int64_t>(spec.image_keys.size());
     image_ = torch::empty({capacity, spec.height, spec.width, channels}, torch::kUInt8);
     next_image_ = torch::empty_like(image_);
@@ -37,7 +37,7 @@ SacReplay::SacReplay(const SacInputSpec& spec, int64_t capacity) : spec_(spec), 
 void SacReplay::Add(const torch::Tensor& image, const torch::Tensor& proprio, const std::vector<float>& action,
                     double reward, bool terminated, const torch::Tensor& next_image,
                     const torch::Tensor& next_proprio) {
-  if (spec_.has_images()) {
+  if (!spec_.image_keys.empty()) {
     CopyRow(image, image_, next_);
     CopyRow(next_image, next_image_, next_);
   }
@@ -50,11 +50,11 @@ void SacReplay::Add(const torch::Tensor& image, const torch::Tensor& proprio, co
   size_ = std::min(size_ + 1, capacity_);
 }
 
-SacBatch SacReplay::Sample(int batch_size, at::Generator& generator, const torch::Device& device) const {
+TensorBatch SacReplay::Sample(int batch_size, at::Generator& generator, const torch::Device& device) const {
   const torch::Tensor index = at::randint(size_, {batch_size}, generator, torch::TensorOptions().dtype(torch::kLong));
   auto take = [&](const torch::Tensor& rows) { return rows.index_select(0, index).to(device); };
-  SacBatch batch;
-  if (spec_.has_images()) {
+  TensorBatch batch;
+  if (!spec_.image_keys.empty()) {
     batch.image = take(image_);
     batch.next_image = take(next_image_);
   }
@@ -66,10 +66,10 @@ SacBatch SacReplay::Sample(int batch_size, at::Generator& generator, const torch
   return batch;
 }
 
-SacEnvLoopResult RunSacOnEnv(Env& env, SacLearner& learner, const SacEnvLoopOptions& options) {
+SacEnvLoopResult RunSacOnEnv(Env& env, SacAgent& learner, const SacEnvLoopOptions& options) {
   const auto start = Clock::now();
   const SacConfig& config = learner.config();
-  const SacInputSpec& spec = learner.spec();
+  const InputSpec& spec = learner.spec();
   const ActionSpec& box = env.spec().action;
   SacReplay replay(spec, options.replay_capacity > 0 ? options.replay_capacity : options.env_steps);
   Rng rng(DeriveSeed(options.seed, 0, 0));
@@ -81,7 +81,7 @@ SacEnvLoopResult RunSacOnEnv(Env& env, SacLearner& learner, const SacEnvLoopOpti
     auto t = Clock::now();
     const ResetResult reset = env.Reset(DeriveSeed(options.seed, 1, result.episodes++));
     result.env += Since(t);
-    ObservationToSacInput(reset.observation, spec, cpu, &image, &proprio);
+    ObservationToTensors(reset.observation, spec, cpu, &image, &proprio);
   };
   reset();
   double owed_updates = 0.0;
@@ -101,7 +101,7 @@ SacEnvLoopResult RunSacOnEnv(Env& env, SacLearner& learner, const SacEnvLoopOpti
     const StepResult stepped = env.Step(action);
     result.env += Since(t);
     t = Clock::now();
-    ObservationToSacInput(stepped.observation, spec, cpu, &next_image, &next_proprio);
+    ObservationToTensors(stepped.observation, spec, cpu, &next_image, &next_proprio);
     replay.Add(image, proprio, action, stepped.reward, stepped.terminated, next_image, next_proprio);
     result.replay += Since(t);
     if (stepped.terminated || stepped.truncated) {
@@ -113,7 +113,7 @@ SacEnvLoopResult RunSacOnEnv(Env& env, SacLearner& learner, const SacEnvLoopOpti
     if (step + 1 < config.warmup_steps) continue;
     for (owed_updates += config.updates_per_step; owed_updates >= 1.0; owed_updates -= 1.0) {
       t = Clock::now();
-      const SacBatch batch = replay.Sample(config.batch_size, generator, learner.device());
+      const TensorBatch batch = replay.Sample(config.batch_size, generator, learner.device());
       result.replay += Since(t);
       t = Clock::now();
       learner.Update(batch, generator);

@@ -18,11 +18,11 @@ int64_t EncodedSize(int64_t size, const std::vector<int>& strides) {
 
 }  // namespace
 
-SacEncoderImpl::SacEncoderImpl(const SacNetworkConfig& config, const SacInputSpec& spec) {
+SacEncoderImpl::SacEncoderImpl(const SacNetworkConfig& config, const InputSpec& spec) {
   const int64_t h = EncodedSize(spec.height, config.encoder_strides);
   const int64_t w = EncodedSize(spec.width, config.encoder_strides);
   if (h <= 0 || w <= 0) {
-    Fail(ExitCode::kUsage, "--network.encoder-strides leave nothing of a " + std::to_string(spec.height) + "x" +
+    Fail(ExitCode::kUsage, "--sac.network.encoder-strides leave nothing of a " + std::to_string(spec.height) + "x" +
                                std::to_string(spec.width) + " image");
   }
   int64_t in = 3 * static_cast<int64_t>(spec.image_keys.size());

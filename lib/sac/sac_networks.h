@@ -7,7 +7,7 @@
 //            u = mean + exp(log_std) * noise; action = tanh(u) in [-1,1]^A
 //   critics: [x, action in [-1,1]] --(two MLPs, ReLU)--> Q [2,B]
 //                                                                  (TwinCritic)
-// The actor's actions live in [-1,1]^A; SacLearner rescales them to the
+// The actor's actions live in [-1,1]^A; SacAgent rescales them to the
 // env's action box and the data's actions back. The encoder belongs to the
 // critics (the critic loss trains it); the actor reads its features detached.
 //
@@ -25,13 +25,13 @@
 
 #include "nn/checkpoint.h"
 #include "sac/sac_config.h"
-#include "sac/sac_input_spec.h"
+#include "nn/input_spec.h"
 
 namespace perpetua {
 
 class SacEncoderImpl : public torch::nn::Module {
  public:
-  SacEncoderImpl(const SacNetworkConfig& config, const SacInputSpec& spec);
+  SacEncoderImpl(const SacNetworkConfig& config, const InputSpec& spec);
   // images [B,H,W,3k] uint8 -> features [B,feature_dim] float32 in (-1,1).
   torch::Tensor forward(const torch::Tensor& images);
 

@@ -3,7 +3,7 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "nn/tensor_io.h"
-#include "sac/sac_batch.h"
+#include "nn/tensor_batch.h"
 
 namespace perpetua {
 namespace {
@@ -16,7 +16,7 @@ torch::Tensor Blob(const CheckpointContents& contents, const std::string& name, 
 
 }  // namespace
 
-SacPolicy::SacPolicy(SacActing acting, SacInputSpec spec, SacActionMode mode, uint64_t seed, std::string id)
+SacPolicy::SacPolicy(SacActing acting, InputSpec spec, SacActionMode mode, uint64_t seed, std::string id)
     : acting_(std::move(acting)),
       spec_(std::move(spec)),
       mode_(mode),
@@ -31,7 +31,7 @@ void SacPolicy::BeginEpisode(uint64_t episode_seed) {
 std::vector<float> SacPolicy::Act(const Observation& observation, const nlohmann::json& /*info*/) {
   const torch::Device device = acting_.center.device();
   torch::Tensor images, vectors;
-  ObservationToSacInput(observation, spec_, device, &images, &vectors);
+  ObservationToTensors(observation, spec_, device, &images, &vectors);
   const torch::Tensor action = acting_.Act(images, vectors, mode_, generator_).to(torch::kCPU).contiguous();
   const float* a = action.data_ptr<float>();
   return std::vector<float>(a, a + action.numel());
@@ -51,14 +51,14 @@ std::unique_ptr<Policy> LoadSacPolicy(const CheckpointContents& contents, const 
   if (!meta.contains("input_spec") || !meta.contains("sac_network")) {
     Fail(ExitCode::kBadData, source + ": checkpoint lacks its input spec or network sizes");
   }
-  const SacInputSpec spec = SacInputSpec::FromJson(meta.at("input_spec"), source);
-  CheckSameInputs(spec, SacInputSpec::FromEnvSpec(expected, "cell '" + expected.name + "'"), source,
+  const InputSpec spec = InputSpec::FromJson(meta.at("input_spec"), source);
+  CheckSameInputs(spec, InputSpec::FromEnvSpec(expected, "cell '" + expected.name + "'"), source,
                   "cell '" + expected.name + "'");
   const SacNetworkConfig network = SacNetworkConfig::FromJson(meta.at("sac_network"), source);
 
   SacActing acting;
   int64_t input_dim = spec.proprio_dim;
-  if (spec.has_images()) {
+  if (!spec.image_keys.empty()) {
     acting.encoder = SacEncoder(network, spec);
     acting.encoder->to(device);
     acting.encoder->eval();
@@ -75,7 +75,7 @@ std::unique_ptr<Policy> LoadSacPolicy(const CheckpointContents& contents, const 
   acting.scale = ((high - low) / 2).to(device);
 
   // The stored example must give the stored mean action.
-  const torch::Tensor images = spec.has_images() ? Blob(contents, "sac.example.images", source).to(device) : torch::Tensor();
+  const torch::Tensor images = !spec.image_keys.empty() ? Blob(contents, "sac.example.images", source).to(device) : torch::Tensor();
   const torch::Tensor vectors = Blob(contents, "sac.example.vectors", source).to(device);
   const torch::Tensor stored = Blob(contents, "sac.example.action", source);
   at::Generator unused = at::detail::createCPUGenerator(0);

@@ -1,4 +1,4 @@
-// A SAC checkpoint (or a live SacLearner) as a Policy: samples from the
+// A SAC checkpoint (or a live SacAgent) as a Policy: samples from the
 // tanh-squashed Gaussian for collection, acts with its mean for evaluation.
 //
 // LoadSacPolicy checks, in order, and throws Error(kBadData) with a one-line
@@ -19,7 +19,7 @@
 #include "env/env.h"
 #include "nn/checkpoint.h"
 #include "policy/policy.h"
-#include "sac/sac_input_spec.h"
+#include "nn/input_spec.h"
 #include "sac/sac_networks.h"
 
 namespace perpetua {
@@ -29,16 +29,16 @@ class SacPolicy : public Policy {
   // Acts with `acting` (shared, not copied) on inputs described by `spec`.
   // The noise of kSample comes from a CPU generator seeded from `seed`, and
   // reseeded from (seed, episode seed) by BeginEpisode.
-  SacPolicy(SacActing acting, SacInputSpec spec, SacActionMode mode, uint64_t seed, std::string id);
+  SacPolicy(SacActing acting, InputSpec spec, SacActionMode mode, uint64_t seed, std::string id);
   void BeginEpisode(uint64_t episode_seed) override;
   // Reads only the spec's keys; ignores info. Throws Error(kBadData)
-  // "policy input: ..." on a missing key or a wrong shape.
+  // "observation lacks the key ..." on a missing key or a wrong shape (ObservationToTensors).
   std::vector<float> Act(const Observation& observation, const nlohmann::json& info) override;
   std::string id() const override { return id_; }
 
  private:
   SacActing acting_;
-  SacInputSpec spec_;
+  InputSpec spec_;
   SacActionMode mode_;
   uint64_t seed_;
   std::string id_;

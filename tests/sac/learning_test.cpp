@@ -23,7 +23,7 @@ TEST_CASE("SAC learns pendulum from state in 10k steps") {
   EnvConfig env_config;
   env_config.name = "pendulum";
   sim::PendulumCell env(env_config);
-  SacLearner learner(RlToolsPendulumConfig(), SacInputSpec::FromEnvSpec(env.spec(), "pendulum"), torch::kCPU, seed);
+  SacAgent learner(RlToolsPendulumConfig(), InputSpec::FromEnvSpec(env.spec(), "pendulum"), torch::kCPU, seed);
   SacEnvLoopOptions options;
   options.env_steps = 10000;
   options.seed = seed;

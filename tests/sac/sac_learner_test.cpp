@@ -1,7 +1,7 @@
 // The SAC learner on small in-memory batches: bit-exact resume, the parts of
 // one update seen from outside (Polyak, temperature), the exported policy,
 // and every bad input with its message and exit code.
-#include "sac/sac_learner.h"
+#include "sac/sac_agent.h"
 
 #include <doctest/doctest.h>
 
@@ -87,11 +87,11 @@ at::Generator& Generator() {
   return generator;
 }
 
-SacBatch Batch(const EnvSpec& spec, uint64_t seed) {
-  return ToSacBatch(RandomBatch(spec, 8, seed), SacInputSpec::FromEnvSpec(spec, "toy"), torch::kCPU, "toy");
+TensorBatch Batch(const EnvSpec& spec, uint64_t seed) {
+  return ToTensorBatch(RandomBatch(spec, 8, seed), InputSpec::FromEnvSpec(spec, "toy"), torch::kCPU, "toy");
 }
 
-CheckpointContents Saved(const SacLearner& learner) {
+CheckpointContents Saved(const SacAgent& learner) {
   CheckpointContents contents;
   learner.Save(&contents);
   contents.metadata["id"] = "test";
@@ -99,8 +99,8 @@ CheckpointContents Saved(const SacLearner& learner) {
 }
 
 void CheckResumeIsExact(const EnvSpec& env) {
-  const SacInputSpec spec = SacInputSpec::FromEnvSpec(env, "toy");
-  SacLearner straight(SmallConfig(), spec, torch::kCPU, /*seed=*/7);
+  const InputSpec spec = InputSpec::FromEnvSpec(env, "toy");
+  SacAgent straight(SmallConfig(), spec, torch::kCPU, /*seed=*/7);
   at::Generator generator = at::detail::createCPUGenerator(11);
   std::vector<SacUpdateStats> expected;
   CheckpointContents middle;
@@ -112,7 +112,7 @@ void CheckResumeIsExact(const EnvSpec& env) {
     }
     expected.push_back(straight.Update(Batch(env, 100 + i), generator));
   }
-  SacLearner resumed(SmallConfig(), spec, torch::kCPU, /*seed=*/99);
+  SacAgent resumed(SmallConfig(), spec, torch::kCPU, /*seed=*/99);
   resumed.Load(middle, "test.ckpt");
   at::Generator resumed_generator = at::detail::createCPUGenerator(0);
   resumed_generator.set_state(middle_generator);
@@ -137,7 +137,7 @@ TEST_CASE("resume from a checkpoint is bit-exact from pixels") { CheckResumeIsEx
 TEST_CASE("with tau 1 the target critics equal the critics after an update") {
   SacConfig config = SmallConfig();
   config.tau = 1.0;
-  SacLearner learner(config, SacInputSpec::FromEnvSpec(StateSpec(), "toy"), torch::kCPU, 1);
+  SacAgent learner(config, InputSpec::FromEnvSpec(StateSpec(), "toy"), torch::kCPU, 1);
   CheckpointContents before = Saved(learner);
   learner.Update(Batch(StateSpec(), 1), Generator());
   const CheckpointContents after = Saved(learner);
@@ -149,11 +149,11 @@ TEST_CASE("with tau 1 the target critics equal the critics after an update") {
 TEST_CASE("the temperature rises below the target entropy and falls above it") {
   SacConfig config = SmallConfig();
   config.policy_every = 1;
-  const SacInputSpec spec = SacInputSpec::FromEnvSpec(StateSpec(), "toy");
+  const InputSpec spec = InputSpec::FromEnvSpec(StateSpec(), "toy");
   config.target_entropy = 5.0;  // above any entropy of actions in [-1,1] (at most log 2)
-  SacLearner rising(config, spec, torch::kCPU, 1);
+  SacAgent rising(config, spec, torch::kCPU, 1);
   config.target_entropy = -50.0;
-  SacLearner falling(config, spec, torch::kCPU, 1);
+  SacAgent falling(config, spec, torch::kCPU, 1);
   for (int i = 0; i < 3; ++i) {
     rising.Update(Batch(StateSpec(), i), Generator());
     falling.Update(Batch(StateSpec(), i), Generator());
@@ -161,12 +161,12 @@ TEST_CASE("the temperature rises below the target entropy and falls above it") {
   CHECK(rising.alpha() > 1.0);
   CHECK(falling.alpha() < 1.0);
   CHECK(rising.target_entropy() == 5.0);
-  CHECK(SacLearner(SmallConfig(), SacInputSpec::FromEnvSpec(PixelSpec(), "toy"), torch::kCPU, 1).target_entropy() == -2.0);
+  CHECK(SacAgent(SmallConfig(), InputSpec::FromEnvSpec(PixelSpec(), "toy"), torch::kCPU, 1).target_entropy() == -2.0);
 }
 
 TEST_CASE("actions are rescaled into the env's box") {
   const EnvSpec env = StateSpec(/*low=*/2.0f, /*high=*/6.0f);
-  SacLearner learner(SmallConfig(), SacInputSpec::FromEnvSpec(env, "toy"), torch::kCPU, 3);
+  SacAgent learner(SmallConfig(), InputSpec::FromEnvSpec(env, "toy"), torch::kCPU, 3);
   auto policy = learner.MakePolicy(SacActionMode::kSample, 0, "live");
   Rng rng(4);
   for (int i = 0; i < 50; ++i) {
@@ -181,7 +181,7 @@ TEST_CASE("actions are rescaled into the env's box") {
 
 TEST_CASE("a checkpoint's policy acts like the learner: mean for evaluation and seeded samples for collection") {
   const EnvSpec env = PixelSpec();
-  SacLearner learner(SmallConfig(), SacInputSpec::FromEnvSpec(env, "toy"), torch::kCPU, 3);
+  SacAgent learner(SmallConfig(), InputSpec::FromEnvSpec(env, "toy"), torch::kCPU, 3);
   learner.Update(Batch(env, 1), Generator());
   const CheckpointContents contents = Saved(learner);
   auto mean = LoadSacPolicy(contents, "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0);
@@ -215,61 +215,62 @@ TEST_CASE("a checkpoint's policy acts like the learner: mean for evaluation and 
 }
 
 TEST_CASE("bad input: the data's action box or observation keys differ from the checkpoint's") {
-  const SacInputSpec trained = SacInputSpec::FromEnvSpec(StateSpec(-1, 1), "toy");
+  const InputSpec trained = InputSpec::FromEnvSpec(StateSpec(-1, 1), "toy");
+  const std::string box = "action bounds [-1.000]..[1.0000] vs [-2.000]..[2.0000]";
   ExitCode code;
-  CHECK(ErrorOf([&] { CheckSameInputs(trained, SacInputSpec::FromEnvSpec(StateSpec(-2, 2), "d"), "a.ckpt", "data"); },
-                &code) == "a.ckpt: checkpoint does not match data: action box [-1..1] vs [-2..2] (checkpoint vs data)");
+  CHECK(ErrorOf([&] { CheckSameInputs(trained, InputSpec::FromEnvSpec(StateSpec(-2, 2), "d"), "a.ckpt", "data"); },
+                &code) == "a.ckpt: checkpoint does not match data: " + box + " (checkpoint vs data)");
   CHECK(code == ExitCode::kBadData);
 
   // Resuming or warm-starting on data of another box.
-  SacLearner learner(SmallConfig(), trained, torch::kCPU, 1);
-  SacLearner other(SmallConfig(), SacInputSpec::FromEnvSpec(StateSpec(-2, 2), "d"), torch::kCPU, 1);
+  SacAgent learner(SmallConfig(), trained, torch::kCPU, 1);
+  SacAgent other(SmallConfig(), InputSpec::FromEnvSpec(StateSpec(-2, 2), "d"), torch::kCPU, 1);
   const CheckpointContents contents = Saved(learner);
   CHECK(ErrorOf([&] { other.Load(contents, "a.ckpt"); }, &code) ==
-        "a.ckpt: checkpoint does not match this data: action box [-1..1] vs [-2..2] (checkpoint vs this data)");
+        "a.ckpt: checkpoint does not match this data: " + box + " (checkpoint vs this data)");
   CHECK(code == ExitCode::kBadData);
   CHECK(ErrorOf([&] { LoadSacPolicy(contents, "a.ckpt", StateSpec(-2, 2), SacActionMode::kMean, torch::kCPU, 0); },
-                &code) == "a.ckpt: checkpoint does not match cell 'toy-state': action box [-1..1] vs [-2..2] "
+                &code) == "a.ckpt: checkpoint does not match cell 'toy-state': " + box + " "
                           "(checkpoint vs cell 'toy-state')");
   CHECK(code == ExitCode::kBadData);
 
   // Data with another observation key.
   EnvSpec renamed = StateSpec();
   renamed.observations[0].key = "proprio";
-  CHECK(ErrorOf([&] { ToSacBatch(RandomBatch(renamed, 4, 1), trained, torch::kCPU, "data/"); }, &code) ==
+  CHECK(ErrorOf([&] { ToTensorBatch(RandomBatch(renamed, 4, 1), trained, torch::kCPU, "data/"); }, &code) ==
         "data/: observations lack the key 'state' the network reads");
   CHECK(code == ExitCode::kBadData);
-  CHECK(trained.Difference(SacInputSpec::FromEnvSpec(renamed, "d")) == "proprio keys 'state' vs 'proprio'");
+  CHECK(trained.Difference(InputSpec::FromEnvSpec(renamed, "d")) == "vector observations differ (3 vs 3 values)");
 
   // A wrong shape and a NaN.
   EnvSpec wider = StateSpec();
   wider.observations[0].shape = {4};
-  CHECK(ErrorOf([&] { ToSacBatch(RandomBatch(wider, 4, 1), trained, torch::kCPU, "data/"); }, &code) ==
-        "data/: observations 'state' is float32 [4, 4] but the network reads float32 [4, 3]");
+  CHECK(ErrorOf([&] { ToTensorBatch(RandomBatch(wider, 4, 1), trained, torch::kCPU, "data/"); }, &code) ==
+        "data/: observations 'state' is float32 [4, 4] but the network expects float32 [4, 3]");
   TransitionBatch nan = RandomBatch(StateSpec(), 4, 1);
   nan.rewards[2] = std::nanf("");
-  CHECK(ErrorOf([&] { ToSacBatch(nan, trained, torch::kCPU, "data/"); }, &code) == "data/: rewards holds a NaN or Inf");
+  CHECK(ErrorOf([&] { ToTensorBatch(nan, trained, torch::kCPU, "data/"); }, &code) == "data/: rewards holds a NaN or Inf");
   CHECK(code == ExitCode::kBadData);
 }
 
 TEST_CASE("bad input: an image-only network given state data") {
   EnvSpec image_only = PixelSpec();
   image_only.observations.pop_back();
-  const SacInputSpec spec = SacInputSpec::FromEnvSpec(image_only, "toy");
+  const InputSpec spec = InputSpec::FromEnvSpec(image_only, "toy");
   ExitCode code;
-  CHECK(ErrorOf([&] { ToSacBatch(RandomBatch(StateSpec(), 4, 1), spec, torch::kCPU, "data/"); }, &code) ==
+  CHECK(ErrorOf([&] { ToTensorBatch(RandomBatch(StateSpec(), 4, 1), spec, torch::kCPU, "data/"); }, &code) ==
         "data/: observations lack the key 'image' the network reads");
   CHECK(code == ExitCode::kBadData);
-  SacLearner learner(SmallConfig(), spec, torch::kCPU, 1);
+  SacAgent learner(SmallConfig(), spec, torch::kCPU, 1);
   CHECK(ErrorOf([&] { LoadSacPolicy(Saved(learner), "img.ckpt", StateSpec(), SacActionMode::kMean, torch::kCPU, 0); },
-                &code) == "img.ckpt: checkpoint does not match cell 'toy-state': image keys 'image' vs none "
+                &code) == "img.ckpt: checkpoint does not match cell 'toy-state': image keys ['image'] vs [] "
                           "(checkpoint vs cell 'toy-state')");
   CHECK(code == ExitCode::kBadData);
 }
 
 TEST_CASE("a non-finite loss stops the update with the diverged exit code") {
-  SacLearner learner(SmallConfig(), SacInputSpec::FromEnvSpec(StateSpec(), "toy"), torch::kCPU, 1);
-  SacBatch batch = Batch(StateSpec(), 1);
+  SacAgent learner(SmallConfig(), InputSpec::FromEnvSpec(StateSpec(), "toy"), torch::kCPU, 1);
+  TensorBatch batch = Batch(StateSpec(), 1);
   batch.reward[0] = std::nanf("");
   ExitCode code;
   CHECK(ErrorOf([&] { learner.Update(batch, Generator()); }, &code) == "non-finite critic loss at update 1");

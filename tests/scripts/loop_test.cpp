@@ -89,6 +89,24 @@ TEST_CASE("bad loop options are usage errors") {
   r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--frobnicate"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("unknown option '--frobnicate'") != std::string::npos);
+  r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", tmp / "run", "--algo", "ppo"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "loop: error: --algo: 'ppo' is not q or sac\n");
+}
+
+TEST_CASE("the loop trains SAC with --algo sac") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  const ProcessResult r = RunProcess(
+      {"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", dir, "--algo", "sac", "--rounds", "1",
+       "--round-steps", "10", "--eval-episodes", "2", "--final-episodes", "2", "--bootstrap-scripted", "4",
+       "--bootstrap-random", "2", "--batch-size", "16", "--train-arg", "--min-transitions=32",
+       "--train-arg", "--sac.network.encoder-channels=8,8", "--train-arg", "--sac.network.encoder-strides=2,2",
+       "--train-arg", "--sac.network.hidden=32"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out == dir + "/final.json\n");
+  CHECK(ReadFile(dir + "/train/config.yaml").find("actor_lr:") != std::string::npos);  // rl-train sac's config
+  CHECK(ReadFile(dir + "/final.json").find("\"success_rate\"") != std::string::npos);
 }
 
 TEST_CASE("a loop killed mid-round resumes and loses no finished episode") {

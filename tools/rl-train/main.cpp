@@ -2,6 +2,7 @@
 #include "common/cli.h"
 #include "replay/dataset_replay.h"
 #include "qtopt/trainer.h"
+#include "sac/sac_trainer.h"
 
 int main(int argc, char** argv) {
   perpetua::Tool tool("rl-train", "Off-policy learning from trajectory shards and the live "
@@ -12,6 +13,11 @@ int main(int argc, char** argv) {
       return perpetua::OpenDatasetReplay(dirs, q.dataset);
     });
   });
-  tool.AddPlannedVerb("sac", "soft actor-critic (maximum entropy)");
+  perpetua::SacTrainConfig sac;
+  tool.AddVerb("sac", "soft actor-critic (maximum entropy): tanh-Gaussian actor, twin critics", sac, [&] {
+    return perpetua::RunTrainSac(sac, tool.effective_config(), [&](const std::vector<std::string>& dirs) {
+      return perpetua::OpenDatasetReplay(dirs, sac.dataset);
+    });
+  });
   return tool.Main(argc, argv);
 }

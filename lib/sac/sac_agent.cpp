@@ -1,0 +1,274 @@
+#include "sac/sac_agent.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "common/error.h"
+#include "nn/image_augment.h"
+#include "nn/tensor_io.h"
+#include "sac/sac_policy.h"
+
+namespace perpetua {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+const nlohmann::json& Field(const nlohmann::json& json, const char* key, const std::string& source) {
+  if (!json.is_object() || !json.contains(key)) Fail(ExitCode::kBadData, source + ": checkpoint lacks '" + key + "'");
+  return json.at(key);
+}
+
+// The fixed example input of exported policies: 2 states from a constant seed.
+void ExampleInput(const InputSpec& spec, torch::Tensor* images, torch::Tensor* vectors) {
+  at::Generator generator = at::detail::createCPUGenerator(20261201);
+  const int64_t channels = 3 * static_cast<int64_t>(spec.image_keys.size());
+  *images = !spec.image_keys.empty() ? at::randint(0, 256, {2, spec.height, spec.width, channels}, generator,
+                                            torch::TensorOptions().dtype(torch::kLong))
+                                    .to(torch::kUInt8)
+                              : torch::Tensor();
+  *vectors = at::randn({2, spec.proprio_dim}, generator, torch::TensorOptions().dtype(torch::kFloat32));
+}
+
+}  // namespace
+
+SacAgent::SacAgent(const SacConfig& config, const InputSpec& spec, const torch::Device& device, uint64_t seed)
+    : config_(config),
+      spec_(spec),
+      device_(device),
+      target_entropy_(config.target_entropy != 0.0 ? config.target_entropy : -static_cast<double>(spec.action_dim())),
+      log_alpha_(std::log(config.initial_alpha)) {
+  config.Validate("");
+  torch::manual_seed(seed);
+  int64_t input_dim = spec.proprio_dim;
+  std::vector<torch::Tensor> critic_parameters;
+  if (!spec.image_keys.empty()) {
+    encoder_ = SacEncoder(config.network, spec);
+    encoder_->to(device);
+    input_dim += config.network.feature_dim;
+    critic_parameters = encoder_->parameters();
+  }
+  actor_ = GaussianActor(input_dim, config.network, spec.action_dim());
+  critic_ = TwinCritic(input_dim, config.network, spec.action_dim());
+  target_critic_ = TwinCritic(input_dim, config.network, spec.action_dim());
+  actor_->to(device);
+  critic_->to(device);
+  target_critic_->to(device);
+  int64_t encoder_size = 0;
+  for (const auto& p : critic_parameters) encoder_size += p.numel();
+  for (const auto& p : critic_->parameters()) critic_parameters.push_back(p);
+  critic_params_ = FlatParameters(critic_parameters);
+  actor_params_ = FlatParameters(actor_->parameters());
+  target_params_ = FlatParameters(target_critic_->parameters());
+  critic_head_values_ = critic_params_.values().narrow(0, encoder_size, target_params_.values().numel());
+  {
+    torch::NoGradGuard no_grad;
+    target_params_.values().copy_(critic_head_values_);
+  }
+  critic_adam_ = FlatAdam(critic_params_, config.critic_lr, config.adam_eps);
+  actor_adam_ = FlatAdam(actor_params_, config.actor_lr, config.adam_eps);
+  const torch::Tensor low = torch::tensor(spec.action_low), high = torch::tensor(spec.action_high);
+  acting_ = {encoder_, actor_, ((high + low) / 2).to(device), ((high - low) / 2).to(device)};
+  last_actor_.alpha = alpha();
+}
+
+double SacAgent::alpha() const { return std::exp(log_alpha_); }
+
+torch::Tensor SacAgent::Features(const torch::Tensor& images, const torch::Tensor& vectors) {
+  return encoder_ ? torch::cat({encoder_->forward(images), vectors}, 1) : vectors;
+}
+
+SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generator) {
+  const auto start = Clock::now();
+  const double alpha = std::exp(log_alpha_);
+  torch::Tensor images = batch.image, next_image = batch.next_image;
+  if (encoder_ && config_.augment_shift > 0) {
+    images = RandomShift(images, config_.augment_shift, generator);
+    next_image = RandomShift(next_image, config_.augment_shift, generator);
+  }
+  const bool actor_step = (updates_ + 1) % config_.policy_every == 0;
+  const torch::Tensor x = Features(images, batch.proprio);
+  torch::Tensor next_x;
+  {
+    torch::NoGradGuard no_grad;
+    next_x = Features(next_image, batch.next_proprio);
+  }
+  // a' ~ pi(.|s') for the target and, on actor steps, a~ ~ pi(.|s) for the
+  // actor loss, from one actor pass over [s'; s] (the critic step does not
+  // change the actor, so this equals two passes; one costs half the dispatch).
+  const int64_t b = batch.size();
+  SquashedSample next, current;
+  {
+    torch::AutoGradMode gradient_for_actor_step(actor_step);
+    torch::Tensor mean, log_std;
+    actor_->forward(actor_step ? torch::cat({next_x, x.detach()}) : next_x, &mean, &log_std);
+    const torch::Tensor noise = at::randn(mean.sizes(), generator, torch::kFloat32).to(device_);
+    const SquashedSample both = SampleSquashed(mean, log_std, noise);
+    next = {both.action.narrow(0, 0, b).detach(), both.log_prob.narrow(0, 0, b).detach()};
+    if (actor_step) current = {both.action.narrow(0, b, b), both.log_prob.narrow(0, b, b)};
+  }
+  torch::Tensor target;
+  {
+    torch::NoGradGuard no_grad;
+    target = CriticTarget(batch.reward, batch.terminated, target_critic_->forward(next_x, next.action),
+                          next.log_prob, alpha, config_.gamma);
+  }
+  const torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);
+  const torch::Tensor q = critic_->forward(x, data_action);
+  const torch::Tensor critic_loss = CriticLoss(q, target);
+  const auto forward_done = Clock::now();
+  critic_params_.ZeroGrad();
+  critic_loss.backward();
+  const auto backward_done = Clock::now();
+  critic_adam_.Step();
+  PolyakAverage(critic_head_values_, target_params_.values(), config_.tau);
+  ++updates_;
+  const auto critic_done = Clock::now();
+  times_.forward += Seconds(start, forward_done);
+  times_.backward += Seconds(forward_done, backward_done);
+  times_.optimizer += Seconds(backward_done, critic_done);
+
+  const torch::Tensor q_values = q.detach();
+  std::vector<torch::Tensor> figures = {critic_loss.detach(), q_values.mean(), q_values.min(), q_values.max(),
+                                        target.mean(), critic_params_.values().sum()};
+  if (actor_step) {
+    // The updated critics judge the actor's actions; features of s detached.
+    const torch::Tensor actor_loss = ActorLoss(current.log_prob, critic_->forward(x.detach(), current.action), alpha);
+    const auto actor_forward_done = Clock::now();
+    actor_params_.ZeroGrad();
+    actor_loss.backward({}, /*retain_graph=*/false, /*create_graph=*/false,
+                        torch::TensorList(actor_params_.parameters()));
+    const auto actor_backward_done = Clock::now();
+    actor_adam_.Step();
+    figures.insert(figures.end(), {actor_loss.detach(), current.log_prob.detach().mean(), actor_params_.values().sum()});
+    times_.forward += Seconds(critic_done, actor_forward_done);
+    times_.backward += Seconds(actor_forward_done, actor_backward_done);
+  }
+  const auto figures_start = Clock::now();
+  // One read of every figure (and the NaN guard's sums).
+  const torch::Tensor host = torch::stack(figures).to(torch::kCPU, torch::kDouble);
+  const double* f = host.data_ptr<double>();
+  for (int64_t i = 0; i < host.numel(); ++i) {
+    if (!std::isfinite(f[i])) {
+      static const char* kWhat[] = {"critic loss", "Q value", "Q value", "Q value", "target",
+                                    "critic parameters", "actor loss", "log-probability", "actor parameters"};
+      Fail(ExitCode::kDiverged, std::string("non-finite ") + kWhat[i] + " at update " + std::to_string(updates_));
+    }
+  }
+  SacUpdateStats stats = last_actor_;
+  stats.critic_loss = f[0];
+  stats.q_mean = f[1];
+  stats.q_min = f[2];
+  stats.q_max = f[3];
+  stats.target_mean = f[4];
+  stats.alpha = alpha;
+  stats.actor_updated = actor_step;
+  if (actor_step) {
+    const TemperatureLoss temperature = ComputeTemperatureLoss(log_alpha_, f[7], target_entropy_);
+    log_alpha_ = alpha_adam_.Step(log_alpha_, temperature.grad, config_.alpha_lr, config_.adam_eps);
+    stats.actor_loss = f[6];
+    stats.entropy = -f[7];
+    stats.alpha_loss = temperature.loss;
+    last_actor_ = stats;
+  }
+  times_.optimizer += Seconds(figures_start, Clock::now());
+  return stats;
+}
+
+void SacAgent::Save(CheckpointContents* contents) const {
+  ExportPolicy(contents);
+  contents->blobs["sac.target_critic"] = TensorToBytes(target_params_.values());
+  contents->blobs["sac.critic_adam"] = TensorToBytes(critic_adam_.Moments());
+  contents->blobs["sac.actor_adam"] = TensorToBytes(actor_adam_.Moments());
+  contents->metadata["step"] = updates_;
+  contents->metadata["sac_state"] = {
+      {"updates", updates_},
+      {"log_alpha", log_alpha_},
+      {"alpha_adam", {alpha_adam_.m, alpha_adam_.v, alpha_adam_.steps}},
+      {"critic_adam_steps", critic_adam_.steps()},
+      {"actor_adam_steps", actor_adam_.steps()},
+      {"last_actor", {last_actor_.actor_loss, last_actor_.alpha_loss, last_actor_.entropy}},
+  };
+}
+
+void SacAgent::Load(const CheckpointContents& contents, const std::string& source) {
+  InitFrom(contents, source);
+  LoadFlatBlob(contents, "sac.target_critic", target_params_.values(), source);
+  const nlohmann::json& state = Field(contents.metadata, "sac_state", source);
+  auto moments = [&](const char* name, const FlatParameters& group) {
+    auto it = contents.blobs.find(name);
+    if (it == contents.blobs.end()) Fail(ExitCode::kBadData, source + ": checkpoint lacks '" + name + "'");
+    const torch::Tensor m = TensorFromBytes(it->second, source);
+    if (m.dim() != 2 || m.size(0) != 2 || m.size(1) != group.values().numel()) {
+      Fail(ExitCode::kBadData, source + ": '" + std::string(name) + "' does not fit the network");
+    }
+    return m;
+  };
+  try {
+    critic_adam_.Restore(moments("sac.critic_adam", critic_params_), state.at("critic_adam_steps").get<int64_t>());
+    actor_adam_.Restore(moments("sac.actor_adam", actor_params_), state.at("actor_adam_steps").get<int64_t>());
+    const auto& a = state.at("alpha_adam");
+    alpha_adam_ = {a.at(0).get<double>(), a.at(1).get<double>(), a.at(2).get<int64_t>()};
+    updates_ = state.at("updates").get<int64_t>();
+    const auto& last = state.at("last_actor");
+    last_actor_.actor_loss = last.at(0).get<double>();
+    last_actor_.alpha_loss = last.at(1).get<double>();
+    last_actor_.entropy = last.at(2).get<double>();
+  } catch (const nlohmann::json::exception&) {
+    Fail(ExitCode::kBadData, source + ": malformed 'sac_state'");
+  }
+}
+
+void SacAgent::InitFrom(const CheckpointContents& contents, const std::string& source) {
+  if (contents.metadata.value("algorithm", "") != kSacAlgorithm) {
+    Fail(ExitCode::kBadData, source + ": not a SAC checkpoint (algorithm '" +
+                                 contents.metadata.value("algorithm", "") + "')");
+  }
+  CheckSameInputs(InputSpec::FromJson(Field(contents.metadata, "input_spec", source), source), spec_, source,
+                  "this data");
+  if (SacNetworkConfig::FromJson(Field(contents.metadata, "sac_network", source), source).ToJson() !=
+      config_.network.ToJson()) {
+    Fail(ExitCode::kBadData, source + ": checkpoint has other network sizes than --network.*");
+  }
+  LoadFlatBlob(contents, "sac.critic", critic_params_.values(), source);
+  LoadFlatBlob(contents, "sac.actor", actor_params_.values(), source);
+  torch::NoGradGuard no_grad;
+  target_params_.values().copy_(critic_head_values_);
+  try {
+    log_alpha_ = Field(contents.metadata, "sac_state", source).at("log_alpha").get<double>();
+  } catch (const nlohmann::json::exception&) {
+    Fail(ExitCode::kBadData, source + ": malformed 'sac_state'");
+  }
+}
+
+void SacAgent::ExportPolicy(CheckpointContents* contents) const {
+  contents->metadata["algorithm"] = kSacAlgorithm;
+  contents->metadata["sac_format"] = kSacFormat;
+  contents->metadata["sac_network"] = config_.network.ToJson();
+  contents->metadata["input_spec"] = spec_.ToJson();
+  contents->blobs["sac.critic"] = TensorToBytes(critic_params_.values());
+  contents->blobs["sac.actor"] = TensorToBytes(actor_params_.values());
+  torch::Tensor images, vectors;
+  ExampleInput(spec_, &images, &vectors);
+  at::Generator unused = at::detail::createCPUGenerator(0);
+  const torch::Tensor action =
+      acting_.Act(images.defined() ? images.to(device_) : images, vectors.to(device_), SacActionMode::kMean, unused);
+  if (images.defined()) contents->blobs["sac.example.images"] = TensorToBytes(images);
+  contents->blobs["sac.example.vectors"] = TensorToBytes(vectors);
+  contents->blobs["sac.example.action"] = TensorToBytes(action);
+}
+
+std::unique_ptr<Policy> SacAgent::MakePolicy(SacActionMode mode, uint64_t seed, const std::string& id) {
+  return std::make_unique<SacPolicy>(acting_, spec_, mode, seed, id);
+}
+
+MetricsLog::Row StatsRow(const SacUpdateStats& s) {
+  return {{"critic_loss", s.critic_loss}, {"actor_loss", s.actor_loss}, {"alpha", s.alpha},
+          {"alpha_loss", s.alpha_loss},   {"entropy", s.entropy},       {"q_mean", s.q_mean},
+          {"q_min", s.q_min},             {"q_max", s.q_max},           {"target_mean", s.target_mean}};
+}
+
+}  // namespace perpetua

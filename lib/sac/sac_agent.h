@@ -1,0 +1,135 @@
+// The SAC agent: its state (actor, twin critics with their pixel encoder,
+// target critics, three optimisers, the temperature, counters) and its
+// update on one batch. The torch generator its randomness draws from (policy
+// noise, image shifts) belongs to the caller, as the training run's does. What a training run needs from a
+// learner, and nothing else:
+//   Update(batch)            one gradient step (below)
+//   Save / Load / InitFrom   its state in a checkpoint (bit-exact resume on CPU)
+//   StatsRow(stats)          its metrics
+//   ExportPolicy / MakePolicy  the policy it exports (sac_policy.h)
+// Sampling, collection, checkpoint files and the metrics log live in the
+// training run.
+//
+// One Update(batch):
+//   1. pixels: random-shift s and s' (DrQ) by up to augment_shift pixels.
+//   2. target y = CriticTarget(r, terminated, Q_target(s', a'), log pi(a'|s')),
+//      a' ~ pi(.|s'); the features of s' come from the online encoder without
+//      gradient (DrQ-v2: the target critics have no encoder of their own).
+//   3. critics (and encoder): one Adam step on CriticLoss(Q(s, a), y), then
+//      target <- Polyak(tau).
+//   4. every policy_every-th update: actor: one Adam step on ActorLoss with the
+//      critics' features of s detached (the encoder learns from the critic
+//      loss only); temperature: one Adam step on log alpha by
+//      ComputeTemperatureLoss (target entropy -|A| unless configured).
+// Actions: the critics read the data's actions rescaled from the env's box to
+// [-1,1]; the policy's tanh output is rescaled to the box.
+// Include only from LibTorch translation units.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "nn/checkpoint.h"
+#include "nn/metrics.h"
+#include "policy/policy.h"
+#include "nn/tensor_batch.h"
+#include "sac/sac_config.h"
+#include "nn/input_spec.h"
+#include "sac/sac_networks.h"
+#include "sac/sac_update.h"
+
+namespace perpetua {
+
+// Figures of one update (for metrics). Actor figures repeat the last actor
+// update's on steps without one.
+struct SacUpdateStats {
+  double critic_loss = 0.0;   // CriticLoss before the step
+  double actor_loss = 0.0;    // ActorLoss of the last actor update
+  double alpha = 0.0;         // temperature used by this update
+  double alpha_loss = 0.0;    // temperature loss of the last actor update
+  double entropy = 0.0;       // -mean log pi(a~|s) of the last actor update (squashed [-1,1] actions)
+  double q_mean = 0.0, q_min = 0.0, q_max = 0.0;  // Q(s,a) of both critics on the batch
+  double target_mean = 0.0;   // mean soft Bellman target
+  bool actor_updated = false; // this update stepped the actor and the temperature
+};
+
+// Wall time spent inside Update() by kind of work, accumulated (seconds).
+struct SacUpdateTimes {
+  double forward = 0.0;    // targets, network forward passes and losses
+  double backward = 0.0;   // backward passes
+  double optimizer = 0.0;  // Adam steps, Polyak averaging, figures and the NaN guard
+};
+
+class SacAgent {
+ public:
+  // Fresh networks (weights drawn from `seed` via torch's global generator),
+  // target critics equal to the critics, log alpha = log(initial_alpha).
+  // Throws Error(kUsage) for an invalid config (SacConfig::Validate).
+  SacAgent(const SacConfig& config, const InputSpec& spec, const torch::Device& device, uint64_t seed);
+
+  // One update as described in the file comment; batch tensors on device()
+  // (ToTensorBatch); noise and shifts drawn from `generator` (CPU). Throws Error(kDiverged) "non-finite <what> at update N"
+  // when a loss or the updated parameters are not finite (the state is then
+  // partly updated: do not save it).
+  SacUpdateStats Update(const TensorBatch& batch, at::Generator& generator);
+
+  // The live encoder, actor and action box (SacActing::Act acts with them).
+  const SacActing& acting() const { return acting_; }
+
+  // Everything for a bit-exact resume (with the caller's generator): the
+  // exported policy, the "sac.*" blobs, metadata "step" and "sac_state".
+  void Save(CheckpointContents* contents) const;
+  // Restores what Save wrote. Throws Error(kBadData) "<source>: ..." on a
+  // missing part or one of other sizes.
+  void Load(const CheckpointContents& contents, const std::string& source);
+  // Warm start: actor, critics (targets = critics) and temperature from a SAC
+  // checkpoint; fresh optimisers and counters. Throws Error(kBadData).
+  void InitFrom(const CheckpointContents& contents, const std::string& source);
+  // The policy part of a checkpoint: metadata "algorithm", "sac_format",
+  // "sac_network", "input_spec", and an example input with the actor's mean
+  // action on it ("sac.example.*"), checked by LoadSacPolicy.
+  void ExportPolicy(CheckpointContents* contents) const;
+  // A policy that acts with this learner's live networks (no copy): for
+  // collecting in the same process. Its id() is `id`.
+  std::unique_ptr<Policy> MakePolicy(SacActionMode mode, uint64_t seed, const std::string& id);
+
+  int64_t updates() const { return updates_; }
+  double alpha() const;
+  const SacConfig& config() const { return config_; }
+  const InputSpec& spec() const { return spec_; }
+  const torch::Device& device() const { return device_; }
+  const SacUpdateTimes& times() const { return times_; }
+  double target_entropy() const { return target_entropy_; }
+
+ private:
+  // Critic input [B,F+V]: encoder features (when images) and vectors.
+  torch::Tensor Features(const torch::Tensor& images, const torch::Tensor& vectors);
+
+  SacConfig config_;
+  InputSpec spec_;
+  torch::Device device_;
+  double target_entropy_;
+  SacEncoder encoder_{nullptr};  // null without images
+  GaussianActor actor_{nullptr};
+  TwinCritic critic_{nullptr}, target_critic_{nullptr};
+  FlatParameters critic_params_;  // encoder (first) and critics
+  FlatParameters actor_params_;
+  FlatParameters target_params_;
+  torch::Tensor critic_head_values_;  // the critics' part of critic_params_.values(), Polyak's source
+  FlatAdam critic_adam_, actor_adam_;
+  double log_alpha_ = 0.0;
+  ScalarAdam alpha_adam_;
+  SacActing acting_;  // encoder_, actor_ and the action box
+  int64_t updates_ = 0;
+  SacUpdateStats last_actor_;  // actor figures of the last actor update
+  SacUpdateTimes times_;
+};
+
+// The stats as a metrics row ("critic_loss", "actor_loss", "alpha",
+// "alpha_loss", "entropy", "q_mean", "q_min", "q_max", "target_mean").
+MetricsLog::Row StatsRow(const SacUpdateStats& stats);
+
+}  // namespace perpetua
