@@ -8,7 +8,7 @@ namespace {
 
 TEST_CASE("ParameterCount agrees with the built network and saturates on absurd sizes") {
   QInputSpec spec;
-  spec.image_key = "image";
+  spec.image_keys = {"image"};
   spec.height = 24;
   spec.width = 20;
   spec.proprio_keys = {"proprio"};
