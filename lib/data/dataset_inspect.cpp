@@ -175,7 +175,8 @@ std::string DatasetReport::ToTable() const {
     const nlohmann::json provenance = ParseOr(f.provenance_json, nlohmann::json::object());
     if (provenance.is_object() && provenance.contains("writer_token")) {
       writers.insert(provenance["writer_token"].dump());
-      hosts.insert(provenance.value("host", "?"));
+      const auto host = provenance.find("host");  // informational: any type is shown, never fatal
+      hosts.insert(host == provenance.end() ? "?" : host->is_string() ? host->get<std::string>() : host->dump());
     }
     if (files.size() > 2 * kShownFiles && i >= kShownFiles && f.problem.empty()) {
       ++hidden;

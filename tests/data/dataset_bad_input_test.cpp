@@ -444,5 +444,19 @@ TEST_CASE("provenance nested 50000 levels deep is shown as text without a crash"
   CHECK(json["files"][0]["provenance"] == corpus::DeepJson(50000));
 }
 
+TEST_CASE("provenance fields of unexpected types are shown, not fatal") {
+  TempDir dir;
+  const std::string shard = WriteShard(dir.path());
+  corpus::EditHdf5(shard, [](hid_t f) {
+    corpus::PutAttrString(f, "/", kProvenanceAttr, R"({"writer_token": 7, "host": 42})");
+  });
+  const auto result = RunProcess({ToolPath("rl-data"), "inspect", dir.path()});
+  CAPTURE(result.err);
+  CHECK(result.signal == 0);
+  CHECK(result.exit_code == 0);  // was exit 1: "type must be string, but is number"
+  const auto json = nlohmann::json::parse(result.out);
+  CHECK(json["files"][0]["provenance"]["host"] == 42);
+}
+
 }  // namespace
 }  // namespace perpetua
