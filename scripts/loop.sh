@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# The perpetual learning loop on the simulated grasp cell, composed from the
-# rl-* tools with shell pipelines. The README's main command.
+# The perpetual learning loop on a simulated cell (or a robot), composed from
+# the rl-* tools with shell pipelines. The README's main command.
 #
 #   scripts/loop.sh [--dir runs/loop] [--minutes 60] [--rounds 0] [--seed 1] [options]
+#   scripts/loop.sh --algo sac --env push
+#   scripts/loop.sh --config push.yaml --minutes 30   (flags override the file)
 #
-# Options: --round-steps N (gradient steps per round), --eval-episodes N (per
-# round), --final-episodes N, --bootstrap-scripted N, --bootstrap-random N,
-# --batch-size N, --collector-nice N (priority of the live collector, default
-# 5), --rounds N (stop after N rounds; 0 = only the time budget),
-# --offline, --algo q|sac (the rl-train verb, default q; the bootstrap uses
-# the cell's own scripted policy either way), --train-arg ARG (passed to
-# rl-train, repeatable: --network.* for q, --sac.* for sac).
+# Options: --env CELL (grasp | push | door | pendulum | a robot URL, default
+# grasp; grasp collects on --objects train and evaluates on held-out
+# objects, the other cells on unseen episode seeds), --algo q|sac (the
+# rl-train verb, default q; the bootstrap uses the cell's own scripted
+# policy either way), --round-steps N (gradient steps per round),
+# --eval-episodes N (per round), --final-episodes N, --bootstrap-scripted N,
+# --bootstrap-random N, --batch-size N, --collector-nice N (priority of the
+# live collector, default 5), --pace R (the live collector takes at most R
+# environment steps per gradient step, rl-collect --pace.*; 0 = unpaced;
+# default 1 for sac, as SAC is usually run, and 0 for q, whose collectors
+# ran asynchronously in QT-Opt), --rounds N (stop after N rounds; 0 = only the
+# time budget), --offline, --train-arg ARG (passed to rl-train, repeatable:
+# --network.* for q, --sac.* for sac), --config FILE (the same options as
+# "key: value" lines, key without the dashes, e.g. "env: push" or
+# "train-arg: --sac.critic-lr=3e-4"; "#" starts a comment).
 #
 # What it does, in DIR:
 #   1. bootstrap   rl-collect with the scripted policy (epsilon-greedy toward
@@ -60,13 +70,54 @@ offline=0
 batch_size=64
 collector_nice=5
 algo=q
+env=grasp
+pace=
 train_args=()
 
 prog=loop
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
-usage() { sed -n '2,43p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '2,53p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+
+# config_args FILE: prints the options of a --config file, one word per line
+# ("key: value" -> "--key" and "value"; a bare "offline: true" -> "--offline").
+config_args() {
+  [ -f "$1" ] && [ -r "$1" ] || die_usage "--config: cannot read '$1'"
+  local line n=0 key value
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
+    line="${line%%#*}"
+    [[ "$line" =~ ^[[:space:]]*$ ]] && continue
+    [[ "$line" =~ ^[[:space:]]*([a-z][a-z_-]*)[[:space:]]*:[[:space:]]*(.*[^[:space:]])[[:space:]]*$ ]] ||
+      die_usage "--config: $1: line $n: expected 'key: value', got '${line:0:80}'"
+    key="${BASH_REMATCH[1]//_/-}"; value="${BASH_REMATCH[2]}"
+    value="${value#[\"\']}"; value="${value%[\"\']}"
+    case "$key" in
+      config) die_usage "--config: $1: line $n: a config file cannot include another" ;;
+      offline) [ "$value" = true ] && echo "--offline"
+               [[ "$value" =~ ^(true|false)$ ]] ||
+                 die_usage "--config: $1: line $n: offline: '$value' is not true or false" ;;
+      *) printf '%s\n%s\n' "--$key" "$value" ;;
+    esac
+  done <"$1"
+}
+
+# Options from --config files first, so that the command line overrides them.
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  if [ "${args[i]}" = --config ]; then
+    [ $((i + 1)) -lt ${#args[@]} ] || die_usage "--config needs a file"
+    file_args=$(config_args "${args[i + 1]}") || exit $?
+    mapfile -t file_words <<<"$file_args"
+    [ -n "$file_args" ] || file_words=()
+    set -- "${file_words[@]}" "$@"
+    i=$((i + 1))
+  fi
+done
 while [ $# -gt 0 ]; do
+  case "$1" in --offline|-h|--help) ;; *)
+    [ $# -ge 2 ] || die_usage "$1 needs a value" ;;
+  esac
   case "$1" in
     --dir) dir="$2"; shift 2 ;;
     --minutes) minutes="$2"; shift 2 ;;
@@ -81,6 +132,9 @@ while [ $# -gt 0 ]; do
     --collector-nice) collector_nice="$2"; shift 2 ;;
     --offline) offline=1; shift ;;
     --algo) algo="$2"; shift 2 ;;
+    --env) env="$2"; shift 2 ;;
+    --pace) pace="$2"; shift 2 ;;
+    --config) shift 2 ;;  # read above
     --train-arg) train_args+=("$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
@@ -88,6 +142,21 @@ while [ $# -gt 0 ]; do
 done
 [[ "$minutes" =~ ^[0-9]{1,9}(\.[0-9]+)?$ ]] || die_usage "--minutes: '$minutes' is not a number"
 case "$algo" in q|sac) ;; *) die_usage "--algo: '$algo' is not q or sac" ;; esac
+[ -n "$pace" ] || { [ "$algo" = sac ] && pace=1 || pace=0; }
+[[ "$pace" =~ ^[0-9]{1,6}(\.[0-9]+)?$ ]] || die_usage "--pace: '$pace' is not a number >= 0"
+case "$env" in
+  grasp|push|door|pendulum|tcp://*|unix://*) ;;
+  *) die_usage "--env: '$env' is not grasp, push, door, pendulum or a robot tcp://HOST:PORT | unix:///PATH" ;;
+esac
+# The cell for collection and for evaluation: grasp collects on the training
+# objects and is evaluated on held-out ones; other cells are evaluated on
+# episode seeds that collection never uses.
+collect_cell=(--env "$env")
+eval_cell=(--env "$env")
+if [ "$env" = grasp ]; then
+  collect_cell+=(--objects "$objects")
+  eval_cell+=(--objects heldout)
+fi
 require_int --rounds "$rounds"
 require_int --seed "$seed"
 require_int --round-steps "$round_steps"
@@ -194,7 +263,7 @@ json_get() {  # json_get FILE EXPR  (EXPR over the parsed report "r")
 }
 
 run_collect() {  # run_collect ARGS...: a bounded collection into DIR/data
-  "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" "$@" >/dev/null 2>>"$log" &
+  "$bin/rl-collect" "${collect_cell[@]}" --out "$dir/data" "$@" >/dev/null 2>>"$log" &
   children=($!)
   wait "${children[0]}"
 }
@@ -223,7 +292,7 @@ plot_curve() {
 set datafile separator ","
 set terminal png size 1000,420
 set output "$dir/curve.png.tmp"
-set multiplot layout 1,2 title "Held-out grasp success (95% Wilson interval)"
+set multiplot layout 1,2 title "$env: held-out success (95% Wilson interval)"
 set yrange [0:1]
 set key left top
 set grid
@@ -254,7 +323,9 @@ train_round() {
     wait "${children[0]}" || return $?
     return 0
   fi
-  if [ -f "$dir/train/latest.ckpt" ]; then
+  if [ -f "$dir/train/latest.ckpt" ] && [ "$algo" = sac ]; then
+    acting=(--policy "$dir/train/latest.ckpt" --reload)  # SAC explores by sampling its own actions
+  elif [ -f "$dir/train/latest.ckpt" ]; then
     acting=(--policy "$dir/train/latest.ckpt" --reload --exploration.epsilon 0.2
             --exploration.toward random)
   else
@@ -270,11 +341,14 @@ train_round() {
   exec 7<>"$fifo"
   "${train[@]}" --online - <"$fifo" >/dev/null 2>>"$log" &
   trainer=$!
+  local paced=()
+  awk -v p="$pace" 'BEGIN { exit !(p > 0) }' && paced=(--pace.run "$dir/train" --pace.ratio "$pace")
   start_collector() {
-    # The collector runs at a lower priority: on a small machine the gradient
-    # steps, not the episodes, are what is scarce (a real robot paces itself).
-    nice -n "$collector_nice" "$bin/rl-collect" --env grasp --objects "$objects" --out "$dir/data" \
-      "${acting[@]}" --forever --first-episode "$1" --seed $((seed * 1000 + r)) \
+    # The collector runs at a lower priority on one thread: on a small machine
+    # the gradient steps, not the episodes, are what is scarce (a real robot
+    # paces itself; --pace paces a simulated one).
+    nice -n "$collector_nice" "$bin/rl-collect" "${collect_cell[@]}" --out "$dir/data" --threads 1 \
+      "${acting[@]}" "${paced[@]}" --forever --first-episode "$1" --seed $((seed * 1000 + r)) \
       --dataset.episodes-per-shard 50 >&7 2>>"$log" &
     collector=$!
     children=("$trainer" "$collector")
@@ -337,11 +411,11 @@ while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] |
   [ "$status" = 0 ] || { say "rl-train failed with exit code $status"; exit "$status"; }
   children=()
 
-  # Evaluate the candidate on held-out objects, paired with the promoted policy.
+  # Evaluate the candidate on held-out objects (or unseen seeds), paired with the promoted policy.
   report="$dir/eval/round-$r.json"
   compare=()
   [ -f "$dir/promoted.ckpt" ] && compare=(--compare "$dir/promoted.ckpt")
-  "$bin/rl-eval" --env grasp --objects heldout --policy "$dir/train/latest.ckpt" "${compare[@]}" \
+  "$bin/rl-eval" "${eval_cell[@]}" --policy "$dir/train/latest.ckpt" "${compare[@]}" \
     --episodes "$eval_episodes" --seed $((seed + 7)) --json "$report" 2>>"$log" &
   children=($!)
   wait "${children[0]}"
@@ -369,7 +443,7 @@ done
 
 # 3. Final evaluation of the promoted policy.
 final="$dir/final.json"
-"$bin/rl-eval" --env grasp --objects heldout --policy "$dir/promoted.ckpt" \
+"$bin/rl-eval" "${eval_cell[@]}" --policy "$dir/promoted.ckpt" \
   --episodes "$final_episodes" --seed $((seed + 99)) --json "$final" 2>>"$log" &
 children=($!)
 wait "${children[0]}"

@@ -54,6 +54,7 @@ void Validate(const CollectConfig& c) {
     Fail(ExitCode::kUsage, "--reload needs a checkpoint --policy, not '" + c.policy + "'");
   }
   if (c.threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0");
+  c.pace.Validate();
 }
 
 // Prints finished shard paths on stdout, one per line, flushed. A closed
@@ -124,7 +125,10 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   DatasetWriter writer(config.out, writer_options);
   PathPrinter printer(config.out);
   LogInfo("policy " + policy_id + " on cell " + spec.name + ", " + std::to_string(config.workers) +
-          " worker(s), seed " + std::to_string(config.seed) + ", into " + config.out);
+          " worker(s), seed " + std::to_string(config.seed) + ", into " + config.out +
+          (config.pace.run.empty() ? std::string()
+                                   : ", paced to the trainer of " + config.pace.run + " (" +
+                                         config.pace.Describe() + ")"));
   for (const std::string& path : writer.recovered_shards()) {
     LogInfo("recovered episodes of a dead collector into " + path);
     printer.Print(path);
@@ -161,6 +165,11 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   // enough to overlap stepping and writing, and a SIGKILL then loses at most
   // the running episodes and that one.
   runner.max_pending = 1;
+  std::unique_ptr<TrainerPace> pace;
+  if (!config.pace.run.empty()) {
+    pace = std::make_unique<TrainerPace>(config.pace);
+    runner.may_start = [&pace](int64_t collected) { return pace->MayStart(collected); };
+  }
 
   Progress progress("collect", config.forever ? 0 : config.episodes);
   int64_t episodes = 0, steps = 0, successes = 0, interrupted = 0, unstable = 0;

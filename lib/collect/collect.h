@@ -24,6 +24,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "collect/pace.h"
 #include "common/error.h"
 #include "data/dataset_writer.h"
 #include "env/env_config.h"
@@ -59,6 +60,7 @@ struct CollectConfig {
   int64_t first_episode = 0;        // index of the first episode (continue a run's seed sequence)
   bool reload = false;              // hot-reload the checkpoint when its file changes
   ExplorationConfig exploration;
+  PaceConfig pace;                  // keep pace with a trainer (unpaced by default)
   double video_fraction = 0.0;      // share of episodes saved as mp4 (chosen from the seed)
   std::string video_dir;            // "" = <out>/videos
   std::string device = "cpu";       // checkpoint policies: cpu | cuda[:N]
@@ -76,6 +78,7 @@ struct CollectConfig {
     v.Field("first_episode", first_episode, "index of the first episode (continues a seed sequence)");
     v.Field("reload", reload, "reload the checkpoint between episodes when its file changes");
     v.Group("exploration", exploration, "exploration on top of the policy");
+    v.Group("pace", pace, "keeping pace with a trainer (collect/pace.h)");
     v.Field("video_fraction", video_fraction, "share of episodes also saved as mp4 (0..1)");
     v.Field("video_dir", video_dir, "where videos go; empty = OUT/videos");
     v.Field("device", device, "checkpoint policies: cpu | cuda[:N]");

@@ -172,6 +172,7 @@ struct RunState {
   std::condition_variable changed;
   int64_t next_to_start = 0;    // relative index of the next episode to claim
   int64_t next_to_deliver = 0;  // relative index the sink expects next
+  int64_t finished_steps = 0;   // steps of the episodes finished so far
   std::map<int64_t, std::optional<RolloutResult>> finished;  // nullopt: dropped
   int active_workers = 0;
   std::atomic<bool> halt{false};  // an error: workers drop what they run and exit
@@ -200,7 +201,8 @@ void WorkerLoop(int worker_index, const RunnerOptions& options, const WorkerFact
         for (;;) {
           if (state.halt || options.stop_requested()) break;
           if (options.episodes >= 0 && state.next_to_start >= options.episodes) break;
-          if (state.next_to_start - state.next_to_deliver < window) {
+          if (state.next_to_start - state.next_to_deliver < window &&
+              (!options.may_start || options.may_start(state.finished_steps))) {
             relative = state.next_to_start++;
             break;
           }
@@ -216,6 +218,7 @@ void WorkerLoop(int worker_index, const RunnerOptions& options, const WorkerFact
           RunEpisode(*worker.env, *worker.policy, seed, reset_options, options.episode, abort);
       if (result) result->index = index;
       std::lock_guard<std::mutex> lock(state.mutex);
+      if (result) state.finished_steps += result->episode.num_steps();
       state.finished.emplace(relative, std::move(result));
       state.changed.notify_all();
     }

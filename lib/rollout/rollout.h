@@ -102,6 +102,12 @@ struct RunnerOptions {
   // Polled between steps: when true, episodes in progress are dropped.
   // Default: AbortRequested() (signals.h).
   std::function<bool()> abort_requested;
+  // Polled before each episode is claimed (every 20 ms while it says false,
+  // from worker threads, one at a time) with the steps of the episodes that
+  // finished so far in this run (delivered or not): false holds the next
+  // episode back, e.g. to keep pace with a trainer (collect/pace.h). Empty:
+  // always true.
+  std::function<bool(int64_t finished_steps)> may_start;
   // Finished episodes waiting for the sink, at most (backpressure); 0: 2 x workers.
   int max_pending = 0;
 };

@@ -15,6 +15,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/step_file.h"
 #include "data/dataset_reader.h"
 #include "env/env_spec_json.h"
 #include "nn/checkpoint.h"
@@ -135,6 +136,7 @@ struct TrainingRun::Impl {
   std::string last_checkpoint;
   int64_t last_saved_step = -1;
   std::unique_ptr<Progress> progress;
+  std::unique_ptr<StepFileWriter> step_file;  // OUT/trainer.step, for paced collectors
   bool built = false;
 
   Window window;
@@ -287,6 +289,8 @@ struct TrainingRun::Impl {
     if (StopRequested()) Fail(ExitCode::kInterrupted, "interrupted while waiting for data");
     BuildLearner(torch::Device(runtime.device), resume_from);
     WriteFileAtomic(config.out + "/config.yaml", effective_yaml);
+    step_file = std::make_unique<StepFileWriter>(config.out + "/" + kTrainerStepFile);
+    step_file->Publish(learner->step());
     metrics = std::make_unique<MetricsLog>(config.out);
     LogInfo("training " + learner->algorithm() + " (" + learner->Describe() + ") on " +
             std::to_string(mix->offline_size()) + " offline + " + std::to_string(mix->online_size()) +
@@ -318,6 +322,7 @@ struct TrainingRun::Impl {
     w.update_s += update_s;
     w.wait_s += result.wait_seconds;
     const int64_t step = learner->step();
+    step_file->Publish(step);
     if (step % config.log_every == 0 || step == config.steps) LogWindow();
     if (step % config.checkpoint_every == 0) SaveCheckpoint();
     return true;

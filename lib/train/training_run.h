@@ -15,6 +15,8 @@
 //                          online_share, online_shards[_rejected], elapsed_s)
 //   DIR/config.yaml        the effective config of the (latest) run
 //   DIR/.lock              held while a run trains into DIR (a second run exits with kLocked)
+//   DIR/trainer.step       the step, rewritten after every update (common/step_file.h):
+//                          `rl-collect --pace.run DIR` keeps pace with it
 //
 // Resume restores the learner's state, the sampling Rng, the torch generator
 // and the online buffer (its shards are re-read), so a resumed run continues

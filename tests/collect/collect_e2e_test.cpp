@@ -9,9 +9,12 @@
 #include <algorithm>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
+#include <tuple>
 
 #include "collect/checkpoint_fixture.h"
 #include "common/fs.h"
+#include "common/step_file.h"
 #include "nn/checkpoint.h"
 #include "data/dataset_reader.h"
 #include "data/dataset_recovery.h"
@@ -462,6 +465,68 @@ TEST_CASE("hot reload of a checkpoint with a wrongly typed field keeps the previ
   std::set<std::string> policies;
   for (const EpisodeFacts& e : ReadAll({dir / "data"})) policies.insert(e.policy_id);
   CHECK(policies == std::set<std::string>{"checkpoint:first", "checkpoint:second"});
+}
+
+}  // namespace
+}  // namespace perpetua
+
+namespace perpetua {
+namespace {
+
+// Waits (polling) until the child's stderr contains `text`; fails the test if it never does.
+void WaitForErr(ChildProcess& child, const std::string& text) {
+  for (int i = 0; i < 60000 && child.ErrSoFar().find(text) == std::string::npos; ++i) ::usleep(1000);
+  REQUIRE_MESSAGE(child.ErrSoFar().find(text) != std::string::npos, child.ErrSoFar());
+}
+
+TEST_CASE("a paced collector keeps to its ratio of the trainer's gradient steps") {
+  TempDir dir;
+  const std::string run = dir / "run";
+  ::mkdir(run.c_str(), 0755);
+  // 20-step episodes; a head start of 100 steps, then 2 steps per gradient step.
+  ChildProcess collector({ToolPath("rl-collect"), "--env", "pendulum", "--cell.max-episode-steps", "20",
+                          "--policy", "random", "--episodes", "12", "--out", dir / "data", "--pace.run", run,
+                          "--pace.ahead", "100", "--pace.ratio", "2", "--dataset.episodes-per-shard", "1"});
+  // Each episode is a shard, printed when done. One worker starts an episode
+  // only while below the allowance: the head start is exactly 5 episodes.
+  const auto episodes = [&] { return Lines(collector.OutSoFar()).size(); };
+  WaitForErr(collector, "waiting for the trainer");
+  ::usleep(500000);  // it stays held: no trainer yet
+  CHECK(collector.ErrSoFar().find("pacing: 100 steps collected for 0 gradient steps of " + run + " (ratio 2)") !=
+        std::string::npos);
+  CHECK(episodes() == 5);
+  {
+    StepFileWriter trainer(run + "/trainer.step");  // a trainer resumed at step 500 ...
+    trainer.Publish(500);
+    ::usleep(300000);  // ... which the collector reads first
+    trainer.Publish(530);  // 30 gradient steps: 60 more environment steps, 3 episodes
+    for (int i = 0; i < 3000 && episodes() < 8; ++i) ::usleep(1000);
+    ::usleep(500000);
+    CHECK(episodes() == 8);
+    trainer.Publish(600);  // 100 gradient steps: room for every episode
+  }
+  const ProcessResult r = collector.Wait();
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(ReadAll({dir / "data"}).size() == 12);
+  CHECK(r.err.find("paced to the trainer of " + run) != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') < 12);  // the wait is told once, not per episode
+}
+
+TEST_CASE("pacing settings are checked before anything is written") {
+  TempDir dir;
+  for (const auto& [flag, value, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"--pace.ratio", "0", "--pace.ratio must be a number > 0"},
+           {"--pace.ratio", "-1", "--pace.ratio must be a number > 0"},
+           {"--pace.ahead", "-5", "--pace.ahead must be >= 0"}}) {
+    CAPTURE(flag);
+    const ProcessResult r = RunProcess({ToolPath("rl-collect"), "--env", "pendulum", "--episodes", "1", "--out",
+                                        dir / "data", "--pace.run", dir / "run", flag, value});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "rl-collect: error: " + message + ", got " + value + (flag == "--pace.ahead" ? "" : ".000000") +
+                       "\n");
+  }
+  CHECK(::access((dir / "data").c_str(), F_OK) != 0);  // nothing was written
 }
 
 }  // namespace
