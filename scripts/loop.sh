@@ -115,8 +115,10 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   fi
 done
 while [ $# -gt 0 ]; do
-  case "$1" in --offline|-h|--help) ;; *)
-    [ $# -ge 2 ] || die_usage "$1 needs a value" ;;
+  case "$1" in
+    --dir|--minutes|--rounds|--seed|--round-steps|--eval-episodes|--final-episodes|--bootstrap-scripted|\
+    --bootstrap-random|--batch-size|--collector-nice|--algo|--env|--pace|--config|--train-arg)
+      [ $# -ge 2 ] || die_usage "$1 needs a value" ;;
   esac
   case "$1" in
     --dir) dir="$2"; shift 2 ;;

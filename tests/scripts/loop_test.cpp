@@ -92,21 +92,68 @@ TEST_CASE("bad loop options are usage errors") {
   r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", tmp / "run", "--algo", "ppo"});
   CHECK(r.exit_code == 2);
   CHECK(r.err == "loop: error: --algo: 'ppo' is not q or sac\n");
+  const auto loop = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", tmp / "run"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv);
+  };
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--env", "kitchen"},
+       "--env: 'kitchen' is not grasp, push, door, pendulum or a robot tcp://HOST:PORT | unix:///PATH"},
+      {{"--pace", "-1"}, "--pace: '-1' is not a number >= 0"},
+      {{"--pace", "fast"}, "--pace: 'fast' is not a number >= 0"},
+      {{"--rounds"}, "--rounds needs a value"},
+      {{"--config", tmp / "missing.yaml"}, "--config: cannot read '" + tmp / "missing.yaml" + "'"},
+      {{"--config", tmp / "bad.yaml"}, "--config: " + tmp / "bad.yaml" + ": line 2: expected 'key: value', got 'rounds 3'"},
+      {{"--config", tmp / "nested.yaml"},
+       "--config: " + tmp / "nested.yaml" + ": line 1: a config file cannot include another"},
+      {{"--config", tmp / "unknown.yaml"}, "unknown option '--colour'"},
+  };
+  testing::WriteFile(tmp / "bad.yaml", "env: push\nrounds 3\n");
+  testing::WriteFile(tmp / "nested.yaml", "config: other.yaml\n");
+  testing::WriteFile(tmp / "unknown.yaml", "colour: blue\n");
+  for (const auto& [args, message] : cases) {
+    CAPTURE(message);
+    r = loop(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("loop: error: " + message) == 0);
+  }
+  CHECK_FALSE(fs::exists(tmp / "run"));  // nothing was started
 }
 
-TEST_CASE("the loop trains SAC with --algo sac") {
+TEST_CASE("the loop trains SAC on another cell, from a config file, with a paced collector") {
   TempDir tmp;
   const std::string dir = tmp / "run";
-  const ProcessResult r = RunProcess(
-      {"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", dir, "--algo", "sac", "--rounds", "1",
-       "--round-steps", "10", "--eval-episodes", "2", "--final-episodes", "2", "--bootstrap-scripted", "4",
-       "--bootstrap-random", "2", "--batch-size", "16", "--train-arg", "--min-transitions=32",
-       "--train-arg", "--sac.network.encoder-channels=8,8", "--train-arg", "--sac.network.encoder-strides=2,2",
-       "--train-arg", "--sac.network.hidden=32"});
+  // The same options as flags and as a config file; the flags win.
+  testing::WriteFile(tmp / "push.yaml",
+                     "# SAC on push\n"
+                     "env: push\n"
+                     "algo: sac\n"
+                     "rounds: 5  # overridden below\n"
+                     "round_steps: 30\n"
+                     "eval-episodes: 2\n"
+                     "final-episodes: 2\n"
+                     "bootstrap-scripted: 4\n"
+                     "bootstrap-random: 2\n"
+                     "batch-size: 16\n"
+                     "pace: 0.5\n"
+                     "train-arg: --min-transitions=32\n"
+                     "train-arg: --sac.network.encoder-channels=8,8\n"
+                     "train-arg: --sac.network.encoder-strides=2,2\n"
+                     "train-arg: \"--sac.network.hidden=32\"\n");
+  const ProcessResult r = RunProcess({"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", dir,
+                                      "--config", tmp / "push.yaml", "--rounds", "1"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(r.out == dir + "/final.json\n");
   CHECK(ReadFile(dir + "/train/config.yaml").find("actor_lr:") != std::string::npos);  // rl-train sac's config
+  CHECK(ReadFile(dir + "/loop.state").find("round=1") != std::string::npos);
+  const std::string log = ReadFile(dir + "/logs/loop.log");
+  CHECK(log.find("policy scripted:push on cell push") != std::string::npos);  // the bootstrap
+  CHECK(log.find("paced to the trainer of " + dir + "/train (0.5 steps per gradient step") != std::string::npos);
+  CHECK(ReadFile(dir + "/train/trainer.step") == "00000000000000000030\n");
   CHECK(ReadFile(dir + "/final.json").find("\"success_rate\"") != std::string::npos);
+  const ProcessResult inspect = RunProcess({ToolPath("rl-data"), "inspect", "--quick", dir + "/data"});
+  CHECK(inspect.out.find("\"env_name\": \"push\"") != std::string::npos);
 }
 
 TEST_CASE("a loop killed mid-round resumes and loses no finished episode") {
