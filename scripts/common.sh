@@ -15,6 +15,26 @@ require_fraction() {
   [[ "$2" =~ ^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$ ]] || die_usage "$1: '$2' is not a number in [0, 1]"
 }
 
+# require_algo FLAG VALUE: VALUE must be an rl-train verb the scripts run.
+require_algo() {
+  case "$2" in q|sac) ;; *) die_usage "$1: '$2' is not q or sac" ;; esac
+}
+
+# require_cell FLAG VALUE: VALUE must be a simulated cell or a robot address.
+require_cell() {
+  case "$2" in
+    grasp|push|door|pendulum|tcp://*|unix://*) ;;
+    *) die_usage "$1: '$2' is not grasp, push, door, pendulum or a robot tcp://HOST:PORT | unix:///PATH" ;;
+  esac
+}
+
+# eval_cell_flags CELL: the rl-eval flags that evaluate on CELL away from
+# training: held-out objects for grasp; for the other cells, episode seeds
+# that collection does not use (the caller's --seed).
+eval_cell_flags() {
+  if [ "$1" = grasp ]; then echo "--env grasp --objects heldout"; else echo "--env $1"; fi
+}
+
 # install_durably TMP DST: fsyncs TMP, renames it over DST and fsyncs DST's
 # directory, so that DST holds its old content or TMP's, never a mix, also
 # after a crash or power loss. Removes TMP and returns 6 (io) on failure.

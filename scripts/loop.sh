@@ -143,22 +143,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ "$minutes" =~ ^[0-9]{1,9}(\.[0-9]+)?$ ]] || die_usage "--minutes: '$minutes' is not a number"
-case "$algo" in q|sac) ;; *) die_usage "--algo: '$algo' is not q or sac" ;; esac
+require_algo --algo "$algo"
 [ -n "$pace" ] || { [ "$algo" = sac ] && pace=1 || pace=0; }
 [[ "$pace" =~ ^[0-9]{1,6}(\.[0-9]+)?$ ]] || die_usage "--pace: '$pace' is not a number >= 0"
-case "$env" in
-  grasp|push|door|pendulum|tcp://*|unix://*) ;;
-  *) die_usage "--env: '$env' is not grasp, push, door, pendulum or a robot tcp://HOST:PORT | unix:///PATH" ;;
-esac
+require_cell --env "$env"
 # The cell for collection and for evaluation: grasp collects on the training
 # objects and is evaluated on held-out ones; other cells are evaluated on
 # episode seeds that collection never uses.
 collect_cell=(--env "$env")
-eval_cell=(--env "$env")
-if [ "$env" = grasp ]; then
-  collect_cell+=(--objects "$objects")
-  eval_cell+=(--objects heldout)
-fi
+read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
+[ "$env" != grasp ] || collect_cell+=(--objects "$objects")
 require_int --rounds "$rounds"
 require_int --seed "$seed"
 require_int --round-steps "$round_steps"
@@ -343,15 +337,21 @@ train_round() {
   exec 7<>"$fifo"
   "${train[@]}" --online - <"$fifo" >/dev/null 2>>"$log" &
   trainer=$!
-  local paced=()
-  awk -v p="$pace" 'BEGIN { exit !(p > 0) }' && paced=(--pace.run "$dir/train" --pace.ratio "$pace")
+  # Shards reach the trainer when they close: 50 episodes per shard keeps
+  # the file count low for a fast collector; a paced one closes a shard
+  # every 10 episodes, so that its data reaches the trainer within a round.
+  local paced=() shard_episodes=50
+  if awk -v p="$pace" 'BEGIN { exit !(p > 0) }'; then
+    paced=(--pace.run "$dir/train" --pace.ratio "$pace")
+    shard_episodes=10
+  fi
   start_collector() {
     # The collector runs at a lower priority on one thread: on a small machine
     # the gradient steps, not the episodes, are what is scarce (a real robot
     # paces itself; --pace paces a simulated one).
     nice -n "$collector_nice" "$bin/rl-collect" "${collect_cell[@]}" --out "$dir/data" --threads 1 \
       "${acting[@]}" "${paced[@]}" --forever --first-episode "$1" --seed $((seed * 1000 + r)) \
-      --dataset.episodes-per-shard 50 >&7 2>>"$log" &
+      --dataset.episodes-per-shard "$shard_episodes" >&7 2>>"$log" &
     collector=$!
     children=("$trainer" "$collector")
   }

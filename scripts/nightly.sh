@@ -3,13 +3,16 @@
 # promote only a policy that passes the gate.
 #
 #   scripts/nightly.sh [--dir runs/loop] [--steps 20000] [--eval-episodes 200]
-#                      [--min-success 0] [--keep 7] [--seed 1]
+#                      [--min-success 0] [--keep 7] [--seed 1] [--algo q|sac]
+#                      [--env CELL] [--train-arg ARG]...
 #
+# --algo and --env as for scripts/loop.sh (the learner of DIR/promoted.ckpt
+# and the cell its data comes from; default q and grasp).
 # In DIR (the loop's directory: DIR/data holds the shards, DIR/promoted.ckpt
 # the policy the robots run):
 #   1. lock      DIR/.nightly.lock (flock): a second start while one runs
 #                exits 8 at once and touches nothing.
-#   2. train     rl-train q --data DIR/data --out DIR/nightly/<run> --init
+#   2. train     rl-train ALGO --data DIR/data --out DIR/nightly/<run> --init
 #                DIR/promoted.ckpt (<run> is the UTC start, YYYYmmdd-HHMMSS);
 #                a run left unfinished by a crash (no DONE or FAILED marker)
 #                is resumed with --resume instead of restarted. A run that
@@ -18,7 +21,8 @@
 #                is never resumed: the next start begins afresh from
 #                DIR/promoted.ckpt, and a resume that fails with exit 3 does
 #                so at once.
-#   3. gate      rl-eval of the new policy on held-out objects, paired with the
+#   3. gate      rl-eval of the new policy on held-out objects (grasp) or
+#                unseen episode seeds (other cells), paired with the
 #                promoted one (--compare) and gated by --min-success.
 #   4. promote   atomically and durably replace DIR/promoted.ckpt (collectors
 #                running with --reload pick it up; a crash leaves the old one or
@@ -43,6 +47,8 @@ eval_episodes=200
 min_success=0
 keep=7
 seed=1
+algo=q
+env=grasp
 train_args=()
 prog=nightly
 # shellcheck source=scripts/common.sh
@@ -55,8 +61,10 @@ while [ $# -gt 0 ]; do
     --min-success) min_success="$2"; shift 2 ;;
     --keep) keep="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
+    --algo) algo="$2"; shift 2 ;;
+    --env) env="$2"; shift 2 ;;
     --train-arg) train_args+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    -h|--help) sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done
@@ -65,6 +73,9 @@ require_int --eval-episodes "$eval_episodes"
 require_fraction --min-success "$min_success"
 require_int --keep "$keep"
 require_int --seed "$seed"
+require_algo --algo "$algo"
+require_cell --env "$env"
+read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
 [ "$keep" -ge 1 ] || die_usage "--keep must be at least 1"
 [ -d "$dir/data" ] || die_usage "$dir/data: no dataset directory (run scripts/loop.sh or rl-collect first)"
 [ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
@@ -124,7 +135,7 @@ train() {
   log="$dir/logs/nightly-$run.log"
   say "run $run: training to step $steps ${resume[*]}"
   local status=0
-  "$bin/rl-train" q --data "$dir/data" --out "$out" --steps "$steps" --seed "$seed" \
+  "$bin/rl-train" "$algo" --data "$dir/data" --out "$out" --steps "$steps" --seed "$seed" \
     "${resume[@]}" "${train_args[@]}" >/dev/null 2>>"$log" &
   child=$!
   wait "$child" || status=$?
@@ -154,7 +165,7 @@ fi
 compare=()
 [ -f "$dir/promoted.ckpt" ] && compare=(--compare "$dir/promoted.ckpt")
 status=0
-"$bin/rl-eval" --env grasp --objects heldout --policy "$out/latest.ckpt" "${compare[@]}" \
+"$bin/rl-eval" "${eval_cell[@]}" --policy "$out/latest.ckpt" "${compare[@]}" \
   --episodes "$eval_episodes" --seed "$seed" --min-success "$min_success" \
   --json "$out/eval.json" 2>>"$log" &
 child=$!

@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <sstream>
 
@@ -86,6 +88,22 @@ void AssignNode(const FieldPtr& ptr, const YAML::Node& node) {
       ptr);
 }
 
+// The shortest decimal text that reads back as exactly `x` (3e-4, not
+// 0.00029999999999999997), as a plain YAML scalar.
+template <class T>
+std::string ShortestText(T x) {
+  char text[64];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, static_cast<double>(x));
+    if (static_cast<T>(std::strtod(text, nullptr)) == x) break;
+  }
+  std::string s = text;
+  if (s == "inf") return ".inf";
+  if (s == "-inf") return "-.inf";
+  if (s == "nan" || s == "-nan") return ".nan";
+  return s;
+}
+
 YAML::Node FieldToNode(const FieldPtr& ptr) {
   return std::visit(
       [](auto target) -> YAML::Node {
@@ -94,6 +112,7 @@ YAML::Node FieldToNode(const FieldPtr& ptr) {
         } else {
           using T = std::remove_pointer_t<decltype(target)>;
           YAML::Node node(*target);
+          if constexpr (std::is_floating_point_v<T>) node = YAML::Node(ShortestText(*target));
           if constexpr (kIsList<T>) {
             if (target->empty()) node = YAML::Node(YAML::NodeType::Sequence);
             node.SetStyle(YAML::EmitterStyle::Flow);
@@ -189,35 +208,31 @@ void SetFieldFromText(const FieldInfo& field, const std::string& text, const std
   }
 }
 
+// One line per field, its help as a comment at the end of that line, two
+// spaces of indent per group level: `key: value  # help`, `group:  # help`.
+// Values are emitted by yaml-cpp in flow style (quoted where YAML needs it,
+// lists as [a, b]), so the text loads back to the same values.
 std::string DumpYaml(const std::vector<FieldInfo>& fields) {
-  YAML::Emitter out;
-  out << YAML::BeginMap;
+  std::string out;
   std::vector<std::string> open;  // currently open group paths
-  auto close_until = [&](const std::string& path) {
-    while (!open.empty() && path.rfind(open.back() + ".", 0) != 0) {
-      out << YAML::EndMap;
-      open.pop_back();
-    }
-  };
   for (const auto& f : fields) {
-    close_until(f.path);
-    const std::string key = f.path.substr(f.path.rfind('.') == std::string::npos
-                                              ? 0
-                                              : f.path.rfind('.') + 1);
-    if (!f.help.empty()) out << YAML::Comment(f.help);
-    out << YAML::Key << key << YAML::Value;
+    while (!open.empty() && f.path.rfind(open.back() + ".", 0) != 0) open.pop_back();
+    const size_t dot = f.path.rfind('.');
+    const std::string key = f.path.substr(dot == std::string::npos ? 0 : dot + 1);
+    std::string line = std::string(2 * open.size(), ' ') + key + ":";
     if (std::holds_alternative<std::monostate>(f.ptr)) {
-      out << YAML::BeginMap;
       open.push_back(f.path);
     } else if (f.scope == FieldScope::kSecret && !IsEmptyValue(f.ptr)) {
-      out << "<redacted>";  // secrets never reach printed or saved configs
+      line += " <redacted>";  // secrets never reach printed or saved configs
     } else {
-      out << FieldToNode(f.ptr);
+      YAML::Emitter value;
+      value << YAML::Flow << FieldToNode(f.ptr);
+      line += std::string(" ") + value.c_str();
     }
+    if (!f.help.empty()) line += "  # " + f.help;
+    out += line + "\n";
   }
-  close_until("");
-  out << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
+  return out;
 }
 
 const char* FieldTypeLabel(const FieldPtr& ptr) {

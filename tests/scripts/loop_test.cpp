@@ -154,6 +154,23 @@ TEST_CASE("the loop trains SAC on another cell, from a config file, with a paced
   CHECK(ReadFile(dir + "/final.json").find("\"success_rate\"") != std::string::npos);
   const ProcessResult inspect = RunProcess({ToolPath("rl-data"), "inspect", "--quick", dir + "/data"});
   CHECK(inspect.out.find("\"env_name\": \"push\"") != std::string::npos);
+
+  // Nightly retraining of the same learner on the same cell, from the promoted SAC policy.
+  const ProcessResult nightly = RunProcess(
+      {"env", kBinEnv, "bash", SourcePath("scripts/nightly.sh"), "--dir", dir, "--algo", "sac", "--env", "push",
+       "--steps", "20", "--eval-episodes", "2", "--train-arg", "--batch-size=16",
+       "--train-arg", "--sac.network.encoder-channels=8,8", "--train-arg", "--sac.network.encoder-strides=2,2",
+       "--train-arg", "--sac.network.hidden=32"});
+  CHECK_MESSAGE((nightly.exit_code == 0 || nightly.exit_code == 5), nightly.err);
+  CHECK(nightly.err.find("--init " + dir + "/promoted.ckpt") != std::string::npos);
+  bool evaluated = false;
+  for (const auto& entry : fs::directory_iterator(dir + "/nightly")) {
+    const std::string eval = ReadFile(entry.path().string() + "/eval.json");
+    evaluated = evaluated || eval.find("\"success_rate\"") != std::string::npos;
+    CHECK(fs::exists(entry.path() / "DONE"));
+    CHECK(ReadFile(entry.path().string() + "/config.yaml").find("actor_lr:") != std::string::npos);
+  }
+  CHECK(evaluated);
 }
 
 TEST_CASE("a loop killed mid-round resumes and loses no finished episode") {
