@@ -114,6 +114,10 @@ YAML::Node FieldToNode(const FieldPtr& ptr) {
           YAML::Node node(*target);
           if constexpr (std::is_floating_point_v<T>) node = YAML::Node(ShortestText(*target));
           if constexpr (kIsList<T>) {
+            if constexpr (std::is_floating_point_v<typename T::value_type>) {
+              node = YAML::Node(YAML::NodeType::Sequence);
+              for (const auto x : *target) node.push_back(ShortestText(x));
+            }
             if (target->empty()) node = YAML::Node(YAML::NodeType::Sequence);
             node.SetStyle(YAML::EmitterStyle::Flow);
           }

@@ -126,6 +126,33 @@ TEST_CASE("dump then load round-trips every field") {
   CHECK(b.cem.noise == 0.125);
 }
 
+TEST_CASE("a dump has each help comment on its key's line and numbers in their shortest exact form") {
+  OuterConfig a;
+  a.cem.noise = 3e-4;  // not exactly representable: 0.00029999999999999997 at 17 digits
+  a.weights = {0.1, 1e-7, 2.5};
+  a.data = {"x y", "#not-a-comment"};
+  const std::string yaml = ConfigToYaml(a);
+  CHECK(yaml ==
+        "env: grasp  # cell name\n"
+        "reload: false  # hot reload\n"
+        "seed: 7  # seed\n"
+        "data: [x y, \"#not-a-comment\"]  # dirs\n"
+        "weights: [0.1, 1e-07, 2.5]  # weights\n"
+        "cem:  # CEM settings\n"
+        "  iterations: 2  # rounds\n"
+        "  noise: 0.0003  # noise scale\n");
+  OuterConfig b;
+  ConfigFromYaml(yaml, "dump", b);
+  CHECK(b.cem.noise == a.cem.noise);
+  CHECK(b.weights == a.weights);
+  CHECK(b.data == a.data);
+  for (const double x : {1.0 / 3.0, 0.99, 1e300, -2.5e-310, 0.0}) {
+    a.cem.noise = x;
+    ConfigFromYaml(ConfigToYaml(a), "dump", b);
+    CHECK(b.cem.noise == x);  // every double reads back exactly
+  }
+}
+
 TEST_CASE("flag text sets fields; vectors take comma lists") {
   OuterConfig config;
   auto fields = ListFields(config);
