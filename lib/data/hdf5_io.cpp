@@ -36,9 +36,6 @@ herr_t CollectInnermost(unsigned n, const H5E_error2_t* err, void* data) {
   return 0;
 }
 
-// Deflate, the only compressing filter HDF5 has built in, shrinks data by at
-// most ~1032:1: a dataset cannot hold more than this many times its storage.
-constexpr uint64_t kMaxExpansion = 1100;
 // Small datasets may be stored in fewer bytes than their headers; no check below this.
 constexpr uint64_t kSmallBytes = 1 << 16;
 

@@ -19,6 +19,12 @@
 
 namespace perpetua::h5 {
 
+// Deflate, the only compressing filter HDF5 has built in, shrinks data by at
+// most ~1032:1: a file holding more than this many logical bytes per stored
+// byte is damaged (OpenFileReadOnly checks each chunked dataset against it,
+// shard_verify the whole file).
+inline constexpr uint64_t kMaxExpansion = 1100;
+
 // Turns off HDF5's automatic error printing for the calling thread.
 void InitThread();
 

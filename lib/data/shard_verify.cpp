@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/dataset_reader.h"
+#include "data/hdf5_io.h"
 
 namespace perpetua {
 namespace {
@@ -18,9 +19,6 @@ using h5::Where;
 
 // Bytes read at once from a dataset.
 constexpr uint64_t kSlabBytes = 8ull << 20;
-// Deflate expands at most 1032:1, and every chunk our writers create holds
-// data: a file claiming more than this per stored byte is damaged.
-constexpr uint64_t kMaxExpansion = 1100;
 constexpr uint64_t kSlack = 1ull << 20;
 
 // State of one walk over a file's objects.
@@ -172,7 +170,7 @@ void ReadEverything(hid_t file, const std::string& path) {
   const uint64_t stored = ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   Walk walk;
   walk.path = path;
-  walk.budget = stored * kMaxExpansion + kSlack;
+  walk.budget = stored * h5::kMaxExpansion + kSlack;
   const herr_t status = H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_NATIVE, VisitObject, &walk,
                                   H5O_INFO_BASIC);
   if (!walk.problem.empty()) Fail(ExitCode::kBadData, path + ": " + walk.problem);

@@ -153,6 +153,25 @@ struct TrainingRun::Impl {
   void Lock() {
     lock = FileLock::TryLock(config.out + "/.lock", /*create=*/true);
     if (!lock.held()) Fail(ExitCode::kLocked, config.out + ": another rl-train run is training into this directory");
+    RemoveStaleTemporaries();
+  }
+
+  // Temporary files of checkpoint writes a killed run left behind
+  // (WriteFileAtomic's "<name>.tmp-<token>"). Only the lock holder writes
+  // here, so none of them is in progress.
+  void RemoveStaleTemporaries() {
+    DIR* dir = opendir(config.out.c_str());
+    if (!dir) return;
+    std::vector<std::string> stale;
+    while (auto* entry = readdir(dir)) {
+      const std::string name = entry->d_name;
+      const size_t tmp = name.find(".tmp-");
+      if (tmp != std::string::npos && tmp >= 5 && name.compare(tmp - 5, 5, ".ckpt") == 0) stale.push_back(name);
+    }
+    closedir(dir);
+    for (const std::string& name : stale) {
+      if (std::remove((config.out + "/" + name).c_str()) == 0) LogInfo("removed " + name + ", left by a killed run");
+    }
   }
 
   void WaitForData() {

@@ -107,11 +107,19 @@ TEST_CASE("rl-train sac --resume continues bit-exact") {
   CollectRandom(tmp / "data", 3);
   REQUIRE(RunProcess(Train({"--data", tmp / "data", "--out", tmp / "whole", "--steps", "8"})).exit_code == 0);
   REQUIRE(RunProcess(Train({"--data", tmp / "data", "--out", tmp / "split", "--steps", "4"})).exit_code == 0);
+  // What a SIGKILL mid-save leaves behind; a resumed run removes it (and nothing else).
+  testing::WriteFile(tmp / "split/latest.ckpt.tmp-vm-1-2-3", "half a checkpoint");
+  testing::WriteFile(tmp / "split/ckpt-00000004.ckpt.tmp-vm-4-5-6", "");
+  testing::WriteFile(tmp / "split/notes.tmp-1", "mine");
   const auto resumed =
       RunProcess(Train({"--data", tmp / "data", "--out", tmp / "split", "--steps", "8", "--resume"}));
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK(LearnerRows(tmp / "split") == LearnerRows(tmp / "whole"));
+  CHECK(testing::ListFiles(tmp / "split", ".tmp-vm-1-2-3").empty());
+  CHECK(testing::ListFiles(tmp / "split", ".tmp-vm-4-5-6").empty());
+  CHECK(testing::ReadFile(tmp / "split/notes.tmp-1") == "mine");
+  CHECK(resumed.err.find("removed latest.ckpt.tmp-vm-1-2-3, left by a killed run") != std::string::npos);
   const CheckpointContents whole = ReadCheckpoint(tmp / "whole/latest.ckpt");
   const CheckpointContents split = ReadCheckpoint(tmp / "split/latest.ckpt");
   for (const char* blob : {"sac.actor", "sac.critic", "sac.target_critic", "sac.critic_adam", "sac.actor_adam"}) {
