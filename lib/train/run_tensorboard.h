@@ -10,17 +10,18 @@
 //   after a checkpoint: board.Commit();
 //
 // Records reach the file only at Commit() (the run calls it after every
-// checkpoint and at the end) and when the writer is destroyed: a run killed
-// by SIGKILL leaves exactly the steps up to its last checkpoint (at most one
-// torn record at the end, which readers skip), and a resumed run writes a new
-// file that starts after its checkpoint's step, so no step appears twice.
+// checkpoint and at the end), when the writer is destroyed (a run stopped by
+// an error) and once 16 MiB are pending (a run that checkpoints rarely): a
+// run killed by SIGKILL leaves the steps up to its last checkpoint at most (at
+// most one torn record at the end, which readers skip), and a resumed run
+// writes a new file that starts after its checkpoint's step, so no step
+// appears twice.
 // Logging reads no random stream: it never changes a training number.
 // Torch-free.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,11 +38,11 @@ namespace tensorboard {
 class EventWriter;
 }
 
-// rl-train --tensorboard.* flags.
+// rl-train --tensorboard.* flags (each documented once, by its help text).
 struct TensorBoardConfig {
-  bool enabled = true;     // write OUT/tensorboard/events.out.tfevents.*
-  int image_every = 1000;  // steps between observation images (0: none)
-  int images = 4;          // observations shown per image key at such a step
+  bool enabled = true;
+  int image_every = 1000;
+  int images = 4;
 
   void Visit(ConfigVisitor& v) {
     v.Field("enabled", enabled, "write TensorBoard event files into OUT/tensorboard/");
