@@ -75,7 +75,8 @@ struct EvalConfig {
     v.Field("device", device, "checkpoint policies: cpu | cuda[:N]");
     v.Field("threads", threads, "LibTorch threads for checkpoint policies; 0 = cores / workers");
     v.Field("bootstrap_resamples", bootstrap_resamples, "resamples of the paired bootstrap");
-    v.Field("tensorboard", tensorboard, "also write <objects>/success, wilson_low, wilson_high to an event file in this directory");
+    v.Field("tensorboard", tensorboard,
+            "also write <objects>/success, wilson_low, wilson_high to an event file in this directory");
     v.Field("tensorboard_step", tensorboard_step, "the step of those scalars (>= 0)");
   }
 };

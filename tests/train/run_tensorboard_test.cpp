@@ -27,7 +27,7 @@ namespace {
 using testing::RunProcess;
 using testing::ToolPath;
 
-// `episodes` toy episodes (16x16 images, train/memory_replay.h) as shards in `dir`.
+// `episodes` toy episodes (16x16 images, qtopt/memory_replay.h) as shards in `dir`.
 void WriteToyShards(const std::string& dir, int episodes) {
   WriterOptions options;
   options.config.sync = "none";
@@ -37,7 +37,8 @@ void WriteToyShards(const std::string& dir, int episodes) {
 }
 
 // Small, fast rl-train q flags.
-std::vector<std::string> TrainQ(const std::string& data, const std::string& out, const std::vector<std::string>& extra) {
+std::vector<std::string> TrainQ(const std::string& data, const std::string& out,
+                                const std::vector<std::string>& extra) {
   std::vector<std::string> argv = {ToolPath("rl-train"), "q", "--data", data, "--out", out, "--batch-size", "8",
                                    "--threads", "1", "--network.encoder-channels", "8,8", "--network.hidden", "16",
                                    "--cem.samples", "16", "--cem.elites", "4", "--workers.count", "0",
