@@ -5,11 +5,18 @@
 //
 //   bench_train                                  # batch 64 and 256, workers 0/1, 64x64
 //   bench_train --batches 64 --workers 0,1,2 --trainer-threads 1,2
+//   bench_train --only-tensorboard              # TensorBoard logging's share of a step
 //
 // Data: synthetic 64x64 episodes written as real HDF5 shards into a scratch
 // directory and read back through the dataset sampler (as rl-train q does),
 // cached in memory. The first `warmup` steps of each configuration are not
 // timed. Figures are wall-clock on whatever else the machine is doing.
+//
+// TensorBoard: a run of --tensorboard-steps steps at the first batch size,
+// inline targets, with rl-train's default cadence (a row every 50 steps, 4
+// images every 1000, a commit at every checkpoint, every 500): the seconds the
+// run spends writing records (TrainingRun::tensorboard_seconds) as a share of
+// its wall time and per step.
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,6 +58,8 @@ struct BenchConfig {
   int cem_samples = 64;
   std::string scratch = "/tmp";
   uint64_t seed = 1;
+  int tensorboard_steps = 1000;
+  bool only_tensorboard = false;
   void Visit(ConfigVisitor& v) {
     v.Field("batches", batches, "batch sizes to measure");
     v.Field("workers", workers, "Bellman-target worker counts to measure (0: inline baseline)");
@@ -64,6 +73,8 @@ struct BenchConfig {
     v.Field("cem_samples", cem_samples, "CEM samples per round");
     v.Field("scratch", scratch, "directory for the scratch dataset and checkpoints");
     v.Field("seed", seed, "seed");
+    v.Field("tensorboard_steps", tensorboard_steps, "steps of the TensorBoard cost run (0: none)");
+    v.Field("only_tensorboard", only_tensorboard, "measure the TensorBoard cost only");
   }
 };
 
@@ -129,6 +140,38 @@ Figures Measure(const BenchConfig& b, const std::string& data, int batch, int wo
   trainer.Finish();
   std::system(("rm -rf '" + c.out + "'").c_str());
   return f;
+}
+
+// TensorBoard logging's share of a training run at rl-train's default cadence.
+void MeasureTensorBoard(const BenchConfig& b, const std::string& data) {
+  if (b.tensorboard_steps < 1) Fail(ExitCode::kUsage, "--tensorboard-steps must be >= 1");
+  QTrainConfig c;
+  c.data = {data};
+  c.out = b.scratch + "/bench_train_tensorboard_" + std::to_string(getpid());
+  c.batch_size = b.batches.front();
+  c.workers.count = 0;
+  c.cem.iterations = b.cem_iterations;
+  c.cem.samples = b.cem_samples;
+  c.steps = b.tensorboard_steps;
+  c.seed = b.seed;
+  QTrainer trainer(c, "bench", [&](const std::vector<std::string>& dirs) {
+    DatasetSamplerConfig dataset;
+    dataset.memory_budget_mb = 2048;
+    return OpenDatasetReplay(dirs, dataset);
+  });
+  trainer.Init();
+  while (trainer.Step()) {
+  }
+  trainer.Finish();
+  const double wall = trainer.wall_seconds(), logging = trainer.tensorboard_seconds();
+  std::printf("\nTensorBoard at rl-train's cadence (rows every %d steps, %d images every %d, commit every %d):\n",
+              c.log_every, c.tensorboard.images, c.tensorboard.image_every, c.checkpoint_every);
+  std::printf("%-6s %8s %10s %14s %16s %12s\n", "batch", "steps", "wall s", "logging ms", "us per step",
+              "share %");
+  std::printf("%-6d %8d %10.2f %14.3f %16.2f %12.4f   (target <= 1%%)\n", c.batch_size, c.steps, wall,
+              logging * 1e3, logging * 1e6 / c.steps, 100 * logging / wall);
+  std::fflush(stdout);
+  std::system(("rm -rf '" + c.out + "'").c_str());
 }
 
 // Steps/s of the rl-train q binary beside this one (a fresh process, so the
@@ -233,6 +276,11 @@ ExitCode Run(const BenchConfig& b) {
   }
   std::fprintf(stderr, "bench_train: %dx%d images, %d transitions, CEM %dx%d, %u cores\n", b.image_size,
                b.image_size, b.episodes * 20, b.cem_iterations, b.cem_samples, std::thread::hardware_concurrency());
+  if (b.only_tensorboard) {
+    MeasureTensorBoard(b, data);
+    std::system(("rm -rf '" + data + "'").c_str());
+    return ExitCode::kOk;
+  }
   std::printf("%-6s %-8s %-8s %12s %16s %14s\n", "batch", "workers", "threads", "steps/s", "update share %",
               "vs 0 workers");
   int run = 0;
@@ -263,6 +311,7 @@ ExitCode Run(const BenchConfig& b) {
     std::fflush(stdout);
   }
   MeasureActLatency(b, data);
+  if (b.tensorboard_steps > 0) MeasureTensorBoard(b, data);
   std::system(("rm -rf '" + data + "'").c_str());
   return ExitCode::kOk;
 }

@@ -417,8 +417,11 @@ while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] |
   report="$dir/eval/round-$r.json"
   compare=()
   [ -f "$dir/promoted.ckpt" ] && compare=(--compare "$dir/promoted.ckpt")
+  # --tensorboard: held-out success and its interval as scalars at the round's
+  # training steps, beside rl-train's own in $dir/train/tensorboard/.
   "$bin/rl-eval" "${eval_cell[@]}" --policy "$dir/train/latest.ckpt" "${compare[@]}" \
-    --episodes "$eval_episodes" --seed $((seed + 7)) --json "$report" 2>>"$log" &
+    --episodes "$eval_episodes" --seed $((seed + 7)) --json "$report" \
+    --tensorboard "$dir/tensorboard/loop" --tensorboard-step "$steps" 2>>"$log" &
   children=($!)
   wait "${children[0]}"
   children=()

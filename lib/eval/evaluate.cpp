@@ -13,6 +13,7 @@
 #include "rollout/rollout.h"
 #include "env/state_render.h"
 #include "rollout/video.h"
+#include "tensorboard/event_writer.h"
 
 namespace perpetua {
 namespace {
@@ -32,6 +33,20 @@ void Validate(const EvalConfig& c) {
   if (c.video_size < 16 || c.video_size > 1024) Fail(ExitCode::kUsage, "--video-size must be in 16..1024");
   if (c.bootstrap_resamples < 100) Fail(ExitCode::kUsage, "--bootstrap-resamples must be >= 100");
   if (c.threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0");
+  if (c.tensorboard_step < 0) Fail(ExitCode::kUsage, "--tensorboard-step must be >= 0");
+  if (c.tensorboard.empty() && c.tensorboard_step != 0) {
+    Fail(ExitCode::kUsage, "--tensorboard-step needs --tensorboard DIR");
+  }
+}
+
+// Policy A's success and interval as scalars in a new event file in config.tensorboard.
+void WriteTensorBoard(const EvalConfig& config, const RateSummary& rate) {
+  tensorboard::EventWriter writer(config.tensorboard);
+  const std::string prefix = config.env.objects + "/";
+  writer.AddScalar(prefix + "success", config.tensorboard_step, rate.rate);
+  writer.AddScalar(prefix + "wilson_low", config.tensorboard_step, rate.interval.low);
+  writer.AddScalar(prefix + "wilson_high", config.tensorboard_step, rate.interval.high);
+  writer.Flush();
 }
 
 // Runs one policy over the configured episodes. Returns false if interrupted.
@@ -127,6 +142,7 @@ ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml) 
     const size_t slash = config.json.find_last_of('/');
     EnsureWritableDirectory(slash == std::string::npos ? "." : config.json.substr(0, slash + 1));
   }
+  if (!config.tensorboard.empty()) EnsureWritableDirectory(config.tensorboard);
 
   std::vector<EpisodeOutcome> a, b;
   const bool comparing = !config.compare.empty();
@@ -183,6 +199,7 @@ ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml) 
   } else {
     WriteFileAtomic(config.json, text);
   }
+  if (!config.tensorboard.empty()) WriteTensorBoard(config, summary_a.overall);
   std::fputs(table.c_str(), stderr);
   return gate_failed ? ExitCode::kGateFailed : ExitCode::kOk;
 }

@@ -9,7 +9,10 @@
 // policy B meets exactly the episodes A met.
 //
 // Output: the JSON report on stdout, or atomically into --json FILE (stdout
-// then stays empty); a readable table on stderr. Videos: mp4 of the first
+// then stays empty); a readable table on stderr. With --tensorboard DIR, policy
+// A's success rate and 95% Wilson bounds also go to a new event file in DIR as
+// the scalars "<objects>/success", "<objects>/wilson_low", "<objects>/wilson_high"
+// at step --tensorboard-step (docs/tensorboard.md; scripts/loop.sh uses it). Videos: mp4 of the first
 // --video-first episodes and of up to --video-failures failures, each frame
 // the policy's view (scaled) beside the cell's larger picture of the same
 // moment at --video-size pixels (StateRenderer::RenderPicture; a cell without
@@ -52,6 +55,8 @@ struct EvalConfig {
   std::string device = "cpu";      // checkpoint policies: cpu | cuda[:N]
   int threads = 0;                 // LibTorch threads; 0 = cores / workers
   int bootstrap_resamples = 10000; // paired bootstrap resamples for --compare
+  std::string tensorboard;         // TensorBoard run directory for the success scalars ("" = none)
+  int64_t tensorboard_step = 0;    // their step (the loop: the round's training steps)
 
   void Visit(ConfigVisitor& v) {
     VisitEnvFlags(v, env, cell);
@@ -70,6 +75,9 @@ struct EvalConfig {
     v.Field("device", device, "checkpoint policies: cpu | cuda[:N]");
     v.Field("threads", threads, "LibTorch threads for checkpoint policies; 0 = cores / workers");
     v.Field("bootstrap_resamples", bootstrap_resamples, "resamples of the paired bootstrap");
+    v.Field("tensorboard", tensorboard,
+            "also write <objects>/success, wilson_low, wilson_high to an event file in this directory");
+    v.Field("tensorboard_step", tensorboard_step, "the step of those scalars (>= 0)");
   }
 };
 

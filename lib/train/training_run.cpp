@@ -24,6 +24,7 @@
 #include "nn/torch_runtime.h"
 #include "replay/online_source.h"
 #include "train/learner.h"
+#include "train/run_tensorboard.h"
 
 namespace perpetua {
 namespace {
@@ -103,6 +104,7 @@ void TrainRunConfig::Visit(ConfigVisitor& v) {
   v.Field("keep_checkpoints", keep_checkpoints, "numbered checkpoints kept (latest.ckpt always)");
   v.Field("log_every", log_every, "steps between metrics rows");
   v.Group("dataset", dataset, "reading the offline and online buffers");
+  v.Group("tensorboard", tensorboard, "TensorBoard event files in OUT/tensorboard/ (docs/tensorboard.md)");
 }
 
 void TrainRunConfig::Validate() const {
@@ -117,6 +119,7 @@ void TrainRunConfig::Validate() const {
   if (checkpoint_every < 1) Fail(ExitCode::kUsage, "--checkpoint-every must be >= 1");
   if (keep_checkpoints < 1) Fail(ExitCode::kUsage, "--keep-checkpoints must be >= 1");
   if (log_every < 1) Fail(ExitCode::kUsage, "--log-every must be >= 1");
+  tensorboard.Validate();
 }
 
 struct TrainingRun::Impl {
@@ -128,10 +131,12 @@ struct TrainingRun::Impl {
   FileLock lock;
   std::unique_ptr<ReplayData> data;
   std::unique_ptr<ReplayMix> mix;
+  std::unique_ptr<ImageTap> image_tap;  // the learner samples through it (observation images)
   std::unique_ptr<OnlineSource> online;
   Rng rng;
   at::Generator generator = at::detail::createCPUGenerator(0);
   std::unique_ptr<MetricsLog> metrics;
+  std::unique_ptr<RunTensorBoard> board;  // OUT/tensorboard/
   std::string run_id;
   std::string last_checkpoint;
   int64_t last_saved_step = -1;
@@ -257,7 +262,7 @@ struct TrainingRun::Impl {
     setup.device = device;
     setup.seed = config.seed;
     setup.batch_size = config.batch_size;
-    setup.batches = mix.get();
+    setup.batches = image_tap.get();
     const std::string latest = config.out + "/latest.ckpt";
     if (config.resume) {
       learner->Build(setup, LearnerStart::kResume, &resume_from, latest);
@@ -296,6 +301,7 @@ struct TrainingRun::Impl {
     Lock();
     data = factory(config.data);
     mix = std::make_unique<ReplayMix>(data.get(), config.online_fraction);
+    image_tap = std::make_unique<ImageTap>(mix.get(), config.tensorboard.images);
     CheckpointContents resume_from;
     if (config.resume) {
       const std::string latest = config.out + "/latest.ckpt";
@@ -311,6 +317,8 @@ struct TrainingRun::Impl {
     step_file = std::make_unique<StepFileWriter>(config.out + "/" + kTrainerStepFile);
     step_file->Publish(learner->step());
     metrics = std::make_unique<MetricsLog>(config.out);
+    board = std::make_unique<RunTensorBoard>(config.tensorboard, config.out + "/tensorboard", learner->step(),
+                                             effective_yaml);
     LogInfo("training " + learner->algorithm() + " (" + learner->Describe() + ") on " +
             std::to_string(mix->offline_size()) + " offline + " + std::to_string(mix->online_size()) +
             " online transitions, device " + runtime.device + ", " + std::to_string(runtime.threads) +
@@ -322,6 +330,7 @@ struct TrainingRun::Impl {
 
   bool Step() {
     if (learner->step() >= config.steps) return false;
+    if (board->WantsImages(learner->step() + 1)) image_tap->Arm();
     const auto t0 = Clock::now();
     UpdateResult result;
     try {
@@ -342,6 +351,8 @@ struct TrainingRun::Impl {
     w.wait_s += result.wait_seconds;
     const int64_t step = learner->step();
     step_file->Publish(step);
+    const auto images = image_tap->Take();
+    if (!images.empty()) board->AddImages(step, images);
     if (step % config.log_every == 0 || step == config.steps) LogWindow();
     if (step % config.checkpoint_every == 0) SaveCheckpoint();
     return true;
@@ -367,6 +378,7 @@ struct TrainingRun::Impl {
         {"elapsed_s", Since(init_time)}};
     row.insert(row.end(), run_row.begin(), run_row.end());
     metrics->Write(row);
+    board->AddRow(learner->step(), learner_row, run_row);
     std::string status;
     for (size_t i = 0; i < learner_row.size() && i < 3; ++i) {
       char figure[64];
@@ -400,6 +412,9 @@ struct TrainingRun::Impl {
     last_checkpoint = numbered;
     last_saved_step = step;
     PruneCheckpoints();
+    // After the checkpoint: a run killed in between lacks these records
+    // rather than repeating them when resumed (run_tensorboard.h).
+    if (board) board->Commit();
     return numbered;
   }
 
@@ -426,6 +441,7 @@ struct TrainingRun::Impl {
     learner->Stop();
     if (last_saved_step != learner->step()) SaveCheckpoint();
     online.reset();
+    if (board) board->Commit();
     if (progress) progress->Finish("step " + std::to_string(learner->step()) + ", checkpoint " + last_checkpoint);
     return config.out + "/latest.ckpt";
   }
@@ -448,6 +464,7 @@ std::string TrainingRun::SaveCheckpoint() { return impl_->SaveCheckpoint(); }
 int64_t TrainingRun::step() const { return impl_->built ? impl_->learner->step() : 0; }
 double TrainingRun::update_seconds() const { return impl_->total_update_s; }
 double TrainingRun::wall_seconds() const { return Since(impl_->init_time); }
+double TrainingRun::tensorboard_seconds() const { return impl_->board ? impl_->board->seconds() : 0.0; }
 
 ExitCode RunTraining(TrainingRun& run) {
   run.Init();

@@ -14,6 +14,8 @@
 //                          (steps_per_s, update_fraction, wait_fraction, buffer sizes,
 //                          online_share, online_shards[_rejected], elapsed_s)
 //   DIR/config.yaml        the effective config of the (latest) run
+//   DIR/tensorboard/       TensorBoard event files: the metrics rows as scalars,
+//                          observation images, the config (train/run_tensorboard.h)
 //   DIR/.lock              held while a run trains into DIR (a second run exits with kLocked)
 //   DIR/trainer.step       the step, rewritten after every update (common/step_file.h):
 //                          `rl-collect --pace.run DIR` keeps pace with it
@@ -33,6 +35,7 @@
 #include "common/error.h"
 #include "data/dataset_sampler.h"
 #include "replay/replay_mix.h"
+#include "train/run_tensorboard.h"
 
 namespace perpetua {
 
@@ -57,8 +60,9 @@ struct TrainRunConfig {
   int keep_checkpoints = 3;
   int log_every = 50;
   DatasetSamplerConfig dataset;
+  TensorBoardConfig tensorboard;
 
-  // The fields above, then the group "dataset".
+  // The fields above, then the groups "dataset" and "tensorboard".
   void Visit(ConfigVisitor& v);
   // Throws Error(kUsage) naming the flag.
   void Validate() const;
@@ -94,6 +98,8 @@ class TrainingRun {
   // learner's update (excluding its batch wait) and in total.
   double update_seconds() const;
   double wall_seconds() const;
+  // Seconds spent writing TensorBoard records since Init.
+  double tensorboard_seconds() const;
 
  private:
   struct Impl;

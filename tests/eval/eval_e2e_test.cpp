@@ -14,6 +14,7 @@
 #include "env_factory/make_env.h"
 #include "rollout/rollout.h"
 #include "rollout/video.h"
+#include "support/tensorboard_events.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -246,6 +247,48 @@ TEST_CASE("checkpoints with deep or wrongly typed metadata behind a valid hash a
     CHECK(r.err.find(message) != std::string::npos);
     CHECK(testing::Lines(r.err).size() == 1);
   }
+}
+
+
+TEST_CASE("--tensorboard writes the success rate and its interval at the given step") {
+  TempDir tmp;
+  const ProcessResult r = RunProcess(Eval({"--policy", "scripted", "--episodes", "8", "--json", tmp / "report.json",
+                                           "--tensorboard", tmp / "tb", "--tensorboard-step", "1500"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json report = nlohmann::json::parse(testing::ReadFile(tmp / "report.json"));
+  const std::vector<std::string> files = testing::EventFiles(tmp / "tb");
+  REQUIRE(files.size() == 1);
+  const auto tags = testing::ValuesByTag(files);
+  CHECK(tags.size() == 3);
+  const std::vector<std::pair<std::string, double>> expected = {
+      {"heldout/success", report["a"]["success_rate"].get<double>()},
+      {"heldout/wilson_low", report["a"]["wilson95"][0].get<double>()},
+      {"heldout/wilson_high", report["a"]["wilson95"][1].get<double>()}};
+  for (const auto& [tag, value] : expected) {
+    INFO(tag);
+    REQUIRE(tags.count(tag));
+    REQUIRE(tags.at(tag).size() == 1);
+    CHECK(tags.at(tag)[0].step == 1500);
+    CHECK(tags.at(tag)[0].value["scalar"].get<double>() == doctest::Approx(value).epsilon(1e-6));
+  }
+  // A second evaluation adds a file to the same run directory.
+  REQUIRE(RunProcess(Eval({"--policy", "random", "--episodes", "2", "--json", tmp / "r2.json", "--tensorboard",
+                           tmp / "tb", "--tensorboard-step", "3000"}))
+              .exit_code == 0);
+  CHECK(testing::EventFiles(tmp / "tb").size() == 2);
+
+  ProcessResult bad = RunProcess(Eval({"--policy", "random", "--tensorboard", tmp / "tb", "--tensorboard-step", "-1"}));
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err == "rl-eval: error: --tensorboard-step must be >= 0\n");
+  bad = RunProcess(Eval({"--policy", "random", "--tensorboard-step", "10"}));
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err == "rl-eval: error: --tensorboard-step needs --tensorboard DIR\n");
+  testing::WriteFile(tmp / "file", "x");
+  bad = RunProcess(Eval({"--policy", "random", "--episodes", "1", "--tensorboard", tmp / "file"}));
+  CHECK(bad.exit_code == 6);
+  CHECK(testing::Lines(bad.err).size() == 1);
+  CHECK(bad.err.find(tmp / "file") != std::string::npos);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "data/dataset_reader.h"
+#include "support/tensorboard_events.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -78,6 +79,32 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
   CHECK(CountLines(curve) == 3);
   CHECK(ReadFile(dir + "/curve.png").rfind("\x89PNG", 0) == 0);
   CHECK(ReadFile(dir + "/loop.state").find("round=2") != std::string::npos);
+
+  // TensorBoard: each round's held-out success and interval at its training
+  // steps (as in the curve), and the trainer's rows with no step twice.
+  const auto loop = testing::ValuesByTag(testing::EventFiles(dir + "/tensorboard/loop"));
+  std::istringstream rows(curve.substr(curve.find('\n') + 1));
+  std::string row;
+  for (size_t round = 0; std::getline(rows, row); ++round) {
+    std::vector<std::string> cells;
+    std::istringstream split(row);
+    for (std::string cell; std::getline(split, cell, ',');) cells.push_back(cell);
+    CAPTURE(row);
+    REQUIRE(cells.size() >= 7);
+    const std::vector<std::pair<std::string, std::string>> tags = {
+        {"heldout/success", cells[4]}, {"heldout/wilson_low", cells[5]}, {"heldout/wilson_high", cells[6]}};
+    for (const auto& [tag, value] : tags) {
+      REQUIRE(loop.count(tag));
+      REQUIRE(loop.at(tag).size() == 2);
+      CHECK(loop.at(tag)[round].step == std::stoll(cells[3]));
+      CHECK(loop.at(tag)[round].value["scalar"].get<double>() == doctest::Approx(std::stod(value)).epsilon(1e-4));
+    }
+  }
+  const auto train = testing::ValuesByTag(testing::EventFiles(dir + "/train/tensorboard"));
+  REQUIRE(train.count("learner/loss"));
+  const auto& loss = train.at("learner/loss");
+  CHECK(loss.back().step == 40);
+  for (size_t i = 1; i < loss.size(); ++i) CHECK(loss[i].step > loss[i - 1].step);
 }
 
 TEST_CASE("bad loop options are usage errors") {

@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "support/tensorboard_events.h"
 #include "support/test_support.h"
 #include "tensorboard.pb.h"
 #include "tensorboard/crc32c.h"
@@ -54,19 +55,6 @@ std::string OnlyFile(const std::string& dir) {
   const std::vector<std::string> files = testing::ListFiles(dir);
   REQUIRE(files.size() == 1);
   return dir + "/" + files[0];
-}
-
-// read_events.py's output for `files`, one JSON object per line.
-std::vector<nlohmann::json> ReadWithPython(const std::vector<std::string>& files) {
-  std::vector<std::string> argv = {"/usr/bin/python3",
-                                   testing::SourcePath("tests/tensorboard/read_events.py"),
-                                   PERPETUA_PYTHON_PROTO_DIR};
-  argv.insert(argv.end(), files.begin(), files.end());
-  const testing::ProcessResult r = testing::RunProcess(argv);
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  std::vector<nlohmann::json> lines;
-  for (const std::string& line : testing::Lines(r.out)) lines.push_back(nlohmann::json::parse(line));
-  return lines;
 }
 
 void CheckFileVersion(const Event& event) {
@@ -221,7 +209,7 @@ TEST_CASE("scalars images and text read back with the C++ and the Python reader"
     }
   }
 
-  const std::vector<nlohmann::json> lines = ReadWithPython({path});
+  const std::vector<nlohmann::json> lines = testing::ReadEventsWithPython({path});
   REQUIRE(lines.size() == 5);
   CHECK(lines[0]["file_version"] == "brain.Event:2");
   CHECK(lines[1]["step"] == 0);
@@ -255,7 +243,7 @@ TEST_CASE("the Python reader stops at a corrupt record like the C++ one") {
   const size_t start = kRecordOverhead + intact.records[0].size() + record_size;
   bytes[start + 13] = static_cast<char>(bytes[start + 13] ^ 1);
   testing::WriteFile(path, bytes);
-  const std::vector<nlohmann::json> lines = ReadWithPython({path});
+  const std::vector<nlohmann::json> lines = testing::ReadEventsWithPython({path});
   REQUIRE(lines.size() == 3);
   CHECK(lines[1]["step"] == 0);
   CHECK(lines[2]["stop"] == "bad data CRC");
@@ -424,7 +412,7 @@ TEST_CASE("a writer SIGKILLed at random instants leaves only complete records") 
   // The independent reader agrees on the first files: same record counts, no CRC failures.
   const std::vector<std::string> sample(paths.begin(), paths.begin() + std::min<size_t>(5, paths.size()));
   int64_t python_records = 0, sample_records = 0;
-  for (const nlohmann::json& line : ReadWithPython(sample)) {
+  for (const nlohmann::json& line : testing::ReadEventsWithPython(sample)) {
     if (line.contains("stop")) {
       CHECK(line["stop"] == "short record");
     } else {
