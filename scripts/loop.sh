@@ -293,7 +293,7 @@ set yrange [0:1]
 set key left top
 set grid
 set xlabel "episodes collected"
-set ylabel "success on held-out objects"
+set ylabel "held-out success"
 plot "$curve" every ::1 using 3:5:6:7 with yerrorlines title "promoted/candidate" lw 2
 set xlabel "wall-clock minutes"
 plot "$curve" every ::1 using 2:5:6:7 with yerrorlines title "" lw 2
