@@ -447,9 +447,12 @@ while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] |
 done
 
 # 3. Final evaluation of the promoted policy.
+# Its success and interval go to TensorBoard as a run of their own
+# ($dir/tensorboard/final), at the training steps of the last round.
 final="$dir/final.json"
 "$bin/rl-eval" "${eval_cell[@]}" --policy "$dir/promoted.ckpt" \
-  --episodes "$final_episodes" --seed $((seed + 99)) --json "$final" 2>>"$log" &
+  --episodes "$final_episodes" --seed $((seed + 99)) --json "$final" \
+  --tensorboard "$dir/tensorboard/final" --tensorboard-step $((round * round_steps)) 2>>"$log" &
 children=($!)
 wait "${children[0]}"
 children=()

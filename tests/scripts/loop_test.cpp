@@ -100,6 +100,14 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
       CHECK(loop.at(tag)[round].value["scalar"].get<double>() == doctest::Approx(std::stod(value)).epsilon(1e-4));
     }
   }
+  // The final evaluation: a run of its own, at the last round's steps.
+  const auto final_board = testing::ValuesByTag(testing::EventFiles(dir + "/tensorboard/final"));
+  REQUIRE(final_board.count("heldout/success"));
+  REQUIRE(final_board.at("heldout/success").size() == 1);
+  CHECK(final_board.at("heldout/success")[0].step == 40);
+  const std::string final_json = ReadFile(dir + "/final.json");
+  const double final_rate = std::stod(final_json.substr(final_json.find("\"success_rate\":") + 15));
+  CHECK(final_board.at("heldout/success")[0].value["scalar"].get<double>() == doctest::Approx(final_rate));
   const auto train = testing::ValuesByTag(testing::EventFiles(dir + "/train/tensorboard"));
   REQUIRE(train.count("learner/loss"));
   const auto& loss = train.at("learner/loss");
