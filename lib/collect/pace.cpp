@@ -1,20 +1,13 @@
 #include "collect/pace.h"
 
 #include <cmath>
-#include <cstdio>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/step_file.h"
 
 namespace perpetua {
-namespace {
-std::string FormatNumber(double x) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", x);
-  return text;
-}
-}  // namespace
 
 void PaceConfig::Validate() const {
   if (run.empty()) return;
@@ -25,7 +18,7 @@ void PaceConfig::Validate() const {
 }
 
 std::string PaceConfig::Describe() const {
-  return FormatNumber(ratio) + " steps per gradient step, " + std::to_string(ahead) + " ahead";
+  return ShortestNumberText(ratio) + " steps per gradient step, " + std::to_string(ahead) + " ahead";
 }
 
 TrainerPace::TrainerPace(const PaceConfig& config)
@@ -41,7 +34,7 @@ bool TrainerPace::MayStart(int64_t collected) {
   const bool may = static_cast<double>(collected) < static_cast<double>(config_.ahead) + config_.ratio * trained;
   if (!may && !told_) {
     LogInfo("pacing: " + std::to_string(collected) + " steps collected for " + std::to_string(trained) +
-            " gradient steps of " + config_.run + " (ratio " + FormatNumber(config_.ratio) +
+            " gradient steps of " + config_.run + " (ratio " + ShortestNumberText(config_.ratio) +
             "); waiting for the trainer from here on");
     told_ = true;
   }

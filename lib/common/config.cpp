@@ -212,6 +212,8 @@ void SetFieldFromText(const FieldInfo& field, const std::string& text, const std
   }
 }
 
+std::string ShortestNumberText(double x) { return ShortestText(x); }
+
 // One line per field, its help as a comment at the end of that line, two
 // spaces of indent per group level: `key: value  # help`, `group:  # help`.
 // Values are emitted by yaml-cpp in flow style (quoted where YAML needs it,

@@ -116,6 +116,10 @@ void ApplyYamlFile(const std::string& path, const std::vector<FieldInfo>& fields
 // naming `source` on bad values.
 void SetFieldFromText(const FieldInfo& field, const std::string& text, const std::string& source);
 
+// The shortest decimal text that reads back as exactly `x` ("0.0003", not
+// "0.00029999999999999997"): how configs, --help and logs print numbers.
+std::string ShortestNumberText(double x);
+
 // The effective configuration as a YAML document, one "# help" comment per
 // field. A set FieldScope::kSecret field is written as "<redacted>", so
 // secrets never reach --print-config or saved configs.

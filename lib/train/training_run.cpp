@@ -31,6 +31,24 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The names in `dir` that `keep` accepts, sorted (none if `dir` cannot be read).
+template <class Keep>
+std::vector<std::string> NamesIn(const std::string& dir, Keep keep) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (auto* entry = readdir(d)) {
+      if (keep(std::string(entry->d_name))) names.push_back(entry->d_name);
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::string StepName(int64_t step) {
@@ -165,15 +183,10 @@ struct TrainingRun::Impl {
   // (WriteFileAtomic's "<name>.tmp-<token>"). Only the lock holder writes
   // here, so none of them is in progress.
   void RemoveStaleTemporaries() {
-    DIR* dir = opendir(config.out.c_str());
-    if (!dir) return;
-    std::vector<std::string> stale;
-    while (auto* entry = readdir(dir)) {
-      const std::string name = entry->d_name;
+    const auto stale = NamesIn(config.out, [](const std::string& name) {
       const size_t tmp = name.find(".tmp-");
-      if (tmp != std::string::npos && tmp >= 5 && name.compare(tmp - 5, 5, ".ckpt") == 0) stale.push_back(name);
-    }
-    closedir(dir);
+      return tmp != std::string::npos && EndsWith(name.substr(0, tmp), ".ckpt");
+    });
     for (const std::string& name : stale) {
       if (std::remove((config.out + "/" + name).c_str()) == 0) LogInfo("removed " + name + ", left by a killed run");
     }
@@ -420,17 +433,9 @@ struct TrainingRun::Impl {
 
   void PruneCheckpoints() {
     // Names sort by step thanks to zero padding.
-    std::vector<std::string> names;
-    if (auto* dir = opendir(config.out.c_str())) {
-      while (auto* entry = readdir(dir)) {
-        const std::string name = entry->d_name;
-        if (name.rfind("ckpt-", 0) == 0 && name.size() > 5 && name.substr(name.size() - 5) == ".ckpt") {
-          names.push_back(name);
-        }
-      }
-      closedir(dir);
-    }
-    std::sort(names.begin(), names.end());
+    const auto names = NamesIn(config.out, [](const std::string& name) {
+      return name.rfind("ckpt-", 0) == 0 && name.size() > 5 && EndsWith(name, ".ckpt");
+    });
     for (size_t i = 0; i + config.keep_checkpoints < names.size(); ++i) {
       std::remove((config.out + "/" + names[i]).c_str());
     }
