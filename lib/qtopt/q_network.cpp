@@ -115,6 +115,12 @@ QNetworkImpl::QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec)
   }
   fc_ = register_module("fc", torch::nn::Linear(in * h * w, config.hidden));
   out_ = register_module("out", torch::nn::Linear(config.hidden, 1));
+  if (spec.terminate_index >= 0) {
+    std::vector<float> canonical(spec.action_low.size());
+    for (size_t i = 0; i < canonical.size(); ++i) canonical[i] = 0.5f * (spec.action_low[i] + spec.action_high[i]);
+    canonical[static_cast<size_t>(spec.terminate_index)] = spec.action_high[static_cast<size_t>(spec.terminate_index)];
+    canonical_terminate_ = torch::tensor(canonical).view({1, -1});
+  }
 }
 
 torch::Tensor QNetworkImpl::Embed(const torch::Tensor& image) {
@@ -123,8 +129,19 @@ torch::Tensor QNetworkImpl::Embed(const torch::Tensor& image) {
   return x;
 }
 
+torch::Tensor QNetworkImpl::CanonicalActions(const torch::Tensor& action) {
+  if (spec_.terminate_index < 0) return action;
+  // Read-only here: target workers call Head from several threads.
+  const torch::Tensor canonical = canonical_terminate_.device() == action.device()
+                                      ? canonical_terminate_
+                                      : canonical_terminate_.to(action.device());
+  const torch::Tensor terminates = action.select(1, spec_.terminate_index).gt(0).unsqueeze(1);
+  return torch::where(terminates, canonical, action);
+}
+
 torch::Tensor QNetworkImpl::Head(const torch::Tensor& embedding, const torch::Tensor& proprio,
-                                 const torch::Tensor& action) {
+                                 const torch::Tensor& raw_action) {
+  const torch::Tensor action = CanonicalActions(raw_action);
   const torch::Tensor merged_input = spec_.proprio_dim > 0 ? torch::cat({action, proprio}, 1) : action;
   const torch::Tensor m = action_mlp_->forward(merged_input);
   torch::Tensor x = torch::relu(embedding + m.unsqueeze(-1).unsqueeze(-1));

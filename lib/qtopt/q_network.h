@@ -7,6 +7,13 @@
 //
 // The image embedding E depends on the state only, so CEM computes it once
 // per state and evaluates many actions through Head() alone.
+//
+// Terminating actions (spec().terminate_index, nn/input_spec.h) are one
+// action whatever their other components: Head() replaces every action whose
+// terminate component is > 0 by the canonical one (terminate = its upper
+// bound, every other component the middle of its range) before reading it,
+// so the data's many copies of "terminate here" train one value and CEM
+// cannot pick among copies that differ only by the network's noise.
 // Include only from LibTorch translation units.
 #pragma once
 
@@ -49,6 +56,8 @@ class QNetworkImpl : public torch::nn::Module {
   // embedding [B,C,h,w], proprio [B,P] float32, action [B,A] float32 -> logits [B].
   torch::Tensor Head(const torch::Tensor& embedding, const torch::Tensor& proprio,
                      const torch::Tensor& action);
+  // action [B,A] with its terminating rows replaced by the canonical one (see above).
+  torch::Tensor CanonicalActions(const torch::Tensor& action);
   // Embed + Head -> logits [B].
   torch::Tensor forward(const torch::Tensor& image, const torch::Tensor& proprio,
                         const torch::Tensor& action);
@@ -63,6 +72,7 @@ class QNetworkImpl : public torch::nn::Module {
   torch::nn::Sequential action_mlp_{nullptr};
   torch::nn::ModuleList head_convs_{nullptr};
   torch::nn::Linear fc_{nullptr}, out_{nullptr};
+  torch::Tensor canonical_terminate_;  // [1,A] CPU, when the spec has a terminate component (not a parameter)
 };
 TORCH_MODULE(QNetwork);
 
