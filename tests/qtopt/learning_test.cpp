@@ -32,9 +32,9 @@ namespace perpetua {
 namespace {
 
 constexpr uint64_t kEvalSeed0 = 1000000;  // evaluation placements; collection seeds stay below
-constexpr int kRounds = 14;
+constexpr int kRounds = 12;
 constexpr int kStepsPerRound = 500;
-constexpr int kEpisodesPerRound = 400;
+constexpr int kEpisodesPerRound = 300;
 
 EnvConfig Cell() {
   EnvConfig config;
