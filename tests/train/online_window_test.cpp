@@ -100,7 +100,6 @@ TEST_CASE("rl-train picks up shards that appear in --data while it trains") {
   }
   REQUIRE(run.ErrSoFar().find("training q") != std::string::npos);
   WriteShards(tmp / "data", 6, 50);  // 2 shards, 18 transitions
-  const std::string want = "offline buffer: ";
   for (int i = 0; i < 600 && run.ErrSoFar().find("27 transitions") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -108,7 +107,8 @@ TEST_CASE("rl-train picks up shards that appear in --data while it trains") {
   const auto result = run.Wait();
   INFO(result.err);
   CHECK(result.exit_code == 130);
-  CHECK(result.err.find("rl-train: offline buffer: 2 new shard(s) in --data, 27 transitions") != std::string::npos);
+  CHECK(result.err.find("rl-train: offline buffer: ") != std::string::npos);
+  CHECK(result.err.find(" new shard(s) in --data, 27 transitions") != std::string::npos);
 }
 
 TEST_CASE("rl-train --online-window and --data-refresh-s refuse bad values with one line") {
