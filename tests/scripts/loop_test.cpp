@@ -411,7 +411,7 @@ TEST_CASE("one trainer and one collector serve the whole run; checkpoints are ev
     return n;
   };
   CHECK(count("loop: rl-train started (pid ") == 1);
-  CHECK(count("rl-train: training q") == 1);  // the trainer's own start line
+  CHECK(count("rl-train: training qtopt") == 1);  // the trainer's own start line
   CHECK(count("the first checkpoint exists: the live collector now acts with") == 1);
   CHECK(log.find("rl-collect: policy scripted") != std::string::npos);
   CHECK(ReadFile(dir + "/train/config.yaml").find("online_window: 500") != std::string::npos);

@@ -95,10 +95,10 @@ TEST_CASE("rl-train picks up shards that appear in --data while it trains") {
   testing::ChildProcess run(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "1000000",
                                    "--data-refresh-s", "0.05"}));
   // Wait until it trains, then a collector adds a shard.
-  for (int i = 0; i < 600 && run.ErrSoFar().find("training q") == std::string::npos; ++i) {
+  for (int i = 0; i < 600 && run.ErrSoFar().find("training qtopt") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  REQUIRE(run.ErrSoFar().find("training q") != std::string::npos);
+  REQUIRE(run.ErrSoFar().find("training qtopt") != std::string::npos);
   WriteShards(tmp / "data", 6, 50);  // 2 shards, 18 transitions
   for (int i = 0; i < 600 && run.ErrSoFar().find("27 transitions") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
