@@ -22,7 +22,8 @@
 # default 1 for sac, as SAC is usually run, and 0 for q, whose collectors
 # ran asynchronously in QT-Opt), --rounds N (stop after N rounds; 0 = only the
 # time budget), --offline, --train-arg ARG (passed to rl-train, repeatable:
-# --network.* for q, --sac.* for sac), --config FILE (the same options as
+# --network.* for q, --sac.* for sac; not a flag the loop sets, such as
+# --steps, --checkpoint-every or --online-window), --config FILE (the same options as
 # "key: value" lines, key without the dashes, e.g. "env: push" or
 # "train-arg: --sac.critic-lr=3e-4"; "#" starts a comment).
 #
@@ -97,7 +98,7 @@ train_args=()
 prog=loop
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
-usage() { sed -n '2,71p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '2,72p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 
 # config_args FILE: prints the options of a --config file, one word per line
 # ("key: value" -> "--key" and "value"; a bare "offline: true" -> "--offline").
