@@ -73,8 +73,8 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
   // the trainer outran its evaluation (then it is skipped, logged).
   const std::string curve = ReadFile(dir + "/curve.csv");
   CHECK(curve.rfind("round,minutes,episodes,train_steps,success,", 0) == 0);
-  const int rows = CountLines(curve) - 1;
-  CHECK((rows == 1 || rows == 2));
+  const int evaluated = CountLines(curve) - 1;
+  CHECK((evaluated == 1 || evaluated == 2));
   CHECK(curve.substr(curve.rfind('\n', curve.size() - 2) + 1).rfind("2,", 0) == 0);
   for (const std::string report : {"eval/round-2.json", "final.json"}) {
     CAPTURE(report);
@@ -82,7 +82,7 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
     CHECK(text.find("\"success_rate\"") != std::string::npos);
     CHECK(text.find("\"wilson95\"") != std::string::npos);
   }
-  if (rows == 2) {
+  if (evaluated == 2) {
     CHECK(ReadFile(dir + "/eval/round-1.json").find("\"success_rate\"") != std::string::npos);
     CHECK(ReadFile(dir + "/eval/round-2.json").find("\"verdict\"") != std::string::npos);
   } else {
@@ -107,7 +107,7 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
         {"heldout/success", cells[4]}, {"heldout/wilson_low", cells[5]}, {"heldout/wilson_high", cells[6]}};
     for (const auto& [tag, value] : tags) {
       REQUIRE(loop.count(tag));
-      REQUIRE(loop.at(tag).size() == static_cast<size_t>(rows));
+      REQUIRE(loop.at(tag).size() == static_cast<size_t>(evaluated));
       CHECK(loop.at(tag)[round].step == std::stoll(cells[3]));
       CHECK(loop.at(tag)[round].value["scalar"].get<double>() == doctest::Approx(std::stod(value)).epsilon(1e-4));
     }
