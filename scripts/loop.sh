@@ -351,7 +351,7 @@ start_trainer() {
                --keep-checkpoints 4 "${resume[@]}" "${train_args[@]}")
   if [ "$offline" = 1 ]; then
     say "round $((round + 1)): training to step $target offline (one trainer for the run, no collector)"
-    "${train[@]}" --data-refresh-s 0 >/dev/null 2>>"$log" &
+    "${train[@]}" >/dev/null 2>>"$log" &
   else
     "${train[@]}" --online - --online-window "$online_window" <"$fifo" >/dev/null 2>>"$log" &
   fi
