@@ -10,44 +10,63 @@
 # grasp; grasp collects on --objects train and evaluates on held-out
 # objects, the other cells on unseen episode seeds), --algo q|sac (the
 # rl-train verb, default q; the bootstrap uses the cell's own scripted
-# policy either way), --round-steps N (gradient steps per round),
-# --eval-episodes N (per round), --final-episodes N, --bootstrap-scripted N,
+# policy either way), --round-steps N (gradient steps per round: the trainer
+# writes a checkpoint every N steps and each is evaluated), --eval-episodes N
+# (per round), --final-episodes N, --bootstrap-scripted N,
 # --bootstrap-random N, --batch-size N, --collector-nice N (priority of the
-# live collector, default 5), --pace R (the live collector takes at most R
+# live collector, default 5), --eval-nice N (priority of the evaluations
+# during training, default 10), --online-window N (the trainer's online
+# buffer: the newest N transitions, default 20000; rl-train --online-window),
+# --pace R (the live collector takes at most R
 # environment steps per gradient step, rl-collect --pace.*; 0 = unpaced;
 # default 1 for sac, as SAC is usually run, and 0 for q, whose collectors
 # ran asynchronously in QT-Opt), --rounds N (stop after N rounds; 0 = only the
 # time budget), --offline, --train-arg ARG (passed to rl-train, repeatable:
-# --network.* for q, --sac.* for sac), --config FILE (the same options as
+# --network.* for q, --sac.* for sac; not a flag the loop sets, such as
+# --steps, --checkpoint-every or --online-window), --config FILE (the same options as
 # "key: value" lines, key without the dashes, e.g. "env: push" or
 # "train-arg: --sac.critic-lr=3e-4"; "#" starts a comment).
 #
 # What it does, in DIR:
 #   1. bootstrap   rl-collect with the scripted policy (epsilon-greedy toward
 #                  random) and the random policy           -> DIR/data/
-#   2. rounds      rl-collect --policy DIR/train/latest.ckpt --reload --forever
-#                    | rl-train ALGO --data DIR/data --online - --resume
-#                  for --round-steps gradient steps, then the collector is
-#                  stopped (SIGTERM: it finishes its episode and flushes);
-#                  rl-eval of the new checkpoint on held-out objects, paired
-#                  with the promoted one; promotion to DIR/promoted.ckpt unless
-#                  the paired test says it is worse; a row in DIR/curve.csv and
-#                  the plot DIR/curve.png.
+#   2. training    ONE trainer and ONE live collector for the whole run:
+#                    rl-collect --policy DIR/train/latest.ckpt --reload --forever
+#                      | rl-train ALGO --data DIR/data --online - --resume
+#                          --checkpoint-every ROUND_STEPS --online-window N
+#                  (the collector acts with the scripted policy until the
+#                  first checkpoint exists). The trainer samples half of each
+#                  batch from the newest N streamed transitions and half from
+#                  everything in DIR/data (new shards join it as they land).
+#                  A round is ROUND_STEPS gradient steps: as each round's
+#                  checkpoint DIR/train/ckpt-<step>.ckpt appears, rl-eval
+#                  (at --eval-nice, on one thread) evaluates it on held-out
+#                  objects, paired with the promoted one, while training goes
+#                  on; promotion to DIR/promoted.ckpt unless the paired test
+#                  says it is worse; a row in DIR/curve.csv and the plot
+#                  DIR/curve.png. An evaluation that falls behind takes the
+#                  newest checkpoint and skips the stale ones (logged). When
+#                  the budget is spent (or --rounds are evaluated) the
+#                  collector and the trainer are stopped (SIGTERM: they finish
+#                  cleanly).
 #   3. at the end  rl-eval of the promoted policy on --final-episodes held-out
 #                  episodes -> DIR/final.json (its path is printed on stdout).
-# With --offline the rounds train on the bootstrap data only (no collector):
+# With --offline the trainer trains on the bootstrap data only (no collector):
 # the baseline that shows what perpetual collection adds.
 #
-# Stopping and resuming: Ctrl-C (or SIGTERM) stops the round cleanly; running
+# Stopping and resuming: Ctrl-C (or SIGTERM) stops the tools cleanly; running
 # the same command again resumes (bootstrap counted from the data, training
 # from DIR/train/latest.ckpt, the wall-clock budget from DIR/loop.state, a
-# file of round=, spent_s= and round_s= lines holding whole numbers).
+# file of round=, spent_s= and round_s= lines holding whole numbers: the last
+# round evaluated, the seconds spent, the seconds between the last two
+# evaluations). A fresh run evaluates at least one round whatever the budget.
 # Damage: episodes a killed collector left staged are recovered
 # (rl-data recover) and shards that do not verify are moved to
-# DIR/data/.quarantine (rl-data quarantine) before episodes are counted. A
-# live collector that dies mid-round is restarted (at most 3 times a round);
-# then the round fails. Promotion is atomic and durable (a crash leaves the
-# old promoted.ckpt or the new one).
+# DIR/data/.quarantine (rl-data quarantine) before episodes are counted; a
+# trainer that finds damage (exit 3) is restarted after the quarantine. A
+# live collector that dies is restarted (at most 3 times a round); then the
+# loop fails. Promotion is atomic and durable (a crash leaves the old
+# promoted.ckpt or the new one).
 # Exit codes: 0 done, 2 usage, 3 a damaged loop.state or dataset, 8 another
 # loop runs in DIR, 130 interrupted, otherwise the failing tool's code (4
 # for a collector that keeps dying by a signal).
@@ -69,6 +88,8 @@ objects=train
 offline=0
 batch_size=64
 collector_nice=5
+eval_nice=10
+online_window=20000
 algo=q
 env=grasp
 pace=
@@ -77,7 +98,7 @@ train_args=()
 prog=loop
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
-usage() { sed -n '2,53p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '2,72p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 
 # config_args FILE: prints the options of a --config file, one word per line
 # ("key: value" -> "--key" and "value"; a bare "offline: true" -> "--offline").
@@ -117,7 +138,7 @@ done
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir|--minutes|--rounds|--seed|--round-steps|--eval-episodes|--final-episodes|--bootstrap-scripted|\
-    --bootstrap-random|--batch-size|--collector-nice|--algo|--env|--pace|--config|--train-arg)
+    --bootstrap-random|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg)
       [ $# -ge 2 ] || die_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -132,6 +153,8 @@ while [ $# -gt 0 ]; do
     --bootstrap-random) bootstrap_random="$2"; shift 2 ;;
     --batch-size) batch_size="$2"; shift 2 ;;
     --collector-nice) collector_nice="$2"; shift 2 ;;
+    --eval-nice) eval_nice="$2"; shift 2 ;;
+    --online-window) online_window="$2"; shift 2 ;;
     --offline) offline=1; shift ;;
     --algo) algo="$2"; shift 2 ;;
     --env) env="$2"; shift 2 ;;
@@ -162,6 +185,9 @@ require_int --bootstrap-scripted "$bootstrap_scripted"
 require_int --bootstrap-random "$bootstrap_random"
 require_int --batch-size "$batch_size"
 require_int --collector-nice "$collector_nice"
+require_int --eval-nice "$eval_nice"
+require_int --online-window "$online_window"
+[ "$round_steps" -ge 1 ] || die_usage "--round-steps: must be >= 1"
 
 # Build (a no-op when up to date) unless pointed at prebuilt tools.
 [ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
@@ -169,7 +195,7 @@ mkdir -p "$dir"/{data,train,eval,logs}
 log="$dir/logs/loop.log"
 say() { echo "loop: $*" | tee -a "$log" >&2; }
 
-exec 7>&-  # fd 7 is the live stream (below), open only during a round
+exec 7>&-  # fd 7 is the live stream (below), open only while the collector runs
 # One loop per directory.
 exec 9>"$dir/.loop.lock"
 if ! flock -n 9; then
@@ -302,149 +328,266 @@ EOF
   [ -s "$dir/curve.png.tmp" ] && mv -f "$dir/curve.png.tmp" "$dir/curve.png"
 }
 
-# 2. Rounds until the wall-clock budget is spent.
-# A round starts only if one as long as the last would end within the budget.
-# train_round: round $r's training to step $steps (with the live collector
-# unless --offline); returns rl-train's exit code. A live collector that dies
-# is restarted, at most 3 times; then the loop stops (see the header).
-train_round() {
-  local resume=() acting first now restarts=0 status ended collector_status
+# 2. One trainer and one live collector for the whole run; the loop evaluates
+# each round's checkpoint (DIR/train/ckpt-<step>.ckpt, step a multiple of
+# --round-steps) as it appears, at low priority, while training goes on.
+target=$((rounds > 0 ? rounds * round_steps : 1000000000))  # the budget stops it first
+ckpt_of() { printf '%s/train/ckpt-%08d.ckpt' "$dir" "$1"; }
+trainer="" collector="" evaluator="" acting_mode="" restarts=0 quarantines=0
+fifo="$dir/.stream"
+set_children() {  # what an interrupt stops
+  children=()
+  local pid
+  for pid in "$trainer" "$collector" "$evaluator"; do [ -z "$pid" ] || children+=("$pid"); done
+}
+
+start_trainer() {
+  local resume=()
   [ -f "$dir/train/latest.ckpt" ] && resume=(--resume)
-  local train=("$bin/rl-train" "$algo" --data "$dir/data" --out "$dir/train" --steps "$steps"
-               --batch-size "$batch_size" --seed "$seed" "${resume[@]}" "${train_args[@]}")
+  # --checkpoint-every: one numbered checkpoint per round (the loop evaluates
+  # them); --keep-checkpoints: room for an evaluation that falls behind.
+  local train=("$bin/rl-train" "$algo" --data "$dir/data" --out "$dir/train" --steps "$target"
+               --batch-size "$batch_size" --seed "$seed" --checkpoint-every "$round_steps"
+               --keep-checkpoints 4 "${resume[@]}" "${train_args[@]}")
   if [ "$offline" = 1 ]; then
-    say "round $r: offline training to step $steps"
+    say "round $((round + 1)): training to step $target offline (one trainer for the run, no collector)"
     "${train[@]}" >/dev/null 2>>"$log" &
-    children=($!)
-    wait "${children[0]}" || return $?
-    return 0
+  else
+    "${train[@]}" --online - --online-window "$online_window" <"$fifo" >/dev/null 2>>"$log" &
   fi
+  trainer=$!
+  say "rl-train started (pid $trainer) to step $target"
+  set_children
+}
+
+# The collector acts with the newest checkpoint once there is one (hot
+# reload), before that with the scripted policy.
+collector_acting() {
   if [ -f "$dir/train/latest.ckpt" ] && [ "$algo" = sac ]; then
     acting=(--policy "$dir/train/latest.ckpt" --reload)  # SAC explores by sampling its own actions
+    acting_mode=learned
   elif [ -f "$dir/train/latest.ckpt" ]; then
     acting=(--policy "$dir/train/latest.ckpt" --reload --exploration.epsilon 0.2
             --exploration.toward random)
+    acting_mode=learned
   else
     acting=(--policy scripted --exploration.epsilon 0.3 --exploration.toward random)
+    acting_mode=scripted
   fi
-  first=$(episodes_in "$dir/data") || exit $?
-  say "round $r: training to step $steps on $first episodes plus the live stream"
-  # The collector's shard paths stream into the trainer's stdin. The loop
-  # holds the stream open too (fd 7), so that a collector's death is not the
-  # end of the stream and a restarted collector continues it.
-  fifo="$dir/.stream"
-  rm -f "$fifo"; mkfifo "$fifo"
-  exec 7<>"$fifo"
-  "${train[@]}" --online - <"$fifo" >/dev/null 2>>"$log" &
-  trainer=$!
-  # Shards reach the trainer when they close: 50 episodes per shard keeps
-  # the file count low for a fast collector; a paced one closes a shard
-  # every 10 episodes, so that its data reaches the trainer within a round.
-  local paced=() shard_episodes=50
-  if awk -v p="$pace" 'BEGIN { exit !(p > 0) }'; then
-    paced=(--pace.run "$dir/train" --pace.ratio "$pace")
-    shard_episodes=10
-  fi
-  start_collector() {
-    # The collector runs at a lower priority on one thread: on a small machine
-    # the gradient steps, not the episodes, are what is scarce (a real robot
-    # paces itself; --pace paces a simulated one).
-    nice -n "$collector_nice" "$bin/rl-collect" "${collect_cell[@]}" --out "$dir/data" --threads 1 \
-      "${acting[@]}" "${paced[@]}" --forever --first-episode "$1" --seed $((seed * 1000 + r)) \
-      --dataset.episodes-per-shard "$shard_episodes" >&7 2>>"$log" &
-    collector=$!
-    children=("$trainer" "$collector")
-  }
-  start_collector "$first"
-  while :; do
-    ended=""
-    status=0
-    wait -n -p ended "$trainer" "$collector" || status=$?
-    [ "$ended" = "$collector" ] || break  # the trainer is done (or failed)
-    say "round $r: the live collector (rl-collect) exited with code $status mid-round"
-    if [ "$restarts" -ge 3 ]; then
-      say "round $r failed: the live collector died $((restarts + 1)) times; stopping the trainer"
-      kill -TERM "$trainer" 2>/dev/null || true
-      wait "$trainer" 2>/dev/null || true
-      exec 7>&-; rm -f "$fifo"
-      spent_s=$(elapsed_s); save_state
-      [ "$status" -lt 128 ] && [ "$status" -gt 0 ] || status=4
-      exit "$status"
-    fi
-    restarts=$((restarts + 1))
-    # Its staged episodes become shards (streamed to the trainer) before the
-    # count, so that the new collector's episode indices follow them.
-    status=0
-    "$bin/rl-data" recover "$dir/data" >&7 2>>"$log" || status=$?
-    [ "$status" = 0 ] && now=$(episodes_in "$dir/data") || status=$?
-    [ "$status" = 0 ] || { kill -TERM "$trainer"; wait; exit "$status"; }
-    say "round $r: restarting the live collector ($restarts of 3) at episode $now"
-    start_collector "$now"
-  done
-  kill -TERM "$collector" 2>/dev/null || true
-  collector_status=0
-  wait "$collector" 2>/dev/null || collector_status=$?
-  # 130: stopped by the TERM; 143: TERM arrived before its handler was set.
-  case "$collector_status" in 0|130|143) ;; *)
-    say "round $r: the live collector exited with code $collector_status when stopped" ;;
-  esac
-  exec 7>&-
-  rm -f "$fifo"
+}
+# Shards reach the trainer when they close: 50 episodes per shard keeps the
+# file count low for a fast collector; a paced one closes a shard every 10
+# episodes, so that its data reaches the trainer within a round.
+paced=() shard_episodes=50
+if awk -v p="$pace" 'BEGIN { exit !(p > 0) }'; then
+  paced=(--pace.run "$dir/train" --pace.ratio "$pace")
+  shard_episodes=10
+fi
+start_collector() {  # start_collector FIRST_EPISODE
+  # The collector runs at a lower priority on one thread: on a small machine
+  # the gradient steps, not the episodes, are what is scarce (a real robot
+  # paces itself; --pace paces a simulated one).
+  local acting
+  collector_acting
+  nice -n "$collector_nice" "$bin/rl-collect" "${collect_cell[@]}" --out "$dir/data" --threads 1 \
+    "${acting[@]}" "${paced[@]}" --forever --first-episode "$1" --seed $((seed * 1000 + round + 1)) \
+    --dataset.episodes-per-shard "$shard_episodes" >&7 2>>"$log" &
+  collector=$!
+  set_children
+}
+# stop PID: SIGTERM (the tools finish cleanly) and wait; prints nothing, returns its code.
+stop() {
+  local status=0
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || status=$?
   return "$status"
 }
+stop_collector() {
+  [ -n "$collector" ] || return 0
+  local status=0
+  stop "$collector" || status=$?
+  # 130: stopped by the TERM; 143: TERM arrived before its handler was set.
+  case "$status" in 0|130|143) ;; *) say "the live collector exited with code $status when stopped" ;; esac
+  collector=""
+  set_children
+}
+# Its staged episodes become shards (streamed to the trainer) before the
+# count, so that the new collector's episode indices follow them.
+restart_collector() {
+  local status=0 now
+  "$bin/rl-data" recover "$dir/data" >&7 2>>"$log" || status=$?
+  [ "$status" = 0 ] && now=$(episodes_in "$dir/data") || status=$?
+  [ "$status" = 0 ] || { stop_all; exit "$status"; }
+  [ -z "${1:-}" ] || say "round $((round + 1)): restarting the live collector ($1 of 3) at episode $now"
+  start_collector "$now"
+}
+stop_all() {
+  local pid
+  for pid in "$collector" "$evaluator" "$trainer"; do [ -z "$pid" ] || stop "$pid" || true; done
+  collector="" evaluator="" trainer=""
+  set_children
+}
 
-# 2. Rounds until the wall-clock budget is spent.
-# A round starts only if one as long as the last would end within the budget.
-while [ $(( $(elapsed_s) + round_s )) -lt "$budget_s" ] && { [ "$rounds" = 0 ] || [ "$round" -lt "$rounds" ]; }; do
-  r=$((round + 1))  # the round in progress; $round counts completed rounds
-  steps=$((r * round_steps))
-  status=0
-  train_round || status=$?
-  if [ "$status" = 3 ]; then
-    # rl-train reads every episode's actions and rewards: it finds damage
-    # that the loop's quick count (headers only) cannot see.
-    say "round $r: rl-train found damaged data (exit 3); verifying every shard of $dir/data"
-    if quarantine_invalid "$dir/data"; then
-      say "round $r: retrying without the quarantined shards"
-      status=0
-      train_round || status=$?
-    fi
-  fi
-  [ "$status" = 0 ] || { say "rl-train failed with exit code $status"; exit "$status"; }
-  children=()
+# The newest round checkpoint not yet evaluated (a step > the last round's),
+# as "STEP PATH"; nothing if none.
+newest_round_checkpoint() {
+  local path name step best=-1
+  for path in "$dir"/train/ckpt-*.ckpt; do
+    [ -e "$path" ] || continue
+    name=${path##*/ckpt-}; name=${name%.ckpt}
+    [[ "$name" =~ ^[0-9]+$ ]] || continue
+    step=$((10#$name))
+    [ $((step % round_steps)) = 0 ] && [ "$step" -gt $((round * round_steps)) ] && [ "$step" -gt "$best" ] &&
+      best=$step
+  done
+  [ "$best" -lt 0 ] || echo "$best $(ckpt_of "$best")"
+}
 
-  # Evaluate the candidate on held-out objects (or unseen seeds), paired with the promoted policy.
-  report="$dir/eval/round-$r.json"
-  compare=()
+# start_eval STEP PATH: rl-eval of the checkpoint (a hard link of it, which
+# the trainer's pruning cannot take away) in the background at low priority,
+# paired with the promoted one.
+eval_step="" eval_ckpt="$dir/eval/candidate.ckpt" interval_start=$(elapsed_s)
+start_eval() {
+  local skipped=$(( $1 / round_steps - round - 1 ))
+  [ "$skipped" -le 0 ] || say "evaluation fell behind: skipping $skipped stale round checkpoint(s), evaluating step $1"
+  ln -f "$2" "$eval_ckpt" 2>/dev/null || cp -f "$2" "$eval_ckpt" || return 0  # pruned meanwhile: the next poll
+  eval_step=$1
+  say "round $((eval_step / round_steps)): evaluating $2 (the trainer is at step $(cat "$dir/train/trainer.step" 2>/dev/null | sed 's/^0*\([0-9]\)/\1/'))"
+  local compare=()
   [ -f "$dir/promoted.ckpt" ] && compare=(--compare "$dir/promoted.ckpt")
   # --tensorboard: held-out success and its interval as scalars at the round's
   # training steps, beside rl-train's own in $dir/train/tensorboard/.
-  "$bin/rl-eval" "${eval_cell[@]}" --policy "$dir/train/latest.ckpt" "${compare[@]}" \
-    --episodes "$eval_episodes" --seed $((seed + 7)) --json "$report" \
-    --tensorboard "$dir/tensorboard/loop" --tensorboard-step "$steps" 2>>"$log" &
-  children=($!)
-  wait "${children[0]}"
-  children=()
+  nice -n "$eval_nice" "$bin/rl-eval" "${eval_cell[@]}" --policy "$eval_ckpt" "${compare[@]}" --threads 1 \
+    --episodes "$eval_episodes" --seed $((seed + 7)) --json "$dir/eval/round-$((eval_step / round_steps)).json" \
+    --tensorboard "$dir/tensorboard/loop" --tensorboard-step "$eval_step" 2>>"$log" &
+  evaluator=$!
+  set_children
+}
+# finish_eval STATUS: promotion, the curve row, the state.
+finish_eval() {
+  local r=$((eval_step / round_steps)) report verdict promoted=0 success low high episodes spent_now minutes_now
+  evaluator=""
+  set_children
+  [ "$1" = 0 ] || { say "rl-eval failed with exit code $1"; stop_all; spent_s=$(elapsed_s); save_state; exit "$1"; }
+  report="$dir/eval/round-$r.json"
   verdict=$(json_get "$report" 'r.get("comparison", {}).get("verdict", "first")')
-  promoted=0
   if [ "$verdict" != worse ]; then
-    promote "$dir/train/latest.ckpt" "$dir/promoted.ckpt" ||
-      { say "error: cannot promote $dir/train/latest.ckpt (disk full?)"; exit 6; }
+    promote "$eval_ckpt" "$dir/promoted.ckpt" ||
+      { say "error: cannot promote $eval_ckpt (disk full?)"; stop_all; exit 6; }
     promoted=1
   fi
   success=$(json_get "$report" 'r["a"]["success_rate"]')
   low=$(json_get "$report" 'r["a"]["wilson95"][0]')
   high=$(json_get "$report" 'r["a"]["wilson95"][1]')
-  episodes=$(episodes_in "$dir/data") || exit $?
+  episodes=$(episodes_in "$dir/data") || { local status=$?; stop_all; exit "$status"; }
   spent_now=$(elapsed_s)
   minutes_now=$(awk -v s="$spent_now" 'BEGIN { printf "%.2f", s / 60 }')
-  echo "$r,$minutes_now,$episodes,$steps,$success,$low,$high,$promoted,$verdict" >>"$curve"
+  echo "$r,$minutes_now,$episodes,$eval_step,$success,$low,$high,$promoted,$verdict" >>"$curve"
   plot_curve
   say "round $r: held-out success $success [$low, $high] after $episodes episodes," \
       "$minutes_now min; verdict vs promoted: $verdict; promoted: $promoted"
-  round_s=$((spent_now - spent_s))
-  round=$r; spent_s=$spent_now; start_s=$(date +%s); save_state
-done
+  round_s=$((spent_now - interval_start)); interval_start=$spent_now
+  round=$r; restarts=0
+  spent_s=$spent_now; start_s=$(date +%s); save_state
+}
+
+# Done when the rounds are evaluated, or when the budget is spent once a
+# first round has been (a fresh run always evaluates one).
+budget_spent() { [ "$round" -gt 0 ] && [ "$(elapsed_s)" -ge "$budget_s" ]; }
+rounds_done() { [ "$rounds" != 0 ] && [ "$round" -ge "$rounds" ]; }
+
+if ! budget_spent && ! rounds_done; then
+  if [ "$offline" != 1 ]; then
+    # The collector's shard paths stream into the trainer's stdin. The loop
+    # holds the stream open too (fd 7), so that a collector's death is not the
+    # end of the stream and a restarted collector continues it.
+    rm -f "$fifo"; mkfifo "$fifo"
+    exec 7<>"$fifo"
+    first=$(episodes_in "$dir/data") || exit $?
+    say "round $((round + 1)): training to step $target on $first episodes plus the live stream" \
+        "(one trainer and one collector for the run)"
+  fi
+  start_trainer
+  [ "$offline" = 1 ] || start_collector "$first"
+  trainer_done=0
+  while :; do
+    # The trainer: done (its target reached), damaged data, or failed.
+    if [ -n "$trainer" ] && ! kill -0 "$trainer" 2>/dev/null; then
+      status=0
+      wait "$trainer" || status=$?
+      trainer=""
+      set_children
+      if [ "$status" = 3 ] && [ "$quarantines" -lt 3 ]; then
+        # rl-train reads every episode's actions and rewards: it finds damage
+        # that the loop's quick count (headers only) cannot see.
+        say "round $((round + 1)): rl-train found damaged data (exit 3); verifying every shard of $dir/data"
+        quarantines=$((quarantines + 1))
+        if quarantine_invalid "$dir/data"; then
+          say "round $((round + 1)): retrying without the quarantined shards"
+          start_trainer
+          continue
+        fi
+      fi
+      if [ "$status" != 0 ]; then
+        say "rl-train failed with exit code $status"
+        stop_all; spent_s=$(elapsed_s); save_state
+        exit "$status"
+      fi
+      trainer_done=1
+    fi
+    # The collector: restarted when it dies (at most 3 times a round); it
+    # switches to the learned policy once the first checkpoint exists.
+    if [ -n "$collector" ] && ! kill -0 "$collector" 2>/dev/null; then
+      status=0
+      wait "$collector" || status=$?
+      collector=""
+      set_children
+      say "round $((round + 1)): the live collector (rl-collect) exited with code $status mid-round"
+      if [ "$restarts" -ge 3 ]; then
+        say "round $((round + 1)) failed: the live collector died $((restarts + 1)) times; stopping the trainer"
+        stop_all
+        exec 7>&-; rm -f "$fifo"
+        spent_s=$(elapsed_s); save_state
+        [ "$status" -lt 128 ] && [ "$status" -gt 0 ] || status=4
+        exit "$status"
+      fi
+      restarts=$((restarts + 1))
+      restart_collector "$restarts"
+    elif [ -n "$collector" ] && [ "$acting_mode" = scripted ] && [ -f "$dir/train/latest.ckpt" ]; then
+      say "the first checkpoint exists: the live collector now acts with $dir/train/latest.ckpt"
+      stop_collector
+      restart_collector
+    fi
+    # The evaluation: finished -> its row; else the newest round checkpoint.
+    if [ -n "$evaluator" ] && ! kill -0 "$evaluator" 2>/dev/null; then
+      status=0
+      wait "$evaluator" || status=$?
+      finish_eval "$status"
+    fi
+    if [ -z "$evaluator" ] && ! rounds_done && ! budget_spent; then
+      next=$(newest_round_checkpoint)
+      if [ -n "$next" ]; then
+        start_eval $next
+        continue
+      fi
+    fi
+    # The end: the rounds evaluated, the budget spent, or the trainer done
+    # with nothing left to evaluate.
+    if [ -z "$evaluator" ] && { rounds_done || budget_spent || [ "$trainer_done" = 1 ]; }; then
+      break
+    fi
+    sleep 1
+  done
+  stop_collector
+  [ -z "$trainer" ] || { status=0; stop "$trainer" || status=$?
+    case "$status" in 0|130|143) ;; *) say "rl-train exited with code $status when stopped" ;; esac; }
+  trainer=""
+  set_children
+  exec 7>&-
+  rm -f "$fifo"
+  spent_s=$(elapsed_s); start_s=$(date +%s); save_state
+fi
+children=()
 
 # 3. Final evaluation of the promoted policy.
 # Its success and interval go to TensorBoard as a run of their own

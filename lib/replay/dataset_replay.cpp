@@ -57,11 +57,12 @@ class DatasetReplay : public ReplayData {
         schema_ = sampler->schema();
         first_file_ = FirstShard(dirs);
       }
+      dirs_ = dirs;
+      offline_dataset_ = sampler.get();
       offline_ = std::move(sampler);
     } else {
       offline_ = std::make_unique<EmptySampler>();
     }
-    online_empty_ = std::make_unique<EmptySampler>();
   }
 
   const EnvSpec& spec() const override {
@@ -72,23 +73,27 @@ class DatasetReplay : public ReplayData {
     return *spec_;
   }
   TransitionSampler& offline() override { return *offline_; }
-  TransitionSampler& online() override {
-    if (online_) return *online_;
-    return *online_empty_;
+
+  std::vector<std::string> RefreshOffline() override {
+    if (!offline_dataset_) return {};
+    std::vector<std::string> added = offline_dataset_->Refresh();
+    if (!schema_ && offline_dataset_->num_transitions() > 0) {
+      schema_ = offline_dataset_->schema();
+      first_file_ = FirstShard(dirs_);
+    }
+    return added;
   }
 
-  void AddOnlineShard(const std::string& path) override {
-    if (!online_) {
-      std::optional<Schema> expected = schema_;
-      auto sampler = std::make_unique<DatasetSampler>(std::vector<std::string>{path}, config_, expected);
-      if (!schema_) {
-        schema_ = sampler->schema();
-        first_file_ = path;
-      }
-      online_ = std::move(sampler);
-    } else {
-      online_->AddFile(path);
+  // Each online shard is a sampler of its own with the whole memory budget:
+  // a sampler caches at most its own shard's observations, so the online
+  // buffer's cache is bounded by the window's data.
+  std::unique_ptr<TransitionSampler> OpenShard(const std::string& path) override {
+    auto sampler = std::make_unique<DatasetSampler>(std::vector<std::string>{path}, config_, schema_);
+    if (!schema_) {
+      schema_ = sampler->schema();
+      first_file_ = path;
     }
+    return sampler;
   }
 
  private:
@@ -101,9 +106,9 @@ class DatasetReplay : public ReplayData {
   }
 
   DatasetSamplerConfig config_;
+  std::vector<std::string> dirs_;
   std::unique_ptr<TransitionSampler> offline_;
-  std::unique_ptr<DatasetSampler> online_;
-  std::unique_ptr<EmptySampler> online_empty_;
+  DatasetSampler* offline_dataset_ = nullptr;  // offline_, when --data was given
   std::optional<Schema> schema_;
   std::string first_file_;
   mutable std::optional<EnvSpec> spec_;

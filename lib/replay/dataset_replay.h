@@ -1,6 +1,7 @@
 // ReplayData over trajectory datasets on disk (lib/data): the offline buffer
-// is a DatasetSampler over the --data directories, the online buffer a
-// DatasetSampler that grows with every shard path added. Torch-free.
+// is a DatasetSampler over the --data directories (RefreshOffline adds the
+// shards that appear there later), and every online shard opens as a
+// DatasetSampler of its own (ReplayMix keeps a window of them). Torch-free.
 #pragma once
 
 #include <memory>

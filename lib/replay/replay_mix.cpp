@@ -50,14 +50,17 @@ TransitionBatch ConcatBatches(const TransitionBatch& a, const TransitionBatch& b
   return out;
 }
 
-ReplayMix::ReplayMix(ReplayData* data, double online_fraction) : data_(data), online_fraction_(online_fraction) {
+ReplayMix::ReplayMix(ReplayData* data, double online_fraction, int64_t online_window)
+    : data_(data), online_fraction_(online_fraction) {
   PERPETUA_CHECK(online_fraction >= 0.0 && online_fraction <= 1.0);
+  online_ = std::make_unique<ShardWindow>([data](const std::string& path) { return data->OpenShard(path); },
+                                          online_window);
 }
 
 TransitionBatch ReplayMix::Sample(int batch_size, Rng& rng, int* online_count) {
   std::lock_guard<std::mutex> lock(mutex_);
   const bool has_offline = data_->offline().num_transitions() > 0;
-  const bool has_online = data_->online().num_transitions() > 0;
+  const bool has_online = online_->num_transitions() > 0;
   if (!has_offline && !has_online) Fail(ExitCode::kBadData, "no transitions to sample from");
   int online = static_cast<int>(std::lround(online_fraction_ * batch_size));
   if (!has_online) online = 0;
@@ -65,14 +68,24 @@ TransitionBatch ReplayMix::Sample(int batch_size, Rng& rng, int* online_count) {
   if (online_count) *online_count = online;
   TransitionBatch offline_part, online_part;
   if (batch_size - online > 0) offline_part = data_->offline().Sample(batch_size - online, rng);
-  if (online > 0) online_part = data_->online().Sample(online, rng);
+  if (online > 0) online_part = online_->Sample(online, rng);
   return ConcatBatches(offline_part, online_part);
 }
 
-void ReplayMix::AddOnlineShard(const std::string& path) {
+bool ReplayMix::AddOnlineShard(const std::string& path) {
+  // Open (and index) the shard outside the lock: sampling goes on meanwhile.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (online_->Seen(path)) return false;
+  }
+  std::unique_ptr<TransitionSampler> shard = data_->OpenShard(path);
   std::lock_guard<std::mutex> lock(mutex_);
-  data_->AddOnlineShard(path);
-  online_shards_.push_back(path);
+  return online_->Insert(path, std::move(shard));
+}
+
+std::vector<std::string> ReplayMix::RefreshOffline() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return data_->RefreshOffline();
 }
 
 int64_t ReplayMix::offline_size() const {
@@ -82,12 +95,17 @@ int64_t ReplayMix::offline_size() const {
 
 int64_t ReplayMix::online_size() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return data_->online().num_transitions();
+  return online_->num_transitions();
 }
 
 std::vector<std::string> ReplayMix::online_shards() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return online_shards_;
+  return online_->shards();
+}
+
+int64_t ReplayMix::online_evicted() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return online_->evicted();
 }
 
 }  // namespace perpetua

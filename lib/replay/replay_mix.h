@@ -1,6 +1,10 @@
 // The training run's two buffers, QT-Opt style: the offline buffer (every shard of
-// the --data directories) and the online buffer (shards that arrive while the
-// trainer runs), mixed per minibatch at a configured fraction. Torch-free.
+// the --data directories, including shards that appear there while training)
+// and the online buffer (a window of the most recent shards that arrived while
+// the trainer runs, replay/shard_window.h), mixed per minibatch at a
+// configured fraction. A shard can be in both: the online buffer samples the
+// recent data, the offline buffer all data (a collector writing into a --data
+// directory adds each shard to both). Torch-free.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +16,7 @@
 
 #include "data/transition_batch.h"
 #include "env/env.h"
+#include "replay/shard_window.h"
 
 namespace perpetua {
 
@@ -24,12 +29,14 @@ class ReplayData {
   virtual const EnvSpec& spec() const = 0;
   // All shards of the --data directories (may hold 0 transitions).
   virtual TransitionSampler& offline() = 0;
-  // Shards added with AddOnlineShard (starts empty).
-  virtual TransitionSampler& online() = 0;
-  // Makes a finished shard's transitions sampleable in online(). Throws
-  // Error(kBadData) "<path>: ..." for an unreadable shard or one whose spec
-  // differs from spec(); the buffers are unchanged then.
-  virtual void AddOnlineShard(const std::string& path) = 0;
+  // Adds the shards that appeared in the --data directories since they were
+  // opened (or last refreshed) to offline(); returns their paths. Throws
+  // Error(kBadData) for an unreadable shard or one whose spec differs.
+  virtual std::vector<std::string> RefreshOffline() = 0;
+  // A finished shard's transitions as a sampler of their own (an online
+  // buffer entry). Throws Error(kBadData) "<path>: ..." for an unreadable
+  // shard or one whose spec differs from spec().
+  virtual std::unique_ptr<TransitionSampler> OpenShard(const std::string& path) = 0;
 };
 
 // What a learner draws its training batches from (train/learner.h): the run
@@ -51,8 +58,10 @@ using ReplayDataFactory = std::function<std::unique_ptr<ReplayData>(const std::v
 // Thread-safe mixing sampler over a ReplayData.
 class ReplayMix : public BatchSource {
  public:
-  // `data` must outlive the mix. online_fraction in [0,1].
-  ReplayMix(ReplayData* data, double online_fraction);
+  // `data` must outlive the mix. online_fraction in [0,1]. online_window:
+  // the online buffer's size in transitions (whole shards, oldest evicted
+  // first; 0 = unbounded; see ShardWindow).
+  ReplayMix(ReplayData* data, double online_fraction, int64_t online_window = 0);
 
   // round(online_fraction * batch_size) transitions from the online buffer and
   // the rest from the offline buffer; all from one buffer when the other is
@@ -60,19 +69,28 @@ class ReplayMix : public BatchSource {
   // when both are empty. Safe to call from several threads.
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
 
-  // Adds an online shard (see ReplayData::AddOnlineShard); on success records
-  // its path in online_shards(). Thread-safe.
-  void AddOnlineShard(const std::string& path);
+  // Adds a finished shard to the online window (ReplayData::OpenShard, then
+  // ShardWindow::Add: the oldest shards leave it while it is over its size).
+  // Returns false, changing nothing, for a shard added before. Throws
+  // Error(kBadData) for a shard it cannot read (nothing changes). Thread-safe
+  // (the shard is opened outside the lock: sampling goes on meanwhile); one
+  // thread adds shards (the online source's).
+  bool AddOnlineShard(const std::string& path);
+  // ReplayData::RefreshOffline under the mix's lock; returns the new shards.
+  std::vector<std::string> RefreshOffline();
 
   int64_t offline_size() const;
   int64_t online_size() const;
+  // The online window's shards, oldest first (a checkpoint records them).
   std::vector<std::string> online_shards() const;
+  // Shards evicted from the online window so far.
+  int64_t online_evicted() const;
 
  private:
   ReplayData* data_;
   double online_fraction_;
   mutable std::mutex mutex_;
-  std::vector<std::string> online_shards_;
+  std::unique_ptr<ShardWindow> online_;
 };
 
 // Stacks batches (same keys and per-item shapes) along the first axis.

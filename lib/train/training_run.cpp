@@ -114,6 +114,11 @@ void TrainRunConfig::Visit(ConfigVisitor& v) {
   v.Field("steps", steps, "total gradient steps (a resumed run counts from its checkpoint)");
   v.Field("batch_size", batch_size, "transitions per gradient step");
   v.Field("online_fraction", online_fraction, "share of each batch from the online buffer");
+  v.Field("online_window", online_window,
+          "online buffer size in transitions: the newest online shards, the oldest leaving first "
+          "(they stay in the offline buffer when in a --data directory); 0: unbounded");
+  v.Field("data_refresh_s", data_refresh_s,
+          "seconds between listings of the --data directories for new shards (offline buffer); 0: never");
   v.Field("min_transitions", min_transitions, "transitions needed before training starts (online sources are waited for)");
   v.Field("seed", seed, "seed of everything random (weights, sampling, learner noise)");
   v.Field("device", device, "cpu or cuda[:N]");
@@ -133,6 +138,13 @@ void TrainRunConfig::Validate() const {
   if (steps < 0) Fail(ExitCode::kUsage, "--steps must be >= 0");
   if (batch_size < 1) Fail(ExitCode::kUsage, "--batch-size must be >= 1");
   if (!(online_fraction >= 0.0 && online_fraction <= 1.0)) Fail(ExitCode::kUsage, "--online-fraction must be in [0, 1]");
+  if (online_window < 0) {
+    Fail(ExitCode::kUsage, "--online-window must be >= 0 (transitions; 0 = unbounded), got " +
+                               std::to_string(online_window));
+  }
+  if (!(data_refresh_s >= 0.0 && std::isfinite(data_refresh_s))) {
+    Fail(ExitCode::kUsage, "--data-refresh-s must be a number of seconds >= 0 (0 = never)");
+  }
   if (min_transitions < 1) Fail(ExitCode::kUsage, "--min-transitions must be >= 1");
   if (checkpoint_every < 1) Fail(ExitCode::kUsage, "--checkpoint-every must be >= 1");
   if (keep_checkpoints < 1) Fail(ExitCode::kUsage, "--keep-checkpoints must be >= 1");
@@ -164,6 +176,7 @@ struct TrainingRun::Impl {
 
   Window window;
   Clock::time_point init_time = Clock::now();
+  Clock::time_point last_refresh = Clock::now();
   double total_update_s = 0.0;
 
   ~Impl() {
@@ -234,7 +247,8 @@ struct TrainingRun::Impl {
     return state;
   }
 
-  // The online buffer of the interrupted run: its shards are on disk, re-read them.
+  // The online window of the interrupted run: its shards are on disk, re-read
+  // them (oldest first; a smaller --online-window keeps the newest).
   void RestoreOnlineShards(const CheckpointContents& c, const std::string& source) {
     const nlohmann::json state = ParseTrainerState(c, source);
     for (const auto& path : state.value("online_shards", std::vector<std::string>{})) {
@@ -313,7 +327,7 @@ struct TrainingRun::Impl {
     EnsureWritableDirectory(config.out);
     Lock();
     data = factory(config.data);
-    mix = std::make_unique<ReplayMix>(data.get(), config.online_fraction);
+    mix = std::make_unique<ReplayMix>(data.get(), config.online_fraction, config.online_window);
     image_tap = std::make_unique<ImageTap>(mix.get(), config.tensorboard.images);
     CheckpointContents resume_from;
     if (config.resume) {
@@ -338,11 +352,25 @@ struct TrainingRun::Impl {
             " trainer thread(s)");
     progress = std::make_unique<Progress>("train", config.steps);
     init_time = Clock::now();
+    last_refresh = init_time;
     window = Window();
+  }
+
+  // Every data_refresh_s: the shards that appeared in the --data directories
+  // join the offline buffer (a damaged one stops the run with kBadData, as at start).
+  void MaybeRefreshOffline() {
+    if (config.data.empty() || config.data_refresh_s <= 0 || Since(last_refresh) < config.data_refresh_s) return;
+    last_refresh = Clock::now();
+    const std::vector<std::string> added = mix->RefreshOffline();
+    if (!added.empty()) {
+      LogInfo("offline buffer: " + std::to_string(added.size()) + " new shard(s) in --data, " +
+              std::to_string(mix->offline_size()) + " transitions");
+    }
   }
 
   bool Step() {
     if (learner->step() >= config.steps) return false;
+    MaybeRefreshOffline();
     if (board->WantsImages(learner->step() + 1)) image_tap->Arm();
     const auto t0 = Clock::now();
     UpdateResult result;

@@ -20,9 +20,18 @@
 //   DIR/trainer.step       the step, rewritten after every update (common/step_file.h):
 //                          `rl-collect --pace.run DIR` keeps pace with it
 //
+// The buffers (replay/replay_mix.h): the offline buffer is every shard of the
+// --data directories, listed again every data_refresh_s seconds so that
+// shards collectors add there while training join it; the online buffer is
+// the window of the newest online shards holding at most online_window
+// transitions (whole shards leave it oldest first; 0 = unbounded). A shard
+// is never twice in the online buffer; one in a --data directory is in the
+// offline buffer too (recent data twice as likely, all data reachable).
+//
 // Resume restores the learner's state, the sampling Rng, the torch generator
-// and the online buffer (its shards are re-read), so a resumed run continues
-// as if it had not stopped (bit-exact on CPU with inline sampling).
+// and the online window (the checkpoint records its shards, which are
+// re-read), so a resumed run continues as if it had not stopped (bit-exact
+// on CPU with inline sampling and no new shards).
 // Torch-free header: tools include it without paying for LibTorch.
 #pragma once
 
@@ -52,6 +61,8 @@ struct TrainRunConfig {
   int64_t steps = 2000;
   int batch_size = 64;
   double online_fraction = 0.5;
+  int64_t online_window = 0;
+  double data_refresh_s = 10.0;
   int64_t min_transitions = 1;
   uint64_t seed = 0;
   std::string device = "cpu";

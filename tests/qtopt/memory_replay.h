@@ -102,18 +102,20 @@ class MemoryReplay : public ReplayData {
   explicit MemoryReplay(EnvSpec spec) : spec_(std::move(spec)) {}
   const EnvSpec& spec() const override { return spec_; }
   TransitionSampler& offline() override { return offline_; }
-  TransitionSampler& online() override { return online_; }
+  std::vector<std::string> RefreshOffline() override { return {}; }
   void AddOffline(const Episode& e) { offline_.Add(e); }
   void RegisterShard(const std::string& name, std::vector<Episode> episodes) { shards_[name] = std::move(episodes); }
-  void AddOnlineShard(const std::string& path) override {
+  std::unique_ptr<TransitionSampler> OpenShard(const std::string& path) override {
     auto it = shards_.find(path);
     if (it == shards_.end()) Fail(ExitCode::kBadData, path + ": no such shard");
-    for (const auto& e : it->second) online_.Add(e);
+    auto shard = std::make_unique<MemorySampler>();
+    for (const auto& e : it->second) shard->Add(e);
+    return shard;
   }
 
  private:
   EnvSpec spec_;
-  MemorySampler offline_, online_;
+  MemorySampler offline_;
   std::map<std::string, std::vector<Episode>> shards_;
 };
 

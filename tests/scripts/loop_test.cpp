@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <regex>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -32,13 +33,14 @@ namespace fs = std::filesystem;
 // The tools of this build tree, not a fresh setup.
 const std::string kBinEnv = "PERPETUA_BIN=" + fs::path(ToolPath("rl-train")).parent_path().string();
 
-// Tiny budgets: a round trains a few dozen steps on a handful of episodes.
+// Tiny budgets: a round trains a few dozen steps on a handful of episodes
+// (the trainer writes a checkpoint every round, --checkpoint-every 20).
 std::vector<std::string> LoopCommand(const std::string& dir, int rounds) {
   return {"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", dir,
           "--rounds", std::to_string(rounds), "--round-steps", "20", "--eval-episodes", "4",
           "--final-episodes", "4", "--bootstrap-scripted", "6", "--bootstrap-random", "2",
           "--batch-size", "16", "--train-arg", "--min-transitions=32",
-          "--train-arg", "--checkpoint-every=10", "--train-arg", "--network.encoder-channels=8,16",
+          "--train-arg", "--network.encoder-channels=8,16",
           "--train-arg", "--network.head-channels=16", "--train-arg", "--network.hidden=32"};
 }
 
@@ -67,16 +69,26 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
                                         dir + "/" + ckpt, "--episodes", "2"});
     CHECK_MESSAGE(e.exit_code == 0, e.err);  // the checkpoint loads and acts
   }
-  for (const std::string report : {"eval/round-1.json", "eval/round-2.json", "final.json"}) {
+  // One row per evaluated round checkpoint: round 2's always; round 1's unless
+  // the trainer outran its evaluation (then it is skipped, logged).
+  const std::string curve = ReadFile(dir + "/curve.csv");
+  CHECK(curve.rfind("round,minutes,episodes,train_steps,success,", 0) == 0);
+  const int evaluated = CountLines(curve) - 1;
+  CHECK((evaluated == 1 || evaluated == 2));
+  CHECK(curve.substr(curve.rfind('\n', curve.size() - 2) + 1).rfind("2,", 0) == 0);
+  for (const std::string report : {"eval/round-2.json", "final.json"}) {
     CAPTURE(report);
     const std::string text = ReadFile(dir + "/" + report);
     CHECK(text.find("\"success_rate\"") != std::string::npos);
     CHECK(text.find("\"wilson95\"") != std::string::npos);
   }
-  CHECK(ReadFile(dir + "/eval/round-2.json").find("\"verdict\"") != std::string::npos);
-  const std::string curve = ReadFile(dir + "/curve.csv");
-  CHECK(curve.rfind("round,minutes,episodes,train_steps,success,", 0) == 0);
-  CHECK(CountLines(curve) == 3);
+  if (evaluated == 2) {
+    CHECK(ReadFile(dir + "/eval/round-1.json").find("\"success_rate\"") != std::string::npos);
+    CHECK(ReadFile(dir + "/eval/round-2.json").find("\"verdict\"") != std::string::npos);
+  } else {
+    CHECK(ReadFile(dir + "/logs/loop.log").find("evaluation fell behind: skipping 1 stale round checkpoint(s), "
+                                                "evaluating step 40") != std::string::npos);
+  }
   CHECK(ReadFile(dir + "/curve.png").rfind("\x89PNG", 0) == 0);
   CHECK(ReadFile(dir + "/loop.state").find("round=2") != std::string::npos);
 
@@ -95,7 +107,7 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
         {"heldout/success", cells[4]}, {"heldout/wilson_low", cells[5]}, {"heldout/wilson_high", cells[6]}};
     for (const auto& [tag, value] : tags) {
       REQUIRE(loop.count(tag));
-      REQUIRE(loop.at(tag).size() == 2);
+      REQUIRE(loop.at(tag).size() == static_cast<size_t>(evaluated));
       CHECK(loop.at(tag)[round].step == std::stoll(cells[3]));
       CHECK(loop.at(tag)[round].value["scalar"].get<double>() == doctest::Approx(std::stod(value)).epsilon(1e-4));
     }
@@ -383,6 +395,84 @@ TEST_CASE("a live collector that keeps dying fails the round clearly") {
   CHECK(r.exit_code == 4);
   CHECK(r.err.find("round 1 failed: the live collector died 4 times; stopping the trainer") != std::string::npos);
   CHECK(ReadFile(dir + "/loop.state").find("round=0") != std::string::npos);  // not counted as done
+}
+
+TEST_CASE("one trainer and one collector serve the whole run; checkpoints are evaluated as they appear") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  std::vector<std::string> command = LoopCommand(dir, 3);
+  command.insert(command.end(), {"--round-steps", "150", "--online-window", "500"});
+  const ProcessResult r = RunProcess(command);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const std::string log = ReadFile(dir + "/logs/loop.log");
+  const auto count = [&](const std::string& what) {
+    int n = 0;
+    for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("loop: rl-train started (pid ") == 1);
+  CHECK(count("rl-train: training qtopt") == 1);  // the trainer's own start line
+  CHECK(count("the first checkpoint exists: the live collector now acts with") == 1);
+  CHECK(log.find("rl-collect: policy scripted") != std::string::npos);
+  CHECK(ReadFile(dir + "/train/config.yaml").find("online_window: 500") != std::string::npos);
+  CHECK(ReadFile(dir + "/loop.state").find("round=3") != std::string::npos);
+  CHECK(ReadFile(dir + "/train/trainer.step") == "00000000000000000450\n");
+  // At least one round's evaluation started while the trainer was still training.
+  const std::regex evaluating("evaluating \\S+/train/ckpt-0*([0-9]+)\\.ckpt \\(the trainer is at step ([0-9]+)\\)");
+  bool during = false;
+  int evaluations = 0;
+  for (std::sregex_iterator it(log.begin(), log.end(), evaluating), end; it != end; ++it) {
+    ++evaluations;
+    during = during || std::stoll((*it)[2]) < 450;
+  }
+  CHECK(evaluations >= 1);
+  CHECK(during);
+  const std::string curve = ReadFile(dir + "/curve.csv");
+  CHECK(CountLines(curve) - 1 == evaluations);
+  CHECK(curve.substr(curve.rfind('\n', curve.size() - 2) + 1).rfind("3,", 0) == 0);
+}
+
+TEST_CASE("the loop stops at its budget, resumes with the budget spent, and stops cleanly on SIGTERM") {
+  TempDir tmp;
+  const std::string dir = tmp / "run";
+  std::vector<std::string> command = LoopCommand(dir, 0);
+  command.insert(command.end(), {"--minutes", "0.25"});
+  ProcessResult r = RunProcess(command);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const std::string state = ReadFile(dir + "/loop.state");
+  CHECK(state.find("round=0") == std::string::npos);  // at least one round
+  const int64_t spent = std::stoll(state.substr(state.find("spent_s=") + 8));
+  CHECK(spent >= 15);
+  CHECK(spent < 300);
+  const std::string curve = ReadFile(dir + "/curve.csv");
+  // Rerun: the budget is spent, so only the final evaluation runs.
+  r = RunProcess(command);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(ReadFile(dir + "/curve.csv") == curve);
+  const std::string log = ReadFile(dir + "/logs/loop.log");
+  int starts = 0;
+  for (size_t at = log.find("rl-train started"); at != std::string::npos; at = log.find("rl-train started", at + 1)) {
+    ++starts;
+  }
+  CHECK(starts == 1);
+
+  // SIGTERM mid-run: the tools stop cleanly, the state is saved, exit 130.
+  const std::string other = tmp / "other";
+  std::vector<std::string> long_run = LoopCommand(other, 0);
+  long_run.insert(long_run.end(), {"--minutes", "30"});
+  ChildProcess loop(long_run);
+  // Once the trainer trains (it publishes its step file then).
+  for (int i = 0; i < 900 && !fs::exists(other + "/train/trainer.step"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  loop.Signal(SIGTERM);
+  const ProcessResult stopped = loop.Wait();
+  CHECK(stopped.exit_code == 130);
+  CHECK(ReadFile(other + "/logs/loop.log").find("interrupted: stopping cleanly") != std::string::npos);
+  CHECK(ReadFile(other + "/loop.state").find("spent_s=") != std::string::npos);
+  CHECK(fs::exists(other + "/train/latest.ckpt"));  // the trainer wrote its checkpoint when stopped
+  REQUIRE(RunProcess({ToolPath("rl-data"), "inspect", other + "/data"}).exit_code == 0);
 }
 
 }  // namespace
