@@ -47,6 +47,10 @@ void Validate(const CollectConfig& c) {
   }
   if (!(e.noise >= 0.0)) Fail(ExitCode::kUsage, "--exploration.noise must be >= 0");
   if (!(e.scripted_noise >= 0.0)) Fail(ExitCode::kUsage, "--exploration.scripted-noise must be >= 0");
+  if (!(e.random_terminate == -1.0 || (e.random_terminate >= 0.0 && e.random_terminate <= 1.0))) {
+    Fail(ExitCode::kUsage, "--exploration.random-terminate must be in [0, 1] or -1 (uniform), got " +
+                               ShortestNumberText(e.random_terminate));
+  }
   if (!(c.video_fraction >= 0.0 && c.video_fraction <= 1.0)) {
     Fail(ExitCode::kUsage, "--video-fraction must be in [0, 1]");
   }
@@ -98,6 +102,7 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
 
   PolicyOptions policy_options;
   policy_options.scripted_noise = config.exploration.scripted_noise;
+  policy_options.random_terminate = config.exploration.random_terminate;
   policy_options.device = config.device;
   const bool checkpoint = IsCheckpointPolicy(config.policy);
   if (checkpoint) {
@@ -183,7 +188,9 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   };
   const nlohmann::json exploration = {{"epsilon", config.exploration.epsilon},
                                       {"toward", config.exploration.toward},
-                                      {"noise", config.exploration.noise}};
+                                      {"noise", config.exploration.noise},
+                                      {"scripted_noise", config.exploration.scripted_noise},
+                                      {"random_terminate", config.exploration.random_terminate}};
   const EpisodeSink sink = [&](RolloutResult&& result) {
     Episode& episode = result.episode;
     nlohmann::json extra = nlohmann::json::parse(episode.metadata.extra_json);

@@ -39,12 +39,19 @@ struct ExplorationConfig {
   std::string toward = "random";   // random | scripted
   double noise = 0.0;              // Gaussian action noise, fraction of each half-range
   double scripted_noise = 0.0;     // noise of the scripted policy (as --policy or as `toward`)
+  // The random policy (as --policy or as `toward`) ends the episode by its
+  // "terminate" action component (cells that have one: grasp) on this share
+  // of its steps; uniform draws would end half of them, so that epsilon 0.2
+  // exploration would cut most multi-step grasps short. -1: uniform.
+  double random_terminate = 0.05;
 
   void Visit(ConfigVisitor& v) {
     v.Field("epsilon", epsilon, "per-step probability of acting as --exploration.toward");
     v.Field("toward", toward, "epsilon-greedy exploration policy: random | scripted");
     v.Field("noise", noise, "Gaussian action noise, as a fraction of each half-range");
     v.Field("scripted_noise", scripted_noise, "noise of the scripted policy (action units)");
+    v.Field("random_terminate", random_terminate,
+            "share of the random policy's steps that terminate (cells with a 'terminate' action; -1: uniform)");
   }
 };
 

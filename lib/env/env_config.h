@@ -24,6 +24,7 @@ struct RandomizeConfig {
   bool textures = false;  // random two-colour patterns (checks, stripes, noise) on textured surfaces
   bool camera = false;    // camera position (+-2 cm) and orientation (+-2 deg) jitter
   bool physics = false;   // object mass (x0.5..2) and friction (x0.7..1.3) scaling
+  bool object_colors = false;  // grasp: each object's colour drawn over every hue (held-out hues included)
 
   void Visit(ConfigVisitor& v) {
     v.Field("lighting", lighting, "randomise light direction, intensity and ambient level");
@@ -31,6 +32,7 @@ struct RandomizeConfig {
     v.Field("textures", textures, "random patterns on the table/bin/mat textures");
     v.Field("camera", camera, "jitter the camera pose (+-2 cm, +-2 deg)");
     v.Field("physics", physics, "scale object mass (x0.5..2) and friction (x0.7..1.3)");
+    v.Field("object_colors", object_colors, "grasp: draw each object's colour over every hue, so that colour says nothing of the object");
   }
 };
 

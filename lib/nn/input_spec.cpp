@@ -59,6 +59,9 @@ InputSpec InputSpec::FromEnvSpec(const EnvSpec& env, const std::string& source) 
   if (env.action.dim() == 0) Fail(ExitCode::kBadData, source + ": the action space is empty");
   spec.action_low = env.action.low;
   spec.action_high = env.action.high;
+  const auto& names = env.action.names;
+  const auto terminate = std::find(names.begin(), names.end(), "terminate");
+  if (terminate != names.end()) spec.terminate_index = terminate - names.begin();
   return spec;
 }
 
@@ -68,6 +71,7 @@ nlohmann::json InputSpec::ToJson() const {
                          {"proprio_sizes", proprio_sizes}, {"action_low", action_low},
                          {"action_high", action_high}};
   if (image_keys.size() == 1) json["image_key"] = image_keys.front();
+  if (terminate_index >= 0) json["terminate_index"] = terminate_index;
   return json;
 }
 
@@ -84,9 +88,11 @@ InputSpec InputSpec::FromJson(const nlohmann::json& json, const std::string& sou
   s.proprio_sizes = MetadataField<std::vector<int64_t>>(json, "proprio_sizes", source);
   s.action_low = MetadataField<std::vector<float>>(json, "action_low", source);
   s.action_high = MetadataField<std::vector<float>>(json, "action_high", source);
+  if (json.contains("terminate_index")) s.terminate_index = MetadataField<int64_t>(json, "terminate_index", source);
   const bool size_ok = s.image_keys.empty() ? (s.height == 0 && s.width == 0) : (s.height > 0 && s.width > 0);
   if (s.proprio_keys.size() != s.proprio_sizes.size() || s.action_low.size() != s.action_high.size() ||
-      !size_ok || s.action_low.empty()) {
+      !size_ok || s.action_low.empty() || s.terminate_index < -1 ||
+      s.terminate_index >= static_cast<int64_t>(s.action_low.size())) {
     Fail(ExitCode::kBadData, source + ": checkpoint input spec is inconsistent");
   }
   for (int64_t n : s.proprio_sizes) {
@@ -122,6 +128,10 @@ std::string InputSpec::Difference(const InputSpec& o) const {
   if (action_low != o.action_low || action_high != o.action_high) {
     return "action bounds " + vec(action_low) + ".." + vec(action_high) + " vs " + vec(o.action_low) + ".." +
            vec(o.action_high);
+  }
+  if (terminate_index != o.terminate_index) {
+    const auto name = [](int64_t i) { return i < 0 ? std::string("none") : "component " + std::to_string(i); };
+    return "terminate action " + name(terminate_index) + " vs " + name(o.terminate_index);
   }
   return "";
 }

@@ -6,7 +6,10 @@
 //            TensorBatch stacks them along the channel axis in this order:
 //            [B,H,W,3*k] uint8 (k = image_keys.size(); 3 channels for one image).
 //   proprio: every 1-D float32 observation, concatenated in key order: [B,P].
-//   action:  the box [low, high] (A).
+//   action:  the box [low, high] (A), and which component, if any, is named
+//            "terminate": a cell ends the episode when it is > 0 and then
+//            ignores every other component (the grasp cell), so all such
+//            actions are one action; learners give them one canonical form.
 // Torch-free: tensors are in nn/tensor_batch.h.
 #pragma once
 
@@ -27,6 +30,7 @@ struct InputSpec {
   std::vector<int64_t> proprio_sizes;          // their lengths
   int64_t proprio_dim = 0;                     // sum of proprio_sizes
   std::vector<float> action_low, action_high;  // (A) action box
+  int64_t terminate_index = -1;                // the component named "terminate", or -1
   int64_t action_dim() const { return static_cast<int64_t>(action_low.size()); }
   int64_t image_channels() const { return 3 * static_cast<int64_t>(image_keys.size()); }
 
@@ -36,7 +40,8 @@ struct InputSpec {
   static InputSpec FromEnvSpec(const EnvSpec& spec, const std::string& source);
   // {"image_keys", "height", "width", "proprio_keys", "proprio_sizes",
   // "action_low", "action_high"}, plus "image_key" when there is exactly one
-  // image (the form QT-Opt checkpoints of format 1 were written with).
+  // image (the form QT-Opt checkpoints of format 1 were written with) and
+  // "terminate_index" when there is a terminate component (absent: none).
   nlohmann::json ToJson() const;
   // Reads ToJson's form (or the older one with only "image_key"). Throws
   // Error(kBadData) "<source>: ..." on missing fields or an inconsistent spec.

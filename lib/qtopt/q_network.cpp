@@ -145,6 +145,12 @@ QNetworkImpl::QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec)
   out_ = register_module("out", torch::nn::Linear(config.hidden, 1));
   action_low_ = torch::tensor(spec.action_low, torch::kFloat32);
   action_high_ = torch::tensor(spec.action_high, torch::kFloat32);
+  if (spec.terminate_index >= 0) {
+    std::vector<float> canonical(spec.action_low.size());
+    for (size_t i = 0; i < canonical.size(); ++i) canonical[i] = 0.5f * (spec.action_low[i] + spec.action_high[i]);
+    canonical[static_cast<size_t>(spec.terminate_index)] = spec.action_high[static_cast<size_t>(spec.terminate_index)];
+    canonical_terminate_ = torch::tensor(canonical).view({1, -1});
+  }
 }
 
 torch::Tensor QNetworkImpl::Normalize(const torch::Tensor& image) {
@@ -162,10 +168,12 @@ torch::Tensor QNetworkImpl::EmbedNormalized(const torch::Tensor& normalized) {
 torch::Tensor QNetworkImpl::Embed(const torch::Tensor& image) { return EmbedNormalized(Normalize(image)); }
 
 torch::Tensor QNetworkImpl::Scores(const torch::Tensor& embedding, const torch::Tensor& proprio,
-                                   const torch::Tensor& actions) {
+                                   const torch::Tensor& raw_actions) {
   PERPETUA_CHECK(!torch::GradMode::is_enabled());
-  const int64_t b = actions.size(0), n = actions.size(1);
+  const int64_t b = raw_actions.size(0), n = raw_actions.size(1);
   const int64_t c = embedding.size(1), h = embedding.size(2), w = embedding.size(3);
+  // Terminating actions read as the canonical one, as in Head().
+  const torch::Tensor actions = CanonicalActions(raw_actions.reshape({b * n, -1})).view({b, n, -1});
   // [B,N,A+P]: each state's proprio broadcast to its N actions by cat itself.
   const torch::Tensor merged_input =
       spec_.proprio_dim > 0 ? torch::cat({actions, proprio.unsqueeze(1).expand({b, n, proprio.size(1)})}, 2)
@@ -183,8 +191,19 @@ torch::Tensor QNetworkImpl::Scores(const torch::Tensor& embedding, const torch::
   return out_->forward(x).view({b, n});
 }
 
+torch::Tensor QNetworkImpl::CanonicalActions(const torch::Tensor& action) {
+  if (spec_.terminate_index < 0) return action;
+  // Read-only here: target workers call Head from several threads.
+  const torch::Tensor canonical = canonical_terminate_.device() == action.device()
+                                      ? canonical_terminate_
+                                      : canonical_terminate_.to(action.device());
+  const torch::Tensor terminates = action.select(1, spec_.terminate_index).gt(0).unsqueeze(1);
+  return torch::where(terminates, canonical, action);
+}
+
 torch::Tensor QNetworkImpl::Head(const torch::Tensor& embedding, const torch::Tensor& proprio,
-                                 const torch::Tensor& action) {
+                                 const torch::Tensor& raw_action) {
+  const torch::Tensor action = CanonicalActions(raw_action);
   const torch::Tensor merged_input = spec_.proprio_dim > 0 ? torch::cat({action, proprio}, 1) : action;
   const torch::Tensor m = action_mlp_->forward(merged_input);
   torch::Tensor x = torch::relu(embedding + m.unsqueeze(-1).unsqueeze(-1));

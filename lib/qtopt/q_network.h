@@ -9,6 +9,14 @@
 // per state and evaluates many actions through Head() alone, or through
 // Scores(): the population of every state in one batched call, E broadcast
 // rather than copied per action (bench_qtopt_speed, docs/train.md).
+//
+// Terminating actions (spec().terminate_index, nn/input_spec.h) are one
+// action whatever their other components: Head() replaces every action whose
+// terminate component is > 0 by the canonical one (terminate = its upper
+// bound, every other component the middle of its range) before reading it,
+// so the data's many copies of "terminate here" train one value and CEM
+// cannot pick among copies that differ only by the network's noise. Scores()
+// does the same.
 // Include only from LibTorch translation units.
 #pragma once
 
@@ -64,6 +72,8 @@ class QNetworkImpl : public torch::nn::Module {
   // the embedding repeated N times, up to float rounding (on the CPU the
   // linear layers run through oneDNN, whose sums are ordered differently).
   torch::Tensor Scores(const torch::Tensor& embedding, const torch::Tensor& proprio, const torch::Tensor& actions);
+  // action [B,A] with its terminating rows replaced by the canonical one (see above).
+  torch::Tensor CanonicalActions(const torch::Tensor& action);
   // Embed + Head -> logits [B].
   torch::Tensor forward(const torch::Tensor& image, const torch::Tensor& proprio,
                         const torch::Tensor& action);
@@ -84,6 +94,7 @@ class QNetworkImpl : public torch::nn::Module {
   torch::nn::Linear fc_{nullptr}, out_{nullptr};
   torch::nn::Linear action_in_{nullptr}, action_out_{nullptr};  // action_mlp_'s two layers
   torch::Tensor action_low_, action_high_;  // from spec_, made once (not module state)
+  torch::Tensor canonical_terminate_;  // [1,A] CPU, when the spec has a terminate component (not a parameter)
 };
 TORCH_MODULE(QNetwork);
 

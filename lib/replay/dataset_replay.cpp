@@ -33,6 +33,21 @@ std::optional<std::pair<std::vector<float>, std::vector<float>>> DeclaredActionB
   }
 }
 
+// Action component names from a shard's declared env spec ({"action": {"names": [...]}}), if any.
+std::vector<std::string> DeclaredActionNames(const std::string& path) {
+  const auto text = ReadDeclaredEnvSpec(path);
+  if (!text) return {};
+  const nlohmann::json spec = TryParseJson(*text).value_or(nlohmann::json());
+  if (!spec.is_object() || !spec.contains("action") || !spec["action"].is_object()) return {};
+  const nlohmann::json& names = spec["action"].value("names", nlohmann::json::array());
+  std::vector<std::string> out;
+  for (const auto& name : names) {
+    if (!name.is_string()) Fail(ExitCode::kBadData, path + ": data.attrs['" + kEnvSpecAttr + "'] has a malformed action name");
+    out.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
 class DatasetReplay : public ReplayData {
  public:
   DatasetReplay(const std::vector<std::string>& dirs, const DatasetSamplerConfig& config) : config_(config) {
@@ -111,6 +126,11 @@ EnvSpec EnvSpecOfShard(const std::string& path, const Schema& schema) {
     }
     spec.action.low = bounds->first;
     spec.action.high = bounds->second;
+    spec.action.names = DeclaredActionNames(path);
+    if (!spec.action.names.empty() && spec.action.names.size() != bounds->first.size()) {
+      Fail(ExitCode::kBadData, path + ": declared action names do not match its " +
+                                   std::to_string(bounds->first.size()) + " components");
+    }
   } else {
     spec.action.low.assign(static_cast<size_t>(schema.action_dim), -1.0f);
     spec.action.high.assign(static_cast<size_t>(schema.action_dim), 1.0f);

@@ -14,7 +14,7 @@ bool IsCheckpointPolicy(const std::string& policy) {
 
 std::unique_ptr<Policy> MakePolicy(const std::string& policy, const EnvSpec& spec, uint64_t seed,
                                    const PolicyOptions& options) {
-  if (policy == "random") return MakeRandomPolicy(spec, seed);
+  if (policy == "random") return MakeRandomPolicy(spec, seed, options.random_terminate);
   if (policy == "scripted") return MakeScriptedPolicy(spec, options.scripted_noise, seed);
   if (policy.empty()) Fail(ExitCode::kUsage, "--policy is required: random, scripted or a checkpoint file");
   if (!IsRegularFile(policy)) {

@@ -21,6 +21,7 @@ namespace perpetua {
 // How a policy is built, besides its name.
 struct PolicyOptions {
   double scripted_noise = 0.0;  // "scripted": Gaussian noise on the script (scripted_policy.h)
+  double random_terminate = -1.0;  // "random": P(terminate) per step (random_policy.h); < 0: uniform
   std::string device = "cpu";   // checkpoints: "cpu" or "cuda[:N]"
   bool explore = true;          // checkpoints: sample from stochastic policies (false: their mean; rl-eval)
 };

@@ -245,7 +245,7 @@ GraspCell::GraspCell(const EnvConfig& config) : SimCell(config) {
 
   spec_.name = "grasp";
   spec_.observations = {{"image", DType::kUint8, {config.image_size, config.image_size, 3}},
-                        {"proprio", DType::kFloat32, {2}}};
+                        {"proprio", DType::kFloat32, {5}}};
   spec_.action.low.assign(6, -1.0f);
   spec_.action.high.assign(6, 1.0f);
   spec_.action.names = {"dx", "dy", "dz", "dyaw", "gripper", "terminate"};
@@ -340,12 +340,18 @@ void GraspCell::PlaceObjects(const std::vector<int64_t>& ids, Rng& rng) {
   active_families_.clear();
   const RandomizeConfig& r = config_.randomize;
   const int slots = static_cast<int>(slot_bodies_.size());
+  // Object colours come from a stream of their own (derived from, not drawn
+  // from, the episode's), so that switching them on moves nothing.
+  uint64_t state[4];
+  rng.GetState(state);
+  Rng colors(DeriveSeed(state[0] ^ state[2], /*stream=*/0xC010, state[1] ^ state[3]));
   for (int s = 0; s < slots; ++s) {
     if (s >= static_cast<int>(ids.size())) {
       SetSlot(s, nullptr, 1, 1);
       continue;
     }
     ObjectParams object = GenerateObject(ids[s]);
+    if (r.object_colors) RandomObjectColor(colors, object.rgba);
     if (r.colors) {
       for (int k = 0; k < 3; ++k) {
         object.rgba[k] = static_cast<float>(
@@ -478,8 +484,13 @@ bool GraspCell::ObjectLifted() const {
 Observation GraspCell::MakeObservation() {
   Observation observation;
   observation["image"] = RenderImage();
+  // What a real arm knows of its own gripper: height and closure first (the
+  // original two), then its x, y and yaw in the table frame.
+  const mjtNum* q = data_->qpos;
   observation["proprio"] = Array::FromFloats(
-      {static_cast<float>(FingertipHeight()), static_cast<float>(Closure())});
+      {static_cast<float>(FingertipHeight()), static_cast<float>(Closure()),
+       static_cast<float>(q[model_->jnt_qposadr[joint_x_]]), static_cast<float>(q[model_->jnt_qposadr[joint_y_]]),
+       static_cast<float>(q[model_->jnt_qposadr[joint_yaw_]])});
   return observation;
 }
 

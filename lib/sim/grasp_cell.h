@@ -13,8 +13,9 @@
 // (clamped to the workspace) and simulates 0.1 s (25 substeps of 4 ms).
 //
 // Observation: "image" [S, S, 3] uint8 from a fixed over-the-shoulder camera;
-// "proprio" [2] float32: fingertip height above the table (m) and gripper
-// closure (0 open .. 1 fully closed, measured).
+// "proprio" [5] float32: fingertip height above the table (m), gripper
+// closure (0 open .. 1 fully closed, measured), gripper x and y (m, table
+// frame, centre of the bin at 0) and yaw (rad, 0 = fingers closing along y).
 //
 // Episode: at most max_episode_steps (default 20). The terminate action runs
 // the closing-and-lifting routine; the episode then ends (terminated) and

@@ -12,6 +12,10 @@
 namespace perpetua::sim {
 namespace {
 
+// Saturation and value of every object's colour; the hue tells the sets apart.
+constexpr double kMinSaturation = 0.55, kMaxSaturation = 0.95;
+constexpr double kMinValue = 0.6, kMaxValue = 0.95;
+
 // Salt of the generator's random stream: changing it changes every object.
 constexpr uint64_t kObjectStream = 0x0b1ec7;
 
@@ -39,6 +43,8 @@ double TwoBands(Rng& rng, double lo0, double hi0, double lo1, double hi1) {
   return rng.Uniform() < 0.5 ? rng.Uniform(lo0, hi0) : rng.Uniform(lo1, hi1);
 }
 
+}  // namespace
+
 void HsvToRgba(double h, double s, double v, float rgba[4]) {
   const double i = std::floor(h * 6.0);
   const double f = h * 6.0 - i;
@@ -57,6 +63,14 @@ void HsvToRgba(double h, double s, double v, float rgba[4]) {
   rgba[2] = static_cast<float>(b);
   rgba[3] = 1.0f;
 }
+
+void RandomObjectColor(Rng& rng, float rgba[4]) {
+  const double hue = rng.Uniform(0.0, 1.0);
+  const double saturation = rng.Uniform(kMinSaturation, kMaxSaturation);
+  HsvToRgba(hue, saturation, rng.Uniform(kMinValue, kMaxValue), rgba);
+}
+
+namespace {
 
 // Builds the parts of `family` with grip width `w` (m).
 std::vector<ObjectPart> MakeParts(ObjectFamily family, double w, Rng& rng) {
@@ -155,7 +169,7 @@ ObjectParams GenerateObject(int64_t id) {
     object.friction = TwoBands(rng, 0.45, 0.6, 1.2, 1.5);
     hue = rng.Uniform(0.8, 1.0);
   }
-  HsvToRgba(hue, rng.Uniform(0.55, 0.95), rng.Uniform(0.6, 0.95), object.rgba);
+  HsvToRgba(hue, rng.Uniform(kMinSaturation, kMaxSaturation), rng.Uniform(kMinValue, kMaxValue), object.rgba);
   object.parts = MakeParts(object.family, object.grip_width, rng);
   return object;
 }

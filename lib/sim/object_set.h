@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "common/rng.h"
+
 namespace perpetua::sim {
 
 enum class ObjectFamily : int {
@@ -63,6 +65,14 @@ struct ObjectParams {
 ObjectParams GenerateObject(int64_t id);
 
 bool IsHeldoutObject(int64_t id);
+
+// rgba (alpha 1) of hue h in [0, 1), saturation s and value v in [0, 1].
+void HsvToRgba(double h, double s, double v, float rgba[4]);
+
+// The colour domain randomisation gives an object (--cell.randomize.object-colors):
+// any hue, with the saturation and value ranges of the generated objects, so
+// that colour says nothing about which object it is.
+void RandomObjectColor(Rng& rng, float rgba[4]);
 
 // Parses an object-set spec: "train", "heldout" or comma-separated ids
 // ("3,17,1005"). Error(kUsage) naming `source` on an empty list, a non-number

@@ -159,6 +159,30 @@ TEST_CASE("epsilon 1 toward random acts exactly as the random policy") {
   const auto extra = nlohmann::json::parse(reader.ReadEpisode(0).metadata.extra_json);
   CHECK(extra["exploration"]["epsilon"] == 1.0);
   CHECK(extra["exploration"]["toward"] == "random");
+  CHECK(extra["exploration"]["random_terminate"] == 0.05);
+}
+
+TEST_CASE("random actions terminate rarely by default, so episodes run on; -1 draws terminate uniformly") {
+  TempDir dir;
+  const auto mean_steps = [&](const std::string& name, const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"--policy", "random", "--episodes", "12", "--out", dir / name,
+                                     "--cell.max-episode-steps", "10"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const ProcessResult r = RunProcess(Collect(args));
+    CAPTURE(r.err);
+    REQUIRE(r.exit_code == 0);
+    int64_t steps = 0;
+    const auto episodes = ReadAll({dir / name});
+    for (const EpisodeFacts& e : episodes) {
+      steps += e.steps;
+      REQUIRE(e.actions.size() == size_t(e.steps * 6));
+    }
+    return double(steps) / double(episodes.size());
+  };
+  // P(terminate) 0.05 per step: most 10-step episodes run to the limit (0.95^10 = 60%).
+  CHECK(mean_steps("rare", {}) > 6.0);
+  // Uniform: half the steps terminate, episodes last 2 steps on average.
+  CHECK(mean_steps("uniform", {"--exploration.random-terminate", "-1"}) < 3.5);
 }
 
 TEST_CASE("videos of a chosen fraction of episodes decode with every frame") {
@@ -209,6 +233,8 @@ TEST_CASE("bad input fails with its exit code and harms nothing already written"
       {{"--episodes", "0", "--out", dir / "data"}, 2, "--episodes must be at least 1"},
       {{"--episodes", "1"}, 2, "--out is required"},
       {{"--episodes", "1", "--out", dir / "data", "--exploration.epsilon", "1.5"}, 2, "--exploration.epsilon"},
+      {{"--episodes", "1", "--out", dir / "data", "--exploration.random-terminate", "1.5"}, 2,
+       "--exploration.random-terminate must be in [0, 1] or -1 (uniform), got 1.5"},
       {{"--episodes", "1", "--out", dir / "data", "--reload"}, 2, "--reload needs a checkpoint --policy"},
       {{"--episodes", "1", "--out", dir / "a-file/data"}, 6, dir / "a-file/data"},
       {{"--episodes", "1", "--out", dir / "data", "--episdoes", "2"}, 2, "did you mean"},

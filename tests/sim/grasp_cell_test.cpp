@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -27,6 +28,7 @@ struct Trace {
   uint64_t frames = 0;
   std::vector<double> rewards;
   std::vector<float> proprio;
+  double max_pose_error = 0;  // proprio's gripper x, y, yaw against info.gripper
   bool success = false;
   bool terminated = false;
 };
@@ -44,7 +46,14 @@ Trace RunEpisode(Env& env, Policy& policy, uint64_t seed, int max_steps = 100) {
     info = step.info;
     trace.frames = testing::Fingerprint(observation.at("image"), trace.frames);
     trace.rewards.push_back(step.reward);
-    for (float v : observation.at("proprio").f32) trace.proprio.push_back(v);
+    const std::vector<float>& proprio = observation.at("proprio").f32;
+    for (float v : proprio) trace.proprio.push_back(v);
+    const nlohmann::json& gripper = info.at("gripper");
+    const double truth[3] = {gripper.at("pos")[0].get<double>(), gripper.at("pos")[1].get<double>(),
+                             gripper.at("yaw").get<double>()};
+    for (int k = 0; k < 3; ++k) {
+      trace.max_pose_error = std::max(trace.max_pose_error, std::abs(double(proprio.at(2 + k)) - truth[k]));
+    }
     if (step.terminated || step.truncated) {
       trace.success = info.at("success").get<bool>();
       trace.terminated = step.terminated;
@@ -65,7 +74,7 @@ TEST_CASE("grasp spec lists image and proprio observations and six bounded actio
   CHECK(spec.observations[0].dtype == DType::kUint8);
   CHECK(spec.observations[0].shape == std::vector<int64_t>{64, 64, 3});
   CHECK(spec.observations[1].key == "proprio");
-  CHECK(spec.observations[1].shape == std::vector<int64_t>{2});
+  CHECK(spec.observations[1].shape == std::vector<int64_t>{5});
   CHECK(spec.action.dim() == 6);
   CHECK(spec.action.names == std::vector<std::string>{"dx", "dy", "dz", "dyaw", "gripper",
                                                        "terminate"});
@@ -97,8 +106,13 @@ TEST_CASE("golden scripted grasp trajectory") {
   std::unique_ptr<Env> env = MakeGrasp("heldout");
   std::unique_ptr<Policy> policy = MakeScriptedPolicy(env->spec());
   const Trace trace = RunEpisode(*env, *policy, 7);
+  // Height and closure (proprio 0 and 1) as pinned before x, y and yaw joined them.
   double proprio_sum = 0;
-  for (float v : trace.proprio) proprio_sum += v;
+  for (size_t i = 0; i < trace.proprio.size(); ++i) {
+    if (i % 5 < 2) proprio_sum += trace.proprio[i];
+  }
+  // x, y and yaw are the gripper's pose, as the ground truth reports it (float32).
+  CHECK(trace.max_pose_error < 1e-6);
   // Pinned again when the cell moved to the implicit integrator (docs/sim.md#physics-blow-ups).
   CHECK(trace.rewards.size() == 9u);
   CHECK(trace.success);
@@ -224,6 +238,24 @@ TEST_CASE("domain randomisation changes the scene and stays reproducible") {
   CHECK(b == c);
   // Off again: the nominal scene comes back exactly.
   CHECK(testing::Fingerprint(plain->Reset(9).observation.at("image")) == a);
+}
+
+TEST_CASE("object colours drawn over every hue change only the colours") {
+  EnvConfig plain_config;
+  EnvConfig colors_config;
+  colors_config.randomize.object_colors = true;
+  std::unique_ptr<Env> plain = MakeEnv(plain_config), colored = MakeEnv(colors_config);
+  std::unique_ptr<Env> again = MakeEnv(colors_config);
+  int differ = 0;
+  for (uint64_t seed = 0; seed < 4; ++seed) {
+    const ResetResult a = plain->Reset(seed), b = colored->Reset(seed), c = again->Reset(seed);
+    differ += testing::Fingerprint(a.observation.at("image")) != testing::Fingerprint(b.observation.at("image"));
+    CHECK(testing::Fingerprint(b.observation.at("image")) == testing::Fingerprint(c.observation.at("image")));
+    // The same objects at the same places: the physics never sees a colour.
+    CHECK(a.info.at("objects").dump() == b.info.at("objects").dump());
+    CHECK(a.observation.at("proprio").f32 == b.observation.at("proprio").f32);
+  }
+  CHECK(differ == 4);
 }
 
 TEST_CASE("envs made on one thread render concurrently on worker threads") {

@@ -96,6 +96,27 @@ TEST_CASE("the generator is deterministic and pinned by golden values") {
   CHECK(GenerateObject(1199).friction == doctest::Approx(0.45678905667608033).epsilon(1e-12));
 }
 
+TEST_CASE("randomised object colours cover every hue with the generated saturation and value") {
+  Rng rng(3);
+  int heldout_hues = 0;
+  double lowest = 1, highest = 0;
+  for (int i = 0; i < 2000; ++i) {
+    float rgba[4];
+    RandomObjectColor(rng, rgba);
+    const double hue = Hue(rgba);
+    heldout_hues += hue >= 0.8;
+    lowest = std::min(lowest, hue);
+    highest = std::max(highest, hue);
+    const double value = std::max({rgba[0], rgba[1], rgba[2]});
+    CHECK(value >= 0.6 - 1e-6);
+    CHECK(value <= 0.95 + 1e-6);
+    CHECK(rgba[3] == 1.0f);
+  }
+  CHECK(heldout_hues == doctest::Approx(400).epsilon(0.2));  // the held-out hues 0.8..1 too
+  CHECK(lowest < 0.01);
+  CHECK(highest > 0.99);
+}
+
 TEST_CASE("object lists parse and bad lists are usage errors naming the source") {
   CHECK(ParseObjectSet("3,17,1005", "objects") == std::vector<int64_t>{3, 17, 1005});
   testing::ExpectError([] { ParseObjectSet("3,x", "flag --env.objects"); }, ExitCode::kUsage,

@@ -45,6 +45,32 @@ TEST_CASE("the random policy draws within bounds and is reproducible per episode
   CHECK(Actions(*other, 7, 50) != first);       // another policy seed differs
 }
 
+TEST_CASE("the random policy terminates on the share of steps asked for, uniform otherwise") {
+  EnvSpec spec = BoxSpec();
+  spec.action.names = {"dx", "terminate", "gripper"};
+  const auto terminating_share = [&](double probability, int component) {
+    std::unique_ptr<Policy> policy = MakeRandomPolicy(spec, 5, probability);
+    int positive = 0, n = 0;
+    for (uint64_t episode = 0; episode < 40; ++episode) {
+      for (const auto& action : Actions(*policy, episode, 100)) {
+        CHECK(action[component] >= spec.action.low[component]);
+        CHECK(action[component] <= spec.action.high[component]);
+        positive += action[component] > 0;
+        ++n;
+      }
+    }
+    return double(positive) / n;
+  };
+  CHECK(terminating_share(0.05, 1) == doctest::Approx(0.05).epsilon(0.3));  // 4000 draws
+  CHECK(terminating_share(0.0, 1) == 0.0);
+  CHECK(terminating_share(1.0, 1) == 1.0);
+  CHECK(terminating_share(-1.0, 1) == doctest::Approx(0.5).epsilon(0.1));   // uniform
+  CHECK(terminating_share(0.05, 0) == doctest::Approx(0.5).epsilon(0.1));   // other components stay uniform
+  // Without a component named "terminate" the knob changes nothing.
+  spec.action.names = {"a", "b", "c"};
+  CHECK(Actions(*MakeRandomPolicy(spec, 5, 0.05), 3, 20) == Actions(*MakeRandomPolicy(spec, 5), 3, 20));
+}
+
 TEST_CASE("scripted policies exist per cell and refuse what they cannot do") {
   EnvSpec spec = BoxSpec();
   for (const std::string name : {"grasp", "push", "door", "pendulum"}) {
