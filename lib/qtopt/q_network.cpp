@@ -131,8 +131,10 @@ QNetworkImpl::QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec)
     w = ConvOut(w, kernel, 2);
   }
   const int64_t merge_channels = in;
-  action_in_ = torch::nn::Linear(spec.action_dim() + spec.proprio_dim, config.hidden);
+  // Built last layer first: the order in which GCC evaluated the arguments of
+  // the former Sequential(Linear, ReLU, Linear), so a seed draws the same weights.
   action_out_ = torch::nn::Linear(config.hidden, merge_channels);
+  action_in_ = torch::nn::Linear(spec.action_dim() + spec.proprio_dim, config.hidden);
   action_mlp_ = register_module("action_mlp", torch::nn::Sequential(action_in_, torch::nn::ReLU(), action_out_));
   head_convs_ = register_module("head_convs", torch::nn::ModuleList());
   for (int out : config.head_channels) {
