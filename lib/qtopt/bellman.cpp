@@ -12,42 +12,58 @@ void BellmanConfig::Validate(const std::string& prefix) const {
   if (lag_steps < 1) Fail(ExitCode::kUsage, "--" + prefix + ".lag-steps must be >= 1");
 }
 
+namespace {
+
+// MaximizeQ on a normalised image (QNetworkImpl::Normalize), inside InferenceMode.
+torch::Tensor MaximizeNormalized(QNetworkImpl& network, const torch::Tensor& normalized, const torch::Tensor& proprio,
+                                 const CemConfig& cem, at::Generator& generator, torch::Tensor* embedding_out) {
+  const int64_t b = normalized.size(0);
+  const torch::Tensor embedding = network.EmbedNormalized(normalized);  // [B,C,h,w], once per state
+  if (embedding_out) *embedding_out = embedding;
+  // The whole population of every state in one batched call per CEM round.
+  const ActionScorer score = [&](const torch::Tensor& actions) { return network.Scores(embedding, proprio, actions); };
+  return CemMaximize(cem, b, network.action_low().to(normalized.device()), network.action_high().to(normalized.device()),
+                     score, generator);
+}
+
+}  // namespace
+
 torch::Tensor MaximizeQ(QNetworkImpl& network, const torch::Tensor& image, const torch::Tensor& proprio,
                         const CemConfig& cem, at::Generator& generator, torch::Tensor* embedding_out) {
-  torch::NoGradGuard no_grad;
-  const int64_t b = image.size(0);
-  const int64_t n = cem.samples;
-  const torch::Tensor embedding = network.Embed(image);  // [B,C,h,w], once per state
-  if (embedding_out) *embedding_out = embedding;
-  const auto& e = embedding.sizes();
-  const torch::Tensor tiled = embedding.unsqueeze(1).expand({b, n, e[1], e[2], e[3]}).reshape({b * n, e[1], e[2], e[3]});
-  const torch::Tensor tiled_proprio = proprio.unsqueeze(1).expand({b, n, proprio.size(1)}).reshape({b * n, proprio.size(1)});
-  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(image.device());
-  const torch::Tensor low = torch::tensor(network.spec().action_low).to(options.device());
-  const torch::Tensor high = torch::tensor(network.spec().action_high).to(options.device());
-  const ActionScorer score = [&](const torch::Tensor& actions) {
-    return network.Head(tiled, tiled_proprio, actions.reshape({b * n, -1})).view({b, n});
-  };
-  return CemMaximize(cem, b, low, high, score, generator);
+  c10::InferenceMode inference;
+  return MaximizeNormalized(network, QNetworkImpl::Normalize(image), proprio, cem, generator, embedding_out);
 }
 
 torch::Tensor ComputeTargets(const TensorBatch& batch, QNetworkImpl& target1, QNetworkImpl& target2,
                              const CemConfig& cem, const BellmanConfig& bellman, at::Generator& generator,
                              TargetStats* stats) {
-  torch::NoGradGuard no_grad;
-  torch::Tensor embedding;
-  const torch::Tensor best = MaximizeQ(target1, batch.next_image, batch.next_proprio, cem, generator, &embedding);
-  const torch::Tensor q1 = torch::sigmoid(target1.Head(embedding, batch.next_proprio, best));
-  const torch::Tensor q2 = torch::sigmoid(target2.forward(batch.next_image, batch.next_proprio, best));
-  const torch::Tensor value = torch::min(q1, q2);
-  const torch::Tensor target =
-      (batch.reward - bellman.step_penalty + bellman.gamma * (1.0 - batch.terminated) * value).clamp(0.0, 1.0);
-  if (stats) {
-    stats->target_mean = target.mean().item<double>();
-    stats->next_value_mean = value.mean().item<double>();
-    stats->terminal_fraction = batch.terminated.mean().item<double>();
+  torch::Tensor target;
+  {
+    c10::InferenceMode inference;
+    // s' is converted once for both target networks.
+    const torch::Tensor next = QNetworkImpl::Normalize(batch.next_image);
+    torch::Tensor embedding;
+    const torch::Tensor best = MaximizeNormalized(target1, next, batch.next_proprio, cem, generator, &embedding);
+    // Head() of one action per state, through Scores' inference path.
+    const torch::Tensor one = best.unsqueeze(1);
+    const torch::Tensor q1 = torch::sigmoid(target1.Scores(embedding, batch.next_proprio, one).squeeze(1));
+    const torch::Tensor q2 =
+        torch::sigmoid(target2.Scores(target2.EmbedNormalized(next), batch.next_proprio, one).squeeze(1));
+    const torch::Tensor value = torch::min(q1, q2);
+    target = (batch.reward - bellman.step_penalty + bellman.gamma * (1.0 - batch.terminated) * value).clamp(0.0, 1.0);
+    if (stats) {
+      // One read of all three figures.
+      const torch::Tensor figures =
+          torch::stack({target.mean(), value.mean(), batch.terminated.mean()}).to(torch::kCPU).to(torch::kDouble);
+      const double* f = figures.data_ptr<double>();
+      stats->target_mean = f[0];
+      stats->next_value_mean = f[1];
+      stats->terminal_fraction = f[2];
+    }
   }
-  return target;
+  // An ordinary tensor: the loss saves its target for backward, which an
+  // inference tensor may not be.
+  return target.clone();
 }
 
 }  // namespace perpetua

@@ -25,7 +25,10 @@ namespace perpetua {
 
 // Best actions [B,A] for states (image [B,H,W,3], proprio [B,P]) by CEM on
 // `network`, computing each state's embedding once (returned in
-// `embedding` [B,C,h,w] when not null, for reuse).
+// `embedding` [B,C,h,w] when not null, for reuse) and scoring each round's
+// population in one QNetworkImpl::Scores call. Runs under c10::InferenceMode:
+// the results are inference tensors (read them, or clone() them outside
+// InferenceMode before autograd sees them).
 torch::Tensor MaximizeQ(QNetworkImpl& network, const torch::Tensor& image, const torch::Tensor& proprio,
                         const CemConfig& cem, at::Generator& generator, torch::Tensor* embedding = nullptr);
 
@@ -36,7 +39,9 @@ struct TargetStats {
   double terminal_fraction = 0.0;
 };
 
-// Bellman targets [B] in [0,1] (see the file comment). No gradients.
+// Bellman targets [B] in [0,1] (see the file comment), computed under
+// c10::InferenceMode (s' converted once for both networks) and returned as
+// an ordinary tensor. No gradients.
 torch::Tensor ComputeTargets(const TensorBatch& batch, QNetworkImpl& target1, QNetworkImpl& target2,
                              const CemConfig& cem, const BellmanConfig& bellman, at::Generator& generator,
                              TargetStats* stats = nullptr);

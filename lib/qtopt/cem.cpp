@@ -17,7 +17,7 @@ void CemConfig::Validate(const std::string& prefix) const {
 torch::Tensor CemMaximize(const CemConfig& config, int64_t batch, const torch::Tensor& low,
                           const torch::Tensor& high, const ActionScorer& score,
                           at::Generator& generator) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   const int64_t dim = low.size(0);
   const int64_t n = config.samples;
   const auto options = low.options();
@@ -32,8 +32,8 @@ torch::Tensor CemMaximize(const CemConfig& config, int64_t batch, const torch::T
     // Noise is drawn on the CPU generator so results match across devices.
     const torch::Tensor noise = at::randn({batch, n, dim}, generator, torch::TensorOptions().dtype(torch::kFloat32))
                                     .to(options.device());
-    torch::Tensor actions = mean.unsqueeze(1) + std.unsqueeze(1) * noise;
-    actions = torch::max(torch::min(actions, hi), lo);
+    // mean + std * noise, clamped to the box: in place, the same values.
+    const torch::Tensor actions = noise.mul_(std.unsqueeze(1)).add_(mean.unsqueeze(1)).clamp_(lo, hi);
     const torch::Tensor scores = score(actions);  // [B,N]
     PERPETUA_CHECK(scores.dim() == 2 && scores.size(0) == batch && scores.size(1) == n);
     const auto top = scores.topk(config.elites, /*dim=*/1);

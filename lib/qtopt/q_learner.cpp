@@ -78,7 +78,14 @@ UpdateStats QLearner::Update(const torch::Tensor& image, const torch::Tensor& pr
                                   " at step " + std::to_string(step_ + 1));
   }
   if (optimizer_config_.grad_clip > 0.0) {
-    torch::nn::utils::clip_grad_norm_(online_->parameters(), optimizer_config_.grad_clip);
+    // torch::nn::utils::clip_grad_norm_ with the norm computed above (the
+    // same norms, stack and norm: the same values) instead of a second pass
+    // over the gradients and a host read.
+    const torch::Tensor coefficient = (optimizer_config_.grad_clip / (grad_norm + 1e-6)).clamp_max(1.0);
+    torch::NoGradGuard no_grad;
+    for (const auto& p : online_->parameters()) {
+      if (p.grad().defined()) p.grad().mul_(coefficient);
+    }
   }
   adam_->step();
   if (!AllParametersFinite(*online_)) {

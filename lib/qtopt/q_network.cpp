@@ -9,6 +9,34 @@ namespace {
 
 int64_t ConvOut(int64_t size, int kernel, int stride) { return (size + 2 * (kernel / 2) - kernel) / stride + 1; }
 
+bool UseOneDnn(const torch::Tensor& x) {
+  return x.is_cpu() && !torch::GradMode::is_enabled() && at::globalContext().userEnabledMkldnn() && at::hasMKLDNN();
+}
+
+// x [N,in] float32 -> linear(x) [N,out], without autograd. On the CPU
+// through oneDNN once the layer has work enough (N x in >= 16384): the CEM
+// population's FC layer ([4096,512] x [512,64]) runs about 3x faster there
+// than through the BLAS of at::linear, and 64 rows of it 2x; smaller layers
+// are faster through at::linear (bench_qtopt_speed, docs/train.md).
+torch::Tensor InferenceLinear(torch::nn::LinearImpl& layer, const torch::Tensor& x) {
+  if (UseOneDnn(x) && x.size(0) * x.size(1) >= 16384) {
+    return at::mkldnn_linear(x.contiguous().to_mkldnn(), layer.weight, layer.bias).to_dense();
+  }
+  return layer.forward(x);
+}
+
+// A stride-2 conv with padding kernel/2 (every conv of the network), plus
+// ReLU. Without autograd on the CPU it calls oneDNN directly: at::conv2d
+// already does for the training batch (channels-last input), but for one
+// state (acting) it picks a slower im2col path for the 16- and 32-channel
+// layers.
+torch::Tensor ConvRelu(torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
+  if (UseOneDnn(x)) {
+    const int64_t pad = conv.weight.size(2) / 2;
+    return at::mkldnn_convolution(x, conv.weight, conv.bias, {pad, pad}, {2, 2}, {1, 1}, 1).relu_();
+  }
+  return torch::relu(conv.forward(x));
+}
 }  // namespace
 
 nlohmann::json QNetworkConfig::ToJson() const {
@@ -103,9 +131,11 @@ QNetworkImpl::QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec)
     w = ConvOut(w, kernel, 2);
   }
   const int64_t merge_channels = in;
-  action_mlp_ = register_module(
-      "action_mlp", torch::nn::Sequential(torch::nn::Linear(spec.action_dim() + spec.proprio_dim, config.hidden),
-                                          torch::nn::ReLU(), torch::nn::Linear(config.hidden, merge_channels)));
+  // Built last layer first: the order in which GCC evaluated the arguments of
+  // the former Sequential(Linear, ReLU, Linear), so a seed draws the same weights.
+  action_out_ = torch::nn::Linear(config.hidden, merge_channels);
+  action_in_ = torch::nn::Linear(spec.action_dim() + spec.proprio_dim, config.hidden);
+  action_mlp_ = register_module("action_mlp", torch::nn::Sequential(action_in_, torch::nn::ReLU(), action_out_));
   head_convs_ = register_module("head_convs", torch::nn::ModuleList());
   for (int out : config.head_channels) {
     head_convs_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(2).padding(1)));
@@ -115,6 +145,8 @@ QNetworkImpl::QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec)
   }
   fc_ = register_module("fc", torch::nn::Linear(in * h * w, config.hidden));
   out_ = register_module("out", torch::nn::Linear(config.hidden, 1));
+  action_low_ = torch::tensor(spec.action_low, torch::kFloat32);
+  action_high_ = torch::tensor(spec.action_high, torch::kFloat32);
   if (spec.terminate_index >= 0) {
     std::vector<float> canonical(spec.action_low.size());
     for (size_t i = 0; i < canonical.size(); ++i) canonical[i] = 0.5f * (spec.action_low[i] + spec.action_high[i]);
@@ -123,10 +155,42 @@ QNetworkImpl::QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec)
   }
 }
 
-torch::Tensor QNetworkImpl::Embed(const torch::Tensor& image) {
-  torch::Tensor x = image.permute({0, 3, 1, 2}).to(torch::kFloat32).div(255.0).sub(0.5);
-  for (auto& layer : *encoder_) x = torch::relu(layer->as<torch::nn::Conv2d>()->forward(x));
+torch::Tensor QNetworkImpl::Normalize(const torch::Tensor& image) {
+  // One conversion pass, then in place; the same operations (and values) as
+  // the former permute().to().div().sub(), which allocated three buffers.
+  return image.to(torch::kFloat32).div_(255.0).sub_(0.5).permute({0, 3, 1, 2});
+}
+
+torch::Tensor QNetworkImpl::EmbedNormalized(const torch::Tensor& normalized) {
+  torch::Tensor x = normalized;
+  for (auto& layer : *encoder_) x = ConvRelu(*layer->as<torch::nn::Conv2d>(), x);
   return x;
+}
+
+torch::Tensor QNetworkImpl::Embed(const torch::Tensor& image) { return EmbedNormalized(Normalize(image)); }
+
+torch::Tensor QNetworkImpl::Scores(const torch::Tensor& embedding, const torch::Tensor& proprio,
+                                   const torch::Tensor& raw_actions) {
+  PERPETUA_CHECK(!torch::GradMode::is_enabled());
+  const int64_t b = raw_actions.size(0), n = raw_actions.size(1);
+  const int64_t c = embedding.size(1), h = embedding.size(2), w = embedding.size(3);
+  // Terminating actions read as the canonical one, as in Head().
+  const torch::Tensor actions = CanonicalActions(raw_actions.reshape({b * n, -1})).view({b, n, -1});
+  // [B,N,A+P]: each state's proprio broadcast to its N actions by cat itself.
+  const torch::Tensor merged_input =
+      spec_.proprio_dim > 0 ? torch::cat({actions, proprio.unsqueeze(1).expand({b, n, proprio.size(1)})}, 2)
+                            : actions;
+  const torch::Tensor hidden = InferenceLinear(*action_in_, merged_input.view({b * n, -1})).relu_();
+  const torch::Tensor m = InferenceLinear(*action_out_, hidden);  // [B*N,C]
+  // relu(E + m) straight into one [B,N,C,h*w] buffer: the embedding is read
+  // through a broadcast, never copied per action.
+  torch::Tensor x = torch::add(embedding.contiguous().view({b, 1, c, h * w}), m.view({b, n, c, 1})).relu_();
+  if (head_convs_->size() > 0) {
+    x = x.view({b * n, c, h, w});
+    for (auto& layer : *head_convs_) x = ConvRelu(*layer->as<torch::nn::Conv2d>(), x);
+  }
+  x = InferenceLinear(*fc_, x.reshape({b * n, -1})).relu_();
+  return out_->forward(x).view({b, n});
 }
 
 torch::Tensor QNetworkImpl::CanonicalActions(const torch::Tensor& action) {

@@ -6,14 +6,17 @@
 // Q = sigmoid(logit) in [0,1]; training uses cross-entropy on [0,1] targets.
 //
 // The image embedding E depends on the state only, so CEM computes it once
-// per state and evaluates many actions through Head() alone.
+// per state and evaluates many actions through Head() alone, or through
+// Scores(): the population of every state in one batched call, E broadcast
+// rather than copied per action (bench_qtopt_speed, docs/train.md).
 //
 // Terminating actions (spec().terminate_index, nn/input_spec.h) are one
 // action whatever their other components: Head() replaces every action whose
 // terminate component is > 0 by the canonical one (terminate = its upper
 // bound, every other component the middle of its range) before reading it,
 // so the data's many copies of "terminate here" train one value and CEM
-// cannot pick among copies that differ only by the network's noise.
+// cannot pick among copies that differ only by the network's noise. Scores()
+// does the same.
 // Include only from LibTorch translation units.
 #pragma once
 
@@ -51,16 +54,33 @@ class QNetworkImpl : public torch::nn::Module {
   // (saturates at UINT64_MAX): loaders check it against the stored weights.
   static uint64_t ParameterCount(const QNetworkConfig& config, const QInputSpec& spec);
 
-  // image [B,H,W,3] uint8 -> embedding [B,C,h,w] float32.
+  // image [B,H,W,3] uint8 -> the encoder's input [B,3,H,W] float32 (x/255 - 0.5)
+  // in channels-last memory (a permuted view of one NHWC buffer: no permute
+  // copy). Convert once and pass it to EmbedNormalized for every network
+  // that reads the same images.
+  static torch::Tensor Normalize(const torch::Tensor& image);
+  // Normalize(image) [B,3,H,W] -> embedding [B,C,h,w] float32.
+  torch::Tensor EmbedNormalized(const torch::Tensor& normalized);
+  // image [B,H,W,3] uint8 -> embedding [B,C,h,w] float32: EmbedNormalized(Normalize(image)).
   torch::Tensor Embed(const torch::Tensor& image);
   // embedding [B,C,h,w], proprio [B,P] float32, action [B,A] float32 -> logits [B].
   torch::Tensor Head(const torch::Tensor& embedding, const torch::Tensor& proprio,
                      const torch::Tensor& action);
+  // Inference only (asserts that grad mode is off; run it under
+  // c10::InferenceMode): embedding [B,C,h,w], proprio [B,P], actions [B,N,A]
+  // -> logits [B,N], what Head would give for each state's N actions with
+  // the embedding repeated N times, up to float rounding (on the CPU the
+  // linear layers run through oneDNN, whose sums are ordered differently).
+  torch::Tensor Scores(const torch::Tensor& embedding, const torch::Tensor& proprio, const torch::Tensor& actions);
   // action [B,A] with its terminating rows replaced by the canonical one (see above).
   torch::Tensor CanonicalActions(const torch::Tensor& action);
   // Embed + Head -> logits [B].
   torch::Tensor forward(const torch::Tensor& image, const torch::Tensor& proprio,
                         const torch::Tensor& action);
+
+  // The action box [A] float32 on the CPU, for CEM (CemMaximize moves it to the device).
+  const torch::Tensor& action_low() const { return action_low_; }
+  const torch::Tensor& action_high() const { return action_high_; }
 
   const QNetworkConfig& config() const { return config_; }
   const QInputSpec& spec() const { return spec_; }
@@ -72,6 +92,8 @@ class QNetworkImpl : public torch::nn::Module {
   torch::nn::Sequential action_mlp_{nullptr};
   torch::nn::ModuleList head_convs_{nullptr};
   torch::nn::Linear fc_{nullptr}, out_{nullptr};
+  torch::nn::Linear action_in_{nullptr}, action_out_{nullptr};  // action_mlp_'s two layers
+  torch::Tensor action_low_, action_high_;  // from spec_, made once (not module state)
   torch::Tensor canonical_terminate_;  // [1,A] CPU, when the spec has a terminate component (not a parameter)
 };
 TORCH_MODULE(QNetwork);

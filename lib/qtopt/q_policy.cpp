@@ -21,7 +21,7 @@ class QPolicy : public Policy {
   }
 
   std::vector<float> Act(const Observation& observation, const nlohmann::json& /*info*/) override {
-    torch::NoGradGuard no_grad;
+    c10::InferenceMode inference;
     torch::Tensor image, proprio;
     ObservationToTensors(observation, loaded_.spec, device_, &image, &proprio);
     const torch::Tensor best =
