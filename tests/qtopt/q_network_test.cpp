@@ -1,7 +1,8 @@
 // The Q-network's size as loaders compute it before building one.
-#include <doctest/doctest.h>
-
+// The torch headers come first: they define glog's CHECK, which doctest's must replace.
 #include "qtopt/q_network.h"
+
+#include <doctest/doctest.h>
 
 namespace perpetua {
 namespace {
