@@ -16,36 +16,13 @@
 #include "data/dataset_writer.h"
 #include "nn/checkpoint.h"
 #include "qtopt/memory_replay.h"
+#include "qtopt/rl_train_fixture.h"
 #include "support/test_support.h"
 
 namespace perpetua {
 namespace {
 using testing::RunProcess;
 using testing::ToolPath;
-
-// `episodes` 3-step toy episodes into `dir`, 3 per shard (9 transitions); returns the shards.
-std::vector<std::string> WriteShards(const std::string& dir, int episodes, uint64_t seed0) {
-  WriterOptions options;
-  options.config.episodes_per_shard = 3;
-  options.config.sync = "none";
-  std::vector<std::string> shards;
-  DatasetWriter writer(dir, options);
-  for (int i = 0; i < episodes; ++i) {
-    const std::string shard = writer.Add(testing::ToyEpisode(seed0 + static_cast<uint64_t>(i), 16));
-    if (!shard.empty()) shards.push_back(shard);
-  }
-  for (const auto& s : writer.Close()) shards.push_back(s);
-  return shards;
-}
-
-std::vector<std::string> Train(const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {ToolPath("rl-train"), "q", "--batch-size", "8", "--threads", "1",
-                                   "--network.encoder-channels", "8,8", "--network.hidden", "16",
-                                   "--cem.samples", "16", "--cem.elites", "4", "--log-every", "2",
-                                   "--dataset.memory-budget-mb", "64"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return argv;
-}
 
 std::vector<std::string> OnlineShardsOf(const std::string& checkpoint) {
   const CheckpointContents c = ReadCheckpoint(checkpoint);
@@ -54,12 +31,12 @@ std::vector<std::string> OnlineShardsOf(const std::string& checkpoint) {
 
 TEST_CASE("rl-train --online-window: the newest shards, never one twice, restored on resume") {
   testing::TempDir tmp;
-  const auto online = WriteShards(tmp / "fresh", 12, 100);  // 4 shards of 9 transitions
+  const auto online = testing::WriteToyShards(tmp / "fresh", 12, 16, 100);  // 4 shards of 9 transitions
   REQUIRE(online.size() == 4);
   std::string lines;
   for (const auto& s : online) lines += s + "\n" + s + "\n";  // every path twice
   // Online-only: training waits for 18 transitions (two shards).
-  auto r = RunProcess(Train({"--online", "-", "--out", tmp / "run", "--steps", "30", "--online-window", "18",
+  auto r = RunProcess(testing::SmallQTrain({"--online", "-", "--out", tmp / "run", "--steps", "30", "--online-window", "18",
                              "--min-transitions", "18"}),
                       lines);
   INFO(r.err);
@@ -76,13 +53,13 @@ TEST_CASE("rl-train --online-window: the newest shards, never one twice, restore
   }
 
   // Resumed with no new shards: the window is the recorded one, not every shard ever streamed.
-  r = RunProcess(Train({"--online", "-", "--out", tmp / "run", "--steps", "32", "--online-window", "18",
+  r = RunProcess(testing::SmallQTrain({"--online", "-", "--out", tmp / "run", "--steps", "32", "--online-window", "18",
                         "--resume"}),
                  "");
   REQUIRE(r.exit_code == 0);
   CHECK(OnlineShardsOf(tmp / "run/latest.ckpt") == window);
   // Resumed with a smaller window: its newest shard only.
-  r = RunProcess(Train({"--online", "-", "--out", tmp / "run", "--steps", "34", "--online-window", "9",
+  r = RunProcess(testing::SmallQTrain({"--online", "-", "--out", tmp / "run", "--steps", "34", "--online-window", "9",
                         "--resume"}),
                  "");
   REQUIRE(r.exit_code == 0);
@@ -91,15 +68,15 @@ TEST_CASE("rl-train --online-window: the newest shards, never one twice, restore
 
 TEST_CASE("rl-train picks up shards that appear in --data while it trains") {
   testing::TempDir tmp;
-  WriteShards(tmp / "data", 3, 0);  // 9 transitions
-  testing::ChildProcess run(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "1000000",
+  testing::WriteToyShards(tmp / "data", 3, 16, 0);  // 9 transitions
+  testing::ChildProcess run(testing::SmallQTrain({"--data", tmp / "data", "--out", tmp / "run", "--steps", "1000000",
                                    "--data-refresh-s", "0.05"}));
   // Wait until it trains, then a collector adds a shard.
   for (int i = 0; i < 600 && run.ErrSoFar().find("training qtopt") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   REQUIRE(run.ErrSoFar().find("training qtopt") != std::string::npos);
-  WriteShards(tmp / "data", 6, 50);  // 2 shards, 18 transitions
+  testing::WriteToyShards(tmp / "data", 6, 16, 50);  // 2 shards, 18 transitions
   for (int i = 0; i < 600 && run.ErrSoFar().find("27 transitions") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -113,15 +90,15 @@ TEST_CASE("rl-train picks up shards that appear in --data while it trains") {
 
 TEST_CASE("rl-train --online-window and --data-refresh-s refuse bad values with one line") {
   testing::TempDir tmp;
-  WriteShards(tmp / "data", 3, 0);
-  auto r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "o", "--online-window", "-5"}));
+  testing::WriteToyShards(tmp / "data", 3, 16, 0);
+  auto r = RunProcess(testing::SmallQTrain({"--data", tmp / "data", "--out", tmp / "o", "--online-window", "-5"}));
   CHECK(r.exit_code == 2);
   CHECK(r.err == "rl-train: error: --online-window must be >= 0 (transitions; 0 = unbounded), got -5\n");
-  r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "o", "--online-window", "many"}));
+  r = RunProcess(testing::SmallQTrain({"--data", tmp / "data", "--out", tmp / "o", "--online-window", "many"}));
   CHECK(r.exit_code == 2);
   CHECK(testing::Lines(r.err).size() == 1);
   CHECK(r.err.find("--online-window") != std::string::npos);
-  r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "o", "--data-refresh-s", "-1"}));
+  r = RunProcess(testing::SmallQTrain({"--data", tmp / "data", "--out", tmp / "o", "--data-refresh-s", "-1"}));
   CHECK(r.exit_code == 2);
   CHECK(r.err == "rl-train: error: --data-refresh-s must be a number of seconds >= 0 (0 = never)\n");
 }
