@@ -19,33 +19,25 @@ class EmptySampler : public TransitionSampler {
   TransitionBatch Sample(int, Rng&) override { Fail(ExitCode::kBadData, "no transitions to sample from"); }
 };
 
-// Action bounds from a shard's declared env spec ({"action": {"low": [...], "high": [...]}}).
-std::optional<std::pair<std::vector<float>, std::vector<float>>> DeclaredActionBounds(const std::string& path) {
+// The action a shard's env spec declares: {"action": {"low": [...], "high": [...], "names": [...]}}
+// ("names" optional).
+struct DeclaredAction {
+  std::vector<float> low, high;
+  std::vector<std::string> names;  // empty when not declared
+};
+std::optional<DeclaredAction> ReadDeclaredAction(const std::string& path) {
   const auto text = ReadDeclaredEnvSpec(path);
   if (!text) return std::nullopt;
   const nlohmann::json spec = TryParseJson(*text).value_or(nlohmann::json());
   if (!spec.is_object() || !spec.contains("action")) return std::nullopt;
   try {
-    return std::make_pair(spec["action"].at("low").get<std::vector<float>>(),
-                          spec["action"].at("high").get<std::vector<float>>());
+    const nlohmann::json& action = spec["action"];
+    DeclaredAction declared{action.at("low").get<std::vector<float>>(), action.at("high").get<std::vector<float>>(),
+                            action.value("names", std::vector<std::string>{})};
+    return declared;
   } catch (const nlohmann::json::exception&) {
     Fail(ExitCode::kBadData, path + ": data.attrs['" + kEnvSpecAttr + "'] has a malformed action box");
   }
-}
-
-// Action component names from a shard's declared env spec ({"action": {"names": [...]}}), if any.
-std::vector<std::string> DeclaredActionNames(const std::string& path) {
-  const auto text = ReadDeclaredEnvSpec(path);
-  if (!text) return {};
-  const nlohmann::json spec = TryParseJson(*text).value_or(nlohmann::json());
-  if (!spec.is_object() || !spec.contains("action") || !spec["action"].is_object()) return {};
-  const nlohmann::json& names = spec["action"].value("names", nlohmann::json::array());
-  std::vector<std::string> out;
-  for (const auto& name : names) {
-    if (!name.is_string()) Fail(ExitCode::kBadData, path + ": data.attrs['" + kEnvSpecAttr + "'] has a malformed action name");
-    out.push_back(name.get<std::string>());
-  }
-  return out;
 }
 
 class DatasetReplay : public ReplayData {
@@ -122,20 +114,20 @@ EnvSpec EnvSpecOfShard(const std::string& path, const Schema& schema) {
   for (const auto& [key, key_spec] : schema.observations) {
     spec.observations.push_back({key, key_spec.dtype, key_spec.shape});
   }
-  const auto bounds = DeclaredActionBounds(path);
-  if (bounds) {
-    if (static_cast<int64_t>(bounds->first.size()) != schema.action_dim ||
-        bounds->second.size() != bounds->first.size()) {
-      Fail(ExitCode::kBadData, path + ": declared action box has " + std::to_string(bounds->first.size()) +
+  const auto declared = ReadDeclaredAction(path);
+  if (declared) {
+    if (static_cast<int64_t>(declared->low.size()) != schema.action_dim ||
+        declared->high.size() != declared->low.size()) {
+      Fail(ExitCode::kBadData, path + ": declared action box has " + std::to_string(declared->low.size()) +
                                    " components but the actions have " + std::to_string(schema.action_dim));
     }
-    spec.action.low = bounds->first;
-    spec.action.high = bounds->second;
-    spec.action.names = DeclaredActionNames(path);
-    if (!spec.action.names.empty() && spec.action.names.size() != bounds->first.size()) {
+    if (!declared->names.empty() && declared->names.size() != declared->low.size()) {
       Fail(ExitCode::kBadData, path + ": declared action names do not match its " +
-                                   std::to_string(bounds->first.size()) + " components");
+                                   std::to_string(declared->low.size()) + " components");
     }
+    spec.action.low = declared->low;
+    spec.action.high = declared->high;
+    spec.action.names = declared->names;
   } else {
     spec.action.low.assign(static_cast<size_t>(schema.action_dim), -1.0f);
     spec.action.high.assign(static_cast<size_t>(schema.action_dim), 1.0f);

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/dataset_writer.h"
+#include "env/env_spec_json.h"
 #include "env_factory/make_env.h"
 #include "eval/stats.h"
 #include "nn/torch_runtime.h"
@@ -97,10 +98,7 @@ int Collect(Env& env, Policy& policy, const std::string& dir, int episodes, uint
   options.config.episodes_per_shard = episodes;
   options.config.sync = "none";
   options.env_args = env.spec().env_args;
-  options.env_spec = {{"action",
-                       {{"low", env.spec().action.low},
-                        {"high", env.spec().action.high},
-                        {"names", env.spec().action.names}}}};
+  options.env_spec = EnvSpecToJson(env.spec());  // the action's bounds and names, as rl-collect declares them
   DatasetWriter writer(dir, options);
   int successes = 0;
   for (int i = 0; i < episodes; ++i) {
