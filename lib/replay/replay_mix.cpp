@@ -7,18 +7,16 @@
 namespace perpetua {
 namespace {
 
-Array ConcatArrays(const Array& a, const Array& b) {
-  PERPETUA_CHECK(a.dtype == b.dtype && a.shape.size() == b.shape.size() && !a.shape.empty());
-  Array out = a;
-  out.shape[0] += b.shape[0];
-  out.u8.insert(out.u8.end(), b.u8.begin(), b.u8.end());
-  out.f32.insert(out.f32.end(), b.f32.begin(), b.f32.end());
-  return out;
+// Appends b's rows to `into` (same dtype and rank; checked).
+void AppendArray(Array& into, const Array& b) {
+  PERPETUA_CHECK(into.dtype == b.dtype && into.shape.size() == b.shape.size() && !into.shape.empty());
+  into.shape[0] += b.shape[0];
+  into.u8.insert(into.u8.end(), b.u8.begin(), b.u8.end());
+  into.f32.insert(into.f32.end(), b.f32.begin(), b.f32.end());
 }
 
-std::map<std::string, Array> ConcatMaps(const std::map<std::string, Array>& a, const std::map<std::string, Array>& b) {
-  std::map<std::string, Array> out;
-  for (const auto& [key, array] : a) {
+void AppendMaps(std::map<std::string, Array>& into, const std::map<std::string, Array>& b) {
+  for (auto& [key, array] : into) {
     auto it = b.find(key);
     if (it == b.end()) Fail(ExitCode::kBadData, "offline and online data differ: key '" + key + "' missing online");
     if (it->second.dtype != array.dtype ||
@@ -26,27 +24,31 @@ std::map<std::string, Array> ConcatMaps(const std::map<std::string, Array>& a, c
             std::vector<int64_t>(array.shape.begin() + 1, array.shape.end())) {
       Fail(ExitCode::kBadData, "offline and online data differ in the shape of '" + key + "'");
     }
-    out[key] = ConcatArrays(array, it->second);
   }
-  return out;
+  for (auto& [key, array] : into) AppendArray(array, b.at(key));
 }
 
 }  // namespace
 
-TransitionBatch ConcatBatches(const TransitionBatch& a, const TransitionBatch& b) {
-  if (a.size() == 0) return b;
-  if (b.size() == 0) return a;
-  TransitionBatch out;
-  out.observations = ConcatMaps(a.observations, b.observations);
-  out.next_observations = ConcatMaps(a.next_observations, b.next_observations);
-  if (a.actions.shape.size() != 2 || b.actions.shape != std::vector<int64_t>{b.size(), a.actions.shape[1]}) {
+void AppendBatch(TransitionBatch& into, const TransitionBatch& b) {
+  if (b.size() == 0) return;
+  if (into.size() == 0) {
+    into = b;
+    return;
+  }
+  if (into.actions.shape.size() != 2 || b.actions.shape != std::vector<int64_t>{b.size(), into.actions.shape[1]}) {
     Fail(ExitCode::kBadData, "offline and online data differ in the action dimension");
   }
-  out.actions = ConcatArrays(a.actions, b.actions);
-  out.rewards = a.rewards;
-  out.rewards.insert(out.rewards.end(), b.rewards.begin(), b.rewards.end());
-  out.terminated = a.terminated;
-  out.terminated.insert(out.terminated.end(), b.terminated.begin(), b.terminated.end());
+  AppendMaps(into.observations, b.observations);
+  AppendMaps(into.next_observations, b.next_observations);
+  AppendArray(into.actions, b.actions);
+  into.rewards.insert(into.rewards.end(), b.rewards.begin(), b.rewards.end());
+  into.terminated.insert(into.terminated.end(), b.terminated.begin(), b.terminated.end());
+}
+
+TransitionBatch ConcatBatches(const TransitionBatch& a, const TransitionBatch& b) {
+  TransitionBatch out = a;
+  AppendBatch(out, b);
   return out;
 }
 

@@ -95,5 +95,9 @@ class ReplayMix : public BatchSource {
 
 // Stacks batches (same keys and per-item shapes) along the first axis.
 TransitionBatch ConcatBatches(const TransitionBatch& a, const TransitionBatch& b);
+// ConcatBatches in place: appends b's transitions to `into` (amortised linear,
+// so a batch gathered from many shards is copied once, not once per shard).
+// Throws Error(kBadData) as ConcatBatches does; `into` may be partly appended then.
+void AppendBatch(TransitionBatch& into, const TransitionBatch& b);
 
 }  // namespace perpetua

@@ -45,7 +45,7 @@ TransitionBatch ShardWindow::Sample(int batch_size, Rng& rng) {
   }
   TransitionBatch batch;
   for (size_t s = 0; s < shards_.size(); ++s) {
-    if (counts[s] > 0) batch = ConcatBatches(batch, shards_[s].sampler->Sample(counts[s], rng));
+    if (counts[s] > 0) AppendBatch(batch, shards_[s].sampler->Sample(counts[s], rng));
   }
   return batch;
 }
