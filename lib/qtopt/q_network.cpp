@@ -40,7 +40,10 @@ torch::Tensor ConvRelu(torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
 }  // namespace
 
 nlohmann::json QNetworkConfig::ToJson() const {
-  return {{"encoder_channels", encoder_channels}, {"head_channels", head_channels}, {"hidden", hidden}};
+  return {{"encoder_channels", encoder_channels},
+          {"head_channels", head_channels},
+          {"hidden", hidden},
+          {"keypoints", keypoints}};
 }
 
 QNetworkConfig QNetworkConfig::FromJson(const nlohmann::json& json, const std::string& source) {
@@ -48,6 +51,7 @@ QNetworkConfig QNetworkConfig::FromJson(const nlohmann::json& json, const std::s
   c.encoder_channels = MetadataField<std::vector<int>>(json, "encoder_channels", source);
   c.head_channels = MetadataField<std::vector<int>>(json, "head_channels", source);
   c.hidden = MetadataField<int>(json, "hidden", source);
+  c.keypoints = MetadataValue<int>(json, "keypoints", 0, source);  // absent before keypoints existed
   try {
     c.Validate("network");
   } catch (const Error& e) {
@@ -65,6 +69,13 @@ void QNetworkConfig::Validate(const std::string& prefix) const {
     if (c <= 0) Fail(ExitCode::kUsage, "--" + prefix + ".head-channels must be positive");
   }
   if (hidden <= 0) Fail(ExitCode::kUsage, "--" + prefix + ".hidden must be positive, got " + std::to_string(hidden));
+  if (keypoints < 0) {
+    Fail(ExitCode::kUsage, "--" + prefix + ".keypoints must be 0 (off) or positive, got " + std::to_string(keypoints));
+  }
+  if (keypoints > 0 && !head_channels.empty()) {
+    Fail(ExitCode::kUsage, "--" + prefix + ".keypoints and --" + prefix +
+                               ".head-channels exclude each other (keypoints have no map to convolve)");
+  }
 }
 
 namespace {
@@ -104,6 +115,16 @@ uint64_t QNetworkImpl::ParameterCount(const QNetworkConfig& config, const QInput
     h = ConvOut(h, kernel, 2);
     w = ConvOut(w, kernel, 2);
   }
+  if (config.keypoints > 0) {
+    const long double k = config.keypoints;
+    conv(in, k, 1);
+    total += 1;                                        // log temperature
+    linear(2 * k + spec.proprio_dim, config.hidden);   // state_in
+    total += static_cast<long double>(spec.action_dim()) * config.hidden;  // action_in (no bias)
+    linear(config.hidden, config.hidden);              // fc
+    linear(config.hidden, 1);                          // out
+    return total >= 1.8e19L ? UINT64_MAX : static_cast<uint64_t>(total);
+  }
   linear(static_cast<long double>(spec.action_dim()) + spec.proprio_dim, config.hidden);
   linear(config.hidden, in);
   for (int out : config.head_channels) {
@@ -130,6 +151,25 @@ QNetworkImpl::QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec)
     h = ConvOut(h, kernel, 2);
     w = ConvOut(w, kernel, 2);
   }
+  action_low_ = torch::tensor(spec.action_low, torch::kFloat32);
+  action_high_ = torch::tensor(spec.action_high, torch::kFloat32);
+  if (spec.terminate_index >= 0) {
+    std::vector<float> canonical(spec.action_low.size());
+    for (size_t i = 0; i < canonical.size(); ++i) canonical[i] = 0.5f * (spec.action_low[i] + spec.action_high[i]);
+    canonical[static_cast<size_t>(spec.terminate_index)] = spec.action_high[static_cast<size_t>(spec.terminate_index)];
+    canonical_terminate_ = torch::tensor(canonical).view({1, -1});
+  }
+  if (config.keypoints > 0) {
+    const int64_t k = config.keypoints;
+    keypoint_conv_ = register_module("keypoint_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, k, 1)));
+    log_temperature_ = register_parameter("log_temperature", torch::zeros({1}));
+    state_in_ = register_module("state_in", torch::nn::Linear(2 * k + spec.proprio_dim, config.hidden));
+    action_in_ = register_module(
+        "action_in", torch::nn::Linear(torch::nn::LinearOptions(spec.action_dim(), config.hidden).bias(false)));
+    fc_ = register_module("fc", torch::nn::Linear(config.hidden, config.hidden));
+    out_ = register_module("out", torch::nn::Linear(config.hidden, 1));
+    return;
+  }
   const int64_t merge_channels = in;
   // Built last layer first: the order in which GCC evaluated the arguments of
   // the former Sequential(Linear, ReLU, Linear), so a seed draws the same weights.
@@ -145,14 +185,6 @@ QNetworkImpl::QNetworkImpl(const QNetworkConfig& config, const QInputSpec& spec)
   }
   fc_ = register_module("fc", torch::nn::Linear(in * h * w, config.hidden));
   out_ = register_module("out", torch::nn::Linear(config.hidden, 1));
-  action_low_ = torch::tensor(spec.action_low, torch::kFloat32);
-  action_high_ = torch::tensor(spec.action_high, torch::kFloat32);
-  if (spec.terminate_index >= 0) {
-    std::vector<float> canonical(spec.action_low.size());
-    for (size_t i = 0; i < canonical.size(); ++i) canonical[i] = 0.5f * (spec.action_low[i] + spec.action_high[i]);
-    canonical[static_cast<size_t>(spec.terminate_index)] = spec.action_high[static_cast<size_t>(spec.terminate_index)];
-    canonical_terminate_ = torch::tensor(canonical).view({1, -1});
-  }
 }
 
 torch::Tensor QNetworkImpl::Normalize(const torch::Tensor& image) {
@@ -164,7 +196,20 @@ torch::Tensor QNetworkImpl::Normalize(const torch::Tensor& image) {
 torch::Tensor QNetworkImpl::EmbedNormalized(const torch::Tensor& normalized) {
   torch::Tensor x = normalized;
   for (auto& layer : *encoder_) x = ConvRelu(*layer->as<torch::nn::Conv2d>(), x);
-  return x;
+  if (config_.keypoints == 0) return x;
+  // Spatial softmax: each channel's softmax over the map is a distribution
+  // of where its feature is; its mean (x, y) in [-1,1] is the keypoint.
+  return SpatialSoftmax(keypoint_conv_->forward(x), log_temperature_);
+}
+
+torch::Tensor SpatialSoftmax(const torch::Tensor& features, const torch::Tensor& log_temperature) {
+  const int64_t b = features.size(0), k = features.size(1), h = features.size(2), w = features.size(3);
+  const torch::Tensor weights =
+      torch::softmax(features.reshape({b, k, h * w}) * torch::exp(-log_temperature), 2).view({b, k, h, w});
+  const auto grid = torch::TensorOptions().dtype(features.scalar_type()).device(features.device());
+  const torch::Tensor kx = (weights.sum(2) * torch::linspace(-1, 1, w, grid)).sum(2);  // [B,K]
+  const torch::Tensor ky = (weights.sum(3) * torch::linspace(-1, 1, h, grid)).sum(2);
+  return torch::cat({kx, ky}, 1);
 }
 
 torch::Tensor QNetworkImpl::Embed(const torch::Tensor& image) { return EmbedNormalized(Normalize(image)); }
@@ -173,6 +218,15 @@ torch::Tensor QNetworkImpl::Scores(const torch::Tensor& embedding, const torch::
                                    const torch::Tensor& raw_actions) {
   PERPETUA_CHECK(!torch::GradMode::is_enabled());
   const int64_t b = raw_actions.size(0), n = raw_actions.size(1);
+  if (config_.keypoints > 0) {
+    // The state's part of the first layer once per state, broadcast to its N actions.
+    const torch::Tensor actions = CanonicalActions(raw_actions.reshape({b * n, -1}));
+    const torch::Tensor state = StateInput(embedding, proprio);  // [B,H]
+    const torch::Tensor hidden =
+        torch::add(InferenceLinear(*action_in_, actions).view({b, n, -1}), state.unsqueeze(1)).relu_();
+    const torch::Tensor x = InferenceLinear(*fc_, hidden.view({b * n, -1})).relu_();
+    return out_->forward(x).view({b, n});
+  }
   const int64_t c = embedding.size(1), h = embedding.size(2), w = embedding.size(3);
   // Terminating actions read as the canonical one, as in Head().
   const torch::Tensor actions = CanonicalActions(raw_actions.reshape({b * n, -1})).view({b, n, -1});
@@ -193,6 +247,10 @@ torch::Tensor QNetworkImpl::Scores(const torch::Tensor& embedding, const torch::
   return out_->forward(x).view({b, n});
 }
 
+torch::Tensor QNetworkImpl::StateInput(const torch::Tensor& keypoints, const torch::Tensor& proprio) {
+  return state_in_->forward(spec_.proprio_dim > 0 ? torch::cat({keypoints, proprio}, 1) : keypoints);
+}
+
 torch::Tensor QNetworkImpl::CanonicalActions(const torch::Tensor& action) {
   if (spec_.terminate_index < 0) return action;
   // Read-only here: target workers call Head from several threads.
@@ -206,6 +264,10 @@ torch::Tensor QNetworkImpl::CanonicalActions(const torch::Tensor& action) {
 torch::Tensor QNetworkImpl::Head(const torch::Tensor& embedding, const torch::Tensor& proprio,
                                  const torch::Tensor& raw_action) {
   const torch::Tensor action = CanonicalActions(raw_action);
+  if (config_.keypoints > 0) {
+    const torch::Tensor hidden = torch::relu(StateInput(embedding, proprio) + action_in_->forward(action));
+    return out_->forward(torch::relu(fc_->forward(hidden))).squeeze(1);
+  }
   const torch::Tensor merged_input = spec_.proprio_dim > 0 ? torch::cat({action, proprio}, 1) : action;
   const torch::Tensor m = action_mlp_->forward(merged_input);
   torch::Tensor x = torch::relu(embedding + m.unsqueeze(-1).unsqueeze(-1));

@@ -3,6 +3,11 @@
 //   image [B,H,W,3] uint8 --(x/255 - 0.5, conv stride 2 + ReLU per encoder layer)--> E [B,C,h,w]
 //   [action, proprio] [B,A+P] --(MLP)--> m [B,C], broadcast-added: relu(E + m) [B,C,h,w]
 //   --(head convs, stride 2)--> flatten --(FC hidden, ReLU)--> FC 1 --> logit [B]
+// or, with config.keypoints = K > 0 (spatial softmax, as in Levine et al.'s
+// visuomotor policies and robomimic's image encoders):
+//   E --(1x1 conv to K channels, softmax over each channel's map)--> expected
+//   (x, y) per channel = keypoints [B,2K] (the "embedding")
+//   relu(W_s [keypoints, proprio] + W_a action) --(FC hidden, ReLU)--> FC 1 --> logit [B]
 // Q = sigmoid(logit) in [0,1]; training uses cross-entropy on [0,1] targets.
 //
 // The image embedding E depends on the state only, so CEM computes it once
@@ -59,7 +64,8 @@ class QNetworkImpl : public torch::nn::Module {
   // copy). Convert once and pass it to EmbedNormalized for every network
   // that reads the same images.
   static torch::Tensor Normalize(const torch::Tensor& image);
-  // Normalize(image) [B,3,H,W] -> embedding [B,C,h,w] float32.
+  // Normalize(image) [B,3,H,W] -> embedding [B,C,h,w] float32 ([B,2K] keypoints
+  // when config.keypoints = K > 0; callers pass it on to Head/Scores unread).
   torch::Tensor EmbedNormalized(const torch::Tensor& normalized);
   // image [B,H,W,3] uint8 -> embedding [B,C,h,w] float32: EmbedNormalized(Normalize(image)).
   torch::Tensor Embed(const torch::Tensor& image);
@@ -92,11 +98,24 @@ class QNetworkImpl : public torch::nn::Module {
   torch::nn::Sequential action_mlp_{nullptr};
   torch::nn::ModuleList head_convs_{nullptr};
   torch::nn::Linear fc_{nullptr}, out_{nullptr};
-  torch::nn::Linear action_in_{nullptr}, action_out_{nullptr};  // action_mlp_'s two layers
+  // action_mlp_'s two layers (keypoint layout: action_in_ alone, the action term of the first layer)
+  torch::nn::Linear action_in_{nullptr}, action_out_{nullptr};
   torch::Tensor action_low_, action_high_;  // from spec_, made once (not module state)
-  torch::Tensor canonical_terminate_;  // [1,A] CPU, when the spec has a terminate component (not a parameter)
+  torch::Tensor canonical_terminate_;
+  // Keypoint layout only (config.keypoints > 0).
+  torch::nn::Conv2d keypoint_conv_{nullptr};
+  torch::Tensor log_temperature_;  // softmax temperature exp(t), learnt
+  torch::nn::Linear state_in_{nullptr};
+  // keypoints [B,2K], proprio [B,P] -> the first layer's state term [B,hidden].
+  torch::Tensor StateInput(const torch::Tensor& keypoints, const torch::Tensor& proprio);  // [1,A] CPU, when the spec has a terminate component (not a parameter)
 };
 TORCH_MODULE(QNetwork);
+
+// features [B,K,h,w], log_temperature [1] -> keypoints [B,2K]: for each
+// channel, softmax(features / exp(log_temperature)) over its h x w cells, and
+// the expected column then row of that distribution on a grid from -1 (left,
+// top) to 1 (right, bottom); the K x values come first, then the K y values.
+torch::Tensor SpatialSoftmax(const torch::Tensor& features, const torch::Tensor& log_temperature);
 
 // A fresh network with the same config/spec and (deep) copied state.
 QNetwork CloneNetwork(QNetworkImpl& network, const torch::Device& device);

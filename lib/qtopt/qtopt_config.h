@@ -18,10 +18,17 @@ struct QNetworkConfig {
   std::vector<int> encoder_channels = {16, 32, 32, 32};  // one stride-2 conv per entry (first 5x5, rest 3x3)
   std::vector<int> head_channels = {};                    // stride-2 3x3 convs after the action merge
   int hidden = 64;                                        // width of the FC layer and of the action MLP
+  // > 0: the image becomes that many keypoints (a 1x1 conv, then a spatial
+  // softmax per channel gives its expected x, y), and an MLP reads
+  // [keypoints, proprio, action]; head_channels must then be empty. 0: the
+  // action merges into the conv map (QT-Opt's layout).
+  int keypoints = 0;
   void Visit(ConfigVisitor& v) {
     v.Field("encoder_channels", encoder_channels, "channels of each stride-2 image conv layer");
     v.Field("head_channels", head_channels, "channels of each stride-2 conv after the action merge");
     v.Field("hidden", hidden, "width of the action MLP and the final fully connected layer");
+    v.Field("keypoints", keypoints,
+            "spatial-softmax keypoints read by an MLP head instead of merging the action into the map (0: off)");
   }
   nlohmann::json ToJson() const;
   // Throws Error(kBadData) "<source>: ..." on missing or invalid fields.

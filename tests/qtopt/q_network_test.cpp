@@ -73,5 +73,88 @@ TEST_CASE("every terminating action is one action to the Q-network; the others s
   CHECK(torch::equal(plain->CanonicalActions(action), action));
 }
 
+QInputSpec KeypointSpec() {
+  EnvSpec env;
+  env.observations = {{"image", DType::kUint8, {16, 16, 3}}, {"proprio", DType::kFloat32, {2}}};
+  env.action.low = {-1, -1, -1};
+  env.action.high = {1, 1, 1};
+  env.action.names = {"dx", "terminate", "gripper"};
+  return QInputSpec::FromEnvSpec(env, "test");
+}
+
+TEST_CASE("a spatial softmax finds where each channel's feature is") {
+  // Channel 0 peaks at row 1, column 6 of an 8x8 map; channel 1 at row 7, column 0.
+  torch::Tensor features = torch::zeros({1, 2, 8, 8});
+  features.index_put_({0, 0, 1, 6}, 50.0f);
+  features.index_put_({0, 1, 7, 0}, 50.0f);
+  const torch::Tensor keypoints = SpatialSoftmax(features, torch::zeros({1}));
+  REQUIRE(keypoints.sizes() == torch::IntArrayRef({1, 4}));
+  const auto at = [](int cell) { return -1.0 + 2.0 * cell / 7.0; };
+  CHECK(keypoints[0][0].item<double>() == doctest::Approx(at(6)).epsilon(1e-4));  // x of channel 0
+  CHECK(keypoints[0][1].item<double>() == doctest::Approx(at(0)).epsilon(1e-4));  // x of channel 1
+  CHECK(keypoints[0][2].item<double>() == doctest::Approx(at(1)).epsilon(1e-4));  // y of channel 0
+  CHECK(keypoints[0][3].item<double>() == doctest::Approx(at(7)).epsilon(1e-4));  // y of channel 1
+  // A flat map is the centre; a high temperature flattens the peak toward it.
+  CHECK(SpatialSoftmax(torch::zeros({1, 1, 5, 5}), torch::zeros({1})).abs().max().item<double>() < 1e-6);
+  const torch::Tensor soft = SpatialSoftmax(features, torch::full({1}, 10.0f));
+  CHECK(std::abs(soft[0][0].item<double>()) < 0.1);
+}
+
+TEST_CASE("the keypoint layout: sizes, one terminate action, Scores as Head, and its config checks") {
+  const QInputSpec spec = KeypointSpec();
+  QNetworkConfig config;
+  config.encoder_channels = {4, 8};
+  config.hidden = 16;
+  config.keypoints = 5;
+  torch::manual_seed(2);
+  QNetwork network(config, spec);
+  CHECK(QNetworkImpl::ParameterCount(config, spec) == static_cast<uint64_t>(CountParameters(*network)));
+
+  const torch::Tensor image = torch::randint(0, 255, {3, 16, 16, 3}, torch::kUInt8);
+  const torch::Tensor proprio = torch::randn({3, 2});
+  const torch::Tensor embedding = network->Embed(image);
+  REQUIRE(embedding.sizes() == torch::IntArrayRef({3, 10}));
+  CHECK(embedding.abs().max().item<float>() <= 1.0f);
+
+  // Scores of N actions per state equal Head of each (state, action) pair.
+  const int64_t n = 6;
+  const torch::Tensor actions = torch::rand({3, n, 3}) * 2 - 1;
+  torch::Tensor scores;
+  {
+    c10::InferenceMode guard;
+    scores = network->Scores(embedding, proprio, actions);
+  }
+  const torch::Tensor head = network->Head(embedding.repeat_interleave(n, 0), proprio.repeat_interleave(n, 0),
+                                           actions.reshape({3 * n, 3}));
+  CHECK(torch::allclose(scores.reshape({-1}), head, 1e-4, 1e-5));
+
+  // Terminating actions are one action here too.
+  const torch::Tensor two = torch::tensor({0.7f, 0.3f, -0.9f, -0.2f, 1.0f, 0.5f}).view({2, 3});
+  const torch::Tensor q = network->forward(image.slice(0, 0, 1).expand({2, 16, 16, 3}),
+                                           proprio.slice(0, 0, 1).expand({2, 2}), two);
+  CHECK(q[0].item<float>() == q[1].item<float>());
+
+  // The image reaches the logit through the keypoints (gradients flow to the encoder).
+  network->forward(image, proprio, actions.select(1, 0)).sum().backward();
+  for (const auto& p : network->named_parameters()) {
+    INFO(p.key());
+    CHECK(p.value().grad().defined());
+  }
+
+  // Config: saved and read back; a checkpoint from before keypoints reads as 0; bad values are usage errors.
+  CHECK(QNetworkConfig::FromJson(config.ToJson(), "ckpt").keypoints == 5);
+  nlohmann::json old = config.ToJson();
+  old.erase("keypoints");
+  CHECK(QNetworkConfig::FromJson(old, "ckpt").keypoints == 0);
+  QNetworkConfig bad = config;
+  bad.keypoints = -1;
+  CHECK_THROWS_WITH(bad.Validate("network"), "--network.keypoints must be 0 (off) or positive, got -1");
+  bad.keypoints = 4;
+  bad.head_channels = {8};
+  CHECK_THROWS_WITH(bad.Validate("network"),
+                    "--network.keypoints and --network.head-channels exclude each other (keypoints have no map "
+                    "to convolve)");
+}
+
 }  // namespace
 }  // namespace perpetua
