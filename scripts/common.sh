@@ -1,6 +1,19 @@
 # Helpers shared by loop.sh and nightly.sh (sourced, never run). The sourcing
 # script sets `prog` (its name in messages) first.
 
+# tools_dir ROOT: where the rl-* tools are: $PERPETUA_BIN if set, else
+# ROOT/build/bin (a source checkout), else the folder of the rl-train on PATH
+# (an installed Perpetua, whose scripts live in share/perpetua/scripts).
+tools_dir() {
+  if [ -n "${PERPETUA_BIN:-}" ]; then
+    echo "$PERPETUA_BIN"
+  elif [ -x "$1/build/bin/rl-train" ] || ! command -v rl-train >/dev/null; then
+    echo "$1/build/bin"
+  else
+    dirname "$(command -v rl-train)"
+  fi
+}
+
 # die_usage MESSAGE: one line on stderr, exit 2.
 die_usage() { echo "$prog: error: $1" >&2; exit 2; }
 

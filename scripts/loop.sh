@@ -77,7 +77,6 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="${PERPETUA_BIN:-$root/build/bin}"
 
 dir=runs/loop
 minutes=60
@@ -103,6 +102,7 @@ train_args=()
 prog=loop
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
+bin="$(tools_dir "$root")"
 usage() { sed -n '2,76p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 
 # config_args FILE: prints the options of a --config file, one word per line

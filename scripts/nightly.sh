@@ -39,7 +39,6 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="${PERPETUA_BIN:-$root/build/bin}"
 
 dir=runs/loop
 steps=20000
@@ -53,6 +52,7 @@ train_args=()
 prog=nightly
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
+bin="$(tools_dir "$root")"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir="$2"; shift 2 ;;

@@ -11,11 +11,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${PERPETUA_BUILD_DIR:-$root/build}"
 jobs="${PERPETUA_JOBS:-$(nproc)}"
 
-# Debian packages, each for a reason:
-packages=(
-  build-essential cmake ninja-build pkg-config   # toolchain
-  libtorch-dev                                   # networks and learners
-  libopenblas0-openmp                            # BLAS: OpenMP build is 3x faster here (DESIGN.md)
+# Debian packages, each for a reason: scripts/packages.txt ("<use>: names  # why").
+packages=()
+while IFS= read -r line; do
+  line="${line%%#*}"
+  [[ "$line" =~ ^(run|build):(.*)$ ]] || continue
+  read -r -a names <<<"${BASH_REMATCH[2]}"
+  packages+=("${names[@]}")
+done <"$root/scripts/packages.txt"
+[ ${#packages[@]} -gt 0 ] || { echo "setup: no packages listed in scripts/packages.txt" >&2; exit 1; }
   libmujoco-dev libqhull-dev                     # simulated cells (mujoco's CMake target needs qhull)
   libegl-dev libegl-mesa0 libgl1-mesa-dri libgl-dev libosmesa6-dev  # headless rendering: EGL, OSMesa fallback
   libhdf5-dev hdf5-tools                         # trajectory shards
