@@ -14,7 +14,10 @@
 # writes a checkpoint every N steps and each is evaluated), --eval-episodes N
 # (per round), --final-episodes N, --bootstrap-scripted N,
 # --bootstrap-random N, --bootstrap-noise S (the scripted bootstrap's noise,
-# rl-collect --exploration.scripted-noise, default 0.2), --batch-size N, --collector-nice N (priority of the
+# rl-collect --exploration.scripted-noise, default 0.2), --scripted-episodes F
+# (q: the share of the live collector's episodes that the noisy scripted
+# heuristic acts instead of the checkpoint, rl-collect
+# --exploration.scripted-episodes; default 0), --batch-size N, --collector-nice N (priority of the
 # live collector, default 5), --eval-nice N (priority of the evaluations
 # during training, default 10), --online-window N (the trainer's online
 # buffer: the newest N transitions, default 20000; rl-train --online-window),
@@ -88,6 +91,7 @@ final_episodes=200
 bootstrap_scripted=300
 bootstrap_random=100
 bootstrap_noise=0.2
+scripted_episodes=0
 objects=train
 offline=0
 batch_size=64
@@ -103,7 +107,7 @@ prog=loop
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
 bin="$(tools_dir "$root")"
-usage() { sed -n '2,76p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; }
 
 # config_args FILE: prints the options of a --config file, one word per line
 # ("key: value" -> "--key" and "value"; a bare "offline: true" -> "--offline").
@@ -143,7 +147,7 @@ done
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir|--minutes|--rounds|--seed|--round-steps|--eval-episodes|--final-episodes|--bootstrap-scripted|\
-    --bootstrap-random|--bootstrap-noise|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg)
+    --bootstrap-random|--bootstrap-noise|--scripted-episodes|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg)
       [ $# -ge 2 ] || die_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -157,6 +161,7 @@ while [ $# -gt 0 ]; do
     --bootstrap-scripted) bootstrap_scripted="$2"; shift 2 ;;
     --bootstrap-random) bootstrap_random="$2"; shift 2 ;;
     --bootstrap-noise) bootstrap_noise="$2"; shift 2 ;;
+    --scripted-episodes) scripted_episodes="$2"; shift 2 ;;
     --batch-size) batch_size="$2"; shift 2 ;;
     --collector-nice) collector_nice="$2"; shift 2 ;;
     --eval-nice) eval_nice="$2"; shift 2 ;;
@@ -200,6 +205,7 @@ require_int --final-episodes "$final_episodes"
 require_int --bootstrap-scripted "$bootstrap_scripted"
 require_int --bootstrap-random "$bootstrap_random"
 [[ "$bootstrap_noise" =~ ^[0-9]{1,3}(\.[0-9]+)?$ ]] || die_usage "--bootstrap-noise: '$bootstrap_noise' is not a number >= 0"
+require_fraction --scripted-episodes "$scripted_episodes"
 require_int --batch-size "$batch_size"
 require_int --collector-nice "$collector_nice"
 require_int --eval-nice "$eval_nice"
@@ -207,7 +213,7 @@ require_int --online-window "$online_window"
 [ "$round_steps" -ge 1 ] || die_usage "--round-steps: must be >= 1"
 
 # Build (a no-op when up to date) unless pointed at prebuilt tools.
-[ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
+[ -n "${PERPETUA_BIN:-}" ] || [ ! -f "$root/scripts/setup.sh" ] || "$root/scripts/setup.sh"
 mkdir -p "$dir"/{data,train,eval,logs}
 log="$dir/logs/loop.log"
 say() { echo "loop: $*" | tee -a "$log" >&2; }
@@ -384,7 +390,8 @@ collector_acting() {
     acting_mode=learned
   elif [ -f "$dir/train/latest.ckpt" ]; then
     acting=(--policy "$dir/train/latest.ckpt" --reload --exploration.epsilon 0.2
-            --exploration.toward random)
+            --exploration.toward random --exploration.scripted-episodes "$scripted_episodes"
+            --exploration.scripted-noise "$bootstrap_noise")
     acting_mode=learned
   else
     acting=("${bootstrap_acting[@]}")

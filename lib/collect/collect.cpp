@@ -51,6 +51,10 @@ void Validate(const CollectConfig& c) {
     Fail(ExitCode::kUsage, "--exploration.random-terminate must be in [0, 1] or -1 (uniform), got " +
                                ShortestNumberText(e.random_terminate));
   }
+  if (!(e.scripted_episodes >= 0.0 && e.scripted_episodes <= 1.0)) {
+    Fail(ExitCode::kUsage, "--exploration.scripted-episodes must be in [0, 1], got " +
+                               ShortestNumberText(e.scripted_episodes));
+  }
   if (!(c.video_fraction >= 0.0 && c.video_fraction <= 1.0)) {
     Fail(ExitCode::kUsage, "--video-fraction must be in [0, 1]");
   }
@@ -120,6 +124,7 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   }
   const std::string policy_id = MakePolicy(config.policy, spec, config.seed, policy_options)->id();
   if (config.exploration.epsilon > 0) MakePolicy(config.exploration.toward, spec, config.seed, policy_options);
+  if (config.exploration.scripted_episodes > 0) MakePolicy("scripted", spec, config.seed, policy_options);
 
   WriterOptions writer_options;
   writer_options.config = config.dataset;
@@ -148,6 +153,11 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
     if (config.reload) {
       auto load = [&] { return MakePolicy(config.policy, spec, config.seed, policy_options); };
       policy = std::make_unique<ReloadingPolicy>(watcher, load, std::move(policy), initial_id);
+    }
+    if (config.exploration.scripted_episodes > 0) {
+      policy = std::make_unique<EpisodeMixturePolicy>(
+          std::move(policy), MakePolicy("scripted", spec, config.seed, policy_options),
+          config.exploration.scripted_episodes);
     }
     if (config.exploration.noise > 0) {
       policy = std::make_unique<GaussianNoisePolicy>(std::move(policy), spec.action, config.exploration.noise);
@@ -190,7 +200,8 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
                                       {"toward", config.exploration.toward},
                                       {"noise", config.exploration.noise},
                                       {"scripted_noise", config.exploration.scripted_noise},
-                                      {"random_terminate", config.exploration.random_terminate}};
+                                      {"random_terminate", config.exploration.random_terminate},
+                                      {"scripted_episodes", config.exploration.scripted_episodes}};
   const EpisodeSink sink = [&](RolloutResult&& result) {
     Episode& episode = result.episode;
     nlohmann::json extra = nlohmann::json::parse(episode.metadata.extra_json);

@@ -44,6 +44,12 @@ struct ExplorationConfig {
   // of its steps; uniform draws would end half of them, so that epsilon 0.2
   // exploration would cut most multi-step grasps short. -1: uniform.
   double random_terminate = 0.05;
+  // Share of the episodes in which the scripted policy (with scripted_noise)
+  // acts instead of --policy, for the whole episode (EpisodeMixturePolicy):
+  // a heuristic that keeps successes in the data while the learnt policy is
+  // weak (QT-Opt collected with a scripted policy at first). Epsilon and
+  // noise apply on top of whichever acts. 0: off.
+  double scripted_episodes = 0.0;
 
   void Visit(ConfigVisitor& v) {
     v.Field("epsilon", epsilon, "per-step probability of acting as --exploration.toward");
@@ -52,6 +58,8 @@ struct ExplorationConfig {
     v.Field("scripted_noise", scripted_noise, "noise of the scripted policy (action units)");
     v.Field("random_terminate", random_terminate,
             "share of the random policy's steps that terminate (cells with a 'terminate' action; -1: uniform)");
+    v.Field("scripted_episodes", scripted_episodes,
+            "share of the episodes acted by the scripted policy instead of --policy (0: off)");
   }
 };
 

@@ -9,6 +9,7 @@ namespace {
 // Rng streams of the decorators, distinct from any other use of the episode seed.
 constexpr uint64_t kEpsilonStream = 0xE951;
 constexpr uint64_t kNoiseStream = 0x0153;
+constexpr uint64_t kMixtureStream = 0x313C;
 }  // namespace
 
 EpsilonGreedyPolicy::EpsilonGreedyPolicy(std::unique_ptr<Policy> greedy,
@@ -57,6 +58,24 @@ std::vector<float> GaussianNoisePolicy::Act(const Observation& observation,
     action[i] = static_cast<float>(std::clamp(noisy, double(spec_.low[i]), double(spec_.high[i])));
   }
   return action;
+}
+
+EpisodeMixturePolicy::EpisodeMixturePolicy(std::unique_ptr<Policy> primary, std::unique_ptr<Policy> alternative,
+                                           double share)
+    : primary_(std::move(primary)), alternative_(std::move(alternative)), share_(share) {
+  PERPETUA_CHECK(primary_ && alternative_);
+  PERPETUA_CHECK(share >= 0.0 && share <= 1.0);
+}
+
+void EpisodeMixturePolicy::BeginEpisode(uint64_t episode_seed) {
+  Rng rng(DeriveSeed(episode_seed, kMixtureStream, 0));
+  alternative_acts_ = share_ > 0.0 && rng.Uniform() < share_;
+  primary_->BeginEpisode(episode_seed);
+  alternative_->BeginEpisode(episode_seed);
+}
+
+std::vector<float> EpisodeMixturePolicy::Act(const Observation& observation, const nlohmann::json& info) {
+  return alternative_acts_ ? alternative_->Act(observation, info) : primary_->Act(observation, info);
 }
 
 }  // namespace perpetua

@@ -3,7 +3,11 @@
 //   EpsilonGreedyPolicy  with probability epsilon per step, act as the
 //                        exploration policy (random or scripted) instead;
 //   GaussianNoisePolicy  add N(0, (stddev * half-range)^2) to every action
-//                        component, then clip to the bounds.
+//                        component, then clip to the bounds;
+//   EpisodeMixturePolicy with probability `share` per episode, the other
+//                        policy (a heuristic: the scripted one) acts for the
+//                        whole episode, so that its successes keep reaching
+//                        the data while the learnt policy is still weak.
 // Both draw from an Rng reseeded in BeginEpisode from the episode seed, so an
 // episode's actions depend only on its seed (never on the worker that ran it
 // or on the episodes before it).
@@ -56,6 +60,27 @@ class GaussianNoisePolicy : public Policy {
   ActionSpec spec_;
   double stddev_;
   Rng rng_;
+};
+
+class EpisodeMixturePolicy : public Policy {
+ public:
+  // Owns both policies. share in [0, 1] (checked).
+  EpisodeMixturePolicy(std::unique_ptr<Policy> primary, std::unique_ptr<Policy> alternative, double share);
+  // Draws which policy acts in this episode (from the episode seed alone),
+  // then begins the episode of both (a reloading checkpoint policy reloads
+  // there whichever acts).
+  void BeginEpisode(uint64_t episode_seed) override;
+  std::vector<float> Act(const Observation& observation, const nlohmann::json& info) override;
+  // The id of the policy acting in the current episode (recorded with the
+  // episode, so the data says which episodes the heuristic acted in).
+  std::string id() const override { return alternative_acts_ ? alternative_->id() : primary_->id(); }
+  bool alternative_acts() const { return alternative_acts_; }
+
+ private:
+  std::unique_ptr<Policy> primary_;
+  std::unique_ptr<Policy> alternative_;
+  double share_;
+  bool alternative_acts_ = false;
 };
 
 }  // namespace perpetua

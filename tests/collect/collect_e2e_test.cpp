@@ -162,6 +162,33 @@ TEST_CASE("epsilon 1 toward random acts exactly as the random policy") {
   CHECK(extra["exploration"]["random_terminate"] == 0.05);
 }
 
+TEST_CASE("scripted episodes: the scripted policy acts whole episodes in a share of them, named in the data") {
+  TempDir dir;
+  REQUIRE(RunProcess(Collect({"--policy", "scripted", "--episodes", "16", "--out", dir / "scripted"})).exit_code == 0);
+  const ProcessResult r = RunProcess(Collect({"--policy", "random", "--episodes", "16", "--out", dir / "mixed",
+                                              "--exploration.scripted-episodes", "0.5"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto scripted = ReadAll({dir / "scripted"}), mixed = ReadAll({dir / "mixed"});
+  auto by_seed = [](const EpisodeFacts& a, const EpisodeFacts& b) { return a.seed < b.seed; };
+  std::sort(scripted.begin(), scripted.end(), by_seed);
+  std::sort(mixed.begin(), mixed.end(), by_seed);
+  REQUIRE(scripted.size() == mixed.size());
+  int by_script = 0;
+  for (size_t i = 0; i < mixed.size(); ++i) {
+    if (mixed[i].policy_id == "scripted:grasp") {
+      ++by_script;
+      CHECK(mixed[i].actions == scripted[i].actions);  // the same episode as the scripted policy's
+    } else {
+      CHECK(mixed[i].policy_id == "random");
+    }
+  }
+  CHECK(by_script >= 3);
+  CHECK(by_script <= 13);
+  DatasetReader reader({dir / "mixed"});
+  CHECK(nlohmann::json::parse(reader.ReadEpisode(0).metadata.extra_json)["exploration"]["scripted_episodes"] == 0.5);
+}
+
 TEST_CASE("random actions terminate rarely by default, so episodes run on; -1 draws terminate uniformly") {
   TempDir dir;
   const auto mean_steps = [&](const std::string& name, const std::vector<std::string>& extra) {
@@ -235,6 +262,8 @@ TEST_CASE("bad input fails with its exit code and harms nothing already written"
       {{"--episodes", "1", "--out", dir / "data", "--exploration.epsilon", "1.5"}, 2, "--exploration.epsilon"},
       {{"--episodes", "1", "--out", dir / "data", "--exploration.random-terminate", "1.5"}, 2,
        "--exploration.random-terminate must be in [0, 1] or -1 (uniform), got 1.5"},
+      {{"--episodes", "1", "--out", dir / "data", "--exploration.scripted-episodes", "-0.1"}, 2,
+       "--exploration.scripted-episodes must be in [0, 1], got -0.1"},
       {{"--episodes", "1", "--out", dir / "data", "--reload"}, 2, "--reload needs a checkpoint --policy"},
       {{"--episodes", "1", "--out", dir / "a-file/data"}, 6, dir / "a-file/data"},
       {{"--episodes", "1", "--out", dir / "data", "--episdoes", "2"}, 2, "did you mean"},

@@ -43,6 +43,34 @@ TEST_CASE("epsilon 0 and 1 are pure greedy and pure exploration") {
   for (float v : Run(explore, 1, 50)) CHECK((v == -0.3f || v == 0.0f));
 }
 
+TEST_CASE("an episode mixture lets the other policy act in about share of the episodes and says which acted") {
+  EpisodeMixturePolicy policy(std::make_unique<ConstantPolicy>(0.1f, "checkpoint:a"),
+                              std::make_unique<ConstantPolicy>(-0.3f, "scripted"), 0.3);
+  int alternative = 0;
+  for (uint64_t seed = 0; seed < 2000; ++seed) {
+    const auto actions = Run(policy, seed, 6);
+    // One policy for the whole episode, and the id names it.
+    const float first = actions.front();
+    for (float v : actions) CHECK((v == first || v == 0.0f));
+    CHECK(policy.id() == (first == -0.3f ? "scripted" : "checkpoint:a"));
+    CHECK(policy.alternative_acts() == (first == -0.3f));
+    alternative += first == -0.3f;
+  }
+  CHECK(alternative > 540);
+  CHECK(alternative < 660);
+  // The draw depends on the episode seed alone.
+  const bool seven = (Run(policy, 7, 1), policy.alternative_acts());
+  Run(policy, 8, 3);
+  CHECK((Run(policy, 7, 1), policy.alternative_acts()) == seven);
+  // Share 0 and 1 are one policy throughout.
+  EpisodeMixturePolicy never(std::make_unique<ConstantPolicy>(0.1f), std::make_unique<ConstantPolicy>(-0.3f), 0.0);
+  EpisodeMixturePolicy always(std::make_unique<ConstantPolicy>(0.1f), std::make_unique<ConstantPolicy>(-0.3f), 1.0);
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    CHECK(Run(never, seed, 1).front() == 0.1f);
+    CHECK(Run(always, seed, 1).front() == -0.3f);
+  }
+}
+
 TEST_CASE("Gaussian noise has the configured spread and respects the bounds") {
   testing::ToyEnv env;
   GaussianNoisePolicy policy(std::make_unique<ConstantPolicy>(0.0f), env.spec().action, 0.2);
