@@ -54,7 +54,9 @@
 #                  collector and the trainer are stopped (SIGTERM: they finish
 #                  cleanly).
 #   3. at the end  rl-eval of the promoted policy on --final-episodes held-out
-#                  episodes -> DIR/final.json (its path is printed on stdout);
+#                  episodes -> DIR/final.json (its path is printed on stdout)
+#                  and the run page DIR/report/index.html (the curve, the
+#                  table per object family, videos, config, provenance);
 #                  grasp: also on as many episodes of the training objects
 #                  -> DIR/final-train.json, logged side by side (the
 #                  generalisation gap).
@@ -615,9 +617,12 @@ children=()
 # 3. Final evaluation of the promoted policy.
 # Its success and interval go to TensorBoard as a run of their own
 # ($dir/tensorboard/final), at the training steps of the last round.
+# The run page (DIR/report/index.html: curve, table, videos, config, provenance).
 final="$dir/final.json"
+page=(--report "$dir/report" --report-title "$env loop, $(basename "$dir"): the promoted policy")
+[ ! -f "$dir/curve.csv" ] || page+=(--report-curve "$dir/curve.csv")
 "$bin/rl-eval" "${eval_cell[@]}" --policy "$dir/promoted.ckpt" \
-  --episodes "$final_episodes" --seed $((seed + 99)) --json "$final" \
+  --episodes "$final_episodes" --seed $((seed + 99)) --json "$final" "${page[@]}" \
   --tensorboard "$dir/tensorboard/final" --tensorboard-step $((round * round_steps)) 2>>"$log" &
 children=($!)
 wait "${children[0]}"

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <thread>
 
 #include "common/fs.h"
@@ -9,6 +11,9 @@
 #include "common/signals.h"
 #include "env_factory/make_env.h"
 #include "eval/report.h"
+#include "eval/report_page.h"
+#include "nn/checkpoint.h"
+#include "perpetua/version.h"
 #include "nn/torch_runtime.h"
 #include "rollout/rollout.h"
 #include "env/state_render.h"
@@ -37,6 +42,30 @@ void Validate(const EvalConfig& c) {
   if (c.tensorboard.empty() && c.tensorboard_step != 0) {
     Fail(ExitCode::kUsage, "--tensorboard-step needs --tensorboard DIR");
   }
+  if (c.report.empty() && (!c.report_curve.empty() || !c.report_title.empty())) {
+    Fail(ExitCode::kUsage, "--report-curve and --report-title need --report DIR");
+  }
+}
+
+// What the page says of a policy: its argument and, for a checkpoint, the
+// run that wrote it (algorithm, id, step, seed).
+nlohmann::json PolicyProvenance(const std::string& policy) {
+  nlohmann::json entry = {{"policy", policy}};
+  if (!IsCheckpointPolicy(policy)) return entry;
+  const nlohmann::json metadata = ReadCheckpointMetadata(policy);
+  for (const char* key : {"algorithm", "id", "step", "seed"}) {
+    if (metadata.contains(key)) entry[key] = metadata[key];
+  }
+  return entry;
+}
+
+std::string UtcNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
 }
 
 // Policy A's success and interval as scalars in a new event file in config.tensorboard.
@@ -51,7 +80,8 @@ void WriteTensorBoard(const EvalConfig& config, const RateSummary& rate) {
 
 // Runs one policy over the configured episodes. Returns false if interrupted.
 bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const EnvSpec& spec,
-                    const std::string& video_prefix, std::vector<EpisodeOutcome>& outcomes) {
+                    const std::string& video_prefix, std::vector<EpisodeOutcome>& outcomes,
+                    std::vector<std::string>& videos) {
   PolicyOptions policy_options;
   policy_options.explore = false;  // evaluate the mean of stochastic policies
   policy_options.device = config.device;
@@ -90,6 +120,7 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
       std::snprintf(name, sizeof name, "%sepisode-%05lld-%s.mp4", video_prefix.c_str(),
                     static_cast<long long>(result.index), outcome.success ? "success" : "failure");
       WriteVideo(config.video + "/" + name, frames, /*fps=*/5.0);
+      videos.push_back(config.video + "/" + name);
     }
     outcomes.push_back(outcome);
     progress.Update(int64_t(outcomes.size()),
@@ -110,8 +141,16 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
 
 }  // namespace
 
-ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml) {
-  Validate(config);
+ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
+  Validate(flags);
+  EvalConfig config = flags;
+  // A run page: its folder first (and the curve, read now), videos beside it unless --video says elsewhere.
+  std::vector<CurvePoint> curve;
+  if (!config.report.empty()) {
+    EnsureWritableDirectory(config.report);
+    if (config.video.empty()) config.video = config.report + "/videos";
+    if (!config.report_curve.empty()) curve = ReadCurveCsv(config.report_curve);
+  }
   std::unique_ptr<Env> probe = MakeEnv(config.env);
   const EnvSpec spec = probe->spec();
   const bool has_larger_view = AsStateRenderer(*probe) != nullptr;
@@ -145,9 +184,10 @@ ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml) 
   if (!config.tensorboard.empty()) EnsureWritableDirectory(config.tensorboard);
 
   std::vector<EpisodeOutcome> a, b;
+  std::vector<std::string> videos;
   const bool comparing = !config.compare.empty();
-  if (!EvaluatePolicy(config, config.policy, spec, comparing ? "a-" : "", a) ||
-      (comparing && !EvaluatePolicy(config, config.compare, spec, "b-", b))) {
+  if (!EvaluatePolicy(config, config.policy, spec, comparing ? "a-" : "", a, videos) ||
+      (comparing && !EvaluatePolicy(config, config.compare, spec, "b-", b, videos))) {
     LogWarning("interrupted: no report written");
     return ExitCode::kInterrupted;
   }
@@ -200,6 +240,26 @@ ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml) 
     WriteFileAtomic(config.json, text);
   }
   if (!config.tensorboard.empty()) WriteTensorBoard(config, summary_a.overall);
+  if (!config.report.empty()) {
+    WriteFileAtomic(config.report + "/report.json", text);
+    ReportPageInput page;
+    page.title = config.report_title.empty() ? "Evaluation of " + config.policy : config.report_title;
+    page.report = report;
+    page.curve = curve;
+    for (const std::string& video : videos) {
+      page.videos.push_back(std::filesystem::path(video).lexically_proximate(config.report).string());
+    }
+    page.provenance = {{"tool", std::string("rl-eval ") + PERPETUA_VERSION},
+                       {"written", UtcNow()},
+                       {"cell", spec.name},
+                       {"objects", config.env.objects},
+                       {"episodes", config.episodes},
+                       {"seed", config.seed},
+                       {"policy A", PolicyProvenance(config.policy)}};
+    if (comparing) page.provenance["policy B"] = PolicyProvenance(config.compare);
+    if (!config.report_curve.empty()) page.provenance["curve"] = config.report_curve;
+    LogInfo("run page: " + WriteReportPage(config.report, page));
+  }
   std::fputs(table.c_str(), stderr);
   return gate_failed ? ExitCode::kGateFailed : ExitCode::kOk;
 }

@@ -57,6 +57,9 @@ struct EvalConfig {
   int bootstrap_resamples = 10000; // paired bootstrap resamples for --compare
   std::string tensorboard;         // TensorBoard run directory for the success scalars ("" = none)
   int64_t tensorboard_step = 0;    // their step (the loop: the round's training steps)
+  std::string report;              // run page directory: index.html, report.json, videos/ ("" = none)
+  std::string report_curve;        // a learning curve CSV shown on the page (the loop's curve.csv)
+  std::string report_title;        // the page's heading ("" = "Evaluation of <policy>")
 
   void Visit(ConfigVisitor& v) {
     VisitEnvFlags(v, env, cell);
@@ -78,6 +81,11 @@ struct EvalConfig {
     v.Field("tensorboard", tensorboard,
             "also write <objects>/success, wilson_low, wilson_high to an event file in this directory");
     v.Field("tensorboard_step", tensorboard_step, "the step of those scalars (>= 0)");
+    v.Field("report", report,
+            "write a run page here: index.html (curve, table, videos, config, provenance), report.json, videos/");
+    v.Field("report_curve", report_curve, "learning curve CSV for the page (columns minutes, train_steps, "
+                                          "success, wilson_low, wilson_high)");
+    v.Field("report_title", report_title, "heading of the page");
   }
 };
 

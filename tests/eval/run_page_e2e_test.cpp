@@ -1,0 +1,84 @@
+// `rl-eval --report DIR` end to end: the real binary writes the run page, and
+// Debian's headless Chromium opens it as a person would (tests/eval/check_page.py):
+// every resource loads, every video plays, and a screenshot is kept.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace perpetua {
+namespace {
+using testing::ProcessResult;
+using testing::RunProcess;
+using testing::TempDir;
+using testing::ToolPath;
+
+std::vector<std::string> Eval(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {ToolPath("rl-eval"), "--env", "grasp", "--cell.image-size", "32"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+TEST_CASE("rl-eval --report writes a run page that Chromium loads with every video playing") {
+  TempDir dir;
+  testing::WriteFile(dir / "curve.csv",
+                     "round,minutes,episodes,train_steps,success,wilson_low,wilson_high,promoted,verdict\n"
+                     "1,1.5,900,1500,0.05,0.02,0.11,1,first\n"
+                     "2,3.0,1400,3000,0.25,0.17,0.34,1,better\n");
+  const ProcessResult r =
+      RunProcess(Eval({"--policy", "scripted", "--compare", "random", "--episodes", "6", "--report", dir / "page",
+                       "--report-curve", dir / "curve.csv", "--report-title", "a <test> page", "--video-first",
+                       "2", "--video-failures", "2", "--video-size", "128"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string html = testing::ReadFile(dir / "page/index.html");
+  REQUIRE(!html.empty());
+  CHECK(nlohmann::json::parse(testing::ReadFile(dir / "page/report.json"))["a"]["episodes"] == 6);
+  CHECK(nlohmann::json::parse(r.out)["a"]["episodes"] == 6);  // stdout keeps the report too
+  const std::vector<std::string> videos = testing::ListFiles(dir / "page/videos", ".mp4");
+  REQUIRE(videos.size() >= 4);  // A's and B's first two, and failures
+  for (const std::string& video : videos) CHECK(html.find("src=\"videos/" + video + "\"") != std::string::npos);
+  CHECK(html.find("<h1>a &lt;test&gt; page</h1>") != std::string::npos);
+  CHECK(html.find("<td>B: random</td>") != std::string::npos);
+  CHECK(html.find("<tr><th>curve</th><td>" + dir / "curve.csv" + "</td></tr>") != std::string::npos);
+
+  const ProcessResult browser = RunProcess(
+      {"/usr/bin/python3", testing::SourcePath("tests/eval/check_page.py"), dir / "page/index.html",
+       dir / "screenshot.png"});
+  INFO(browser.out, browser.err);
+  REQUIRE(browser.exit_code == 0);
+  const nlohmann::json seen = nlohmann::json::parse(browser.out);
+  CHECK(seen["failures"].empty());
+  CHECK(seen["videos"] == videos.size());
+  for (const auto& duration : seen["durations"]) CHECK(duration.get<double>() > 0.0);
+  CHECK(seen["curve_points"] == 2);
+  CHECK(seen["title"] == "a <test> page");
+  MESSAGE("page " << seen["page_bytes"] << " bytes, loaded in " << seen["load_ms"] << " ms");
+  // The screenshot is a real picture of the page (PNG signature, not blank-small).
+  const std::string png = testing::ReadFile(dir / "screenshot.png");
+  CHECK(png.rfind("\x89PNG", 0) == 0);
+  CHECK(png.size() > 20000);
+}
+
+TEST_CASE("bad report flags and curves are refused before any episode runs") {
+  TempDir dir;
+  ProcessResult r = RunProcess(Eval({"--policy", "scripted", "--episodes", "2", "--report-curve", dir / "c.csv"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--report-curve and --report-title need --report DIR") != std::string::npos);
+  testing::WriteFile(dir / "c.csv", "minutes,success\n1,0.5\n");
+  r = RunProcess(Eval({"--policy", "scripted", "--episodes", "2", "--report", dir / "page", "--report-curve",
+                       dir / "c.csv"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find(dir / "c.csv: the curve has no column 'train_steps'") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "page/index.html"));
+  CHECK(testing::ListFiles(dir / "page/videos").empty());
+  testing::WriteFile(dir / "a-file", "");
+  r = RunProcess(Eval({"--policy", "scripted", "--episodes", "2", "--report", dir / "a-file/page"}));
+  CHECK(r.exit_code == 6);
+}
+
+}  // namespace
+}  // namespace perpetua
