@@ -91,6 +91,14 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
   }
   CHECK(ReadFile(dir + "/curve.png").rfind("\x89PNG", 0) == 0);
   CHECK(ReadFile(dir + "/loop.state").find("round=2") != std::string::npos);
+  // The run page: the curve's rounds, the final evaluation, its videos beside it.
+  const std::string page = ReadFile(dir + "/report/index.html");
+  CHECK(static_cast<int>(testing::Lines(page).size()) > 10);
+  size_t dots = 0;
+  for (size_t at = page.find("<circle"); at != std::string::npos; at = page.find("<circle", at + 1)) ++dots;
+  CHECK(dots == size_t(evaluated));
+  CHECK(ReadFile(dir + "/report/report.json") == ReadFile(dir + "/final.json"));
+  CHECK(!testing::ListFiles(dir + "/report/videos", ".mp4").empty());
 
   // TensorBoard: each round's held-out success and interval at its training
   // steps (as in the curve), and the trainer's rows with no step twice.
