@@ -115,7 +115,9 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
   std::memcpy(batch.actions.f32.data() + row * a, e.columns.actions.data() + t * a,
               static_cast<size_t>(a) * sizeof(float));
   batch.rewards[static_cast<size_t>(row)] = e.columns.rewards[static_cast<size_t>(t)];
-  batch.terminated[static_cast<size_t>(row)] = e.columns.terminated[static_cast<size_t>(t)];
+  const size_t step = static_cast<size_t>(t);
+  batch.terminated[static_cast<size_t>(row)] =
+      e.columns.terminated[step] || (config_.timeout_terminal && e.columns.truncated[step]);
 
   if (!e.resident) {
     int64_t bytes = 0;

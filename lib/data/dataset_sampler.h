@@ -47,12 +47,20 @@ Schema SchemaOfEnv(const EnvSpec& spec);
 struct DatasetSamplerConfig {
   double memory_budget_mb = 4096.0;  // decoded observations kept in memory (MiB)
   std::string filter_key;            // only episodes in each file's mask/<key> ("" = all)
+  // A step that ended its episode at the time limit (truncated) is served as
+  // terminal: no bootstrap from s'. For a task whose time limit is part of it
+  // (a grasp not made in 20 steps failed) while the observation does not show
+  // the time left, so that running out the clock is a failure the learner
+  // sees. false: truncation bootstraps (the limit is not part of the task).
+  bool timeout_terminal = false;
 
   void Visit(ConfigVisitor& v) {
     v.Field("memory_budget_mb", memory_budget_mb,
             "decoded observations kept in memory, MiB (the rest is read from disk per sample)");
     v.Field("filter_key", filter_key,
             "only episodes listed in each file's mask/<key>, e.g. train or valid (empty: all)");
+    v.Field("timeout_terminal", timeout_terminal,
+            "serve time-limit (truncated) steps as terminal: running out of time is a failure, not bootstrapped");
   }
 };
 

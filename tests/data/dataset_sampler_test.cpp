@@ -252,6 +252,31 @@ TEST_CASE("a truncated last step is not terminal and bootstraps from the final o
   const TransitionBatch batch = sampler.Sample(3, rng);
   CHECK(batch.terminated == std::vector<uint8_t>{0, 0, 0});
   CHECK(batch.next_observations.at("proprio").f32[0] == episode.observations.at("proprio").f32[3]);
+  // With timeout_terminal the same step is served as terminal (running out of time is a failure);
+  // nothing else changes.
+  DatasetSamplerConfig timeout;
+  timeout.timeout_terminal = true;
+  DatasetSampler terminal({dir.path()}, timeout);
+  Rng same(2);
+  const TransitionBatch as_terminal = terminal.Sample(3, same);
+  CHECK(as_terminal.terminated == std::vector<uint8_t>{1, 1, 1});
+  CHECK(as_terminal.rewards == batch.rewards);
+  CHECK(as_terminal.actions.f32 == batch.actions.f32);
+  // An episode that the task ended stays terminal either way, and its other steps are not.
+  TempDir ended;
+  DatasetWriter ended_writer(ended.path(), options);
+  shape.steps = 3;
+  const Episode done = testing::MakeEpisode(2, shape);  // even seed: terminated
+  REQUIRE(done.terminated.back() == 1);
+  ended_writer.Add(done);
+  ended_writer.Close();
+  DatasetSampler ended_sampler({ended.path()}, timeout);
+  Rng draws(3);
+  const TransitionBatch many = ended_sampler.Sample(64, draws);
+  int terminal_rows = 0;
+  for (uint8_t t : many.terminated) terminal_rows += t;
+  CHECK(terminal_rows > 5);
+  CHECK(terminal_rows < 40);
   DatasetSamplerConfig no_memory;
   no_memory.memory_budget_mb = 0.0;
   CHECK_THROWS_WITH_AS(DatasetSampler({dir.path()}, no_memory),
