@@ -17,7 +17,8 @@
 # rl-collect --exploration.scripted-noise, default 0.2), --scripted-episodes F
 # (q: the share of the live collector's episodes that the noisy scripted
 # heuristic acts instead of the checkpoint, rl-collect
-# --exploration.scripted-episodes; default 0.3 for grasp, else 0), --batch-size N, --collector-nice N (priority of the
+# --exploration.scripted-episodes; default 0: measured no better at 20
+# minutes, docs/train.md), --batch-size N, --collector-nice N (priority of the
 # live collector, default 5), --eval-nice N (priority of the evaluations
 # during training, default 10), --online-window N (the trainer's online
 # buffer: the newest N transitions, default 20000; rl-train --online-window),
@@ -93,7 +94,7 @@ final_episodes=200
 bootstrap_scripted=300
 bootstrap_random=100
 bootstrap_noise=0.2
-scripted_episodes=
+scripted_episodes=0
 objects=train
 offline=0
 batch_size=64
@@ -207,22 +208,7 @@ require_int --final-episodes "$final_episodes"
 require_int --bootstrap-scripted "$bootstrap_scripted"
 require_int --bootstrap-random "$bootstrap_random"
 [[ "$bootstrap_noise" =~ ^[0-9]{1,3}(\.[0-9]+)?$ ]] || die_usage "--bootstrap-noise: '$bootstrap_noise' is not a number >= 0"
-# Grasp with QT-Opt (docs/train.md, "The grasp loop's data"): the noisy
-# heuristic keeps acting in a share of the live episodes, a step costs 0.05
-# (the cell's 0.02 and 0.03 more, QT-Opt's figure) and running out of the 20
-# steps is a failure the trainer sees (no bootstrap): otherwise the learnt
-# policy hovers until the time limit. A --train-arg setting either wins.
-if [ -z "$scripted_episodes" ]; then
-  if [ "$env" = grasp ] && [ "$algo" = q ]; then scripted_episodes=0.3; else scripted_episodes=0; fi
-fi
 require_fraction --scripted-episodes "$scripted_episodes"
-task_train_args=()
-if [ "$env" = grasp ] && [ "$algo" = q ]; then
-  has_train_arg() { local a; for a in "${train_args[@]}"; do [[ "$a" == "$1"* ]] && return 0; done; return 1; }
-  has_train_arg --target.step-penalty || task_train_args+=(--target.step-penalty=0.03)
-  has_train_arg --dataset.timeout-terminal || has_train_arg --no-dataset.timeout-terminal ||
-    task_train_args+=(--dataset.timeout-terminal)
-fi
 require_int --batch-size "$batch_size"
 require_int --collector-nice "$collector_nice"
 require_int --eval-nice "$eval_nice"
@@ -387,7 +373,7 @@ start_trainer() {
   # them); --keep-checkpoints: room for an evaluation that falls behind.
   local train=("$bin/rl-train" "$algo" --data "$dir/data" --out "$dir/train" --steps "$target"
                --batch-size "$batch_size" --seed "$seed" --checkpoint-every "$round_steps"
-               --keep-checkpoints 4 "${resume[@]}" "${task_train_args[@]}" "${train_args[@]}")
+               --keep-checkpoints 4 "${resume[@]}" "${train_args[@]}")
   if [ "$offline" = 1 ]; then
     say "round $((round + 1)): training to step $target offline (one trainer for the run, no collector)"
     "${train[@]}" >/dev/null 2>>"$log" &
