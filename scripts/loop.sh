@@ -620,7 +620,8 @@ children=()
 # ($dir/tensorboard/final), at the training steps of the last round.
 # The run page (DIR/report/index.html: curve, table, videos, config, provenance).
 final="$dir/final.json"
-page=(--report "$dir/report" --report-title "$env loop, $(basename "$dir"): the promoted policy")
+page=(--report "$dir/report" --report-title "$env loop, $(basename "$dir"): the promoted policy"
+      --video-first 2 --video-successes 4 --video-failures 4)
 [ ! -f "$dir/curve.csv" ] || page+=(--report-curve "$dir/curve.csv")
 "$bin/rl-eval" "${eval_cell[@]}" --policy "$dir/promoted.ckpt" \
   --episodes "$final_episodes" --seed $((seed + 99)) --json "$final" "${page[@]}" \

@@ -34,7 +34,9 @@ void Validate(const EvalConfig& c) {
   if (!(c.min_success >= 0.0 && c.min_success <= 1.0)) {
     Fail(ExitCode::kUsage, "--min-success must be in [0, 1], got " + std::to_string(c.min_success));
   }
-  if (c.video_first < 0 || c.video_failures < 0) Fail(ExitCode::kUsage, "--video-first and --video-failures must be >= 0");
+  if (c.video_first < 0 || c.video_failures < 0 || c.video_successes < 0) {
+    Fail(ExitCode::kUsage, "--video-first, --video-failures and --video-successes must be >= 0");
+  }
   if (c.video_size < 16 || c.video_size > 1024) Fail(ExitCode::kUsage, "--video-size must be in 16..1024");
   if (c.bootstrap_resamples < 100) Fail(ExitCode::kUsage, "--bootstrap-resamples must be >= 100");
   if (c.threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0");
@@ -99,7 +101,7 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
       return renderer ? renderer->RenderPicture(config.video_size) : Array{};
     };
   }
-  int failure_videos = 0;
+  int failure_videos = 0, success_videos = 0;
   Progress progress("eval " + policy, config.episodes);
   int64_t successes = 0;
   const auto sink = [&](RolloutResult&& result) {
@@ -107,8 +109,9 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
     successes += outcome.success;
     const bool first = result.index < config.video_first;
     const bool failure_video = !outcome.success && failure_videos < config.video_failures;
-    if (!config.video.empty() && (first || failure_video)) {
-      if (!first) ++failure_videos;
+    const bool success_video = outcome.success && success_videos < config.video_successes;
+    if (!config.video.empty() && (first || failure_video || success_video)) {
+      if (!first) ++(outcome.success ? success_videos : failure_videos);
       const std::vector<Array>& large = result.view_frames;
       const std::vector<Array> small = UnstackFrames(result.episode.observations.at(video_key));
       std::vector<Array> frames;

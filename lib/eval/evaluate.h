@@ -51,6 +51,7 @@ struct EvalConfig {
   std::string video;               // directory for mp4 videos ("" = none)
   int video_first = 5;             // videos of the first K episodes
   int video_failures = 10;         // and of at most this many failures
+  int video_successes = 0;         // and of at most this many successes (after the first K)
   int video_size = 256;            // side of the larger view in videos
   std::string device = "cpu";      // checkpoint policies: cpu | cuda[:N]
   int threads = 0;                 // LibTorch threads; 0 = cores / workers
@@ -74,6 +75,7 @@ struct EvalConfig {
     v.Field("video", video, "directory for mp4 videos of episodes (empty = none)");
     v.Field("video_first", video_first, "videos of the first K episodes");
     v.Field("video_failures", video_failures, "videos of at most this many failed episodes");
+    v.Field("video_successes", video_successes, "videos of at most this many successful episodes (after the first K)");
     v.Field("video_size", video_size, "pixel side of the larger view in videos");
     v.Field("device", device, "checkpoint policies: cpu | cuda[:N]");
     v.Field("threads", threads, "LibTorch threads for checkpoint policies; 0 = cores / workers");

@@ -3,6 +3,7 @@
 // every resource loads, every video plays, and a screenshot is kept.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -61,6 +62,32 @@ TEST_CASE("rl-eval --report writes a run page that Chromium loads with every vid
   const std::string png = testing::ReadFile(dir / "screenshot.png");
   CHECK(png.rfind("\x89PNG", 0) == 0);
   CHECK(png.size() > 20000);
+}
+
+TEST_CASE("--video-successes adds videos of successful episodes after the first ones") {
+  TempDir dir;
+  const ProcessResult r = RunProcess(Eval({"--policy", "scripted", "--episodes", "5", "--video", dir / "v",
+                                           "--video-first", "1", "--video-failures", "0", "--video-successes",
+                                           "2", "--video-size", "64"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> expected;
+  int successes = 0;
+  const nlohmann::json report = nlohmann::json::parse(r.out);
+  for (const auto& o : report["outcomes"]["a"]) {
+    const int64_t index = o["index"];
+    const bool success = o["success"];
+    const bool wanted = index < 1 || (success && successes < 2);
+    if (index >= 1 && success) ++successes;
+    if (!wanted) continue;
+    char name[64];
+    std::snprintf(name, sizeof name, "episode-%05lld-%s.mp4", static_cast<long long>(index),
+                  success ? "success" : "failure");
+    expected.push_back(name);
+  }
+  CHECK(expected.size() == 3);  // the scripted policy succeeds on most episodes
+  CHECK(testing::ListFiles(dir / "v") == expected);
+  CHECK(RunProcess(Eval({"--policy", "scripted", "--episodes", "1", "--video-successes", "-1"})).exit_code == 2);
 }
 
 TEST_CASE("bad report flags and curves are refused before any episode runs") {
