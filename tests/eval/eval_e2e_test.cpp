@@ -15,6 +15,7 @@
 #include "rollout/rollout.h"
 #include "rollout/video.h"
 #include "support/tensorboard_events.h"
+#include "eval/eval_command.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -24,12 +25,7 @@ using testing::RunProcess;
 using testing::TempDir;
 using testing::ToolPath;
 
-// Small images keep the suite fast; the statistics do not depend on them.
-std::vector<std::string> Eval(const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {ToolPath("rl-eval"), "--env", "grasp", "--cell.image-size", "32"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return argv;
-}
+const auto Eval = testing::EvalCommand;
 
 nlohmann::json Report(const ProcessResult& r) {
   INFO(r.err);

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eval/eval_command.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -15,13 +16,8 @@ namespace {
 using testing::ProcessResult;
 using testing::RunProcess;
 using testing::TempDir;
-using testing::ToolPath;
 
-std::vector<std::string> Eval(const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {ToolPath("rl-eval"), "--env", "grasp", "--cell.image-size", "32"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return argv;
-}
+const auto Eval = testing::EvalCommand;
 
 TEST_CASE("rl-eval --report writes a run page that Chromium loads with every video playing") {
   TempDir dir;
