@@ -20,17 +20,6 @@ while IFS= read -r line; do
   packages+=("${names[@]}")
 done <"$root/scripts/packages.txt"
 [ ${#packages[@]} -gt 0 ] || { echo "setup: no packages listed in scripts/packages.txt" >&2; exit 1; }
-  libmujoco-dev libqhull-dev                     # simulated cells (mujoco's CMake target needs qhull)
-  libegl-dev libegl-mesa0 libgl1-mesa-dri libgl-dev libosmesa6-dev  # headless rendering: EGL, OSMesa fallback
-  libhdf5-dev hdf5-tools                         # trajectory shards
-  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev # CLI, config, JSON
-  libopencv-dev                                  # videos and images
-  doctest-dev                                    # tests
-  libprotobuf-dev protobuf-compiler              # TensorBoard event files: the event/summary schema, encoded by protobuf
-  python3-h5py python3-numpy                     # interop tests, reports in scripts, reference robot server
-  python3-protobuf                               # the tests' independent reader of TensorBoard event files
-  gnuplot-nox                                    # the learning-curve plot of scripts/loop.sh
-)
 
 missing=()
 for p in "${packages[@]}"; do
