@@ -56,6 +56,13 @@ std::vector<EpisodeFacts> ReadAll(const std::vector<std::string>& paths) {
   return facts;
 }
 
+// ReadAll in the order of the episodes' seeds, so that two runs' episodes pair up.
+std::vector<EpisodeFacts> ReadAllBySeed(const std::string& dir) {
+  std::vector<EpisodeFacts> facts = ReadAll({dir});
+  std::sort(facts.begin(), facts.end(), [](const EpisodeFacts& a, const EpisodeFacts& b) { return a.seed < b.seed; });
+  return facts;
+}
+
 std::set<std::string> AsSet(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
 
 // Waits (polling) until the child has printed `lines` lines; fails the test
@@ -146,10 +153,7 @@ TEST_CASE("epsilon 1 toward random acts exactly as the random policy") {
                                               "--exploration.epsilon", "1", "--exploration.toward", "random"}));
   CAPTURE(r.err);
   REQUIRE(r.exit_code == 0);
-  auto random = ReadAll({dir / "random"}), explore = ReadAll({dir / "explore"});
-  auto by_seed = [](const EpisodeFacts& a, const EpisodeFacts& b) { return a.seed < b.seed; };
-  std::sort(random.begin(), random.end(), by_seed);
-  std::sort(explore.begin(), explore.end(), by_seed);
+  const auto random = ReadAllBySeed(dir / "random"), explore = ReadAllBySeed(dir / "explore");
   REQUIRE(random.size() == explore.size());
   for (size_t i = 0; i < random.size(); ++i) {
     CHECK(explore[i].actions == random[i].actions);
@@ -169,10 +173,7 @@ TEST_CASE("scripted episodes: the scripted policy acts whole episodes in a share
                                               "--exploration.scripted-episodes", "0.5"}));
   CAPTURE(r.err);
   REQUIRE(r.exit_code == 0);
-  auto scripted = ReadAll({dir / "scripted"}), mixed = ReadAll({dir / "mixed"});
-  auto by_seed = [](const EpisodeFacts& a, const EpisodeFacts& b) { return a.seed < b.seed; };
-  std::sort(scripted.begin(), scripted.end(), by_seed);
-  std::sort(mixed.begin(), mixed.end(), by_seed);
+  const auto scripted = ReadAllBySeed(dir / "scripted"), mixed = ReadAllBySeed(dir / "mixed");
   REQUIRE(scripted.size() == mixed.size());
   int by_script = 0;
   for (size_t i = 0; i < mixed.size(); ++i) {
