@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 #include "train/training_run.h"
+#include "vice/vice_config.h"
 
 namespace perpetua {
 
@@ -92,8 +93,10 @@ SacConfig RlToolsPendulumConfig();
 // and the update's under "sac" (--sac.actor-lr, --sac.network.hidden, ...:
 // SacConfig::VisitUpdate). The run's --batch-size is the update's; the
 // in-process loop's batch_size, warmup_steps and updates_per_step are not flags.
+// --reward vice learns the rewards beside SAC (vice/vice_learner.h).
 struct SacTrainConfig : TrainRunConfig {
   SacConfig sac;
+  RewardSettings reward;
   void Visit(ConfigVisitor& v) {
     TrainRunConfig::Visit(v);
     struct UpdateFields {
@@ -101,6 +104,7 @@ struct SacTrainConfig : TrainRunConfig {
       void Visit(ConfigVisitor& visitor) { config->VisitUpdate(visitor); }
     } update{&sac};
     v.Group("sac", update, "soft actor-critic update");
+    reward.Visit(v);
   }
 };
 

@@ -4,12 +4,13 @@
 
 #include "sac/sac_learner.h"
 #include "train/training_run.h"
+#include "vice/vice_learner.h"
 
 namespace perpetua {
 
 ExitCode RunTrainSac(const SacTrainConfig& config, const std::string& effective_config_yaml,
                      const ReplayDataFactory& data_factory) {
-  TrainingRun run(config, effective_config_yaml, data_factory, std::make_unique<SacLearner>(config));
+  TrainingRun run(config, effective_config_yaml, data_factory, WithRewards(config.reward, std::make_unique<SacLearner>(config)));
   return RunTraining(run);
 }
 

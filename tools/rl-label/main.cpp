@@ -1,11 +1,19 @@
 // rl-label: rewards learned from example images of success (VICE-RAQ).
 #include "common/cli.h"
+#include "vice/label_commands.h"
 
 int main(int argc, char** argv) {
   perpetua::Tool tool("rl-label", "Learn rewards from a few example images of success (VICE), "
                                   "asking a person a few questions.");
-  tool.AddPlannedVerb("train-classifier", "train a success classifier from examples and robot data");
-  tool.AddPlannedVerb("query", "show a person the states most likely to be successes");
-  tool.AddPlannedVerb("relabel", "write classifier rewards into a dataset");
+  perpetua::LabelExportConfig export_config;
+  tool.AddVerb("export", "write the last frames of successful episodes as example images (PNG)", export_config,
+               [&] { return perpetua::RunLabelExport(export_config); });
+  perpetua::LabelTrainConfig train;
+  tool.AddVerb("train", "train a success classifier: example images against the robot's states", train,
+               [&] { return perpetua::RunLabelTrain(train, tool.effective_config()); });
+  perpetua::LabelScoreConfig score;
+  tool.AddVerb("score", "print a classifier's success probability for images or episodes", score,
+               [&] { return perpetua::RunLabelScore(score); });
+  tool.AddPlannedVerb("serve", "answer the run's success questions in a web page");
   return tool.Main(argc, argv);
 }

@@ -1,0 +1,94 @@
+// VICE beside any learner: rl-train <verb> --reward vice --vice.examples DIR.
+//
+// ViceLearner wraps the verb's learner (SAC, QT-Opt) and the run's batches:
+//   Build:  loads the examples (vice/example_images.h) at the data's image
+//           size, holds back a share of them (config.classifier.holdout,
+//           drawn from the run's seed), builds the success classifier and
+//           hands the inner learner a BatchSource whose batches carry the
+//           classifier's rewards (ViceRewardSource).
+//   Update: every train_every-th update, one classifier step: positives drawn
+//           from the training examples, negatives the s' images of a batch of
+//           the run's mix (its online share is the policy's newest states);
+//           then the inner learner's update on relabelled batches.
+//   Save:   the inner learner's checkpoint plus the classifier (metadata
+//           "vice", blobs "vice.net", "vice.adam") and "reward": "vice", so
+//           both resume together, bit-exact on CPU (the classifier draws from
+//           the run's saved streams).
+// Rewards: r = logit D(s') of the transition's next image, from the current
+// classifier when the batch is drawn; the data on disk is never rewritten.
+// Metrics (after the inner learner's): vice_loss, vice_accuracy (the step's
+// unmixed batch), vice_holdout_accuracy (held-back examples rated success),
+// vice_positive_logit, vice_negative_logit, vice_reward_online (mean reward
+// of the update's online rows; the overall mean when it has none).
+// Include only from LibTorch translation units.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "train/learner.h"
+#include "vice/example_images.h"
+#include "vice/success_classifier.h"
+#include "vice/vice_config.h"
+
+namespace perpetua {
+
+// Batches of `inner` with rewards logit D(s'[image_key]). Thread-safe: the
+// classifier is read under `mutex` (its trainer steps it under the same one).
+class ViceRewardSource : public BatchSource {
+ public:
+  ViceRewardSource(BatchSource* inner, SuccessClassifier* classifier, std::mutex* mutex, std::string image_key);
+  TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
+  // Mean reward of the online rows of the last batch drawn (of all rows when it had none).
+  double last_online_reward() const;
+
+ private:
+  BatchSource* inner_;
+  SuccessClassifier* classifier_;
+  std::mutex* mutex_;
+  std::string image_key_;
+  mutable std::mutex stats_mutex_;
+  double last_online_reward_ = 0.0;
+};
+
+class ViceLearner : public Learner {
+ public:
+  ViceLearner(const ViceConfig& config, std::unique_ptr<Learner> inner);
+  ~ViceLearner() override;
+
+  std::string algorithm() const override { return inner_->algorithm(); }
+  void Validate() const override;
+  int helper_threads() const override { return inner_->helper_threads(); }
+  // Error(kBadData): data without exactly one image observation, examples that
+  // do not fit it (example_images.h), or (kResume) a checkpoint without a classifier.
+  void Build(const LearnerSetup& setup, LearnerStart start, const CheckpointContents* checkpoint,
+             const std::string& checkpoint_path) override;
+  UpdateResult Update(Rng& rng, at::Generator& generator) override;
+  int64_t step() const override { return inner_->step(); }
+  void Save(CheckpointContents* contents) override;
+  std::string Describe() override;
+  void Stop() override { inner_->Stop(); }
+
+  SuccessClassifier& classifier() { return *classifier_; }
+
+ private:
+  void ClassifierStep(Rng& rng, at::Generator& generator);
+
+  ViceConfig config_;
+  std::unique_ptr<Learner> inner_;
+  LearnerSetup setup_;
+  std::string image_key_;
+  torch::Tensor train_examples_, holdout_examples_;  // [N,H,W,3] uint8 (CPU)
+  std::unique_ptr<SuccessClassifier> classifier_;
+  std::mutex classifier_mutex_;
+  std::unique_ptr<ViceRewardSource> rewards_;
+  ClassifierStepStats last_;
+  double last_holdout_accuracy_ = 0.0;
+};
+
+// `learner` as the settings ask: itself for --reward env, wrapped in a
+// ViceLearner for --reward vice. Throws Error(kUsage) for bad settings.
+std::unique_ptr<Learner> WithRewards(const RewardSettings& settings, std::unique_ptr<Learner> learner);
+
+}  // namespace perpetua
