@@ -81,8 +81,16 @@ bool ReplayMix::AddOnlineShard(const std::string& path) {
     if (online_->Seen(path)) return false;
   }
   std::unique_ptr<TransitionSampler> shard = data_->OpenShard(path);
+  const int64_t transitions = shard->num_transitions();
   std::lock_guard<std::mutex> lock(mutex_);
-  return online_->Insert(path, std::move(shard));
+  if (!online_->Insert(path, std::move(shard))) return false;
+  online_received_ += transitions;
+  return true;
+}
+
+int64_t ReplayMix::online_received() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return online_received_;
 }
 
 std::vector<std::string> ReplayMix::RefreshOffline() {

@@ -47,7 +47,11 @@ class BatchSource {
   // `batch_size` transitions drawn with `rng`; `online_count` (may be null)
   // receives how many came from the online buffer. Safe to call from several
   // threads, each with its own Rng. Throws Error(kBadData) when no data exists.
+  // The batch's online rows are its last `online_count` rows.
   virtual TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) = 0;
+  // Transitions that have arrived in the online buffer since the run started
+  // (shards re-read on resume included); 0 for a source without one.
+  virtual int64_t online_received() const { return 0; }
 };
 
 // Builds the ReplayData for directories `dirs` (every shard in them). Throws
@@ -68,6 +72,7 @@ class ReplayMix : public BatchSource {
   // empty. `online_count` receives the online share. Throws Error(kBadData)
   // when both are empty. Safe to call from several threads.
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
+  int64_t online_received() const override;
 
   // Adds a finished shard to the online window (ReplayData::OpenShard, then
   // ShardWindow::Add: the oldest shards leave it while it is over its size).
@@ -91,6 +96,7 @@ class ReplayMix : public BatchSource {
   double online_fraction_;
   mutable std::mutex mutex_;
   std::unique_ptr<ShardWindow> online_;
+  int64_t online_received_ = 0;
 };
 
 // Stacks batches (same keys and per-item shapes) along the first axis.

@@ -71,6 +71,7 @@ struct LearnerSetup {
   uint64_t seed = 0;                    // the run's seed (derive learner streams from it)
   int batch_size = 0;                   // the run's --batch-size
   BatchSource* batches = nullptr;       // the run's replay mix; outlives the learner (thread-safe)
+  std::string out_dir;                  // the run's --out folder: a learner may keep files of its own in it
 };
 
 class Learner {

@@ -290,6 +290,7 @@ struct TrainingRun::Impl {
     setup.seed = config.seed;
     setup.batch_size = config.batch_size;
     setup.batches = image_tap.get();
+    setup.out_dir = config.out;
     const std::string latest = config.out + "/latest.ckpt";
     if (config.resume) {
       learner->Build(setup, LearnerStart::kResume, &resume_from, latest);

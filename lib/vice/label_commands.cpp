@@ -1,6 +1,10 @@
 #include "vice/label_commands.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +19,7 @@
 #include "nn/torch_runtime.h"
 #include "replay/dataset_replay.h"
 #include "vice/example_images.h"
+#include "vice/query_queue.h"
 #include "vice/success_classifier.h"
 
 namespace perpetua {
@@ -49,6 +54,84 @@ int Threads(int threads) {
 }
 
 }  // namespace
+
+ExitCode RunLabelPending(const LabelQueueConfig& config) {
+  RequireFlag(!config.queue.empty(), "--queue is required (the run's question folder)");
+  const QueryQueue queue(config.queue, /*create=*/false);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (const Query& q : queue.Unanswered()) {
+    std::cout << q.id << "\t" << queue.dir() << "/" << q.image << "\t" << Fixed(q.probability) << "\t"
+              << static_cast<int64_t>(now - q.time_unix) << "\n";
+  }
+  std::cout.flush();
+  return ExitCode::kOk;
+}
+
+ExitCode RunLabelAnswer(const LabelQueueConfig& config) {
+  RequireFlag(!config.queue.empty(), "--queue is required (the run's question folder)");
+  RequireFlag(config.id > 0, "--id is required (the question's id, from rl-label pending)");
+  RequireFlag(IsQueryLabel(config.label), "--label must be success, failure or skip");
+  QueryQueue queue(config.queue, /*create=*/false);
+  queue.Answer(config.id, config.label, config.by.empty() ? "file" : config.by);
+  return ExitCode::kOk;
+}
+
+namespace {
+
+// The image as text: each character is two pixels (upper half block, 24-bit
+// foreground and background colours), at most `columns` wide.
+std::string TerminalImage(const Array& image, int64_t columns) {
+  const int64_t h = image.shape[0], w = image.shape[1];
+  const int64_t step = std::max<int64_t>(1, (w + columns - 1) / columns);
+  std::string out;
+  const auto pixel = [&](int64_t y, int64_t x, int c) { return static_cast<int>(image.u8[(y * w + x) * 3 + c]); };
+  for (int64_t y = 0; y + step < h + 1; y += 2 * step) {
+    for (int64_t x = 0; x < w; x += step) {
+      const int64_t y2 = std::min(h - 1, y + step);
+      out += "\x1b[38;2;" + std::to_string(pixel(y, x, 0)) + ";" + std::to_string(pixel(y, x, 1)) + ";" +
+             std::to_string(pixel(y, x, 2)) + "m\x1b[48;2;" + std::to_string(pixel(y2, x, 0)) + ";" +
+             std::to_string(pixel(y2, x, 1)) + ";" + std::to_string(pixel(y2, x, 2)) + "m\u2580";
+    }
+    out += "\x1b[0m\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+ExitCode RunLabelAsk(const LabelQueueConfig& config, bool force_tty) {
+  RequireFlag(!config.queue.empty(), "--queue is required (the run's question folder)");
+  if (!force_tty && !::isatty(STDIN_FILENO)) {
+    Fail(ExitCode::kUsage, "standard input is not a terminal: answer with rl-label answer (or the page of rl-label serve)");
+  }
+  QueryQueue queue(config.queue, /*create=*/false);
+  int64_t answered = 0;
+  for (const Query& q : queue.Unanswered()) {
+    std::cout << "\n" << TerminalImage(queue.Image(q), 64) << "question " << q.id << ": " << queue.dir() << "/"
+              << q.image << " (the classifier says " << Fixed(q.probability) << ")\n"
+              << "Is this a success? [y]es, [n]o, [s]kip, [q]uit: " << std::flush;
+    std::string line;
+    std::string label;
+    while (label.empty()) {
+      if (!std::getline(std::cin, line)) return ExitCode::kOk;
+      const char c = line.empty() ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(line[0])));
+      if (c == 'q') {
+        std::cout << answered << " answered\n";
+        return ExitCode::kOk;
+      }
+      label = c == 'y' ? "success" : c == 'n' ? "failure" : c == 's' ? "skip" : "";
+      if (label.empty()) std::cout << "y, n, s or q: " << std::flush;
+    }
+    try {
+      queue.Answer(q.id, label, config.by.empty() ? "terminal" : config.by);
+      ++answered;
+    } catch (const Error& e) {
+      std::cout << e.what() << "\n";  // answered meanwhile elsewhere: go on
+    }
+  }
+  std::cout << answered << " answered; no question left\n";
+  return ExitCode::kOk;
+}
 
 ExitCode RunLabelExport(const LabelExportConfig& config) {
   RequireFlag(!config.data.empty(), "--data is required (datasets to take successful episodes from)");

@@ -11,8 +11,16 @@
 //       the classifier's success probability: one line per image
 //       ("<file>\t<p>"), or per episode of --data ("<shard>#<episode>\t<p of
 //       the last frame>\t<max p over its frames>\t<true success>").
+//   rl-label pending --queue DIR
+//       the run's unanswered questions, oldest first: "<id>\t<image>\t<p>\t<age s>"
+//   rl-label answer --queue DIR --id N --label success|failure|skip
+//       answers one question (the files way, for any other tool)
+//   rl-label ask --queue DIR
+//       answers the questions at a terminal: each image drawn in the terminal
+//       (24-bit colour half blocks), then y / n / s(kip) / q(uit)
 // --classifier takes a classifier checkpoint or a training run's checkpoint
-// trained with --reward vice.
+// trained with --reward vice. The question folder is a run's
+// <out>/queries (vice/query_queue.h).
 // Torch-free header.
 #pragma once
 
@@ -74,6 +82,24 @@ struct LabelScoreConfig {
     v.Field("device", device, "cpu, cuda or cuda:N");
   }
 };
+
+struct LabelQueueConfig {
+  std::string queue;
+  int64_t id = 0;
+  std::string label;
+  std::string by;
+  void Visit(ConfigVisitor& v) {
+    v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)");
+    v.Field("id", id, "answer: the question's id");
+    v.Field("label", label, "answer: success, failure or skip");
+    v.Field("by", by, "answer: who answers (recorded with the answer; default file, or terminal for ask)");
+  }
+};
+
+ExitCode RunLabelPending(const LabelQueueConfig& config);
+ExitCode RunLabelAnswer(const LabelQueueConfig& config);
+// `in`/`out`: the terminal (standard input must be one unless `force_tty`, for tests).
+ExitCode RunLabelAsk(const LabelQueueConfig& config, bool force_tty = false);
 
 ExitCode RunLabelExport(const LabelExportConfig& config);
 ExitCode RunLabelTrain(const LabelTrainConfig& config, const std::string& effective_config_yaml);

@@ -51,6 +51,9 @@ void ViceClassifierConfig::Validate(const std::string& prefix) const {
 void ViceConfig::Validate() const {
   classifier.Validate("vice.classifier");
   Require(train_every > 0, "vice", "train_every", "must be positive");
+  Require(query_every >= 0, "vice", "query_every", "must be >= 0 (0: no questions)");
+  Require(oracle.empty() || oracle == "cell", "vice", "oracle", "must be cell or empty (a person answers)");
+  Require(oracle.empty() || query_every > 0, "vice", "oracle", "answers questions: set --vice.query-every too");
 }
 
 void RewardSettings::Validate() const {

@@ -62,12 +62,26 @@ struct ViceConfig {
   std::string examples;        // example images of success: a folder of PNG/JPEG files, or of shards
   ViceClassifierConfig classifier;
   int train_every = 10;        // one classifier step every N learner updates
+  // Active queries (RAQ): a question each time query_every new environment
+  // steps have arrived online (0: no questions), about the state the
+  // classifier rated most likely a success among the online states drawn
+  // since the last question. vice/query_queue.h is the queue's layout.
+  int64_t query_every = 0;
+  std::string queries;         // the question folder ("": <--out>/queries)
+  std::string oracle;          // "": a person answers; "cell": the data's own success signal answers at once
   void Visit(ConfigVisitor& v) {
     v.Field("examples", examples,
             "example images of success: a folder of PNG/JPEG files, or a dataset folder whose successful "
             "episodes' last frames are the examples");
     v.Group("classifier", classifier, "the success classifier");
     v.Field("train_every", train_every, "one classifier step every N learner updates");
+    v.Field("query_every", query_every,
+            "ask a person about a state each time N new environment steps have arrived online (0: never; "
+            "push: 500 = every 10 episodes)");
+    v.Field("queries", queries, "the question folder (default: <--out>/queries)");
+    v.Field("oracle", oracle,
+            "answer the questions at once, for experiments: cell = the success the cell recorded with the data "
+            "(its reward of the step into the state); empty: a person answers");
   }
   void Validate() const;  // Error(kUsage) naming "--vice.*"
 };

@@ -1,8 +1,13 @@
 #include "vice/vice_learner.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
 
 #include "common/error.h"
+#include "common/log.h"
+#include "nn/checkpoint.h"
 #include "nn/input_spec.h"
 #include "nn/tensor_io.h"
 
@@ -31,14 +36,46 @@ TransitionBatch ViceRewardSource::Sample(int batch_size, Rng& rng, int* online_c
     std::lock_guard<std::mutex> lock(*mutex_);
     logits = classifier_->Logits(ArrayToTensor(it->second)).contiguous();
   }
-  const float* r = logits.data_ptr<float>();
-  std::copy(r, r + batch.size(), batch.rewards.begin());
-  // ReplayMix puts the online rows last.
+  // The online rows are the last ones (BatchSource).
   const int64_t first = online > 0 ? batch.size() - online : 0;
   const double mean = batch.size() > first ? logits.slice(0, first).mean().item<double>() : 0.0;
-  std::lock_guard<std::mutex> lock(stats_mutex_);
-  last_online_reward_ = mean;
+  const float* r = logits.data_ptr<float>();
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    last_online_reward_ = mean;
+    if (track_candidates_ && online > 0) {
+      // The best online row not asked before (the data's reward is read before it is replaced).
+      const torch::Tensor order = std::get<1>(logits.slice(0, first).sort(/*dim=*/0, /*descending=*/true));
+      for (int64_t k = 0; k < order.size(0) && k < 8; ++k) {
+        const int64_t row = first + order[k].item<int64_t>();
+        if (best_.valid && r[row] <= best_.logit) break;
+        Array image = ImageRow(it->second, row);
+        const uint64_t hash = Fnv1a64(image.u8.data(), image.u8.size());
+        if (excluded_.count(hash) != 0) continue;
+        best_ = {true, std::move(image), r[row], batch.rewards[row], hash};
+        break;
+      }
+    }
+  }
+  std::copy(r, r + batch.size(), batch.rewards.begin());
   return batch;
+}
+
+ViceRewardSource::Candidate ViceRewardSource::TakeCandidate() {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  Candidate out = std::move(best_);
+  best_ = Candidate();
+  return out;
+}
+
+void ViceRewardSource::Exclude(uint64_t hash) {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  excluded_.insert(hash);
+}
+
+void ViceRewardSource::TrackCandidates(bool on) {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  track_candidates_ = on;
 }
 
 double ViceRewardSource::last_online_reward() const {
@@ -80,6 +117,23 @@ void ViceLearner::Build(const LearnerSetup& setup, LearnerStart start, const Che
     }
   }
   rewards_ = std::make_unique<ViceRewardSource>(setup.batches, classifier_.get(), &classifier_mutex_, image_key_);
+  if (config_.query_every > 0) {
+    queue_ = std::make_unique<QueryQueue>(config_.queries.empty() ? setup.out_dir + "/queries" : config_.queries,
+                                          /*create=*/true);
+    labelled_negatives_ = torch::zeros({0, spec.height, spec.width, 3}, torch::kUInt8);
+    for (const Query& q : queue_->Queries()) {
+      ++asked_;
+      unanswered_[q.id] = q.time_unix;
+      try {
+        const Array image = queue_->Image(q);
+        rewards_->Exclude(Fnv1a64(image.u8.data(), image.u8.size()));
+      } catch (const Error&) {
+      }
+    }
+    ApplyAnswers();
+    query_mark_ = rewards_->online_received();
+    rewards_->TrackCandidates(true);
+  }
   LearnerSetup inner_setup = setup;
   inner_setup.batches = rewards_.get();
   inner_->Build(inner_setup, start, checkpoint, checkpoint_path);
@@ -88,7 +142,12 @@ void ViceLearner::Build(const LearnerSetup& setup, LearnerStart start, const Che
 void ViceLearner::ClassifierStep(Rng& rng, at::Generator& generator) {
   const torch::Tensor positives = DrawRows(train_examples_, config_.classifier.positives, rng);
   const TransitionBatch batch = setup_.batches->Sample(config_.classifier.negatives, rng, nullptr);
-  const torch::Tensor negatives = ArrayToTensor(batch.next_observations.at(image_key_));
+  torch::Tensor negatives = ArrayToTensor(batch.next_observations.at(image_key_));
+  if (labelled_negatives_.defined() && labelled_negatives_.size(0) > 0) {
+    // Up to a quarter of the negatives are states a person said were no success.
+    const int64_t k = std::max<int64_t>(1, negatives.size(0) / 4);
+    negatives.slice(0, 0, k).copy_(DrawRows(labelled_negatives_, k, rng));
+  }
   std::lock_guard<std::mutex> lock(classifier_mutex_);
   last_ = classifier_->Step(positives, negatives, generator);
   if (holdout_examples_.size(0) > 0) {
@@ -96,7 +155,67 @@ void ViceLearner::ClassifierStep(Rng& rng, at::Generator& generator) {
   }
 }
 
+void ViceLearner::ApplyAnswers() {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(queue_->answers_path(), ec);
+  const int64_t now_size = ec ? 0 : static_cast<int64_t>(size);
+  if (now_size == answers_size_) return;
+  answers_size_ = now_size;
+  const QueryQueue::Answers answers = queue_->ReadAnswers();
+  for (size_t i = problems_logged_; i < answers.problems.size(); ++i) {
+    LogWarning(queue_->dir() + "/" + answers.problems[i] + " (ignored)");
+  }
+  problems_logged_ = std::max(problems_logged_, answers.problems.size());
+  std::map<int64_t, Query> queries;
+  for (const Query& q : queue_->Queries()) queries[q.id] = q;
+  for (const QueryAnswer& a : answers.answers) {
+    if (applied_.count(a.id) != 0) continue;
+    applied_.insert(a.id);
+    unanswered_.erase(a.id);
+    if (a.label == "skip") continue;
+    torch::Tensor image;
+    try {
+      const Array array = queue_->Image(queries.at(a.id));
+      if (array.shape != std::vector<int64_t>{train_examples_.size(1), train_examples_.size(2), 3}) {
+        Fail(ExitCode::kBadData, queue_->dir() + "/" + queries.at(a.id).image + ": not the data's image size");
+      }
+      image = ArrayToTensor(array).unsqueeze(0);
+    } catch (const Error& e) {
+      LogWarning(std::string(e.what()) + " (answer to question " + std::to_string(a.id) + " ignored)");
+      continue;
+    }
+    if (a.label == "success") {
+      train_examples_ = torch::cat({train_examples_, image});
+      ++answered_success_;
+    } else {
+      labelled_negatives_ = torch::cat({labelled_negatives_, image});
+      ++answered_failure_;
+    }
+  }
+}
+
+void ViceLearner::MaybeAsk() {
+  ViceRewardSource::Candidate candidate = rewards_->TakeCandidate();
+  if (!candidate.valid) return;
+  const double probability = 1.0 / (1.0 + std::exp(-candidate.logit));
+  const int64_t id = queue_->Ask(candidate.image, probability, step());
+  rewards_->Exclude(candidate.hash);
+  ++asked_;
+  unanswered_[id] =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (config_.oracle == "cell") queue_->Answer(id, candidate.data_reward > 0 ? "success" : "failure", "oracle");
+}
+
 UpdateResult ViceLearner::Update(Rng& rng, at::Generator& generator) {
+  if (queue_) {
+    ApplyAnswers();
+    const int64_t received = rewards_->online_received();
+    if (received - query_mark_ >= config_.query_every) {
+      MaybeAsk();
+      query_mark_ = received;
+      ApplyAnswers();  // an oracle's answer applies at once
+    }
+  }
   if (inner_->step() % config_.train_every == 0) ClassifierStep(rng, generator);
   UpdateResult result = inner_->Update(rng, generator);
   result.metrics.push_back({"vice_loss", last_.loss});
@@ -105,6 +224,16 @@ UpdateResult ViceLearner::Update(Rng& rng, at::Generator& generator) {
   result.metrics.push_back({"vice_positive_logit", last_.positive_logit});
   result.metrics.push_back({"vice_negative_logit", last_.negative_logit});
   result.metrics.push_back({"vice_reward_online", rewards_->last_online_reward()});
+  if (queue_) {
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    double oldest = 0.0;
+    for (const auto& [id, asked] : unanswered_) oldest = std::max(oldest, now - asked);
+    result.metrics.push_back({"vice_queries", static_cast<double>(asked_), Metric::Reduce::kMax});
+    result.metrics.push_back({"vice_unanswered", static_cast<double>(unanswered_.size()), Metric::Reduce::kMax});
+    result.metrics.push_back({"vice_oldest_unanswered_s", oldest, Metric::Reduce::kMax});
+    result.metrics.push_back({"vice_answered_success", static_cast<double>(answered_success_), Metric::Reduce::kMax});
+    result.metrics.push_back({"vice_answered_failure", static_cast<double>(answered_failure_), Metric::Reduce::kMax});
+  }
   return result;
 }
 
@@ -116,6 +245,12 @@ void ViceLearner::Save(CheckpointContents* contents) {
   contents->metadata["vice_examples"] = {{"folder", config_.examples},
                                          {"train", train_examples_.size(0)},
                                          {"holdout", holdout_examples_.size(0)}};
+  if (queue_) {
+    contents->metadata["vice_queries"] = {{"folder", queue_->dir()},
+                                          {"asked", asked_},
+                                          {"answered_success", answered_success_},
+                                          {"answered_failure", answered_failure_}};
+  }
 }
 
 std::string ViceLearner::Describe() {

@@ -16,19 +16,35 @@
 //           the run's saved streams).
 // Rewards: r = logit D(s') of the transition's next image, from the current
 // classifier when the batch is drawn; the data on disk is never rewritten.
+// Active queries (config.query_every > 0; vice/query_queue.h): each time
+// query_every new transitions have arrived online, the online state with the
+// highest logit drawn since the last question (never one asked before) is
+// asked about in the question folder; with oracle "cell" the data's reward of
+// the step into that state answers at once (> 0: success). Every update
+// checks the answers file (one stat while it is unchanged); a new answer
+// applies without a restart: success adds the image to the training
+// examples, failure to the labelled negatives (up to a quarter of each
+// classifier step's negatives are drawn from them), skip does nothing.
+// Garbage answer lines and second answers are logged once and ignored. A
+// resumed (or restarted) run applies every standing answer in the folder.
 // Metrics (after the inner learner's): vice_loss, vice_accuracy (the step's
 // unmixed batch), vice_holdout_accuracy (held-back examples rated success),
 // vice_positive_logit, vice_negative_logit, vice_reward_online (mean reward
-// of the update's online rows; the overall mean when it has none).
+// of the update's online rows; the overall mean when it has none), and with
+// queries vice_queries (asked), vice_unanswered, vice_oldest_unanswered_s,
+// vice_answered_success, vice_answered_failure.
 // Include only from LibTorch translation units.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "train/learner.h"
 #include "vice/example_images.h"
+#include "vice/query_queue.h"
 #include "vice/success_classifier.h"
 #include "vice/vice_config.h"
 
@@ -42,6 +58,23 @@ class ViceRewardSource : public BatchSource {
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
   // Mean reward of the online rows of the last batch drawn (of all rows when it had none).
   double last_online_reward() const;
+  int64_t online_received() const override { return inner_->online_received(); }
+
+  // The online state with the highest logit drawn since the last call, with
+  // the reward the data holds for the step into it. valid is false when no
+  // online state was drawn (or all were excluded).
+  struct Candidate {
+    bool valid = false;
+    Array image;  // [H,W,3] uint8
+    double logit = 0.0;
+    float data_reward = 0.0f;
+    uint64_t hash = 0;  // of the image's bytes
+  };
+  Candidate TakeCandidate();
+  // Never offers an image with this hash again.
+  void Exclude(uint64_t hash);
+  // Candidates are tracked only when on (off at first).
+  void TrackCandidates(bool on);
 
  private:
   BatchSource* inner_;
@@ -50,6 +83,9 @@ class ViceRewardSource : public BatchSource {
   std::string image_key_;
   mutable std::mutex stats_mutex_;
   double last_online_reward_ = 0.0;
+  bool track_candidates_ = false;
+  Candidate best_;
+  std::set<uint64_t> excluded_;
 };
 
 class ViceLearner : public Learner {
@@ -74,6 +110,9 @@ class ViceLearner : public Learner {
 
  private:
   void ClassifierStep(Rng& rng, at::Generator& generator);
+  // Applies the answers that are new since the last look (queries only).
+  void ApplyAnswers();
+  void MaybeAsk();
 
   ViceConfig config_;
   std::unique_ptr<Learner> inner_;
@@ -85,6 +124,15 @@ class ViceLearner : public Learner {
   std::unique_ptr<ViceRewardSource> rewards_;
   ClassifierStepStats last_;
   double last_holdout_accuracy_ = 0.0;
+  // Queries.
+  std::unique_ptr<QueryQueue> queue_;
+  torch::Tensor labelled_negatives_;        // [M,H,W,3] uint8 (CPU), M may be 0
+  std::map<int64_t, double> unanswered_;    // question id -> time asked (unix s)
+  std::set<int64_t> applied_;               // question ids whose answer is applied
+  int64_t asked_ = 0, answered_success_ = 0, answered_failure_ = 0;
+  int64_t answers_size_ = -1;               // answers file size at the last look
+  size_t problems_logged_ = 0;
+  int64_t query_mark_ = 0;                  // online_received() at the last question
 };
 
 // `learner` as the settings ask: itself for --reward env, wrapped in a

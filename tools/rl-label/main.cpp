@@ -14,6 +14,13 @@ int main(int argc, char** argv) {
   perpetua::LabelScoreConfig score;
   tool.AddVerb("score", "print a classifier's success probability for images or episodes", score,
                [&] { return perpetua::RunLabelScore(score); });
+  perpetua::LabelQueueConfig pending, answer, ask;
+  tool.AddVerb("pending", "list a run's unanswered success questions", pending,
+               [&] { return perpetua::RunLabelPending(pending); });
+  tool.AddVerb("answer", "answer one of a run's success questions", answer,
+               [&] { return perpetua::RunLabelAnswer(answer); });
+  tool.AddVerb("ask", "answer a run's success questions at the terminal", ask,
+               [&] { return perpetua::RunLabelAsk(ask); });
   tool.AddPlannedVerb("serve", "answer the run's success questions in a web page");
   return tool.Main(argc, argv);
 }
