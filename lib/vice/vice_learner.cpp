@@ -131,7 +131,7 @@ void ViceLearner::Build(const LearnerSetup& setup, LearnerStart start, const Che
       }
     }
     ApplyAnswers();
-    query_mark_ = rewards_->online_received();
+    query_mark_ = 0;  // the online data that came before the first update counts (on resume: the re-read window)
     rewards_->TrackCandidates(true);
   }
   LearnerSetup inner_setup = setup;
@@ -194,9 +194,9 @@ void ViceLearner::ApplyAnswers() {
   }
 }
 
-void ViceLearner::MaybeAsk() {
+bool ViceLearner::MaybeAsk() {
   ViceRewardSource::Candidate candidate = rewards_->TakeCandidate();
-  if (!candidate.valid) return;
+  if (!candidate.valid) return false;
   const double probability = 1.0 / (1.0 + std::exp(-candidate.logit));
   const int64_t id = queue_->Ask(candidate.image, probability, step());
   rewards_->Exclude(candidate.hash);
@@ -204,14 +204,14 @@ void ViceLearner::MaybeAsk() {
   unanswered_[id] =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (config_.oracle == "cell") queue_->Answer(id, candidate.data_reward > 0 ? "success" : "failure", "oracle");
+  return true;
 }
 
 UpdateResult ViceLearner::Update(Rng& rng, at::Generator& generator) {
   if (queue_) {
     ApplyAnswers();
     const int64_t received = rewards_->online_received();
-    if (received - query_mark_ >= config_.query_every) {
-      MaybeAsk();
+    if (received - query_mark_ >= config_.query_every && MaybeAsk()) {
       query_mark_ = received;
       ApplyAnswers();  // an oracle's answer applies at once
     }

@@ -112,7 +112,8 @@ class ViceLearner : public Learner {
   void ClassifierStep(Rng& rng, at::Generator& generator);
   // Applies the answers that are new since the last look (queries only).
   void ApplyAnswers();
-  void MaybeAsk();
+  // Asks about the best candidate, if there is one (returns whether it asked).
+  bool MaybeAsk();
 
   ViceConfig config_;
   std::unique_ptr<Learner> inner_;
