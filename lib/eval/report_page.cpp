@@ -10,25 +10,10 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/html.h"
 
 namespace perpetua {
 namespace {
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string Format(const char* format, double value) {
   char buffer[64];
@@ -98,14 +83,14 @@ std::string CurveSvg(const std::vector<CurvePoint>& curve) {
 }
 
 std::string SummaryRows(const std::string& name, const nlohmann::json& summary) {
-  std::string rows = "<tr class=\"overall\"><td>" + Escape(name) + "</td><td>all</td><td>" +
+  std::string rows = "<tr class=\"overall\"><td>" + HtmlEscape(name) + "</td><td>all</td><td>" +
                      std::to_string(summary.at("episodes").get<int64_t>()) + "</td><td>" +
                      std::to_string(summary.at("successes").get<int64_t>()) + "</td><td>" + RateText(summary) +
                      "</td></tr>\n";
   if (summary.contains("per_family")) {
     for (const nlohmann::json& family : summary.at("per_family")) {
       const std::string label = family.at("family").get<std::string>();
-      rows += "<tr><td></td><td>" + Escape(label.empty() ? "(unnamed)" : label) + "</td><td>" +
+      rows += "<tr><td></td><td>" + HtmlEscape(label.empty() ? "(unnamed)" : label) + "</td><td>" +
               std::to_string(family.at("episodes").get<int64_t>()) + "</td><td>" +
               std::to_string(family.at("successes").get<int64_t>()) + "</td><td>" + RateText(family) + "</td></tr>\n";
     }
@@ -195,11 +180,11 @@ std::vector<CurvePoint> ReadCurveCsv(const std::string& path) {
 std::string RenderReportPage(const ReportPageInput& input) {
   const nlohmann::json& report = input.report;
   std::string html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
-                     Escape(input.title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
-  html += "<h1>" + Escape(input.title) + "</h1>\n";
+                     HtmlEscape(input.title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
+  html += "<h1>" + HtmlEscape(input.title) + "</h1>\n";
   const nlohmann::json& a = report.at("a");
-  html += "<p class=\"sub\">" + Escape(JsonText(report.value("env", nlohmann::json("?")))) + ", " +
-          Escape(JsonText(report.value("objects", nlohmann::json("?")))) + " objects: <b>" + RateText(a) +
+  html += "<p class=\"sub\">" + HtmlEscape(JsonText(report.value("env", nlohmann::json("?")))) + ", " +
+          HtmlEscape(JsonText(report.value("objects", nlohmann::json("?")))) + " objects: <b>" + RateText(a) +
           "</b> success over " + std::to_string(a.at("episodes").get<int64_t>()) + " episodes (95% Wilson interval)</p>\n";
 
   html += "<h2>Learning curve</h2>\n";
@@ -221,7 +206,7 @@ std::string RenderReportPage(const ReportPageInput& input) {
     html += "<p>Paired on the same episodes: A &minus; B = " + Format("%+.1f", 100 * c.at("difference").get<double>()) +
             " points [" + Format("%+.1f", 100 * interval.at(0).get<double>()) + ", " +
             Format("%+.1f", 100 * interval.at(1).get<double>()) + "], McNemar mid-p " +
-            Format("%.3g", c.at("mcnemar_p_mid").get<double>()) + ": <b>" + Escape(c.at("verdict").get<std::string>()) +
+            Format("%.3g", c.at("mcnemar_p_mid").get<double>()) + ": <b>" + HtmlEscape(c.at("verdict").get<std::string>()) +
             "</b>.</p>\n";
   }
   if (a.contains("mean_length")) {
@@ -237,16 +222,16 @@ std::string RenderReportPage(const ReportPageInput& input) {
     for (const std::string& video : input.videos) {
       const std::string caption = VideoCaption(video);
       const std::string kind = caption.find("failure") != std::string::npos ? "failure" : "success";
-      html += "<figure><video controls muted loop playsinline preload=\"metadata\" src=\"" + Escape(video) +
-              "\"></video><figcaption class=\"" + kind + "\">" + Escape(caption) + "</figcaption></figure>\n";
+      html += "<figure><video controls muted loop playsinline preload=\"metadata\" src=\"" + HtmlEscape(video) +
+              "\"></video><figcaption class=\"" + kind + "\">" + HtmlEscape(caption) + "</figcaption></figure>\n";
     }
     html += "</div>\n";
   }
 
-  html += "<h2>Config</h2>\n<pre>" + Escape(JsonText(report.value("config", nlohmann::json("")))) + "</pre>\n";
+  html += "<h2>Config</h2>\n<pre>" + HtmlEscape(JsonText(report.value("config", nlohmann::json("")))) + "</pre>\n";
   html += "<h2>Provenance</h2>\n<table>\n";
   for (const auto& [key, value] : input.provenance.items()) {
-    html += "<tr><th>" + Escape(key) + "</th><td>" + Escape(JsonText(value)) + "</td></tr>\n";
+    html += "<tr><th>" + HtmlEscape(key) + "</th><td>" + HtmlEscape(JsonText(value)) + "</td></tr>\n";
   }
   html += "</table>\n</body>\n</html>\n";
   return html;

@@ -1,6 +1,7 @@
 // rl-label: rewards learned from example images of success (VICE-RAQ).
 #include "common/cli.h"
 #include "vice/label_commands.h"
+#include "vice/label_server.h"
 
 int main(int argc, char** argv) {
   perpetua::Tool tool("rl-label", "Learn rewards from a few example images of success (VICE), "
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
                [&] { return perpetua::RunLabelAnswer(answer); });
   tool.AddVerb("ask", "answer a run's success questions at the terminal", ask,
                [&] { return perpetua::RunLabelAsk(ask); });
-  tool.AddPlannedVerb("serve", "answer the run's success questions in a web page");
+  perpetua::LabelServeConfig serve;
+  tool.AddVerb("serve", "answer a run's success questions in a web page", serve,
+               [&] { return perpetua::RunLabelServe(serve); });
   return tool.Main(argc, argv);
 }
