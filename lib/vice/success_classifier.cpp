@@ -121,11 +121,16 @@ ClassifierStepStats SuccessClassifier::Step(const torch::Tensor& positives, cons
   ClassifierStepStats stats;
   stats.loss = loss_value;
   {
+    // Measured on at most 32 positives and 32 negatives of the step (unmixed,
+    // unshifted): a full second forward pass would cost a third of the step.
     torch::NoGradGuard no_grad;
-    const torch::Tensor logits = net_->forward(inputs);
-    stats.accuracy = ((logits > 0).to(torch::kFloat32) == labels).to(torch::kFloat32).mean().item<double>();
-    stats.positive_logit = logits.slice(0, 0, p).mean().item<double>();
-    stats.negative_logit = logits.slice(0, p).mean().item<double>();
+    const int64_t mp = std::min<int64_t>(p, 32), mn = std::min<int64_t>(n, 32);
+    const torch::Tensor logits = net_->forward(SuccessNet::Impl::Normalize(
+        torch::cat({positives.slice(0, 0, mp), negatives.slice(0, 0, mn)}).to(device_)));
+    const torch::Tensor truth = torch::cat({torch::ones({mp}), torch::zeros({mn})}).to(device_);
+    stats.accuracy = ((logits > 0).to(torch::kFloat32) == truth).to(torch::kFloat32).mean().item<double>();
+    stats.positive_logit = logits.slice(0, 0, mp).mean().item<double>();
+    stats.negative_logit = logits.slice(0, mp).mean().item<double>();
   }
   return stats;
 }

@@ -68,7 +68,8 @@ ExampleSplit SplitExamples(const ExampleImages& examples, double holdout, uint64
 torch::Tensor DrawRows(const torch::Tensor& images, int64_t n, Rng& rng);
 
 // Figures of one classifier step: the loss before the update, the rest
-// measured by the updated classifier on the step's unmixed, unshifted images.
+// measured by the updated classifier on (up to 32 of each of) the step's
+// positives and negatives, unmixed and unshifted.
 struct ClassifierStepStats {
   double loss = 0.0;       // the mixup loss
   double accuracy = 0.0;   // share of the unmixed positives and negatives on the right side of 0.5

@@ -61,7 +61,7 @@ struct ViceClassifierConfig {
 struct ViceConfig {
   std::string examples;        // example images of success: a folder of PNG/JPEG files, or of shards
   ViceClassifierConfig classifier;
-  int train_every = 10;        // one classifier step every N learner updates
+  int train_every = 20;        // one classifier step every N learner updates (the official code: 1 per 100 environment steps)
   // Active queries (RAQ): a question each time query_every new environment
   // steps have arrived online (0: no questions), about the state the
   // classifier rated most likely a success among the online states drawn
