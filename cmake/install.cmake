@@ -15,7 +15,9 @@ install(TARGETS perpetua_core perpetua_nn perpetua_tensorboard perpetua_tensorbo
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${PERPETUA_INCLUDE_DIR})
 # Headers keep their component folder ("data/dataset_writer.h"), as inside the project.
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/ DESTINATION ${PERPETUA_INCLUDE_DIR} FILES_MATCHING PATTERN "*.h")
+# (Not the question page's: its library is the rl-label tool's own.)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/ DESTINATION ${PERPETUA_INCLUDE_DIR} FILES_MATCHING PATTERN "*.h"
+        PATTERN "label_server.h" EXCLUDE)
 install(FILES ${CMAKE_BINARY_DIR}/generated/perpetua/version.h DESTINATION ${PERPETUA_INCLUDE_DIR}/perpetua)
 install(EXPORT PerpetuaTargets NAMESPACE Perpetua:: DESTINATION ${PERPETUA_CMAKE_DIR})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/PerpetuaConfig.cmake.in
