@@ -196,6 +196,7 @@ ExitCode RunLabelScore(const LabelScoreConfig& config) {
   RequireFlag(!config.classifier.empty(), "--classifier is required (a classifier checkpoint)");
   RequireFlag(config.images.empty() != config.data.empty(),
               "give image files or folders, or --data DATASET (not both)");
+  RequireFlag(!config.frames || !config.data.empty(), "--frames scores the frames of --data episodes");
   const TorchRuntime runtime = ConfigureTorchRuntime(config.device, Threads(0));
   const std::unique_ptr<SuccessClassifier> classifier =
       LoadClassifierCheckpoint(config.classifier, torch::Device(runtime.device));
@@ -244,8 +245,16 @@ ExitCode RunLabelScore(const LabelScoreConfig& config) {
     const Episode episode = reader.ReadEpisode(i);
     const torch::Tensor logits = classifier->Logits(ArrayToTensor(episode.observations.at(key)));
     const EpisodeRef ref = reader.episode(i);
+    const int success = episode.metadata.success ? 1 : 0;
+    if (config.frames) {
+      for (int64_t t = 0; t < logits.size(0); ++t) {
+        std::cout << ref.file << "#" << ref.name << "\t" << t << "\t" << Probability(logits[t].item<double>())
+                  << "\t" << success << "\n";
+      }
+      continue;
+    }
     std::cout << ref.file << "#" << ref.name << "\t" << Probability(logits[-1].item<double>()) << "\t"
-              << Probability(logits.max().item<double>()) << "\t" << (episode.metadata.success ? 1 : 0) << "\n";
+              << Probability(logits.max().item<double>()) << "\t" << success << "\n";
   }
   std::cout.flush();
   return ExitCode::kOk;

@@ -10,7 +10,8 @@
 //   rl-label score --classifier FILE.ckpt IMAGE|FOLDER... | --data DIR
 //       the classifier's success probability: one line per image
 //       ("<file>\t<p>"), or per episode of --data ("<shard>#<episode>\t<p of
-//       the last frame>\t<max p over its frames>\t<true success>").
+//       the last frame>\t<max p over its frames>\t<true success>"); with
+//       --frames one line per frame instead ("<shard>#<episode>\t<t>\t<p>\t<true success>").
 //   rl-label pending --queue DIR
 //       the run's unanswered questions, oldest first: "<id>\t<image>\t<p>\t<age s>"
 //   rl-label answer --queue DIR --id N --label success|failure|skip
@@ -74,11 +75,13 @@ struct LabelScoreConfig {
   std::string classifier;
   std::vector<std::string> images;
   std::vector<std::string> data;
+  bool frames = false;
   std::string device = "cpu";
   void Visit(ConfigVisitor& v) {
     v.Field("classifier", classifier, "classifier checkpoint (rl-label train, or a run with --reward vice)");
     v.Field("images", images, "image files or folders of them to score", FieldKind::kPositional);
     v.Field("data", data, "dataset folders or files: score every episode's frames instead");
+    v.Field("frames", frames, "with --data: one line per frame (\"<episode>\\t<t>\\t<p>\\t<true success>\") instead of per episode");
     v.Field("device", device, "cpu, cuda or cuda:N");
   }
 };

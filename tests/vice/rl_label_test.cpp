@@ -76,6 +76,14 @@ TEST_CASE("rl-label export, train and score: examples score high, random states 
   INFO("examples " << Mean(p_examples) << ", random episodes' last frames " << Mean(p_random));
   CHECK(Mean(p_examples) > 0.8);
   CHECK(Mean(p_random) < 0.2);
+  // Per frame: 51 observations of each 50-step episode.
+  const auto frames = RunProcess(Label({"score", "--classifier", tmp / "clf.ckpt", "--data", tmp / "random",
+                                        "--frames"}));
+  REQUIRE(frames.exit_code == 0);
+  const std::vector<std::string> frame_rows = testing::Lines(frames.out);
+  CHECK(frame_rows.size() == 40 * 51);
+  CHECK(frame_rows[1].find("#data/demo_0\t1\t") != std::string::npos);
+  CHECK(frame_rows[1].substr(frame_rows[1].size() - 2) == "\t0");
   // The scripted episodes' own successful last frames (6 of them never trained on) score high too.
   const auto scripted = RunProcess(Label({"score", "--classifier", tmp / "clf.ckpt", "--data", tmp / "scripted"}));
   REQUIRE(scripted.exit_code == 0);
@@ -121,6 +129,7 @@ TEST_CASE("rl-label: bad flags and bad input get one line and their exit code") 
       {{"score", "--classifier", tmp / "garbage.ckpt", tmp / "ok"}, 3, tmp / "garbage.ckpt"},
       {{"score", "--classifier", tmp / "missing.ckpt", tmp / "ok"}, 3, tmp / "missing.ckpt"},
       {{"score", "--classifier", tmp / "garbage.ckpt"}, 2, "give image files or folders, or --data"},
+      {{"score", "--classifier", tmp / "garbage.ckpt", tmp / "ok", "--frames"}, 2, "--frames scores the frames of --data"},
       {{"export", "--data", tmp / "random", "--out", tmp / "ex"}, 3, "no successful episode to export"},
       {{"export", "--out", tmp / "ex"}, 2, "--data is required"},
       {{"train", "--bogus", "1"}, 2, "--bogus"},

@@ -108,6 +108,18 @@ TEST_CASE("a running VICE trainer asks about online states and applies a person'
   CHECK(LastMetric(tmp / "run", "vice_answered_success") == 1);
   CHECK(LastMetric(tmp / "run", "vice_unanswered") == 2);
   CHECK(LastMetric(tmp / "run", "vice_queries") == 3);
+
+  // The run's picture: its questions with their answers, the classifier along episodes.
+  const auto figure = RunProcess({"/bin/bash", testing::SourcePath("scripts/vice_figure.sh"), "--train", tmp / "run",
+                                  "--data", tmp / "online", "--out", tmp / "figure.png"});
+  INFO(figure.err);
+  CHECK(figure.exit_code == 0);
+  CHECK(testing::ReadFile(tmp / "figure.png").rfind("\x89PNG", 0) == 0);
+  const auto no_run = RunProcess({"/bin/bash", testing::SourcePath("scripts/vice_figure.sh"), "--train", tmp / "none",
+                                  "--data", tmp / "online", "--out", tmp / "f.png"});
+  CHECK(no_run.exit_code == 3);
+  const auto bad_flag = RunProcess({"/bin/bash", testing::SourcePath("scripts/vice_figure.sh"), "--bogus"});
+  CHECK(bad_flag.exit_code == 2);
 }
 
 TEST_CASE("the cell oracle answers each question at once from the data's success signal") {
