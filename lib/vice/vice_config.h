@@ -62,6 +62,12 @@ struct ViceConfig {
   std::string examples;        // example images of success: a folder of PNG/JPEG files, or of shards
   ViceClassifierConfig classifier;
   int train_every = 20;        // one classifier step every N learner updates (the official code: 1 per 100 environment steps)
+  // Where the classifier's negatives come from: false, a batch of the run's
+  // mix (offline and online halves: all the robot did, as the official code
+  // samples its whole replay pool); true, the online rows of a batch twice
+  // that size (the policy's newest states; offline rows fill in while the
+  // online buffer has fewer).
+  bool online_negatives = false;
   // Active queries (RAQ): a question each time query_every new environment
   // steps have arrived online (0: no questions), about the state the
   // classifier rated most likely a success among the online states drawn
@@ -75,6 +81,9 @@ struct ViceConfig {
             "episodes' last frames are the examples");
     v.Group("classifier", classifier, "the success classifier");
     v.Field("train_every", train_every, "one classifier step every N learner updates");
+    v.Field("online_negatives", online_negatives,
+            "draw the classifier's negatives from the online buffer (the policy's newest states) instead of "
+            "the run's offline/online mix");
     v.Field("query_every", query_every,
             "ask a person about a state each time N new environment steps have arrived online (0: never; "
             "push: 500 = every 10 episodes)");

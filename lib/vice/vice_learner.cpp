@@ -141,8 +141,16 @@ void ViceLearner::Build(const LearnerSetup& setup, LearnerStart start, const Che
 
 void ViceLearner::ClassifierStep(Rng& rng, at::Generator& generator) {
   const torch::Tensor positives = DrawRows(train_examples_, config_.classifier.positives, rng);
-  const TransitionBatch batch = setup_.batches->Sample(config_.classifier.negatives, rng, nullptr);
+  const int64_t n = config_.classifier.negatives;
+  int online = 0;
+  const TransitionBatch batch =
+      setup_.batches->Sample(static_cast<int>(config_.online_negatives ? 2 * n : n), rng, &online);
   torch::Tensor negatives = ArrayToTensor(batch.next_observations.at(image_key_));
+  if (config_.online_negatives) {
+    // The online rows are the last ones; offline rows before them fill in.
+    const int64_t end = batch.size(), begin = std::max<int64_t>(0, std::min(end - online, end - n));
+    negatives = negatives.slice(0, begin, begin + n).clone();
+  }
   if (labelled_negatives_.defined() && labelled_negatives_.size(0) > 0) {
     // Up to a quarter of the negatives are states a person said were no success.
     const int64_t k = std::max<int64_t>(1, negatives.size(0) / 4);

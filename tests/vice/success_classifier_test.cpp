@@ -4,11 +4,14 @@
 #include "vice/success_classifier.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 
 #include "common/error.h"
 #include "nn/tensor_io.h"
+#include "sim/png.h"
+#include "support/test_support.h"
 #include "support/expect_error.h"
 #include "vice/vice_learner.h"
 
@@ -186,14 +189,17 @@ TEST_CASE("the example split holds back a seeded share, disjoint from the rest")
   ExpectError([&] { SplitExamples(one, 1.0, 4, "dir"); }, ExitCode::kBadData, "dir: no example left to train on");
 }
 
-// An in-memory batch source: images with squares left (the last `online` rows) or right.
+// An in-memory batch source as the run's mix: a share `online_fraction` of
+// each batch online (the last rows: squares on the left), the rest offline
+// (squares on the right).
 class SquaresSource : public BatchSource {
  public:
-  explicit SquaresSource(int online) : online_(online) {}
+  explicit SquaresSource(double online_fraction) : fraction_(online_fraction) {}
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override {
     TransitionBatch batch;
-    const torch::Tensor offline = Squares(batch_size - online_, false, rng.NextU64());
-    const torch::Tensor online = Squares(online_, true, rng.NextU64());
+    const int online_rows = static_cast<int>(std::lround(fraction_ * batch_size));
+    const torch::Tensor offline = Squares(batch_size - online_rows, false, rng.NextU64());
+    const torch::Tensor online = Squares(online_rows, true, rng.NextU64());
     const torch::Tensor images = torch::cat({offline, online}).contiguous();
     Array a = Array::Zeros(DType::kUint8, {batch_size, 16, 16, 3});
     std::memcpy(a.u8.data(), images.data_ptr<uint8_t>(), a.u8.size());
@@ -202,18 +208,18 @@ class SquaresSource : public BatchSource {
     batch.actions = Array::Zeros(DType::kFloat32, {batch_size, 1});
     batch.rewards.assign(batch_size, 7.0f);
     batch.terminated.assign(batch_size, 0);
-    if (online_count) *online_count = online_;
+    if (online_count) *online_count = online_rows;
     last_ = batch;
     return batch;
   }
   TransitionBatch last_;
 
  private:
-  int online_;
+  double fraction_;
 };
 
 TEST_CASE("relabelled batches carry the current classifier's logits of s' as rewards; the source's batch is untouched") {
-  SquaresSource source(/*online=*/4);
+  SquaresSource source(/*online_fraction=*/1.0 / 3);  // 4 of 12
   SuccessClassifier classifier(Small(), 16, 16, torch::kCPU, 1);
   std::mutex mutex;
   ViceRewardSource rewards(&source, &classifier, &mutex, "image");
@@ -235,9 +241,83 @@ TEST_CASE("relabelled batches carry the current classifier's logits of s' as rew
   CHECK(online_mean > 0);
   CHECK(offline_mean < 0);
   CHECK(rewards.last_online_reward() == doctest::Approx(online_mean).epsilon(1e-4));
-  SquaresSource no_image(0);
+  SquaresSource no_image(0.0);
   ViceRewardSource wrong_key(&no_image, &classifier, &mutex, "wrist");
   ExpectError([&] { wrong_key.Sample(4, rng, nullptr); }, ExitCode::kBadData, "VICE: the batch has no image 'wrist'");
+}
+
+// A learner that only draws batches (what VICE wraps, reduced to its use of the source).
+class DrawingLearner : public Learner {
+ public:
+  std::string algorithm() const override { return "drawing"; }
+  void Validate() const override {}
+  void Build(const LearnerSetup& setup, LearnerStart, const CheckpointContents*, const std::string&) override {
+    setup_ = setup;
+  }
+  UpdateResult Update(Rng& rng, at::Generator&) override {
+    UpdateResult r;
+    last_ = setup_.batches->Sample(8, rng, &r.online_count);
+    ++steps_;
+    return r;
+  }
+  int64_t step() const override { return steps_; }
+  void Save(CheckpointContents*) override {}
+  std::string Describe() override { return "drawing"; }
+  TransitionBatch last_;
+
+ private:
+  LearnerSetup setup_;
+  int64_t steps_ = 0;
+};
+
+TEST_CASE("VICE in a run: batches reach the inner learner relabelled; negatives from the mix or the online rows") {
+  // Examples: squares on the right. The source: offline rows right, online rows left.
+  testing::TempDir tmp;
+  ::mkdir((tmp / "examples").c_str(), 0755);
+  const torch::Tensor right = Squares(16, false, 77).contiguous();
+  for (int i = 0; i < 16; ++i) {
+    Array a = Array::Zeros(DType::kUint8, {16, 16, 3});
+    std::memcpy(a.u8.data(), right[i].data_ptr<uint8_t>(), a.u8.size());
+    sim::WritePng(tmp / ("examples/e" + std::to_string(i) + ".png"), a);
+  }
+  EnvSpec spec;
+  spec.observations = {{"image", DType::kUint8, {16, 16, 3}}};
+  spec.action.low = {-1.0f};
+  spec.action.high = {1.0f};
+  double right_logit[2];
+  for (const bool online_negatives : {false, true}) {
+    INFO("online negatives " << online_negatives);
+    ViceConfig config;
+    config.examples = tmp / "examples";
+    config.classifier = Small();
+    config.train_every = 1;
+    config.online_negatives = online_negatives;
+    auto inner = std::make_unique<DrawingLearner>();
+    DrawingLearner* drawing = inner.get();
+    ViceLearner vice(config, std::move(inner));
+    SquaresSource source(/*online_fraction=*/0.5);
+    LearnerSetup setup;
+    setup.data_spec = spec;
+    setup.data_source = "toy";
+    setup.seed = 3;
+    setup.batch_size = 8;
+    setup.batches = &source;
+    setup.out_dir = tmp.path();
+    vice.Build(setup, LearnerStart::kFresh, nullptr, "");
+    Rng rng(1);
+    at::Generator generator = at::detail::createCPUGenerator(2);
+    for (int i = 0; i < 120; ++i) vice.Update(rng, generator);
+    CHECK(vice.classifier().steps() == 120);
+    // The inner learner's batch carries the classifier's logits of s'.
+    const torch::Tensor logits = vice.classifier().Logits(ArrayToTensor(drawing->last_.next_observations.at("image")));
+    for (int i = 0; i < 8; ++i) CHECK(drawing->last_.rewards[i] == doctest::Approx(logits[i].item<float>()));
+    right_logit[online_negatives] = vice.classifier().Logits(Squares(32, false, 999)).mean().item<double>();
+  }
+  // From the mix, the right squares are negatives too (offline rows): the examples' look scores
+  // lower than when only the online (left) rows are negatives.
+  MESSAGE("mean logit of right squares: mix " << right_logit[0] << ", online " << right_logit[1]);
+  CHECK(right_logit[1] > 0);
+  CHECK(right_logit[1] > right_logit[0] + 1);
 }
 
 TEST_CASE("bad VICE settings are usage errors naming the flag") {
