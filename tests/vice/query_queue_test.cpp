@@ -83,18 +83,20 @@ TEST_CASE("an answers file with garbage, repeated, unknown and torn lines: each 
   REQUIRE(read.answers.size() == 1);
   CHECK(read.answers[0].label == "success");
   CHECK(read.answers[0].by == "unknown");
-  REQUIRE(read.problems.size() == 4);
+  REQUIRE(read.problems.size() == 5);
   CHECK(read.problems[0] == "answers.jsonl line 2: not a JSON answer {\"id\": N, \"label\": \"success|failure|skip\"}");
   CHECK(read.problems[1] == "answers.jsonl line 3: answers question 1 again; the first answer stands");
   CHECK(read.problems[2] == "answers.jsonl line 4: answers question 7, never asked");
   CHECK(read.problems[3] == "answers.jsonl line 5: label 'maybe' is not success, failure or skip");
+  CHECK(read.problems[4].rfind("answers.jsonl line 6: not a JSON answer", 0) == 0);  // JSON, not an answer
   // The next answer terminates the torn line first: it becomes a garbage line, the answer stays whole.
   queue.Answer(2, "failure", "file");
   read = queue.ReadAnswers();
   REQUIRE(read.answers.size() == 2);
   CHECK(read.answers[1].id == 2);
   CHECK(read.answers[1].label == "failure");
-  CHECK(read.problems.size() == 6);  // + "[1, 2]" (line 6), + the terminated torn line (line 7)
+  REQUIRE(read.problems.size() == 6);  // + the torn line, now terminated (line 7)
+  CHECK(read.problems[5].rfind("answers.jsonl line 7: not a JSON answer", 0) == 0);
   // A torn question line is not a question.
   const std::string before = testing::ReadFile(queue.queries_path());
   testing::WriteFile(queue.queries_path(), before + "{\"id\": 4, \"ima");
