@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The picture of a VICE run with questions (docs/vice.md): a row of the
+# The picture of a VICE run with questions (docs/vice.md): a row of the last
 # questions the run asked, each with its answer, and the classifier's
 # P(success) along the frames of a few episodes (one successful).
 #
@@ -45,7 +45,7 @@ def lines(path):
         except ValueError:
             pass
     return rows
-asked = [q for q in lines(os.path.join(queries, "queries.jsonl")) if isinstance(q, dict)][:count]
+asked = [q for q in lines(os.path.join(queries, "queries.jsonl")) if isinstance(q, dict)][-count:]
 answers = {}
 for a in lines(os.path.join(queries, "answers.jsonl")):
     if isinstance(a, dict) and "id" in a and a["id"] not in answers:
