@@ -246,6 +246,47 @@ TEST_CASE("relabelled batches carry the current classifier's logits of s' as rew
   ExpectError([&] { wrong_key.Sample(4, rng, nullptr); }, ExitCode::kBadData, "VICE: the batch has no image 'wrist'");
 }
 
+TEST_CASE("the question candidate is the online state with the highest logit drawn since the last take") {
+  SquaresSource source(/*online_fraction=*/0.5);
+  SuccessClassifier classifier(Small(), 16, 16, torch::kCPU, 1);
+  std::mutex mutex;
+  ViceRewardSource rewards(&source, &classifier, &mutex, "image");
+  Rng rng(4);
+  rewards.Sample(8, rng, nullptr);
+  CHECK(!rewards.TakeCandidate().valid);  // not tracked until asked to
+  rewards.TrackCandidates(true);
+  double best = -1e9;
+  Array best_image;
+  float best_reward = 0;
+  for (int draw = 0; draw < 5; ++draw) {
+    source.last_ = TransitionBatch();
+    const TransitionBatch batch = rewards.Sample(8, rng, nullptr);
+    for (int row = 4; row < 8; ++row) {  // the online rows
+      if (batch.rewards[row] > best) {
+        best = batch.rewards[row];
+        best_image = ImageRow(batch.next_observations.at("image"), row);
+        best_reward = source.last_.rewards[row];
+      }
+    }
+  }
+  ViceRewardSource::Candidate c = rewards.TakeCandidate();
+  REQUIRE(c.valid);
+  CHECK(c.logit == doctest::Approx(best));
+  CHECK(c.image.u8 == best_image.u8);
+  CHECK(c.data_reward == best_reward);  // the data's reward, not the classifier's
+  CHECK(!rewards.TakeCandidate().valid);  // taken: nothing until the next draw
+  // An excluded image is never offered again.
+  rewards.Exclude(c.hash);
+  Rng same(4);
+  ViceRewardSource again(&source, &classifier, &mutex, "image");
+  again.TrackCandidates(true);
+  again.Exclude(c.hash);
+  for (int draw = 0; draw < 6; ++draw) again.Sample(8, same, nullptr);
+  const ViceRewardSource::Candidate other = again.TakeCandidate();
+  REQUIRE(other.valid);
+  CHECK(other.image.u8 != c.image.u8);
+}
+
 // A learner that only draws batches (what VICE wraps, reduced to its use of the source).
 class DrawingLearner : public Learner {
  public:
