@@ -55,7 +55,7 @@ int Threads(int threads) {
 
 }  // namespace
 
-ExitCode RunLabelPending(const LabelQueueConfig& config) {
+ExitCode RunLabelPending(const LabelPendingConfig& config) {
   RequireFlag(!config.queue.empty(), "--queue is required (the run's question folder)");
   const QueryQueue queue(config.queue, /*create=*/false);
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -67,7 +67,7 @@ ExitCode RunLabelPending(const LabelQueueConfig& config) {
   return ExitCode::kOk;
 }
 
-ExitCode RunLabelAnswer(const LabelQueueConfig& config) {
+ExitCode RunLabelAnswer(const LabelAnswerConfig& config) {
   RequireFlag(!config.queue.empty(), "--queue is required (the run's question folder)");
   RequireFlag(config.id > 0, "--id is required (the question's id, from rl-label pending)");
   RequireFlag(IsQueryLabel(config.label), "--label must be success, failure or skip");
@@ -99,9 +99,9 @@ std::string TerminalImage(const Array& image, int64_t columns) {
 
 }  // namespace
 
-ExitCode RunLabelAsk(const LabelQueueConfig& config, bool force_tty) {
+ExitCode RunLabelAsk(const LabelAskConfig& config) {
   RequireFlag(!config.queue.empty(), "--queue is required (the run's question folder)");
-  if (!force_tty && !::isatty(STDIN_FILENO)) {
+  if (!::isatty(STDIN_FILENO)) {
     Fail(ExitCode::kUsage, "standard input is not a terminal: answer with rl-label answer (or the page of rl-label serve)");
   }
   QueryQueue queue(config.queue, /*create=*/false);

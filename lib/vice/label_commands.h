@@ -86,23 +86,37 @@ struct LabelScoreConfig {
   }
 };
 
-struct LabelQueueConfig {
+struct LabelPendingConfig {
+  std::string queue;
+  void Visit(ConfigVisitor& v) { v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)"); }
+};
+
+struct LabelAnswerConfig {
   std::string queue;
   int64_t id = 0;
   std::string label;
-  std::string by;
+  std::string by = "file";
   void Visit(ConfigVisitor& v) {
     v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)");
-    v.Field("id", id, "answer: the question's id");
-    v.Field("label", label, "answer: success, failure or skip");
-    v.Field("by", by, "answer: who answers (recorded with the answer; default file, or terminal for ask)");
+    v.Field("id", id, "the question's id (rl-label pending lists them)");
+    v.Field("label", label, "success, failure or skip");
+    v.Field("by", by, "who answers (recorded with the answer)");
   }
 };
 
-ExitCode RunLabelPending(const LabelQueueConfig& config);
-ExitCode RunLabelAnswer(const LabelQueueConfig& config);
-// `in`/`out`: the terminal (standard input must be one unless `force_tty`, for tests).
-ExitCode RunLabelAsk(const LabelQueueConfig& config, bool force_tty = false);
+struct LabelAskConfig {
+  std::string queue;
+  std::string by = "terminal";
+  void Visit(ConfigVisitor& v) {
+    v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)");
+    v.Field("by", by, "who answers (recorded with each answer)");
+  }
+};
+
+ExitCode RunLabelPending(const LabelPendingConfig& config);
+ExitCode RunLabelAnswer(const LabelAnswerConfig& config);
+// Reads the answers from standard input, which must be a terminal.
+ExitCode RunLabelAsk(const LabelAskConfig& config);
 
 ExitCode RunLabelExport(const LabelExportConfig& config);
 ExitCode RunLabelTrain(const LabelTrainConfig& config, const std::string& effective_config_yaml);

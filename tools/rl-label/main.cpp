@@ -15,7 +15,9 @@ int main(int argc, char** argv) {
   perpetua::LabelScoreConfig score;
   tool.AddVerb("score", "print a classifier's success probability for images or episodes", score,
                [&] { return perpetua::RunLabelScore(score); });
-  perpetua::LabelQueueConfig pending, answer, ask;
+  perpetua::LabelPendingConfig pending;
+  perpetua::LabelAnswerConfig answer;
+  perpetua::LabelAskConfig ask;
   tool.AddVerb("pending", "list a run's unanswered success questions", pending,
                [&] { return perpetua::RunLabelPending(pending); });
   tool.AddVerb("answer", "answer one of a run's success questions", answer,
