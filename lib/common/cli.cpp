@@ -127,9 +127,10 @@ void ApplyFlags(Verb& verb) {
   }
 }
 
-// Builds a "did you mean" message for the first unknown flag or verb in argv.
-std::string DiagnoseUnknown(const CLI::App& root, const std::deque<Verb>& verbs, int argc,
-                            char** argv) {
+// Builds a "did you mean" message for the first unknown flag or verb in argv;
+// `verb_named` receives the verb argv names ("" if none).
+std::string DiagnoseUnknown(const CLI::App& root, const std::deque<Verb>& verbs, int argc, char** argv,
+                            std::string* verb_named) {
   const Verb* verb = nullptr;
   std::vector<std::string> verb_names;
   for (const auto& v : verbs) {
@@ -147,6 +148,12 @@ std::string DiagnoseUnknown(const CLI::App& root, const std::deque<Verb>& verbs,
         for (const auto& long_name : option->get_fnames()) known.push_back("--" + long_name);
       }
       if (std::find(known.begin(), known.end(), flag) == known.end()) {
+        if (!verb && !verb_names.empty()) {
+          std::string list;
+          for (const auto& name : verb_names) list += (list.empty() ? "" : " | ") + name;
+          return "'" + flag + "' is a verb's flag: give the verb first (" + std::string(root.get_name()) + " " +
+                 list + " " + flag + " ...)";
+        }
         std::string message = "unknown flag '" + flag + "'";
         if (verb && !verb->name.empty()) message += " for '" + verb->name + "'";
         const std::string suggestion = SuggestClosest(flag, known);
@@ -157,6 +164,7 @@ std::string DiagnoseUnknown(const CLI::App& root, const std::deque<Verb>& verbs,
       for (const auto& v : verbs) {
         if (v.name == token) verb = &v;
       }
+      if (verb) *verb_named = verb->name;
       if (!verb) {
         std::string message = "unknown verb '" + token + "'";
         const std::string suggestion = SuggestClosest(token, verb_names);
@@ -182,6 +190,7 @@ int Tool::Main(int argc, char** argv) {
       verb.app = &app;
     } else {
       verb.app = app.add_subcommand(verb.name, verb.description);
+      verb.app->set_version_flag("--version", impl_->name + " (Perpetua) " + PERPETUA_VERSION);
       if (!verb.planned) available.push_back(verb.name);
     }
     if (verb.planned) {
@@ -208,10 +217,15 @@ int Tool::Main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string message = DiagnoseUnknown(app, impl_->verbs, argc, argv);
+    std::string verb;
+    std::string message = DiagnoseUnknown(app, impl_->verbs, argc, argv, &verb);
+    if (message.empty() && has_verbs && verb.empty()) {
+      message = "give a verb: " + (list.empty() ? std::string("none available yet") : list);
+    }
     if (message.empty()) message = FirstLine(e.what());
-    std::fprintf(stderr, "%s: error: %s\nRun '%s --help' for usage.\n", impl_->name.c_str(),
-                 message.c_str(), impl_->name.c_str());
+    const std::string help = impl_->name + (verb.empty() ? "" : " " + verb);
+    std::fprintf(stderr, "%s: error: %s\nRun '%s --help' for usage.\n", impl_->name.c_str(), message.c_str(),
+                 help.c_str());
     return static_cast<int>(ExitCode::kUsage);
   }
 

@@ -81,6 +81,24 @@ TEST_CASE("the real binary prints one clear line with a suggestion") {
   CHECK(result.err.find("rl-train: error: unknown verb 'qq' (did you mean 'q'?)") == 0);
 }
 
+TEST_CASE("the real binaries: a forgotten verb names the verbs, a verb's errors point to its help, --version anywhere") {
+  const auto no_verb = RunProcess({ToolPath("rl-label")});
+  CHECK(no_verb.exit_code == 2);
+  CHECK(no_verb.err == "rl-label: error: give a verb: export, train, score, pending, answer, ask, serve\n"
+                       "Run 'rl-label --help' for usage.\n");
+  const auto flag_first = RunProcess({ToolPath("rl-train"), "--data", "x"});
+  CHECK(flag_first.exit_code == 2);
+  CHECK(flag_first.err.find("rl-train: error: '--data' is a verb's flag: give the verb first (rl-train q | sac "
+                            "--data ...)") == 0);
+  const auto in_verb = RunProcess({ToolPath("rl-train"), "sac", "--datta", "x"});
+  CHECK(in_verb.exit_code == 2);
+  CHECK(in_verb.err == "rl-train: error: unknown flag '--datta' for 'sac' (did you mean '--data'?)\n"
+                       "Run 'rl-train sac --help' for usage.\n");
+  const auto version = RunProcess({ToolPath("rl-train"), "q", "--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.find("rl-train (Perpetua) ") == 0);
+}
+
 TEST_CASE("--config given a FIFO or a device fails at once with one line") {
   testing::TempDir dir;
   REQUIRE(::mkfifo((dir / "config.yaml").c_str(), 0644) == 0);  // no writer: reading it would block
