@@ -1,5 +1,6 @@
 #include "rollout/policy_factory.h"
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "policy/checkpoint_policy.h"
@@ -18,8 +19,9 @@ std::unique_ptr<Policy> MakePolicy(const std::string& policy, const EnvSpec& spe
   if (policy == "scripted") return MakeScriptedPolicy(spec, options.scripted_noise, seed);
   if (policy.empty()) Fail(ExitCode::kUsage, "--policy is required: random, scripted or a checkpoint file");
   if (!IsRegularFile(policy)) {
-    Fail(ExitCode::kUsage, "--policy '" + policy +
-                               "': not 'random', 'scripted' or an existing checkpoint file");
+    const std::string closest = SuggestClosest(policy, {"random", "scripted"});
+    Fail(ExitCode::kUsage, "--policy '" + policy + "': not 'random', 'scripted' or an existing checkpoint file" +
+                               (closest.empty() ? "" : " (did you mean '" + closest + "'?)"));
   }
   PolicyLoadOptions checkpoint;
   checkpoint.device = options.device;

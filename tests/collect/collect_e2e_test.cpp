@@ -256,6 +256,8 @@ TEST_CASE("bad input fails with its exit code and harms nothing already written"
       {{"--cell.max-objects", "99", "--episodes", "1", "--out", dir / "data"}, 2, "max_objects"},
       {{"--policy", "nonsense", "--episodes", "1", "--out", dir / "data"}, 2,
        "--policy 'nonsense': not 'random', 'scripted' or an existing checkpoint file"},
+      {{"--policy", "scriptd", "--episodes", "1", "--out", dir / "data"}, 2,
+       "--policy 'scriptd': not 'random', 'scripted' or an existing checkpoint file (did you mean 'scripted'?)"},
       {{"--policy", dir / "corrupt.ckpt", "--episodes", "1", "--out", dir / "data"}, 3, dir / "corrupt.ckpt"},
       {{"--policy", dir / "other.ckpt", "--episodes", "1", "--out", dir / "data"}, 3, dir / "other.ckpt"},
       {{"--episodes", "0", "--out", dir / "data"}, 2, "--episodes must be at least 1"},
