@@ -58,7 +58,13 @@ MetricsLog::~MetricsLog() {
 void MetricsLog::Write(const Row& row) {
   nlohmann::json line = nlohmann::json::object();
   for (const auto& [name, value] : row) {
-    line[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(Number(value));
+    if (!std::isfinite(value)) {
+      line[name] = Number(value);
+    } else if (value == std::floor(value) && std::fabs(value) < 1e15) {
+      line[name] = static_cast<int64_t>(value);  // counts and steps read as integers
+    } else {
+      line[name] = value;
+    }
   }
   Put(jsonl_, line.dump() + "\n", jsonl_path_);
   std::string csv;

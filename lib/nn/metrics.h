@@ -1,7 +1,9 @@
 // Training metrics beside the checkpoints: one JSON object per line in
 // DIR/metrics.jsonl and one row per line in DIR/metrics.csv (columns fixed by
 // the first row written; a resumed run appends to both). Every row is flushed
-// as written, so a killed run keeps its metrics up to the last row. Torch-free.
+// as written, so a killed run keeps its metrics up to the last row. Whole
+// numbers (steps, counts) are written as integers, others with full precision
+// in JSON and 7 significant digits in the CSV. Torch-free.
 #pragma once
 
 #include <cstdio>
