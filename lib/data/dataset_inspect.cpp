@@ -82,12 +82,15 @@ FileReport InspectFile(const std::string& path, bool deep, std::string* schema,
       if (deep) {
         const Episode episode = reader.ReadEpisode(i);
         if (episode.metadata.success) ++report.successes;
+        if (!reader.episode(i).metadata_group.empty()) report.seeds.push_back(episode.metadata.seed);
       } else if (!reader.episode(i).metadata_group.empty()) {
         const EpisodeRef ref = reader.episode(i);
         h5::Handle group = h5::OpenGroup(reader.FileHandle(ref.file), ref.metadata_group, {ref.file, ""});
         if (h5::ReadAttrInt64(group.get(), "success", {ref.file, ref.metadata_group}).value_or(0)) {
           ++report.successes;
         }
+        const std::optional<uint64_t> seed = h5::ReadAttrUint64(group.get(), "seed", {ref.file, ref.metadata_group});
+        if (seed) report.seeds.push_back(*seed);
       }
     }
   } catch (const Error& e) {
@@ -119,9 +122,11 @@ DatasetReport InspectDatasets(const std::vector<std::string>& paths, bool deep) 
       report.problems.push_back(path + ": " + AccessProblem(path));
     }
   }
+  std::set<uint64_t> seen;
   for (const std::string& file : files) {
     FileReport f = InspectFile(file, deep, &report.schema, &report.keys);
     if (!f.problem.empty()) report.problems.push_back(f.problem);
+    for (uint64_t seed : f.seeds) report.repeated_seeds += seen.insert(seed).second ? 0 : 1;
     report.episodes += f.episodes;
     report.transitions += f.transitions;
     report.successes += f.successes;
@@ -137,6 +142,7 @@ nlohmann::json DatasetReport::ToJson() const {
   out["episodes"] = episodes;
   out["transitions"] = transitions;
   out["successes"] = successes;
+  out["repeated_seeds"] = repeated_seeds;
   out["success_rate"] = episodes > 0 ? static_cast<double>(successes) / static_cast<double>(episodes)
                                      : 0.0;
   out["schema"] = schema;
@@ -207,6 +213,11 @@ std::string DatasetReport::ToTable() const {
   if (staged_episodes > 0) {
     out += std::to_string(staged_episodes) +
            " staged episodes not in a shard yet (a live writer, or run: rl-data recover DIR)\n";
+  }
+  if (repeated_seeds > 0) {
+    out += "warning: " + std::to_string(repeated_seeds) +
+           " episodes repeat the reset seed of an earlier one (the same episode again: a collect command run "
+           "twice? give --first-episode N or another --seed)\n";
   }
   if (quarantined_files > 0) {
     out += std::to_string(quarantined_files) +

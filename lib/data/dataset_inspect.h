@@ -22,6 +22,7 @@ struct FileReport {
   int64_t episodes = 0;
   int64_t transitions = 0;
   int64_t successes = 0;         // episodes whose metadata says success
+  std::vector<uint64_t> seeds;   // each episode's reset seed (episodes with metadata only)
   std::string schema;            // Schema::Describe()
   std::string provenance_json;
   std::string tool_config_yaml;
@@ -36,6 +37,10 @@ struct DatasetReport {
   int64_t successes = 0;
   int64_t staged_episodes = 0;   // staged by dead writers, awaiting `rl-data recover`
   int64_t quarantined_files = 0; // damaged files recovery moved to DIR/.quarantine
+  // Episodes whose reset seed an earlier episode already had: the same
+  // episode again (a collect command run twice with the same --seed and
+  // --first-episode). A warning, not a problem: the data stays valid.
+  int64_t repeated_seeds = 0;
   std::string schema;            // of the first readable file, in words
   nlohmann::json keys = nlohmann::json::object();  // {"observations": {key: {dtype, shape}}, "action_dim"}
   std::vector<std::string> problems;  // one line each, naming the file
