@@ -8,7 +8,7 @@
 // and everything else derives from that list: YAML loading (unknown keys are
 // errors with a "did you mean" suggestion), YAML dumping (--print-config and
 // the copy saved beside every artifact) and command-line flags (cli.h), where
-// the field path "cem.num_samples" becomes the flag "--cem.num-samples".
+// the field path "dataset.memory_budget_mb" becomes the flag "--dataset.memory-budget-mb".
 //
 // Supported field types: bool, int, int64_t, uint64_t, float, double,
 // std::string and std::vector of std::string, int or double.
@@ -41,7 +41,7 @@ enum class FieldScope {
 
 // One visited field (or group header) with its full dotted path.
 struct FieldInfo {
-  std::string path;  // "cem.num_samples"; a group header has its group path
+  std::string path;  // "cem.samples"; a group header has its group path
   FieldPtr ptr;      // std::monostate for a group header
   std::string help;  // one line shown in --help and as a YAML comment
   FieldKind kind = FieldKind::kFlag;
