@@ -128,6 +128,8 @@ void ViceLearner::Build(const LearnerSetup& setup, LearnerStart start, const Che
         const Array image = queue_->Image(q);
         rewards_->Exclude(Fnv1a64(image.u8.data(), image.u8.size()));
       } catch (const Error&) {
+        // A question whose image is gone cannot be asked again anyway (its
+        // answer is ignored with a warning by ApplyAnswers).
       }
     }
     ApplyAnswers();
