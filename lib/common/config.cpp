@@ -214,6 +214,12 @@ void SetFieldFromText(const FieldInfo& field, const std::string& text, const std
 
 std::string ShortestNumberText(double x) { return ShortestText(x); }
 
+std::string FixedText(double x, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, x);
+  return buffer;
+}
+
 // One line per field, its help as a comment at the end of that line, two
 // spaces of indent per group level: `key: value  # help`, `group:  # help`.
 // Values are emitted by yaml-cpp in flow style (quoted where YAML needs it,

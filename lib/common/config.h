@@ -119,6 +119,8 @@ void SetFieldFromText(const FieldInfo& field, const std::string& text, const std
 // The shortest decimal text that reads back as exactly `x` ("0.0003", not
 // "0.00029999999999999997"): how configs, --help and logs print numbers.
 std::string ShortestNumberText(double x);
+// `x` with exactly `digits` decimals ("0.9100" for 0.91, 4): tables, rates, logs.
+std::string FixedText(double x, int digits);
 
 // The effective configuration as a YAML document, one "# help" comment per
 // field. A set FieldScope::kSecret field is written as "<redacted>", so

@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <optional>
 
+#include "common/clock.h"
 #include "common/file_lock.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -29,9 +29,6 @@ std::string HostName() {
   return host;
 }
 
-double NowUnix() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 void CheckConfig(const DatasetWriterConfig& c) {
   if (c.episodes_per_shard < 1) {
@@ -137,7 +134,7 @@ DatasetWriter::DatasetWriter(const std::string& dir, WriterOptions options)
   nlohmann::json provenance = {
       {"tool", s.options.tool_name},       {"perpetua_version", PERPETUA_VERSION},
       {"host", HostName()},                {"pid", static_cast<int64_t>(::getpid())},
-      {"writer_token", s.token},           {"created_unix", NowUnix()},
+      {"writer_token", s.token},           {"created_unix", UnixSeconds()},
       {"hdf5_version", H5_VERS_INFO}};
   s.provenance_json = provenance.dump();
 }

@@ -1,6 +1,5 @@
 #include "robot/protocol.h"
 
-#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -70,10 +69,6 @@ std::vector<float> ActionTensor(const Frame& frame, const char* name, const Acti
 }
 
 }  // namespace
-
-double UnixSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 Frame EncodeHello(const HelloMessage& hello) {
   Frame frame;

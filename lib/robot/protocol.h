@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"  // UnixSeconds: the timestamps' clock
 #include "env/env.h"
 #include "robot/frame.h"
 
@@ -96,8 +97,5 @@ ErrorMessage ParseError(const Frame& frame);
 Observation ObservationFromFrame(Frame& frame, const EnvSpec& spec, const char* message);
 // Moves `observation`'s arrays into `frame` as "observation/<key>" tensors.
 void ObservationToFrame(Observation observation, Frame& frame);
-
-// The wall clock, unix seconds (the timestamps' clock).
-double UnixSeconds();
 
 }  // namespace perpetua::robot

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/config.h"
 #include "common/log.h"
 #include "perpetua/version.h"
 
@@ -13,12 +14,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
-
-std::string Fixed(double value, int digits = 3) {
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
 
 // An ERROR the robot sent in answer to a request.
 class RefusedError : public Error {
@@ -47,7 +42,7 @@ Frame Handshake(Connection& connection, const std::string& name, const std::stri
     Fail(ExitCode::kEnvFailure, "robot " + name + ": " + e.what());
   } catch (const TransportError& e) {
     if (e.reason() == TransportError::Reason::kTimeout) {
-      Fail(ExitCode::kEnvFailure, "robot " + name + ": no answer to hello within " + Fixed(timeout_s, 1) +
+      Fail(ExitCode::kEnvFailure, "robot " + name + ": no answer to hello within " + FixedText(timeout_s, 1) +
                                       " s (is it a Perpetua robot server?)");
     }
     throw;
@@ -144,10 +139,12 @@ void RemoteEnv::Reconnect() {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     if (elapsed + delay > config_.robot.reconnect_s) {
       Fail(ExitCode::kEnvFailure, "robot " + address_.ToString() + ": could not reconnect within " +
-                                      Fixed(config_.robot.reconnect_s, 1) + " s (" + std::to_string(attempt) +
+                                      FixedText(config_.robot.reconnect_s, 1) + " s (" + std::to_string(attempt) +
                                       " attempts; last: " + last_error + ")");
     }
-    if (attempt == 1) LogWarning(last_error + "; retrying with backoff for up to " + Fixed(config_.robot.reconnect_s, 1) + " s");
+    if (attempt == 1) {
+      LogWarning(last_error + "; retrying with backoff for up to " + FixedText(config_.robot.reconnect_s, 1) + " s");
+    }
     std::this_thread::sleep_for(std::chrono::duration<double>(delay));
     delay = std::min(2.0, delay * 2);
   }
@@ -227,7 +224,7 @@ ResetResult RemoteEnv::DoReset(uint64_t seed, const nlohmann::json& options) {
       }
       if (e.reason() == TransportError::Reason::kTimeout) {
         Fail(ExitCode::kEnvFailure, "robot " + name + ": no answer to reset within " +
-                                        Fixed(config_.robot.reset_timeout_s, 1) + " s");
+                                        FixedText(config_.robot.reset_timeout_s, 1) + " s");
       }
       throw;
     } catch (const ProtocolError& e) {
@@ -309,7 +306,7 @@ StepResult RemoteEnv::DoStep(const std::vector<float>& action) {
     reply = ParseStepResult(std::move(frame), spec_);
   } catch (const TransportError& e) {
     const bool timeout = e.reason() == TransportError::Reason::kTimeout;
-    return LostStep(timeout ? "no answer to the step within " + Fixed(config_.robot.step_timeout_s, 1) + " s"
+    return LostStep(timeout ? "no answer to the step within " + FixedText(config_.robot.step_timeout_s, 1) + " s"
                             : std::string(e.what()),
                     timeout ? "timeout" : nullptr);
   } catch (const RefusedError& e) {
@@ -352,7 +349,7 @@ void RemoteEnv::WatchdogLoop() {
     if (!episode_open_ || in_request_ || hold_sent_ || idle < deadline) continue;
     hold_sent_ = true;
     lock.unlock();
-    const std::string reason = "watchdog: no step for " + Fixed(idle, 2) + " s";
+    const std::string reason = "watchdog: no step for " + FixedText(idle, 2) + " s";
     try {
       SendLocked(EncodeHold(reason), 0.2);
       ++holds_sent_;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "common/config.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "perpetua/version.h"
@@ -15,19 +16,6 @@
 
 namespace perpetua::robot {
 namespace {
-
-// Compares without an early exit, so the time taken does not leak the token.
-bool SameToken(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) diff |= uint8_t(a[i] ^ (i < b.size() ? b[i] : 0));
-  return diff == 0;
-}
-
-std::string Fixed(double value, int digits) {
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
 
 // Peers remembered for the auth lockout; beyond this, expired entries go first, then the oldest name.
 constexpr size_t kMaxLockouts = 1024;
@@ -79,8 +67,8 @@ RobotServer::RobotServer(const RobotServerOptions& options, const EnvFactory& ma
   env_ = make_env();
   const double hz = env_->spec().control_hz;
   if (hz > 0 && t.watchdog_s < 2.0 / hz) {
-    Fail(ExitCode::kUsage, "--watchdog-s " + Fixed(t.watchdog_s, 3) + " is shorter than two control periods of " +
-                               env_->spec().name + " (" + Fixed(hz, 1) + " Hz): it would hold between steps");
+    Fail(ExitCode::kUsage, "--watchdog-s " + FixedText(t.watchdog_s, 3) + " is shorter than two control periods of " +
+                               env_->spec().name + " (" + FixedText(hz, 1) + " Hz): it would hold between steps");
   }
   listener_ = std::make_unique<Listener>(address);
 }
@@ -129,7 +117,7 @@ void RobotServer::RecordAuth(const std::string& host, bool ok, double now) {
   const double seconds = std::min(kMaxAuthLockoutS, options_.timers.auth_lockout_s * std::ldexp(1.0, lockout.failures - 1));
   lockout.until_s = now + seconds;
   LogWarning("peer " + host + ": " + std::to_string(lockout.failures) + " failed authentication(s); refused for " +
-             Fixed(seconds, 2) + " s");
+             FixedText(seconds, 2) + " s");
 }
 
 bool RobotServer::Handle(Session& session, const Frame& frame) {
@@ -256,11 +244,11 @@ void RobotServer::CheckDeadlines(std::optional<Session>& session, double now) {
   const ServerTimers& t = options_.timers;
   std::string why;
   if (!session->greeted && now - session->opened_s > t.hello_timeout_s) {
-    why = "no valid hello within " + Fixed(t.hello_timeout_s, 2) + " s";
+    why = "no valid hello within " + FixedText(t.hello_timeout_s, 2) + " s";
   } else if (session->greeted && now - session->last_message_s > t.idle_timeout_s) {
-    why = "no message for " + Fixed(t.idle_timeout_s, 2) + " s";
+    why = "no message for " + FixedText(t.idle_timeout_s, 2) + " s";
   } else if (session->reader.in_frame() && now - session->reader.frame_started_s() > options_.timers.io_timeout_s) {
-    why = "a frame stalled for " + Fixed(options_.timers.io_timeout_s, 2) + " s";
+    why = "a frame stalled for " + FixedText(options_.timers.io_timeout_s, 2) + " s";
   }
   if (why.empty()) return;
   LogWarning(session->connection.peer() + ": " + why + "; session closed");
@@ -274,7 +262,7 @@ void RobotServer::AcceptOne(std::optional<Session>& session) {
   const double locked = options_.token.empty() ? 0.0 : LockedOutFor(connection->peer_host(), now);
   if (locked > 0) {
     Refuse(std::move(*connection), "auth",
-           "too many failed authentications from this address; try again in " + Fixed(locked, 2) + " s");
+           "too many failed authentications from this address; try again in " + FixedText(locked, 2) + " s");
   } else if (session) {
     Refuse(std::move(*connection), "busy", "another client holds this robot; one session at a time");
   } else {
@@ -303,7 +291,7 @@ void RobotServer::Serve(const std::function<bool()>& stop) {
     const double now = SteadySeconds();
     if (session) CheckDeadlines(session, now);
     if (!holding_ && now - last_motion_s_ >= options_.timers.watchdog_s) {
-      HoldRobot("watchdog: no step for " + Fixed(now - last_motion_s_, 2) + " s");
+      HoldRobot("watchdog: no step for " + FixedText(now - last_motion_s_, 2) + " s");
     }
     if (rc > 0 && fds[listen_index].revents != 0) AcceptOne(session);
   }

@@ -129,6 +129,12 @@ bool IsRobotAddress(const std::string& text) {
   return text.rfind("tcp://", 0) == 0 || text.rfind("unix://", 0) == 0;
 }
 
+bool SameToken(const std::string& given, const std::string& secret) {
+  unsigned char diff = given.size() == secret.size() ? 0 : 1;
+  for (size_t i = 0; i < given.size(); ++i) diff |= uint8_t(given[i] ^ (i < secret.size() ? secret[i] : 0));
+  return diff == 0;
+}
+
 Address ParseAddress(const std::string& text) {
   auto bad = [&](const std::string& why) -> Address {
     Fail(ExitCode::kUsage, "robot address '" + text + "': " + why +

@@ -39,6 +39,11 @@ bool IsRobotAddress(const std::string& text);
 // Parses an address. Throws Error(kUsage) "robot address 'x': ..." when malformed.
 Address ParseAddress(const std::string& text);
 
+// Whether a shared secret given by a client equals the server's: compared
+// without an early exit, so the time taken does not leak the secret. (The
+// robot server's token and rl-label serve's.)
+bool SameToken(const std::string& given, const std::string& secret);
+
 // Why a transfer failed.
 class TransportError : public Error {
  public:

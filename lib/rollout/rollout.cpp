@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/rng.h"
@@ -22,10 +23,6 @@ uint64_t EpisodeSeed(uint64_t run_seed, int64_t index) {
 }
 
 namespace {
-
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // Appends one step's array to a stacked [T, ...] array (created on first use).
 void AppendStep(const std::string& key, const Array& step, Array& stacked, bool first) {
@@ -88,7 +85,7 @@ std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,
   RolloutResult result;
   Episode& episode = result.episode;
   episode.metadata.seed = seed;
-  episode.metadata.start_time_unix = UnixNow();
+  episode.metadata.start_time_unix = UnixSeconds();
 
   policy.BeginEpisode(seed);
   episode.metadata.policy_id = policy.id();
@@ -137,7 +134,7 @@ std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,
     info = std::move(stepped.info);
     if (stepped.terminated || stepped.truncated) break;
   }
-  episode.metadata.end_time_unix = UnixNow();
+  episode.metadata.end_time_unix = UnixSeconds();
   if (info.is_object() && info.contains("success") && info["success"].is_boolean()) {
     episode.metadata.success = info["success"].get<bool>();
   }

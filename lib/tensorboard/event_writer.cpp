@@ -52,11 +52,6 @@ std::string EncodePng(const Array& image) {
 
 }  // namespace
 
-double WallTimeNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct EventWriter::Impl {
   EventWriterOptions options;
   std::string path;
@@ -112,7 +107,7 @@ EventWriter::EventWriter(const std::string& run_dir, EventWriterOptions options)
   }
   Event event;
   event.set_file_version("brain.Event:2");
-  event.set_wall_time(WallTimeNow());
+  event.set_wall_time(UnixSeconds());
   impl_->buffer = FrameRecord(event.SerializeAsString());
   impl_->FlushLocked();
 }

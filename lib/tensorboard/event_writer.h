@@ -32,11 +32,9 @@
 #include <string>
 
 #include "common/array.h"
+#include "common/clock.h"  // UnixSeconds: an event's wall time
 
 namespace perpetua::tensorboard {
-
-// Seconds since the Unix epoch, from the system clock (an event's wall time).
-double WallTimeNow();
 
 struct EventWriterOptions {
   double flush_seconds = 10.0;      // buffered records are written at least this often (s)
@@ -59,15 +57,15 @@ class EventWriter {
 
   // A scalar (TensorBoard's "Scalars" tab), stored as float32 like TensorBoard's.
   void AddScalar(const std::string& tag, int64_t step, double value,
-                 double wall_time = WallTimeNow());
+                 double wall_time = UnixSeconds());
   // An image ("Images" tab): `image` is [H, W, 3] uint8 RGB, stored as PNG.
   // Error(kUsage) on another shape or dtype.
   void AddImage(const std::string& tag, int64_t step, const Array& image,
-                double wall_time = WallTimeNow());
+                double wall_time = UnixSeconds());
   // Markdown text ("Text" tab): the text plugin's summary, a scalar string
   // tensor. Put YAML in a ``` block to keep its layout.
   void AddText(const std::string& tag, int64_t step, const std::string& text,
-               double wall_time = WallTimeNow());
+               double wall_time = UnixSeconds());
 
   // Appends every buffered record to the file now.
   void Flush();

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/document.h"
 #include "common/file_lock.h"
 #include "common/fs.h"
@@ -443,8 +444,7 @@ struct TrainingRun::Impl {
     c.metadata["seed"] = config.seed;
     c.metadata["env_spec"] = EnvSpecToJson(data->spec());
     c.metadata["config_yaml"] = effective_yaml;
-    c.metadata["created_unix"] =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    c.metadata["created_unix"] = UnixSeconds();
     c.blobs["trainer.state"] = TrainerState().dump();
     c.blobs["trainer.generator"] = TensorToBytes(generator.get_state());
     const std::string bytes = SerializeCheckpoint(c);

@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "data/dataset_reader.h"
@@ -31,13 +31,7 @@ void RequireFlag(bool ok, const std::string& message) {
   if (!ok) Fail(ExitCode::kUsage, message);
 }
 
-std::string Fixed(double x) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.4f", x);
-  return text;
-}
-
-std::string Probability(double logit) { return Fixed(1.0 / (1.0 + std::exp(-logit))); }
+std::string Probability(double logit) { return FixedText(1.0 / (1.0 + std::exp(-logit)), 4); }
 
 // The one image observation of data `spec`. Error(kBadData) otherwise.
 InputSpec OneImageSpec(const EnvSpec& spec, const std::string& source) {
@@ -58,9 +52,9 @@ int Threads(int threads) {
 ExitCode RunLabelPending(const LabelPendingConfig& config) {
   RequireFlag(!config.queue.empty(), "--queue is required (the run's question folder)");
   const QueryQueue queue(config.queue, /*create=*/false);
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double now = UnixSeconds();
   for (const Query& q : queue.Unanswered()) {
-    std::cout << q.id << "\t" << queue.dir() << "/" << q.image << "\t" << Fixed(q.probability) << "\t"
+    std::cout << q.id << "\t" << queue.dir() << "/" << q.image << "\t" << FixedText(q.probability, 4) << "\t"
               << static_cast<int64_t>(now - q.time_unix) << "\n";
   }
   std::cout.flush();
@@ -108,7 +102,7 @@ ExitCode RunLabelAsk(const LabelAskConfig& config) {
   int64_t answered = 0;
   for (const Query& q : queue.Unanswered()) {
     std::cout << "\n" << TerminalImage(queue.Image(q), 64) << "question " << q.id << ": " << queue.dir() << "/"
-              << q.image << " (the classifier says " << Fixed(q.probability) << ")\n"
+              << q.image << " (the classifier says " << FixedText(q.probability, 4) << ")\n"
               << "Is this a success? [y]es, [n]o, [s]kip, [q]uit: " << std::flush;
     std::string line;
     std::string label;
@@ -178,11 +172,11 @@ ExitCode RunLabelTrain(const LabelTrainConfig& config, const std::string& effect
     const ClassifierStepStats stats =
         classifier.Step(positives, ArrayToTensor(batch.next_observations.at(key)), generator);
     if (step % config.log_every == 0 || step == config.steps) {
-      std::string line = "step " + std::to_string(step) + " loss " + Fixed(stats.loss) + " batch accuracy " +
-                         Fixed(stats.accuracy);
+      std::string line = "step " + std::to_string(step) + " loss " + FixedText(stats.loss, 4) + " batch accuracy " +
+                         FixedText(stats.accuracy, 4);
       if (split.holdout.size(0) > 0) {
         const double held = (classifier.Logits(split.holdout) > 0).to(torch::kFloat32).mean().item<double>();
-        line += " held-back examples rated success " + Fixed(held);
+        line += " held-back examples rated success " + FixedText(held, 4);
       }
       LogInfo(line);
     }

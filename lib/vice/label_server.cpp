@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
+#include "common/config.h"
 #include "common/fs.h"
 #include "common/html.h"
 #include "common/log.h"
@@ -55,27 +57,10 @@ std::string UrlEncode(const std::string& text) {
   return out;
 }
 
-bool SameSecret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-std::string Fixed(double x, int digits) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.*f", digits, x);
-  return text;
-}
-
 std::string Age(double seconds) {
   if (seconds < 90) return std::to_string(static_cast<int64_t>(seconds)) + " s";
   if (seconds < 5400) return std::to_string(static_cast<int64_t>(seconds / 60)) + " min";
-  return Fixed(seconds / 3600, 1) + " h";
-}
-
-double NowUnix() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return FixedText(seconds / 3600, 1) + " h";
 }
 
 class LabelSite {
@@ -142,7 +127,7 @@ class LabelSite {
     if (token_.empty()) return true;
     std::string given = req.get_param_value("token");
     if (given.empty()) given = req.get_header_value("X-Perpetua-Token");
-    if (SameSecret(given, token_)) return true;
+    if (robot::SameToken(given, token_)) return true;
     res.status = 403;
     res.set_content("rl-label serve: wrong or missing token\n", "text/plain; charset=utf-8");
     return false;
@@ -184,8 +169,8 @@ class LabelSite {
       const Query& q = pending.front();
       html += "<h1>Is this a success?</h1>\n<p class=\"meta\" id=\"pending\">Question " + std::to_string(q.id) +
               " &middot; " + std::to_string(pending.size()) + " pending &middot; asked " +
-              Age(NowUnix() - q.time_unix) + " ago at training step " + std::to_string(q.step) +
-              " &middot; the classifier says " + Fixed(q.probability, 2) + "</p>\n<div class=\"row\">\n";
+              Age(UnixSeconds() - q.time_unix) + " ago at training step " + std::to_string(q.step) +
+              " &middot; the classifier says " + FixedText(q.probability, 2) + "</p>\n<div class=\"row\">\n";
       html += "<figure><img id=\"query\" src=\"" + WithToken("/image/" + HtmlEscape(q.image)) +
               "\" width=\"320\" height=\"320\" alt=\"the state asked about\"><figcaption>what the robot saw"
               "</figcaption>\n<form method=\"post\" action=\"/answer\"><input type=\"hidden\" name=\"id\" value=\"" +

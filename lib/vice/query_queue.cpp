@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -13,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "sim/png.h"
@@ -22,10 +22,6 @@ namespace perpetua {
 namespace {
 
 constexpr uint64_t kMaxQueueFileBytes = 64ull << 20;
-
-double NowUnix() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 [[noreturn]] void FailIo(const std::string& path, const std::string& what) {
   Fail(ExitCode::kIoError, path + ": cannot " + what + ": " + std::strerror(errno));
@@ -163,7 +159,7 @@ int64_t QueryQueue::Ask(const Array& image, double probability, int64_t step) {
     std::snprintf(name, sizeof(name), "q-%06lld.png", static_cast<long long>(id));
     sim::WritePng(dir_ + "/" + name, image);
     return nlohmann::json{{"id", id}, {"image", name}, {"probability", probability}, {"step", step},
-                          {"time_unix", NowUnix()}}
+                          {"time_unix", UnixSeconds()}}
         .dump();
   });
   return id;
@@ -180,7 +176,7 @@ void QueryQueue::Answer(int64_t id, const std::string& label, const std::string&
                                      a.by + ")");
       }
     }
-    return nlohmann::json{{"id", id}, {"label", label}, {"by", by}, {"time_unix", NowUnix()}}.dump();
+    return nlohmann::json{{"id", id}, {"label", label}, {"by", by}, {"time_unix", UnixSeconds()}}.dump();
   });
 }
 

@@ -1,10 +1,10 @@
 #include "vice/vice_learner.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "nn/checkpoint.h"
@@ -211,8 +211,7 @@ bool ViceLearner::MaybeAsk() {
   const int64_t id = queue_->Ask(candidate.image, probability, step());
   rewards_->Exclude(candidate.hash);
   ++asked_;
-  unanswered_[id] =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  unanswered_[id] = UnixSeconds();
   if (config_.oracle == "cell") queue_->Answer(id, candidate.data_reward > 0 ? "success" : "failure", "oracle");
   return true;
 }
@@ -235,7 +234,7 @@ UpdateResult ViceLearner::Update(Rng& rng, at::Generator& generator) {
   result.metrics.push_back({"vice_negative_logit", last_.negative_logit});
   result.metrics.push_back({"vice_reward_online", rewards_->last_online_reward()});
   if (queue_) {
-    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double now = UnixSeconds();
     double oldest = 0.0;
     for (const auto& [id, asked] : unanswered_) oldest = std::max(oldest, now - asked);
     result.metrics.push_back({"vice_queries", static_cast<double>(asked_), Metric::Reduce::kMax});
