@@ -142,6 +142,10 @@ ExampleImages LoadExamples(const std::string& dir, const std::string& image_key,
     }
     out = SuccessFrames({dir}, image_key, 0);
     if (out.size() == 0) Fail(ExitCode::kBadData, dir + ": no successful episode in the shards to take examples from");
+    if (out.images.shape[1] != height || out.images.shape[2] != width) {
+      Fail(ExitCode::kBadData, dir + ": the examples are " + SizeText(out.images.shape[1], out.images.shape[2]) +
+                                   ", the data's images are " + SizeText(height, width));
+    }
   } else {
     for (const auto& file : files) {
       const Array image = ReadImageFile(file);
@@ -151,10 +155,6 @@ ExampleImages LoadExamples(const std::string& dir, const std::string& image_key,
       }
       AppendImage(out, image, file);
     }
-  }
-  if (out.images.shape[1] != height || out.images.shape[2] != width) {
-    Fail(ExitCode::kBadData, dir + ": the examples are " + SizeText(out.images.shape[1], out.images.shape[2]) +
-                                 ", the data's images are " + SizeText(height, width));
   }
   return out;
 }

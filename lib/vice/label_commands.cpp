@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/fs.h"
@@ -25,7 +24,6 @@
 namespace perpetua {
 namespace {
 
-constexpr uint64_t kSplitStream = 7;  // as a training run's VICE split (vice_learner.cpp)
 
 void RequireFlag(bool ok, const std::string& message) {
   if (!ok) Fail(ExitCode::kUsage, message);
@@ -41,10 +39,6 @@ InputSpec OneImageSpec(const EnvSpec& spec, const std::string& source) {
                                  std::to_string(input.image_keys.size()));
   }
   return input;
-}
-
-int Threads(int threads) {
-  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace
@@ -147,7 +141,7 @@ ExitCode RunLabelTrain(const LabelTrainConfig& config, const std::string& effect
   RequireFlag(config.log_every > 0, "--log-every must be positive");
   RequireFlag(config.threads >= 0, "--threads must be >= 0");
   config.classifier.Validate("classifier");
-  const TorchRuntime runtime = ConfigureTorchRuntime(config.device, Threads(config.threads));
+  const TorchRuntime runtime = ConfigureTorchRuntime(config.device, config.threads);
   const torch::Device device(runtime.device);
 
   DatasetSamplerConfig sampler;
@@ -158,7 +152,7 @@ ExitCode RunLabelTrain(const LabelTrainConfig& config, const std::string& effect
   const std::string& key = spec.image_keys.front();
   const ExampleImages examples = LoadExamples(config.examples, key, spec.height, spec.width);
   const ExampleSplit split =
-      SplitExamples(examples, config.classifier.holdout, DeriveSeed(config.seed, kSplitStream, 0), config.examples);
+      SplitExamples(examples, config.classifier.holdout, config.seed, config.examples);
   LogInfo("training a success classifier on " + std::to_string(split.train.size(0)) + " examples (" +
           std::to_string(split.holdout.size(0)) + " held back) against " +
           std::to_string(data->offline().num_transitions()) + " states of " + source);
@@ -191,7 +185,7 @@ ExitCode RunLabelScore(const LabelScoreConfig& config) {
   RequireFlag(config.images.empty() != config.data.empty(),
               "give image files or folders, or --data DATASET (not both)");
   RequireFlag(!config.frames || !config.data.empty(), "--frames scores the frames of --data episodes");
-  const TorchRuntime runtime = ConfigureTorchRuntime(config.device, Threads(0));
+  const TorchRuntime runtime = ConfigureTorchRuntime(config.device, 0);
   const std::unique_ptr<SuccessClassifier> classifier =
       LoadClassifierCheckpoint(config.classifier, torch::Device(runtime.device));
   const auto check_size = [&](const std::string& what, int64_t h, int64_t w) {

@@ -149,8 +149,9 @@ class LabelSite {
   static void SendFile(const std::string& path, httplib::Response& res) {
     try {
       const std::string bytes = ReadFileOrFail(path, ExitCode::kBadData, 16u << 20);
-      const bool png = path.size() > 4 && (path.substr(path.size() - 4) == ".png" || path.substr(path.size() - 4) == ".PNG");
-      res.set_content(bytes, png ? "image/png" : "image/jpeg");
+      std::string extension = std::filesystem::path(path).extension().string();
+      for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      res.set_content(bytes, extension == ".png" ? "image/png" : "image/jpeg");
     } catch (const Error&) {
       res.status = 404;
     }

@@ -11,6 +11,12 @@
 #include "nn/tensor_io.h"
 
 namespace perpetua {
+namespace {
+
+// The seed stream of the example split (a training run's own streams are 1 and 2).
+constexpr uint64_t kExampleSplitStream = 7;
+
+}  // namespace
 
 SuccessNetImpl::SuccessNetImpl(const ViceNetworkConfig& config, int64_t height, int64_t width) {
   int64_t channels = 3, h = height, w = width;
@@ -63,7 +69,7 @@ torch::Tensor SampleBeta(int64_t n, double alpha, at::Generator& generator) {
 ExampleSplit SplitExamples(const ExampleImages& examples, double holdout, uint64_t seed, const std::string& folder) {
   std::vector<int64_t> order(examples.size());
   std::iota(order.begin(), order.end(), 0);
-  Rng rng(seed);
+  Rng rng(DeriveSeed(seed, kExampleSplitStream, 0));
   for (int64_t i = examples.size() - 1; i > 0; --i) std::swap(order[i], order[rng.UniformInt(i + 1)]);
   const int64_t held = static_cast<int64_t>(holdout * static_cast<double>(examples.size()));
   if (examples.size() - held < 1) Fail(ExitCode::kBadData, folder + ": no example left to train on");

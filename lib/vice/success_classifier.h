@@ -57,7 +57,9 @@ torch::Tensor SampleBeta(int64_t n, double alpha, at::Generator& generator);
 
 // The examples split in two: `holdout` of them (rounded down) held back to
 // measure the classifier, the rest trained on; the split is a shuffle drawn
-// from `seed`. [N,H,W,3] uint8 CPU tensors. Error(kBadData) "<folder>: no
+// from the run's `seed` (a stream of its own, so rl-label train and a
+// training run with the same seed hold back the same examples). [N,H,W,3]
+// uint8 CPU tensors. Error(kBadData) "<folder>: no
 // example left to train on" when none is left.
 struct ExampleSplit {
   torch::Tensor train, holdout;

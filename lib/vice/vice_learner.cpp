@@ -14,10 +14,9 @@
 namespace perpetua {
 namespace {
 
-// The seed stream the example split draws from (the run uses 1 and 2).
-constexpr uint64_t kHoldoutStream = 7;
+// The seed stream of the classifier's initial weights (the run uses 1 and 2,
+// the example split 7: success_classifier.cpp).
 constexpr uint64_t kClassifierInitStream = 8;
-
 
 }  // namespace
 
@@ -34,7 +33,10 @@ TransitionBatch ViceRewardSource::Sample(int batch_size, Rng& rng, int* online_c
   torch::Tensor logits;
   {
     std::lock_guard<std::mutex> lock(*mutex_);
-    logits = classifier_->Logits(ArrayToTensor(it->second)).contiguous();
+    // A view of the batch's images, not a copy: Logits reads them once (every batch: the hot path).
+    const torch::Tensor images =
+        torch::from_blob(const_cast<void*>(it->second.data()), it->second.shape, torch::kUInt8);
+    logits = classifier_->Logits(images).contiguous();
   }
   // The online rows are the last ones (BatchSource).
   const int64_t first = online > 0 ? batch.size() - online : 0;
@@ -103,8 +105,7 @@ void ViceLearner::Build(const LearnerSetup& setup, LearnerStart start, const Che
   }
   image_key_ = spec.image_keys.front();
   const ExampleImages examples = LoadExamples(config_.examples, image_key_, spec.height, spec.width);
-  ExampleSplit split = SplitExamples(examples, config_.classifier.holdout, DeriveSeed(setup.seed, kHoldoutStream, 0),
-                                     config_.examples);
+  ExampleSplit split = SplitExamples(examples, config_.classifier.holdout, setup.seed, config_.examples);
   train_examples_ = split.train;
   holdout_examples_ = split.holdout;
   classifier_ = std::make_unique<SuccessClassifier>(config_.classifier, spec.height, spec.width, setup.device,
