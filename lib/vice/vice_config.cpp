@@ -52,6 +52,7 @@ void ViceConfig::Validate() const {
   classifier.Validate("vice.classifier");
   Require(train_every > 0, "vice", "train_every", "must be positive");
   Require(query_every >= 0, "vice", "query_every", "must be >= 0 (0: no questions)");
+  Require(max_queries >= 0, "vice", "max_queries", "must be >= 0 (0: no limit)");
   Require(oracle.empty() || oracle == "cell", "vice", "oracle", "must be cell or empty (a person answers)");
   Require(oracle.empty() || query_every > 0, "vice", "oracle", "answers questions: set --vice.query-every too");
 }

@@ -73,6 +73,7 @@ struct ViceConfig {
   // classifier rated most likely a success among the online states drawn
   // since the last question. vice/query_queue.h is the queue's layout.
   int64_t query_every = 0;
+  int64_t max_queries = 0;     // the person's budget: no question once the folder holds this many (0: no limit)
   std::string queries;         // the question folder ("": <--out>/queries)
   std::string oracle;          // "": a person answers; "cell": the data's own success signal answers at once
   void Visit(ConfigVisitor& v) {
@@ -87,6 +88,9 @@ struct ViceConfig {
     v.Field("query_every", query_every,
             "ask a person about a state each time N new environment steps have arrived online (0: never; "
             "push: 500 = every 10 episodes)");
+    v.Field("max_queries", max_queries,
+            "ask no more once the question folder holds N questions, over resumes (the person's budget; 0: no "
+            "limit)");
     v.Field("queries", queries, "the question folder (default: <--out>/queries)");
     v.Field("oracle", oracle,
             "answer the questions at once, for experiments: cell = the success the cell recorded with the data "

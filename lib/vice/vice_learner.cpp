@@ -221,7 +221,8 @@ UpdateResult ViceLearner::Update(Rng& rng, at::Generator& generator) {
   if (queue_) {
     ApplyAnswers();
     const int64_t received = rewards_->online_received();
-    if (received - query_mark_ >= config_.query_every && MaybeAsk()) {
+    const bool budget_left = config_.max_queries == 0 || asked_ < config_.max_queries;
+    if (budget_left && received - query_mark_ >= config_.query_every && MaybeAsk()) {
       query_mark_ = received;
       ApplyAnswers();  // an oracle's answer applies at once
     }

@@ -108,6 +108,15 @@ TEST_CASE("a running VICE trainer asks about online states and applies a person'
   CHECK(LastMetric(tmp / "run", "vice_answered_success") == 1);
   CHECK(LastMetric(tmp / "run", "vice_unanswered") == 2);
   CHECK(LastMetric(tmp / "run", "vice_queries") == 3);
+  // The person's budget holds over resumes: a folder with 3 questions gets no fourth.
+  const int64_t at = ReadCheckpointMetadata(tmp / "run/latest.ckpt")["step"].get<int64_t>();
+  const auto budget = RunProcess(Train({"--data", tmp / "offline", "--vice.examples", tmp / "examples",
+                                        "--vice.query-every", "10", "--vice.max-queries", "3", "--out", tmp / "run",
+                                        "--steps", std::to_string(at + 4), "--resume"}));
+  INFO(budget.err);
+  REQUIRE(budget.exit_code == 0);
+  CHECK(LastMetric(tmp / "run", "vice_queries") == 3);
+  CHECK(QueryQueue(tmp / "run/queries", false).Queries().size() == 3);
 
   // The run's picture: its questions with their answers, the classifier along episodes.
   const auto figure = RunProcess({"/bin/bash", testing::SourcePath("scripts/vice_figure.sh"), "--train", tmp / "run",
@@ -182,6 +191,10 @@ TEST_CASE("the cell oracle answers each question at once from the data's success
                                          "--vice.query-every", "5", "--out", tmp / "bad", "--steps", "2"}));
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.err.find("--vice.oracle must be cell or empty") != std::string::npos);
+  const auto negative = RunProcess(Train({"--online", "-", "--vice.examples", tmp / "examples",
+                                          "--vice.max-queries", "-1", "--out", tmp / "bad", "--steps", "2"}));
+  CHECK(negative.exit_code == 2);
+  CHECK(negative.err.find("--vice.max-queries must be >= 0") != std::string::npos);
 }
 
 }  // namespace
