@@ -73,6 +73,7 @@ void CellFlags::Visit(ConfigVisitor& v) {
   v.Field("max_objects", env->max_objects, "grasp: objects dropped per episode, drawn in 1..N");
   v.Field("max_episode_steps", env->max_episode_steps, "time limit in steps; 0 = cell default");
   v.Field("renderer", env->renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
+  v.Field("push_target", env->push_target, kPushTargetHelp);
   v.Group("randomize", env->randomize, "domain randomisation switches");
 }
 

@@ -36,6 +36,10 @@ struct RandomizeConfig {
   }
 };
 
+inline constexpr const char* kPushTargetHelp =
+    "push: the target's fixed place X,Y in metres (|X|, |Y| <= 0.10; the reduced push task); empty: drawn per "
+    "episode";
+
 // Everything that selects and shapes a cell.
 struct EnvConfig {
   std::string name = "grasp";        // grasp | push | door | pendulum | tcp://HOST:PORT | unix:///PATH
@@ -44,6 +48,9 @@ struct EnvConfig {
   int max_objects = 3;               // grasp: each episode drops 1..max_objects objects
   int max_episode_steps = 0;         // 0: the cell's default (grasp 20, push 50, door 50, pendulum 200)
   std::string renderer = "auto";     // auto | egl | osmesa (PERPETUA_GL overrides auto)
+  // push: the target's fixed place [x, y] in metres (|x|, |y| <= 0.10), as a
+  // real VICE task's goal sits in one place; empty: drawn per episode.
+  std::vector<double> push_target;
   RandomizeConfig randomize;         // domain randomisation (off by default)
   RobotClientConfig robot;           // remote robots only: timeouts, watchdog, token (not in env_args)
 
@@ -54,6 +61,7 @@ struct EnvConfig {
     v.Field("max_objects", max_objects, "grasp: objects dropped per episode, drawn in 1..N");
     v.Field("max_episode_steps", max_episode_steps, "time limit in steps; 0 = cell default");
     v.Field("renderer", renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
+    v.Field("push_target", push_target, kPushTargetHelp);
     v.Group("randomize", randomize, "domain randomisation switches");
     v.Group("robot", robot, "remote robot connection (tcp:// and unix:// names)");
   }

@@ -1,5 +1,7 @@
 #include "env_factory/make_env.h"
 
+#include <cmath>
+
 #include "common/config.h"
 #include "common/error.h"
 #include "robot/remote_env.h"
@@ -19,6 +21,13 @@ void CheckConfig(const EnvConfig& config) {
   }
   if (config.max_episode_steps < 0) {
     Fail(ExitCode::kUsage, "max_episode_steps must be >= 0 (0: the cell's default)");
+  }
+  if (!config.push_target.empty()) {
+    if (config.name != "push") Fail(ExitCode::kUsage, "--cell.push-target is for the push cell only");
+    if (config.push_target.size() != 2 || std::abs(config.push_target[0]) > sim::kPushPlaceRange ||
+        std::abs(config.push_target[1]) > sim::kPushPlaceRange) {
+      Fail(ExitCode::kUsage, "--cell.push-target must be X,Y with |X|, |Y| <= 0.10 (metres)");
+    }
   }
   if (config.renderer != "auto" && config.renderer != "egl" && config.renderer != "osmesa") {
     std::string message = "unknown renderer '" + config.renderer + "': expected auto, egl or osmesa";

@@ -11,7 +11,6 @@ namespace {
 
 constexpr int kSubsteps = 20;
 constexpr double kWorkspace = 0.17;   // |x|, |y| limit of the pusher (m)
-constexpr double kPlaceRange = 0.10;  // puck and target drawn with |x|, |y| below this
 
 std::string PushMjcf() {
   std::ostringstream xml;
@@ -136,12 +135,15 @@ ResetResult PushCell::ResetCell(uint64_t seed, const nlohmann::json& options) {
       nominal_puck_mass_ * (physics ? std::exp(rng.Uniform(std::log(0.5), std::log(2.0))) : 1.0);
   m->geom_friction[3 * puck_geom_] = nominal_puck_friction_ * (physics ? rng.Uniform(0.7, 1.3) : 1.0);
   double puck[2], target[2], pusher[2];
+  const bool fixed = config_.push_target.size() == 2;
   // Draw all three (so options never shift the stream), then apply options.
+  // A fixed target replaces the drawn one (the puck keeps away from it).
   do {
-    puck[0] = rng.Uniform(-kPlaceRange, kPlaceRange);
-    puck[1] = rng.Uniform(-kPlaceRange, kPlaceRange);
-    target[0] = rng.Uniform(-kPlaceRange, kPlaceRange);
-    target[1] = rng.Uniform(-kPlaceRange, kPlaceRange);
+    puck[0] = rng.Uniform(-kPushPlaceRange, kPushPlaceRange);
+    puck[1] = rng.Uniform(-kPushPlaceRange, kPushPlaceRange);
+    target[0] = rng.Uniform(-kPushPlaceRange, kPushPlaceRange);
+    target[1] = rng.Uniform(-kPushPlaceRange, kPushPlaceRange);
+    if (fixed) std::copy(config_.push_target.begin(), config_.push_target.end(), target);
   } while (std::hypot(puck[0] - target[0], puck[1] - target[1]) < 0.08);
   do {
     pusher[0] = rng.Uniform(-0.12, 0.12);

@@ -10,6 +10,8 @@
 // 0 (VICE replaces it with its classifier).
 // Info: "success" (within 0.03 m), "puck" [x, y], "target" [x, y],
 // "pusher" [x, y], "distance" (m).
+// EnvConfig::push_target fixes the target's place for every episode (the
+// reduced task: the puck is drawn at least 0.08 m from it).
 // Reset options: {"puck": [x, y], "target": [x, y], "pusher": [x, y]} fix
 // those positions (|x|, |y| <= 0.12) instead of drawing them.
 #pragma once
@@ -23,6 +25,7 @@ constexpr double kPushMove = 0.03;        // m per step at |action| = 1
 constexpr double kPushSuccessRadius = 0.03;
 constexpr double kPushPuckRadius = 0.03;
 constexpr double kPushPusherRadius = 0.015;
+constexpr double kPushPlaceRange = 0.10;  // puck and target drawn with |x|, |y| below this
 
 class PushCell : public SimCell {
  public:

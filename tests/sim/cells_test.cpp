@@ -173,6 +173,30 @@ TEST_CASE("push renders goal images with the puck on the target") {
                        "'puck' must be [x, y]");
 }
 
+TEST_CASE("--cell.push-target fixes the target for every episode (the reduced push task)") {
+  EnvConfig config;
+  config.name = "push";
+  config.push_target = {0.05, -0.03};
+  std::unique_ptr<Env> env = MakeEnv(config);
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    const nlohmann::json info = env->Reset(seed).info;
+    CHECK(info.at("target") == nlohmann::json{0.05, -0.03});
+    CHECK(info.at("distance").get<double>() >= 0.08);
+  }
+  // Recorded with the data: the cell it came from comes back with the same target.
+  CHECK(MakeEnvFromArgs(env->spec().env_args)->Reset(3).info.at("target") == nlohmann::json{0.05, -0.03});
+  // The scripted policy still solves it.
+  std::unique_ptr<Policy> policy = MakeScriptedPolicy(env->spec());
+  CHECK(RunSteps(*env, *policy, 4, 50).final_success);
+  config.push_target = {0.05, 0.2};
+  testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage, "--cell.push-target must be X,Y with |X|, |Y| <= 0.10");
+  config.push_target = {0.05};
+  testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage, "--cell.push-target must be X,Y");
+  config.name = "door";
+  config.push_target = {0.0, 0.0};
+  testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage, "--cell.push-target is for the push cell only");
+}
+
 TEST_CASE("pendulum renders pictures only on request") {
   std::unique_ptr<Env> env = Make("pendulum");
   env->Reset(1);
