@@ -1,8 +1,37 @@
 // rl-train: off-policy learning from everything ever collected plus the live stream.
+#include <iostream>
+
 #include "common/cli.h"
+#include "nn/checkpoint_inspect.h"
 #include "replay/dataset_replay.h"
 #include "qtopt/trainer.h"
 #include "sac/sac_trainer.h"
+
+namespace {
+
+struct InspectConfig {
+  std::string path;
+  bool yaml = false;
+  void Visit(perpetua::ConfigVisitor& v) {
+    v.Field("path", path, "the checkpoint file (a run's latest.ckpt, ckpt-<step>.ckpt, promoted.ckpt)",
+            perpetua::FieldKind::kPositional);
+    v.Field("yaml", yaml, "print the run's effective config as YAML (for --config FILE) instead of the JSON");
+  }
+};
+
+perpetua::ExitCode RunInspect(const InspectConfig& config) {
+  const perpetua::CheckpointReport report = perpetua::InspectCheckpoint(config.path);
+  if (config.yaml) {
+    if (report.ConfigYaml().empty()) perpetua::Fail(perpetua::ExitCode::kBadData, config.path + ": no config recorded");
+    std::cout << report.ConfigYaml();
+    return perpetua::ExitCode::kOk;
+  }
+  std::cerr << report.ToTable();
+  std::cout << report.ToJson().dump(2) << std::endl;
+  return perpetua::ExitCode::kOk;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   perpetua::Tool tool("rl-train", "Off-policy learning from trajectory shards and the live "
@@ -19,5 +48,10 @@ int main(int argc, char** argv) {
       return perpetua::OpenDatasetReplay(dirs, sac.dataset);
     });
   });
+  InspectConfig inspect;
+  tool.AddVerb("inspect",
+               "what a checkpoint holds: algorithm, step, seed, reward, observations and actions, data, blobs "
+               "(verified; table on stderr, JSON on stdout; exit 3 if damaged)",
+               inspect, [&] { return RunInspect(inspect); });
   return tool.Main(argc, argv);
 }
