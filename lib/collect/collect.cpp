@@ -4,10 +4,14 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "collect/reloading_policy.h"
 #include "common/fs.h"
+#include "data/dataset_inspect.h"
+#include "data/dataset_reader.h"
+#include "robot/transport.h"
 #include "common/log.h"
 #include "common/rng.h"
 #include "common/signals.h"
@@ -95,6 +99,28 @@ std::string Rate(double count, double seconds) {
 
 }  // namespace
 
+// Warns when `config.out` already holds episodes this run would collect again
+// (the same seeds: running one command twice), naming the --first-episode
+// that continues after them. Simulated cells only: a robot's episodes differ
+// whatever their seed.
+void WarnOfRepeatedEpisodes(const CollectConfig& config) {
+  if (robot::IsRobotAddress(config.env.name) || !IsDirectory(config.out) || ListShards(config.out).empty()) return;
+  std::set<uint64_t> held;
+  for (const FileReport& file : InspectDatasets({config.out}, /*deep=*/false).files) {
+    held.insert(file.seeds.begin(), file.seeds.end());
+  }
+  const auto seed_of = [&](int64_t i) { return DeriveSeed(config.seed, 0, static_cast<uint64_t>(i)); };
+  const int64_t last = config.first_episode + (config.forever ? static_cast<int64_t>(held.size()) : config.episodes);
+  int64_t repeated = 0;
+  for (int64_t i = config.first_episode; i < last; ++i) repeated += held.count(seed_of(i));
+  if (repeated == 0) return;
+  int64_t next = config.first_episode;
+  while (held.count(seed_of(next)) > 0) ++next;
+  LogWarning(config.out + " already holds " + std::to_string(repeated) + " of the episodes this run would collect " +
+             "(seed " + std::to_string(config.seed) + ", the same episodes again); --first-episode " +
+             std::to_string(next) + " continues after them");
+}
+
 ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_yaml) {
   Validate(config);
   // The cell's specs, from a probe in this thread (workers build their own).
@@ -126,6 +152,7 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
   if (config.exploration.epsilon > 0) MakePolicy(config.exploration.toward, spec, config.seed, policy_options);
   if (config.exploration.scripted_episodes > 0) MakePolicy("scripted", spec, config.seed, policy_options);
 
+  WarnOfRepeatedEpisodes(config);
   WriterOptions writer_options;
   writer_options.config = config.dataset;
   writer_options.env_args = spec.env_args;

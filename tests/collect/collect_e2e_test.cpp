@@ -146,6 +146,25 @@ TEST_CASE("the same seed gives the same episodes with any number of workers") {
   }
 }
 
+TEST_CASE("running the same collect command twice warns that it repeats the episodes and says how to continue") {
+  TempDir dir;
+  const auto collect = [&](const std::vector<std::string>& extra, const std::string& seed = "4") {
+    std::vector<std::string> args = {"--policy", "random", "--episodes", "3", "--seed", seed, "--out", dir / "data"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const ProcessResult r = RunProcess(Collect(args));
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return r.err;
+  };
+  CHECK(collect({}).find("already holds") == std::string::npos);
+  const std::string again = collect({});
+  CHECK(again.find("already holds 3 of the episodes this run would collect (seed 4, the same episodes again); "
+                   "--first-episode 3 continues after them") != std::string::npos);
+  CHECK(collect({"--first-episode", "3"}).find("already holds") == std::string::npos);
+  CHECK(collect({}, "5").find("already holds") == std::string::npos);  // other seeds, other episodes
+  // Overlapping in part: episodes 2..4 of seed 4 (0..5 are held once or twice by now).
+  CHECK(collect({"--first-episode", "2"}).find("already holds 3 of the episodes") != std::string::npos);
+}
+
 TEST_CASE("epsilon 1 toward random acts exactly as the random policy") {
   TempDir dir;
   REQUIRE(RunProcess(Collect({"--policy", "random", "--episodes", "4", "--out", dir / "random"})).exit_code == 0);
