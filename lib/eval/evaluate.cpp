@@ -1,5 +1,7 @@
 #include "eval/evaluate.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -189,6 +191,11 @@ ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
   std::vector<EpisodeOutcome> a, b;
   std::vector<std::string> videos;
   const bool comparing = !config.compare.empty();
+  if (comparing && config.episodes < MinDiscordantPairs(0.05)) {
+    LogWarning(std::to_string(config.episodes) + " episodes: the paired test can never call a difference at alpha " +
+               "0.05 (it needs at least " + std::to_string(MinDiscordantPairs(0.05)) +
+               " episodes in which exactly one policy succeeds); evaluate 50 or more");
+  }
   if (!EvaluatePolicy(config, config.policy, spec, comparing ? "a-" : "", a, videos) ||
       (comparing && !EvaluatePolicy(config, config.compare, spec, "b-", b, videos))) {
     LogWarning("interrupted: no report written");
@@ -235,7 +242,10 @@ ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
   report["config"] = tool_config_yaml;
 
   const std::string text = report.dump(2) + "\n";
-  if (config.json.empty()) {
+  if (config.json.empty() && ::isatty(STDOUT_FILENO)) {
+    // A person at a terminal reads the table (stderr); the JSON is for files and pipes.
+    LogInfo("the JSON report is not printed on a terminal: --json FILE writes it (as does a pipe or redirect)");
+  } else if (config.json.empty()) {
     if (std::fputs(text.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
       Fail(ExitCode::kIoError, "cannot write the report to stdout");
     }

@@ -233,6 +233,12 @@ std::string FormatSummary(const EvalSummary& s) {
   return out.str();
 }
 
+int64_t MinDiscordantPairs(double alpha) {
+  int64_t n = 1;
+  while (n < 64 && !(McNemarExact(n, 0).p_mid < alpha)) ++n;
+  return n;
+}
+
 std::string FormatComparison(const PairedComparison& c, const std::string& name_a,
                              const std::string& name_b) {
   std::ostringstream out;
@@ -244,7 +250,13 @@ std::string FormatComparison(const PairedComparison& c, const std::string& name_
       << ", exact p " << Format("%.4g", c.mcnemar.p_exact) << "\n";
   out << "A (" << name_a << ") is " << c.verdict
       << (c.verdict == "indistinguishable" ? " from" : " than") << " B (" << name_b << ") at alpha "
-      << Format("%g", c.alpha) << "\n";
+      << Format("%g", c.alpha);
+  const int64_t needed = MinDiscordantPairs(c.alpha);
+  if (c.verdict == "indistinguishable" && c.only_a + c.only_b < needed) {
+    out << ": only " << c.only_a + c.only_b << " episodes differ, and the test needs at least " << needed
+        << " to call a difference (evaluate more episodes)";
+  }
+  out << "\n";
   return out.str();
 }
 

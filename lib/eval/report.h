@@ -80,8 +80,14 @@ nlohmann::json ToJson(const EvalSummary& summary);
 nlohmann::json ToJson(const PairedComparison& comparison);
 nlohmann::json ToJson(const EpisodeOutcome& outcome);
 
+// The fewest episodes in which exactly one policy succeeds that let the
+// paired test (McNemar mid-p) call a difference at `alpha` (5 at 0.05): with
+// fewer, "indistinguishable" says only that the sample is too small.
+int64_t MinDiscordantPairs(double alpha);
+
 // Readable multi-line tables for stderr (per-object rows only up to 30
-// objects; the JSON always has them all).
+// objects; the JSON always has them all). An "indistinguishable" verdict
+// from too few differing episodes says so.
 std::string FormatSummary(const EvalSummary& summary);
 std::string FormatComparison(const PairedComparison& comparison, const std::string& name_a,
                              const std::string& name_b);

@@ -123,6 +123,30 @@ TEST_CASE("paired comparison runs both policies on identical episodes") {
   const ProcessResult same =
       RunProcess(Eval({"--policy", "random", "--compare", "random", "--episodes", "8"}));
   CHECK(Report(same)["comparison"]["verdict"] == "indistinguishable");
+  CHECK(same.err.find("can never call a difference") == std::string::npos);
+  // Too few episodes for the paired test to ever call a difference: warned before they run.
+  const ProcessResult few = RunProcess(Eval({"--policy", "scripted", "--compare", "random", "--episodes", "3"}));
+  CHECK(few.exit_code == 0);
+  CHECK(few.err.find("3 episodes: the paired test can never call a difference at alpha 0.05 (it needs at least 5 "
+                     "episodes in which exactly one policy succeeds)") != std::string::npos);
+  CHECK(few.err.find("only 3 episodes differ") != std::string::npos);
+}
+
+TEST_CASE("on a terminal rl-eval prints the table and leaves the JSON to --json or a pipe") {
+  TempDir dir;
+  // script(1) gives rl-eval a terminal for stdout (and stderr).
+  std::string command;
+  for (const std::string& arg : Eval({"--policy", "random", "--episodes", "2"})) command += "'" + arg + "' ";
+  const ProcessResult tty = RunProcess({"script", "-qec", command, "/dev/null"});
+  CAPTURE(tty.err);
+  CHECK(tty.exit_code == 0);
+  CHECK(tty.out.find("success 0/2") != std::string::npos);
+  CHECK(tty.out.find("the JSON report is not printed on a terminal: --json FILE writes it") != std::string::npos);
+  CHECK(tty.out.find("\"outcomes\"") == std::string::npos);
+  // --json still writes the file from a terminal.
+  const ProcessResult file = RunProcess({"script", "-qec", command + "--json '" + (dir / "r.json") + "'", "/dev/null"});
+  CHECK(file.exit_code == 0);
+  CHECK(nlohmann::json::parse(testing::ReadFile(dir / "r.json"))["a"]["episodes"] == 2);
 }
 
 TEST_CASE("videos of the first episodes and of failures decode with every frame") {

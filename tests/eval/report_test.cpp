@@ -92,6 +92,17 @@ TEST_CASE("paired comparison says better worse or indistinguishable") {
   CHECK(json["only_a_succeeded"] == 5);
   CHECK(FormatComparison(close, "c.ckpt", "d.ckpt").find("A (c.ckpt) is indistinguishable from B (d.ckpt)") !=
         std::string::npos);
+  // 8 differing episodes could have called a difference: no note about the sample.
+  CHECK(FormatComparison(close, "c", "d").find("evaluate more episodes") == std::string::npos);
+  // 4 against 0: +100% of what differs, yet the test cannot call it; the table says why.
+  CHECK(MinDiscordantPairs(0.05) == 5);
+  CHECK(McNemarExact(5, 0).p_mid < 0.05);
+  CHECK_FALSE(McNemarExact(4, 0).p_mid < 0.05);
+  const std::vector<int> four = {1, 1, 1, 1}, none = {0, 0, 0, 0};
+  const PairedComparison small = ComparePaired(Outcomes(four, "A"), Outcomes(none, "B"), 1, 2000);
+  CHECK(small.verdict == "indistinguishable");
+  CHECK(FormatComparison(small, "a", "b").find("at alpha 0.05: only 4 episodes differ, and the test needs at least 5 "
+                                               "to call a difference (evaluate more episodes)") != std::string::npos);
 }
 
 }  // namespace
