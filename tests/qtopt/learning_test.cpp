@@ -135,8 +135,7 @@ TEST_CASE("QT-Opt learns to grasp on the grasp cell and beats the random policy"
   MESSAGE("scripted exploration: " << scripted_successes << "/100 successes");
 
   // PERPETUA_LEARNING_SEED=N reruns the test with another trainer seed (docs/train.md lists seeds measured).
-  const char* seed_env = std::getenv("PERPETUA_LEARNING_SEED");
-  const std::string trainer_seed = seed_env != nullptr && *seed_env != '\0' ? seed_env : "3";
+  const std::string trainer_seed = testing::LearningSeed("3");
   for (int round = 0; round < kRounds; ++round) {
     const auto train = testing::RunProcess(
         {testing::ToolPath("rl-train"), "q", "--data", tmp / "data", "--out", tmp / "run", "--steps",

@@ -24,8 +24,7 @@ using testing::RunProcess;
 using testing::ToolPath;
 
 TEST_CASE("SAC learns pendulum from state through rl-collect, rl-train sac and rl-eval") {
-  const char* seed_text = std::getenv("PERPETUA_LEARNING_SEED");
-  const std::string seed = seed_text ? seed_text : "1";
+  const std::string seed = testing::LearningSeed("1");
   testing::TempDir tmp;
   const std::string data = tmp / "data", run = tmp / "run";
   // RlToolsPendulumConfig as flags: 64-64 MLPs, batch 100, Adam 1e-3 (eps

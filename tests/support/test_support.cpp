@@ -36,6 +36,11 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+std::string LearningSeed(const std::string& fallback) {
+  const char* text = std::getenv("PERPETUA_LEARNING_SEED");
+  return text != nullptr && *text != '\0' ? text : fallback;
+}
+
 std::string ToolPath(const std::string& tool) {
   const char* bin = std::getenv("PERPETUA_BIN");
   return (bin && *bin ? std::string(bin) : std::string(PERPETUA_BIN_DIR)) + "/" + tool;

@@ -42,6 +42,10 @@ class ScopedEnvVar {
 // Absolute path of a built tool ("rl-collect"): in $PERPETUA_BIN if set (as the
 // scripts take it), else in this build tree.
 std::string ToolPath(const std::string& tool);
+
+// The seed of a learning test: $PERPETUA_LEARNING_SEED when set and not
+// empty (rerunning the test with another seed), else `fallback`.
+std::string LearningSeed(const std::string& fallback);
 // Absolute path of a file in the source tree ("scripts/setup.sh").
 std::string SourcePath(const std::string& relative);
 

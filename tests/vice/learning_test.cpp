@@ -27,8 +27,7 @@ using testing::RunProcess;
 using testing::ToolPath;
 
 TEST_CASE("VICE with the cell oracle learns the reduced push task through rl-label, rl-collect, rl-train and rl-eval") {
-  const char* seed_text = std::getenv("PERPETUA_LEARNING_SEED");
-  const std::string seed = seed_text ? seed_text : "1";
+  const std::string seed = testing::LearningSeed("1");
   testing::TempDir tmp;
   const std::string data = tmp / "data", run = tmp / "run", examples = tmp / "examples";
   const std::vector<std::string> cell = {"--env", "push", "--cell.image-size", "32", "--cell.max-episode-steps",
