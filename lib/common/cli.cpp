@@ -149,8 +149,23 @@ std::string DiagnoseUnknown(const CLI::App& root, const std::deque<Verb>& verbs,
       }
       if (std::find(known.begin(), known.end(), flag) == known.end()) {
         if (!verb && !verb_names.empty()) {
-          std::string list;
-          for (const auto& name : verb_names) list += (list.empty() ? "" : " | ") + name;
+          // The verbs that take this flag (all of them when none does: a misspelling).
+          const auto takes = [&](const Verb& v) {
+            if (!v.app) return false;
+            for (const CLI::Option* option : v.app->get_options()) {
+              for (const auto& long_name : option->get_lnames()) {
+                if ("--" + long_name == flag) return true;
+              }
+            }
+            return false;
+          };
+          std::string list, all;
+          for (const auto& v : verbs) {
+            if (v.name.empty()) continue;
+            all += (all.empty() ? "" : " | ") + v.name;
+            if (takes(v)) list += (list.empty() ? "" : " | ") + v.name;
+          }
+          if (list.empty()) list = all;
           return "'" + flag + "' is a verb's flag: give the verb first (" + std::string(root.get_name()) + " " +
                  list + " " + flag + " ...)";
         }
