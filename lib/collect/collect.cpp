@@ -9,18 +9,18 @@
 
 #include "collect/reloading_policy.h"
 #include "common/fs.h"
-#include "data/dataset_inspect.h"
-#include "data/dataset_reader.h"
-#include "robot/transport.h"
 #include "common/log.h"
 #include "common/rng.h"
 #include "common/signals.h"
+#include "data/dataset_inspect.h"
+#include "data/dataset_reader.h"
 #include "env/env_spec_json.h"
 #include "env_factory/make_env.h"
 #include "nn/checkpoint.h"
 #include "nn/torch_runtime.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"
+#include "robot/transport.h"
 #include "rollout/exploration.h"
 #include "rollout/rollout.h"
 #include "rollout/video.h"
@@ -97,8 +97,6 @@ std::string Rate(double count, double seconds) {
   return buffer;
 }
 
-}  // namespace
-
 // Warns when `config.out` already holds episodes this run would collect again
 // (the same seeds: running one command twice), naming the --first-episode
 // that continues after them. Simulated cells only: a robot's episodes differ
@@ -120,6 +118,8 @@ void WarnOfRepeatedEpisodes(const CollectConfig& config) {
              "(seed " + std::to_string(config.seed) + ", the same episodes again); --first-episode " +
              std::to_string(next) + " continues after them");
 }
+
+}  // namespace
 
 ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_yaml) {
   Validate(config);
