@@ -13,7 +13,6 @@
 #include "common/rng.h"
 #include "common/signals.h"
 #include "data/dataset_inspect.h"
-#include "data/dataset_reader.h"
 #include "env/env_spec_json.h"
 #include "env_factory/make_env.h"
 #include "nn/checkpoint.h"
@@ -102,7 +101,7 @@ std::string Rate(double count, double seconds) {
 // that continues after them. Simulated cells only: a robot's episodes differ
 // whatever their seed.
 void WarnOfRepeatedEpisodes(const CollectConfig& config) {
-  if (robot::IsRobotAddress(config.env.name) || !IsDirectory(config.out) || ListShards(config.out).empty()) return;
+  if (robot::IsRobotAddress(config.env.name) || !IsDirectory(config.out)) return;
   std::set<uint64_t> held;
   for (const FileReport& file : InspectDatasets({config.out}, /*deep=*/false).files) {
     held.insert(file.seeds.begin(), file.seeds.end());

@@ -127,6 +127,16 @@ void ApplyFlags(Verb& verb) {
   }
 }
 
+// The long flags `app` takes, as typed ("--name", and "--no-name" for booleans).
+std::vector<std::string> LongFlags(const CLI::App& app) {
+  std::vector<std::string> flags;
+  for (const CLI::Option* option : app.get_options()) {
+    for (const auto& name : option->get_lnames()) flags.push_back("--" + name);
+    for (const auto& name : option->get_fnames()) flags.push_back("--" + name);
+  }
+  return flags;
+}
+
 // Builds a "did you mean" message for the first unknown flag or verb in argv;
 // `verb_named` receives the verb argv names ("" if none).
 std::string DiagnoseUnknown(const CLI::App& root, const std::deque<Verb>& verbs, int argc, char** argv,
@@ -141,23 +151,15 @@ std::string DiagnoseUnknown(const CLI::App& root, const std::deque<Verb>& verbs,
     const std::string token = argv[i];
     if (token.rfind("--", 0) == 0 && token.size() > 2) {
       const std::string flag = token.substr(0, token.find('='));
-      std::vector<std::string> known = {"--help", "--version"};
-      const CLI::App* scope = verb && verb->app ? verb->app : &root;
-      for (const CLI::Option* option : scope->get_options()) {
-        for (const auto& long_name : option->get_lnames()) known.push_back("--" + long_name);
-        for (const auto& long_name : option->get_fnames()) known.push_back("--" + long_name);
-      }
+      std::vector<std::string> known = LongFlags(verb && verb->app ? *verb->app : root);
+      known.insert(known.end(), {"--help", "--version"});
       if (std::find(known.begin(), known.end(), flag) == known.end()) {
         if (!verb && !verb_names.empty()) {
           // The verbs that take this flag (all of them when none does: a misspelling).
           const auto takes = [&](const Verb& v) {
             if (!v.app) return false;
-            for (const CLI::Option* option : v.app->get_options()) {
-              for (const auto& long_name : option->get_lnames()) {
-                if ("--" + long_name == flag) return true;
-              }
-            }
-            return false;
+            const std::vector<std::string> flags = LongFlags(*v.app);
+            return std::find(flags.begin(), flags.end(), flag) != flags.end();
           };
           std::string list, all;
           for (const auto& v : verbs) {

@@ -191,9 +191,10 @@ ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
   std::vector<EpisodeOutcome> a, b;
   std::vector<std::string> videos;
   const bool comparing = !config.compare.empty();
-  if (comparing && config.episodes < MinDiscordantPairs(0.05)) {
+  const int64_t needed = MinDiscordantPairs(0.05);
+  if (comparing && config.episodes < needed) {
     LogWarning(std::to_string(config.episodes) + " episodes: the paired test can never call a difference at alpha " +
-               "0.05 (it needs at least " + std::to_string(MinDiscordantPairs(0.05)) +
+               "0.05 (it needs at least " + std::to_string(needed) +
                " episodes in which exactly one policy succeeds); evaluate 50 or more");
   }
   if (!EvaluatePolicy(config, config.policy, spec, comparing ? "a-" : "", a, videos) ||

@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "common/config.h"
+#include "common/error.h"
+#include "common/fs.h"
 #include "nn/checkpoint.h"
 
 namespace perpetua {
@@ -50,12 +52,14 @@ nlohmann::json DataOf(const std::string& yaml) {
 }  // namespace
 
 CheckpointReport InspectCheckpoint(const std::string& path) {
-  const CheckpointContents contents = ReadCheckpoint(path);
+  // ReadCheckpoint's two steps, keeping the bytes read for their count.
+  const std::string bytes = ReadFileOrFail(path, ExitCode::kBadData);
+  const CheckpointContents contents = ParseCheckpoint(bytes, path);
   CheckpointReport report;
   report.path = path;
   report.metadata = contents.metadata;
-  report.bytes = static_cast<int64_t>(SerializeCheckpoint(contents).size());
-  for (const auto& [name, bytes] : contents.blobs) report.blobs.emplace_back(name, static_cast<int64_t>(bytes.size()));
+  report.bytes = static_cast<int64_t>(bytes.size());
+  for (const auto& [name, blob] : contents.blobs) report.blobs.emplace_back(name, static_cast<int64_t>(blob.size()));
   return report;
 }
 

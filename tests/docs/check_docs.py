@@ -48,7 +48,7 @@ def blocks(path):
 
 def commands(text, first_line):
     """Yields (line number, words) of each simple command in a shell block."""
-    logical, number, start = "", first_line, first_line
+    logical, start = "", first_line
     for k, raw in enumerate(text.split("\n")):
         if not logical:
             start = first_line + k
@@ -145,10 +145,11 @@ def main():
                 if words[0] == "bash" and len(words) > 1:
                     words = words[1:]
                 tool = tool_name(words[0])
-                script = re.match(r"^(?:\./)?(?:.*/)?scripts/([\w-]+\.sh)$", words[0]) or \
-                    (re.match(r"^([\w-]+\.sh)$", words[0]) and os.path.exists(os.path.join(root, "scripts", words[0])) and
-                     re.match(r"^([\w-]+\.sh)$", words[0]))
-                if "..." in words or any("..." in w and not w.startswith("--") for w in words[1:]):
+                # A project script: scripts/NAME.sh by any path, or NAME.sh when scripts/ has it.
+                m = re.match(r"^(?:.*/)?([\w-]+\.sh)$", words[0])
+                script = m.group(1) if m and ("scripts/" in words[0] or
+                                              os.path.exists(os.path.join(root, "scripts", m.group(1)))) else None
+                if any("..." in w and not w.startswith("--") for w in words):
                     if tool or script:
                         skipped += 1
                     continue
@@ -157,11 +158,11 @@ def main():
                     r = subprocess.run([os.path.join(bin_dir, tool)] + words[1:] + ["--print-config"],
                                        capture_output=True, text=True, env=env)
                     if r.returncode != 0:
-                        first_error = (r.stderr.strip().split("\n") or [""])[0]
+                        first_error = r.stderr.strip().split("\n")[0]
                         problems.append(f"{rel}:{line}: `{' '.join(words)}`: {first_error}")
                 elif script:
                     checked += 1
-                    name = script.group(1)
+                    name = script
                     if name not in help_cache:
                         r = subprocess.run(["bash", os.path.join(root, "scripts", name), "--help"],
                                            capture_output=True, text=True, env=env)
