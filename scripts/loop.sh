@@ -9,11 +9,14 @@
 # Options: --env CELL (grasp | push | door | pendulum | a robot URL, default
 # grasp; grasp collects on --objects train and evaluates on held-out
 # objects, the other cells on unseen episode seeds), --algo q|sac (the
-# rl-train verb, default q; the bootstrap uses the cell's own scripted
-# policy either way), --round-steps N (gradient steps per round: the trainer
+# rl-train verb, default q), --bootstrap-policy P (the heuristic that acts in
+# the bootstrap and until the first checkpoint: scripted, the simulated cell's
+# own and the default there; random, the default on a robot, which has no
+# scripted policy; or a checkpoint file, e.g. a policy trained in simulation;
+# docs/robot.md), --round-steps N (gradient steps per round: the trainer
 # writes a checkpoint every N steps and each is evaluated), --eval-episodes N
-# (per round), --final-episodes N, --bootstrap-scripted N,
-# --bootstrap-random N, --bootstrap-noise S (the scripted bootstrap's noise,
+# (per round), --final-episodes N, --bootstrap-scripted N (episodes of the
+# heuristic), --bootstrap-random N, --bootstrap-noise S (the scripted bootstrap's noise,
 # rl-collect --exploration.scripted-noise, default 0.2), --scripted-episodes F
 # (q: the share of the live collector's episodes that the noisy scripted
 # heuristic acts instead of the checkpoint, rl-collect
@@ -28,18 +31,21 @@
 # ran asynchronously in QT-Opt), --rounds N (stop after N rounds; 0 = only the
 # time budget), --offline, --train-arg ARG (passed to rl-train, repeatable:
 # --network.* for q, --sac.* for sac; not a flag the loop sets, such as
-# --steps, --checkpoint-every or --online-window), --config FILE (the same options as
+# --steps, --checkpoint-every or --online-window), --cell-arg ARG (passed to
+# rl-collect and rl-eval wherever they run the cell, repeatable: --cell.* and
+# --robot.* flags, e.g. --cell.observe-time), --config FILE (the same options as
 # "key: value" lines, key without the dashes, e.g. "env: push" or
 # "train-arg: --sac.critic-lr=3e-4"; "#" starts a comment).
 #
 # What it does, in DIR:
-#   1. bootstrap   rl-collect with the noisy scripted policy (epsilon 0.2
-#                  toward random) and the random policy    -> DIR/data/
+#   1. bootstrap   rl-collect with the heuristic (the noisy scripted
+#                  policy, epsilon 0.2 toward random) and the random policy
+#                                                           -> DIR/data/
 #   2. training    ONE trainer and ONE live collector for the whole run:
 #                    rl-collect --policy DIR/train/latest.ckpt --reload --forever
 #                      | rl-train ALGO --data DIR/data --online - --resume
 #                          --checkpoint-every ROUND_STEPS --online-window N
-#                  (the collector acts with the scripted policy until the
+#                  (the collector acts with the heuristic until the
 #                  first checkpoint exists). The trainer samples half of each
 #                  batch from the newest N streamed transitions and half from
 #                  everything in DIR/data (new shards join it as they land).
@@ -94,6 +100,7 @@ final_episodes=200
 bootstrap_scripted=300
 bootstrap_random=100
 bootstrap_noise=0.2
+bootstrap_policy=  # scripted on a simulated cell, random on a robot
 scripted_episodes=0
 objects=train
 offline=0
@@ -105,12 +112,13 @@ algo=q
 env=grasp
 pace=
 train_args=()
+cell_args=()
 
 prog=loop
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
 bin="$(tools_dir "$root")"
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 
 # config_args FILE: prints the options of a --config file, one word per line
 # ("key: value" -> "--key" and "value"; a bare "offline: true" -> "--offline").
@@ -150,7 +158,7 @@ done
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir|--minutes|--rounds|--seed|--round-steps|--eval-episodes|--final-episodes|--bootstrap-scripted|\
-    --bootstrap-random|--bootstrap-noise|--scripted-episodes|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg)
+    --bootstrap-policy|--bootstrap-random|--bootstrap-noise|--scripted-episodes|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg|--cell-arg)
       [ $# -ge 2 ] || die_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -163,6 +171,7 @@ while [ $# -gt 0 ]; do
     --final-episodes) final_episodes="$2"; shift 2 ;;
     --bootstrap-scripted) bootstrap_scripted="$2"; shift 2 ;;
     --bootstrap-random) bootstrap_random="$2"; shift 2 ;;
+    --bootstrap-policy) bootstrap_policy="$2"; shift 2 ;;
     --bootstrap-noise) bootstrap_noise="$2"; shift 2 ;;
     --scripted-episodes) scripted_episodes="$2"; shift 2 ;;
     --batch-size) batch_size="$2"; shift 2 ;;
@@ -175,6 +184,7 @@ while [ $# -gt 0 ]; do
     --pace) pace="$2"; shift 2 ;;
     --config) shift 2 ;;  # read above
     --train-arg) train_args+=("$2"); shift 2 ;;
+    --cell-arg) cell_args+=("$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
@@ -184,6 +194,15 @@ require_algo --algo "$algo"
 [ -n "$pace" ] || { [ "$algo" = sac ] && pace=1 || pace=0; }
 [[ "$pace" =~ ^[0-9]{1,6}(\.[0-9]+)?$ ]] || die_usage "--pace: '$pace' is not a number >= 0"
 require_cell --env "$env"
+robot=0
+case "$env" in tcp://*|unix://*) robot=1 ;; esac
+[ -n "$bootstrap_policy" ] || { [ "$robot" = 1 ] && bootstrap_policy=random || bootstrap_policy=scripted; }
+case "$bootstrap_policy" in
+  scripted) [ "$robot" = 0 ] || die_usage "--bootstrap-policy: a robot has no scripted policy (only simulated cells do); give random or a checkpoint file" ;;
+  random) ;;
+  *) [ -f "$bootstrap_policy" ] || die_usage "--bootstrap-policy: '$bootstrap_policy' is not scripted, random or a checkpoint file"
+     bootstrap_policy="$(cd "$(dirname -- "$bootstrap_policy")" && pwd)/$(basename -- "$bootstrap_policy")" ;;
+esac
 # The cell for collection and for evaluation: grasp collects on the training
 # objects and is evaluated on held-out ones; other cells are evaluated on
 # episode seeds that collection never uses.
@@ -193,13 +212,16 @@ read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
 # randomisation, --cell.randomize.object-colors): held-out objects then differ
 # from training ones in shape, size, mass and friction, not in an unseen colour.
 [ "$env" != grasp ] || collect_cell+=(--objects "$objects" --cell.randomize.object-colors)
-# The bootstrap heuristic (on a real robot: the one its user provides): the
-# cell's scripted policy with aim and action noise, epsilon-greedy toward
-# random actions that rarely terminate. On grasp it succeeds on ~40% of
-# episodes (docs/train.md), so the data holds grasps that close just off the
-# object and terminations away from it, not only perfect grasps.
-bootstrap_acting=(--policy scripted --exploration.scripted-noise "$bootstrap_noise"
-                  --exploration.epsilon 0.2 --exploration.toward random)
+collect_cell+=("${cell_args[@]}")
+eval_cell+=("${cell_args[@]}")
+# The bootstrap heuristic (on a real robot: the one its user provides, as a
+# checkpoint, or none): the cell's scripted policy with aim and action noise,
+# epsilon-greedy toward random actions that rarely terminate. On grasp it
+# succeeds on ~40% of episodes (docs/train.md), so the data holds grasps that
+# close just off the object and terminations away from it, not only perfect
+# grasps.
+bootstrap_acting=(--policy "$bootstrap_policy" --exploration.epsilon 0.2 --exploration.toward random)
+[ "$bootstrap_policy" != scripted ] || bootstrap_acting+=(--exploration.scripted-noise "$bootstrap_noise")
 require_int --rounds "$rounds"
 require_int --seed "$seed"
 require_int --round-steps "$round_steps"
@@ -209,6 +231,8 @@ require_int --bootstrap-scripted "$bootstrap_scripted"
 require_int --bootstrap-random "$bootstrap_random"
 [[ "$bootstrap_noise" =~ ^[0-9]{1,3}(\.[0-9]+)?$ ]] || die_usage "--bootstrap-noise: '$bootstrap_noise' is not a number >= 0"
 require_fraction --scripted-episodes "$scripted_episodes"
+[ "$robot" = 0 ] || [[ "$scripted_episodes" =~ ^0*\.?0*$ ]] ||
+  die_usage "--scripted-episodes: a robot has no scripted policy (only simulated cells do)"
 require_int --batch-size "$batch_size"
 require_int --collector-nice "$collector_nice"
 require_int --eval-nice "$eval_nice"
@@ -321,7 +345,11 @@ have=$(episodes_in "$dir/data") || exit $?
 want=$((bootstrap_scripted + bootstrap_random))
 if [ "$round" = 0 ] && [ "$have" -lt "$want" ]; then
   if [ "$have" -lt "$bootstrap_scripted" ]; then
-    say "bootstrap: $((bootstrap_scripted - have)) scripted episodes (noise $bootstrap_noise, epsilon 0.2 toward random)"
+    if [ "$bootstrap_policy" = scripted ]; then
+      say "bootstrap: $((bootstrap_scripted - have)) scripted episodes (noise $bootstrap_noise, epsilon 0.2 toward random)"
+    else
+      say "bootstrap: $((bootstrap_scripted - have)) episodes of $bootstrap_policy (epsilon 0.2 toward random)"
+    fi
     run_collect "${bootstrap_acting[@]}" --episodes $((bootstrap_scripted - have)) --first-episode "$have" --seed "$seed"
     have=$bootstrap_scripted
   fi
@@ -386,7 +414,7 @@ start_trainer() {
 }
 
 # The collector acts with the newest checkpoint once there is one (hot
-# reload), before that with the scripted policy.
+# reload), before that with the bootstrap heuristic.
 collector_acting() {
   if [ -f "$dir/train/latest.ckpt" ] && [ "$algo" = sac ]; then
     acting=(--policy "$dir/train/latest.ckpt" --reload)  # SAC explores by sampling its own actions
@@ -634,7 +662,7 @@ say "final: held-out success $(json_get "$final" 'r["a"]["success_rate"]')" \
 if [ "$env" = grasp ]; then
   # The same checkpoint on the training objects (their own colours, like the
   # held-out ones): the gap between the two is what generalisation costs.
-  "$bin/rl-eval" --env grasp --objects train --policy "$dir/promoted.ckpt" \
+  "$bin/rl-eval" --env grasp --objects train "${cell_args[@]}" --policy "$dir/promoted.ckpt" \
     --episodes "$final_episodes" --seed $((seed + 99)) --json "$dir/final-train.json" 2>>"$log" &
   children=($!)
   wait "${children[0]}"

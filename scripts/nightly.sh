@@ -64,7 +64,7 @@ while [ $# -gt 0 ]; do
     --algo) algo="$2"; shift 2 ;;
     --env) env="$2"; shift 2 ;;
     --train-arg) train_args+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    -h|--help) sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done

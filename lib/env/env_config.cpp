@@ -75,6 +75,7 @@ void CellFlags::Visit(ConfigVisitor& v) {
   v.Field("renderer", env->renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
   v.Field("push_target", env->push_target, kPushTargetHelp);
   v.Group("randomize", env->randomize, "domain randomisation switches");
+  v.Field("observe_time", env->observe_time, kObserveTimeHelp);
 }
 
 void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell) {

@@ -40,6 +40,8 @@ inline constexpr const char* kPushTargetHelp =
     "push: the target's fixed place X,Y in metres (|X|, |Y| <= 0.10; the reduced push task); empty: drawn per "
     "episode";
 
+inline constexpr const char* kObserveTimeHelp =
+    "add the observation time_left [1]: the share of the episode's steps still to come (cells and robots)";
 // Everything that selects and shapes a cell.
 struct EnvConfig {
   std::string name = "grasp";        // grasp | push | door | pendulum | tcp://HOST:PORT | unix:///PATH
@@ -52,6 +54,9 @@ struct EnvConfig {
   // real VICE task's goal sits in one place; empty: drawn per episode.
   std::vector<double> push_target;
   RandomizeConfig randomize;         // domain randomisation (off by default)
+  // Add the observation "time_left" (env/time_left_env.h): the share of the
+  // episode's steps still to come, so that the time limit is part of the state.
+  bool observe_time = false;
   RobotClientConfig robot;           // remote robots only: timeouts, watchdog, token (not in env_args)
 
   void Visit(ConfigVisitor& v) {
@@ -63,6 +68,7 @@ struct EnvConfig {
     v.Field("renderer", renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
     v.Field("push_target", push_target, kPushTargetHelp);
     v.Group("randomize", randomize, "domain randomisation switches");
+    v.Field("observe_time", observe_time, kObserveTimeHelp);
     v.Group("robot", robot, "remote robot connection (tcp:// and unix:// names)");
   }
 };

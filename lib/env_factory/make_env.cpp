@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "robot/remote_env.h"
 #include "robot/transport.h"
+#include "env/time_left_env.h"
 #include "sim/door_cell.h"
 #include "sim/grasp_cell.h"
 #include "sim/pendulum_cell.h"
@@ -45,12 +46,17 @@ const std::vector<std::string>& KnownEnvNames() {
 }
 
 std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
-  if (robot::IsRobotAddress(config.name)) return std::make_unique<robot::RemoteEnv>(config);
-  CheckConfig(config);
-  if (config.name == "grasp") return std::make_unique<sim::GraspCell>(config);
-  if (config.name == "push") return std::make_unique<sim::PushCell>(config);
-  if (config.name == "door") return std::make_unique<sim::DoorCell>(config);
-  if (config.name == "pendulum") return std::make_unique<sim::PendulumCell>(config);
+  std::unique_ptr<Env> env;
+  if (robot::IsRobotAddress(config.name)) {
+    env = std::make_unique<robot::RemoteEnv>(config);
+  } else {
+    CheckConfig(config);
+    if (config.name == "grasp") env = std::make_unique<sim::GraspCell>(config);
+    if (config.name == "push") env = std::make_unique<sim::PushCell>(config);
+    if (config.name == "door") env = std::make_unique<sim::DoorCell>(config);
+    if (config.name == "pendulum") env = std::make_unique<sim::PendulumCell>(config);
+  }
+  if (env) return config.observe_time ? MakeTimeLeftEnv(std::move(env)) : std::move(env);
   std::string message = "unknown env '" + config.name + "': expected grasp, push, door or pendulum";
   const std::string suggestion = SuggestClosest(config.name, KnownEnvNames());
   if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
