@@ -12,8 +12,10 @@ _perpetua_complete() {
   done
   [ -n "$verb" ] && help="$("$tool" "$verb" --help 2>/dev/null)"
   if [[ "$cur" == -* ]]; then
-    # Every flag the help names ("--a.b-c", and the "--no-..." forms of switches).
-    COMPREPLY=($(compgen -W "$(grep -oE -- '--[a-z][a-z0-9._-]*' <<<"$help" | sort -u)" -- "$cur"))
+    # Every flag the help names ("--a.b-c"), and the "--no-..." form of each
+    # switch (shown as "--a.b=false").
+    COMPREPLY=($(compgen -W "$(grep -oE -- '--[a-z][a-z0-9._-]*[a-z0-9](=(true|false))?' <<<"$help" |
+      sed -E 's/^--(.*)=(true|false)$/--\1\n--no-\1/' | sort -u)" -- "$cur"))
   elif [ -z "$verb" ] && [ -n "$verbs" ]; then
     COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
   else

@@ -169,7 +169,7 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
     LogInfo("recovered episodes of a dead collector into " + path);
     printer.Print(path);
   }
-  const std::string video_dir = config.video_dir.empty() ? config.out + "/videos" : config.video_dir;
+  const std::string video_dir = config.video.empty() ? config.out + "/videos" : config.video;
   if (config.video_fraction > 0) EnsureWritableDirectory(video_dir);
 
   const WorkerFactory make_worker = [&](int) {
@@ -242,8 +242,10 @@ ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_
       for (const Array& frame : UnstackFrames(episode.observations.at(video_key))) {
         frames.push_back(ComposeVideoFrame(frame, nullptr));
       }
-      WriteVideo(video_dir + "/episode-" + writer.token() + "-" + std::to_string(result.index) + ".mp4",
-                 frames, /*fps=*/5.0);
+      // episode-<index, 5 digits>-<writer token>.mp4: rl-eval's order (episode-<index>-<outcome>.mp4).
+      char index[32];
+      std::snprintf(index, sizeof index, "%05lld", static_cast<long long>(result.index));
+      WriteVideo(video_dir + "/episode-" + index + "-" + writer.token() + ".mp4", frames, /*fps=*/5.0);
     }
     const std::string shard = writer.Add(episode);
     ++episodes;

@@ -71,13 +71,13 @@ struct CollectConfig {
   bool forever = false;             // collect until interrupted
   std::string out;                  // dataset directory (required)
   int workers = 1;                  // cells run in parallel threads
-  uint64_t seed = 1;                // run seed: episode i gets DeriveSeed(seed, 0, i)
+  uint64_t seed = 0;                // run seed: episode i gets DeriveSeed(seed, 0, i) (0, as in rl-train and rl-eval)
   int64_t first_episode = 0;        // index of the first episode (continue a run's seed sequence)
   bool reload = false;              // hot-reload the checkpoint when its file changes
   ExplorationConfig exploration;
   PaceConfig pace;                  // keep pace with a trainer (unpaced by default)
   double video_fraction = 0.0;      // share of episodes saved as mp4 (chosen from the seed)
-  std::string video_dir;            // "" = <out>/videos
+  std::string video;                // video directory, as rl-eval --video; "" = <out>/videos
   std::string device = "cpu";       // checkpoint policies: cpu | cuda[:N]
   int threads = 0;                  // LibTorch threads for checkpoint policies; 0 = cores / workers
   DatasetWriterConfig dataset;
@@ -95,7 +95,7 @@ struct CollectConfig {
     v.Group("exploration", exploration, "exploration on top of the policy");
     v.Group("pace", pace, "keeping pace with a trainer (collect/pace.h)");
     v.Field("video_fraction", video_fraction, "share of episodes also saved as mp4 (0..1)");
-    v.Field("video_dir", video_dir, "where videos go; empty = OUT/videos");
+    v.Field("video", video, "directory for the mp4 videos (as in rl-eval); empty = OUT/videos");
     v.Field("device", device, "checkpoint policies: cpu | cuda[:N]");
     v.Field("threads", threads, "LibTorch threads for checkpoint policies; 0 = cores / workers");
     v.Group("dataset", dataset, "shard writing");

@@ -83,6 +83,36 @@ void Tool::AddPlannedVerb(const std::string& verb, const std::string& descriptio
 
 namespace {
 
+// --help in readable form: a boolean shows as "--name=false" (its "--no-name"
+// form is still taken, and the footer says so), numbers as in the YAML dumps.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* option, bool positional) const override {
+    if (!positional && !option->get_fnames().empty() && !option->get_lnames().empty()) {
+      return "--" + option->get_lnames().front();
+    }
+    return CLI::Formatter::make_option_name(option, positional);
+  }
+  std::string make_option_opts(const CLI::Option* option) const override {
+    if (!option->get_fnames().empty()) return "=" + option->get_default_str();
+    return CLI::Formatter::make_option_opts(option);
+  }
+};
+
+// The --help section of a field: its top-level group ("cell settings (--cell.*)"),
+// or "Options" for the tool's own flags, which come first.
+std::string HelpGroup(const FieldInfo& field, const std::vector<FieldInfo>& fields) {
+  const size_t dot = field.path.find('.');
+  if (dot == std::string::npos) return "Options";
+  const std::string top = field.path.substr(0, dot);
+  for (const FieldInfo& f : fields) {
+    if (f.path == top && std::holds_alternative<std::monostate>(f.ptr)) {
+      return (f.help.empty() ? top : f.help) + " (" + FlagName(top) + ".*)";
+    }
+  }
+  return top;
+}
+
 void BindFields(CLI::App* app, Verb& verb) {
   verb.config_option =
       app->add_option("--config", verb.config_path, "YAML file of settings (flags override it)")
@@ -109,6 +139,7 @@ void BindFields(CLI::App* app, Verb& verb) {
       b.option->default_str(current.substr(3, current.size() - 4));  // strip "x: " and "\n"
     }
     if (positional && std::holds_alternative<std::string*>(field.ptr)) b.option->required();
+    b.option->group(HelpGroup(field, verb.fields));
   }
 }
 
@@ -199,6 +230,7 @@ int Tool::Main(int argc, char** argv) {
   SetLogPrefix(impl_->name);
   InstallInterruptHandlers();
   CLI::App app(impl_->summary, impl_->name);
+  app.formatter(std::make_shared<HelpFormatter>());
   app.set_version_flag("--version", impl_->name + " (Perpetua) " + PERPETUA_VERSION);
   app.set_help_all_flag("--help-all", "help for every verb");
   std::vector<std::string> available;
@@ -214,6 +246,8 @@ int Tool::Main(int argc, char** argv) {
       verb.app->allow_extras();
     } else {
       BindFields(verb.app, verb);
+      verb.app->footer("Booleans: --NAME turns one on, --no-NAME off. Every setting is also a key of --config FILE "
+                       "(--print-config shows them all).");
     }
   }
   const bool has_verbs = !impl_->verbs.empty() && !impl_->verbs.front().name.empty();

@@ -3,8 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -93,9 +95,17 @@ void AssignNode(const FieldPtr& ptr, const YAML::Node& node) {
 template <class T>
 std::string ShortestText(T x) {
   char text[64];
-  for (int digits = 1; digits <= 17; ++digits) {
+  int digits = 1;
+  for (; digits <= 17; ++digits) {
     std::snprintf(text, sizeof text, "%.*g", digits, static_cast<double>(x));
     if (static_cast<T>(std::strtod(text, nullptr)) == x) break;
+  }
+  // %g writes 10 as "1e+01" at one digit: below 1e15, give enough digits for
+  // the plain form ("10", "1500"), which reads back the same.
+  const double magnitude = std::fabs(static_cast<double>(x));
+  if (std::strchr(text, 'e') != nullptr && magnitude >= 1.0 && magnitude < 1e15) {
+    const int exponent = static_cast<int>(std::floor(std::log10(magnitude)));
+    std::snprintf(text, sizeof text, "%.*g", std::max(digits, exponent + 1), static_cast<double>(x));
   }
   std::string s = text;
   if (s == "inf") return ".inf";

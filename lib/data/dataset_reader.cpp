@@ -90,6 +90,29 @@ std::string AccessProblem(const std::string& path) {
   return errno == ENOENT ? "no such file or directory" : std::string("cannot access: ") + std::strerror(errno);
 }
 
+namespace {
+
+// The *.h5 / *.hdf5 files of `dir` that are not shards (sorted; none if unlistable).
+std::vector<std::string> ListHdf5Files(const std::string& dir) {
+  std::vector<std::string> files;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return files;
+  while (const dirent* entry = readdir(d)) {
+    const std::string name = entry->d_name;
+    const auto ends = [&](const std::string& suffix) {
+      return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (name.rfind("shard-", 0) != 0 && (ends(".h5") || ends(".hdf5")) && IsRegularFile(dir + "/" + name)) {
+      files.push_back(dir + "/" + name);
+    }
+  }
+  closedir(d);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
 std::vector<std::string> ListShards(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) Fail(ExitCode::kBadData, dir + ": cannot list directory: " + std::strerror(errno));
@@ -123,7 +146,13 @@ DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_e
       directories_.push_back(path);
       const std::vector<std::string> shards = ListShards(path);
       if (shards.empty() && !allow_empty) {
-        Fail(ExitCode::kBadData, path + ": no shards (no complete shard-*.h5 file)");
+        // A folder of foreign files (robomimic's demo.hdf5, ...): they are read when named.
+        const std::vector<std::string> others = ListHdf5Files(path);
+        Fail(ExitCode::kBadData,
+             path + ": no shards (no complete shard-*.h5 file)" +
+                 (others.empty() ? std::string()
+                                 : "; it holds " + std::to_string(others.size()) +
+                                       " other HDF5 file(s): give a file by its path, e.g. --data " + others.front()));
       }
       for (const std::string& shard : shards) {
         // Opening a large dataset takes a while: a SIGINT/SIGTERM stops it.

@@ -118,7 +118,11 @@ std::string InputSpec::Difference(const InputSpec& o) const {
     return "image size " + std::to_string(height) + "x" + std::to_string(width) + " vs " +
            std::to_string(o.height) + "x" + std::to_string(o.width);
   }
-  if (proprio_keys != o.proprio_keys || proprio_sizes != o.proprio_sizes) {
+  if (proprio_keys != o.proprio_keys) {
+    // e.g. one side observes "time_left" (--cell.observe-time) and the other not.
+    return "vector observations [" + Quoted(proprio_keys) + "] vs [" + Quoted(o.proprio_keys) + "]";
+  }
+  if (proprio_sizes != o.proprio_sizes) {
     return "vector observations differ (" + std::to_string(proprio_dim) + " vs " +
            std::to_string(o.proprio_dim) + " values)";
   }

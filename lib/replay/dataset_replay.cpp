@@ -6,6 +6,7 @@
 
 #include "common/document.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "data/dataset_reader.h"
 #include "data/shard_format.h"
@@ -89,12 +90,15 @@ class DatasetReplay : public ReplayData {
   }
 
  private:
-  static std::string FirstShard(const std::vector<std::string>& dirs) {
-    for (const auto& dir : dirs) {
-      const auto shards = ListShards(dir);
+  // The first file of the data: a file given directly (a robomimic, D4RL or
+  // Minari file, or one shard), else the first shard of the first directory that has one.
+  static std::string FirstShard(const std::vector<std::string>& paths) {
+    for (const auto& path : paths) {
+      if (!IsDirectory(path)) return path;
+      const auto shards = ListShards(path);
       if (!shards.empty()) return shards.front();
     }
-    return dirs.front();  // a single file given directly
+    return paths.front();
   }
 
   DatasetSamplerConfig config_;

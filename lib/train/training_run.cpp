@@ -107,7 +107,7 @@ std::set<std::string> OfflineShards(const std::vector<std::string>& dirs) {
 }  // namespace
 
 void TrainRunConfig::Visit(ConfigVisitor& v) {
-  v.Field("data", data, "dataset directories: every shard in them is the offline buffer");
+  v.Field("data", data, "offline buffer: dataset directories (every shard in them) or HDF5 files (a shard, robomimic, D4RL, Minari)");
   v.Field("online", online, "'-': paths of finished shards on stdin; DIR: new shards appearing in DIR (online buffer)");
   v.Field("out", out, "output directory for checkpoints and metrics");
   v.Field("resume", resume, "continue exactly from OUT/latest.ckpt");

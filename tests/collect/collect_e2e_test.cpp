@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
@@ -244,15 +246,25 @@ TEST_CASE("videos of a chosen fraction of episodes decode with every frame") {
   for (size_t i = 0; i < reader.num_episodes(); ++i) {
     const Episode e = reader.ReadEpisode(i);
     const int64_t index = nlohmann::json::parse(e.metadata.extra_json)["index"];
-    const std::string suffix = "-" + std::to_string(index) + ".mp4";
-    const auto it = std::find_if(videos.begin(), videos.end(), [&](const std::string& v) {
-      return v.size() > suffix.size() && v.compare(v.size() - suffix.size(), suffix.size(), suffix) == 0;
-    });
+    char prefix[32];  // episode-<index, 5 digits>-<writer token>.mp4
+    std::snprintf(prefix, sizeof prefix, "episode-%05lld-", static_cast<long long>(index));
+    const auto it = std::find_if(videos.begin(), videos.end(),
+                                 [&](const std::string& v) { return v.rfind(prefix, 0) == 0; });
     REQUIRE(it != videos.end());
     CHECK(CountVideoFrames(dir / ("data/videos/" + *it)) == e.num_steps() + 1);
   }
   // The dataset reader ignores the videos folder.
   CHECK(reader.num_episodes() == 4);
+}
+
+TEST_CASE("--video DIR puts the videos there, as rl-eval --video does") {
+  TempDir dir;
+  const ProcessResult r = RunProcess(Collect({"--policy", "random", "--episodes", "2", "--out", dir / "data",
+                                              "--video-fraction", "1", "--video", dir / "clips"}));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(testing::ListFiles(dir / "clips", ".mp4").size() == 2);
+  CHECK_FALSE(std::filesystem::exists(dir / "data/videos"));
 }
 
 TEST_CASE("bad input fails with its exit code and harms nothing already written") {
@@ -391,7 +403,7 @@ TEST_CASE("SIGKILL mid-episode loses at most the episodes in progress") {
   CHECK(seeds.size() == all.size());
   // Episodes are finished in index order with one worker: the recovered ones
   // are exactly the first indices.
-  for (size_t i = 0; i < all.size(); ++i) CHECK(seeds.count(EpisodeSeed(1, int64_t(i))) == 1);
+  for (size_t i = 0; i < all.size(); ++i) CHECK(seeds.count(EpisodeSeed(0, int64_t(i))) == 1);  // the default seed
 }
 
 void CheckCleanInterrupt(const ProcessResult& r, const std::string& dir) {

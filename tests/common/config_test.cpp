@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include "common/document.h"
 #include "common/error.h"
 #include "support/test_support.h"
@@ -151,6 +153,16 @@ TEST_CASE("a dump has each help comment on its key's line and numbers in their s
     ConfigFromYaml(ConfigToYaml(a), "dump", b);
     CHECK(b.cem.noise == x);  // every double reads back exactly
   }
+  // Whole and large numbers in the plain form people write ("10", not "1e+01").
+  CHECK(ShortestNumberText(10.0) == "10");
+  CHECK(ShortestNumberText(60.0) == "60");
+  CHECK(ShortestNumberText(1500.0) == "1500");
+  CHECK(ShortestNumberText(-200.0) == "-200");
+  CHECK(ShortestNumberText(123456.5) == "123456.5");
+  CHECK(ShortestNumberText(1e20) == "1e+20");
+  CHECK(ShortestNumberText(1e-5) == "1e-05");
+  CHECK(ShortestNumberText(0.5) == "0.5");
+  for (const double x : {10.0, 1500.0, 2e14, 99999999999999.9}) CHECK(std::strtod(ShortestNumberText(x).c_str(), nullptr) == x);
 }
 
 TEST_CASE("flag text sets fields; vectors take comma lists") {

@@ -107,6 +107,7 @@ TEST_CASE("bash completion offers the verbs, then the verb's flags, then files")
   CHECK(complete("rl-train q --network.key") == "--network.keypoints\n");
   CHECK(complete("rl-collect --cell.randomize.object") ==
         "--cell.randomize.object-colors\n");
+  CHECK(complete("rl-collect --no-cell.randomize.object") == "--no-cell.randomize.object-colors\n");
   // After the verb, a word without a dash is a file.
   TempDir tmp;
   WriteFile(tmp / "shards.txt", "");

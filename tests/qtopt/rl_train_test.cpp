@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -63,6 +64,20 @@ TEST_CASE("rl-train q refuses an empty data directory and mismatched specs") {
   auto r = RunProcess(testing::SmallQTrain({"--data", tmp / "empty", "--out", tmp / "run"}));
   CHECK(r.exit_code == 3);
   CHECK(r.err.find("rl-train: error: " + tmp / "empty" + ": no shards") == 0);
+
+  // A folder of foreign files (one robomimic-layout demo.hdf5) is read when the file is named.
+  const std::vector<std::string> toy = testing::WriteToyShards(tmp / "toy", 3, 16);
+  REQUIRE(toy.size() == 1);
+  EnsureWritableDirectory(tmp / "foreign");
+  std::filesystem::copy_file(toy.front(), tmp / "foreign/demo.hdf5");
+  r = RunProcess(testing::SmallQTrain({"--data", tmp / "foreign", "--out", tmp / "run"}));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err == "rl-train: error: " + tmp / "foreign" + ": no shards (no complete shard-*.h5 file); it holds 1 other "
+                 "HDF5 file(s): give a file by its path, e.g. --data " + tmp / "foreign/demo.hdf5" + "\n");
+  r = RunProcess(testing::SmallQTrain({"--data", tmp / "foreign/demo.hdf5", "--out", tmp / "from-file", "--steps", "2"}));
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(std::filesystem::exists(tmp / "from-file/latest.ckpt"));
 
   testing::WriteToyShards(tmp / "big", 3, 16);
   testing::WriteToyShards(tmp / "small", 3, 8);

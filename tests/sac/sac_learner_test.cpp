@@ -240,7 +240,7 @@ TEST_CASE("bad input: the data's action box or observation keys differ from the 
   CHECK(ErrorOf([&] { ToTensorBatch(RandomBatch(renamed, 4, 1), trained, torch::kCPU, "data/"); }, &code) ==
         "data/: observations lack the key 'state' the network reads");
   CHECK(code == ExitCode::kBadData);
-  CHECK(trained.Difference(InputSpec::FromEnvSpec(renamed, "d")) == "vector observations differ (3 vs 3 values)");
+  CHECK(trained.Difference(InputSpec::FromEnvSpec(renamed, "d")) == "vector observations ['state'] vs ['proprio']");
 
   // A wrong shape and a NaN.
   EnvSpec wider = StateSpec();
