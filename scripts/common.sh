@@ -41,6 +41,14 @@ require_cell() {
   esac
 }
 
+# observe_time_default CELL: whether loop.sh and nightly.sh show the policy the
+# clock unless told (--observe-time): 1 on grasp, where it was measured to help
+# (docs/train.md, "Seeing the clock"), 0 elsewhere.
+observe_time_default() { if [ "$1" = grasp ]; then echo 1; else echo 0; fi; }
+
+# require_switch FLAG VALUE: VALUE must be 0 or 1.
+require_switch() { [[ "$2" =~ ^[01]$ ]] || die_usage "$1: '$2' is not 0 or 1"; }
+
 # eval_cell_flags CELL: the rl-eval flags that evaluate on CELL away from
 # training: held-out objects for grasp; for the other cells, episode seeds
 # that collection does not use (the caller's --seed).

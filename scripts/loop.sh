@@ -33,7 +33,11 @@
 # --network.* for q, --sac.* for sac; not a flag the loop sets, such as
 # --steps, --checkpoint-every or --online-window), --cell-arg ARG (passed to
 # rl-collect and rl-eval wherever they run the cell, repeatable: --cell.* and
-# --robot.* flags, e.g. --cell.observe-time), --config FILE (the same options as
+# --robot.* flags, e.g. --cell.image-size=96), --observe-time 0|1 (show the
+# policy the clock: rl-collect/rl-eval --cell.observe-time, and rl-train
+# --dataset.timeout-terminal; default 1 on grasp, where it was measured to
+# help, 0 elsewhere; docs/train.md; a loop resumes only with the setting it
+# started with), --config FILE (the same options as
 # "key: value" lines, key without the dashes, e.g. "env: push" or
 # "train-arg: --sac.critic-lr=3e-4"; "#" starts a comment).
 #
@@ -113,6 +117,7 @@ env=grasp
 pace=
 train_args=()
 cell_args=()
+observe_time=  # 1 on grasp, 0 elsewhere (observe_time_default)
 
 prog=loop
 # shellcheck source=scripts/common.sh
@@ -158,7 +163,7 @@ done
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir|--minutes|--rounds|--seed|--round-steps|--eval-episodes|--final-episodes|--bootstrap-scripted|\
-    --bootstrap-policy|--bootstrap-random|--bootstrap-noise|--scripted-episodes|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg|--cell-arg)
+    --bootstrap-policy|--bootstrap-random|--bootstrap-noise|--scripted-episodes|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg|--cell-arg|--observe-time)
       [ $# -ge 2 ] || die_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -185,6 +190,7 @@ while [ $# -gt 0 ]; do
     --config) shift 2 ;;  # read above
     --train-arg) train_args+=("$2"); shift 2 ;;
     --cell-arg) cell_args+=("$2"); shift 2 ;;
+    --observe-time) observe_time="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
@@ -194,6 +200,8 @@ require_algo --algo "$algo"
 [ -n "$pace" ] || { [ "$algo" = sac ] && pace=1 || pace=0; }
 [[ "$pace" =~ ^[0-9]{1,6}(\.[0-9]+)?$ ]] || die_usage "--pace: '$pace' is not a number >= 0"
 require_cell --env "$env"
+[ -n "$observe_time" ] || observe_time=$(observe_time_default "$env")
+require_switch --observe-time "$observe_time"
 robot=0
 case "$env" in tcp://*|unix://*) robot=1 ;; esac
 [ -n "$bootstrap_policy" ] || { [ "$robot" = 1 ] && bootstrap_policy=random || bootstrap_policy=scripted; }
@@ -212,6 +220,13 @@ read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
 # randomisation, --cell.randomize.object-colors): held-out objects then differ
 # from training ones in shape, size, mass and friction, not in an unseen colour.
 [ "$env" != grasp ] || collect_cell+=(--objects "$objects" --cell.randomize.object-colors)
+# The clock in the observation (--cell.observe-time), and the time limit then
+# a true end of the task (--dataset.timeout-terminal): docs/train.md.
+time_train=()
+if [ "$observe_time" = 1 ]; then
+  cell_args+=(--cell.observe-time)
+  time_train=(--dataset.timeout-terminal)
+fi
 collect_cell+=("${cell_args[@]}")
 eval_cell+=("${cell_args[@]}")
 # The bootstrap heuristic (on a real robot: the one its user provides, as a
@@ -401,7 +416,7 @@ start_trainer() {
   # them); --keep-checkpoints: room for an evaluation that falls behind.
   local train=("$bin/rl-train" "$algo" --data "$dir/data" --out "$dir/train" --steps "$target"
                --batch-size "$batch_size" --seed "$seed" --checkpoint-every "$round_steps"
-               --keep-checkpoints 4 "${resume[@]}" "${train_args[@]}")
+               --keep-checkpoints 4 "${resume[@]}" "${time_train[@]}" "${train_args[@]}")
   if [ "$offline" = 1 ]; then
     say "round $((round + 1)): training to step $target offline (one trainer for the run, no collector)"
     "${train[@]}" >/dev/null 2>>"$log" &

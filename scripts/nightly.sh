@@ -4,10 +4,13 @@
 #
 #   scripts/nightly.sh [--dir runs/loop] [--steps 20000] [--eval-episodes 200]
 #                      [--min-success 0] [--keep 7] [--seed 1] [--algo q|sac]
-#                      [--env CELL] [--train-arg ARG]...
+#                      [--env CELL] [--observe-time 0|1] [--cell-arg ARG]...
+#                      [--train-arg ARG]...
 #
-# --algo and --env as for scripts/loop.sh (the learner of DIR/promoted.ckpt
-# and the cell its data comes from; default q and grasp).
+# --algo, --env, --observe-time and --cell-arg as for scripts/loop.sh, and
+# the same values the loop ran with (the learner of DIR/promoted.ckpt, the
+# cell its data comes from and how the cell is shown; default q, grasp, and
+# the clock shown on grasp only).
 # In DIR (the loop's directory: DIR/data holds the shards, DIR/promoted.ckpt
 # the policy the robots run):
 #   1. lock      DIR/.nightly.lock (flock): a second start while one runs
@@ -49,6 +52,8 @@ seed=1
 algo=q
 env=grasp
 train_args=()
+cell_args=()
+observe_time=
 prog=nightly
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
@@ -64,7 +69,9 @@ while [ $# -gt 0 ]; do
     --algo) algo="$2"; shift 2 ;;
     --env) env="$2"; shift 2 ;;
     --train-arg) train_args+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cell-arg) cell_args+=("$2"); shift 2 ;;
+    --observe-time) observe_time="$2"; shift 2 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done
@@ -76,6 +83,14 @@ require_int --seed "$seed"
 require_algo --algo "$algo"
 require_cell --env "$env"
 read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
+[ -n "$observe_time" ] || observe_time=$(observe_time_default "$env")
+require_switch --observe-time "$observe_time"
+time_train=()
+if [ "$observe_time" = 1 ]; then
+  cell_args+=(--cell.observe-time)
+  time_train=(--dataset.timeout-terminal)
+fi
+eval_cell+=("${cell_args[@]}")
 [ "$keep" -ge 1 ] || die_usage "--keep must be at least 1"
 [ -d "$dir/data" ] || die_usage "$dir/data: no dataset directory (run scripts/loop.sh or rl-collect first)"
 [ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
@@ -136,7 +151,7 @@ train() {
   say "run $run: training to step $steps ${resume[*]}"
   local status=0
   "$bin/rl-train" "$algo" --data "$dir/data" --out "$out" --steps "$steps" --seed "$seed" \
-    "${resume[@]}" "${train_args[@]}" >/dev/null 2>>"$log" &
+    "${resume[@]}" "${time_train[@]}" "${train_args[@]}" >/dev/null 2>>"$log" &
   child=$!
   wait "$child" || status=$?
   child=0

@@ -21,6 +21,7 @@
 #include "policy/scripted_policy.h"
 #include "robot/transport.h"
 #include "rollout/exploration.h"
+#include "rollout/policy_factory.h"
 #include "rollout/rollout.h"
 #include "rollout/video.h"
 
@@ -120,8 +121,10 @@ void WarnOfRepeatedEpisodes(const CollectConfig& config) {
 
 }  // namespace
 
-ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_yaml) {
-  Validate(config);
+ExitCode RunCollect(const CollectConfig& given, const std::string& tool_config_yaml) {
+  Validate(given);
+  CollectConfig config = given;
+  AdoptCheckpointObservations(&config.env, {config.policy});
   // The cell's specs, from a probe in this thread (workers build their own).
   const EnvSpec spec = MakeEnv(config.env)->spec();
   const std::string video_key = config.video_fraction > 0 ? RgbObservationKey(spec) : "";

@@ -17,6 +17,7 @@
 #include "nn/checkpoint.h"
 #include "perpetua/version.h"
 #include "nn/torch_runtime.h"
+#include "rollout/policy_factory.h"
 #include "rollout/rollout.h"
 #include "env/state_render.h"
 #include "rollout/video.h"
@@ -149,6 +150,7 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
 ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
   Validate(flags);
   EvalConfig config = flags;
+  AdoptCheckpointObservations(&config.env, {config.policy, config.compare});
   // A run page: its folder first (and the curve, read now), videos beside it unless --video says elsewhere.
   std::vector<CurvePoint> curve;
   if (!config.report.empty()) {

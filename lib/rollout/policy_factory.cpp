@@ -3,6 +3,9 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/log.h"
+#include "env/time_left_env.h"
+#include "nn/checkpoint.h"
 #include "policy/checkpoint_policy.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"
@@ -11,6 +14,27 @@ namespace perpetua {
 
 bool IsCheckpointPolicy(const std::string& policy) {
   return policy != "random" && policy != "scripted";
+}
+
+void AdoptCheckpointObservations(EnvConfig* env, const std::vector<std::string>& policies) {
+  if (env->observe_time) return;
+  for (const std::string& policy : policies) {
+    if (policy.empty() || !IsCheckpointPolicy(policy) || !IsRegularFile(policy)) continue;
+    nlohmann::json keys;
+    try {
+      keys = ReadCheckpointMetadata(policy).at("input_spec").at("proprio_keys");
+    } catch (const std::exception&) {
+      continue;  // MakePolicy reports what is wrong with it
+    }
+    if (!keys.is_array()) continue;
+    for (const auto& key : keys) {
+      if (key.is_string() && key.get<std::string>() == kTimeLeftKey) {
+        env->observe_time = true;
+        LogInfo(policy + " reads the observation time_left: the cell shows it (--cell.observe-time)");
+        return;
+      }
+    }
+  }
 }
 
 std::unique_ptr<Policy> MakePolicy(const std::string& policy, const EnvSpec& spec, uint64_t seed,

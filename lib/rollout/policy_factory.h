@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/config.h"
 #include "env/env.h"
@@ -28,6 +29,13 @@ struct PolicyOptions {
 
 // True unless `policy` is "random" or "scripted".
 bool IsCheckpointPolicy(const std::string& policy);
+
+// A checkpoint trained with the clock in its observations (--cell.observe-time,
+// env/time_left_env.h) acts only on a cell that shows it: when any of
+// `policies` is such a checkpoint, turns env->observe_time on (and logs it
+// once), so that `rl-eval --policy loop/promoted.ckpt` needs no extra flag.
+// Reads only checkpoint metadata; unreadable files are left to MakePolicy.
+void AdoptCheckpointObservations(EnvConfig* env, const std::vector<std::string>& policies);
 
 // A fresh policy for a cell with spec `spec`. `seed` is the run seed: the
 // random, scripted and checkpoint (CEM) policies reseed from (seed,

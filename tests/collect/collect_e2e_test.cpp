@@ -416,7 +416,7 @@ void CheckCleanInterrupt(const ProcessResult& r, const std::string& dir) {
   std::set<uint64_t> seeds;
   for (const auto& e : episodes) seeds.insert(e.seed);
   CHECK(seeds.size() == episodes.size());
-  for (size_t i = 0; i < episodes.size(); ++i) CHECK(seeds.count(EpisodeSeed(1, int64_t(i))) == 1);
+  for (size_t i = 0; i < episodes.size(); ++i) CHECK(seeds.count(EpisodeSeed(0, int64_t(i))) == 1);
   CHECK(RecoverDataset(dir).episodes_recovered == 0);
 }
 

@@ -68,6 +68,8 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
     const ProcessResult e = RunProcess({ToolPath("rl-eval"), "--env", "grasp", "--policy",
                                         dir + "/" + ckpt, "--episodes", "2"});
     CHECK_MESSAGE(e.exit_code == 0, e.err);  // the checkpoint loads and acts
+    // It reads the clock (the loop's grasp default): rl-eval shows it without being told.
+    CHECK(e.err.find("reads the observation time_left: the cell shows it") != std::string::npos);
   }
   // One row per evaluated round checkpoint: round 2's always; round 1's unless
   // the trainer outran its evaluation (then it is skipped, logged).
@@ -312,8 +314,8 @@ TEST_CASE("damaged shards are quarantined and the loop goes on with the rest") {
   std::vector<std::string> shards;
   for (const auto& [policy, episodes, first, seed] :
        {std::tuple{"scripted", "6", "0", "1"}, {"random", "2", "6", "2"}}) {
-    const ProcessResult c = RunProcess({ToolPath("rl-collect"), "--env", "grasp", "--policy", policy,
-                                        "--episodes", episodes, "--first-episode", first, "--seed", seed,
+    const ProcessResult c = RunProcess({ToolPath("rl-collect"), "--env", "grasp", "--cell.observe-time",
+                                        "--policy", policy, "--episodes", episodes, "--first-episode", first, "--seed", seed,
                                         "--out", dir + "/data", "--dataset.episodes-per-shard", "3"});
     REQUIRE_MESSAGE(c.exit_code == 0, c.err);
     for (const auto& shard : testing::Lines(c.out)) shards.push_back(shard);
