@@ -211,7 +211,7 @@ TEST_CASE("scripted episodes: the scripted policy acts whole episodes in a share
   CHECK(nlohmann::json::parse(reader.ReadEpisode(0).metadata.extra_json)["exploration"]["scripted_episodes"] == 0.5);
 }
 
-TEST_CASE("random actions terminate rarely by default, so episodes run on; -1 draws terminate uniformly") {
+TEST_CASE("random actions terminate rarely by default, so episodes run on - -1 draws terminate uniformly") {
   TempDir dir;
   const auto mean_steps = [&](const std::string& name, const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"--policy", "random", "--episodes", "12", "--out", dir / name,

@@ -165,7 +165,7 @@ TEST_CASE("a dump has each help comment on its key's line and numbers in their s
   for (const double x : {10.0, 1500.0, 2e14, 99999999999999.9}) CHECK(std::strtod(ShortestNumberText(x).c_str(), nullptr) == x);
 }
 
-TEST_CASE("flag text sets fields; vectors take comma lists") {
+TEST_CASE("flag text sets fields - vectors take comma lists") {
   OuterConfig config;
   auto fields = ListFields(config);
   auto find = [&](const std::string& path) {

@@ -106,7 +106,7 @@ TEST_CASE("the env_args of a time-aware cell re-create it") {
   CHECK(MakeEnvFromArgs(old_args)->spec().observations.size() == 1);
 }
 
-TEST_CASE("a time-aware cell keeps its state renderer; time_left is the current step's") {
+TEST_CASE("a time-aware cell keeps its state renderer - time_left is the current step's") {
   EnvConfig config;
   config.name = "door";
   config.image_size = 32;

@@ -32,7 +32,7 @@ TEST_CASE("ParameterCount agrees with the built network and saturates on absurd 
   CHECK(QNetworkImpl::ParameterCount(huge, spec) == UINT64_MAX);
 }
 
-TEST_CASE("every terminating action is one action to the Q-network; the others stay distinct") {
+TEST_CASE("every terminating action is one action to the Q-network - the others stay distinct") {
   EnvSpec env;
   env.observations = {{"image", DType::kUint8, {16, 16, 3}}, {"proprio", DType::kFloat32, {2}}};
   env.action.low = {-1, -1, -1};

@@ -88,7 +88,7 @@ TEST_CASE("the online window never holds a shard twice, evicted ones included") 
   CHECK(fake.opens == 3);  // a known path is not even opened
 }
 
-TEST_CASE("an unbounded online window keeps every shard; a shard that cannot open changes nothing") {
+TEST_CASE("an unbounded online window keeps every shard - a shard that cannot open changes nothing") {
   FakeOpener fake;
   fake.sizes = {{"s1", 1000}, {"s2", 1000}, {"s3", 1000}};
   ShardWindow window(fake.opener(), /*max_transitions=*/0);

@@ -53,7 +53,7 @@ std::vector<nlohmann::json> LearnerRows(const std::string& out) {
   return rows;
 }
 
-TEST_CASE("rl-train sac trains on collected pendulum data; rl-collect and rl-eval load its checkpoint") {
+TEST_CASE("rl-train sac trains on collected pendulum data - rl-collect and rl-eval load its checkpoint") {
   testing::TempDir tmp;
   CollectRandom(tmp / "data", 3);
   const auto train = RunProcess(Train({"--data", tmp / "data", "--out", tmp / "run", "--steps", "6"}));

@@ -407,7 +407,7 @@ TEST_CASE("a live collector that keeps dying fails the round clearly") {
   CHECK(ReadFile(dir + "/loop.state").find("round=0") != std::string::npos);  // not counted as done
 }
 
-TEST_CASE("one trainer and one collector serve the whole run; checkpoints are evaluated as they appear") {
+TEST_CASE("one trainer and one collector serve the whole run - checkpoints are evaluated as they appear") {
   TempDir tmp;
   const std::string dir = tmp / "run";
   std::vector<std::string> command = LoopCommand(dir, 3);

@@ -74,7 +74,7 @@ TEST_CASE("bad example files: corrupt, truncated, empty, missing, a folder, too 
   ExpectError([&] { ReadImageFile(tmp / "dir.png"); }, ExitCode::kBadData, tmp / "dir.png");
 }
 
-TEST_CASE("an example folder: sorted files of the data's size; every way it can be wrong") {
+TEST_CASE("an example folder: sorted files of the data's size - every way it can be wrong") {
   TempDir tmp;
   ::mkdir((tmp / "ok").c_str(), 0755);
   sim::WritePng(tmp / "ok/b.png", Gradient(8, 8));

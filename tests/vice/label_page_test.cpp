@@ -31,7 +31,7 @@ std::string UrlOf(testing::ChildProcess& server) {
   return "";
 }
 
-TEST_CASE("rl-label serve: Chromium answers a question on the page; the answer lands in the run's file") {
+TEST_CASE("rl-label serve: Chromium answers a question on the page - the answer lands in the run's file") {
   testing::TempDir tmp;
   testing::MakeExamples(tmp / "scripted", tmp / "examples", 8);
   // Two questions about real push states (the last frames of two episodes).

@@ -112,7 +112,7 @@ TEST_CASE("the classifier learns to separate two image classes, with and without
   }
 }
 
-TEST_CASE("a classifier checkpoint restores the same logits and optimiser; other sizes are refused") {
+TEST_CASE("a classifier checkpoint restores the same logits and optimiser - other sizes are refused") {
   SuccessClassifier a(Small(), 16, 16, torch::kCPU, 1);
   at::Generator g1 = at::detail::createCPUGenerator(5);
   a.Step(Squares(16, true, 1), Squares(16, false, 2), g1);
@@ -218,7 +218,7 @@ class SquaresSource : public BatchSource {
   double fraction_;
 };
 
-TEST_CASE("relabelled batches carry the current classifier's logits of s' as rewards; the source's batch is untouched") {
+TEST_CASE("relabelled batches carry the current classifier's logits of s' as rewards - the source's batch is untouched") {
   SquaresSource source(/*online_fraction=*/1.0 / 3);  // 4 of 12
   SuccessClassifier classifier(Small(), 16, 16, torch::kCPU, 1);
   std::mutex mutex;
@@ -311,7 +311,7 @@ class DrawingLearner : public Learner {
   int64_t steps_ = 0;
 };
 
-TEST_CASE("VICE in a run: batches reach the inner learner relabelled; negatives from the mix or the online rows") {
+TEST_CASE("VICE in a run: batches reach the inner learner relabelled - negatives from the mix or the online rows") {
   // Examples: squares on the right. The source: offline rows right, online rows left.
   testing::TempDir tmp;
   ::mkdir((tmp / "examples").c_str(), 0755);
