@@ -515,12 +515,19 @@ newest_round_checkpoint() {
 # start_eval STEP PATH: rl-eval of the checkpoint (a hard link of it, which
 # the trainer's pruning cannot take away) in the background at low priority,
 # paired with the promoted one.
-eval_step="" eval_ckpt="$dir/eval/candidate.ckpt" interval_start=$(elapsed_s)
+eval_step="" eval_ckpt="$dir/eval/candidate.ckpt" interval_start=$(elapsed_s) paused_for_eval=0
 start_eval() {
   local skipped=$(( $1 / round_steps - round - 1 ))
   [ "$skipped" -le 0 ] || say "evaluation fell behind: skipping $skipped stale round checkpoint(s), evaluating step $1"
   ln -f "$2" "$eval_ckpt" 2>/dev/null || cp -f "$2" "$eval_ckpt" || return 0  # pruned meanwhile: the next poll
   eval_step=$1
+  # A robot serves one session at a time: the live collector gives it to the
+  # evaluation and gets it back when the evaluation ends (finish_eval).
+  if [ "$robot" = 1 ] && [ -n "$collector" ]; then
+    say "round $((eval_step / round_steps)): the robot serves one session: pausing the live collector for the evaluation"
+    stop_collector
+    paused_for_eval=1
+  fi
   say "round $((eval_step / round_steps)): evaluating $2 (the trainer is at step $(cat "$dir/train/trainer.step" 2>/dev/null | sed 's/^0*\([0-9]\)/\1/'))"
   local compare=()
   [ -f "$dir/promoted.ckpt" ] && compare=(--compare "$dir/promoted.ckpt")
@@ -558,6 +565,10 @@ finish_eval() {
   round_s=$((spent_now - interval_start)); interval_start=$spent_now
   round=$r; restarts=0
   spent_s=$spent_now; start_s=$(date +%s); save_state
+  if [ "$paused_for_eval" = 1 ]; then  # the robot back to the collector, unless the run is over
+    paused_for_eval=0
+    rounds_done || budget_spent || restart_collector
+  fi
 }
 
 # Done when the rounds are evaluated, or when the budget is spent once a

@@ -153,15 +153,16 @@ ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
   AdoptCheckpointObservations(&config.env, {config.policy, config.compare});
   // A run page: its folder first (and the curve, read now), videos beside it unless --video says elsewhere.
   std::vector<CurvePoint> curve;
-  if (!config.report.empty()) {
-    EnsureWritableDirectory(config.report);
-    if (config.video.empty()) config.video = config.report + "/videos";
-    if (!config.report_curve.empty()) curve = ReadCurveCsv(config.report_curve);
-  }
   std::unique_ptr<Env> probe = MakeEnv(config.env);
   const EnvSpec spec = probe->spec();
   const bool has_larger_view = AsStateRenderer(*probe) != nullptr;
   probe.reset();
+  if (!config.report.empty()) {
+    EnsureWritableDirectory(config.report);
+    // The page's videos, unless the cell has no image to show (pendulum, a robot of vectors).
+    if (config.video.empty() && !RgbObservationKey(spec).empty()) config.video = config.report + "/videos";
+    if (!config.report_curve.empty()) curve = ReadCurveCsv(config.report_curve);
+  }
   if (!config.video.empty()) {
     if (RgbObservationKey(spec).empty()) {
       Fail(ExitCode::kUsage, "--video: the cell '" + spec.name + "' has no RGB image observation");

@@ -67,12 +67,7 @@ std::vector<EpisodeFacts> ReadAllBySeed(const std::string& dir) {
 
 std::set<std::string> AsSet(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
 
-// Waits (polling) until the child has printed `lines` lines; fails the test
-// if it exits first. The cap only guards against a hang.
-void WaitForLines(ChildProcess& child, size_t lines) {
-  for (int i = 0; i < 240000 && Lines(child.OutSoFar()).size() < lines; ++i) ::usleep(1000);
-  REQUIRE(Lines(child.OutSoFar()).size() >= lines);
-}
+using testing::WaitForLines;
 
 EnvSpec GraspSpec(int image_size) {
   EnvConfig config;

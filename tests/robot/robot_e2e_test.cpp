@@ -29,13 +29,7 @@ using testing::SourcePath;
 using testing::TempDir;
 using testing::ToolPath;
 
-// Waits until `child` has printed `count` lines on stdout (the cap guards a hang).
-std::vector<std::string> WaitForLines(ChildProcess& child, size_t count) {
-  for (int i = 0; i < 60000 && Lines(child.OutSoFar()).size() < count; ++i) ::usleep(1000);
-  const std::vector<std::string> lines = Lines(child.OutSoFar());
-  REQUIRE(lines.size() >= count);
-  return lines;
-}
+using testing::WaitForLines;
 
 // Starts a server process and returns the address it printed.
 std::string Started(ChildProcess& server) { return WaitForLines(server, 1).front(); }

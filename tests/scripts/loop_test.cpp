@@ -230,6 +230,38 @@ TEST_CASE("the loop trains SAC on another cell, from a config file, with a paced
   CHECK(evaluated);
 }
 
+TEST_CASE("the loop on a robot: no scripted policy, and each evaluation takes the robot from the collector") {
+  TempDir tmp;
+  // A robot that serves one session at a time: the simulated pendulum behind the protocol.
+  ChildProcess server({ToolPath("rl-robot"), "serve", "--env", "pendulum", "--listen", "tcp://127.0.0.1:0"});
+  const std::string address = testing::WaitForLines(server, 1).front();
+  const std::vector<std::string> base = {"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", tmp / "run",
+                                         "--env", address, "--algo", "sac"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> command = base;
+    command.insert(command.end(), extra.begin(), extra.end());
+    return command;
+  };
+  ProcessResult r = RunProcess(with({"--bootstrap-policy", "scripted"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "loop: error: --bootstrap-policy: a robot has no scripted policy (only simulated cells do); give "
+                 "random or a checkpoint file\n");
+  r = RunProcess(with({"--bootstrap-policy", tmp / "missing.ckpt"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("is not scripted, random or a checkpoint file") != std::string::npos);
+  r = RunProcess(with({"--rounds", "2", "--round-steps", "150", "--eval-episodes", "2", "--final-episodes", "2",
+                       "--bootstrap-scripted", "0", "--bootstrap-random", "2", "--train-arg", "--min-transitions=64",
+                       "--train-arg", "--sac.network.hidden=16,16"}));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const std::string log = ReadFile(tmp / "run/logs/loop.log");
+  CHECK(log.find("bootstrap: 2 random episodes") != std::string::npos);
+  CHECK(log.find("scripted") == std::string::npos);
+  CHECK(log.find("the robot serves one session: pausing the live collector for the evaluation") != std::string::npos);
+  CHECK(log.find("busy") == std::string::npos);
+  CHECK(fs::exists(tmp / "run/final.json"));
+  CHECK(ReadFile(tmp / "run/curve.csv").find("\n2,") != std::string::npos);  // round 2 evaluated
+}
+
 TEST_CASE("a loop killed mid-round resumes and loses no finished episode") {
   TempDir tmp;
   const std::string dir = tmp / "run";

@@ -130,6 +130,16 @@ std::vector<std::string> Lines(const std::string& text) {
   return lines;
 }
 
+std::vector<std::string> WaitForLines(ChildProcess& child, size_t count, int timeout_ms) {
+  for (int i = 0; i < timeout_ms && Lines(child.OutSoFar()).size() < count; ++i) ::usleep(1000);
+  const std::vector<std::string> lines = Lines(child.OutSoFar());
+  if (lines.size() < count) {
+    throw std::runtime_error("the child printed " + std::to_string(lines.size()) + " of " + std::to_string(count) +
+                             " lines within " + std::to_string(timeout_ms) + " ms; stderr: " + child.ErrSoFar());
+  }
+  return lines;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;

@@ -82,6 +82,9 @@ class ChildProcess {
 
 // The non-empty lines of `text` (e.g. a tool's stdout).
 std::vector<std::string> Lines(const std::string& text);
+// Waits until `child` has printed `count` lines on stdout, at most
+// `timeout_ms` (then throws std::runtime_error, failing the test); returns the lines printed so far.
+std::vector<std::string> WaitForLines(ChildProcess& child, size_t count, int timeout_ms = 240000);
 // Reads a whole file ("" if missing).
 std::string ReadFile(const std::string& path);
 // Writes a whole file (overwrites).
