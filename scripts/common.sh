@@ -46,8 +46,19 @@ require_cell() {
 # (docs/train.md, "Seeing the clock"), 0 elsewhere.
 observe_time_default() { if [ "$1" = grasp ]; then echo 1; else echo 0; fi; }
 
-# require_switch FLAG VALUE: VALUE must be 0 or 1.
-require_switch() { [[ "$2" =~ ^[01]$ ]] || die_usage "$1: '$2' is not 0 or 1"; }
+# clock_flags CELL VALUE: checks --observe-time VALUE (empty: the cell's
+# default) and sets clock_cell (the rl-collect/rl-eval flags) and clock_train
+# (the rl-train flags) for it: the clock in the observation, and the time
+# limit served as the end of the task.
+clock_flags() {
+  local value="${2:-$(observe_time_default "$1")}"
+  [[ "$value" =~ ^[01]$ ]] || die_usage "--observe-time: '$value' is not 0 or 1"
+  clock_cell=() clock_train=()
+  if [ "$value" = 1 ]; then clock_cell=(--cell.observe-time); clock_train=(--dataset.timeout-terminal); fi
+}
+
+# print_header FILE: the script's leading comment block, for --help (stdout).
+print_header() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"; }
 
 # eval_cell_flags CELL: the rl-eval flags that evaluate on CELL away from
 # training: held-out objects for grasp; for the other cells, episode seeds

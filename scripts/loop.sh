@@ -123,7 +123,7 @@ prog=loop
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
 bin="$(tools_dir "$root")"
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
+usage() { print_header "${BASH_SOURCE[0]}"; }
 
 # config_args FILE: prints the options of a --config file, one word per line
 # ("key: value" -> "--key" and "value"; a bare "offline: true" -> "--offline").
@@ -200,8 +200,7 @@ require_algo --algo "$algo"
 [ -n "$pace" ] || { [ "$algo" = sac ] && pace=1 || pace=0; }
 [[ "$pace" =~ ^[0-9]{1,6}(\.[0-9]+)?$ ]] || die_usage "--pace: '$pace' is not a number >= 0"
 require_cell --env "$env"
-[ -n "$observe_time" ] || observe_time=$(observe_time_default "$env")
-require_switch --observe-time "$observe_time"
+clock_flags "$env" "$observe_time"
 robot=0
 case "$env" in tcp://*|unix://*) robot=1 ;; esac
 [ -n "$bootstrap_policy" ] || { [ "$robot" = 1 ] && bootstrap_policy=random || bootstrap_policy=scripted; }
@@ -222,11 +221,7 @@ read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
 [ "$env" != grasp ] || collect_cell+=(--objects "$objects" --cell.randomize.object-colors)
 # The clock in the observation (--cell.observe-time), and the time limit then
 # a true end of the task (--dataset.timeout-terminal): docs/train.md.
-time_train=()
-if [ "$observe_time" = 1 ]; then
-  cell_args+=(--cell.observe-time)
-  time_train=(--dataset.timeout-terminal)
-fi
+cell_args=("${clock_cell[@]}" "${cell_args[@]}")
 collect_cell+=("${cell_args[@]}")
 eval_cell+=("${cell_args[@]}")
 # The bootstrap heuristic (on a real robot: the one its user provides, as a
@@ -416,7 +411,7 @@ start_trainer() {
   # them); --keep-checkpoints: room for an evaluation that falls behind.
   local train=("$bin/rl-train" "$algo" --data "$dir/data" --out "$dir/train" --steps "$target"
                --batch-size "$batch_size" --seed "$seed" --checkpoint-every "$round_steps"
-               --keep-checkpoints 4 "${resume[@]}" "${time_train[@]}" "${train_args[@]}")
+               --keep-checkpoints 4 "${resume[@]}" "${clock_train[@]}" "${train_args[@]}")
   if [ "$offline" = 1 ]; then
     say "round $((round + 1)): training to step $target offline (one trainer for the run, no collector)"
     "${train[@]}" >/dev/null 2>>"$log" &

@@ -71,7 +71,7 @@ while [ $# -gt 0 ]; do
     --train-arg) train_args+=("$2"); shift 2 ;;
     --cell-arg) cell_args+=("$2"); shift 2 ;;
     --observe-time) observe_time="$2"; shift 2 ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) print_header "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
 done
@@ -83,14 +83,8 @@ require_int --seed "$seed"
 require_algo --algo "$algo"
 require_cell --env "$env"
 read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
-[ -n "$observe_time" ] || observe_time=$(observe_time_default "$env")
-require_switch --observe-time "$observe_time"
-time_train=()
-if [ "$observe_time" = 1 ]; then
-  cell_args+=(--cell.observe-time)
-  time_train=(--dataset.timeout-terminal)
-fi
-eval_cell+=("${cell_args[@]}")
+clock_flags "$env" "$observe_time"
+eval_cell+=("${clock_cell[@]}" "${cell_args[@]}")
 [ "$keep" -ge 1 ] || die_usage "--keep must be at least 1"
 [ -d "$dir/data" ] || die_usage "$dir/data: no dataset directory (run scripts/loop.sh or rl-collect first)"
 [ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
@@ -151,7 +145,7 @@ train() {
   say "run $run: training to step $steps ${resume[*]}"
   local status=0
   "$bin/rl-train" "$algo" --data "$dir/data" --out "$out" --steps "$steps" --seed "$seed" \
-    "${resume[@]}" "${time_train[@]}" "${train_args[@]}" >/dev/null 2>>"$log" &
+    "${resume[@]}" "${clock_train[@]}" "${train_args[@]}" >/dev/null 2>>"$log" &
   child=$!
   wait "$child" || status=$?
   child=0

@@ -1,11 +1,14 @@
 #include "rollout/policy_factory.h"
 
+#include <algorithm>
+
 #include "common/config.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "env/time_left_env.h"
 #include "nn/checkpoint.h"
+#include "nn/input_spec.h"
 #include "policy/checkpoint_policy.h"
 #include "policy/random_policy.h"
 #include "policy/scripted_policy.h"
@@ -20,19 +23,16 @@ void AdoptCheckpointObservations(EnvConfig* env, const std::vector<std::string>&
   if (env->observe_time) return;
   for (const std::string& policy : policies) {
     if (policy.empty() || !IsCheckpointPolicy(policy) || !IsRegularFile(policy)) continue;
-    nlohmann::json keys;
+    InputSpec spec;
     try {
-      keys = ReadCheckpointMetadata(policy).at("input_spec").at("proprio_keys");
+      spec = InputSpec::FromJson(ReadCheckpointMetadata(policy).at("input_spec"), policy);
     } catch (const std::exception&) {
       continue;  // MakePolicy reports what is wrong with it
     }
-    if (!keys.is_array()) continue;
-    for (const auto& key : keys) {
-      if (key.is_string() && key.get<std::string>() == kTimeLeftKey) {
-        env->observe_time = true;
-        LogInfo(policy + " reads the observation time_left: the cell shows it (--cell.observe-time)");
-        return;
-      }
+    if (std::find(spec.proprio_keys.begin(), spec.proprio_keys.end(), kTimeLeftKey) != spec.proprio_keys.end()) {
+      env->observe_time = true;
+      LogInfo(policy + " reads the observation time_left: the cell shows it (--cell.observe-time)");
+      return;
     }
   }
 }
