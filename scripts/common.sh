@@ -46,6 +46,39 @@ require_cell() {
 # (docs/train.md, "Seeing the clock"), 0 elsewhere.
 observe_time_default() { if [ "$1" = grasp ]; then echo 1; else echo 0; fi; }
 
+# has_train_arg KEY ARG...: whether one of the ARGs sets rl-train's --KEY
+# (as --KEY=VALUE, or --KEY followed by its value).
+has_train_arg() {
+  local key="$1" arg
+  shift
+  for arg in "$@"; do case "$arg" in "--$key"|"--$key="*) return 0 ;; esac; done
+  return 1
+}
+
+# learner_flags ALGO CELL ONLINE TRAIN_ARG...: sets learner_train, the rl-train
+# flags that loop.sh and nightly.sh add by default for ALGO on CELL (ONLINE: 1
+# when a live collector shares the machine), leaving out those the user's
+# TRAIN_ARGs set. SAC on grasp: initial temperature 0.1 (measured, docs/train.md
+# "Seeing the clock"), and one trainer thread beside a live collector, so that
+# the paced collector keeps a core.
+learner_flags() {
+  local algo="$1" cell="$2" online="$3"
+  shift 3
+  learner_train=()
+  [ "$algo" = sac ] && [ "$cell" = grasp ] || return 0
+  has_train_arg sac.initial-alpha "$@" || learner_train+=(--sac.initial-alpha=0.1)
+  [ "$online" = 0 ] || has_train_arg threads "$@" || learner_train+=(--threads=1)
+  return 0
+}
+
+# checkpoint_algo CKPT: the rl-train verb of the learner that wrote CKPT (from
+# rl-train inspect's table: "algorithm qtopt, step ..." -> q), or nothing if
+# CKPT cannot be read.
+checkpoint_algo() {
+  "$bin/rl-train" inspect "$1" 2>&1 >/dev/null |
+    awk '$1 == "algorithm" { sub(/,$/, "", $2); print ($2 == "qtopt" ? "q" : $2); exit }' || true
+}
+
 # clock_flags CELL VALUE: checks --observe-time VALUE (empty: the cell's
 # default) and sets clock_cell (the rl-collect/rl-eval flags) and clock_train
 # (the rl-train flags) for it: the clock in the observation, and the time

@@ -8,8 +8,10 @@
 #
 # Options: --env CELL (grasp | push | door | pendulum | a robot URL, default
 # grasp; grasp collects on --objects train and evaluates on held-out
-# objects, the other cells on unseen episode seeds), --algo q|sac (the
-# rl-train verb, default q), --bootstrap-policy P (the heuristic that acts in
+# objects, the other cells on unseen episode seeds), --algo sac|q (the
+# rl-train verb, default sac: on grasp it learns faster than q, docs/train.md;
+# on grasp sac also gets --sac.initial-alpha=0.1 and --threads=1 unless a
+# --train-arg sets them), --bootstrap-policy P (the heuristic that acts in
 # the bootstrap and until the first checkpoint: scripted, the simulated cell's
 # own and the default there; random, the default on a robot, which has no
 # scripted policy; or a checkpoint file, e.g. a policy trained in simulation;
@@ -112,7 +114,7 @@ batch_size=64
 collector_nice=5
 eval_nice=10
 online_window=20000
-algo=q
+algo=  # the learner of DIR/train/latest.ckpt when resuming, else sac
 env=grasp
 pace=
 train_args=()
@@ -196,9 +198,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ "$minutes" =~ ^[0-9]{1,9}(\.[0-9]+)?$ ]] || die_usage "--minutes: '$minutes' is not a number"
-require_algo --algo "$algo"
-[ -n "$pace" ] || { [ "$algo" = sac ] && pace=1 || pace=0; }
-[[ "$pace" =~ ^[0-9]{1,6}(\.[0-9]+)?$ ]] || die_usage "--pace: '$pace' is not a number >= 0"
+[ -z "$algo" ] || require_algo --algo "$algo"
+[ -z "$pace" ] || [[ "$pace" =~ ^[0-9]{1,6}(\.[0-9]+)?$ ]] || die_usage "--pace: '$pace' is not a number >= 0"
 require_cell --env "$env"
 clock_flags "$env" "$observe_time"
 robot=0
@@ -251,6 +252,11 @@ require_int --online-window "$online_window"
 
 # Build (a no-op when up to date) unless pointed at prebuilt tools.
 [ -n "${PERPETUA_BIN:-}" ] || [ ! -f "$root/scripts/setup.sh" ] || "$root/scripts/setup.sh"
+# The learner: --algo, else the one a resumed loop's trainer ran, else sac.
+[ -n "$algo" ] || [ ! -f "$dir/train/latest.ckpt" ] || algo="$(checkpoint_algo "$dir/train/latest.ckpt")"
+[ -n "$algo" ] || algo=sac
+[ -n "$pace" ] || { [ "$algo" = sac ] && pace=1 || pace=0; }
+learner_flags "$algo" "$env" "$((1 - offline))" "${train_args[@]}"
 mkdir -p "$dir"/{data,train,eval,logs}
 log="$dir/logs/loop.log"
 say() { echo "loop: $*" | tee -a "$log" >&2; }
@@ -411,7 +417,7 @@ start_trainer() {
   # them); --keep-checkpoints: room for an evaluation that falls behind.
   local train=("$bin/rl-train" "$algo" --data "$dir/data" --out "$dir/train" --steps "$target"
                --batch-size "$batch_size" --seed "$seed" --checkpoint-every "$round_steps"
-               --keep-checkpoints 4 "${resume[@]}" "${clock_train[@]}" "${train_args[@]}")
+               --keep-checkpoints 4 "${resume[@]}" "${clock_train[@]}" "${learner_train[@]}" "${train_args[@]}")
   if [ "$offline" = 1 ]; then
     say "round $((round + 1)): training to step $target offline (one trainer for the run, no collector)"
     "${train[@]}" >/dev/null 2>>"$log" &

@@ -3,14 +3,15 @@
 # promote only a policy that passes the gate.
 #
 #   scripts/nightly.sh [--dir runs/loop] [--steps 20000] [--eval-episodes 200]
-#                      [--min-success 0] [--keep 7] [--seed 1] [--algo q|sac]
+#                      [--min-success 0] [--keep 7] [--seed 1] [--algo sac|q]
 #                      [--env CELL] [--observe-time 0|1] [--cell-arg ARG]...
 #                      [--train-arg ARG]...
 #
 # --algo, --env, --observe-time and --cell-arg as for scripts/loop.sh, and
 # the same values the loop ran with (the learner of DIR/promoted.ckpt, the
-# cell its data comes from and how the cell is shown; default q, grasp, and
-# the clock shown on grasp only).
+# cell its data comes from and how the cell is shown; default: the learner
+# that wrote DIR/promoted.ckpt, else sac; grasp; the clock shown on grasp
+# only; sac on grasp with --sac.initial-alpha=0.1 unless a --train-arg sets it).
 # In DIR (the loop's directory: DIR/data holds the shards, DIR/promoted.ckpt
 # the policy the robots run):
 #   1. lock      DIR/.nightly.lock (flock): a second start while one runs
@@ -49,7 +50,7 @@ eval_episodes=200
 min_success=0
 keep=7
 seed=1
-algo=q
+algo=
 env=grasp
 train_args=()
 cell_args=()
@@ -80,7 +81,7 @@ require_int --eval-episodes "$eval_episodes"
 require_fraction --min-success "$min_success"
 require_int --keep "$keep"
 require_int --seed "$seed"
-require_algo --algo "$algo"
+[ -z "$algo" ] || require_algo --algo "$algo"
 require_cell --env "$env"
 read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
 clock_flags "$env" "$observe_time"
@@ -88,6 +89,10 @@ eval_cell+=("${clock_cell[@]}" "${cell_args[@]}")
 [ "$keep" -ge 1 ] || die_usage "--keep must be at least 1"
 [ -d "$dir/data" ] || die_usage "$dir/data: no dataset directory (run scripts/loop.sh or rl-collect first)"
 [ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
+# The learner: --algo, else the one that wrote the promoted policy, else sac.
+[ -n "$algo" ] || [ ! -f "$dir/promoted.ckpt" ] || algo="$(checkpoint_algo "$dir/promoted.ckpt")"
+[ -n "$algo" ] || algo=sac
+learner_flags "$algo" "$env" 0 "${train_args[@]}"
 
 mkdir -p "$dir/nightly" "$dir/logs"
 exec 9>"$dir/.nightly.lock"
@@ -145,7 +150,7 @@ train() {
   say "run $run: training to step $steps ${resume[*]}"
   local status=0
   "$bin/rl-train" "$algo" --data "$dir/data" --out "$out" --steps "$steps" --seed "$seed" \
-    "${resume[@]}" "${clock_train[@]}" "${train_args[@]}" >/dev/null 2>>"$log" &
+    "${resume[@]}" "${clock_train[@]}" "${learner_train[@]}" "${train_args[@]}" >/dev/null 2>>"$log" &
   child=$!
   wait "$child" || status=$?
   child=0

@@ -36,7 +36,7 @@ void MakeLoopDir(const std::string& dir) {
 std::vector<std::string> Nightly(const std::string& dir, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> command = {
       "env", kBinEnv, "bash", SourcePath("scripts/nightly.sh"), "--dir", dir, "--steps", "30",
-      "--eval-episodes", "2", "--observe-time", "0", "--train-arg", "--min-transitions=32",
+      "--eval-episodes", "2", "--observe-time", "0", "--algo", "q", "--train-arg", "--min-transitions=32",
       "--train-arg", "--batch-size=16", "--train-arg", "--network.encoder-channels=8,16",
       "--train-arg", "--network.head-channels=16", "--train-arg", "--network.hidden=32"};
   command.insert(command.end(), extra.begin(), extra.end());

@@ -39,7 +39,7 @@ std::vector<std::string> LoopCommand(const std::string& dir, int rounds) {
   return {"env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", dir,
           "--rounds", std::to_string(rounds), "--round-steps", "20", "--eval-episodes", "4",
           "--final-episodes", "4", "--bootstrap-scripted", "6", "--bootstrap-random", "2",
-          "--batch-size", "16", "--train-arg", "--min-transitions=32",
+          "--batch-size", "16", "--algo", "q", "--train-arg", "--min-transitions=32",
           "--train-arg", "--network.encoder-channels=8,16",
           "--train-arg", "--network.head-channels=16", "--train-arg", "--network.hidden=32"};
 }
@@ -178,6 +178,26 @@ TEST_CASE("bad loop options are usage errors") {
   CHECK_FALSE(fs::exists(tmp / "run"));  // nothing was started
 }
 
+TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature and one thread, unless told") {
+  // learner_flags in scripts/common.sh, as loop.sh and nightly.sh call it.
+  const auto flags = [](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"bash", "-c",
+                                     "set -u; prog=loop; . \"$1\"; shift; learner_flags \"$@\"; "
+                                     "echo \"${learner_train[*]}\"",
+                                     "flags", SourcePath("scripts/common.sh")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const ProcessResult r = RunProcess(argv);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return r.out;
+  };
+  CHECK(flags({"sac", "grasp", "1"}) == "--sac.initial-alpha=0.1 --threads=1\n");
+  CHECK(flags({"sac", "grasp", "0"}) == "--sac.initial-alpha=0.1\n");  // nightly, an offline loop
+  CHECK(flags({"sac", "grasp", "1", "--threads=2"}) == "--sac.initial-alpha=0.1\n");
+  CHECK(flags({"sac", "grasp", "1", "--sac.initial-alpha", "1", "--threads", "0"}) == "\n");
+  CHECK(flags({"sac", "push", "1"}) == "\n");
+  CHECK(flags({"q", "grasp", "1"}) == "\n");
+}
+
 TEST_CASE("the loop trains SAC on another cell, from a config file, with a paced collector") {
   TempDir tmp;
   const std::string dir = tmp / "run";
@@ -301,6 +321,8 @@ TEST_CASE("two nightly runs at once: the second exits 8 and harms nothing") {
   TempDir tmp;
   const std::string dir = tmp / "run";
   REQUIRE(RunProcess(LoopCommand(dir, 1)).exit_code == 0);
+  // No --algo: nightly trains with the learner of promoted.ckpt (q here; sac
+  // would refuse the --network.* flags).
   const std::vector<std::string> nightly = {
       "env", kBinEnv, "bash", SourcePath("scripts/nightly.sh"), "--dir", dir, "--steps", "60",
       "--eval-episodes", "4", "--keep", "2", "--train-arg", "--min-transitions=32",
