@@ -7,7 +7,7 @@
 //   bench_qtopt_speed --reps 5 --steps 60
 //   bench_qtopt_speed --python ''           # C++ only
 //
-// Update: the inline-target step of rl-train q --workers.count 0 on
+// Update: the inline-target step of rl-train q --target-workers.count 0 on
 // synthetic batches already in tensors (64x64x3 uint8 images, proprio [2],
 // action [6] in [-1,1]): Bellman targets (CEM over next states on target
 // network 1, clipped double Q with target network 2), then QLearner::Update

@@ -112,9 +112,9 @@ Figures Measure(const BenchConfig& b, const std::string& data, int batch, int wo
   c.out = b.scratch + "/bench_train_out_" + std::to_string(getpid()) + "_" + std::to_string(run);
   c.batch_size = batch;
   c.threads = threads;
-  c.workers.count = workers;
-  c.workers.threads = b.worker_threads;
-  c.workers.queue = 4;
+  c.target_workers.count = workers;
+  c.target_workers.threads = b.worker_threads;
+  c.target_workers.queue = 4;
   c.cem.iterations = b.cem_iterations;
   c.cem.samples = b.cem_samples;
   c.checkpoint_every = 1 << 30;
@@ -149,7 +149,7 @@ void MeasureTensorBoard(const BenchConfig& b, const std::string& data) {
   c.data = {data};
   c.out = b.scratch + "/bench_train_tensorboard_" + std::to_string(getpid());
   c.batch_size = b.batches.front();
-  c.workers.count = 0;
+  c.target_workers.count = 0;
   c.cem.iterations = b.cem_iterations;
   c.cem.samples = b.cem_samples;
   c.steps = b.tensorboard_steps;
@@ -168,7 +168,8 @@ void MeasureTensorBoard(const BenchConfig& b, const std::string& data) {
               c.log_every, c.tensorboard.images, c.tensorboard.image_every, c.checkpoint_every);
   std::printf("%-6s %8s %10s %14s %16s %12s\n", "batch", "steps", "wall s", "logging ms", "us per step",
               "share %");
-  std::printf("%-6d %8d %10.2f %14.3f %16.2f %12.4f   (target <= 1%%)\n", c.batch_size, c.steps, wall,
+  std::printf("%-6d %8lld %10.2f %14.3f %16.2f %12.4f   (target <= 1%%)\n", c.batch_size,
+              static_cast<long long>(c.steps), wall,
               logging * 1e3, logging * 1e6 / c.steps, 100 * logging / wall);
   std::fflush(stdout);
   std::system(("rm -rf '" + c.out + "'").c_str());
@@ -183,7 +184,7 @@ double MeasureTool(const BenchConfig& b, const std::string& data, int batch, int
   const int steps = b.warmup + std::max(5, b.steps * 64 / batch);
   const std::string command = env + " '" + tool + "' q --data '" + data + "' --out '" + out + "' --steps " +
                               std::to_string(steps) + " --batch-size " + std::to_string(batch) +
-                              " --workers.count 0 --threads 1 --checkpoint-every 1000000 --log-every " +
+                              " --target-workers.count 0 --threads 1 --checkpoint-every 1000000 --log-every " +
                               std::to_string(std::max(1, steps / 2)) + " --cem.iterations " +
                               std::to_string(b.cem_iterations) + " --cem.samples " + std::to_string(b.cem_samples) +
                               " --seed " + std::to_string(b.seed) + " >/dev/null 2>&1";
@@ -206,7 +207,7 @@ void MeasureActLatency(const BenchConfig& b, const std::string& data) {
   c.data = {data};
   c.out = b.scratch + "/bench_train_policy_" + std::to_string(getpid());
   c.steps = 1;
-  c.workers.count = 0;
+  c.target_workers.count = 0;
   c.cem.iterations = b.cem_iterations;
   c.cem.samples = b.cem_samples;
   c.seed = b.seed;

@@ -6,12 +6,12 @@ Python 3 standard library + numpy. To drive your robot, fill in the hooks of
 As shipped, `Driver` is a fake robot: a point moving in 2-D toward a goal,
 rendered into a 64x64 image, so the server can be tested without hardware.
 
-    robot_server.py --listen tcp://127.0.0.1:5556 [--token T] [--control-hz 10]
+    robot_server.py --listen tcp://127.0.0.1:5556 [--robot.token T] [--control-hz 10]
     rl-collect --env tcp://127.0.0.1:5556 --policy random --episodes 5 --out data
 
 Prints the bound address on stdout once listening (port 0 picks a free one).
 One session at a time (another client gets ERROR busy). Loopback only
-unless --token is given. The server's safety timers (docs/protocol.md, "The
+unless --robot.token is given. The server's safety timers (docs/protocol.md, "The
 server's safety behaviour") run in one select loop that never waits on a
 client: no step for --watchdog-s holds the robot; no valid HELLO within
 --hello-timeout-s, no message for --idle-timeout-s or a frame stalled for
@@ -395,7 +395,7 @@ def listen(address, token):
         except ValueError:  # a host name other than localhost is not trusted as loopback
             loopback = False
         if not token and not loopback:
-            fail(f"--listen {address} is not loopback: give --token")
+            fail(f"--listen {address} is not loopback: give --robot.token")
         try:
             sock = socket.create_server((host, int(port)))
         except OSError as e:  # socket.gaierror included: an unknown host name
@@ -410,7 +410,7 @@ def listen(address, token):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--listen", default="tcp://127.0.0.1:5556", help="tcp://HOST:PORT or unix:///PATH")
-    parser.add_argument("--token", default=os.environ.get("PERPETUA_ROBOT_TOKEN", ""), help="shared secret")
+    parser.add_argument("--robot.token", dest="token", default=os.environ.get("PERPETUA_ROBOT_TOKEN", ""), help="shared secret")
     parser.add_argument("--control-hz", type=float, default=0.0, help="declared control rate")
     parser.add_argument("--interrupt-every", type=int, default=0, help="fake robot: interrupt every Nth episode")
     parser.add_argument("--hello-timeout-s", type=float, default=5.0, help="seconds to send a valid hello")

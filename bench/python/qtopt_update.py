@@ -103,7 +103,7 @@ def maximize_q(net, image, proprio, cem, low, high, generator):
 
 
 class Learner:
-    """lib/qtopt/q_learner.cpp + bellman.cpp ComputeTargets, targets inline (workers.count 0)."""
+    """lib/qtopt/q_learner.cpp + bellman.cpp ComputeTargets, targets inline (target_workers.count 0)."""
 
     def __init__(self, args):
         self.online = QNetwork(size=args.size)

@@ -87,7 +87,7 @@ struct CollectConfig {
     v.Field("policy", policy, "random | scripted | path of a checkpoint rl-train wrote");
     v.Field("episodes", episodes, "episodes to collect (or --forever)");
     v.Field("forever", forever, "collect until SIGINT/SIGTERM");
-    v.Field("out", out, "dataset directory (created if missing; shared with other collectors)");
+    v.Field("out", out, "dataset directory (created if missing; shared with other collectors)", FieldKind::kRequired);
     v.Field("workers", workers, "cells run in parallel, one thread each");
     v.Field("seed", seed, "run seed; episode i is seeded DeriveSeed(seed, 0, i)");
     v.Field("first_episode", first_episode, "index of the first episode (continues a seed sequence)");

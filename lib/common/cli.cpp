@@ -139,6 +139,9 @@ void BindFields(CLI::App* app, Verb& verb) {
       b.option->default_str(current.substr(3, current.size() - 4));  // strip "x: " and "\n"
     }
     if (positional && std::holds_alternative<std::string*>(field.ptr)) b.option->required();
+    if (field.kind == FieldKind::kRequired || (positional && b.option->get_required())) {
+      b.option->option_text(std::string(FieldTypeLabel(field.ptr)) + " REQUIRED");  // no empty default shown
+    }
     b.option->group(HelpGroup(field, verb.fields));
   }
 }

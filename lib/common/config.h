@@ -29,6 +29,9 @@ using FieldPtr = std::variant<std::monostate,  // a group header (no value)
 // How a field appears on the command line.
 enum class FieldKind {
   kFlag,        // --name VALUE (the default)
+  kRequired,    // --name VALUE that the tool cannot run without: --help marks it REQUIRED
+                // instead of showing its empty default (the tool checks it, as a config
+                // file may give it too)
   kPositional,  // a positional argument (std::string or std::vector<std::string> only)
 };
 

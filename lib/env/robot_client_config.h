@@ -10,6 +10,20 @@
 
 namespace perpetua {
 
+// The robot's shared secret, --robot.token in every tool (collect, eval,
+// train, rl-robot serve and ping): secret, never printed or saved.
+inline void VisitRobotToken(ConfigVisitor& v, std::string& token) {
+  v.Field("token", token, "shared secret for the robot; empty = $PERPETUA_ROBOT_TOKEN or none",
+          FieldScope::kSecret);
+}
+
+// The group --robot.* of a tool whose only robot setting is the token
+// (rl-robot serve and ping).
+struct RobotTokenConfig {
+  std::string token;  // "" = $PERPETUA_ROBOT_TOKEN (if set) or none
+  void Visit(ConfigVisitor& v) { VisitRobotToken(v, token); }
+};
+
 struct RobotClientConfig {
   std::string token;             // shared secret; "" = $PERPETUA_ROBOT_TOKEN (if set) or none
   double connect_timeout_s = 5;  // connecting and the hello/welcome handshake
@@ -21,8 +35,7 @@ struct RobotClientConfig {
   int max_message_mb = 64;       // largest frame accepted from the robot
 
   void Visit(ConfigVisitor& v) {
-    v.Field("token", token, "shared secret for the robot; empty = $PERPETUA_ROBOT_TOKEN or none",
-            FieldScope::kSecret);
+    VisitRobotToken(v, token);
     v.Field("connect_timeout_s", connect_timeout_s, "seconds to connect and shake hands",
             FieldScope::kLocal);
     v.Field("reset_timeout_s", reset_timeout_s, "seconds a reset may take",

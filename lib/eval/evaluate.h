@@ -64,7 +64,7 @@ struct EvalConfig {
 
   void Visit(ConfigVisitor& v) {
     VisitEnvFlags(v, env, cell);
-    v.Field("policy", policy, "policy A: random | scripted | checkpoint path");
+    v.Field("policy", policy, "policy A: random | scripted | checkpoint path", FieldKind::kRequired);
     v.Field("compare", compare, "policy B, run on the same episodes for a paired test");
     v.Field("episodes", episodes, "episodes per policy (>= 1)");
     v.Field("seed", seed, "run seed; episode i is seeded DeriveSeed(seed, 0, i)");

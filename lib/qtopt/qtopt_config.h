@@ -122,7 +122,7 @@ struct QTrainConfig : TrainRunConfig {
   BellmanConfig target;
   OptimizerConfig optim;
   AugmentConfig augment;
-  TargetWorkerConfig workers;
+  TargetWorkerConfig target_workers;
 
   void Visit(ConfigVisitor& v) {
     TrainRunConfig::Visit(v);
@@ -131,7 +131,7 @@ struct QTrainConfig : TrainRunConfig {
     v.Group("target", target, "Bellman targets (clipped double Q, two lagged target networks)");
     v.Group("optim", optim, "optimiser");
     v.Group("augment", augment, "image augmentation of training batches");
-    v.Group("workers", workers, "asynchronous Bellman-target workers");
+    v.Group("target_workers", target_workers, "asynchronous Bellman-target workers");
   }
 };
 

@@ -20,7 +20,7 @@ void QtOptLearner::Validate() const {
   config_.target.Validate("target");
   config_.optim.Validate("optim");
   config_.augment.Validate("augment");
-  config_.workers.Validate("workers");
+  config_.target_workers.Validate("target_workers");
 }
 
 void QtOptLearner::Build(const LearnerSetup& setup, LearnerStart start, const CheckpointContents* checkpoint,
@@ -52,7 +52,7 @@ void QtOptLearner::Build(const LearnerSetup& setup, LearnerStart start, const Ch
   BatchSource* batches = setup.batches;
   const int batch_size = setup.batch_size;
   pipeline_ = std::make_unique<TargetPipeline>(
-      config_.workers, config_.cem, config_.target, config_.augment, learner_->target1(), learner_->target2(),
+      config_.target_workers, config_.cem, config_.target, config_.augment, learner_->target1(), learner_->target2(),
       [batches, batch_size](Rng& r, int* online) { return batches->Sample(batch_size, r, online); },
       setup.data_source, setup.seed, static_cast<uint64_t>(learner_->step()));
 }
@@ -62,7 +62,7 @@ UpdateResult QtOptLearner::Update(Rng& rng, at::Generator& generator) {
   const LabeledBatch batch = pipeline_->Next(rng, generator, learner_->target1(), learner_->target2());
   const double wait = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const UpdateStats stats = learner_->Update(batch.image, batch.proprio, batch.action, batch.target, generator);
-  if (config_.workers.count > 0 && learner_->step() % config_.workers.publish_every == 0) {
+  if (config_.target_workers.count > 0 && learner_->step() % config_.target_workers.publish_every == 0) {
     pipeline_->Publish(learner_->target1(), learner_->target2());
   }
   UpdateResult result;
@@ -95,7 +95,7 @@ void QtOptLearner::Save(CheckpointContents* c) {
 
 std::string QtOptLearner::Describe() {
   return std::to_string(CountParameters(learner_->online())) + " parameters, " +
-         std::to_string(config_.workers.count) + " target worker(s)";
+         std::to_string(config_.target_workers.count) + " target worker(s)";
 }
 
 }  // namespace perpetua

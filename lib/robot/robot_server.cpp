@@ -53,7 +53,7 @@ RobotServer::RobotServer(const RobotServerOptions& options, const EnvFactory& ma
   const Address address = ParseAddress(options.listen);
   if (!address.IsLoopback() && options.token.empty()) {
     Fail(ExitCode::kUsage, "--listen " + options.listen +
-                               " is not a loopback address: give --token (or $PERPETUA_ROBOT_TOKEN) so that "
+                               " is not a loopback address: give --robot.token (or $PERPETUA_ROBOT_TOKEN) so that "
                                "only clients knowing it can drive the robot");
   }
   const ServerTimers& t = options.timers;
@@ -304,9 +304,8 @@ void ServeConfig::Visit(ConfigVisitor& v) {
   v.Field("objects", env.objects, "grasp object set: train | heldout | comma-separated ids");
   cell.env = &env;
   v.Group("cell", cell, "cell settings");
-  v.Field("listen", listen, "tcp://HOST:PORT (port 0: any free port) or unix:///PATH; loopback unless --token");
-  v.Field("token", token, "shared secret clients must send; empty = $PERPETUA_ROBOT_TOKEN or none",
-          FieldScope::kSecret);
+  v.Field("listen", listen, "tcp://HOST:PORT (port 0: any free port) or unix:///PATH; loopback unless --robot.token");
+  v.Group("robot", robot, "the robot's shared secret, which clients must send");
   v.Field("max_message_mb", max_message_mb, "largest message accepted from a client, MiB");
   timers.Visit(v);
 }
@@ -321,7 +320,7 @@ ExitCode RunServe(const ServeConfig& config,
   }
   RobotServerOptions options;
   options.listen = config.listen;
-  options.token = config.token;
+  options.token = config.robot.token;
   options.timers = config.timers;
   if (options.token.empty()) {
     const char* from_env = std::getenv("PERPETUA_ROBOT_TOKEN");

@@ -144,7 +144,7 @@ struct ServeConfig {
   EnvConfig env;                                // the cell served: --env, --objects, --cell.*
   CellFlags cell;                               // (the view that binds --cell.*)
   std::string listen = "tcp://127.0.0.1:5555";  // where to listen
-  std::string token;                            // "" = $PERPETUA_ROBOT_TOKEN or none
+  RobotTokenConfig robot;                       // --robot.token; "" = $PERPETUA_ROBOT_TOKEN or none
   int max_message_mb = 64;                      // largest message accepted
   ServerTimers timers;                          // --hello-timeout-s, --watchdog-s, ...
 

@@ -109,7 +109,7 @@ std::set<std::string> OfflineShards(const std::vector<std::string>& dirs) {
 void TrainRunConfig::Visit(ConfigVisitor& v) {
   v.Field("data", data, "offline buffer: dataset directories (every shard in them) or HDF5 files (a shard, robomimic, D4RL, Minari)");
   v.Field("online", online, "'-': paths of finished shards on stdin; DIR: new shards appearing in DIR (online buffer)");
-  v.Field("out", out, "output directory for checkpoints and metrics");
+  v.Field("out", out, "output directory for checkpoints and metrics", FieldKind::kRequired);
   v.Field("resume", resume, "continue exactly from OUT/latest.ckpt");
   v.Field("init", init, "warm-start the networks from this checkpoint (new run, step 0)");
   v.Field("steps", steps, "total gradient steps (a resumed run counts from its checkpoint)");

@@ -41,8 +41,8 @@ struct LabelExportConfig {
   int64_t count = 80;
   std::string image_key;
   void Visit(ConfigVisitor& v) {
-    v.Field("data", data, "dataset folders or files to take successful episodes from");
-    v.Field("out", out, "folder to write the example images into (example-0000.png, ...)");
+    v.Field("data", data, "dataset folders or files to take successful episodes from", FieldKind::kRequired);
+    v.Field("out", out, "folder to write the example images into (example-0000.png, ...)", FieldKind::kRequired);
     v.Field("count", count, "examples to export (the first successful episodes; 0: all)");
     v.Field("image_key", image_key, "image observation to export (default: the data's only image)");
   }
@@ -59,9 +59,9 @@ struct LabelTrainConfig {
   int log_every = 100;
   ViceClassifierConfig classifier;
   void Visit(ConfigVisitor& v) {
-    v.Field("examples", examples, "example images of success: a folder of PNG/JPEG files (or of shards)");
-    v.Field("data", data, "dataset folders whose states are the negatives");
-    v.Field("out", out, "classifier checkpoint to write (atomically)");
+    v.Field("examples", examples, "example images of success: a folder of PNG/JPEG files (or of shards)", FieldKind::kRequired);
+    v.Field("data", data, "dataset folders whose states are the negatives", FieldKind::kRequired);
+    v.Field("out", out, "classifier checkpoint to write (atomically)", FieldKind::kRequired);
     v.Field("steps", steps, "classifier steps");
     v.Field("seed", seed, "seed of the weights, the example split and the batches");
     v.Field("device", device, "cpu, cuda or cuda:N");
@@ -78,7 +78,7 @@ struct LabelScoreConfig {
   bool frames = false;
   std::string device = "cpu";
   void Visit(ConfigVisitor& v) {
-    v.Field("classifier", classifier, "classifier checkpoint (rl-label train, or a run with --reward vice)");
+    v.Field("classifier", classifier, "classifier checkpoint (rl-label train, or a run with --reward vice)", FieldKind::kRequired);
     v.Field("images", images, "image files or folders of them to score", FieldKind::kPositional);
     v.Field("data", data, "dataset folders or files: score every episode's frames instead");
     v.Field("frames", frames, "with --data: one line per frame (\"<episode>\\t<t>\\t<p>\\t<true success>\") instead of per episode");
@@ -88,7 +88,7 @@ struct LabelScoreConfig {
 
 struct LabelPendingConfig {
   std::string queue;
-  void Visit(ConfigVisitor& v) { v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)"); }
+  void Visit(ConfigVisitor& v) { v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)", FieldKind::kRequired); }
 };
 
 struct LabelAnswerConfig {
@@ -97,8 +97,8 @@ struct LabelAnswerConfig {
   std::string label;
   std::string by = "file";
   void Visit(ConfigVisitor& v) {
-    v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)");
-    v.Field("id", id, "the question's id (rl-label pending lists them)");
+    v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)", FieldKind::kRequired);
+    v.Field("id", id, "the question's id (rl-label pending lists them)", FieldKind::kRequired);
     v.Field("label", label, "success, failure or skip");
     v.Field("by", by, "who answers (recorded with the answer)");
   }
@@ -108,7 +108,7 @@ struct LabelAskConfig {
   std::string queue;
   std::string by = "terminal";
   void Visit(ConfigVisitor& v) {
-    v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)");
+    v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)", FieldKind::kRequired);
     v.Field("by", by, "who answers (recorded with each answer)");
   }
 };

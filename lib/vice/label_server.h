@@ -35,7 +35,7 @@ struct LabelServeConfig {
   int port = 8470;
   std::string token;
   void Visit(ConfigVisitor& v) {
-    v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)");
+    v.Field("queue", queue, "the run's question folder (<rl-train --out>/queries)", FieldKind::kRequired);
     v.Field("examples", examples, "folder of the example images of success, shown beside each question");
     v.Field("host", host, "address to listen on (127.0.0.1: this machine only; another needs --token)",
             FieldScope::kLocal);

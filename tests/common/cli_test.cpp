@@ -9,6 +9,7 @@
 
 namespace perpetua {
 namespace {
+using testing::ProcessResult;
 using testing::RunProcess;
 using testing::ToolPath;
 
@@ -22,6 +23,35 @@ TEST_CASE("every tool answers --help and --version") {
     CHECK(version.exit_code == 0);
     CHECK(version.out.find("(Perpetua)") != std::string::npos);
   }
+}
+
+TEST_CASE("--help marks the flags a tool cannot run without instead of showing an empty default") {
+  const auto help = [](std::vector<std::string> argv) {
+    argv.insert(argv.begin(), ToolPath(argv.front()));
+    argv.erase(argv.begin() + 1);
+    argv.push_back("--help");
+    const ProcessResult r = RunProcess(argv);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  const std::string collect = help({"rl-collect"});
+  CHECK(collect.find("--out TEXT REQUIRED") != std::string::npos);
+  CHECK(collect.find("--out TEXT=\"\"") == std::string::npos);
+  CHECK(collect.find("--policy TEXT=random") != std::string::npos);  // has a default: not required
+  CHECK(help({"rl-eval"}).find("--policy TEXT REQUIRED") != std::string::npos);
+  CHECK(help({"rl-train", "sac"}).find("--out TEXT REQUIRED") != std::string::npos);
+  const std::string inspect = help({"rl-train", "inspect"});
+  CHECK(inspect.find("path TEXT REQUIRED") != std::string::npos);
+  CHECK(inspect.find("TEXT=\"\"") == std::string::npos);
+  CHECK(help({"rl-label", "answer"}).find("--id INT REQUIRED") != std::string::npos);
+  // Required in --help, still given by a config file.
+  testing::TempDir tmp;
+  testing::WriteFile(tmp / "c.yaml", "out: " + tmp / "data" + "\npolicy: random\nepisodes: 1\n");
+  const ProcessResult from_file = RunProcess({ToolPath("rl-collect"), "--config", tmp / "c.yaml"});
+  CHECK_MESSAGE(from_file.exit_code == 0, from_file.err);
+  const ProcessResult missing = RunProcess({ToolPath("rl-collect"), "--episodes", "1"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err == "rl-collect: error: --out is required: the dataset directory\n");
 }
 
 struct DemoConfig {

@@ -74,7 +74,7 @@ void RunTool(const std::vector<std::string>& argv, const std::string& out_path =
 // The settings every command shares: a small, fast cell and network.
 const std::vector<std::string> kCell = {"--env", "grasp", "--cell.image-size", "16", "--cell.max-episode-steps", "3"};
 const std::vector<std::string> kTrain = {"--network.encoder-channels", "8,8", "--network.head-channels", "8",
-                                         "--network.hidden", "8", "--workers.count", "0", "--batch-size", "4",
+                                         "--network.hidden", "8", "--target-workers.count", "0", "--batch-size", "4",
                                          "--min-transitions", "1", "--threads", "1", "--seed", "1"};
 
 std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::string>& b) {

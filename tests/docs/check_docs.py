@@ -13,6 +13,10 @@ Usage: check_docs.py REPO_ROOT BIN_DIR
   `--help`.
 - Every YAML block must be accepted by at least one tool's `--config FILE
   --print-config`.
+- Every relative link leads to a file that exists, and its `#anchor` to a
+  heading of that file (GitHub's slugs).
+- Every row of the README's "Measured figures" table links the doc that
+  its figure comes from.
 Prints one line per problem (FILE:LINE: ...) and a summary; exit 1 if any.
 """
 import glob
@@ -109,6 +113,62 @@ def tool_name(word):
     return base if base in TOOLS else None
 
 
+def slug(heading):
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(path):
+    """The anchors of a markdown file's headings (outside fenced blocks)."""
+    found, fenced, seen = set(), False, {}
+    for line in open(path, encoding="utf-8").read().split("\n"):
+        if re.match(r"^\s*```", line):
+            fenced = not fenced
+            continue
+        m = None if fenced else re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if m:
+            base = slug(m.group(1))
+            n = seen.get(base, 0)
+            seen[base] = n + 1
+            found.add(base if n == 0 else f"{base}-{n}")
+    return found
+
+
+def link_problems(path, rel):
+    """Broken relative links of one markdown file (outside fenced blocks)."""
+    problems, fenced = [], False
+    for number, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
+        if re.match(r"^\s*```", line):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        for target in re.findall(r"\]\(([^)\s]+)\)", line):
+            if re.match(r"^[a-z]+:", target):
+                continue  # http:, mailto: ...
+            file_part, _, anchor = target.partition("#")
+            dest = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+            if not os.path.exists(dest):
+                problems.append(f"{rel}:{number}: link to {target}: no such file")
+            elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
+                problems.append(f"{rel}:{number}: link to {target}: no heading with that anchor")
+    return problems
+
+
+def figure_problems(path, rel):
+    """Rows of the README's "Measured figures" table that link no source."""
+    problems, inside = [], False
+    for number, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
+        if line.startswith("## "):
+            inside = line.strip() == "## Measured figures"
+            continue
+        if inside and line.startswith("|") and not re.match(r"^\|\s*(what|-+)\s*\|", line):
+            if "](" not in line:
+                problems.append(f"{rel}:{number}: a measured figure without a link to its source")
+    return problems
+
+
 def main():
     root, bin_dir = sys.argv[1], sys.argv[2]
     files = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
@@ -117,6 +177,9 @@ def main():
     env = dict(os.environ, PERPETUA_BIN=bin_dir)
     for path in files:
         rel = os.path.relpath(path, root)
+        problems += link_problems(path, rel)
+        if rel == "README.md":
+            problems += figure_problems(path, rel)
         for lang, first, text in blocks(path):
             if lang in ("yaml", "yml"):
                 configs += 1

@@ -47,6 +47,15 @@ TEST_CASE("the docs checker finds drift") {
                      "scripts/loop.sh --minutes 5 --hours 1 --train-arg --threads=1\n"
                      "```\n");
   testing::WriteFile(tmp / "docs/a.md", "```yaml\nenv: grasp\nnot_a_key: 3\n```\n");
+  testing::WriteFile(tmp / "docs/b.md",
+                     "# B\n\n## Seeing the clock (stop 26)\n\n"
+                     "[fine](a.md) [fine](#seeing-the-clock-stop-26) [gone](c.md) [no anchor](a.md#figures)\n");
+  {
+    std::string readme = testing::ReadFile(tmp / "README.md");
+    readme += "\n## Measured figures\n\n| what | measured | target | source |\n|---|---|---|---|\n"
+              "| a | 1 | | [docs/b.md](docs/b.md#b) |\n| b | 2 | | `bench_b` |\n\n## After\n\n| x | 3 |\n";
+    testing::WriteFile(tmp / "README.md", readme);
+  }
   const ProcessResult r = Check(tmp.path());
   INFO(r.out, r.err);
   CHECK(r.exit_code == 1);
@@ -56,7 +65,12 @@ TEST_CASE("the docs checker finds drift") {
   CHECK(r.out.find("README.md:7: scripts/loop.sh has no flag --hours") != std::string::npos);
   CHECK(r.out.find("--threads") == std::string::npos);  // rl-train's, passed on by --train-arg
   CHECK(r.out.find("docs/a.md:2: no tool accepts this YAML block") != std::string::npos);
-  CHECK(r.out.find("1 commands with '...' placeholders skipped; 5 problems") != std::string::npos);
+  CHECK(r.out.find("docs/b.md:5: link to c.md: no such file") != std::string::npos);
+  CHECK(r.out.find("docs/b.md:5: link to a.md#figures: no heading with that anchor") != std::string::npos);
+  CHECK(r.out.find("README.md:15: a measured figure without a link to its source") != std::string::npos);
+  CHECK(r.out.find("README.md:14:") == std::string::npos);  // links its doc
+  CHECK(r.out.find("README.md:19:") == std::string::npos);  // not in the figures table
+  CHECK(r.out.find("1 commands with '...' placeholders skipped; 8 problems") != std::string::npos);
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ TEST_CASE("QT-Opt learns to grasp on the grasp cell and beats the random policy"
     const auto train = testing::RunProcess(
         {testing::ToolPath("rl-train"), "q", "--data", tmp / "data", "--out", tmp / "run", "--steps",
          std::to_string(kStepsPerRound * (round + 1)), round == 0 ? "--no-resume" : "--resume", "--batch-size",
-         "32", "--seed", trainer_seed, "--workers.count", "0", "--threads", "1", "--checkpoint-every", "100000",
+         "32", "--seed", trainer_seed, "--target-workers.count", "0", "--threads", "1", "--checkpoint-every", "100000",
          "--cem.samples", "32"});
     INFO(train.err);
     REQUIRE(train.exit_code == 0);

@@ -35,7 +35,7 @@ TEST_CASE("rl-train q trains on shards with target workers and resumes") {
   testing::TempDir tmp;
   testing::WriteToyShards(tmp / "data", 6);
   const auto first = RunProcess(testing::SmallQTrain({"--data", tmp / "data", "--out", tmp / "run", "--steps", "6",
-                                       "--checkpoint-every", "3", "--workers.count", "1"}));
+                                       "--checkpoint-every", "3", "--target-workers.count", "1"}));
   INFO(first.err);
   REQUIRE(first.exit_code == 0);
   CHECK(first.out == tmp / "run/latest.ckpt\n");
@@ -49,7 +49,7 @@ TEST_CASE("rl-train q trains on shards with target workers and resumes") {
   CHECK(testing::ReadFile(tmp / "run/config.yaml").find("batch_size: 8") != std::string::npos);
 
   const auto resumed = RunProcess(testing::SmallQTrain({"--data", tmp / "data", "--out", tmp / "run", "--steps", "10",
-                                         "--resume", "--workers.count", "1"}));
+                                         "--resume", "--target-workers.count", "1"}));
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK(resumed.err.find("resumed from " + tmp / "run/latest.ckpt" + " at step 6") != std::string::npos);

@@ -33,7 +33,7 @@ QTrainConfig SmallConfig(const std::string& out) {
   c.cem.samples = 16;
   c.cem.elites = 4;
   c.target.lag_steps = 3;
-  c.workers.count = 0;
+  c.target_workers.count = 0;
   c.augment.shift = 2;  // resume must restore the generator the shifts draw from
   return c;
 }
@@ -91,8 +91,8 @@ TEST_CASE("resume: N steps then N more equals 2N steps straight") {
 TEST_CASE("target workers train and write checkpoints metrics and a loadable policy") {
   testing::TempDir out;
   QTrainConfig c = SmallConfig(out.path());
-  c.workers.count = 2;
-  c.workers.publish_every = 2;
+  c.target_workers.count = 2;
+  c.target_workers.publish_every = 2;
   c.steps = 12;
   c.checkpoint_every = 5;
   c.keep_checkpoints = 2;
@@ -209,7 +209,7 @@ TEST_CASE("the greedy policy learns the rewarded action of a toy problem") {
   QTrainConfig c = SmallConfig(out.path());
   c.steps = 400;  // 0 steps: 0/20 positive (checked when writing this test)
   c.batch_size = 32;
-  c.workers.count = 1;
+  c.target_workers.count = 1;
   Train(c, testing::ToyFactory(40));
   auto policy = LoadPolicyFromCheckpoint(out / "latest.ckpt", testing::ToySpec());
   int positive = 0;

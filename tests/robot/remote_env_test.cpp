@@ -279,7 +279,7 @@ TEST_CASE("tokens are checked and a second client is told the robot is busy") {
 TEST_CASE("a server refuses a non-loopback address without a token") {
   RobotServerOptions options = Listen("tcp://0.0.0.0:0");
   ExpectError([&] { ServerThread server(options, Toy()); }, ExitCode::kUsage,
-              "--listen tcp://0.0.0.0:0 is not a loopback address: give --token");
+              "--listen tcp://0.0.0.0:0 is not a loopback address: give --robot.token");
   options.token = "t";
   ServerThread server(options, Toy());  // allowed with a token
   CHECK(server.address().rfind("tcp://0.0.0.0:", 0) == 0);

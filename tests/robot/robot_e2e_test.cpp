@@ -252,7 +252,7 @@ TEST_CASE("a robot that stays away stops rl-collect with the robot failure code 
 TEST_CASE("rl-robot refuses unsafe or broken settings with one line and a documented code") {
   const ProcessResult open = RunProcess({ToolPath("rl-robot"), "serve", "--listen", "tcp://0.0.0.0:0"});
   CHECK(open.exit_code == 2);
-  CHECK(open.err == "rl-robot: error: --listen tcp://0.0.0.0:0 is not a loopback address: give --token (or "
+  CHECK(open.err == "rl-robot: error: --listen tcp://0.0.0.0:0 is not a loopback address: give --robot.token (or "
                     "$PERPETUA_ROBOT_TOKEN) so that only clients knowing it can drive the robot\n");
   const ProcessResult bad = RunProcess({ToolPath("rl-robot"), "ping", "tcp://127.0.0.1"});
   CHECK(bad.exit_code == 2);
@@ -276,7 +276,7 @@ TEST_CASE("a robot token never reaches printed or saved configs") {
   CHECK(printed.out.find("token: <redacted>") != std::string::npos);
   for (const char* verb : {"serve", "ping"}) {
     CAPTURE(verb);
-    std::vector<std::string> argv = {ToolPath("rl-robot"), verb, "--token", "hunter2", "--print-config"};
+    std::vector<std::string> argv = {ToolPath("rl-robot"), verb, "--robot.token", "hunter2", "--print-config"};
     if (std::string(verb) == "ping") argv.push_back("tcp://127.0.0.1:1");
     const ProcessResult robot = RunProcess(argv);
     REQUIRE(robot.exit_code == 0);

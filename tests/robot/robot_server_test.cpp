@@ -369,7 +369,7 @@ TEST_CASE("the Python server limits frames before the hello and locks out failed
     MESSAGE("skipped: /usr/bin/python3 lacks numpy");
     return;
   }
-  ChildProcess python(PythonRobot({"--listen", "tcp://127.0.0.1:0", "--token", "s3cret", "--auth-lockout-s", "0.4",
+  ChildProcess python(PythonRobot({"--listen", "tcp://127.0.0.1:0", "--robot.token", "s3cret", "--auth-lockout-s", "0.4",
                                    "--hello-timeout-s", "2"}));
   const std::string address = Started(python);
   ExpectAuthLockout(address);
@@ -400,13 +400,13 @@ TEST_CASE("the Python server refuses unknown reset options and bad listen addres
                         " exists and is not a socket (not removing it)\n");
   CHECK(testing::ReadFile(dir / "notes.txt") == "precious");
   const testing::ProcessResult host =
-      testing::RunProcess(PythonRobot({"--listen", "tcp://no-such-host.invalid:0", "--token", "t"}));
+      testing::RunProcess(PythonRobot({"--listen", "tcp://no-such-host.invalid:0", "--robot.token", "t"}));
   CHECK(host.exit_code == 2);
   CHECK(host.err.rfind("robot_server.py: error: --listen tcp://no-such-host.invalid:0: ", 0) == 0);
   CHECK(CountOf(host.err, "\n") == 1);
   const testing::ProcessResult name = testing::RunProcess(PythonRobot({"--listen", "tcp://robot-pc:0"}));
   CHECK(name.exit_code == 2);
-  CHECK(name.err == "robot_server.py: error: --listen tcp://robot-pc:0 is not loopback: give --token\n");
+  CHECK(name.err == "robot_server.py: error: --listen tcp://robot-pc:0 is not loopback: give --robot.token\n");
 }
 
 // ---- Bad robot data ---------------------------------------------------------------------------

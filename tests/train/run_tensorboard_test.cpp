@@ -41,7 +41,7 @@ std::vector<std::string> TrainQ(const std::string& data, const std::string& out,
                                 const std::vector<std::string>& extra) {
   std::vector<std::string> argv = {ToolPath("rl-train"), "q", "--data", data, "--out", out, "--batch-size", "8",
                                    "--threads", "1", "--network.encoder-channels", "8,8", "--network.hidden", "16",
-                                   "--cem.samples", "16", "--cem.elites", "4", "--workers.count", "0",
+                                   "--cem.samples", "16", "--cem.elites", "4", "--target-workers.count", "0",
                                    "--dataset.memory-budget-mb", "64"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;

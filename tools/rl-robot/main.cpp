@@ -19,12 +19,12 @@ using perpetua::ExitCode;
 
 struct PingConfig {
   std::string address;      // tcp://HOST:PORT or unix:///PATH
-  std::string token;        // "" = $PERPETUA_ROBOT_TOKEN or none
+  perpetua::RobotTokenConfig robot;  // --robot.token; "" = $PERPETUA_ROBOT_TOKEN or none
   int count = 20;           // PING/PONG exchanges
   double timeout_s = 5.0;   // per connection/exchange
   void Visit(perpetua::ConfigVisitor& v) {
     v.Field("address", address, "robot address: tcp://HOST:PORT or unix:///PATH", perpetua::FieldKind::kPositional);
-    v.Field("token", token, "shared secret; empty = $PERPETUA_ROBOT_TOKEN or none", perpetua::FieldScope::kSecret);
+    v.Group("robot", robot, "the robot's shared secret");
     v.Field("count", count, "ping/pong exchanges to time (0..100000)");
     v.Field("timeout_s", timeout_s, "seconds allowed to connect and per exchange");
   }
@@ -33,7 +33,7 @@ struct PingConfig {
 ExitCode RunPing(const PingConfig& config) {
   if (config.count < 0 || config.count > 100000) perpetua::Fail(ExitCode::kUsage, "--count must be in 0..100000");
   if (!(config.timeout_s > 0)) perpetua::Fail(ExitCode::kUsage, "--timeout-s must be > 0");
-  std::string token = config.token;
+  std::string token = config.robot.token;
   if (token.empty() && std::getenv("PERPETUA_ROBOT_TOKEN")) token = std::getenv("PERPETUA_ROBOT_TOKEN");
   const nlohmann::json result = perpetua::robot::PingRobot(config.address, token, config.count, config.timeout_s);
   const std::string text = result.dump(2) + "\n";
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   perpetua::Tool tool("rl-robot", "Serve a simulated cell over the robot protocol, or check a robot.");
   perpetua::robot::ServeConfig serve;
   PingConfig ping;
-  tool.AddVerb("serve", "serve a simulated cell as a robot (loopback unless --token); prints the address",
+  tool.AddVerb("serve", "serve a simulated cell as a robot (loopback unless --robot.token); prints the address",
                serve, [&] { return perpetua::robot::RunServe(serve, perpetua::MakeEnv); });
   tool.AddVerb("ping", "handshake with a robot; print its specs and round trips as JSON", ping,
                [&] { return RunPing(ping); });
