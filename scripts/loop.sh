@@ -3,7 +3,7 @@
 # the rl-* tools with shell pipelines. The README's main command.
 #
 #   scripts/loop.sh [--dir runs/loop] [--minutes 60] [--rounds 0] [--seed 1] [options]
-#   scripts/loop.sh --algo sac --env push
+#   scripts/loop.sh --env push                 (SAC, the default learner, on push)
 #   scripts/loop.sh --config push.yaml --minutes 30   (flags override the file)
 #
 # Options: --env CELL (grasp | push | door | pendulum | a robot URL, default
@@ -39,7 +39,8 @@
 # policy the clock: rl-collect/rl-eval --cell.observe-time, and rl-train
 # --dataset.timeout-terminal; default 1 on grasp, where it was measured to
 # help, 0 elsewhere; docs/train.md; a loop resumes only with the setting it
-# started with), --config FILE (the same options as
+# started with), --goal F (the held-out success the run aims at, drawn on
+# DIR/curve.png as a dashed line; default 0.8, 0 = none), --config FILE (the same options as
 # "key: value" lines, key without the dashes, e.g. "env: push" or
 # "train-arg: --sac.critic-lr=3e-4"; "#" starts a comment).
 #
@@ -114,6 +115,7 @@ batch_size=64
 collector_nice=5
 eval_nice=10
 online_window=20000
+goal=0.8
 algo=  # the learner of DIR/train/latest.ckpt when resuming, else sac
 env=grasp
 pace=
@@ -165,7 +167,7 @@ done
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir|--minutes|--rounds|--seed|--round-steps|--eval-episodes|--final-episodes|--bootstrap-scripted|\
-    --bootstrap-policy|--bootstrap-random|--bootstrap-noise|--scripted-episodes|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg|--cell-arg|--observe-time)
+    --bootstrap-policy|--bootstrap-random|--bootstrap-noise|--scripted-episodes|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg|--cell-arg|--observe-time|--goal)
       [ $# -ge 2 ] || die_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -193,6 +195,7 @@ while [ $# -gt 0 ]; do
     --train-arg) train_args+=("$2"); shift 2 ;;
     --cell-arg) cell_args+=("$2"); shift 2 ;;
     --observe-time) observe_time="$2"; shift 2 ;;
+    --goal) goal="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die_usage "unknown option '$1'" ;;
   esac
@@ -245,6 +248,7 @@ require_fraction --scripted-episodes "$scripted_episodes"
 [ "$robot" = 0 ] || [[ "$scripted_episodes" =~ ^0*\.?0*$ ]] ||
   die_usage "--scripted-episodes: a robot has no scripted policy (only simulated cells do)"
 require_int --batch-size "$batch_size"
+require_fraction --goal "$goal"
 require_int --collector-nice "$collector_nice"
 require_int --eval-nice "$eval_nice"
 require_int --online-window "$online_window"
@@ -379,6 +383,9 @@ curve="$dir/curve.csv"
 
 plot_curve() {
   command -v gnuplot >/dev/null || return 0
+  local goal_plot=""  # the goal as a dashed line (--goal; none for 0)
+  awk -v g="$goal" 'BEGIN { exit !(g > 0) }' &&
+    goal_plot=", $goal with lines dt 2 lw 2 lc rgb \"#c0392b\" title \"goal ($(awk -v g="$goal" 'BEGIN { printf "%g", g * 100 }')%)\""
   gnuplot 2>>"$log" <<EOF || true
 set datafile separator ","
 set terminal png size 1000,420
@@ -389,9 +396,9 @@ set key left top
 set grid
 set xlabel "episodes collected"
 set ylabel "held-out success"
-plot "$curve" every ::1 using 3:5:6:7 with yerrorlines title "promoted/candidate" lw 2
+plot "$curve" every ::1 using 3:5:6:7 with yerrorlines title "each round's checkpoint" lw 2$goal_plot
 set xlabel "wall-clock minutes"
-plot "$curve" every ::1 using 2:5:6:7 with yerrorlines title "" lw 2
+plot "$curve" every ::1 using 2:5:6:7 with yerrorlines title "" lw 2$goal_plot
 unset multiplot
 EOF
   [ -s "$dir/curve.png.tmp" ] && mv -f "$dir/curve.png.tmp" "$dir/curve.png"

@@ -7,6 +7,9 @@
 #   PERPETUA_BUILD_DIR=dir      build somewhere else (default: build)
 #   PERPETUA_JOBS=N             parallel compile jobs (default: cores)
 set -euo pipefail
+case "${1:-}" in  # --help: the comment above, on stdout; nothing is installed, built or run
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+esac
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${PERPETUA_BUILD_DIR:-$root/build}"
 jobs="${PERPETUA_JOBS:-$(nproc)}"

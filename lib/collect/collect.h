@@ -85,7 +85,7 @@ struct CollectConfig {
   void Visit(ConfigVisitor& v) {
     VisitEnvFlags(v, env, cell);
     v.Field("policy", policy, "random | scripted | path of a checkpoint rl-train wrote");
-    v.Field("episodes", episodes, "episodes to collect (or --forever)");
+    v.Field("episodes", episodes, "episodes to collect (or --forever)", FieldKind::kRequired);
     v.Field("forever", forever, "collect until SIGINT/SIGTERM");
     v.Field("out", out, "dataset directory (created if missing; shared with other collectors)", FieldKind::kRequired);
     v.Field("workers", workers, "cells run in parallel, one thread each");

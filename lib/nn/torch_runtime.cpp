@@ -32,7 +32,7 @@ TorchRuntime ConfigureTorchRuntime(const std::string& device, int threads) {
   try {
     const torch::Device parsed(device);
     if (parsed.is_cuda() && !CudaAvailable()) {
-      Fail(ExitCode::kEnvFailure, "device '" + device + "' requested but this LibTorch build has no usable CUDA device");
+      Fail(ExitCode::kUsage, "device '" + device + "' requested but this LibTorch build has no usable CUDA device");
     }
     if (!parsed.is_cpu() && !parsed.is_cuda()) {
       Fail(ExitCode::kUsage, "device '" + device + "' is not supported (use cpu or cuda[:N])");

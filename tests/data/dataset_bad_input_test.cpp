@@ -305,7 +305,10 @@ TEST_CASE("a non-HDF5 file and an empty directory") {
   ExpectInvalid({dir.path()}, dir / "shard-notes.h5", "not an HDF5 file");
   TempDir empty;
   ExpectInvalid({empty.path()}, empty.path(), "no shards");
-  ExpectInvalid({empty / "missing"}, empty / "missing", "no such file or directory");
+  // A path that is not there is a usage error (2), as in rl-train and rl-eval.
+  const auto missing = RunProcess({ToolPath("rl-data"), "inspect", empty / "missing"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err == "rl-data: error: " + empty / "missing" + ": no such file or directory\n");
 }
 
 TEST_CASE("a directory without read permission") {

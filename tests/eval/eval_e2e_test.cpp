@@ -201,6 +201,14 @@ TEST_CASE("a checkpoint policy is evaluated and bad input is refused with its co
   REQUIRE(two.exit_code == 0);
   nlohmann::json two_workers = Report(two);
   CHECK(two_workers["outcomes"] == one_worker["outcomes"]);
+  // --device cuda runs where CUDA is usable; elsewhere it is a usage error (2), never a failing
+  // robot (4). (Debian's LibTorch, as in CI, has no CUDA: the second branch.)
+  const ProcessResult cuda = RunProcess(Eval({"--policy", dir / "q.ckpt", "--episodes", "1", "--device", "cuda"}));
+  CHECK((cuda.exit_code == 0 || cuda.exit_code == 2));
+  if (cuda.exit_code != 0) {
+    CHECK(cuda.err.find("device 'cuda' requested but this LibTorch build has no usable CUDA device") !=
+          std::string::npos);
+  }
 
   config.image_size = 48;
   testing::WriteTestCheckpoint(dir / "other.ckpt", MakeEnv(config)->spec(), "other");

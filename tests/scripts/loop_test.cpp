@@ -159,6 +159,7 @@ TEST_CASE("bad loop options are usage errors") {
        "--env: 'kitchen' is not grasp, push, door, pendulum or a robot tcp://HOST:PORT | unix:///PATH"},
       {{"--pace", "-1"}, "--pace: '-1' is not a number >= 0"},
       {{"--pace", "fast"}, "--pace: 'fast' is not a number >= 0"},
+      {{"--goal", "80"}, "--goal: '80' is not a number in [0, 1]"},
       {{"--rounds"}, "--rounds needs a value"},
       {{"--config", tmp / "missing.yaml"}, "--config: cannot read '" + tmp / "missing.yaml" + "'"},
       {{"--config", tmp / "bad.yaml"}, "--config: " + tmp / "bad.yaml" + ": line 2: expected 'key: value', got 'rounds 3'"},
@@ -196,6 +197,18 @@ TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature an
   CHECK(flags({"sac", "grasp", "1", "--sac.initial-alpha", "1", "--threads", "0"}) == "\n");
   CHECK(flags({"sac", "push", "1"}) == "\n");
   CHECK(flags({"q", "grasp", "1"}) == "\n");
+}
+
+TEST_CASE("setup.sh and test.sh --help print their usage and install, build and run nothing") {
+  TempDir tmp;
+  for (const char* script : {"scripts/setup.sh", "scripts/test.sh"}) {
+    CAPTURE(script);
+    const ProcessResult r = RunProcess({"env", "PERPETUA_BUILD_DIR=" + tmp / "build", "bash", SourcePath(script), "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK((r.out.find("Usage") != std::string::npos || r.out.find("scripts/setup.sh") != std::string::npos));
+    CHECK(r.err.empty());
+    CHECK_FALSE(fs::exists(tmp / "build"));  // nothing configured or built
+  }
 }
 
 TEST_CASE("the loop trains SAC on another cell, from a config file, with a paced collector") {

@@ -1,4 +1,7 @@
 // rl-data: inspect, validate and recover trajectory datasets.
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 
@@ -40,6 +43,12 @@ struct QuarantineConfig {
 ExitCode RunInspect(const InspectConfig& config) {
   if (config.paths.empty()) {
     perpetua::Fail(ExitCode::kUsage, "inspect needs at least one dataset directory or file");
+  }
+  for (const std::string& path : config.paths) {  // a path that is not there: usage (2), as in every tool
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
+      perpetua::Fail(ExitCode::kUsage, path + ": no such file or directory");
+    }
   }
   const perpetua::DatasetReport report = perpetua::InspectDatasets(config.paths, !config.quick);
   std::cerr << report.ToTable();
