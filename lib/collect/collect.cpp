@@ -31,10 +31,12 @@ namespace {
 // Stream of DeriveSeed used to pick the episodes that get a video.
 constexpr uint64_t kVideoStream = 2;
 
-void Validate(const CollectConfig& c) {
-  if (c.out.empty()) Fail(ExitCode::kUsage, "--out is required: the dataset directory");
+}  // namespace
+
+void ValidateCollectConfig(const CollectConfig& c, bool inputs) {
+  if (inputs && c.out.empty()) Fail(ExitCode::kUsage, "--out is required: the dataset directory");
   if (c.forever && c.episodes != 0) Fail(ExitCode::kUsage, "--episodes and --forever exclude each other");
-  if (!c.forever && c.episodes <= 0) {
+  if (!c.forever && (c.episodes < 0 || (inputs && c.episodes == 0))) {
     Fail(ExitCode::kUsage, "--episodes must be at least 1 (or use --forever), got " +
                                std::to_string(c.episodes));
   }
@@ -68,6 +70,8 @@ void Validate(const CollectConfig& c) {
   if (c.threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0");
   c.pace.Validate();
 }
+
+namespace {
 
 // Prints finished shard paths on stdout, one per line, flushed. A closed
 // stdout is reported once and collection goes on (the shards are on disk).
@@ -122,7 +126,7 @@ void WarnOfRepeatedEpisodes(const CollectConfig& config) {
 }  // namespace
 
 ExitCode RunCollect(const CollectConfig& given, const std::string& tool_config_yaml) {
-  Validate(given);
+  ValidateCollectConfig(given, /*inputs=*/true);
   CollectConfig config = given;
   AdoptCheckpointObservations(&config.env, {config.policy});
   // The cell's specs, from a probe in this thread (workers build their own).

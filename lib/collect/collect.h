@@ -107,4 +107,8 @@ struct CollectConfig {
 // after a signal; throws Error for the failures listed above.
 ExitCode RunCollect(const CollectConfig& config, const std::string& tool_config_yaml);
 
+// Throws Error(kUsage) naming the first bad setting. With `inputs` false
+// (--print-config) a missing --out or --episodes is not an error.
+void ValidateCollectConfig(const CollectConfig& config, bool inputs);
+
 }  // namespace perpetua

@@ -37,6 +37,7 @@ struct Verb {
   std::string description;
   std::vector<FieldInfo> fields;
   Tool::RunFn run;
+  Tool::CheckFn check;  // empty: no value checks before --print-config
   bool planned = false;
   CLI::App* app = nullptr;
   std::deque<Binding> bindings;
@@ -66,12 +67,13 @@ Tool::~Tool() = default;
 const std::string& Tool::effective_config() const { return impl_->effective_config; }
 
 void Tool::AddVerbFields(const std::string& verb, const std::string& description,
-                         std::vector<FieldInfo> fields, RunFn run) {
+                         std::vector<FieldInfo> fields, RunFn run, CheckFn check) {
   Verb& v = impl_->verbs.emplace_back();
   v.name = verb;
   v.description = description;
   v.fields = std::move(fields);
   v.run = std::move(run);
+  v.check = std::move(check);
 }
 
 void Tool::AddPlannedVerb(const std::string& verb, const std::string& description) {
@@ -298,6 +300,7 @@ int Tool::Main(int argc, char** argv) {
     ApplyFlags(*chosen);
     impl_->effective_config = DumpYaml(chosen->fields);
     if (chosen->print_config) {
+      if (chosen->check) chosen->check();  // print only what the tool would run with
       std::fputs(impl_->effective_config.c_str(), stdout);
       return 0;
     }

@@ -28,19 +28,24 @@ class Tool {
  public:
   // The verb's work. Called once the effective config is known.
   using RunFn = std::function<ExitCode()>;
+  // Checks the settings' values (Error(kUsage) on a bad one) without needing the
+  // inputs a run needs (--out, --data, --policy): --print-config calls it, so
+  // that it prints only a config the tool would run with.
+  using CheckFn = std::function<void()>;
 
   Tool(std::string name, std::string summary);
   ~Tool();
 
   // Adds verb `verb` whose settings are `config` (must outlive Main()).
   template <class T>
-  void AddVerb(const std::string& verb, const std::string& description, T& config, RunFn run) {
-    AddVerbFields(verb, description, ListFields(config), std::move(run));
+  void AddVerb(const std::string& verb, const std::string& description, T& config, RunFn run,
+               CheckFn check = {}) {
+    AddVerbFields(verb, description, ListFields(config), std::move(run), std::move(check));
   }
   // Binds `config` at the top level for a tool without verbs.
   template <class T>
-  void SetMain(T& config, RunFn run) {
-    AddVerbFields("", "", ListFields(config), std::move(run));
+  void SetMain(T& config, RunFn run, CheckFn check = {}) {
+    AddVerbFields("", "", ListFields(config), std::move(run), std::move(check));
   }
   // Lists a verb that a later release adds; invoking it is a usage error that says so.
   void AddPlannedVerb(const std::string& verb, const std::string& description);
@@ -53,7 +58,7 @@ class Tool {
 
  private:
   void AddVerbFields(const std::string& verb, const std::string& description,
-                     std::vector<FieldInfo> fields, RunFn run);
+                     std::vector<FieldInfo> fields, RunFn run, CheckFn check);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -26,8 +26,10 @@
 namespace perpetua {
 namespace {
 
-void Validate(const EvalConfig& c) {
-  if (c.policy.empty()) Fail(ExitCode::kUsage, "--policy is required: random, scripted or a checkpoint file");
+}  // namespace
+
+void ValidateEvalConfig(const EvalConfig& c, bool inputs) {
+  if (inputs && c.policy.empty()) Fail(ExitCode::kUsage, "--policy is required: random, scripted or a checkpoint file");
   if (c.episodes < 1) {
     Fail(ExitCode::kUsage, "--episodes must be at least 1, got " + std::to_string(c.episodes));
   }
@@ -52,6 +54,8 @@ void Validate(const EvalConfig& c) {
   }
 }
 
+namespace {
+
 // What the page says of a policy: its argument and, for a checkpoint, the
 // run that wrote it (algorithm, id, step, seed).
 nlohmann::json PolicyProvenance(const std::string& policy) {
@@ -62,6 +66,18 @@ nlohmann::json PolicyProvenance(const std::string& policy) {
     if (metadata.contains(key)) entry[key] = metadata[key];
   }
   return entry;
+}
+
+// How the table names a policy: a checkpoint by its path, learner and step
+// ("runs/loop/promoted.ckpt (sac, step 94500)"), the others by their id.
+std::string PolicyLabel(const std::string& policy) {
+  if (!IsCheckpointPolicy(policy)) return "";
+  const nlohmann::json p = PolicyProvenance(policy);
+  std::string label = policy;
+  if (p.contains("algorithm") && p["algorithm"].is_string() && p.contains("step") && p["step"].is_number_integer()) {
+    label += " (" + p["algorithm"].get<std::string>() + ", step " + std::to_string(p["step"].get<int64_t>()) + ")";
+  }
+  return label;
 }
 
 std::string UtcNow() {
@@ -148,7 +164,7 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
 }  // namespace
 
 ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
-  Validate(flags);
+  ValidateEvalConfig(flags, /*inputs=*/true);
   EvalConfig config = flags;
   AdoptCheckpointObservations(&config.env, {config.policy, config.compare});
   // A run page: its folder first (and the curve, read now), videos beside it unless --video says elsewhere.
@@ -212,14 +228,16 @@ ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
   report["objects"] = config.env.objects;
   report["episodes"] = config.episodes;
   report["seed"] = config.seed;
-  const EvalSummary summary_a = Summarize(a);
+  EvalSummary summary_a = Summarize(a);
+  summary_a.label = PolicyLabel(config.policy);
   report["a"] = ToJson(summary_a);
   report["a"]["policy"] = config.policy;
   std::string table = FormatSummary(summary_a);
   nlohmann::json outcomes = {{"a", nlohmann::json::array()}};
   for (const auto& o : a) outcomes["a"].push_back(ToJson(o));
   if (comparing) {
-    const EvalSummary summary_b = Summarize(b);
+    EvalSummary summary_b = Summarize(b);
+    summary_b.label = PolicyLabel(config.compare);
     report["b"] = ToJson(summary_b);
     report["b"]["policy"] = config.compare;
     const PairedComparison comparison = ComparePaired(a, b, config.seed, config.bootstrap_resamples);

@@ -95,4 +95,8 @@ struct EvalConfig {
 // the effective config, recorded in the report.
 ExitCode RunEval(const EvalConfig& config, const std::string& tool_config_yaml);
 
+// Throws Error(kUsage) naming the first bad setting. With `inputs` false
+// (--print-config) a missing --policy is not an error.
+void ValidateEvalConfig(const EvalConfig& config, bool inputs);
+
 }  // namespace perpetua

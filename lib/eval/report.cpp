@@ -198,7 +198,7 @@ std::string FormatSummary(const EvalSummary& s) {
   // the per-family table is the readable one.
   constexpr size_t kMaxObjectRows = 30;
   std::ostringstream out;
-  out << "policy " << s.policy_id << ": success " << s.overall.successes << "/" << s.overall.episodes
+  out << "policy " << (s.label.empty() ? s.policy_id : s.label) << ": success " << s.overall.successes << "/" << s.overall.episodes
       << " = " << RateCells(s.overall) << " (95% Wilson)\n";
   if (s.interrupted > 0) {
     out << s.interrupted << " interrupted episode(s) (robot e-stop or a person) not counted\n";

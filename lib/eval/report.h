@@ -43,6 +43,7 @@ RateSummary SummarizeRate(int64_t successes, int64_t episodes);
 
 struct EvalSummary {
   std::string policy_id;
+  std::string label;                 // how the table names the policy (a checkpoint: path, learner, step); "" = policy_id
   RateSummary overall;               // over the episodes not interrupted
   int64_t interrupted = 0;           // episodes a robot interruption ended, kept out of every rate
   std::vector<uint64_t> unstable_seeds;  // seeds of the episodes a physics blow-up ended (counted as failures)

@@ -14,4 +14,9 @@ ExitCode RunTrainQ(const QTrainConfig& config, const std::string& effective_conf
   return RunTraining(trainer);
 }
 
+void CheckTrainQ(const QTrainConfig& config) {
+  config.Validate(/*inputs=*/false);
+  QtOptLearner(config).Validate();
+}
+
 }  // namespace perpetua

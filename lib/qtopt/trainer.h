@@ -25,4 +25,8 @@ class QTrainer : public TrainingRun {
 ExitCode RunTrainQ(const QTrainConfig& config, const std::string& effective_config_yaml,
                    const ReplayDataFactory& data_factory);
 
+// The value checks of a run and of its learner, without the inputs a run needs
+// (--print-config): Error(kUsage) naming the first bad setting.
+void CheckTrainQ(const QTrainConfig& config);
+
 }  // namespace perpetua

@@ -14,4 +14,9 @@ ExitCode RunTrainSac(const SacTrainConfig& config, const std::string& effective_
   return RunTraining(run);
 }
 
+void CheckTrainSac(const SacTrainConfig& config) {
+  config.Validate(/*inputs=*/false);
+  SacLearner(config).Validate();
+}
+
 }  // namespace perpetua

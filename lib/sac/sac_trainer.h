@@ -14,4 +14,8 @@ namespace perpetua {
 ExitCode RunTrainSac(const SacTrainConfig& config, const std::string& effective_config_yaml,
                      const ReplayDataFactory& data_factory);
 
+// The value checks of a run and of its learner, without the inputs a run needs
+// (--print-config): Error(kUsage) naming the first bad setting.
+void CheckTrainSac(const SacTrainConfig& config);
+
 }  // namespace perpetua

@@ -131,10 +131,10 @@ void TrainRunConfig::Visit(ConfigVisitor& v) {
   v.Group("tensorboard", tensorboard, "TensorBoard event files in OUT/tensorboard/ (docs/tensorboard.md)");
 }
 
-void TrainRunConfig::Validate() const {
-  if (out.empty()) Fail(ExitCode::kUsage, "--out is required (the output directory)");
-  if (data.empty() && online.empty()) Fail(ExitCode::kUsage, "give --data DIR... and/or --online -|DIR");
-  if (!online.empty()) OnlineSource::Validate(online);
+void TrainRunConfig::Validate(bool inputs) const {
+  if (inputs && out.empty()) Fail(ExitCode::kUsage, "--out is required (the output directory)");
+  if (inputs && data.empty() && online.empty()) Fail(ExitCode::kUsage, "give --data DIR... and/or --online -|DIR");
+  if (inputs && !online.empty()) OnlineSource::Validate(online);  // the directory must exist
   if (resume && !init.empty()) Fail(ExitCode::kUsage, "--resume and --init exclude each other");
   if (steps < 0) Fail(ExitCode::kUsage, "--steps must be >= 0");
   if (batch_size < 1) Fail(ExitCode::kUsage, "--batch-size must be >= 1");

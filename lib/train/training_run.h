@@ -75,8 +75,9 @@ struct TrainRunConfig {
 
   // The fields above, then the groups "dataset" and "tensorboard".
   void Visit(ConfigVisitor& v);
-  // Throws Error(kUsage) naming the flag.
-  void Validate() const;
+  // Throws Error(kUsage) naming the flag. With `inputs` false (--print-config)
+  // a missing --out, --data or --online is not an error.
+  void Validate(bool inputs = true) const;
 };
 
 class TrainingRun {

@@ -25,6 +25,47 @@ TEST_CASE("every tool answers --help and --version") {
   }
 }
 
+TEST_CASE("--print-config prints only a config the tool would run with") {
+  // Without the inputs a run needs (a config template), every tool prints.
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{"rl-collect"}, {"rl-eval"}, {"rl-train", "q"}, {"rl-train", "sac"}}) {
+    std::vector<std::string> command = {ToolPath(argv[0])};
+    command.insert(command.end(), argv.begin() + 1, argv.end());
+    command.push_back("--print-config");
+    const ProcessResult r = RunProcess(command);
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("seed: 0") != std::string::npos);
+  }
+  // A bad value is refused with the line the run would give, and nothing is printed.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"rl-eval", "--episodes", "0"}, "rl-eval: error: --episodes must be at least 1, got 0\n"},
+      {{"rl-collect", "--workers", "0"}, "rl-collect: error: --workers must be in 1..256, got 0\n"},
+      {{"rl-collect", "--episodes", "-3"}, "rl-collect: error: --episodes must be at least 1 (or use --forever), got -3\n"},
+      {{"rl-train", "q", "--batch-size", "0"}, "rl-train: error: --batch-size must be >= 1\n"},
+  };
+  for (const auto& [argv, message] : bad) {
+    std::vector<std::string> command = {ToolPath(argv[0])};
+    command.insert(command.end(), argv.begin() + 1, argv.end());
+    command.push_back("--print-config");
+    const ProcessResult r = RunProcess(command);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == message);
+    CHECK(r.out.empty());
+  }
+  // The learner's own settings too.
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{"rl-train", "q", "--cem.samples", "0"}, {"rl-train", "sac", "--sac.initial-alpha", "0"}}) {
+    std::vector<std::string> command = {ToolPath(argv[0])};
+    command.insert(command.end(), argv.begin() + 1, argv.end());
+    command.push_back("--print-config");
+    const ProcessResult r = RunProcess(command);
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("rl-train: error: --" + argv[2].substr(2)) == 0);
+  }
+}
+
 TEST_CASE("--help marks the flags a tool cannot run without instead of showing an empty default") {
   const auto help = [](std::vector<std::string> argv) {
     argv.insert(argv.begin(), ToolPath(argv.front()));

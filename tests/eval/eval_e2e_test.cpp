@@ -196,6 +196,8 @@ TEST_CASE("a checkpoint policy is evaluated and bad input is refused with its co
   CHECK(ok.exit_code == 0);
   nlohmann::json one_worker = Report(ok);
   CHECK(one_worker["a"]["policy_id"] == "checkpoint:q-test");
+  // The table names a checkpoint by its path (and learner and step), not only by its id.
+  CHECK(ok.err.find("policy " + dir / "q.ckpt") != std::string::npos);
   // CEM sampling is seeded per episode: more workers, same outcomes.
   const ProcessResult two = RunProcess(Eval({"--policy", dir / "q.ckpt", "--episodes", "2", "--workers", "2"}));
   REQUIRE(two.exit_code == 0);

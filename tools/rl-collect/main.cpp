@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   perpetua::Tool tool("rl-collect", "Run a policy on a simulated or real robot; write HDF5 "
                                     "trajectory shards and print each finished shard's path.");
   perpetua::CollectConfig config;
-  tool.SetMain(config, [&] { return perpetua::RunCollect(config, tool.effective_config()); });
+  tool.SetMain(config, [&] { return perpetua::RunCollect(config, tool.effective_config()); },
+               [&] { perpetua::ValidateCollectConfig(config, /*inputs=*/false); });
   return tool.Main(argc, argv);
 }

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   perpetua::Tool tool("rl-eval", "Evaluate a policy on held-out objects: success rate with "
                                  "its 95% interval, per-object table, paired comparison.");
   perpetua::EvalConfig config;
-  tool.SetMain(config, [&] { return perpetua::RunEval(config, tool.effective_config()); });
+  tool.SetMain(config, [&] { return perpetua::RunEval(config, tool.effective_config()); },
+               [&] { perpetua::ValidateEvalConfig(config, /*inputs=*/false); });
   return tool.Main(argc, argv);
 }

@@ -41,13 +41,13 @@ int main(int argc, char** argv) {
     return perpetua::RunTrainQ(q, tool.effective_config(), [&](const std::vector<std::string>& dirs) {
       return perpetua::OpenDatasetReplay(dirs, q.dataset);
     });
-  });
+  }, [&] { perpetua::CheckTrainQ(q); });
   perpetua::SacTrainConfig sac;
   tool.AddVerb("sac", "soft actor-critic (maximum entropy): tanh-Gaussian actor, twin critics", sac, [&] {
     return perpetua::RunTrainSac(sac, tool.effective_config(), [&](const std::vector<std::string>& dirs) {
       return perpetua::OpenDatasetReplay(dirs, sac.dataset);
     });
-  });
+  }, [&] { perpetua::CheckTrainSac(sac); });
   InspectConfig inspect;
   tool.AddVerb("inspect",
                "what a checkpoint holds: algorithm, step, seed, reward, observations and actions, data, blobs "
