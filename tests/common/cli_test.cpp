@@ -25,14 +25,18 @@ TEST_CASE("every tool answers --help and --version") {
   }
 }
 
+// Runs TOOL [VERB] ARGS... with `last` appended (the tool by its name).
+ProcessResult RunTool(std::vector<std::string> argv, const std::string& last) {
+  argv.front() = ToolPath(argv.front());
+  argv.push_back(last);
+  return RunProcess(argv);
+}
+
 TEST_CASE("--print-config prints only a config the tool would run with") {
   // Without the inputs a run needs (a config template), every tool prints.
   for (const std::vector<std::string>& argv :
        {std::vector<std::string>{"rl-collect"}, {"rl-eval"}, {"rl-train", "q"}, {"rl-train", "sac"}}) {
-    std::vector<std::string> command = {ToolPath(argv[0])};
-    command.insert(command.end(), argv.begin() + 1, argv.end());
-    command.push_back("--print-config");
-    const ProcessResult r = RunProcess(command);
+    const ProcessResult r = RunTool(argv, "--print-config");
     CAPTURE(r.err);
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("seed: 0") != std::string::npos);
@@ -45,10 +49,7 @@ TEST_CASE("--print-config prints only a config the tool would run with") {
       {{"rl-train", "q", "--batch-size", "0"}, "rl-train: error: --batch-size must be >= 1\n"},
   };
   for (const auto& [argv, message] : bad) {
-    std::vector<std::string> command = {ToolPath(argv[0])};
-    command.insert(command.end(), argv.begin() + 1, argv.end());
-    command.push_back("--print-config");
-    const ProcessResult r = RunProcess(command);
+    const ProcessResult r = RunTool(argv, "--print-config");
     CHECK(r.exit_code == 2);
     CHECK(r.err == message);
     CHECK(r.out.empty());
@@ -56,10 +57,7 @@ TEST_CASE("--print-config prints only a config the tool would run with") {
   // The learner's own settings too.
   for (const std::vector<std::string>& argv :
        {std::vector<std::string>{"rl-train", "q", "--cem.samples", "0"}, {"rl-train", "sac", "--sac.initial-alpha", "0"}}) {
-    std::vector<std::string> command = {ToolPath(argv[0])};
-    command.insert(command.end(), argv.begin() + 1, argv.end());
-    command.push_back("--print-config");
-    const ProcessResult r = RunProcess(command);
+    const ProcessResult r = RunTool(argv, "--print-config");
     CAPTURE(r.err);
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("rl-train: error: --" + argv[2].substr(2)) == 0);
@@ -67,11 +65,8 @@ TEST_CASE("--print-config prints only a config the tool would run with") {
 }
 
 TEST_CASE("--help marks the flags a tool cannot run without instead of showing an empty default") {
-  const auto help = [](std::vector<std::string> argv) {
-    argv.insert(argv.begin(), ToolPath(argv.front()));
-    argv.erase(argv.begin() + 1);
-    argv.push_back("--help");
-    const ProcessResult r = RunProcess(argv);
+  const auto help = [](const std::vector<std::string>& argv) {
+    const ProcessResult r = RunTool(argv, "--help");
     REQUIRE(r.exit_code == 0);
     return r.out;
   };
