@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "perpetua/version.h"
+#include "robot/robot_token.h"
 
 namespace perpetua::robot {
 namespace {
@@ -72,11 +73,7 @@ RemoteEnv::RemoteEnv(const EnvConfig& config) : config_(config), address_(ParseA
     Fail(ExitCode::kUsage, "--robot.max-message-mb must be in 1..1024, got " + std::to_string(r.max_message_mb));
   }
   limits_.max_frame_bytes = uint32_t(r.max_message_mb) << 20;
-  token_ = r.token;
-  if (token_.empty()) {
-    const char* from_env = std::getenv("PERPETUA_ROBOT_TOKEN");
-    if (from_env) token_ = from_env;
-  }
+  token_ = ResolveRobotToken(r.token);
   Connect();
   if (r.watchdog_s > 0) watchdog_ = std::thread([this] { WatchdogLoop(); });
 }

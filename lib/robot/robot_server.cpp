@@ -13,6 +13,7 @@
 #include "common/signals.h"
 #include "perpetua/version.h"
 #include "robot/protocol.h"
+#include "robot/robot_token.h"
 
 namespace perpetua::robot {
 namespace {
@@ -320,12 +321,8 @@ ExitCode RunServe(const ServeConfig& config,
   }
   RobotServerOptions options;
   options.listen = config.listen;
-  options.token = config.robot.token;
+  options.token = ResolveRobotToken(config.robot.token);
   options.timers = config.timers;
-  if (options.token.empty()) {
-    const char* from_env = std::getenv("PERPETUA_ROBOT_TOKEN");
-    if (from_env) options.token = from_env;
-  }
   options.limits.max_frame_bytes = uint32_t(config.max_message_mb) << 20;
   RobotServer server(options, [&] { return make_env(config.env); });
   const std::string address = server.address().ToString();

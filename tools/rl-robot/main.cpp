@@ -12,6 +12,7 @@
 #include "env_factory/make_env.h"
 #include "robot/remote_env.h"
 #include "robot/robot_server.h"
+#include "robot/robot_token.h"
 
 namespace {
 
@@ -33,9 +34,8 @@ struct PingConfig {
 ExitCode RunPing(const PingConfig& config) {
   if (config.count < 0 || config.count > 100000) perpetua::Fail(ExitCode::kUsage, "--count must be in 0..100000");
   if (!(config.timeout_s > 0)) perpetua::Fail(ExitCode::kUsage, "--timeout-s must be > 0");
-  std::string token = config.robot.token;
-  if (token.empty() && std::getenv("PERPETUA_ROBOT_TOKEN")) token = std::getenv("PERPETUA_ROBOT_TOKEN");
-  const nlohmann::json result = perpetua::robot::PingRobot(config.address, token, config.count, config.timeout_s);
+  const nlohmann::json result = perpetua::robot::PingRobot(
+      config.address, perpetua::robot::ResolveRobotToken(config.robot.token), config.count, config.timeout_s);
   const std::string text = result.dump(2) + "\n";
   if (std::fputs(text.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
     perpetua::Fail(ExitCode::kIoError, "cannot write to stdout");
