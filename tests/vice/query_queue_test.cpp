@@ -112,20 +112,30 @@ TEST_CASE("the question folder survives SIGKILL at any moment: each line whole o
   Rng rng(5);
   int kills = 0;
   for (int trial = 0; trial < 12; ++trial) {
+    // The child says when its first question is written, so the kill lands among writes even on a loaded
+    // machine where a fresh process may not run at all for the first milliseconds.
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
+      ::close(ready[0]);
       try {
         QueryQueue queue(dir, false);
         for (int i = 0;; ++i) {
           const int64_t id = queue.Ask(Image(static_cast<uint8_t>(i)), 0.5, i);
+          if (i == 0 && ::write(ready[1], "x", 1) != 1) ::_exit(1);
           queue.Answer(id, i % 3 == 0 ? "success" : i % 3 == 1 ? "failure" : "skip", "child");
         }
       } catch (...) {
       }
       ::_exit(1);
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng.UniformInt(30000)));
+    ::close(ready[1]);
+    char byte = 0;
+    REQUIRE(::read(ready[0], &byte, 1) == 1);
+    ::close(ready[0]);
+    std::this_thread::sleep_for(std::chrono::microseconds(rng.UniformInt(30000)));
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);
