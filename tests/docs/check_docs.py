@@ -5,7 +5,7 @@ against the tools, so that the docs cannot drift from them.
 Usage: check_docs.py REPO_ROOT BIN_DIR
 
 - Every tool command in a shell block (rl-collect, rl-train, rl-eval,
-  rl-label, rl-data, rl-robot, after `$ `, pipes, `&&`, `;`, env assignments
+  rl-label, rl-goals, rl-data, rl-robot, after `$ `, pipes, `&&`, `;`, env assignments
   and `nice`/`nohup` prefixes) is run as `BIN_DIR/TOOL ARGS --print-config`:
   the tool's own parser must accept its verb, flags and values (exit 0).
   Commands with a `...` placeholder are skipped (counted).
@@ -27,10 +27,10 @@ import subprocess
 import sys
 import tempfile
 
-TOOLS = ("rl-collect", "rl-train", "rl-eval", "rl-label", "rl-data", "rl-robot")
+TOOLS = ("rl-collect", "rl-train", "rl-eval", "rl-label", "rl-goals", "rl-data", "rl-robot")
 SHELL_LANGS = ("", "sh", "bash", "shell", "console")
 # Tool + verb pairs a YAML block may belong to.
-CONFIG_TARGETS = (["rl-collect"], ["rl-eval"], ["rl-train", "q"], ["rl-train", "sac"], ["rl-robot", "serve"])
+CONFIG_TARGETS = (["rl-collect"], ["rl-eval"], ["rl-train", "q"], ["rl-train", "sac"], ["rl-goals", "fit"], ["rl-robot", "serve"])
 
 
 def blocks(path):

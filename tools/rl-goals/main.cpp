@@ -1,10 +1,29 @@
 // rl-goals: goals the robot invents for itself (Skew-Fit).
 #include "common/cli.h"
+#include "replay/dataset_replay.h"
+#include "vae/goal_sampler.h"
+#include "vae/vae_trainer.h"
 
 int main(int argc, char** argv) {
   perpetua::Tool tool("rl-goals", "Fit a density-skewed VAE over what the robot has seen and "
                                   "sample goals to practise (Skew-Fit).");
-  tool.AddPlannedVerb("fit-vae", "fit the skewed VAE on dataset images");
-  tool.AddPlannedVerb("sample", "sample goal images into goals.h5");
+  perpetua::VaeTrainConfig fit;
+  tool.AddVerb("fit",
+               "train a beta-VAE on the data's images, drawn with weights p(x)^alpha (Skew-Fit; alpha 0: RIG); "
+               "writes VAE checkpoints and reconstructions.png into --out",
+               fit, [&] {
+                 return perpetua::RunFitVae(fit, tool.effective_config(), [&](const std::vector<std::string>& dirs) {
+                   return perpetua::OpenDatasetReplay(dirs, fit.dataset);
+                 });
+               }, [&] { perpetua::CheckFitVae(fit); });
+  perpetua::SampleGoalsConfig sample;
+  tool.AddVerb("sample",
+               "draw goals from a fitted VAE (its prior, or real images skewed by p(x)^alpha) into a goal file "
+               "(HDF5: images and latents); prints its path",
+               sample, [&] {
+                 return perpetua::RunSampleGoals(sample, [&](const std::vector<std::string>& dirs) {
+                   return perpetua::OpenDatasetReplay(dirs, sample.dataset);
+                 });
+               }, [&] { sample.Validate(/*inputs=*/false); });
   return tool.Main(argc, argv);
 }

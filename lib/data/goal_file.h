@@ -1,0 +1,42 @@
+// Goal files: the goals rl-goals sample writes for goal-conditioned
+// collection and evaluation to read. One HDF5 file:
+//   /goals                 group; attributes:
+//       perpetua_goals     format version (1)
+//       meta               JSON: how the goals were made (source "prior" or
+//                          "data", the VAE checkpoint's path and id, the
+//                          image key, seed, alpha, ...)
+//   /goals/images          [N,H,W,C] uint8: the goal images
+//   /goals/latents         [N,L] float32: each goal in the VAE's latent space
+// Written atomically (a temporary file in the same directory, fsync, rename):
+// a reader sees the old file or the new one. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/array.h"
+
+namespace perpetua {
+
+inline constexpr int kGoalFileFormat = 1;
+
+struct GoalSet {
+  Array images;         // [N,H,W,C] uint8
+  Array latents;        // [N,L] float32
+  nlohmann::json meta;  // an object
+  int64_t size() const { return images.shape.empty() ? 0 : images.shape[0]; }
+};
+
+// Writes `goals` to `path` atomically. Error(kUsage) for shapes that do not
+// fit the layout above (no goal, other ranks or dtypes, N differing between
+// images and latents), Error(kIoError) when the file cannot be written.
+void WriteGoalFile(const std::string& path, const GoalSet& goals);
+
+// Reads a goal file. Error(kBadData) "<path>: ..." for a file that is not a
+// goal file (not HDF5, no /goals, another format), shapes as above broken,
+// non-finite latents, or a truncated or corrupt file.
+GoalSet ReadGoalFile(const std::string& path);
+
+}  // namespace perpetua

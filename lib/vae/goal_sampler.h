@@ -1,0 +1,59 @@
+// rl-goals sample: goals drawn from a fitted VAE into a goal file
+// (data/goal_file.h) that goal-conditioned collection and evaluation read.
+//
+//   --from prior   z ~ N(0, I) (the VAE's generative model: Skew-Fit's goal
+//                  distribution when the VAE was fitted with alpha < 0); the
+//                  goal image is the decoded z, resized to the data's image
+//                  size; the goal latent is z.
+//   --from data    images of --data drawn with weights p(x)^--alpha over a
+//                  pool of --pool images drawn uniformly (vae/skew.h); the
+//                  goal image is the real image, its latent the posterior mean.
+// Every draw comes from --seed: the same seed and inputs give the same file.
+// The file's meta records the source, the VAE (path, id, step), the image
+// key and size, the seed, and for --from data alpha, pool and the data.
+// Torch-free header.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "data/dataset_sampler.h"
+#include "replay/replay_mix.h"
+
+namespace perpetua {
+
+struct SampleGoalsConfig {
+  std::string vae;
+  std::string out;
+  int64_t count = 100;
+  std::string from = "prior";
+  std::vector<std::string> data;
+  double alpha = -1.0;
+  int pool = 2048;
+  uint64_t seed = 0;
+  std::string device = "cpu";
+  DatasetSamplerConfig dataset;
+  void Visit(ConfigVisitor& v) {
+    v.Field("vae", vae, "the VAE checkpoint (rl-goals fit's latest.ckpt)", FieldKind::kRequired);
+    v.Field("out", out, "the goal file to write (HDF5, atomically replaced)", FieldKind::kRequired);
+    v.Field("count", count, "goals to draw");
+    v.Field("from", from, "prior: decode z ~ N(0, I); data: real images of --data, skewed by p(x)^alpha");
+    v.Field("data", data, "with --from data: dataset directories to draw images from");
+    v.Field("alpha", alpha, "with --from data: weights p(x)^alpha over the pool, in [-1, 0] (0: uniform)");
+    v.Field("pool", pool, "with --from data: images drawn uniformly whose densities weight the goals");
+    v.Field("seed", seed, "seed of every draw");
+    v.Field("device", device, "where the VAE runs: cpu or cuda[:N]");
+    v.Group("dataset", dataset, "reading --data");
+  }
+  // Error(kUsage) naming the flag. With `inputs` false (--print-config) a
+  // missing --vae, --out or --data is not an error.
+  void Validate(bool inputs = true) const;
+};
+
+// Draws the goals and writes the file; prints its path on stdout.
+ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory& data_factory);
+
+}  // namespace perpetua

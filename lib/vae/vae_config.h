@@ -1,0 +1,89 @@
+// The settings of rl-goals' VAE: a convolutional beta-VAE over the images the
+// robot has seen (RIG, Nair, Pong et al. 2018), trained on images drawn with
+// weights proportional to p(x)^alpha (Skew-Fit, Pong, Dalal et al. 2020;
+// alpha = 0 is RIG). Defaults are rlkit's Skew-Fit door values (DESIGN.md:
+// 48x48 images, convs 16,32,64 with kernels 5,3,3 and strides 3,2,2, latent
+// 16, beta 20, 10 latent samples per density estimate). Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "train/training_run.h"
+
+namespace perpetua {
+
+inline constexpr const char* kVaeAlgorithm = "vae";  // a VAE checkpoint's "algorithm"
+inline constexpr int kVaeFormat = 1;                 // metadata "vae_format"
+
+// The VAE's layers and the images it reads (saved in every VAE checkpoint).
+struct VaeNetworkConfig {
+  int image_size = 48;                   // images are resized to image_size x image_size before encoding
+  std::vector<int> channels = {16, 32, 64};
+  std::vector<int> kernels = {5, 3, 3};
+  std::vector<int> strides = {3, 2, 2};
+  int latent_dim = 16;
+  void Visit(ConfigVisitor& v) {
+    v.Field("image_size", image_size, "side of the square images the VAE reads and writes (data images are resized)");
+    v.Field("channels", channels, "channels of each encoder conv (the decoder mirrors them)");
+    v.Field("kernels", kernels, "kernel size of each encoder conv");
+    v.Field("strides", strides, "stride of each encoder conv");
+    v.Field("latent_dim", latent_dim, "size of the latent space");
+  }
+  nlohmann::json ToJson() const;
+  // Throws Error(kBadData) "<source>: ..." on missing or invalid fields.
+  static VaeNetworkConfig FromJson(const nlohmann::json& json, const std::string& source);
+  // Throws Error(kUsage) naming the flag under `flag_prefix` ("vae.network").
+  void Validate(const std::string& flag_prefix) const;
+  // Side of each encoder conv's output, first to last (the decoder's inputs in reverse).
+  std::vector<int> FeatureSides() const;
+};
+
+// The VAE's training (rl-goals fit).
+struct VaeConfig {
+  VaeNetworkConfig network;
+  std::string image_key = "image";  // the observation the VAE reads (uint8 [H,W,C])
+  double beta = 20.0;               // weight of the KL term (beta-VAE)
+  double lr = 1e-3;                 // Adam step size
+  // Skew-Fit: training images are drawn with weights proportional to p(x)^alpha, p the VAE's
+  // importance-sampled density estimate; alpha = 0 is RIG (uniform), alpha in [-1, 0) skews toward
+  // rarely seen images. The weights are computed over a pool of images drawn uniformly from the data
+  // and recomputed every skew_refresh updates (rlkit recomputes them once per epoch over its buffer).
+  double alpha = -1.0;
+  int skew_pool = 2048;             // images in the pool the skewed batches are drawn from
+  int skew_refresh = 200;           // updates between recomputations of the pool and its densities
+  int64_t skew_warmup = 500;        // updates of uniform sampling before skewing starts
+  int density_samples = 10;         // latent samples per image of the density estimate
+  void Visit(ConfigVisitor& v) {
+    v.Group("network", network, "VAE layers");
+    v.Field("image_key", image_key, "the image observation the VAE reads");
+    v.Field("beta", beta, "weight of the KL term (beta-VAE)");
+    v.Field("lr", lr, "Adam learning rate");
+    v.Field("alpha", alpha,
+            "Skew-Fit exponent: training images drawn with weights p(x)^alpha; 0 = RIG (uniform), -1 = the "
+            "strongest skew toward rare images; must be in [-1, 0]");
+    v.Field("skew_pool", skew_pool, "images drawn uniformly from the data whose densities weight the skewed batches");
+    v.Field("skew_refresh", skew_refresh, "updates between redraws of the pool and its density estimates");
+    v.Field("skew_warmup", skew_warmup, "updates with uniform sampling before skewing starts");
+    v.Field("density_samples", density_samples, "latent samples per image in the importance-sampled density");
+  }
+  // Throws Error(kUsage) naming the flag under `flag_prefix` ("vae").
+  void Validate(const std::string& flag_prefix) const;
+};
+
+// rl-goals fit: the one training run's flags (--data, --online, --out, --steps, --batch-size, ...)
+// and the VAE's under "vae" (--vae.alpha, --vae.network.latent-dim, ...).
+struct VaeTrainConfig : TrainRunConfig {
+  VaeConfig vae;
+  VaeTrainConfig() { batch_size = 128; }  // rlkit's VAE batch
+  void Visit(ConfigVisitor& v) {
+    TrainRunConfig::Visit(v);
+    v.Group("vae", vae, "the VAE and its skewed sampling");
+  }
+};
+
+}  // namespace perpetua

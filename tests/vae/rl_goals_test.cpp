@@ -1,0 +1,182 @@
+// rl-goals fit end to end: real door episodes from rl-collect, the real
+// rl-goals binary on the one training run, its checkpoint and reconstructions,
+// the skew's metrics, bit-exact resume with the skew pool, and bad input.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "data/goal_file.h"
+#include "nn/checkpoint.h"
+#include "support/test_support.h"
+
+namespace perpetua {
+namespace {
+using testing::RunProcess;
+using testing::ToolPath;
+
+void CollectDoor(const std::string& dir, int episodes) {
+  const auto r = RunProcess({ToolPath("rl-collect"), "--env", "door", "--cell.image-size", "32",
+                             "--cell.max-episode-steps", "15", "--policy", "random", "--episodes",
+                             std::to_string(episodes), "--seed", "1", "--threads", "1", "--out", dir});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+// Small, fast VAE flags: skewing starts at update 10, a pool of 64 redrawn every 8 updates.
+std::vector<std::string> Fit(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {ToolPath("rl-goals"), "fit", "--batch-size", "16", "--threads", "1",
+                                   "--log-every", "2", "--vae.network.image-size", "24",
+                                   "--vae.network.channels", "8,16", "--vae.network.kernels", "3,3",
+                                   "--vae.network.strides", "2,2", "--vae.network.latent-dim", "4",
+                                   "--vae.skew-warmup", "10", "--vae.skew-refresh", "8", "--vae.skew-pool", "64",
+                                   "--vae.density-samples", "4", "--dataset.memory-budget-mb", "64"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+std::vector<nlohmann::json> Rows(const std::string& out) {
+  std::vector<nlohmann::json> rows;
+  for (const std::string& line : testing::Lines(testing::ReadFile(out + "/metrics.jsonl"))) {
+    if (line.empty()) continue;
+    const nlohmann::json row = nlohmann::json::parse(line);
+    nlohmann::json kept;
+    for (const char* key : {"step", "loss", "log_likelihood", "kl", "skew_ess", "pool_log_density"}) kept[key] = row.at(key);
+    rows.push_back(kept);
+  }
+  return rows;
+}
+
+TEST_CASE("rl-goals fit trains a skewed VAE on door images: checkpoint, reconstructions, skew figures") {
+  testing::TempDir tmp;
+  CollectDoor(tmp / "data", 3);
+  const auto fit = RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "vae", "--steps", "30"}));
+  INFO(fit.err);
+  REQUIRE(fit.exit_code == 0);
+  const CheckpointContents ckpt = ReadCheckpoint(tmp / "vae/latest.ckpt");
+  CHECK(ckpt.metadata["algorithm"] == "vae");
+  CHECK(ckpt.metadata["step"] == 30);
+  CHECK(ckpt.metadata["vae"]["data_height"] == 32);
+  CHECK(ckpt.metadata["vae"]["channels"] == 3);
+  CHECK(ckpt.metadata["vae"]["network"]["latent_dim"] == 4);
+  CHECK(ckpt.metadata["vae_pool"]["index"] == 2);  // pools 0, 1, 2 drawn at updates 10, 18, 26
+  CHECK(ckpt.blobs.count("vae.pool_log_density") == 1);
+  CHECK(ckpt.metadata["config_yaml"].get<std::string>().find("alpha: -1") != std::string::npos);
+  // Two rows of 8 tiles of 24 pixels, enlarged twice: 96 x 384.
+  const std::string png = testing::ReadFile(tmp / "vae/reconstructions.png");
+  REQUIRE(png.size() > 24);
+  CHECK(png.substr(1, 3) == "PNG");
+  const auto be32 = [&](size_t at) {
+    return (static_cast<uint8_t>(png[at]) << 24) | (static_cast<uint8_t>(png[at + 1]) << 16) |
+           (static_cast<uint8_t>(png[at + 2]) << 8) | static_cast<uint8_t>(png[at + 3]);
+  };
+  CHECK(be32(16) == 384);
+  CHECK(be32(20) == 96);
+  const std::vector<nlohmann::json> rows = Rows(tmp / "vae");
+  REQUIRE(rows.size() == 15);
+  CHECK(rows.front()["skew_ess"] == 1.0);  // uniform before the warm-up ends
+  CHECK(rows.back()["skew_ess"].get<double>() < 1.0);
+  CHECK(rows.back()["skew_ess"].get<double>() > 0.0);
+  CHECK(rows.back()["pool_log_density"].get<double>() < 0.0);
+  CHECK(rows.back()["loss"].get<double>() < rows.front()["loss"].get<double>());
+  // RIG: alpha 0 never skews.
+  const auto rig = RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "rig", "--steps", "20", "--vae.alpha", "0"}));
+  INFO(rig.err);
+  REQUIRE(rig.exit_code == 0);
+  for (const auto& row : Rows(tmp / "rig")) CHECK(row["skew_ess"] == 1.0);
+  CHECK(ReadCheckpoint(tmp / "rig/latest.ckpt").metadata.count("vae_pool") == 0);
+}
+
+TEST_CASE("rl-goals fit --resume continues bit-exact, skew pool included") {
+  testing::TempDir tmp;
+  CollectDoor(tmp / "data", 2);
+  REQUIRE(RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "whole", "--steps", "34"})).exit_code == 0);
+  // Stopped at update 22, inside pool 1 (updates 18-25): the resumed run trains from the saved densities.
+  REQUIRE(RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "split", "--steps", "22"})).exit_code == 0);
+  const auto resumed = RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "split", "--steps", "34", "--resume"}));
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(Rows(tmp / "split") == Rows(tmp / "whole"));
+  const CheckpointContents whole = ReadCheckpoint(tmp / "whole/latest.ckpt");
+  const CheckpointContents split = ReadCheckpoint(tmp / "split/latest.ckpt");
+  // (LibTorch's serialised Adam names its state by tensor addresses, so its bytes differ from process to
+  // process; the equal rows of updates 23-34 show the optimiser state came back.)
+  for (const std::string blob : {"vae.net", "vae.pool_log_density"}) {
+    INFO(blob);
+    CHECK(whole.blobs.at(blob) == split.blobs.at(blob));
+  }
+}
+
+TEST_CASE("rl-goals fit: bad flags, data without the image, a VAE of another image size") {
+  testing::TempDir tmp;
+  CollectDoor(tmp / "data", 1);
+  const auto alpha = RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "a", "--vae.alpha", "0.5"}));
+  CHECK(alpha.exit_code == 2);
+  CHECK(alpha.err.find("--vae.alpha must be in [-1, 0]") != std::string::npos);
+  const auto print = RunProcess(Fit({"--vae.alpha", "0.5", "--print-config"}));
+  CHECK(print.exit_code == 2);
+  const auto key = RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "k", "--vae.image-key", "proprio"}));
+  CHECK(key.exit_code == 3);
+  CHECK(key.err.find("no uint8 [H,W,C] image observation 'proprio' for the VAE (--vae.image-key)") !=
+        std::string::npos);
+  REQUIRE(RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "run", "--steps", "4"})).exit_code == 0);
+  std::vector<std::string> resize = Fit({"--data", tmp / "data", "--out", tmp / "run", "--steps", "6", "--resume"});
+  *(std::find(resize.begin(), resize.end(), "--vae.network.image-size") + 1) = "32";
+  const auto resized = RunProcess(resize);
+  INFO(resized.err);
+  CHECK(resized.exit_code == 3);
+  CHECK(resized.err.find("the VAE's layers are") != std::string::npos);
+  const auto none = RunProcess(Fit({"--out", tmp / "n", "--steps", "4"}));
+  CHECK(none.exit_code == 2);
+}
+
+TEST_CASE("rl-goals sample: goals from the prior and from the data, the same seed the same file, bad input") {
+  testing::TempDir tmp;
+  CollectDoor(tmp / "data", 2);
+  REQUIRE(RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "vae", "--steps", "12"})).exit_code == 0);
+  const std::string vae = tmp / "vae/latest.ckpt";
+  const auto prior = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--count", "6", "--seed", "3", "--out",
+                                 tmp / "prior.h5"});
+  INFO(prior.err);
+  REQUIRE(prior.exit_code == 0);
+  CHECK(prior.out == tmp / "prior.h5\n");
+  const GoalSet from_prior = ReadGoalFile(tmp / "prior.h5");
+  CHECK(from_prior.images.shape == std::vector<int64_t>{6, 32, 32, 3});  // the data's size, not the VAE's 24
+  CHECK(from_prior.latents.shape == std::vector<int64_t>{6, 4});
+  CHECK(from_prior.meta["source"] == "prior");
+  CHECK(from_prior.meta["vae"] == vae);
+  CHECK(from_prior.meta["vae_step"] == 12);
+  CHECK(from_prior.meta["image_key"] == "image");
+  const auto again = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--count", "6", "--seed", "3", "--out",
+                                 tmp / "again.h5"});
+  REQUIRE(again.exit_code == 0);
+  const GoalSet repeated = ReadGoalFile(tmp / "again.h5");
+  CHECK(repeated.images.u8 == from_prior.images.u8);
+  CHECK(repeated.latents.f32 == from_prior.latents.f32);
+
+  const auto data = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
+                                tmp / "data", "--pool", "50", "--count", "5", "--out", tmp / "data.h5"});
+  INFO(data.err);
+  REQUIRE(data.exit_code == 0);
+  const GoalSet from_data = ReadGoalFile(tmp / "data.h5");
+  CHECK(from_data.images.shape == std::vector<int64_t>{5, 32, 32, 3});
+  CHECK(from_data.latents.shape == std::vector<int64_t>{5, 4});
+  CHECK(from_data.meta["alpha"] == -1.0);
+  CHECK(from_data.meta["pool"] == 50);
+  CHECK(from_data.meta["pool_effective_size"].get<double>() >= 1.0);
+
+  const auto no_data = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--out", tmp / "x.h5"});
+  CHECK(no_data.exit_code == 2);
+  CHECK(no_data.err.find("--from data needs --data DIR") != std::string::npos);
+  const auto alpha = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--alpha", "1", "--out", tmp / "x.h5"});
+  CHECK(alpha.exit_code == 2);
+  testing::WriteFile(tmp / "junk.ckpt", "not a checkpoint");
+  const auto junk = RunProcess({ToolPath("rl-goals"), "sample", "--vae", tmp / "junk.ckpt", "--out", tmp / "x.h5"});
+  CHECK(junk.exit_code == 3);
+  CHECK(junk.err.find(tmp / "junk.ckpt") != std::string::npos);
+  CHECK(testing::ListFiles(tmp.path(), ".h5") == std::vector<std::string>{"again.h5", "data.h5", "prior.h5"});
+}
+
+}  // namespace
+}  // namespace perpetua
