@@ -9,7 +9,12 @@
 //
 // Observations hold only what the learner may see (images, proprioception).
 // Ground truth (success, object ids, poses, door angle, ...) goes in `info`,
-// for evaluation and scripted policies only.
+// for evaluation and scripted policies only. info "true_state", where a cell
+// gives it, is the state goal reaching is judged on (door: "door_angle";
+// push: "puck" [x, y]): an object of numbers or number arrays at every reset
+// and step, which rollout/ records per observation in the episode's extra
+// facts (extra_json "true_state": key -> N+1 values) for evaluation and
+// coverage figures; no learner reads it.
 //
 // Actions: Step() checks every action before the implementation sees it:
 // a wrong size or a NaN/Inf is rejected with Error(kUsage); components outside

@@ -94,6 +94,13 @@ std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,
   if (reset.info.is_object() && reset.info.contains("object_ids")) {
     for (const auto& id : reset.info["object_ids"]) episode.metadata.object_ids.push_back(id.get<int64_t>());
   }
+  // The cell's true state at every observation (info "true_state", env/env.h).
+  nlohmann::json true_state = nlohmann::json::object();
+  const auto record_state = [&true_state](const nlohmann::json& info) {
+    if (!info.is_object() || !info.contains("true_state") || !info["true_state"].is_object()) return;
+    for (const auto& [key, value] : info["true_state"].items()) true_state[key].push_back(value);
+  };
+  record_state(reset.info);
   AppendObservation(reset.observation, episode.observations, /*first=*/true);
   RecordFrames(options, env, reset.observation, result);
 
@@ -129,6 +136,7 @@ std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,
     episode.truncated.push_back(stepped.truncated ? 1 : 0);
     result.total_return += stepped.reward;
     AppendObservation(stepped.observation, episode.observations, /*first=*/false);
+    record_state(stepped.info);
     RecordFrames(options, env, stepped.observation, result);
     observation = std::move(stepped.observation);
     info = std::move(stepped.info);
@@ -143,6 +151,7 @@ std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,
     episode.metadata.interrupted = info["interrupted"].get<bool>();
   }
   nlohmann::json extra = {{"return", result.total_return}, {"clipped_action_components", clipped}};
+  if (!true_state.empty()) extra["true_state"] = std::move(true_state);
   // A remote robot's pacing statistics (achieved rate, jitter, holds).
   if (info.is_object() && info.contains("robot") && info["robot"].is_object() &&
       info["robot"].contains("episode")) {

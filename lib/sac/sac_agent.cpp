@@ -114,7 +114,7 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   {
     torch::NoGradGuard no_grad;
     target = CriticTarget(batch.reward, batch.terminated, target_critic_->forward(next_x, next.action),
-                          next.log_prob, alpha, config_.gamma);
+                          next.log_prob, config_.entropy_reward ? alpha : 0.0, config_.gamma);
   }
   const torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);
   const torch::Tensor q = critic_->forward(x, data_action);

@@ -13,7 +13,7 @@
 // One Update(batch):
 //   1. pixels: random-shift s and s' (DrQ) by up to augment_shift pixels.
 //   2. target y = CriticTarget(r, terminated, Q_target(s', a'), log pi(a'|s')),
-//      a' ~ pi(.|s'); the features of s' come from the online encoder without
+//      a' ~ pi(.|s'), with alpha 0 in it unless entropy_reward; the features of s' come from the online encoder without
 //      gradient (DrQ-v2: the target critics have no encoder of their own).
 //   3. critics (and encoder): one Adam step on CriticLoss(Q(s, a), y), then
 //      target <- Polyak(tau).

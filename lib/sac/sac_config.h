@@ -59,6 +59,11 @@ struct SacConfig {
   int policy_every = 2;          // actor and temperature update every N critic updates (TD3-style delay)
   double updates_per_step = 1.0; // update-to-data ratio: updates per environment step after warm-up
   int augment_shift = 4;         // pixels: DrQ random shift by up to N pixels (0: off)
+  // The critics' target counts the entropy bonus -alpha log pi(a'|s') as a reward of every step (the
+  // papers' SAC). Off: only the actor is entropy-regularised and Q is the task's own return ("SAC without
+  // the entropy reward", Yu et al. 2022), so on a task that can end early the bonus neither rewards nor
+  // penalises ending it.
+  bool entropy_reward = true;
   // Every field; VisitUpdate: only the update's (what rl-train sac takes).
   void Visit(ConfigVisitor& v) {
     VisitUpdate(v);
@@ -78,6 +83,9 @@ struct SacConfig {
     v.Field("target_entropy", target_entropy, "target policy entropy (0: minus the action dimension)");
     v.Field("policy_every", policy_every, "actor and temperature update every N critic updates");
     v.Field("augment_shift", augment_shift, "pixels: random shift of training images by up to N pixels (0: off)");
+    v.Field("entropy_reward", entropy_reward,
+            "the critics' target counts the entropy bonus as a reward of each step (--no-sac.entropy-reward: "
+            "only the actor is entropy-regularised)");
   }
   // Throws Error(kUsage) naming the flag (prefixed by `flag_prefix`, "" for none) on invalid values.
   void Validate(const std::string& flag_prefix) const;

@@ -176,6 +176,7 @@ nlohmann::json DoorCell::MakeInfo() const {
   double hook[3];
   HookPoint(angle, hook);
   return {{"door_angle", angle},
+          {"true_state", {{"door_angle", angle}}},
           {"goal_angle", goal_angle_},
           {"success", std::abs(angle - goal_angle_) < kSuccessAngle},
           {"hand",

@@ -9,7 +9,7 @@
 // Goal: a door angle drawn in [0, 1] rad at reset, at least 0.25 rad from the
 // start angle (drawn in [0, 0.3]); option "goal_angle" sets it.
 // Reward: -|door angle - goal angle| (Skew-Fit replaces it with a latent
-// distance). Info: "door_angle" (rad, 0 shut), "goal_angle", "success"
+// distance). Info: "door_angle" (rad, 0 shut; also as "true_state", env.h), "goal_angle", "success"
 // (within 0.08 rad of the goal), "hand" [x, y, z], "hook" [x, y, z] (the
 // point between handle and door where the rod can pull, world frame).
 // Reset options: "goal_angle", "door_angle" (start), "hand" [x, y, z].

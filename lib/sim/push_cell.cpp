@@ -187,6 +187,7 @@ nlohmann::json PushCell::MakeInfo() const {
   const double distance = Distance();
   return {{"success", !unstable() && distance < kPushSuccessRadius},
           {"puck", {puck[0], puck[1]}},
+          {"true_state", {{"puck", {puck[0], puck[1]}}}},
           {"target", {target[0], target[1]}},
           {"pusher",
            {data_->qpos[model_->jnt_qposadr[pusher_x_]], data_->qpos[model_->jnt_qposadr[pusher_y_]]}},

@@ -8,7 +8,7 @@
 // (VICE learns from whole episodes); truncated at the limit.
 // Reward: 1 while the cylinder's centre is within 0.03 m of the target, else
 // 0 (VICE replaces it with its classifier).
-// Info: "success" (within 0.03 m), "puck" [x, y], "target" [x, y],
+// Info: "success" (within 0.03 m), "puck" [x, y] (also as "true_state", env.h), "target" [x, y],
 // "pusher" [x, y], "distance" (m).
 // EnvConfig::push_target fixes the target's place for every episode (the
 // reduced task: the puck is drawn at least 0.08 m from it).

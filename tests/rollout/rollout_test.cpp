@@ -53,6 +53,13 @@ TEST_CASE("an episode is assembled with the final observation and metadata") {
   CHECK(result->total_return == doctest::Approx(1.0 - 0.03));
   CHECK(result->policy_frames.size() == 5);
   CHECK(result->view_frames.empty());
+  // The true state at each of the 5 observations, recorded for evaluation beside the episode.
+  const nlohmann::json extra = nlohmann::json::parse(episode.metadata.extra_json);
+  REQUIRE(extra["true_state"]["position"].size() == 5);
+  for (size_t i = 0; i < 5; ++i) {
+    CHECK(extra["true_state"]["position"][i].get<double>() ==
+          doctest::Approx(episode.observations.at("proprio").f32[i]).epsilon(1e-6));
+  }
 }
 
 TEST_CASE("actions out of bounds are recorded as applied and time limits truncate") {

@@ -2,7 +2,8 @@
 // line moves by the first action component; success when it reaches +1.
 // Observations: "image" [4, 4, 3] uint8 (brightness encodes the position),
 // "proprio" [1] float32. Object ids come from the reset option "object_ids"
-// or, if absent, from the seed (id = seed % 5).
+// or, if absent, from the seed (id = seed % 5). Its true state (info
+// "true_state") is the position.
 #pragma once
 
 #include <atomic>
@@ -35,7 +36,7 @@ class ToyEnv : public Env {
     result.observation = Observe();
     nlohmann::json ids = options.contains("object_ids") ? options["object_ids"]
                                                         : nlohmann::json::array({seed % 5});
-    result.info = {{"object_ids", ids}};
+    result.info = {{"object_ids", ids}, {"true_state", {{"position", position_}}}};
     return result;
   }
   StepResult DoStep(const std::vector<float>& action) override {
@@ -49,7 +50,7 @@ class ToyEnv : public Env {
     result.reward = success ? 1.0 : -0.01;
     result.terminated = success;
     result.truncated = !success && episode_steps() + 1 >= spec_.max_episode_steps;
-    result.info = {{"success", success}};
+    result.info = {{"success", success}, {"true_state", {{"position", position_}}}};
     return result;
   }
 

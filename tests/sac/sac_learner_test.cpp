@@ -164,6 +164,23 @@ TEST_CASE("the temperature rises below the target entropy and falls above it") {
   CHECK(SacAgent(SmallConfig(), InputSpec::FromEnvSpec(PixelSpec(), "toy"), torch::kCPU, 1).target_entropy() == -2.0);
 }
 
+TEST_CASE("without the entropy reward the critics' target does not depend on the temperature") {
+  const InputSpec spec = InputSpec::FromEnvSpec(StateSpec(), "toy");
+  // The same agent and batch at two temperatures: the first update's target moves with alpha only
+  // when the entropy bonus is part of it.
+  auto first_target = [&](bool entropy_reward, double alpha) {
+    SacConfig config = SmallConfig();
+    config.entropy_reward = entropy_reward;
+    config.initial_alpha = alpha;
+    SacAgent agent(config, spec, torch::kCPU, 1);
+    at::Generator generator = at::detail::createCPUGenerator(5);
+    return agent.Update(Batch(StateSpec(), 3), generator).target_mean;
+  };
+  CHECK(first_target(true, 0.1) != first_target(true, 10.0));
+  CHECK(first_target(false, 0.1) == first_target(false, 10.0));
+  CHECK(SacConfig().entropy_reward);  // the papers' SAC unless told otherwise
+}
+
 TEST_CASE("actions are rescaled into the env's box") {
   const EnvSpec env = StateSpec(/*low=*/2.0f, /*high=*/6.0f);
   SacAgent learner(SmallConfig(), InputSpec::FromEnvSpec(env, "toy"), torch::kCPU, 3);

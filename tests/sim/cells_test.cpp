@@ -140,6 +140,7 @@ TEST_CASE("door goal images show the requested angle and leave the episode alone
   std::unique_ptr<Env> env = Make("door");
   const ResetResult reset = env->Reset(8, {{"door_angle", 0.2}, {"goal_angle", 0.9}});
   CHECK(reset.info.at("door_angle").get<double>() == doctest::Approx(0.2));
+  CHECK(reset.info.at("true_state") == nlohmann::json{{"door_angle", reset.info.at("door_angle")}});
   CHECK(reset.info.at("goal_angle").get<double>() == 0.9);
   StateRenderer* renderer = AsStateRenderer(*env);
   REQUIRE(renderer != nullptr);
@@ -165,6 +166,7 @@ TEST_CASE("push renders goal images with the puck on the target") {
       env->Reset(3, {{"puck", {0.0, 0.0}}, {"target", {0.06, 0.06}}, {"pusher", {-0.08, -0.08}}});
   CHECK(reset.info.at("distance").get<double>() == doctest::Approx(0.0849).epsilon(1e-2));
   CHECK_FALSE(reset.info.at("success").get<bool>());
+  CHECK(reset.info.at("true_state") == nlohmann::json{{"puck", reset.info.at("puck")}});
   const Observation goal = AsStateRenderer(*env)->RenderState({{"puck", {0.06, 0.06}}});
   CHECK(testing::Fingerprint(goal.at("image")) != testing::Fingerprint(reset.observation.at("image")));
   testing::ExpectError([&] { env->Reset(1, {{"puck", {0.5, 0.0}}}); }, ExitCode::kUsage,
