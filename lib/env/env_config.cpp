@@ -82,6 +82,7 @@ void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell) {
   cell.env = &env;
   v.Field("env", env.name, "cell: grasp | push | door | pendulum, or a robot tcp://HOST:PORT | unix:///PATH");
   v.Field("objects", env.objects, "grasp object set: train | heldout | comma-separated ids");
+  v.Field("goals", env.goals, kGoalsHelp);
   v.Group("cell", cell, "cell settings");
   v.Group("robot", env.robot, "remote robot connection (when --env is tcp:// or unix://)");
 }

@@ -40,6 +40,10 @@ inline constexpr const char* kPushTargetHelp =
     "push: the target's fixed place X,Y in metres (|X|, |Y| <= 0.10; the reduced push task); empty: drawn per "
     "episode";
 
+inline constexpr const char* kGoalsHelp =
+    "a goal file (rl-goals sample): each episode's goal, one of its images chosen by the episode seed, is the "
+    "observation goal_image";
+
 inline constexpr const char* kObserveTimeHelp =
     "add the observation time_left [1]: the share of the episode's steps still to come (cells and robots)";
 // Everything that selects and shapes a cell.
@@ -57,6 +61,9 @@ struct EnvConfig {
   // Add the observation "time_left" (env/time_left_env.h): the share of the
   // episode's steps still to come, so that the time limit is part of the state.
   bool observe_time = false;
+  // A goal file (data/goal_file.h, rl-goals sample): each episode's goal, one of its images, is the
+  // observation "goal_image" (env/goal_env.h). Empty: no goals.
+  std::string goals;
   RobotClientConfig robot;           // remote robots only: timeouts, watchdog, token (not in env_args)
 
   void Visit(ConfigVisitor& v) {
@@ -69,6 +76,7 @@ struct EnvConfig {
     v.Field("push_target", push_target, kPushTargetHelp);
     v.Group("randomize", randomize, "domain randomisation switches");
     v.Field("observe_time", observe_time, kObserveTimeHelp);
+    v.Field("goals", goals, kGoalsHelp);
     v.Group("robot", robot, "remote robot connection (tcp:// and unix:// names)");
   }
 };
@@ -80,7 +88,7 @@ struct CellFlags {
   void Visit(ConfigVisitor& v);
 };
 
-// Visits `env` as the flags --env NAME, --objects SET, the group "cell" and
+// Visits `env` as the flags --env NAME, --objects SET, --goals FILE, the group "cell" and
 // the group "robot" (--robot.step-timeout-s, ...): what rl-collect and
 // rl-eval take to pick a cell or a robot.
 void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell);

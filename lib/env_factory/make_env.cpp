@@ -6,6 +6,8 @@
 #include "common/error.h"
 #include "robot/remote_env.h"
 #include "robot/transport.h"
+#include "data/goal_file.h"
+#include "env/goal_env.h"
 #include "env/time_left_env.h"
 #include "sim/door_cell.h"
 #include "sim/grasp_cell.h"
@@ -56,7 +58,10 @@ std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
     if (config.name == "door") env = std::make_unique<sim::DoorCell>(config);
     if (config.name == "pendulum") env = std::make_unique<sim::PendulumCell>(config);
   }
-  if (env) return config.observe_time ? MakeTimeLeftEnv(std::move(env)) : std::move(env);
+  if (env) {
+    if (!config.goals.empty()) env = MakeGoalEnv(std::move(env), ReadGoalFile(config.goals).images, config.goals);
+    return config.observe_time ? MakeTimeLeftEnv(std::move(env)) : std::move(env);
+  }
   std::string message = "unknown env '" + config.name + "': expected grasp, push, door or pendulum";
   const std::string suggestion = SuggestClosest(config.name, KnownEnvNames());
   if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";

@@ -152,6 +152,9 @@ std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,
   }
   nlohmann::json extra = {{"return", result.total_return}, {"clipped_action_components", clipped}};
   if (!true_state.empty()) extra["true_state"] = std::move(true_state);
+  if (result.reset_info.is_object() && result.reset_info.contains("goal_index")) {  // env/goal_env.h
+    extra["goal_index"] = result.reset_info["goal_index"];
+  }
   // A remote robot's pacing statistics (achieved rate, jitter, holds).
   if (info.is_object() && info.contains("robot") && info["robot"].is_object() &&
       info["robot"].contains("episode")) {

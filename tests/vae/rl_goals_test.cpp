@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <sstream>
 
 #include "data/goal_file.h"
 #include "nn/checkpoint.h"
@@ -176,6 +177,74 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   CHECK(junk.exit_code == 3);
   CHECK(junk.err.find(tmp / "junk.ckpt") != std::string::npos);
   CHECK(testing::ListFiles(tmp.path(), ".h5") == std::vector<std::string>{"again.h5", "data.h5", "prior.h5"});
+}
+
+TEST_CASE("goal-conditioned collection, training and evaluation: --goals FILE on door") {
+  testing::TempDir tmp;
+  CollectDoor(tmp / "data", 2);
+  REQUIRE(RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "vae", "--steps", "4"})).exit_code == 0);
+  REQUIRE(RunProcess({ToolPath("rl-goals"), "sample", "--vae", tmp / "vae/latest.ckpt", "--from", "data", "--data",
+                      tmp / "data", "--count", "3", "--out", tmp / "goals.h5"})
+              .exit_code == 0);
+  const GoalSet goals = ReadGoalFile(tmp / "goals.h5");
+  const std::vector<std::string> door = {"--env", "door", "--cell.image-size", "32", "--cell.max-episode-steps", "6",
+                                         "--goals", tmp / "goals.h5"};
+  std::vector<std::string> collect = {ToolPath("rl-collect"), "--policy", "random", "--episodes", "3", "--seed", "4",
+                                      "--threads", "1", "--out", tmp / "goal-data"};
+  collect.insert(collect.end(), door.begin(), door.end());
+  const auto collected = RunProcess(collect);
+  INFO(collected.err);
+  REQUIRE(collected.exit_code == 0);
+  // The shard holds the goal as an observation at every step, and each episode's goal index.
+  const std::string shard = testing::Lines(collected.out).at(0);
+  const std::string dump = RunProcess({"/usr/bin/python3", "-c",
+                                       "import h5py, json, sys\n"
+                                       "f = h5py.File(sys.argv[1], 'r')\n"
+                                       "d = f['data/demo_0']\n"
+                                       "g = d['obs/goal_image']\n"
+                                       "e = json.loads(d.attrs['extra_json'])\n"
+                                       "print(g.shape[1], g.shape[2], g.shape[3], e['goal_index'], int(g[0].sum()), "
+                                       "int(g[-1].sum()), len(e['true_state']['door_angle']) == g.shape[0] + 1)\n",
+                                       shard})
+                                .out;
+  INFO(dump);
+  std::istringstream fields(dump);
+  int64_t h = 0, w = 0, c = 0, index = -1, first = 0, last = 0;
+  std::string states;
+  fields >> h >> w >> c >> index >> first >> last >> states;
+  CHECK(h == 32);
+  CHECK(w == 32);
+  CHECK(c == 3);
+  REQUIRE(index >= 0);
+  REQUIRE(index < 3);
+  int64_t expected = 0;
+  for (size_t i = 0; i < 32 * 32 * 3; ++i) expected += goals.images.u8[index * 32 * 32 * 3 + i];
+  CHECK(first == expected);
+  CHECK(last == expected);
+  CHECK(states == "True");
+  // SAC reads the goal image stacked with the camera's; rl-eval runs its checkpoint with the goals.
+  const auto trained = RunProcess({ToolPath("rl-train"), "sac", "--data", tmp / "goal-data", "--out", tmp / "sac",
+                                   "--steps", "2", "--batch-size", "8", "--threads", "1", "--sac.network.hidden", "16",
+                                   "--sac.network.encoder-channels", "4", "--sac.network.encoder-strides", "2",
+                                   "--sac.network.feature-dim", "8"});
+  INFO(trained.err);
+  REQUIRE(trained.exit_code == 0);
+  const nlohmann::json spec = ReadCheckpoint(tmp / "sac/latest.ckpt").metadata["input_spec"];
+  CHECK(spec["image_keys"] == nlohmann::json::array({"goal_image", "image"}));
+  std::vector<std::string> eval = {ToolPath("rl-eval"), "--policy", tmp / "sac/latest.ckpt", "--episodes", "2",
+                                   "--threads", "1", "--report", tmp / "report"};
+  eval.insert(eval.end(), door.begin(), door.end());
+  const auto evaluated = RunProcess(eval);
+  INFO(evaluated.err);
+  CHECK(evaluated.exit_code == 0);
+  // Goals of another image size than the cell's: one line, exit 3.
+  std::vector<std::string> wrong = collect;
+  *(std::find(wrong.begin(), wrong.end(), "32")) = "48";
+  *(std::find(wrong.begin(), wrong.end(), tmp / "goal-data")) = tmp / "wrong";
+  const auto refused = RunProcess(wrong);
+  CHECK(refused.exit_code == 3);
+  CHECK(refused.err.find(tmp / "goals.h5" + ": the goals are 32x32x3 images, the cell's 'image' is 48x48x3") !=
+        std::string::npos);
 }
 
 }  // namespace
