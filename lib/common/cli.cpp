@@ -1,5 +1,7 @@
 #include "common/cli.h"
 
+#include "common/flag_check.h"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -18,6 +20,10 @@ std::string FlagName(const std::string& field_path) {
     if (c == '_') c = '-';
   }
   return name;
+}
+
+void RequireFlag(bool ok, const std::string& prefix, const std::string& name, const std::string& what) {
+  if (!ok) Fail(ExitCode::kUsage, FlagName(prefix.empty() ? name : prefix + "." + name) + " " + what);
 }
 
 namespace {

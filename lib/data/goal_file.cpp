@@ -25,8 +25,8 @@ void CheckShapes(const GoalSet& goals, ExitCode code, const std::string& what) {
   }
   if (latents.dtype != DType::kFloat32 || latents.shape.size() != 2 || latents.shape[0] != images.shape[0] ||
       latents.shape[1] < 1) {
-    Fail(code, what + ": goal latents must be float32 [N,L] with the images' N (" + std::to_string(images.shape[0]) +
-                   ")");
+    Fail(code,
+         what + ": goal latents must be float32 [N,L] with the images' N (" + std::to_string(images.shape[0]) + ")");
   }
   for (float v : latents.f32) {
     if (!std::isfinite(v)) Fail(code, what + ": a goal latent is not finite");

@@ -31,16 +31,15 @@ GoalEnv::GoalEnv(std::unique_ptr<Env> inner, Array goals, std::string source)
     if (observation.key == "image") image = &observation;
   }
   if (image == nullptr || image->dtype != DType::kUint8) {
-    Fail(ExitCode::kBadData, source_ + ": goal images need a cell with a uint8 'image' observation; " + spec_.name +
-                                 " has none");
+    Fail(ExitCode::kBadData,
+         source_ + ": goal images need a cell with a uint8 'image' observation; " + spec_.name + " has none");
   }
   if (goals_.dtype != DType::kUint8 || goals_.shape.size() != 4 || goals_.shape[0] < 1 ||
       std::vector<int64_t>(goals_.shape.begin() + 1, goals_.shape.end()) != image->shape) {
-    Fail(ExitCode::kBadData, source_ + ": the goals are " +
-                                 (goals_.shape.size() == 4
-                                      ? Shape({goals_.shape.begin() + 1, goals_.shape.end()})
-                                      : Shape(goals_.shape)) +
-                                 " images, the cell's 'image' is " + Shape(image->shape) + " (--cell.image-size?)");
+    Fail(ExitCode::kBadData,
+         source_ + ": the goals are " +
+             (goals_.shape.size() == 4 ? Shape({goals_.shape.begin() + 1, goals_.shape.end()}) : Shape(goals_.shape)) +
+             " images, the cell's 'image' is " + Shape(image->shape) + " (--cell.image-size?)");
   }
   spec_.observations.push_back({kGoalImageKey, DType::kUint8, image->shape});
 }

@@ -3,19 +3,10 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/flag_check.h"
 
 namespace perpetua {
 namespace {
-
-std::string Flag(const std::string& prefix, const std::string& name) {
-  std::string flag = "--" + (prefix.empty() ? "" : prefix + ".") + name;
-  for (char& c : flag) c = c == '_' ? '-' : c;
-  return flag;
-}
-
-void Require(bool ok, const std::string& prefix, const std::string& name, const std::string& what) {
-  if (!ok) Fail(ExitCode::kUsage, Flag(prefix, name) + " " + what);
-}
 
 bool Positive(double x) { return x > 0.0 && std::isfinite(x); }
 
@@ -46,32 +37,32 @@ SacNetworkConfig SacNetworkConfig::FromJson(const nlohmann::json& json, const st
 }
 
 void SacNetworkConfig::Validate(const std::string& prefix) const {
-  Require(!hidden.empty(), prefix, "hidden", "must list at least one layer");
-  for (int h : hidden) Require(h > 0, prefix, "hidden", "must be positive");
-  Require(encoder_channels.size() == encoder_strides.size() && !encoder_channels.empty(), prefix,
+  RequireFlag(!hidden.empty(), prefix, "hidden", "must list at least one layer");
+  for (int h : hidden) RequireFlag(h > 0, prefix, "hidden", "must be positive");
+  RequireFlag(encoder_channels.size() == encoder_strides.size() && !encoder_channels.empty(), prefix,
           "encoder_strides", "must give one stride per encoder channel entry");
-  for (int c : encoder_channels) Require(c > 0, prefix, "encoder_channels", "must be positive");
-  for (int s : encoder_strides) Require(s > 0, prefix, "encoder_strides", "must be positive");
-  Require(feature_dim > 0, prefix, "feature_dim", "must be positive");
-  Require(std::isfinite(log_std_min) && std::isfinite(log_std_max) && log_std_min < log_std_max, prefix,
+  for (int c : encoder_channels) RequireFlag(c > 0, prefix, "encoder_channels", "must be positive");
+  for (int s : encoder_strides) RequireFlag(s > 0, prefix, "encoder_strides", "must be positive");
+  RequireFlag(feature_dim > 0, prefix, "feature_dim", "must be positive");
+  RequireFlag(std::isfinite(log_std_min) && std::isfinite(log_std_max) && log_std_min < log_std_max, prefix,
           "log_std_min", "must be finite and below log-std-max");
 }
 
 void SacConfig::Validate(const std::string& prefix) const {
-  network.Validate(Flag(prefix, "network").substr(2));
-  Require(Positive(actor_lr), prefix, "actor_lr", "must be positive");
-  Require(Positive(critic_lr), prefix, "critic_lr", "must be positive");
-  Require(Positive(alpha_lr), prefix, "alpha_lr", "must be positive");
-  Require(Positive(adam_eps), prefix, "adam_eps", "must be positive");
-  Require(batch_size >= 1, prefix, "batch_size", "must be >= 1");
-  Require(gamma >= 0.0 && gamma <= 1.0, prefix, "gamma", "must be in [0, 1]");
-  Require(tau > 0.0 && tau <= 1.0, prefix, "tau", "must be in (0, 1]");
-  Require(Positive(initial_alpha), prefix, "initial_alpha", "must be positive");
-  Require(std::isfinite(target_entropy), prefix, "target_entropy", "must be finite");
-  Require(warmup_steps >= 0, prefix, "warmup_steps", "must be >= 0");
-  Require(policy_every >= 1, prefix, "policy_every", "must be >= 1");
-  Require(Positive(updates_per_step), prefix, "updates_per_step", "must be positive");
-  Require(augment_shift >= 0, prefix, "augment_shift", "must be >= 0");
+  network.Validate(prefix.empty() ? "network" : prefix + ".network");
+  RequireFlag(Positive(actor_lr), prefix, "actor_lr", "must be positive");
+  RequireFlag(Positive(critic_lr), prefix, "critic_lr", "must be positive");
+  RequireFlag(Positive(alpha_lr), prefix, "alpha_lr", "must be positive");
+  RequireFlag(Positive(adam_eps), prefix, "adam_eps", "must be positive");
+  RequireFlag(batch_size >= 1, prefix, "batch_size", "must be >= 1");
+  RequireFlag(gamma >= 0.0 && gamma <= 1.0, prefix, "gamma", "must be in [0, 1]");
+  RequireFlag(tau > 0.0 && tau <= 1.0, prefix, "tau", "must be in (0, 1]");
+  RequireFlag(Positive(initial_alpha), prefix, "initial_alpha", "must be positive");
+  RequireFlag(std::isfinite(target_entropy), prefix, "target_entropy", "must be finite");
+  RequireFlag(warmup_steps >= 0, prefix, "warmup_steps", "must be >= 0");
+  RequireFlag(policy_every >= 1, prefix, "policy_every", "must be >= 1");
+  RequireFlag(Positive(updates_per_step), prefix, "updates_per_step", "must be positive");
+  RequireFlag(augment_shift >= 0, prefix, "augment_shift", "must be >= 0");
 }
 
 SacConfig RlToolsPendulumConfig() {

@@ -62,11 +62,11 @@ ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory
     const torch::Tensor latents = at::randn({config.count, vae_config.network.latent_dim}, generator, torch::kFloat32);
     // Decoded at the VAE's size, then brought to the data's image size (what a goal image is compared with).
     torch::Tensor images = vae->Decode(latents).permute({0, 3, 1, 2}).to(torch::kFloat32);
-    images = torch::nn::functional::interpolate(
-        images, torch::nn::functional::InterpolateFuncOptions()
-                    .size(std::vector<int64_t>{vae->data_height(), vae->data_width()})
-                    .mode(torch::kBilinear)
-                    .align_corners(false));
+    images = torch::nn::functional::interpolate(images,
+                                                torch::nn::functional::InterpolateFuncOptions()
+                                                    .size(std::vector<int64_t>{vae->data_height(), vae->data_width()})
+                                                    .mode(torch::kBilinear)
+                                                    .align_corners(false));
     goals.images = ToArray(images.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}), DType::kUint8);
     goals.latents = ToArray(latents, DType::kFloat32);
   } else {

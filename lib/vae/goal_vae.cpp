@@ -22,7 +22,8 @@ ConvVaeImpl::ConvVaeImpl(const VaeNetworkConfig& config, int64_t channels) : con
   for (size_t i = 0; i < config_.channels.size(); ++i) {
     encoder_.push_back(register_module(
         "conv" + std::to_string(i),
-        torch::nn::Conv2d(torch::nn::Conv2dOptions(in, config_.channels[i], config_.kernels[i]).stride(config_.strides[i]))));
+        torch::nn::Conv2d(
+            torch::nn::Conv2dOptions(in, config_.channels[i], config_.kernels[i]).stride(config_.strides[i]))));
     in = config_.channels[i];
   }
   const int64_t flat = in * sides.back() * sides.back();
@@ -36,11 +37,12 @@ ConvVaeImpl::ConvVaeImpl(const VaeNetworkConfig& config, int64_t channels) : con
     const int64_t out_channels = j == 0 ? channels : config_.channels[j - 1];
     const int64_t padding = target - ((sides[j] - 1) * config_.strides[j] + config_.kernels[j]);
     PERPETUA_CHECK(padding >= 0 && padding < config_.strides[j]);
-    decoder_.push_back(register_module(
-        "deconv" + std::to_string(i),
-        torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(config_.channels[j], out_channels, config_.kernels[j])
-                                       .stride(config_.strides[j])
-                                       .output_padding(padding))));
+    decoder_.push_back(
+        register_module("deconv" + std::to_string(i),
+                        torch::nn::ConvTranspose2d(
+                            torch::nn::ConvTranspose2dOptions(config_.channels[j], out_channels, config_.kernels[j])
+                                .stride(config_.strides[j])
+                                .output_padding(padding))));
   }
 }
 
@@ -66,11 +68,10 @@ torch::Tensor VaeInput(const torch::Tensor& images, int64_t side) {
   PERPETUA_CHECK(images.dim() == 4);
   torch::Tensor x = images.permute({0, 3, 1, 2}).to(torch::kFloat32).div(255.0);
   if (x.size(2) != side || x.size(3) != side) {
-    x = torch::nn::functional::interpolate(
-        x, torch::nn::functional::InterpolateFuncOptions()
-               .size(std::vector<int64_t>{side, side})
-               .mode(torch::kBilinear)
-               .align_corners(false));
+    x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
+                                                  .size(std::vector<int64_t>{side, side})
+                                                  .mode(torch::kBilinear)
+                                                  .align_corners(false));
   }
   return x.contiguous();
 }
@@ -82,9 +83,7 @@ ElboTerms ComputeElboTerms(const torch::Tensor& x, const torch::Tensor& logits, 
   return {SumPerImage(bce).neg(), (mean.square() + log_var.exp() - 1.0 - log_var).sum(1).mul(0.5)};
 }
 
-torch::Tensor VaeLoss(const ElboTerms& terms, double beta) {
-  return (terms.kl * beta - terms.log_likelihood).mean();
-}
+torch::Tensor VaeLoss(const ElboTerms& terms, double beta) { return (terms.kl * beta - terms.log_likelihood).mean(); }
 
 GoalVae::GoalVae(const VaeConfig& config, int64_t data_height, int64_t data_width, int64_t channels,
                  const torch::Device& device, uint64_t seed)
@@ -112,8 +111,8 @@ VaeStepStats GoalVae::Step(const torch::Tensor& images, at::Generator& generator
   const ElboTerms terms = ComputeElboTerms(x, net_->Decode(z), mean, log_var);
   const torch::Tensor loss = VaeLoss(terms, config_.beta);
   const torch::Tensor figures =
-      torch::stack({loss.detach(), terms.log_likelihood.detach().mean(), terms.kl.detach().mean()}).to(torch::kCPU,
-                                                                                                     torch::kDouble);
+      torch::stack({loss.detach(), terms.log_likelihood.detach().mean(), terms.kl.detach().mean()})
+          .to(torch::kCPU, torch::kDouble);
   const double* f = figures.data_ptr<double>();
   if (!std::isfinite(f[0])) Fail(ExitCode::kDiverged, "non-finite VAE loss at step " + std::to_string(steps_));
   adam_->zero_grad();
@@ -136,12 +135,14 @@ torch::Tensor GoalVae::LogDensity(const torch::Tensor& images, at::Generator& ge
     for (int64_t s = 0; s < k; ++s) {
       const torch::Tensor eps = at::randn(mean.sizes(), generator, torch::kFloat32).to(device_);
       const torch::Tensor z = mean + (log_var * 0.5).exp() * eps;
-      const torch::Tensor bce = torch::binary_cross_entropy_with_logits(net_->Decode(z), x, {}, {}, at::Reduction::None);
+      const torch::Tensor bce =
+          torch::binary_cross_entropy_with_logits(net_->Decode(z), x, {}, {}, at::Reduction::None);
       const torch::Tensor log_prior = (z.square() + kLog2Pi).sum(1).mul(-0.5);
       const torch::Tensor log_posterior = (eps.square() + log_var + kLog2Pi).sum(1).mul(-0.5);
       log_weights.push_back(SumPerImage(bce).neg().to(torch::kDouble) + (log_prior - log_posterior).to(torch::kDouble));
     }
-    parts.push_back((torch::logsumexp(torch::stack(log_weights), 0) - std::log(static_cast<double>(k))).to(torch::kCPU));
+    parts.push_back(
+        (torch::logsumexp(torch::stack(log_weights), 0) - std::log(static_cast<double>(k))).to(torch::kCPU));
   }
   return parts.empty() ? torch::zeros({0}, torch::kDouble) : torch::cat(parts);
 }
@@ -167,7 +168,7 @@ torch::Tensor GoalVae::Decode(const torch::Tensor& latents) {
 }
 
 void GoalVae::Save(CheckpointContents* contents) {
-  contents->metadata["vae"] = {{"vae_format", kVaeFormat},      {"network", config_.network.ToJson()},
+  contents->metadata["vae"] = {{"vae_format", kVaeFormat},       {"network", config_.network.ToJson()},
                                {"image_key", config_.image_key}, {"data_height", data_height_},
                                {"data_width", data_width_},      {"channels", channels_},
                                {"beta", config_.beta},           {"steps", steps_}};
@@ -180,10 +181,11 @@ void GoalVae::Load(const CheckpointContents& contents, const std::string& source
   const nlohmann::json meta = MetadataField<nlohmann::json>(contents.metadata, "vae", source);
   const int format = MetadataField<int>(meta, "vae_format", source);
   if (format != kVaeFormat) {
-    Fail(ExitCode::kBadData, source + ": VAE format " + std::to_string(format) + ", this build reads " +
-                                 std::to_string(kVaeFormat));
+    Fail(ExitCode::kBadData,
+         source + ": VAE format " + std::to_string(format) + ", this build reads " + std::to_string(kVaeFormat));
   }
-  const VaeNetworkConfig network = VaeNetworkConfig::FromJson(MetadataField<nlohmann::json>(meta, "network", source), source);
+  const VaeNetworkConfig network =
+      VaeNetworkConfig::FromJson(MetadataField<nlohmann::json>(meta, "network", source), source);
   const int64_t h = MetadataField<int64_t>(meta, "data_height", source);
   const int64_t w = MetadataField<int64_t>(meta, "data_width", source);
   const int64_t c = MetadataField<int64_t>(meta, "channels", source);

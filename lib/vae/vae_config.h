@@ -7,10 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/config.h"
 #include "train/training_run.h"
@@ -22,7 +21,7 @@ inline constexpr int kVaeFormat = 1;                 // metadata "vae_format"
 
 // The VAE's layers and the images it reads (saved in every VAE checkpoint).
 struct VaeNetworkConfig {
-  int image_size = 48;                   // images are resized to image_size x image_size before encoding
+  int image_size = 48;  // images are resized to image_size x image_size before encoding
   std::vector<int> channels = {16, 32, 64};
   std::vector<int> kernels = {5, 3, 3};
   std::vector<int> strides = {3, 2, 2};
@@ -54,10 +53,10 @@ struct VaeConfig {
   // rarely seen images. The weights are computed over a pool of images drawn uniformly from the data
   // and recomputed every skew_refresh updates (rlkit recomputes them once per epoch over its buffer).
   double alpha = -1.0;
-  int skew_pool = 2048;             // images in the pool the skewed batches are drawn from
-  int skew_refresh = 200;           // updates between recomputations of the pool and its densities
-  int64_t skew_warmup = 500;        // updates of uniform sampling before skewing starts
-  int density_samples = 10;         // latent samples per image of the density estimate
+  int skew_pool = 2048;       // images in the pool the skewed batches are drawn from
+  int skew_refresh = 200;     // updates between recomputations of the pool and its densities
+  int64_t skew_warmup = 500;  // updates of uniform sampling before skewing starts
+  int density_samples = 10;   // latent samples per image of the density estimate
   void Visit(ConfigVisitor& v) {
     v.Group("network", network, "VAE layers");
     v.Field("image_key", image_key, "the image observation the VAE reads");

@@ -35,7 +35,8 @@ void VaeLearner::Build(const LearnerSetup& setup, LearnerStart start, const Chec
     Fail(ExitCode::kBadData, setup.data_source + ": no uint8 [H,W,C] image observation '" + config_.image_key +
                                  "' for the VAE (--vae.image-key)");
   }
-  vae_ = std::make_unique<GoalVae>(config_, image->shape[0], image->shape[1], image->shape[2], setup.device, setup.seed);
+  vae_ =
+      std::make_unique<GoalVae>(config_, image->shape[0], image->shape[1], image->shape[2], setup.device, setup.seed);
   if (start == LearnerStart::kFresh) return;
   if (start == LearnerStart::kInit) {
     // The weights only: a fresh optimiser and step 0 (the run's --init contract).
@@ -51,7 +52,9 @@ void VaeLearner::Build(const LearnerSetup& setup, LearnerStart start, const Chec
     pool_index_ = -1;
     resumed_index_ = MetadataField<int64_t>(pool, "index", checkpoint_path);
     const auto blob = checkpoint->blobs.find("vae.pool_log_density");
-    if (blob == checkpoint->blobs.end()) Fail(ExitCode::kBadData, checkpoint_path + ": checkpoint lacks the skew pool's densities");
+    if (blob == checkpoint->blobs.end()) {
+      Fail(ExitCode::kBadData, checkpoint_path + ": checkpoint lacks the skew pool's densities");
+    }
     const torch::Tensor density = TensorFromBytes(blob->second, checkpoint_path).to(torch::kDouble).contiguous();
     if (density.dim() != 1 || density.size(0) != config_.skew_pool) {
       Fail(ExitCode::kBadData, checkpoint_path + ": its skew pool holds " + std::to_string(density.numel()) +
@@ -81,7 +84,8 @@ void VaeLearner::DrawPool(int64_t index, const std::vector<double>* log_density,
     const torch::Tensor estimate = vae_->LogDensity(pool_images_, generator).contiguous();
     density.assign(estimate.data_ptr<double>(), estimate.data_ptr<double>() + estimate.numel());
   }
-  pool_.Set(density, config_.alpha, setup_.data_source + " (VAE density at update " + std::to_string(vae_->steps()) + ")");
+  pool_.Set(density, config_.alpha,
+            setup_.data_source + " (VAE density at update " + std::to_string(vae_->steps()) + ")");
   pool_index_ = index;
 }
 
@@ -138,10 +142,8 @@ void VaeLearner::WriteReconstructions() {
       VaeInput(last_batch_, side).mul(255.0).round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1});
   const torch::Tensor decoded = vae_->Decode(vae_->Encode(last_batch_));
   // [2 rows, n columns] of side x side tiles -> [2*side, n*side, 3].
-  const torch::Tensor grid = torch::stack({originals, decoded})
-                                 .permute({0, 2, 1, 3, 4})
-                                 .reshape({2 * side, n * side, 3})
-                                 .contiguous();
+  const torch::Tensor grid =
+      torch::stack({originals, decoded}).permute({0, 2, 1, 3, 4}).reshape({2 * side, n * side, 3}).contiguous();
   Array image = Array::Zeros(DType::kUint8, {2 * side, n * side, 3});
   std::memcpy(image.u8.data(), grid.data_ptr<uint8_t>(), image.u8.size());
   sim::WritePng(setup_.out_dir + "/reconstructions.png", image, 2);

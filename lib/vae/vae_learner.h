@@ -60,11 +60,11 @@ class VaeLearner : public Learner {
   LearnerSetup setup_;
   std::unique_ptr<GoalVae> vae_;
   SkewedPool pool_;
-  torch::Tensor pool_images_;       // [skew_pool,H,W,C] uint8
-  int64_t pool_index_ = -1;         // which pool (-1: none yet)
-  int64_t resumed_index_ = -1;      // the pool a resumed checkpoint was training from
+  torch::Tensor pool_images_;            // [skew_pool,H,W,C] uint8
+  int64_t pool_index_ = -1;              // which pool (-1: none yet)
+  int64_t resumed_index_ = -1;           // the pool a resumed checkpoint was training from
   std::vector<double> resumed_density_;  // that pool's saved densities, until it is redrawn
-  torch::Tensor last_batch_;        // for reconstructions.png
+  torch::Tensor last_batch_;             // for reconstructions.png
 };
 
 }  // namespace perpetua

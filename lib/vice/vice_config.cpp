@@ -2,17 +2,10 @@
 
 #include <cmath>
 
-#include "common/cli.h"
 #include "common/error.h"
+#include "common/flag_check.h"
 
 namespace perpetua {
-namespace {
-
-void Require(bool ok, const std::string& prefix, const std::string& name, const std::string& what) {
-  if (!ok) Fail(ExitCode::kUsage, FlagName(prefix.empty() ? name : prefix + "." + name) + " " + what);
-}
-
-}  // namespace
 
 nlohmann::json ViceNetworkConfig::ToJson() const {
   return {{"conv_channels", conv_channels}, {"hidden", hidden}};
@@ -33,28 +26,28 @@ ViceNetworkConfig ViceNetworkConfig::FromJson(const nlohmann::json& json, const 
 }
 
 void ViceNetworkConfig::Validate(const std::string& prefix) const {
-  Require(!conv_channels.empty() && conv_channels.size() <= 4, prefix, "conv_channels", "must list 1 to 4 layers");
-  for (int c : conv_channels) Require(c > 0 && c <= 1024, prefix, "conv_channels", "must be in 1..1024");
-  Require(hidden > 0 && hidden <= 65536, prefix, "hidden", "must be in 1..65536");
+  RequireFlag(!conv_channels.empty() && conv_channels.size() <= 4, prefix, "conv_channels", "must list 1 to 4 layers");
+  for (int c : conv_channels) RequireFlag(c > 0 && c <= 1024, prefix, "conv_channels", "must be in 1..1024");
+  RequireFlag(hidden > 0 && hidden <= 65536, prefix, "hidden", "must be in 1..65536");
 }
 
 void ViceClassifierConfig::Validate(const std::string& prefix) const {
   network.Validate(prefix + ".network");
-  Require(lr > 0 && std::isfinite(lr), prefix, "lr", "must be positive");
-  Require(positives > 0, prefix, "positives", "must be positive");
-  Require(negatives > 0, prefix, "negatives", "must be positive");
-  Require(mixup_alpha >= 0 && std::isfinite(mixup_alpha), prefix, "mixup_alpha", "must be >= 0 (0: no mixup)");
-  Require(augment_shift >= 0 && augment_shift <= 16, prefix, "augment_shift", "must be in 0..16");
-  Require(holdout >= 0 && holdout < 1, prefix, "holdout", "must be in [0, 1)");
+  RequireFlag(lr > 0 && std::isfinite(lr), prefix, "lr", "must be positive");
+  RequireFlag(positives > 0, prefix, "positives", "must be positive");
+  RequireFlag(negatives > 0, prefix, "negatives", "must be positive");
+  RequireFlag(mixup_alpha >= 0 && std::isfinite(mixup_alpha), prefix, "mixup_alpha", "must be >= 0 (0: no mixup)");
+  RequireFlag(augment_shift >= 0 && augment_shift <= 16, prefix, "augment_shift", "must be in 0..16");
+  RequireFlag(holdout >= 0 && holdout < 1, prefix, "holdout", "must be in [0, 1)");
 }
 
 void ViceConfig::Validate() const {
   classifier.Validate("vice.classifier");
-  Require(train_every > 0, "vice", "train_every", "must be positive");
-  Require(query_every >= 0, "vice", "query_every", "must be >= 0 (0: no questions)");
-  Require(max_queries >= 0, "vice", "max_queries", "must be >= 0 (0: no limit)");
-  Require(oracle.empty() || oracle == "cell", "vice", "oracle", "must be cell or empty (a person answers)");
-  Require(oracle.empty() || query_every > 0, "vice", "oracle", "answers questions: set --vice.query-every too");
+  RequireFlag(train_every > 0, "vice", "train_every", "must be positive");
+  RequireFlag(query_every >= 0, "vice", "query_every", "must be >= 0 (0: no questions)");
+  RequireFlag(max_queries >= 0, "vice", "max_queries", "must be >= 0 (0: no limit)");
+  RequireFlag(oracle.empty() || oracle == "cell", "vice", "oracle", "must be cell or empty (a person answers)");
+  RequireFlag(oracle.empty() || query_every > 0, "vice", "oracle", "answers questions: set --vice.query-every too");
 }
 
 void RewardSettings::Validate() const {

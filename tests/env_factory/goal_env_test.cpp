@@ -1,6 +1,8 @@
 // --goals FILE: the "goal_image" observation (env/goal_env.h) on a real cell,
 // chosen per episode seed or by the reset option, and every way the goals
 // can fail to fit the cell.
+#include "env/goal_env.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 
 #include "../sim/sim_test_util.h"
 #include "data/goal_file.h"
-#include "env/goal_env.h"
 #include "env/state_render.h"
 #include "env/time_left_env.h"
 #include "env_factory/make_env.h"
@@ -26,7 +27,8 @@ std::string WriteGoals(const std::string& path, int64_t n, int64_t side) {
   goals.images = Array::Zeros(DType::kUint8, {n, side, side, 3});
   const size_t per = static_cast<size_t>(side * side * 3);
   for (int64_t i = 0; i < n; ++i) {
-    std::fill(goals.images.u8.begin() + i * per, goals.images.u8.begin() + (i + 1) * per, static_cast<uint8_t>(10 * (i + 1)));
+    std::fill(goals.images.u8.begin() + i * per, goals.images.u8.begin() + (i + 1) * per,
+              static_cast<uint8_t>(10 * (i + 1)));
   }
   goals.latents = Array::Zeros(DType::kFloat32, {n, 2});
   goals.meta = nlohmann::json::object();
@@ -94,11 +96,21 @@ TEST_CASE("goals that do not fit: another image size, a bad index, a damaged or 
   testing::ExpectError([&] { MakeEnv(pendulum); }, ExitCode::kBadData,
                        file + ": goal images need a cell with a uint8 'image' observation; pendulum has none");
   std::unique_ptr<Env> env = MakeEnv(Door(file));
-  testing::ExpectError([&] { env->Reset(1, {{"goal_index", 2}}); }, ExitCode::kUsage,
-                       "reset option 'goal_index' must be an integer in 0..1 (" + file + " holds 2 goals)");
-  testing::ExpectError([&] { env->Reset(1, {{"goal_index", "0"}}); }, ExitCode::kUsage, "'goal_index' must be an integer");
-  testing::ExpectError([&] { MakeGoalEnv(MakeEnv(Door(file)), Array::Zeros(DType::kUint8, {1, 32, 32, 3}), "again"); },
-                       ExitCode::kUsage, "door already observes 'goal_image': --goals adds it twice");
+  testing::ExpectError(
+      [&] {
+        env->Reset(1, {{"goal_index", 2}});
+      },
+      ExitCode::kUsage, "reset option 'goal_index' must be an integer in 0..1 (" + file + " holds 2 goals)");
+  testing::ExpectError(
+      [&] {
+        env->Reset(1, {{"goal_index", "0"}});
+      },
+      ExitCode::kUsage, "'goal_index' must be an integer");
+  testing::ExpectError(
+      [&] {
+        MakeGoalEnv(MakeEnv(Door(file)), Array::Zeros(DType::kUint8, {1, 32, 32, 3}), "again");
+      },
+      ExitCode::kUsage, "door already observes 'goal_image': --goals adds it twice");
   testing::WriteFile(tmp / "junk.h5", "junk");
   testing::ExpectError([&] { MakeEnv(Door(tmp / "junk.h5")); }, ExitCode::kBadData, tmp / "junk.h5");
   testing::ExpectError([&] { MakeEnv(Door(tmp / "missing.h5")); }, ExitCode::kBadData, tmp / "missing.h5");

@@ -3,9 +3,8 @@
 // the skew's metrics, bit-exact resume with the skew pool, and bad input.
 #include <doctest/doctest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "data/goal_file.h"
@@ -27,12 +26,34 @@ void CollectDoor(const std::string& dir, int episodes) {
 
 // Small, fast VAE flags: skewing starts at update 10, a pool of 64 redrawn every 8 updates.
 std::vector<std::string> Fit(const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {ToolPath("rl-goals"), "fit", "--batch-size", "16", "--threads", "1",
-                                   "--log-every", "2", "--vae.network.image-size", "24",
-                                   "--vae.network.channels", "8,16", "--vae.network.kernels", "3,3",
-                                   "--vae.network.strides", "2,2", "--vae.network.latent-dim", "4",
-                                   "--vae.skew-warmup", "10", "--vae.skew-refresh", "8", "--vae.skew-pool", "64",
-                                   "--vae.density-samples", "4", "--dataset.memory-budget-mb", "64"};
+  std::vector<std::string> argv = {ToolPath("rl-goals"),
+                                   "fit",
+                                   "--batch-size",
+                                   "16",
+                                   "--threads",
+                                   "1",
+                                   "--log-every",
+                                   "2",
+                                   "--vae.network.image-size",
+                                   "24",
+                                   "--vae.network.channels",
+                                   "8,16",
+                                   "--vae.network.kernels",
+                                   "3,3",
+                                   "--vae.network.strides",
+                                   "2,2",
+                                   "--vae.network.latent-dim",
+                                   "4",
+                                   "--vae.skew-warmup",
+                                   "10",
+                                   "--vae.skew-refresh",
+                                   "8",
+                                   "--vae.skew-pool",
+                                   "64",
+                                   "--vae.density-samples",
+                                   "4",
+                                   "--dataset.memory-budget-mb",
+                                   "64"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }
@@ -43,7 +64,8 @@ std::vector<nlohmann::json> Rows(const std::string& out) {
     if (line.empty()) continue;
     const nlohmann::json row = nlohmann::json::parse(line);
     nlohmann::json kept;
-    for (const char* key : {"step", "loss", "log_likelihood", "kl", "skew_ess", "pool_log_density"}) kept[key] = row.at(key);
+    for (const char* key : {"step", "loss", "log_likelihood", "kl", "skew_ess", "pool_log_density"})
+      kept[key] = row.at(key);
     rows.push_back(kept);
   }
   return rows;
@@ -137,8 +159,8 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   CollectDoor(tmp / "data", 2);
   REQUIRE(RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "vae", "--steps", "12"})).exit_code == 0);
   const std::string vae = tmp / "vae/latest.ckpt";
-  const auto prior = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--count", "6", "--seed", "3", "--out",
-                                 tmp / "prior.h5"});
+  const auto prior = RunProcess(
+      {ToolPath("rl-goals"), "sample", "--vae", vae, "--count", "6", "--seed", "3", "--out", tmp / "prior.h5"});
   INFO(prior.err);
   REQUIRE(prior.exit_code == 0);
   CHECK(prior.out == tmp / "prior.h5\n");
@@ -149,15 +171,15 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   CHECK(from_prior.meta["vae"] == vae);
   CHECK(from_prior.meta["vae_step"] == 12);
   CHECK(from_prior.meta["image_key"] == "image");
-  const auto again = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--count", "6", "--seed", "3", "--out",
-                                 tmp / "again.h5"});
+  const auto again = RunProcess(
+      {ToolPath("rl-goals"), "sample", "--vae", vae, "--count", "6", "--seed", "3", "--out", tmp / "again.h5"});
   REQUIRE(again.exit_code == 0);
   const GoalSet repeated = ReadGoalFile(tmp / "again.h5");
   CHECK(repeated.images.u8 == from_prior.images.u8);
   CHECK(repeated.latents.f32 == from_prior.latents.f32);
 
-  const auto data = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
-                                tmp / "data", "--pool", "50", "--count", "5", "--out", tmp / "data.h5"});
+  const auto data = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data", tmp / "data",
+                                "--pool", "50", "--count", "5", "--out", tmp / "data.h5"});
   INFO(data.err);
   REQUIRE(data.exit_code == 0);
   const GoalSet from_data = ReadGoalFile(tmp / "data.h5");
@@ -167,7 +189,8 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   CHECK(from_data.meta["pool"] == 50);
   CHECK(from_data.meta["pool_effective_size"].get<double>() >= 1.0);
 
-  const auto no_data = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--out", tmp / "x.h5"});
+  const auto no_data =
+      RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--out", tmp / "x.h5"});
   CHECK(no_data.exit_code == 2);
   CHECK(no_data.err.find("--from data needs --data DIR") != std::string::npos);
   const auto alpha = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--alpha", "1", "--out", tmp / "x.h5"});
@@ -187,10 +210,11 @@ TEST_CASE("goal-conditioned collection, training and evaluation: --goals FILE on
                       tmp / "data", "--count", "3", "--out", tmp / "goals.h5"})
               .exit_code == 0);
   const GoalSet goals = ReadGoalFile(tmp / "goals.h5");
-  const std::vector<std::string> door = {"--env", "door", "--cell.image-size", "32", "--cell.max-episode-steps", "6",
-                                         "--goals", tmp / "goals.h5"};
-  std::vector<std::string> collect = {ToolPath("rl-collect"), "--policy", "random", "--episodes", "3", "--seed", "4",
-                                      "--threads", "1", "--out", tmp / "goal-data"};
+  const std::vector<std::string> door = {"--env", "door",    "--cell.image-size", "32", "--cell.max-episode-steps",
+                                         "6",     "--goals", tmp / "goals.h5"};
+  std::vector<std::string> collect = {
+      ToolPath("rl-collect"), "--policy", "random", "--episodes", "3", "--seed", "4", "--threads", "1", "--out",
+      tmp / "goal-data"};
   collect.insert(collect.end(), door.begin(), door.end());
   const auto collected = RunProcess(collect);
   INFO(collected.err);
@@ -206,7 +230,7 @@ TEST_CASE("goal-conditioned collection, training and evaluation: --goals FILE on
                                        "print(g.shape[1], g.shape[2], g.shape[3], e['goal_index'], int(g[0].sum()), "
                                        "int(g[-1].sum()), len(e['true_state']['door_angle']) == g.shape[0] + 1)\n",
                                        shard})
-                                .out;
+                               .out;
   INFO(dump);
   std::istringstream fields(dump);
   int64_t h = 0, w = 0, c = 0, index = -1, first = 0, last = 0;
@@ -223,16 +247,33 @@ TEST_CASE("goal-conditioned collection, training and evaluation: --goals FILE on
   CHECK(last == expected);
   CHECK(states == "True");
   // SAC reads the goal image stacked with the camera's; rl-eval runs its checkpoint with the goals.
-  const auto trained = RunProcess({ToolPath("rl-train"), "sac", "--data", tmp / "goal-data", "--out", tmp / "sac",
-                                   "--steps", "2", "--batch-size", "8", "--threads", "1", "--sac.network.hidden", "16",
-                                   "--sac.network.encoder-channels", "4", "--sac.network.encoder-strides", "2",
-                                   "--sac.network.feature-dim", "8"});
+  const auto trained = RunProcess({ToolPath("rl-train"),
+                                   "sac",
+                                   "--data",
+                                   tmp / "goal-data",
+                                   "--out",
+                                   tmp / "sac",
+                                   "--steps",
+                                   "2",
+                                   "--batch-size",
+                                   "8",
+                                   "--threads",
+                                   "1",
+                                   "--sac.network.hidden",
+                                   "16",
+                                   "--sac.network.encoder-channels",
+                                   "4",
+                                   "--sac.network.encoder-strides",
+                                   "2",
+                                   "--sac.network.feature-dim",
+                                   "8"});
   INFO(trained.err);
   REQUIRE(trained.exit_code == 0);
   const nlohmann::json spec = ReadCheckpoint(tmp / "sac/latest.ckpt").metadata["input_spec"];
   CHECK(spec["image_keys"] == nlohmann::json::array({"goal_image", "image"}));
-  std::vector<std::string> eval = {ToolPath("rl-eval"), "--policy", tmp / "sac/latest.ckpt", "--episodes", "2",
-                                   "--threads", "1", "--report", tmp / "report"};
+  std::vector<std::string> eval = {
+      ToolPath("rl-eval"), "--policy",    tmp / "sac/latest.ckpt", "--episodes", "2", "--threads", "1",
+      "--report",          tmp / "report"};
   eval.insert(eval.end(), door.begin(), door.end());
   const auto evaluated = RunProcess(eval);
   INFO(evaluated.err);

@@ -28,10 +28,16 @@ TEST_CASE("skewed probabilities: p^alpha normalised, in log space") {
 
 TEST_CASE("skewed probabilities refuse a non-finite density, alpha outside [-1, 0] and an empty pool") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  testing::ExpectError([&] { SkewedProbabilities({-1.0, nan}, -1.0, "pool"); }, ExitCode::kBadData,
-                       "pool: non-finite density estimate of image 1");
-  testing::ExpectError([&] { SkewedProbabilities({-1.0, -std::numeric_limits<double>::infinity()}, -1.0, "pool"); },
-                       ExitCode::kBadData, "pool: non-finite density estimate of image 1");
+  testing::ExpectError(
+      [&] {
+        SkewedProbabilities({-1.0, nan}, -1.0, "pool");
+      },
+      ExitCode::kBadData, "pool: non-finite density estimate of image 1");
+  testing::ExpectError(
+      [&] {
+        SkewedProbabilities({-1.0, -std::numeric_limits<double>::infinity()}, -1.0, "pool");
+      },
+      ExitCode::kBadData, "pool: non-finite density estimate of image 1");
   testing::ExpectError([&] { SkewedProbabilities({-1.0}, 0.5, "pool"); }, ExitCode::kUsage,
                        "--vae.alpha must be in [-1, 0]");
   testing::ExpectError([&] { SkewedProbabilities({-1.0}, nan, "pool"); }, ExitCode::kUsage,
