@@ -76,11 +76,19 @@ torch::Tensor VaeInput(const torch::Tensor& images, int64_t side) {
   return x.contiguous();
 }
 
-ElboTerms ComputeElboTerms(const torch::Tensor& x, const torch::Tensor& logits, const torch::Tensor& mean,
-                           const torch::Tensor& log_var) {
-  const torch::Tensor bce =
-      torch::binary_cross_entropy_with_logits(logits, x, /*weight=*/{}, /*pos_weight=*/{}, at::Reduction::None);
-  return {SumPerImage(bce).neg(), (mean.square() + log_var.exp() - 1.0 - log_var).sum(1).mul(0.5)};
+torch::Tensor DecoderLogLikelihood(const torch::Tensor& x, const torch::Tensor& outputs, const std::string& decoder) {
+  if (decoder == "bernoulli") {
+    return SumPerImage(
+               torch::binary_cross_entropy_with_logits(outputs, x, /*weight=*/{}, /*pos_weight=*/{}, at::Reduction::None))
+        .neg();
+  }
+  PERPETUA_CHECK(decoder == "gaussian");
+  return SumPerImage((x - torch::sigmoid(outputs)).square().add(kLog2Pi)).mul(-0.5);
+}
+
+ElboTerms ComputeElboTerms(const torch::Tensor& x, const torch::Tensor& outputs, const torch::Tensor& mean,
+                           const torch::Tensor& log_var, const std::string& decoder) {
+  return {DecoderLogLikelihood(x, outputs, decoder), (mean.square() + log_var.exp() - 1.0 - log_var).sum(1).mul(0.5)};
 }
 
 torch::Tensor VaeLoss(const ElboTerms& terms, double beta) { return (terms.kl * beta - terms.log_likelihood).mean(); }
@@ -108,7 +116,7 @@ VaeStepStats GoalVae::Step(const torch::Tensor& images, at::Generator& generator
   net_->Encode(x, &mean, &log_var);
   const torch::Tensor eps = at::randn(mean.sizes(), generator, torch::kFloat32).to(device_);
   const torch::Tensor z = mean + (log_var * 0.5).exp() * eps;
-  const ElboTerms terms = ComputeElboTerms(x, net_->Decode(z), mean, log_var);
+  const ElboTerms terms = ComputeElboTerms(x, net_->Decode(z), mean, log_var, config_.decoder);
   const torch::Tensor loss = VaeLoss(terms, config_.beta);
   const torch::Tensor figures =
       torch::stack({loss.detach(), terms.log_likelihood.detach().mean(), terms.kl.detach().mean()})
@@ -135,11 +143,10 @@ torch::Tensor GoalVae::LogDensity(const torch::Tensor& images, at::Generator& ge
     for (int64_t s = 0; s < k; ++s) {
       const torch::Tensor eps = at::randn(mean.sizes(), generator, torch::kFloat32).to(device_);
       const torch::Tensor z = mean + (log_var * 0.5).exp() * eps;
-      const torch::Tensor bce =
-          torch::binary_cross_entropy_with_logits(net_->Decode(z), x, {}, {}, at::Reduction::None);
+      const torch::Tensor log_likelihood = DecoderLogLikelihood(x, net_->Decode(z), config_.decoder);
       const torch::Tensor log_prior = (z.square() + kLog2Pi).sum(1).mul(-0.5);
       const torch::Tensor log_posterior = (eps.square() + log_var + kLog2Pi).sum(1).mul(-0.5);
-      log_weights.push_back(SumPerImage(bce).neg().to(torch::kDouble) + (log_prior - log_posterior).to(torch::kDouble));
+      log_weights.push_back(log_likelihood.to(torch::kDouble) + (log_prior - log_posterior).to(torch::kDouble));
     }
     parts.push_back(
         (torch::logsumexp(torch::stack(log_weights), 0) - std::log(static_cast<double>(k))).to(torch::kCPU));
@@ -169,7 +176,7 @@ torch::Tensor GoalVae::Decode(const torch::Tensor& latents) {
 
 void GoalVae::Save(CheckpointContents* contents) {
   contents->metadata["vae"] = {{"vae_format", kVaeFormat},       {"network", config_.network.ToJson()},
-                               {"image_key", config_.image_key}, {"data_height", data_height_},
+                               {"image_key", config_.image_key}, {"decoder", config_.decoder}, {"data_height", data_height_},
                                {"data_width", data_width_},      {"channels", channels_},
                                {"beta", config_.beta},           {"steps", steps_}};
   contents->blobs["vae.net"] = ModuleToBytes(*net_);
@@ -194,6 +201,11 @@ void GoalVae::Load(const CheckpointContents& contents, const std::string& source
                                  std::to_string(c) + " images, these are " + std::to_string(data_height_) + "x" +
                                  std::to_string(data_width_) + "x" + std::to_string(channels_));
   }
+  const std::string decoder = MetadataField<std::string>(meta, "decoder", source);
+  if (decoder != config_.decoder) {
+    Fail(ExitCode::kBadData,
+         source + ": the VAE's decoder is " + decoder + ", this run's is " + config_.decoder + " (--vae.decoder)");
+  }
   if (network.ToJson() != config_.network.ToJson()) {
     Fail(ExitCode::kBadData, source + ": the VAE's layers are " + network.ToJson().dump() + ", this run's are " +
                                  config_.network.ToJson().dump());
@@ -214,6 +226,10 @@ std::unique_ptr<GoalVae> GoalVae::FromCheckpoint(const CheckpointContents& conte
   VaeConfig config;
   config.network = VaeNetworkConfig::FromJson(MetadataField<nlohmann::json>(meta, "network", source), source);
   config.image_key = MetadataField<std::string>(meta, "image_key", source);
+  config.decoder = MetadataField<std::string>(meta, "decoder", source);
+  if (config.decoder != "gaussian" && config.decoder != "bernoulli") {
+    Fail(ExitCode::kBadData, source + ": unknown VAE decoder '" + config.decoder + "'");
+  }
   config.beta = MetadataField<double>(meta, "beta", source);
   const int64_t h = MetadataField<int64_t>(meta, "data_height", source);
   const int64_t w = MetadataField<int64_t>(meta, "data_width", source);

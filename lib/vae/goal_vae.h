@@ -9,9 +9,10 @@
 //            transposed convs (ReLU between; output padding so each side matches the encoder's input)
 //            --> logits [B,C,S,S]
 //
-// Likelihood: each pixel value x in [0,1] is the target of a Bernoulli with
-// the decoder's logit (as rlkit's Skew-Fit), so
-//   log p(x|z) = -sum over pixels BCE(logit, x)
+// Likelihood (VaeConfig::decoder) of each pixel value x in [0,1] given the
+// decoder's mean m = sigmoid(output), summed over pixels:
+//   gaussian:  log p(x|z) = -1/2 sum ((x - m)^2 + log 2 pi)   (unit variance, rlkit's Skew-Fit)
+//   bernoulli: log p(x|z) = -sum BCE(output, x)
 //   KL(q(z|x) || N(0,I)) = 1/2 sum over latents (mean^2 + exp(log_var) - 1 - log_var)
 //   loss = mean over images (-log p(x|z) + beta KL),  z = mean + exp(log_var/2) eps
 // Density (Skew-Fit's p-hat): log p(x) ~ logsumexp_k [log p(x|z_k) + log N(z_k; 0, I)
@@ -54,13 +55,17 @@ TORCH_MODULE(ConvVae);
 // bilinearly when H or W differ from side.
 torch::Tensor VaeInput(const torch::Tensor& images, int64_t side);
 
-// Per-image terms of the ELBO [B]: log p(x|z) of targets x [B,...] in [0,1]
-// under Bernoulli logits [B,...], and the closed-form KL of N(mean, exp(log_var)) to N(0, I).
+// log p(x|z) [B] of targets x [B,...] in [0,1] given the decoder's outputs
+// [B,...] (pre-sigmoid), under `decoder` ("gaussian" or "bernoulli").
+torch::Tensor DecoderLogLikelihood(const torch::Tensor& x, const torch::Tensor& outputs, const std::string& decoder);
+
+// Per-image terms of the ELBO [B]: DecoderLogLikelihood, and the closed-form
+// KL of N(mean, exp(log_var)) to N(0, I).
 struct ElboTerms {
   torch::Tensor log_likelihood, kl;
 };
-ElboTerms ComputeElboTerms(const torch::Tensor& x, const torch::Tensor& logits, const torch::Tensor& mean,
-                           const torch::Tensor& log_var);
+ElboTerms ComputeElboTerms(const torch::Tensor& x, const torch::Tensor& outputs, const torch::Tensor& mean,
+                           const torch::Tensor& log_var, const std::string& decoder);
 // mean over images of (-log_likelihood + beta * kl).
 torch::Tensor VaeLoss(const ElboTerms& terms, double beta);
 
@@ -88,7 +93,7 @@ class GoalVae {
   torch::Tensor LogDensity(const torch::Tensor& images, at::Generator& generator);
   // Posterior means [B,L] (CPU float32) of images [B,H,W,C] uint8: the latent a goal or state is compared in.
   torch::Tensor Encode(const torch::Tensor& images);
-  // Decoded images [B,side,side,C] uint8 (the pixels' Bernoulli means) of latents [B,L].
+  // Decoded images [B,side,side,C] uint8 (the pixels' means) of latents [B,L].
   torch::Tensor Decode(const torch::Tensor& latents);
 
   int64_t steps() const { return steps_; }
@@ -97,7 +102,7 @@ class GoalVae {
   int64_t data_width() const { return data_width_; }
   int64_t channels() const { return channels_; }
 
-  // Metadata "vae" {"vae_format", "network", "image_key", "data_height",
+  // Metadata "vae" {"vae_format", "network", "image_key", "decoder", "data_height",
   // "data_width", "channels", "beta", "steps"} and blobs "vae.net", "vae.adam".
   void Save(CheckpointContents* contents);
   // Restores what Save wrote into a VAE of the same layers and image shape.

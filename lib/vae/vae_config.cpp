@@ -60,6 +60,8 @@ void VaeNetworkConfig::Validate(const std::string& prefix) const {
 void VaeConfig::Validate(const std::string& prefix) const {
   network.Validate(prefix + ".network");
   RequireFlag(!image_key.empty(), prefix, "image_key", "must name an image observation");
+  RequireFlag(decoder == "gaussian" || decoder == "bernoulli", prefix, "decoder",
+              "must be gaussian or bernoulli, not '" + decoder + "'");
   RequireFlag(beta >= 0 && std::isfinite(beta), prefix, "beta", "must be >= 0");
   RequireFlag(lr > 0 && std::isfinite(lr), prefix, "lr", "must be positive");
   RequireFlag(alpha >= -1.0 && alpha <= 0.0, prefix, "alpha",

@@ -46,6 +46,12 @@ struct VaeNetworkConfig {
 struct VaeConfig {
   VaeNetworkConfig network;
   std::string image_key = "image";  // the observation the VAE reads (uint8 [H,W,C])
+  // The decoder's likelihood of each pixel value x in [0,1] given its mean m = sigmoid(output):
+  // "gaussian", N(x; m, 1) (rlkit's Skew-Fit: "gaussian_identity_variance"), or "bernoulli", the
+  // Bernoulli cross-entropy of x against m. Its log-density sums over pixels: the Bernoulli's spread
+  // over images is hundreds of nats, so p(x)^alpha puts all the weight on one image of the pool;
+  // the unit Gaussian's is tens.
+  std::string decoder = "gaussian";
   double beta = 20.0;               // weight of the KL term (beta-VAE)
   double lr = 1e-3;                 // Adam step size
   // Skew-Fit: training images are drawn with weights proportional to p(x)^alpha, p the VAE's
@@ -60,6 +66,9 @@ struct VaeConfig {
   void Visit(ConfigVisitor& v) {
     v.Group("network", network, "VAE layers");
     v.Field("image_key", image_key, "the image observation the VAE reads");
+    v.Field("decoder", decoder,
+            "likelihood of each pixel given the decoder's mean: gaussian (unit variance, rlkit's Skew-Fit) or "
+            "bernoulli");
     v.Field("beta", beta, "weight of the KL term (beta-VAE)");
     v.Field("lr", lr, "Adam learning rate");
     v.Field("alpha", alpha,

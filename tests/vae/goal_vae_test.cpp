@@ -40,7 +40,7 @@ TEST_CASE("ELBO terms match a hand computation") {
   const torch::Tensor logits = torch::tensor({0.0f, 2.0f}).view({1, 2});
   const torch::Tensor mean = torch::tensor({0.5f}).view({1, 1});
   const torch::Tensor log_var = torch::tensor({static_cast<float>(std::log(0.25))}).view({1, 1});
-  const ElboTerms terms = ComputeElboTerms(x, logits, mean, log_var);
+  const ElboTerms terms = ComputeElboTerms(x, logits, mean, log_var, "bernoulli");
   // BCE(l, x) = log(1 + e^l) - x l:  log 2 = 0.693147, log(1 + e^2) - 2 = 0.126928.
   CHECK(terms.log_likelihood.item<double>() == doctest::Approx(-(std::log(2.0) + std::log1p(std::exp(2.0)) - 2.0)));
   CHECK(terms.log_likelihood.item<double>() == doctest::Approx(-0.820075).epsilon(1e-5));
@@ -48,7 +48,12 @@ TEST_CASE("ELBO terms match a hand computation") {
   CHECK(terms.kl.item<double>() == doctest::Approx(0.443147).epsilon(1e-5));
   CHECK(VaeLoss(terms, 20.0).item<double>() == doctest::Approx(0.820075 + 20 * 0.443147).epsilon(1e-5));
   // A posterior equal to the prior costs nothing.
-  CHECK(ComputeElboTerms(x, logits, torch::zeros({1, 3}), torch::zeros({1, 3})).kl.item<double>() == 0.0);
+  CHECK(ComputeElboTerms(x, logits, torch::zeros({1, 3}), torch::zeros({1, 3}), "bernoulli").kl.item<double>() == 0.0);
+  // Unit-variance Gaussian around the means sigmoid(0) = 0.5 and sigmoid(2) = 0.880797:
+  // -1/2 ((0.25 - 0.5)^2 + (1 - 0.880797)^2 + 2 log 2 pi) = -1/2 (0.0625 + 0.014209 + 3.675754) = -1.876232.
+  const ElboTerms gaussian = ComputeElboTerms(x, logits, mean, log_var, "gaussian");
+  CHECK(gaussian.log_likelihood.item<double>() == doctest::Approx(-1.876232).epsilon(1e-5));
+  CHECK(gaussian.kl.item<double>() == doctest::Approx(0.443147).epsilon(1e-5));
 }
 
 TEST_CASE("the decoder mirrors the encoder: images come back at the VAE's size, any data size") {
@@ -123,6 +128,11 @@ TEST_CASE("bad input: a VAE of another image shape or layers, a checkpoint witho
   wider.network.latent_dim = 8;
   GoalVae other(wider, 16, 16, 3, torch::kCPU, 5);
   testing::ExpectError([&] { other.Load(contents, "vae.ckpt"); }, ExitCode::kBadData, "vae.ckpt: the VAE's layers are");
+  VaeConfig bernoulli = Small();
+  bernoulli.decoder = "bernoulli";
+  GoalVae binary(bernoulli, 16, 16, 3, torch::kCPU, 5);
+  testing::ExpectError([&] { binary.Load(contents, "vae.ckpt"); }, ExitCode::kBadData,
+                       "vae.ckpt: the VAE's decoder is gaussian, this run's is bernoulli (--vae.decoder)");
   testing::ExpectError([&] { GoalVae::FromCheckpoint(CheckpointContents{}, torch::kCPU, "x.ckpt"); },
                        ExitCode::kBadData, "x.ckpt: the checkpoint holds no VAE");
   CheckpointContents newer = contents;
@@ -155,6 +165,7 @@ TEST_CASE("invalid settings are usage errors naming the flag") {
   check([](VaeConfig& c) { c.network.kernels = {5, 3}; }, "--vae.network.kernels must give one kernel size per");
   check([](VaeConfig& c) { c.network.latent_dim = 0; }, "--vae.network.latent-dim must be in 1..1024");
   check([](VaeConfig& c) { c.image_key.clear(); }, "--vae.image-key must name an image observation");
+  check([](VaeConfig& c) { c.decoder = "poisson"; }, "--vae.decoder must be gaussian or bernoulli, not 'poisson'");
 }
 
 }  // namespace
