@@ -13,11 +13,6 @@ namespace {
 // The seed stream of the episodes' goal choice.
 constexpr uint64_t kGoalStream = 31;
 
-std::string Shape(const std::vector<int64_t>& shape) {
-  std::string s;
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
-  return s;
-}
 
 }  // namespace
 
@@ -38,8 +33,8 @@ GoalEnv::GoalEnv(std::unique_ptr<Env> inner, Array goals, std::string source)
       std::vector<int64_t>(goals_.shape.begin() + 1, goals_.shape.end()) != image->shape) {
     Fail(ExitCode::kBadData,
          source_ + ": the goals are " +
-             (goals_.shape.size() == 4 ? Shape({goals_.shape.begin() + 1, goals_.shape.end()}) : Shape(goals_.shape)) +
-             " images, the cell's 'image' is " + Shape(image->shape) + " (--cell.image-size?)");
+             (goals_.shape.size() == 4 ? ShapeString({goals_.shape.begin() + 1, goals_.shape.end()}) : ShapeString(goals_.shape)) +
+             " images, the cell's 'image' is " + ShapeString(image->shape) + " (--cell.image-size?)");
   }
   spec_.observations.push_back({kGoalImageKey, DType::kUint8, image->shape});
 }

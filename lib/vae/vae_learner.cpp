@@ -87,6 +87,8 @@ void VaeLearner::DrawPool(int64_t index, const std::vector<double>* log_density,
   pool_.Set(density, config_.alpha,
             setup_.data_source + " (VAE density at update " + std::to_string(vae_->steps()) + ")");
   pool_index_ = index;
+  pool_mean_density_ = 0.0;
+  for (double d : density) pool_mean_density_ += d / static_cast<double>(density.size());
 }
 
 UpdateResult VaeLearner::Update(Rng& rng, at::Generator& generator) {
@@ -109,15 +111,11 @@ UpdateResult VaeLearner::Update(Rng& rng, at::Generator& generator) {
   const VaeStepStats stats = vae_->Step(images, generator);
   last_batch_ = images.slice(0, 0, std::min<int64_t>(kShown, images.size(0)));
   const bool skewing = pool_index_ >= 0 && Skewing();
-  double mean_density = 0.0;
-  if (skewing) {
-    for (double d : pool_.log_density()) mean_density += d / static_cast<double>(pool_.size());
-  }
   result.metrics = {{"loss", stats.loss},
                     {"log_likelihood", stats.log_likelihood},
                     {"kl", stats.kl},
                     {"skew_ess", skewing ? EffectiveSampleSize(pool_.probabilities()) / pool_.size() : 1.0},
-                    {"pool_log_density", mean_density}};
+                    {"pool_log_density", skewing ? pool_mean_density_ : 0.0}};
   result.batch_size = setup_.batch_size;
   return result;
 }

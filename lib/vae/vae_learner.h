@@ -62,6 +62,7 @@ class VaeLearner : public Learner {
   SkewedPool pool_;
   torch::Tensor pool_images_;            // [skew_pool,H,W,C] uint8
   int64_t pool_index_ = -1;              // which pool (-1: none yet)
+  double pool_mean_density_ = 0.0;      // the pool's mean log density (a metric)
   int64_t resumed_index_ = -1;           // the pool a resumed checkpoint was training from
   std::vector<double> resumed_density_;  // that pool's saved densities, until it is redrawn
   torch::Tensor last_batch_;             // for reconstructions.png

@@ -89,7 +89,7 @@ TEST_CASE("goals that do not fit: another image size, a bad index, a damaged or 
   testing::TempDir tmp;
   const std::string file = WriteGoals(tmp / "goals.h5", 2, 32);
   testing::ExpectError([&] { MakeEnv(Door(file, 48)); }, ExitCode::kBadData,
-                       file + ": the goals are 32x32x3 images, the cell's 'image' is 48x48x3 (--cell.image-size?)");
+                       file + ": the goals are [32, 32, 3] images, the cell's 'image' is [48, 48, 3] (--cell.image-size?)");
   EnvConfig pendulum;
   pendulum.name = "pendulum";
   pendulum.goals = file;

@@ -284,7 +284,7 @@ TEST_CASE("goal-conditioned collection, training and evaluation: --goals FILE on
   *(std::find(wrong.begin(), wrong.end(), tmp / "goal-data")) = tmp / "wrong";
   const auto refused = RunProcess(wrong);
   CHECK(refused.exit_code == 3);
-  CHECK(refused.err.find(tmp / "goals.h5" + ": the goals are 32x32x3 images, the cell's 'image' is 48x48x3") !=
+  CHECK(refused.err.find(tmp / "goals.h5" + ": the goals are [32, 32, 3] images, the cell's 'image' is [48, 48, 3]") !=
         std::string::npos);
 }
 
