@@ -27,6 +27,12 @@ uint8_t* RowPtr(Array& array, int64_t row, int64_t step_bytes) {
 
 }  // namespace
 
+TransitionBatch TransitionSampler::SampleWithFuture(int batch_size, Rng& rng,
+                                                   const std::vector<std::string>& future_keys) {
+  if (!future_keys.empty()) Fail(ExitCode::kBadData, "this buffer cannot serve hindsight goals (future observations)");
+  return Sample(batch_size, rng);
+}
+
 Schema SchemaOfEnv(const EnvSpec& spec) {
   Schema schema;
   for (const ObservationSpec& o : spec.observations) schema.observations[o.key] = KeySpec{o.dtype, o.shape};
@@ -165,7 +171,9 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
   ++(e.resident ? stats_.samples_from_memory : stats_.samples_from_disk);
 }
 
-TransitionBatch DatasetSampler::Sample(int batch_size, Rng& rng) {
+TransitionBatch DatasetSampler::Sample(int batch_size, Rng& rng) { return SampleWithFuture(batch_size, rng, {}); }
+
+TransitionBatch DatasetSampler::SampleWithFuture(int batch_size, Rng& rng, const std::vector<std::string>& future_keys) {
   std::lock_guard<std::mutex> lock(mutex_);
   h5::InitThread();
   if (batch_size <= 0) Fail(ExitCode::kUsage, "batch size must be positive");
@@ -175,11 +183,21 @@ TransitionBatch DatasetSampler::Sample(int batch_size, Rng& rng) {
   const Schema& schema = reader_.schema();
   const int64_t b = batch_size;
   TransitionBatch batch;
-  for (const auto& [key, spec] : schema.observations) {
+  const auto rows = [b](const KeySpec& spec) {
     std::vector<int64_t> shape{b};
     shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());
-    batch.observations[key] = Array::Zeros(spec.dtype, shape);
-    batch.next_observations[key] = Array::Zeros(spec.dtype, shape);
+    return Array::Zeros(spec.dtype, shape);
+  };
+  for (const auto& [key, spec] : schema.observations) {
+    batch.observations[key] = rows(spec);
+    batch.next_observations[key] = rows(spec);
+  }
+  for (const std::string& key : future_keys) {
+    const auto it = schema.observations.find(key);
+    if (it == schema.observations.end()) {
+      Fail(ExitCode::kBadData, "the data has no observation '" + key + "' for hindsight goals");
+    }
+    batch.future_observations[key] = rows(it->second);
   }
   batch.actions = Array::Zeros(DType::kFloat32, {b, schema.action_dim});
   batch.rewards.assign(static_cast<size_t>(b), 0.0f);
@@ -191,8 +209,26 @@ TransitionBatch DatasetSampler::Sample(int batch_size, Rng& rng) {
         std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin());
     const int64_t t = u - (e == 0 ? 0 : cumulative_[e - 1]);
     CopyTransition(*episodes_[e], t, row, batch);
+    if (future_keys.empty()) continue;
+    const int64_t f = t + 1 + static_cast<int64_t>(rng.UniformInt(static_cast<uint64_t>(episodes_[e]->num_steps - t)));
+    for (const std::string& key : future_keys) CopyFuture(*episodes_[e], key, f, row, batch);
   }
   return batch;
+}
+
+void DatasetSampler::CopyFuture(EpisodeData& e, const std::string& key, int64_t f, int64_t row,
+                                TransitionBatch& batch) {
+  const KeySpec& spec = reader_.schema().observations.at(key);
+  const int64_t step_bytes = StepBytes(spec);
+  uint8_t* into = RowPtr(batch.future_observations[key], row, step_bytes);
+  if (e.resident) {
+    std::memcpy(into, RowPtr(e.observations[key], f, step_bytes), static_cast<size_t>(step_bytes));
+    return;
+  }
+  // Observations f-1 and f (f >= 1): the pair read the sampler already has.
+  std::vector<uint8_t> before(static_cast<size_t>(step_bytes));
+  const EpisodeRef ref = reader_.episode(e.index);
+  ReadObservationPair(reader_.FileHandle(ref.file), ref, key, spec, f - 1, before.data(), into);
 }
 
 }  // namespace perpetua

@@ -87,6 +87,9 @@ class DatasetSampler : public TransitionSampler {
   int64_t num_transitions() const override;
   // See the file comment. Error(kBadData) if nothing is available or a read fails.
   TransitionBatch Sample(int batch_size, Rng& rng) override;
+  // Sample() plus, per row, one observation drawn uniformly from s' to the
+  // episode's last (transition_batch.h); Error(kBadData) for a key the data lacks.
+  TransitionBatch SampleWithFuture(int batch_size, Rng& rng, const std::vector<std::string>& future_keys) override;
 
   // Adds a newly finished file (e.g. a path rl-collect printed). Returns
   // episodes added (0 if already known). Error(kBadData) on a schema mismatch
@@ -103,6 +106,8 @@ class DatasetSampler : public TransitionSampler {
   struct EpisodeData;
   void IndexNewEpisodes(size_t first);  // mutex held
   void CopyTransition(EpisodeData& e, int64_t t, int64_t row, TransitionBatch& batch);
+  // Observation f of `e` for `key` into future_observations row `row` (mutex held, after CopyTransition).
+  void CopyFuture(EpisodeData& e, const std::string& key, int64_t f, int64_t row, TransitionBatch& batch);
 
   mutable std::mutex mutex_;
   DatasetSamplerConfig config_;

@@ -18,6 +18,10 @@ struct TransitionBatch {
   std::vector<float> rewards;                      // (B)
   std::vector<uint8_t> terminated;                 // (B) 1: s' is terminal, do not bootstrap
                                                    // (a truncated step is NOT terminal)
+  // Hindsight goals: only SampleWithFuture fills it, for the keys asked. For
+  // transition t of an episode of N steps, obs[f] with f drawn uniformly from
+  // [t+1, N]: s' or a later observation of the same episode.
+  std::map<std::string, Array> future_observations;  // key -> [B, ...]
   int64_t size() const { return static_cast<int64_t>(rewards.size()); }
 };
 
@@ -33,6 +37,10 @@ class TransitionSampler {
   // `batch_size` transitions drawn uniformly (with replacement) using `rng`.
   // Throws Error(kBadData) if nothing is available.
   virtual TransitionBatch Sample(int batch_size, Rng& rng) = 0;
+  // Sample() plus future_observations for `future_keys` (observation keys).
+  // With no keys it is Sample() (same draws); an implementation that cannot
+  // serve future observations throws Error(kBadData) (this default).
+  virtual TransitionBatch SampleWithFuture(int batch_size, Rng& rng, const std::vector<std::string>& future_keys);
 };
 
 }  // namespace perpetua

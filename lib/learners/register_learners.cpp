@@ -7,6 +7,7 @@
 #include "qtopt/q_policy.h"
 #include "sac/sac_config.h"
 #include "sac/sac_policy.h"
+#include "skewfit/goal_policy.h"
 
 namespace perpetua {
 
@@ -21,9 +22,12 @@ void RegisterLearnerPolicies() {
   RegisterCheckpointPolicy(kSacAlgorithm, [](const std::string& path, const EnvSpec& expected,
                                              const PolicyLoadOptions& options) {
     const TorchRuntime runtime = ConfigureTorchRuntime(options.device, torch::get_num_threads());
-    return LoadSacPolicy(ReadCheckpoint(path), path, expected,
-                         options.explore ? SacActionMode::kSample : SacActionMode::kMean,
-                         torch::Device(runtime.device), options.seed);
+    const CheckpointContents contents = ReadCheckpoint(path);
+    const SacActionMode mode = options.explore ? SacActionMode::kSample : SacActionMode::kMean;
+    if (IsLatentGoalCheckpoint(contents)) {  // rl-train sac --goals vae:CKPT
+      return LoadLatentGoalPolicy(contents, path, expected, mode, torch::Device(runtime.device), options.seed);
+    }
+    return LoadSacPolicy(contents, path, expected, mode, torch::Device(runtime.device), options.seed);
   });
 }
 

@@ -1,5 +1,6 @@
 #include "nn/tensor_io.h"
 
+#include <cstring>
 #include <sstream>
 
 #include "common/error.h"
@@ -69,6 +70,15 @@ torch::Tensor ArrayToTensor(const Array& array) {
   PERPETUA_CHECK(array.Consistent());
   const auto dtype = array.dtype == DType::kUint8 ? torch::kUInt8 : torch::kFloat32;
   return torch::from_blob(const_cast<void*>(array.data()), array.shape, dtype).clone();
+}
+
+Array TensorToArray(const torch::Tensor& tensor) {
+  PERPETUA_CHECK(tensor.scalar_type() == torch::kUInt8 || tensor.scalar_type() == torch::kFloat32);
+  const torch::Tensor c = tensor.to(torch::kCPU).contiguous();
+  const DType dtype = c.scalar_type() == torch::kUInt8 ? DType::kUint8 : DType::kFloat32;
+  Array a = Array::Zeros(dtype, std::vector<int64_t>(c.sizes().begin(), c.sizes().end()));
+  std::memcpy(a.data(), c.data_ptr(), static_cast<size_t>(c.numel()) * DTypeSize(dtype));
+  return a;
 }
 
 void CopyModuleState(torch::nn::Module& from, torch::nn::Module& to) {

@@ -29,6 +29,8 @@ torch::Tensor TensorFromBytes(const std::string& bytes, const std::string& sourc
 
 // An Array as a CPU tensor of the same dtype and shape (copies).
 torch::Tensor ArrayToTensor(const Array& array);
+// A uint8 or float32 tensor (any device) as an Array of the same dtype and shape (copies).
+Array TensorToArray(const torch::Tensor& tensor);
 
 // Copies every parameter and buffer of `from` into `to` (same architecture).
 void CopyModuleState(torch::nn::Module& from, torch::nn::Module& to);

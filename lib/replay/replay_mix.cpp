@@ -41,6 +41,7 @@ void AppendBatch(TransitionBatch& into, const TransitionBatch& b) {
   }
   AppendMaps(into.observations, b.observations);
   AppendMaps(into.next_observations, b.next_observations);
+  AppendMaps(into.future_observations, b.future_observations);
   AppendArray(into.actions, b.actions);
   into.rewards.insert(into.rewards.end(), b.rewards.begin(), b.rewards.end());
   into.terminated.insert(into.terminated.end(), b.terminated.begin(), b.terminated.end());
@@ -59,7 +60,18 @@ ReplayMix::ReplayMix(ReplayData* data, double online_fraction, int64_t online_wi
                                           online_window);
 }
 
+TransitionBatch BatchSource::SampleWithFuture(int batch_size, Rng& rng, int* online_count,
+                                              const std::vector<std::string>& future_keys) {
+  if (!future_keys.empty()) Fail(ExitCode::kBadData, "this data source cannot serve hindsight goals (future observations)");
+  return Sample(batch_size, rng, online_count);
+}
+
 TransitionBatch ReplayMix::Sample(int batch_size, Rng& rng, int* online_count) {
+  return SampleWithFuture(batch_size, rng, online_count, {});
+}
+
+TransitionBatch ReplayMix::SampleWithFuture(int batch_size, Rng& rng, int* online_count,
+                                            const std::vector<std::string>& future_keys) {
   std::lock_guard<std::mutex> lock(mutex_);
   const bool has_offline = data_->offline().num_transitions() > 0;
   const bool has_online = online_->num_transitions() > 0;
@@ -69,8 +81,8 @@ TransitionBatch ReplayMix::Sample(int batch_size, Rng& rng, int* online_count) {
   if (!has_offline) online = batch_size;
   if (online_count) *online_count = online;
   TransitionBatch offline_part, online_part;
-  if (batch_size - online > 0) offline_part = data_->offline().Sample(batch_size - online, rng);
-  if (online > 0) online_part = online_->Sample(online, rng);
+  if (batch_size - online > 0) offline_part = data_->offline().SampleWithFuture(batch_size - online, rng, future_keys);
+  if (online > 0) online_part = online_->SampleWithFuture(online, rng, future_keys);
   return ConcatBatches(offline_part, online_part);
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 #include "train/training_run.h"
+#include "skewfit/goal_config.h"
 #include "vice/vice_config.h"
 
 namespace perpetua {
@@ -101,10 +102,12 @@ SacConfig RlToolsPendulumConfig();
 // and the update's under "sac" (--sac.actor-lr, --sac.network.hidden, ...:
 // SacConfig::VisitUpdate). The run's --batch-size is the update's; the
 // in-process loop's batch_size, warmup_steps and updates_per_step are not flags.
-// --reward vice learns the rewards beside SAC (vice/vice_learner.h).
+// --reward vice learns the rewards beside SAC (vice/vice_learner.h); --goals
+// vae:CKPT learns to reach goals in a VAE's latent space (skewfit/goal_learner.h).
 struct SacTrainConfig : TrainRunConfig {
   SacConfig sac;
   RewardSettings reward;
+  GoalSettings goals;
   void Visit(ConfigVisitor& v) {
     TrainRunConfig::Visit(v);
     struct UpdateFields {
@@ -113,6 +116,7 @@ struct SacTrainConfig : TrainRunConfig {
     } update{&sac};
     v.Group("sac", update, "soft actor-critic update");
     reward.Visit(v);
+    goals.Visit(v);
   }
 };
 

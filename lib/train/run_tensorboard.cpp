@@ -39,7 +39,12 @@ void TensorBoardConfig::Validate() const {
 ImageTap::ImageTap(BatchSource* inner, int count) : inner_(inner), count_(count) {}
 
 TransitionBatch ImageTap::Sample(int batch_size, Rng& rng, int* online_count) {
-  TransitionBatch batch = inner_->Sample(batch_size, rng, online_count);
+  return SampleWithFuture(batch_size, rng, online_count, {});
+}
+
+TransitionBatch ImageTap::SampleWithFuture(int batch_size, Rng& rng, int* online_count,
+                                           const std::vector<std::string>& future_keys) {
+  TransitionBatch batch = inner_->SampleWithFuture(batch_size, rng, online_count, future_keys);
   if (!armed_.exchange(false)) return batch;
   std::vector<std::pair<std::string, Array>> images;
   for (const auto& [key, array] : batch.observations) {

@@ -1,6 +1,5 @@
 #include "vae/goal_sampler.h"
 
-#include <cstring>
 #include <iostream>
 
 #include "common/cli.h"
@@ -16,17 +15,6 @@ namespace {
 
 // The seed streams of the prior's latents and of the data pool's draw.
 constexpr uint64_t kPriorStream = 21, kPoolStream = 22, kDensityStream = 23;
-
-Array ToArray(const torch::Tensor& t, DType dtype) {
-  const torch::Tensor c = t.contiguous().to(torch::kCPU);
-  Array a = Array::Zeros(dtype, std::vector<int64_t>(c.sizes().begin(), c.sizes().end()));
-  if (dtype == DType::kUint8) {
-    std::memcpy(a.u8.data(), c.data_ptr<uint8_t>(), a.u8.size());
-  } else {
-    std::memcpy(a.f32.data(), c.to(torch::kFloat32).data_ptr<float>(), a.f32.size() * sizeof(float));
-  }
-  return a;
-}
 
 }  // namespace
 
@@ -67,8 +55,8 @@ ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory
                                                     .size(std::vector<int64_t>{vae->data_height(), vae->data_width()})
                                                     .mode(torch::kBilinear)
                                                     .align_corners(false));
-    goals.images = ToArray(images.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}), DType::kUint8);
-    goals.latents = ToArray(latents, DType::kFloat32);
+    goals.images = TensorToArray(images.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}));
+    goals.latents = TensorToArray(latents.to(torch::kFloat32));
   } else {
     const std::unique_ptr<ReplayData> data = data_factory(config.data);
     Rng pool_rng(DeriveSeed(config.seed, kPoolStream, 0));
@@ -92,8 +80,8 @@ ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory
     Rng draw_rng(DeriveSeed(config.seed, kPoolStream, 1));
     const torch::Tensor rows = torch::tensor(skewed.Draw(config.count, draw_rng), torch::kLong);
     const torch::Tensor images = pool.index_select(0, rows);
-    goals.images = ToArray(images, DType::kUint8);
-    goals.latents = ToArray(vae->Encode(images), DType::kFloat32);
+    goals.images = TensorToArray(images);
+    goals.latents = TensorToArray(vae->Encode(images));
     meta["alpha"] = config.alpha;
     meta["pool"] = config.pool;
     meta["data"] = config.data;

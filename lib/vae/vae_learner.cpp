@@ -1,7 +1,6 @@
 #include "vae/vae_learner.h"
 
 #include <chrono>
-#include <cstring>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -142,9 +141,7 @@ void VaeLearner::WriteReconstructions() {
   // [2 rows, n columns] of side x side tiles -> [2*side, n*side, 3].
   const torch::Tensor grid =
       torch::stack({originals, decoded}).permute({0, 2, 1, 3, 4}).reshape({2 * side, n * side, 3}).contiguous();
-  Array image = Array::Zeros(DType::kUint8, {2 * side, n * side, 3});
-  std::memcpy(image.u8.data(), grid.data_ptr<uint8_t>(), image.u8.size());
-  sim::WritePng(setup_.out_dir + "/reconstructions.png", image, 2);
+  sim::WritePng(setup_.out_dir + "/reconstructions.png", TensorToArray(grid), 2);
 }
 
 std::string VaeLearner::Describe() {

@@ -46,6 +46,8 @@ class VaeLearner : public Learner {
   void Save(CheckpointContents* contents) override;
   std::string Describe() override;
 
+  // The VAE (valid after Build).
+  GoalVae& vae() { return *vae_; }
   // The skew pool's sampling distribution (empty before skewing starts).
   const SkewedPool& pool() const { return pool_; }
 

@@ -15,6 +15,7 @@
 #include "data/dataset_writer.h"
 #include "data/shard_feed.h"
 #include "data/episode_factory.h"
+#include "support/expect_error.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -281,6 +282,57 @@ TEST_CASE("a truncated last step is not terminal and bootstraps from the final o
   no_memory.memory_budget_mb = 0.0;
   CHECK_THROWS_WITH_AS(DatasetSampler({dir.path()}, no_memory),
                        doctest::Contains("memory_budget_mb must be positive"), Error);
+}
+
+}  // namespace
+}  // namespace perpetua
+
+namespace perpetua {
+namespace {
+
+TEST_CASE("hindsight futures: a later observation of the same episode, uniform from s' to the last, from memory or disk") {
+  TempDir dir;
+  const auto episodes = WriteEpisodes(dir.path(), 1, 30, 7);
+  const auto index = ActionIndex(episodes);
+  DatasetSamplerConfig small;
+  small.memory_budget_mb = 0.05;  // part of the rows read from disk
+  const size_t frame = 16 * 16 * 3;
+  for (const DatasetSamplerConfig& config : {DatasetSamplerConfig{}, small}) {
+    DatasetSampler sampler({dir.path()}, config);
+    Rng rng(3);
+    std::map<int64_t, int> offsets;  // f - t for transitions of 7-step episodes at t = 0
+    for (int b = 0; b < 40; ++b) {
+      const TransitionBatch batch = sampler.SampleWithFuture(256, rng, {"image", "proprio"});
+      CheckBatchAgainst(batch, episodes, nullptr);
+      REQUIRE(batch.future_observations.size() == 2);
+      for (int64_t i = 0; i < batch.size(); ++i) {
+        const float* a = batch.actions.f32.data() + i * 2;
+        const auto [e, t] = index.at({a[0], a[1]});
+        const Episode& episode = episodes[e];
+        const uint8_t* future = batch.future_observations.at("image").u8.data() + i * frame;
+        int64_t found = -1;
+        for (int64_t f = t + 1; f <= episode.num_steps(); ++f) {
+          const uint8_t* want = episode.observations.at("image").u8.data() + f * frame;
+          if (std::equal(future, future + frame, want)) found = f;
+        }
+        REQUIRE(found > t);
+        CHECK(batch.future_observations.at("proprio").f32[static_cast<size_t>(i * 3)] ==
+              episode.observations.at("proprio").f32[static_cast<size_t>(found * 3)]);
+        if (episode.num_steps() == 7 && t == 0) ++offsets[found];
+      }
+    }
+    // From t = 0 of a 7-step episode, every observation 1..7 is drawn, none much more than another.
+    CHECK(offsets.size() == 7);
+    int least = 1 << 30, most = 0;
+    for (const auto& [f, n] : offsets) least = std::min(least, n), most = std::max(most, n);
+    CHECK(most < 3 * least);
+  }
+  // Without keys the draws are Sample()'s; a key the data lacks is bad data.
+  DatasetSampler sampler({dir.path()}, DatasetSamplerConfig{});
+  Rng a(8), b(8);
+  CHECK(sampler.SampleWithFuture(64, a, {}).actions.f32 == sampler.Sample(64, b).actions.f32);
+  testing::ExpectError([&] { sampler.SampleWithFuture(4, a, {"goal_image"}); }, ExitCode::kBadData,
+                       "the data has no observation 'goal_image' for hindsight goals");
 }
 
 }  // namespace
