@@ -24,7 +24,7 @@ void CheckShapes(const GoalSet& goals, ExitCode code, const std::string& what) {
     Fail(code, what + ": goal images must be uint8 [N,H,W,C] with N >= 1 and C in 1..4");
   }
   if (latents.dtype != DType::kFloat32 || latents.shape.size() != 2 || latents.shape[0] != images.shape[0] ||
-      latents.shape[1] < 1) {
+      latents.shape[1] < 0) {
     Fail(code,
          what + ": goal latents must be float32 [N,L] with the images' N (" + std::to_string(images.shape[0]) + ")");
   }
@@ -32,6 +32,18 @@ void CheckShapes(const GoalSet& goals, ExitCode code, const std::string& what) {
     if (!std::isfinite(v)) Fail(code, what + ": a goal latent is not finite");
   }
   if (!goals.meta.is_object()) Fail(code, what + ": goal meta must be a JSON object");
+  if (goals.meta.contains("goals")) {
+    const nlohmann::json& each = goals.meta["goals"];
+    if (!each.is_array() || static_cast<int64_t>(each.size()) != images.shape[0]) {
+      Fail(code, what + ": meta 'goals' must list one object per goal (" + std::to_string(images.shape[0]) + ")");
+    }
+    for (const nlohmann::json& goal : each) {
+      if (!goal.is_object() || (goal.contains("reset") && !goal["reset"].is_object()) ||
+          (goal.contains("region") && !goal["region"].is_string())) {
+        Fail(code, what + ": each of meta 'goals' must be an object with an object 'reset' and a string 'region'");
+      }
+    }
+  }
 }
 
 std::vector<hsize_t> Dims(const std::vector<int64_t>& shape) { return {shape.begin(), shape.end()}; }
@@ -52,8 +64,10 @@ void WriteGoalFile(const std::string& path, const GoalSet& goals) {
     image_chunk[0] = 1;
     h5::WriteDataset(group.get(), "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, Dims(goals.images.shape),
                      goals.images.u8.data(), {image_chunk, 4, true}, where.Child("images"));
-    h5::WriteDataset(group.get(), "latents", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, Dims(goals.latents.shape),
-                     goals.latents.f32.data(), {Dims(goals.latents.shape), 0, true}, where.Child("latents"));
+    if (goals.latents.shape[1] > 0) {
+      h5::WriteDataset(group.get(), "latents", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, Dims(goals.latents.shape),
+                       goals.latents.f32.data(), {Dims(goals.latents.shape), 0, true}, where.Child("latents"));
+    }
     group.Reset();
     h5::CloseFile(file, tmp);
     FsyncPath(tmp);
@@ -81,22 +95,25 @@ GoalSet ReadGoalFile(const std::string& path) {
   const std::optional<std::string> meta = h5::ReadAttrString(group.get(), "meta", where);
   goals.meta = nlohmann::json::parse(meta.value_or("{}"), nullptr, /*allow_exceptions=*/false);
   if (goals.meta.is_discarded()) Fail(ExitCode::kBadData, path + ": goals/meta is not JSON");
-  for (const char* name : {"images", "latents"}) {
-    if (!h5::LinkExists(group.get(), name)) Fail(ExitCode::kBadData, path + ": goals/" + name + " is missing");
-  }
+  if (!h5::LinkExists(group.get(), "images")) Fail(ExitCode::kBadData, path + ": goals/images is missing");
   Handle images = h5::OpenDataset(group.get(), "images", where);
-  Handle latents = h5::OpenDataset(group.get(), "latents", where);
   const h5::DatasetShape image_shape = h5::GetShape(images.get(), where.Child("images"));
-  const h5::DatasetShape latent_shape = h5::GetShape(latents.get(), where.Child("latents"));
   if (image_shape.dims.size() != 4 || image_shape.type_class != H5T_INTEGER || image_shape.type_size != 1 ||
       image_shape.is_signed) {
     Fail(ExitCode::kBadData, path + ": goal images must be uint8 [N,H,W,C]");
   }
-  if (latent_shape.dims.size() != 2 || latent_shape.type_class != H5T_FLOAT) {
-    Fail(ExitCode::kBadData, path + ": goal latents must be float [N,L]");
-  }
   goals.images = h5::ReadRowsArray(images.get(), DType::kUint8, 0, image_shape.dims[0], where.Child("images"));
-  goals.latents = h5::ReadRowsArray(latents.get(), DType::kFloat32, 0, latent_shape.dims[0], where.Child("latents"));
+  if (h5::LinkExists(group.get(), "latents")) {
+    Handle latents = h5::OpenDataset(group.get(), "latents", where);
+    const h5::DatasetShape latent_shape = h5::GetShape(latents.get(), where.Child("latents"));
+    if (latent_shape.dims.size() != 2 || latent_shape.type_class != H5T_FLOAT) {
+      Fail(ExitCode::kBadData, path + ": goal latents must be float [N,L]");
+    }
+    goals.latents =
+        h5::ReadRowsArray(latents.get(), DType::kFloat32, 0, latent_shape.dims[0], where.Child("latents"));
+  } else {
+    goals.latents = Array::Zeros(DType::kFloat32, {goals.size(), 0});  // goals not made by a VAE
+  }
   CheckShapes(goals, ExitCode::kBadData, path);
   return goals;
 }

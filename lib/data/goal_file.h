@@ -2,11 +2,17 @@
 // collection and evaluation to read. One HDF5 file:
 //   /goals                 group; attributes:
 //       perpetua_goals     format version (1)
-//       meta               JSON: how the goals were made (source "prior" or
-//                          "data", the VAE checkpoint's path and id, the
-//                          image key, seed, alpha, ...)
+//       meta               JSON: how the goals were made (source "prior",
+//                          "data" or "heldout", the VAE checkpoint's path
+//                          and id, the image key, seed, alpha, ...); with
+//                          "goals": one object per goal, {"reset": the
+//                          cell's reset options that make reaching it the
+//                          cell's own success, "region": its part of the
+//                          goal range, "state": the state rendered} (held-out
+//                          goals, rl-goals heldout; env/goal_env.h applies them)
 //   /goals/images          [N,H,W,C] uint8: the goal images
 //   /goals/latents         [N,L] float32: each goal in the VAE's latent space
+//                          (absent for goals no VAE made: held-out goals)
 // Written atomically (a temporary file in the same directory, fsync, rename):
 // a reader sees the old file or the new one. Torch-free.
 #pragma once
@@ -23,7 +29,7 @@ inline constexpr int kGoalFileFormat = 1;
 
 struct GoalSet {
   Array images;         // [N,H,W,C] uint8
-  Array latents;        // [N,L] float32
+  Array latents;        // [N,L] float32 ([N,0] when no VAE made them)
   nlohmann::json meta;  // an object
   int64_t size() const { return images.shape.empty() ? 0 : images.shape[0]; }
 };

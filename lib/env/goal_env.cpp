@@ -16,8 +16,12 @@ constexpr uint64_t kGoalStream = 31;
 
 }  // namespace
 
-GoalEnv::GoalEnv(std::unique_ptr<Env> inner, Array goals, std::string source)
-    : inner_(std::move(inner)), spec_(inner_->spec()), goals_(std::move(goals)), source_(std::move(source)) {
+GoalEnv::GoalEnv(std::unique_ptr<Env> inner, Array goals, std::string source, nlohmann::json goal_info)
+    : inner_(std::move(inner)),
+      spec_(inner_->spec()),
+      goals_(std::move(goals)),
+      source_(std::move(source)),
+      goal_info_(std::move(goal_info)) {
   const ObservationSpec* image = nullptr;
   for (const ObservationSpec& observation : spec_.observations) {
     if (observation.key == kGoalImageKey) {
@@ -35,6 +39,9 @@ GoalEnv::GoalEnv(std::unique_ptr<Env> inner, Array goals, std::string source)
          source_ + ": the goals are " +
              (goals_.shape.size() == 4 ? ShapeString({goals_.shape.begin() + 1, goals_.shape.end()}) : ShapeString(goals_.shape)) +
              " images, the cell's 'image' is " + ShapeString(image->shape) + " (--cell.image-size?)");
+  }
+  if (!goal_info_.is_null() && (!goal_info_.is_array() || static_cast<int64_t>(goal_info_.size()) != goal_count())) {
+    Fail(ExitCode::kBadData, source_ + ": meta 'goals' must list one object per goal");
   }
   spec_.observations.push_back({kGoalImageKey, DType::kUint8, image->shape});
 }
@@ -58,10 +65,20 @@ ResetResult GoalEnv::DoReset(uint64_t seed, const nlohmann::json& options) {
     current_ = index.get<int64_t>();
     inner_options.erase("goal_index");
   }
+  std::string region;
+  if (goal_info_.is_array()) {  // a held-out goal: the cell judges reaching it
+    const nlohmann::json& goal = goal_info_[static_cast<size_t>(current_)];
+    if (!inner_options.is_object()) inner_options = nlohmann::json::object();
+    if (goal.contains("reset")) {
+      for (const auto& [key, value] : goal["reset"].items()) inner_options[key] = value;
+    }
+    region = goal.value("region", std::string());
+  }
   ResetResult result = inner_->Reset(seed, inner_options);
   result.observation[kGoalImageKey] = Goal(current_);
   if (!result.info.is_object()) result.info = nlohmann::json::object();
   result.info["goal_index"] = current_;
+  if (!region.empty()) result.info["goal_region"] = region;
   return result;
 }
 
@@ -75,8 +92,9 @@ namespace {
 
 class RenderingGoalEnv : public GoalEnv, public StateRenderer {
  public:
-  RenderingGoalEnv(std::unique_ptr<Env> inner, StateRenderer* renderer, Array goals, std::string source)
-      : GoalEnv(std::move(inner), std::move(goals), std::move(source)), renderer_(renderer) {}
+  RenderingGoalEnv(std::unique_ptr<Env> inner, StateRenderer* renderer, Array goals, std::string source,
+                   nlohmann::json goal_info)
+      : GoalEnv(std::move(inner), std::move(goals), std::move(source), std::move(goal_info)), renderer_(renderer) {}
   Observation RenderState(const nlohmann::json& state) override {
     Observation observation = renderer_->RenderState(state);
     observation[kGoalImageKey] = Goal(current_);
@@ -90,11 +108,13 @@ class RenderingGoalEnv : public GoalEnv, public StateRenderer {
 
 }  // namespace
 
-std::unique_ptr<Env> MakeGoalEnv(std::unique_ptr<Env> inner, Array goals, const std::string& source) {
+std::unique_ptr<Env> MakeGoalEnv(std::unique_ptr<Env> inner, Array goals, const std::string& source,
+                                 nlohmann::json goal_info) {
   if (StateRenderer* renderer = AsStateRenderer(*inner)) {
-    return std::make_unique<RenderingGoalEnv>(std::move(inner), renderer, std::move(goals), source);
+    return std::make_unique<RenderingGoalEnv>(std::move(inner), renderer, std::move(goals), source,
+                                              std::move(goal_info));
   }
-  return std::make_unique<GoalEnv>(std::move(inner), std::move(goals), source);
+  return std::make_unique<GoalEnv>(std::move(inner), std::move(goals), source, std::move(goal_info));
 }
 
 }  // namespace perpetua

@@ -59,7 +59,11 @@ std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
     if (config.name == "pendulum") env = std::make_unique<sim::PendulumCell>(config);
   }
   if (env) {
-    if (!config.goals.empty()) env = MakeGoalEnv(std::move(env), ReadGoalFile(config.goals).images, config.goals);
+    if (!config.goals.empty()) {
+      GoalSet goals = ReadGoalFile(config.goals);
+      env = MakeGoalEnv(std::move(env), std::move(goals.images), config.goals,
+                        goals.meta.value("goals", nlohmann::json()));
+    }
     return config.observe_time ? MakeTimeLeftEnv(std::move(env)) : std::move(env);
   }
   std::string message = "unknown env '" + config.name + "': expected grasp, push, door or pendulum";

@@ -29,6 +29,9 @@ EpisodeOutcome OutcomeOf(const RolloutResult& result) {
       }
     }
   }
+  if (info.is_object() && info.contains("goal_region") && info["goal_region"].is_string()) {
+    outcome.goal_region = info["goal_region"].get<std::string>();
+  }
   outcome.policy_id = result.episode.metadata.policy_id;
   outcome.interrupted = result.episode.metadata.interrupted;
   outcome.unstable = result.final_info.is_object() && result.final_info.contains("unstable");
@@ -55,7 +58,7 @@ EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes) {
   int64_t successes = 0;
   double returns = 0.0, lengths = 0.0;
   std::map<int64_t, std::pair<int64_t, int64_t>> objects;  // id -> (successes, episodes)
-  std::map<std::string, std::pair<int64_t, int64_t>> families;
+  std::map<std::string, std::pair<int64_t, int64_t>> families, regions;
   int64_t counted = 0;
   for (const EpisodeOutcome& o : outcomes) {
     // An interrupted episode says nothing about the policy: kept apart from failures.
@@ -83,6 +86,10 @@ EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes) {
       families[family].first += o.success;
       families[family].second += 1;
     }
+    if (!o.goal_region.empty()) {
+      regions[o.goal_region].first += o.success;
+      regions[o.goal_region].second += 1;
+    }
   }
   const double n = double(std::max<int64_t>(1, counted));
   summary.overall = SummarizeRate(successes, counted);
@@ -94,6 +101,9 @@ EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes) {
   }
   for (const auto& [family, counts] : families) {
     summary.per_family[family] = SummarizeRate(counts.first, counts.second);
+  }
+  for (const auto& [region, counts] : regions) {
+    summary.per_goal_region[region] = SummarizeRate(counts.first, counts.second);
   }
   return summary;
 }
@@ -156,6 +166,13 @@ nlohmann::json ToJson(const EvalSummary& summary) {
     families.push_back(row);
   }
   json["per_family"] = families;
+  nlohmann::json regions = nlohmann::json::array();
+  for (const auto& [region, rate] : summary.per_goal_region) {
+    nlohmann::json row = ToJson(rate);
+    row["region"] = region;
+    regions.push_back(row);
+  }
+  json["per_goal_region"] = regions;
   return json;
 }
 
@@ -177,7 +194,7 @@ nlohmann::json ToJson(const PairedComparison& c) {
 nlohmann::json ToJson(const EpisodeOutcome& o) {
   return {{"index", o.index},   {"seed", o.seed},     {"success", o.success},
           {"return", o.total_return}, {"length", o.length}, {"object_ids", o.object_ids},
-          {"object_families", o.object_families}, {"policy_id", o.policy_id},
+          {"object_families", o.object_families}, {"goal_region", o.goal_region}, {"policy_id", o.policy_id},
           {"interrupted", o.interrupted}, {"unstable", o.unstable}};
 }
 
@@ -228,6 +245,15 @@ std::string FormatSummary(const EvalSummary& s) {
       std::snprintf(family, sizeof family, "%-12.12s", name.c_str());
       out << "  " << family << Format("  %8.0f  %7.0f  ", double(r.episodes), double(r.successes))
           << RateCells(r) << "\n";
+    }
+  }
+  if (!s.per_goal_region.empty()) {
+    out << "  goal region     episodes  success  rate    95% interval\n";
+    for (const auto& [name, r] : s.per_goal_region) {
+      char region[16];
+      std::snprintf(region, sizeof region, "%-14.14s", name.c_str());
+      out << "  " << region << Format("%8.0f  %7.0f  ", double(r.episodes), double(r.successes)) << RateCells(r)
+          << "\n";
     }
   }
   return out.str();

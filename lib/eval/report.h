@@ -25,6 +25,7 @@ struct EpisodeOutcome {
   int64_t length = 0;                // steps
   std::vector<int64_t> object_ids;   // objects present (empty for cells without objects)
   std::vector<std::string> object_families;  // family of each object ("" if the cell names none)
+  std::string goal_region;           // the held-out goal's region (reset info "goal_region"; "" without one)
   std::string policy_id;             // the policy that acted
   bool interrupted = false;          // a robot e-stop or a person ended it: neither success nor failure
   bool unstable = false;             // a physics blow-up ended it (a failure; sim/sim_cell.h)
@@ -54,6 +55,8 @@ struct EvalSummary {
   std::map<int64_t, RateSummary> per_object;
   std::map<int64_t, std::string> object_family;    // object id -> family ("" if unknown)
   std::map<std::string, RateSummary> per_family;   // family -> success (same counting rule)
+  // Held-out goal region -> success (rl-eval --goals with held-out goals; empty otherwise).
+  std::map<std::string, RateSummary> per_goal_region;
 };
 // Requires at least one outcome (checked).
 EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes);

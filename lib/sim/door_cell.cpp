@@ -12,7 +12,6 @@ constexpr int kSubsteps = 20;
 constexpr double kHingeX = -0.12, kHingeY = 0.10;  // hinge axis position (m)
 constexpr double kHookLocalX = 0.17, kHookLocalY = -0.026;  // hook point in the door frame
 constexpr double kHandLow[3] = {-0.15, -0.25, 0.02}, kHandHigh[3] = {0.20, 0.06, 0.25};
-constexpr double kSuccessAngle = 0.08;
 
 const char* kDoorMjcf = R"(<mujoco model="door">
   <compiler angle="radian" autolimits="true"/>
@@ -139,8 +138,8 @@ ResetResult DoorCell::ResetCell(uint64_t seed, const nlohmann::json& options) {
   double hand[3] = {rng.Uniform(-0.1, 0.15), rng.Uniform(-0.22, -0.12), rng.Uniform(0.12, 0.22)};
   // The goal is at least 0.25 rad from the start, so an episode that leaves
   // the door alone does not succeed.
-  double goal = rng.Uniform(0.0, 1.0);
-  while (std::abs(goal - start) < 0.25) goal = rng.Uniform(0.0, 1.0);
+  double goal = rng.Uniform(0.0, kDoorGoalRange);
+  while (std::abs(goal - start) < 0.25) goal = rng.Uniform(0.0, kDoorGoalRange);
   goal_angle_ = CheckedAngle(options, "goal_angle", goal, "door reset options");
   const double door = CheckedAngle(options, "door_angle", start, "door reset options");
   ReadVector(options, "hand", 3, hand, "door reset options");
@@ -178,7 +177,7 @@ nlohmann::json DoorCell::MakeInfo() const {
   return {{"door_angle", angle},
           {"true_state", {{"door_angle", angle}}},
           {"goal_angle", goal_angle_},
-          {"success", std::abs(angle - goal_angle_) < kSuccessAngle},
+          {"success", std::abs(angle - goal_angle_) < kDoorSuccessAngle},
           {"hand",
            {data_->qpos[m->jnt_qposadr[hand_x_]], data_->qpos[m->jnt_qposadr[hand_y_]],
             data_->qpos[m->jnt_qposadr[hand_z_]]}},

@@ -24,6 +24,8 @@ namespace perpetua::sim {
 constexpr double kDoorMove = 0.03;         // m per step at |action| = 1
 constexpr double kDoorMaxAngle = 1.2;      // the hinge's range is [0, kDoorMaxAngle] rad
 constexpr double kDoorHookHeight = 0.05;   // rod bottom height that catches the handle (m)
+constexpr double kDoorSuccessAngle = 0.08; // a goal angle is reached within this (rad)
+constexpr double kDoorGoalRange = 1.0;     // goal angles are drawn in [0, kDoorGoalRange] rad
 
 class DoorCell : public SimCell {
  public:

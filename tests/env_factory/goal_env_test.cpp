@@ -15,6 +15,7 @@
 #include "env/state_render.h"
 #include "env/time_left_env.h"
 #include "env_factory/make_env.h"
+#include "sim/heldout_goals.h"
 #include "support/expect_error.h"
 #include "support/test_support.h"
 
@@ -116,4 +117,60 @@ TEST_CASE("goals that do not fit: another image size, a bad index, a damaged or 
   testing::ExpectError([&] { MakeEnv(Door(tmp / "missing.h5")); }, ExitCode::kBadData, tmp / "missing.h5");
 }
 
+}  // namespace perpetua
+
+namespace perpetua {
+namespace {
+
+TEST_CASE("held-out goals: spread over the range, each made the cell's own task, judged on its true state") {
+  // The door: angles (i + 1/2)/8 rad in quarters of the range.
+  const std::vector<sim::HeldoutGoal> door = sim::HeldoutGoals("door", 8);
+  REQUIRE(door.size() == 8);
+  CHECK(door[0].reset["goal_angle"].get<double>() == doctest::Approx(0.0625));
+  CHECK(door[7].state["door_angle"].get<double>() == doctest::Approx(0.9375));
+  CHECK(door[0].region == "0.00-0.25 rad");
+  CHECK(door[7].region == "0.75-1.00 rad");
+  std::set<std::string> regions;
+  for (const auto& goal : door) regions.insert(goal.region);
+  CHECK(regions.size() == 4);
+  // The push table: a 3 x 3 grid over |x|, |y| <= 0.1, in four quadrants.
+  const std::vector<sim::HeldoutGoal> push = sim::HeldoutGoals("push", 9);
+  CHECK(push[0].reset["target"] == push[0].state["puck"]);
+  CHECK(push[0].region == "x-y-");
+  CHECK(push[8].region == "x+y+");
+  testing::ExpectError([] { sim::HeldoutGoals("grasp", 4); }, ExitCode::kUsage,
+                       "cell 'grasp' has no held-out goals (door and push have)");
+  CHECK(sim::GoalThreshold("door") == "0.08 rad of the hinge angle");
+
+  // A goal file with them: the cell is reset with the goal's options; success is reaching it.
+  testing::TempDir tmp;
+  GoalSet goals;
+  goals.images = Array::Zeros(DType::kUint8, {2, 32, 32, 3});
+  goals.latents = Array::Zeros(DType::kFloat32, {2, 0});  // no VAE made them
+  goals.meta = {{"goals",
+                 {{{"reset", {{"goal_angle", 0.9}}}, {"region", "far"}},
+                  {{"reset", {{"goal_angle", 0.1}}}, {"region", "near"}}}}};
+  WriteGoalFile(tmp / "heldout.h5", goals);
+  const GoalSet read = ReadGoalFile(tmp / "heldout.h5");
+  CHECK(read.latents.shape == std::vector<int64_t>{2, 0});
+  CHECK(read.meta["goals"][1]["region"] == "near");
+  std::unique_ptr<Env> env = MakeEnv(Door(tmp / "heldout.h5"));
+  const ResetResult far = env->Reset(3, {{"goal_index", 0}, {"door_angle", 0.9}});
+  CHECK(far.info["goal_region"] == "far");
+  CHECK(far.info["goal_angle"].get<double>() == doctest::Approx(0.9));
+  // Held at the goal angle: reached on the true state.
+  StepResult step = env->Step({0.0f, 0.0f, 0.0f});
+  CHECK(step.info["success"] == true);
+  const ResetResult near = env->Reset(3, {{"goal_index", 1}, {"door_angle", 0.9}});
+  CHECK(near.info["goal_region"] == "near");
+  step = env->Step({0.0f, 0.0f, 0.0f});
+  CHECK(step.info["success"] == false);
+
+  // Meta "goals" that does not list one object per goal is refused.
+  goals.meta = {{"goals", nlohmann::json::array({nlohmann::json::object()})}};
+  testing::ExpectError([&] { WriteGoalFile(tmp / "bad.h5", goals); }, ExitCode::kUsage,
+                       "meta 'goals' must list one object per goal (2)");
+}
+
+}  // namespace
 }  // namespace perpetua

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -286,6 +287,96 @@ TEST_CASE("goal-conditioned collection, training and evaluation: --goals FILE on
   CHECK(refused.exit_code == 3);
   CHECK(refused.err.find(tmp / "goals.h5" + ": the goals are [32, 32, 3] images, the cell's 'image' is [48, 48, 3]") !=
         std::string::npos);
+}
+
+}  // namespace
+}  // namespace perpetua
+
+namespace perpetua {
+namespace {
+
+TEST_CASE("rl-goals heldout: door goals over the range, judged by rl-eval on the true state per region") {
+  testing::TempDir tmp;
+  const std::vector<std::string> door = {"--env", "door", "--cell.image-size", "32", "--cell.max-episode-steps", "5"};
+  std::vector<std::string> make = {ToolPath("rl-goals"), "heldout", "--count", "8", "--out", tmp / "heldout.h5"};
+  make.insert(make.end(), door.begin(), door.end());
+  const auto made = RunProcess(make);
+  INFO(made.err);
+  REQUIRE(made.exit_code == 0);
+  CHECK(made.out == tmp / "heldout.h5\n");
+  const GoalSet goals = ReadGoalFile(tmp / "heldout.h5");
+  CHECK(goals.images.shape == std::vector<int64_t>{8, 32, 32, 3});
+  CHECK(goals.latents.shape == std::vector<int64_t>{8, 0});
+  CHECK(goals.meta["source"] == "heldout");
+  CHECK(goals.meta["threshold"] == "0.08 rad of the hinge angle");
+  REQUIRE(goals.meta["goals"].size() == 8);
+  CHECK(goals.meta["goals"][3]["reset"]["goal_angle"].get<double>() == doctest::Approx(0.4375));
+  // The door drawn open differs from the door drawn shut.
+  const size_t frame = 32 * 32 * 3;
+  CHECK(!std::equal(goals.images.u8.begin(), goals.images.u8.begin() + frame, goals.images.u8.begin() + 7 * frame));
+
+  std::vector<std::string> eval = {ToolPath("rl-eval"), "--policy", "random", "--goals", tmp / "heldout.h5",
+                                   "--episodes", "24", "--json", tmp / "eval.json"};
+  eval.insert(eval.end(), door.begin(), door.end());
+  const auto evaluated = RunProcess(eval);
+  INFO(evaluated.err);
+  REQUIRE(evaluated.exit_code == 0);
+  CHECK(evaluated.err.find("goal region") != std::string::npos);
+  const nlohmann::json report = nlohmann::json::parse(testing::ReadFile(tmp / "eval.json"));
+  const nlohmann::json& regions = report["a"]["per_goal_region"];
+  REQUIRE(!regions.empty());
+  int64_t episodes = 0;
+  for (const nlohmann::json& region : regions) {
+    episodes += region["episodes"].get<int64_t>();
+    CHECK(region["wilson95"][0].get<double>() <= region["success_rate"].get<double>());
+  }
+  CHECK(episodes == 24);
+  // The random hand rarely moves the door: goals far from the start are not reached.
+  for (const nlohmann::json& region : regions) {
+    if (region["region"] == "0.75-1.00 rad") CHECK(region["successes"] == 0);
+  }
+
+  std::vector<std::string> grasp = {ToolPath("rl-goals"), "heldout", "--env", "grasp", "--out", tmp / "g.h5"};
+  const auto refused = RunProcess(grasp);
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("cell 'grasp' has no held-out goals (door and push have)") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace perpetua
+
+namespace perpetua {
+namespace {
+
+TEST_CASE("rl-goals coverage: the histogram of the true door angle, its entropy per window, a heat map") {
+  testing::TempDir tmp;
+  CollectDoor(tmp / "data", 4);  // 4 episodes of 15 steps: 64 observations
+  const auto run = RunProcess({ToolPath("rl-goals"), "coverage", "--data", tmp / "data", "--bins", "6", "--range",
+                               "0,1.2", "--windows", "2", "--png", tmp / "coverage.png"});
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const nlohmann::json report = nlohmann::json::parse(run.out);
+  CHECK(report["episodes"] == 4);
+  CHECK(report["observations"] == 64);
+  const std::vector<int64_t> histogram = report["histogram"].get<std::vector<int64_t>>();
+  REQUIRE(histogram.size() == 6);
+  int64_t total = 0;
+  for (int64_t n : histogram) total += n;
+  CHECK(total == 64);
+  // Random hands barely move the door: every angle stays in the start range [0, 0.3], the first two bins.
+  CHECK(histogram[0] + histogram[1] == 64);
+  CHECK(report["entropy"].get<double>() <= std::log(2.0) + 1e-9);
+  CHECK(report["max_entropy"].get<double>() == doctest::Approx(std::log(6.0)));
+  REQUIRE(report["windows"].size() == 2);
+  CHECK(report["windows"][1]["first_episode"] == 2);
+  CHECK(testing::ReadFile(tmp / "coverage.png").substr(1, 3) == "PNG");
+
+  const auto range = RunProcess({ToolPath("rl-goals"), "coverage", "--data", tmp / "data", "--range", "1,0"});
+  CHECK(range.exit_code == 2);
+  CHECK(range.err.find("--range must be low,high with low < high") != std::string::npos);
+  const auto key = RunProcess({ToolPath("rl-goals"), "coverage", "--data", tmp / "data", "--state", "puck"});
+  CHECK(key.exit_code == 3);
+  CHECK(key.err.find("no observation records the true state 'puck'") != std::string::npos);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // rl-goals: goals the robot invents for itself (Skew-Fit).
 #include "common/cli.h"
 #include "replay/dataset_replay.h"
+#include "vae/coverage_command.h"
 #include "vae/goal_sampler.h"
+#include "vae/heldout_command.h"
 #include "vae/vae_trainer.h"
 
 int main(int argc, char** argv) {
@@ -25,5 +27,17 @@ int main(int argc, char** argv) {
                    return perpetua::OpenDatasetReplay(dirs, sample.dataset);
                  });
                }, [&] { sample.Validate(/*inputs=*/false); });
+  perpetua::HeldoutGoalsConfig heldout;
+  tool.AddVerb("heldout",
+               "held-out goal images of a simulated cell spread over its goal range, into a goal file whose "
+               "episodes rl-eval judges on the true state (door: hinge angle, push: puck position); prints its path",
+               heldout, [&] { return perpetua::RunHeldoutGoals(heldout); },
+               [&] { heldout.Validate(/*inputs=*/false); });
+  perpetua::CoverageConfig coverage;
+  tool.AddVerb("coverage",
+               "how evenly the data's states spread over the cell's range: the entropy of the histogram of the true "
+               "state (door_angle, puck) overall and per window of episodes (JSON on stdout; --png a heat map)",
+               coverage, [&] { return perpetua::RunCoverage(coverage); },
+               [&] { coverage.Validate(/*inputs=*/false); });
   return tool.Main(argc, argv);
 }
