@@ -21,7 +21,11 @@ LatentGoalSource::LatentGoalSource(BatchSource* inner, GoalVae* vae, std::mutex*
       has_goal_images_(has_goal_images) {}
 
 TransitionBatch LatentGoalSource::Sample(int batch_size, Rng& rng, int* online_count) {
-  TransitionBatch raw = inner_->SampleWithFuture(batch_size, rng, online_count, {image_key_});
+  // Future observations only when some rows may take hindsight goals.
+  const bool hindsight = config_.rollout_fraction + config_.sampled_fraction < 1.0;
+  TransitionBatch raw = inner_->SampleWithFuture(batch_size, rng, online_count,
+                                                 hindsight ? std::vector<std::string>{image_key_}
+                                                           : std::vector<std::string>{});
   const int64_t b = raw.size();
   const auto image = [&](const std::map<std::string, Array>& observations, const std::string& key) {
     const auto found = observations.find(key);
@@ -30,36 +34,44 @@ TransitionBatch LatentGoalSource::Sample(int batch_size, Rng& rng, int* online_c
   };
   // Each row's kind of goal, then the prior's latents, in row order from the batch's Rng.
   enum Kind : int { kRollout, kSampled, kHindsight };
-  std::vector<int> kinds(static_cast<size_t>(b));
-  GoalMix mix;
+  std::vector<std::vector<int64_t>> rows(3);
   for (int64_t i = 0; i < b; ++i) {
     const double u = rng.Uniform();
     int kind = u < config_.rollout_fraction                            ? kRollout
                : u < config_.rollout_fraction + config_.sampled_fraction ? kSampled
                                                                          : kHindsight;
     if (kind == kRollout && !has_goal_images_) kind = kSampled;
-    kinds[static_cast<size_t>(i)] = kind;
-    ++(kind == kRollout ? mix.rollout : kind == kSampled ? mix.sampled : mix.hindsight);
+    rows[static_cast<size_t>(kind)].push_back(i);
   }
+  GoalMix mix;
+  mix.rollout = static_cast<int64_t>(rows[kRollout].size());
+  mix.sampled = static_cast<int64_t>(rows[kSampled].size());
+  mix.hindsight = static_cast<int64_t>(rows[kHindsight].size());
   torch::Tensor z, z_next, goals;
   {
     std::lock_guard<std::mutex> lock(*vae_mutex_);
     const int64_t latent = vae_->config().network.latent_dim;
     z = vae_->Encode(image(raw.observations, image_key_));
     z_next = vae_->Encode(image(raw.next_observations, image_key_));
-    const torch::Tensor future = vae_->Encode(image(raw.future_observations, image_key_));
-    const torch::Tensor rollout =
-        has_goal_images_ ? vae_->Encode(image(raw.observations, config_.goal_key)) : torch::zeros({b, latent});
-    std::vector<float> prior(static_cast<size_t>(b * latent));
-    for (int64_t i = 0; i < b; ++i) {
-      for (int64_t j = 0; j < latent; ++j) {
-        prior[static_cast<size_t>(i * latent + j)] =
-            kinds[static_cast<size_t>(i)] == kSampled ? static_cast<float>(rng.Normal()) : 0.0f;
-      }
+    goals = torch::zeros({b, latent});
+    std::vector<float> prior;
+    prior.reserve(rows[kSampled].size() * static_cast<size_t>(latent));
+    for (size_t i = 0; i < rows[kSampled].size() * static_cast<size_t>(latent); ++i) {
+      prior.push_back(static_cast<float>(rng.Normal()));
     }
-    const torch::Tensor kind = torch::tensor(kinds, torch::kLong).unsqueeze(1);
-    goals = torch::where(kind == kRollout, rollout,
-                         torch::where(kind == kSampled, torch::from_blob(prior.data(), {b, latent}).clone(), future));
+    // Each kind's goals for its rows only: rollout and hindsight images are encoded where they are used.
+    const auto fill = [&](int kind, const torch::Tensor& values) {
+      goals.index_copy_(0, torch::tensor(rows[static_cast<size_t>(kind)], torch::kLong), values);
+    };
+    const auto encoded = [&](int kind, const std::map<std::string, Array>& observations, const std::string& key) {
+      return vae_->Encode(
+          image(observations, key).index_select(0, torch::tensor(rows[static_cast<size_t>(kind)], torch::kLong)));
+    };
+    if (!rows[kSampled].empty()) {
+      fill(kSampled, torch::from_blob(prior.data(), {mix.sampled, latent}).clone());
+    }
+    if (!rows[kRollout].empty()) fill(kRollout, encoded(kRollout, raw.observations, config_.goal_key));
+    if (!rows[kHindsight].empty()) fill(kHindsight, encoded(kHindsight, raw.future_observations, image_key_));
   }
   const torch::Tensor rewards = -(z_next - goals).norm(2, /*dim=*/1);
   mix.mean_reward = b > 0 ? rewards.mean().item<double>() : 0.0;

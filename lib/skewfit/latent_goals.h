@@ -1,9 +1,10 @@
 // Batches in a VAE's latent space with relabelled goals (RIG / Skew-Fit).
 //
 // LatentGoalSource wraps the run's batches (replay/replay_mix.h) for a
-// goal-conditioned learner. Each Sample draws a batch with one future
-// observation per row (hindsight), encodes the images with the VAE's
-// posterior means, and returns a batch whose observations are
+// goal-conditioned learner. Each Sample draws a batch (with one future
+// observation per row when the shares leave room for hindsight goals),
+// encodes the images with the VAE's posterior means (goal and future images
+// only for the rows whose goal they are), and returns a batch whose observations are
 //   "latent"      z(s)  = mean of q(z | s[image_key])         float32 [L]
 //   "latent_goal" g                                            float32 [L]
 // (next_observations: z(s') and the same g), where each row's goal is, with
