@@ -16,6 +16,7 @@ const char* ExitCodeName(ExitCode code) {
     case ExitCode::kIoError: return "io-error";
     case ExitCode::kDiverged: return "diverged";
     case ExitCode::kLocked: return "locked";
+    case ExitCode::kPeerLost: return "peer-lost";
     case ExitCode::kInterrupted: return "interrupted";
   }
   return "unknown";

@@ -28,6 +28,7 @@ enum class ExitCode : int {
   kIoError = 6,      // cannot write output: permissions, full disk, ...
   kDiverged = 7,     // training produced NaN/Inf; last good checkpoint kept
   kLocked = 8,       // another run holds the lock; nothing was done
+  kPeerLost = 9,     // data-parallel training: another rank died or did not answer in time
   kInterrupted = 130 // SIGINT/SIGTERM: stopped cleanly after flushing
 };
 

@@ -1,6 +1,7 @@
 #include "nn/image_augment.h"
 
 #include "common/error.h"
+#include "nn/row_draws.h"
 
 namespace perpetua {
 
@@ -9,8 +10,7 @@ torch::Tensor RandomShift(const torch::Tensor& images, int pad, at::Generator& g
   if (pad == 0) return images;
   const int64_t b = images.size(0), h = images.size(1), w = images.size(2), c = images.size(3);
   const auto index = torch::TensorOptions().dtype(torch::kLong).device(images.device());
-  const torch::Tensor offsets = at::randint(-pad, pad + 1, {b, 2}, generator, index.device(torch::kCPU))
-                                    .to(images.device());
+  const torch::Tensor offsets = RowRandint(-pad, pad + 1, {b, 2}, generator).to(images.device());
   // Row r of the shifted image is row clamp(r + dy) of the original (the
   // clamp repeats the border, as replicate padding would); likewise columns.
   const torch::Tensor dy = offsets.select(1, 0).view({b, 1}), dx = offsets.select(1, 1).view({b, 1});

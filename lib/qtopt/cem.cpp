@@ -1,6 +1,7 @@
 #include "qtopt/cem.h"
 
 #include "common/error.h"
+#include "nn/row_draws.h"
 
 namespace perpetua {
 
@@ -30,8 +31,7 @@ torch::Tensor CemMaximize(const CemConfig& config, int64_t batch, const torch::T
   torch::Tensor best_score = torch::full({batch}, -std::numeric_limits<float>::infinity(), options);
   for (int it = 0; it < config.iterations; ++it) {
     // Noise is drawn on the CPU generator so results match across devices.
-    const torch::Tensor noise = at::randn({batch, n, dim}, generator, torch::TensorOptions().dtype(torch::kFloat32))
-                                    .to(options.device());
+    const torch::Tensor noise = RowRandn({batch, n, dim}, generator).to(options.device());
     // mean + std * noise, clamped to the box: in place, the same values.
     const torch::Tensor actions = noise.mul_(std.unsqueeze(1)).add_(mean.unsqueeze(1)).clamp_(lo, hi);
     const torch::Tensor scores = score(actions);  // [B,N]

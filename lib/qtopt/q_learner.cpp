@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "nn/row_draws.h"
 #include "nn/tensor_io.h"
 #include "qtopt/q_checkpoint.h"
 
@@ -48,7 +49,7 @@ UpdateStats QLearner::Update(const torch::Tensor& image, const torch::Tensor& pr
     // Uniform random actions in the box, drawn on the CPU generator so the
     // result does not depend on the device.
     const int64_t b = logits.size(0), n = optimizer_config_.conservative_samples, a = spec_.action_dim();
-    const torch::Tensor u = torch::rand({b * n, a}, generator, torch::kFloat32).to(device_);
+    const torch::Tensor u = RowRand({b * n, a}, generator).to(device_);
     const torch::Tensor random_actions = action_low_ + u * action_width_;
     const torch::Tensor random_logits =
         online_->Head(embedding.repeat_interleave(n, 0), proprio.repeat_interleave(n, 0), random_actions)
@@ -57,6 +58,7 @@ UpdateStats QLearner::Update(const torch::Tensor& image, const torch::Tensor& pr
     loss = loss + optimizer_config_.conservative_weight * conservative;
   }
   loss.backward();
+  AverageGradients(collective_, online_->parameters());
   torch::Tensor grad_norm;
   {
     std::vector<torch::Tensor> norms;
@@ -95,6 +97,15 @@ UpdateStats QLearner::Update(const torch::Tensor& image, const torch::Tensor& pr
   PolyakUpdate(*online_, *target1_, bellman_.tau);
   if (step_ % bellman_.lag_steps == 0) CopyModuleState(*target1_, *target2_);
   return stats;
+}
+
+std::vector<torch::Tensor> QLearner::ReplicatedState() {
+  std::vector<torch::Tensor> state;
+  for (QNetworkImpl* network : {online_.get(), target1_.get(), target2_.get()}) {
+    for (const auto& p : network->parameters()) state.push_back(p);
+    for (const auto& b : network->buffers()) state.push_back(b);
+  }
+  return state;
 }
 
 void QLearner::Save(CheckpointContents* contents) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "dist/collective.h"
 #include "nn/checkpoint.h"
 #include "qtopt/bellman.h"
 #include "qtopt/q_network.h"
@@ -45,6 +46,12 @@ class QLearner {
   UpdateStats Update(const torch::Tensor& image, const torch::Tensor& proprio, const torch::Tensor& action,
                      const torch::Tensor& target, at::Generator& generator);
 
+  // Data-parallel training: gradients are averaged over the ranks after the
+  // backward pass (before the norm, clipping and Adam). Null: one process.
+  void SetCollective(Collective* collective) { collective_ = collective; }
+  // Every rank's identical state: the online and target networks.
+  std::vector<torch::Tensor> ReplicatedState();
+
   int64_t step() const { return step_; }
   const torch::Device& device() const { return device_; }
   QNetworkImpl& online() { return *online_; }
@@ -69,6 +76,7 @@ class QLearner {
   torch::Tensor action_low_, action_width_;  // [A] on device_: the action box for the conservative term
   std::unique_ptr<torch::optim::Adam> adam_;
   int64_t step_ = 0;
+  Collective* collective_ = nullptr;
 };
 
 }  // namespace perpetua

@@ -49,12 +49,17 @@ void QtOptLearner::Build(const LearnerSetup& setup, LearnerStart start, const Ch
     }
     learner_->InitFrom(*checkpoint, checkpoint_path);
   }
+  learner_->SetCollective(setup.collective);
   BatchSource* batches = setup.batches;
   const int batch_size = setup.batch_size;
+  // Target workers sample with streams of their own: each rank's differ.
+  const uint64_t worker_seed =
+      setup.collective ? DeriveSeed(setup.seed, /*stream=*/9, static_cast<uint64_t>(setup.collective->rank()))
+                       : setup.seed;
   pipeline_ = std::make_unique<TargetPipeline>(
       config_.target_workers, config_.cem, config_.target, config_.augment, learner_->target1(), learner_->target2(),
       [batches, batch_size](Rng& r, int* online) { return batches->Sample(batch_size, r, online); },
-      setup.data_source, setup.seed, static_cast<uint64_t>(learner_->step()));
+      setup.data_source, worker_seed, static_cast<uint64_t>(learner_->step()));
 }
 
 UpdateResult QtOptLearner::Update(Rng& rng, at::Generator& generator) {

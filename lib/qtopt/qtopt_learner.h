@@ -36,6 +36,7 @@ class QtOptLearner : public Learner {
   void Save(CheckpointContents* contents) override;
   std::string Describe() override;
   void Stop() override { pipeline_.reset(); }
+  std::vector<torch::Tensor> ReplicatedState() override { return learner_->ReplicatedState(); }
 
  private:
   QTrainConfig config_;

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "nn/image_augment.h"
+#include "nn/row_draws.h"
 #include "nn/tensor_io.h"
 #include "sac/sac_policy.h"
 
@@ -105,7 +106,11 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     torch::AutoGradMode gradient_for_actor_step(actor_step);
     torch::Tensor mean, log_std;
     actor_->forward(actor_step ? torch::cat({next_x, x.detach()}) : next_x, &mean, &log_std);
-    const torch::Tensor noise = at::randn(mean.sizes(), generator, torch::kFloat32).to(device_);
+    // [2,b,a] (next, current) or [b,a]: the batch rows are dimension 1 or 0.
+    const int64_t a = mean.size(1);
+    const torch::Tensor noise = (actor_step ? RowRandn({2, b, a}, generator, 1) : RowRandn({b, a}, generator))
+                                    .view(mean.sizes())
+                                    .to(device_);
     const SquashedSample both = SampleSquashed(mean, log_std, noise);
     next = {both.action.narrow(0, 0, b).detach(), both.log_prob.narrow(0, 0, b).detach()};
     if (actor_step) current = {both.action.narrow(0, b, b), both.log_prob.narrow(0, b, b)};
@@ -122,6 +127,7 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   const auto forward_done = Clock::now();
   critic_params_.ZeroGrad();
   critic_loss.backward();
+  if (collective_) collective_->AverageGradients({critic_params_.grads()});
   const auto backward_done = Clock::now();
   critic_adam_.Step();
   PolyakAverage(critic_head_values_, target_params_.values(), config_.tau);
@@ -141,6 +147,7 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     actor_params_.ZeroGrad();
     actor_loss.backward({}, /*retain_graph=*/false, /*create_graph=*/false,
                         torch::TensorList(actor_params_.parameters()));
+    if (collective_) collective_->AverageGradients({actor_params_.grads()});
     const auto actor_backward_done = Clock::now();
     actor_adam_.Step();
     figures.insert(figures.end(), {actor_loss.detach(), current.log_prob.detach().mean(), actor_params_.values().sum()});
@@ -167,7 +174,9 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   stats.alpha = alpha;
   stats.actor_updated = actor_step;
   if (actor_step) {
-    const TemperatureLoss temperature = ComputeTemperatureLoss(log_alpha_, f[7], target_entropy_);
+    // The whole batch's entropy: every rank's temperature takes the same step.
+    const double mean_log_prob = collective_ ? collective_->Mean(f[7]) : f[7];
+    const TemperatureLoss temperature = ComputeTemperatureLoss(log_alpha_, mean_log_prob, target_entropy_);
     log_alpha_ = alpha_adam_.Step(log_alpha_, temperature.grad, config_.alpha_lr, config_.adam_eps);
     stats.actor_loss = f[6];
     stats.entropy = -f[7];
@@ -176,6 +185,11 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   }
   times_.optimizer += Seconds(figures_start, Clock::now());
   return stats;
+}
+
+std::vector<torch::Tensor> SacAgent::ReplicatedState() const {
+  return {critic_params_.values(), actor_params_.values(), target_params_.values(), critic_adam_.Moments(),
+          actor_adam_.Moments(), torch::tensor({log_alpha_}, torch::kDouble)};
 }
 
 void SacAgent::Save(CheckpointContents* contents) const {

@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 
+#include "dist/collective.h"
 #include "nn/checkpoint.h"
 #include "nn/metrics.h"
 #include "policy/policy.h"
@@ -96,6 +97,14 @@ class SacAgent {
   // collecting in the same process. Its id() is `id`.
   std::unique_ptr<Policy> MakePolicy(SacActionMode mode, uint64_t seed, const std::string& id);
 
+  // Data-parallel training (dist/collective.h): gradients and the entropy
+  // that drives the temperature are averaged over the ranks in every
+  // Update. Null (the default): one process.
+  void SetCollective(Collective* collective) { collective_ = collective; }
+  // The tensors every rank must hold identically: critics (and encoder),
+  // actor, target critics, Adam moments and the temperature.
+  std::vector<torch::Tensor> ReplicatedState() const;
+
   int64_t updates() const { return updates_; }
   double alpha() const;
   const SacConfig& config() const { return config_; }
@@ -126,6 +135,7 @@ class SacAgent {
   int64_t updates_ = 0;
   SacUpdateStats last_actor_;  // actor figures of the last actor update
   SacUpdateTimes times_;
+  Collective* collective_ = nullptr;
 };
 
 // The stats as a metrics row ("critic_loss", "actor_loss", "alpha",

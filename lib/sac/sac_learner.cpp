@@ -21,6 +21,7 @@ void SacLearner::Build(const LearnerSetup& setup, LearnerStart start, const Chec
   setup_ = setup;
   agent_ = std::make_unique<SacAgent>(config_, InputSpec::FromEnvSpec(setup.data_spec, setup.data_source),
                                       setup.device, setup.seed);
+  agent_->SetCollective(setup.collective);
   if (start == LearnerStart::kResume) agent_->Load(*checkpoint, checkpoint_path);
   if (start == LearnerStart::kInit) agent_->InitFrom(*checkpoint, checkpoint_path);
 }

@@ -38,6 +38,7 @@ class SacLearner : public Learner {
   int64_t step() const override { return agent_->updates(); }
   void Save(CheckpointContents* contents) override;
   std::string Describe() override;
+  std::vector<torch::Tensor> ReplicatedState() override { return agent_->ReplicatedState(); }
 
  private:
   SacConfig config_;

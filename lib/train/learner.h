@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/rng.h"
+#include "dist/collective.h"
 #include "env/env.h"
 #include "nn/checkpoint.h"
 #include "replay/replay_mix.h"
@@ -72,6 +73,13 @@ struct LearnerSetup {
   int batch_size = 0;                   // the run's --batch-size
   BatchSource* batches = nullptr;       // the run's replay mix; outlives the learner (thread-safe)
   std::string out_dir;                  // the run's --out folder: a learner may keep files of its own in it
+  // Data-parallel runs (dist/collective.h): the ranks' collective, null in one
+  // process. batch_size is then this rank's share of --batch-size, and the
+  // learner averages its gradients with it after every backward pass (and
+  // any figure that drives an update, e.g. SAC's entropy for the temperature),
+  // so that every rank takes the same step. Per-row noise comes from
+  // nn/row_draws.h.
+  Collective* collective = nullptr;
 };
 
 class Learner {
@@ -116,6 +124,12 @@ class Learner {
 
   // Stops helper threads (before the run's last checkpoint). Idempotent.
   virtual void Stop() {}
+
+  // Data-parallel runs: every tensor that all ranks must hold identically
+  // (parameters, target networks, temperature), for the run's checksums
+  // across ranks. Empty: the learner cannot train data-parallel, and a run
+  // with several ranks refuses it (Error(kUsage)).
+  virtual std::vector<torch::Tensor> ReplicatedState() { return {}; }
 };
 
 }  // namespace perpetua

@@ -18,9 +18,12 @@
 #include "common/signals.h"
 #include "common/step_file.h"
 #include "data/dataset_reader.h"
+#include "dist/collective.h"
+#include "dist/rank_rows.h"
 #include "env/env_spec_json.h"
 #include "nn/checkpoint.h"
 #include "nn/metrics.h"
+#include "nn/row_draws.h"
 #include "nn/tensor_io.h"
 #include "nn/torch_runtime.h"
 #include "replay/online_source.h"
@@ -129,6 +132,7 @@ void TrainRunConfig::Visit(ConfigVisitor& v) {
   v.Field("log_every", log_every, "steps between metrics rows");
   v.Group("dataset", dataset, "reading the offline and online buffers");
   v.Group("tensorboard", tensorboard, "TensorBoard event files in OUT/tensorboard/ (docs/tensorboard.md)");
+  v.Group("dist", dist, "data-parallel training over several processes and machines (docs/distributed.md)");
 }
 
 void TrainRunConfig::Validate(bool inputs) const {
@@ -151,6 +155,7 @@ void TrainRunConfig::Validate(bool inputs) const {
   if (keep_checkpoints < 1) Fail(ExitCode::kUsage, "--keep-checkpoints must be >= 1");
   if (log_every < 1) Fail(ExitCode::kUsage, "--log-every must be >= 1");
   tensorboard.Validate();
+  dist.Validate();
 }
 
 struct TrainingRun::Impl {
@@ -163,6 +168,10 @@ struct TrainingRun::Impl {
   std::unique_ptr<ReplayData> data;
   std::unique_ptr<ReplayMix> mix;
   std::unique_ptr<ImageTap> image_tap;  // the learner samples through it (observation images)
+  std::unique_ptr<RankRowsSource> rank_rows;  // --dist.sampling shared: this rank's rows of the whole batch
+  DistPlan dist;                               // who this process is (one process unless dist.enabled)
+  std::unique_ptr<Collective> collective;      // null in one process
+  bool interrupted = false;                    // the ranks agreed to stop on a signal
   std::unique_ptr<OnlineSource> online;
   Rng rng;
   at::Generator generator = at::detail::createCPUGenerator(0);
@@ -186,6 +195,35 @@ struct TrainingRun::Impl {
   }
 
   std::string DataSource() const { return config.data.empty() ? std::string("online data") : config.data.front(); }
+
+  // Rank 0 (or the one process) owns OUT: lock, checkpoints, metrics, TensorBoard, step file.
+  bool Writer() const { return !dist.enabled || dist.rank == 0; }
+
+  // Resolves --dist.* and the launcher's environment; checks what a run of several ranks needs.
+  void PlanDist() {
+    dist = ResolveDist(config.dist, config.device);
+    if (!dist.enabled) return;
+    if (config.batch_size % dist.world_size != 0) {
+      Fail(ExitCode::kUsage, "--batch-size " + std::to_string(config.batch_size) + " must divide by the " +
+                                 std::to_string(dist.world_size) + " ranks (each trains on its share of the batch)");
+    }
+    if (config.online == "-") {
+      Fail(ExitCode::kUsage,
+           "--online - feeds one process; ranks follow a shared directory: --online DIR (docs/distributed.md)");
+    }
+  }
+
+  // The ranks meet, compare settings (and what they resume from), and take their rows.
+  void ConnectDist(const CheckpointContents& resume_from) {
+    if (!dist.enabled) return;
+    std::string fingerprint = DistFingerprint(effective_yaml);
+    if (config.resume) {
+      fingerprint += "resume: " + resume_from.metadata.value("id", std::string("?")) + "\n";
+    }
+    LogInfo("data-parallel: " + dist.Describe() + ", waiting for the other ranks...");
+    collective = Collective::Connect(dist, fingerprint);
+    SetRowShare({dist.rank, dist.world_size});
+  }
 
   void Lock() {
     lock = FileLock::TryLock(config.out + "/.lock", /*create=*/true);
@@ -289,9 +327,14 @@ struct TrainingRun::Impl {
     setup.data_source = DataSource();
     setup.device = device;
     setup.seed = config.seed;
-    setup.batch_size = config.batch_size;
+    setup.batch_size = config.batch_size / dist.world_size;
     setup.batches = image_tap.get();
+    if (dist.enabled && dist.shared_sampling) {
+      rank_rows = std::make_unique<RankRowsSource>(image_tap.get(), dist.rank, dist.world_size);
+      setup.batches = rank_rows.get();
+    }
     setup.out_dir = config.out;
+    setup.collective = collective.get();
     const std::string latest = config.out + "/latest.ckpt";
     if (config.resume) {
       learner->Build(setup, LearnerStart::kResume, &resume_from, latest);
@@ -313,6 +356,18 @@ struct TrainingRun::Impl {
     } else if (!config.init.empty()) {
       LogInfo("initialised the networks from " + config.init);
     }
+    // Each rank samples with its own stream (shared sampling: rank 0's); the
+    // torch generator is the same on every rank (nn/row_draws.h).
+    if (dist.enabled && !dist.shared_sampling && dist.rank != 0) {
+      rng = Rng(DeriveSeed(config.seed, /*stream=*/1000 + static_cast<uint64_t>(dist.rank),
+                           static_cast<uint64_t>(learner->step())));
+    }
+    if (collective) {
+      if (learner->ReplicatedState().empty()) {
+        Fail(ExitCode::kUsage, "rl-train " + learner->algorithm() + " cannot train data-parallel yet (--dist.*)");
+      }
+      collective->CheckReplicas(learner->ReplicatedState(), learner->step());  // identical start
+    }
   }
 
   void Init() {
@@ -325,34 +380,41 @@ struct TrainingRun::Impl {
       const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       threads = std::max(1, cores - learner->helper_threads());
     }
+    PlanDist();
+    if (dist.enabled && config.threads == 0) threads = std::max(1, threads / dist.local_world_size);
     const TorchRuntime runtime = ConfigureTorchRuntime(config.device, threads);
-    EnsureWritableDirectory(config.out);
-    Lock();
+    if (Writer()) {
+      EnsureWritableDirectory(config.out);
+      Lock();
+    }
+    CheckpointContents resume_from;
+    const std::string latest = config.out + "/latest.ckpt";
+    if (config.resume) {
+      if (!IsRegularFile(latest)) Fail(ExitCode::kBadData, "--resume: no checkpoint at " + latest);
+      resume_from = ReadCheckpoint(latest);
+    }
+    ConnectDist(resume_from);
     data = factory(config.data);
     mix = std::make_unique<ReplayMix>(data.get(), config.online_fraction, config.online_window);
     image_tap = std::make_unique<ImageTap>(mix.get(), config.tensorboard.images);
-    CheckpointContents resume_from;
-    if (config.resume) {
-      const std::string latest = config.out + "/latest.ckpt";
-      if (!IsRegularFile(latest)) Fail(ExitCode::kBadData, "--resume: no checkpoint at " + latest);
-      resume_from = ReadCheckpoint(latest);
-      RestoreOnlineShards(resume_from, latest);
-    }
+    if (config.resume) RestoreOnlineShards(resume_from, latest);
     StartOnline();
     WaitForData();
     if (StopRequested()) Fail(ExitCode::kInterrupted, "interrupted while waiting for data");
     BuildLearner(torch::Device(runtime.device), resume_from);
-    WriteFileAtomic(config.out + "/config.yaml", effective_yaml);
-    step_file = std::make_unique<StepFileWriter>(config.out + "/" + kTrainerStepFile);
-    step_file->Publish(learner->step());
-    metrics = std::make_unique<MetricsLog>(config.out);
-    board = std::make_unique<RunTensorBoard>(config.tensorboard, config.out + "/tensorboard", learner->step(),
-                                             effective_yaml);
+    if (Writer()) {
+      WriteFileAtomic(config.out + "/config.yaml", effective_yaml);
+      step_file = std::make_unique<StepFileWriter>(config.out + "/" + kTrainerStepFile);
+      step_file->Publish(learner->step());
+      metrics = std::make_unique<MetricsLog>(config.out);
+      board = std::make_unique<RunTensorBoard>(config.tensorboard, config.out + "/tensorboard", learner->step(),
+                                               effective_yaml);
+    }
     LogInfo("training " + learner->algorithm() + " (" + learner->Describe() + ") on " +
             std::to_string(mix->offline_size()) + " offline + " + std::to_string(mix->online_size()) +
             " online transitions, device " + runtime.device + ", " + std::to_string(runtime.threads) +
-            " trainer thread(s)");
-    progress = std::make_unique<Progress>("train", config.steps);
+            " trainer thread(s)" + (dist.enabled ? ", " + dist.Describe() : std::string()));
+    if (Writer()) progress = std::make_unique<Progress>("train", config.steps);
     init_time = Clock::now();
     last_refresh = init_time;
     window = Window();
@@ -370,10 +432,17 @@ struct TrainingRun::Impl {
     }
   }
 
+  // True when a signal asks to stop: on any rank, then on all (they stop at the same step).
+  bool StopAgreed() {
+    const bool stop = collective ? collective->AnyOf(StopRequested()) : StopRequested();
+    if (stop) interrupted = true;
+    return stop;
+  }
+
   bool Step() {
-    if (learner->step() >= config.steps) return false;
+    if (learner->step() >= config.steps || StopAgreed()) return false;
     MaybeRefreshOffline();
-    if (board->WantsImages(learner->step() + 1)) image_tap->Arm();
+    if (board && board->WantsImages(learner->step() + 1)) image_tap->Arm();
     const auto t0 = Clock::now();
     UpdateResult result;
     try {
@@ -393,6 +462,10 @@ struct TrainingRun::Impl {
     w.update_s += update_s;
     w.wait_s += result.wait_seconds;
     const int64_t step = learner->step();
+    if (collective && dist.check_every > 0 && step % dist.check_every == 0) {
+      collective->CheckReplicas(learner->ReplicatedState(), step);
+    }
+    if (!Writer()) return true;
     step_file->Publish(step);
     const auto images = image_tap->Take();
     if (!images.empty()) board->AddImages(step, images);
@@ -435,6 +508,7 @@ struct TrainingRun::Impl {
   }
 
   std::string SaveCheckpoint() {
+    if (!Writer()) return "";
     const int64_t step = learner->step();
     CheckpointContents c;
     learner->Save(&c);
@@ -471,9 +545,16 @@ struct TrainingRun::Impl {
   }
 
   std::string Finish() {
-    if (window.steps > 0) LogWindow();
+    if (Writer() && window.steps > 0) LogWindow();
     learner->Stop();
-    if (last_saved_step != learner->step()) SaveCheckpoint();
+    if (Writer() && last_saved_step != learner->step()) SaveCheckpoint();
+    if (collective) {
+      const double wall = Since(init_time);
+      char line[160];
+      std::snprintf(line, sizeof(line), "collectives took %.2f s of %.2f s (%.1f%%) on rank %d", collective->seconds(),
+                    wall, wall > 0 ? 100.0 * collective->seconds() / wall : 0.0, dist.rank);
+      LogInfo(line);
+    }
     online.reset();
     if (board) board->Commit();
     if (progress) progress->Finish("step " + std::to_string(learner->step()) + ", checkpoint " + last_checkpoint);
@@ -496,18 +577,20 @@ bool TrainingRun::Step() { return impl_->Step(); }
 std::string TrainingRun::Finish() { return impl_->Finish(); }
 std::string TrainingRun::SaveCheckpoint() { return impl_->SaveCheckpoint(); }
 int64_t TrainingRun::step() const { return impl_->built ? impl_->learner->step() : 0; }
+bool TrainingRun::interrupted() const { return impl_->interrupted; }
+bool TrainingRun::writer() const { return impl_->Writer(); }
+double TrainingRun::collective_seconds() const { return impl_->collective ? impl_->collective->seconds() : 0.0; }
 double TrainingRun::update_seconds() const { return impl_->total_update_s; }
 double TrainingRun::wall_seconds() const { return Since(impl_->init_time); }
 double TrainingRun::tensorboard_seconds() const { return impl_->board ? impl_->board->seconds() : 0.0; }
 
 ExitCode RunTraining(TrainingRun& run) {
   run.Init();
-  while (!StopRequested()) {
-    if (!run.Step()) break;
+  while (run.Step()) {
   }
-  const bool interrupted = StopRequested();
+  const bool interrupted = run.interrupted();
   const std::string latest = run.Finish();
-  std::cout << latest << std::endl;
+  if (run.writer()) std::cout << latest << std::endl;
   if (interrupted) {
     LogInfo("interrupted at step " + std::to_string(run.step()) + "; checkpoint written");
     return ExitCode::kInterrupted;

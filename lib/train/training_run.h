@@ -28,6 +28,12 @@
 // is never twice in the online buffer; one in a --data directory is in the
 // offline buffer too (recent data twice as likely, all data reachable).
 //
+// Data-parallel (--dist.*, dist/dist_config.h): W processes run the same
+// command; each trains on --batch-size / W rows and the learner averages the
+// gradients (dist/collective.h). Rank 0 alone owns OUT (everything above);
+// every rank follows the same --data and --online DIR. The ranks check their
+// replicas every --dist.check-every steps and stop together on a signal.
+//
 // Resume restores the learner's state, the sampling Rng, the torch generator
 // and the online window (the checkpoint records its shards, which are
 // re-read), so a resumed run continues as if it had not stopped (bit-exact
@@ -43,6 +49,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "data/dataset_sampler.h"
+#include "dist/dist_config.h"
 #include "replay/replay_mix.h"
 #include "train/run_tensorboard.h"
 
@@ -72,8 +79,9 @@ struct TrainRunConfig {
   int log_every = 50;
   DatasetSamplerConfig dataset;
   TensorBoardConfig tensorboard;
+  DistConfig dist;
 
-  // The fields above, then the groups "dataset" and "tensorboard".
+  // The fields above, then the groups "dataset", "tensorboard" and "dist".
   void Visit(ConfigVisitor& v);
   // Throws Error(kUsage) naming the flag. With `inputs` false (--print-config)
   // a missing --out, --data or --online is not an error.
@@ -95,7 +103,8 @@ class TrainingRun {
   // or fails with kBadData. Error(kLocked), kUsage, kBadData, kIoError.
   void Init();
   // One update (and its metrics/checkpoint). Returns false once the
-  // configured number of steps is reached (nothing is done then). Throws
+  // configured number of steps is reached or a signal asks to stop
+  // (nothing is done then; see interrupted()). Throws
   // Error(kDiverged) "non-finite ...; stopped without saving, the last good
   // checkpoint is PATH" on NaN/Inf.
   bool Step();
@@ -106,6 +115,13 @@ class TrainingRun {
   std::string SaveCheckpoint();
 
   int64_t step() const;
+  // True once the run stopped on a signal (in a data-parallel run: a signal
+  // on any rank; the ranks stop at the same step).
+  bool interrupted() const;
+  // True for the process that writes OUT: the one process, or rank 0.
+  bool writer() const;
+  // Seconds spent in collectives (data-parallel runs; 0 in one process).
+  double collective_seconds() const;
   // Wall-time figures since Init (for benchmarks): seconds inside the
   // learner's update (excluding its batch wait) and in total.
   double update_seconds() const;

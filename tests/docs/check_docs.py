@@ -10,7 +10,9 @@ Usage: check_docs.py REPO_ROOT BIN_DIR
   the tool's own parser must accept its verb, flags and values (exit 0).
   Commands with a `...` placeholder are skipped (counted).
 - Every `scripts/NAME.sh` command's flags must appear in that script's
-  `--help`.
+  `--help` (scripts/slurm_train.sh passes its arguments to rl-train, so
+  they are checked as an rl-train command). `torchrun` and `sbatch`
+  options before the command are dropped.
 - Every YAML block must be accepted by at least one tool's `--config FILE
   --print-config`.
 - Every relative link leads to a file that exists, and its `#anchor` to a
@@ -94,6 +96,12 @@ def strip_prefixes(words):
         else:
             i += 1
     words = words[i:]
+    # Launchers: torchrun's and sbatch's own options come before the command they start.
+    if words and words[0] in ("torchrun", "sbatch"):
+        k = 1
+        while k < len(words) and not tool_name(words[k]) and not words[k].endswith(".sh"):
+            k += 1
+        words = words[k:]
     skip = False
     for w in words:
         if skip:
@@ -212,6 +220,8 @@ def main():
                 m = re.match(r"^(?:.*/)?([\w-]+\.sh)$", words[0])
                 script = m.group(1) if m and ("scripts/" in words[0] or
                                               os.path.exists(os.path.join(root, "scripts", m.group(1)))) else None
+                if script == "slurm_train.sh" and len(words) > 1 and words[1] != "--help":
+                    words, tool, script = ["rl-train"] + words[1:], "rl-train", None  # it runs rl-train
                 if any("..." in w and not w.startswith("--") for w in words):
                     if tool or script:
                         skipped += 1
