@@ -105,15 +105,7 @@ std::vector<Net> Networks(int repeats, int64_t batch) {
 // A rank: meets the others, times `repeats` all-reduces of each network's
 // buffers, and (rank 0) prints "name ms" lines.
 int RunRank(int rank, int world, int port, int repeats, const std::vector<Net>& nets) {
-  DistPlan plan;
-  plan.enabled = true;
-  plan.backend = "gloo";
-  plan.host = "127.0.0.1";
-  plan.port = port;
-  plan.rank = rank;
-  plan.world_size = world;
-  plan.timeout_s = 120;
-  auto collective = Collective::Connect(plan, "bench\n");
+  auto collective = Collective::Connect(LoopbackPlan(rank, world, port, 120.0), "bench\n");
   for (const Net& net : nets) {
     std::vector<torch::Tensor> buffers;
     for (int64_t n : net.grads) buffers.push_back(torch::randn({n}));

@@ -38,21 +38,13 @@ bool Loopback(const std::string& host) { return host == "localhost" || host.rfin
 
 }  // namespace
 
-// c10d and Gloo log their own lines (through glog) for failures that this
-// file turns into one Error line; while a Collective lives, only fatal ones show.
-class QuietGlog {
- public:
-  QuietGlog() : saved_(FLAGS_minloglevel) { FLAGS_minloglevel = std::max(saved_, google::GLOG_FATAL); }
-  ~QuietGlog() { FLAGS_minloglevel = saved_; }
-  QuietGlog(const QuietGlog&) = delete;
-  QuietGlog& operator=(const QuietGlog&) = delete;
-
- private:
-  int saved_;
-};
+QuietC10dLogs::QuietC10dLogs() : saved_(FLAGS_minloglevel) {
+  FLAGS_minloglevel = std::max(saved_, static_cast<int>(google::GLOG_FATAL));
+}
+QuietC10dLogs::~QuietC10dLogs() { FLAGS_minloglevel = saved_; }
 
 struct Collective::Impl {
-  QuietGlog quiet;
+  QuietC10dLogs quiet;
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroup> group;
   std::chrono::milliseconds timeout{60000};

@@ -70,6 +70,19 @@ class Collective {
   double seconds_ = 0.0;
 };
 
+// c10d and Gloo log their own lines (through glog) for failures that the
+// callers turn into one Error line: while one of these lives, only fatal ones show.
+class QuietC10dLogs {
+ public:
+  QuietC10dLogs();
+  ~QuietC10dLogs();
+  QuietC10dLogs(const QuietC10dLogs&) = delete;
+  QuietC10dLogs& operator=(const QuietC10dLogs&) = delete;
+
+ private:
+  int saved_;
+};
+
 // Averages the gradients of `parameters` over the ranks; nothing without a
 // collective (one process).
 void AverageGradients(Collective* collective, const std::vector<torch::Tensor>& parameters);

@@ -109,13 +109,9 @@ DistPlan ResolveDist(const DistConfig& config, const std::string& device, const 
   plan.backend = explicit_backend ? config.backend : (cuda ? "nccl" : "gloo");
   if (plan.backend == "nccl" && !cuda) Fail(ExitCode::kUsage, "--dist.backend nccl needs --device cuda");
   if (!config.init.empty() && config.init != "env://") {
-    const std::string address = config.init.substr(6);
-    const size_t colon = address.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-      Fail(ExitCode::kUsage, "--dist.init must be tcp://HOST:PORT, got '" + config.init + "'");
-    }
-    plan.host = address.substr(0, colon);
-    plan.port = ParsePort(address.substr(colon + 1), "--dist.init's port");
+    const TcpAddress address = ParseTcpAddress(config.init, "--dist.init");
+    plan.host = address.host;
+    plan.port = address.port;
   } else {
     plan.host = env("MASTER_ADDR");
     if (plan.host.empty()) {
@@ -138,6 +134,27 @@ DistPlan ResolveDist(const DistConfig& config, const std::string& device, const 
   plan.timeout_s = config.timeout_s;
   plan.check_every = config.check_every;
   plan.shared_sampling = config.sampling == "shared";
+  return plan;
+}
+
+TcpAddress ParseTcpAddress(const std::string& text, const std::string& flag) {
+  const size_t colon = text.rfind(':');
+  if (text.rfind("tcp://", 0) != 0 || colon == std::string::npos || colon <= 6) {
+    Fail(ExitCode::kUsage, flag + " must be tcp://HOST:PORT, got '" + text + "'");
+  }
+  return {text.substr(6, colon - 6), ParsePort(text.substr(colon + 1), flag + "'s port")};
+}
+
+DistPlan LoopbackPlan(int rank, int world, int port, double timeout_s) {
+  DistPlan plan;
+  plan.enabled = true;
+  plan.backend = "gloo";
+  plan.host = "127.0.0.1";
+  plan.port = port;
+  plan.rank = rank;
+  plan.world_size = world;
+  plan.local_world_size = world;
+  plan.timeout_s = timeout_s;
   return plan;
 }
 

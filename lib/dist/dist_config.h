@@ -68,6 +68,17 @@ std::string ProcessEnv(const std::string& name);
 // address or port, nccl without cuda.
 DistPlan ResolveDist(const DistConfig& config, const std::string& device, const EnvLookup& env = ProcessEnv);
 
+// "tcp://HOST:PORT" split; Error(kUsage) "<flag> must be tcp://HOST:PORT, got '...'"
+// or "<flag>'s port must be ..." otherwise.
+struct TcpAddress {
+  std::string host;
+  int port = 0;
+};
+TcpAddress ParseTcpAddress(const std::string& text, const std::string& flag);
+
+// A plan for `world` ranks on this machine (Gloo over 127.0.0.1:port): tests and benches.
+DistPlan LoopbackPlan(int rank, int world, int port, double timeout_s);
+
 // The settings text ranks compare at rendezvous: `effective_yaml` without
 // the lines that differ legitimately between ranks (dist.rank). Lines keep
 // their order so a difference can be named.

@@ -106,11 +106,19 @@ struct TargetWorkerConfig {
   int threads = 1;        // intra-op threads of each worker
   int queue = 4;          // labelled batches buffered ahead of the trainer
   int publish_every = 10; // trainer steps between handing new target weights to the workers
+  std::string listen;     // tcp://HOST:PORT: the workers are processes (qtopt/remote_targets.h); "": threads
+  double timeout_s = 120.0;  // worker processes: seconds to wait for them (to connect, to label a batch)
   void Visit(ConfigVisitor& v) {
-    v.Field("count", count, "Bellman-target worker threads (0: inline, deterministic)");
-    v.Field("threads", threads, "intra-op threads per worker");
+    v.Field("count", count, "Bellman-target workers (0: inline, deterministic)");
+    v.Field("threads", threads, "intra-op threads per worker thread");
     v.Field("queue", queue, "labelled batches queued ahead of the trainer");
     v.Field("publish_every", publish_every, "steps between target-weight updates sent to the workers");
+    v.Field("listen", listen,
+            "tcp://HOST:PORT: the workers are processes ('rl-train q-targets --connect tcp://HOST:PORT --index I', "
+            "on any machine) that meet the trainer here; empty: threads",
+            FieldScope::kLocal);
+    v.Field("timeout_s", timeout_s, "worker processes: seconds to wait for them to connect or to label a batch",
+            FieldScope::kLocal);
   }
   void Validate(const std::string& flag_prefix) const;
 };

@@ -26,7 +26,10 @@ class QtOptLearner : public Learner {
 
   std::string algorithm() const override;
   void Validate() const override;
-  int helper_threads() const override { return config_.target_workers.count * config_.target_workers.threads; }
+  // Worker threads compute (worker processes compute elsewhere).
+  int helper_threads() const override {
+    return config_.target_workers.listen.empty() ? config_.target_workers.count * config_.target_workers.threads : 0;
+  }
   // Resume takes the checkpoint's network sizes when they differ from the
   // config (with a warning); --init refuses other sizes (Error(kBadData)).
   void Build(const LearnerSetup& setup, LearnerStart start, const CheckpointContents* checkpoint,

@@ -4,6 +4,9 @@
 // networks, and queue labelled batches to the trainer, so target computation
 // runs asynchronously from the gradient steps.
 //
+// With --target-workers.listen, the workers are processes (qtopt/remote_targets.h):
+// worker thread I samples as above and worker process I labels.
+//
 // With 0 workers, Next() samples and labels inline on the calling thread with
 // the caller's generators and the current target networks: fully
 // deterministic (the resume and determinism tests run this way). With N > 0
@@ -30,8 +33,18 @@
 #include "data/transition_batch.h"
 #include "qtopt/bellman.h"
 #include "qtopt/qtopt_config.h"
+#include "nn/tensor_batch.h"
 
 namespace perpetua {
+
+class TargetWorkerHost;
+
+// What every target worker does to a batch (threads, inline and
+// processes alike): shifts its images (AugmentConfig) in place, then
+// computes its Bellman targets [B] with `generator`.
+torch::Tensor LabelTensors(TensorBatch* batch, QNetworkImpl& target1, QNetworkImpl& target2, const CemConfig& cem,
+                           const BellmanConfig& bellman, const AugmentConfig& augment, at::Generator& generator,
+                           TargetStats* stats);
 
 
 // A minibatch with Bellman targets, ready for QLearner::Update.
@@ -73,6 +86,7 @@ class TargetPipeline {
  private:
   struct Snapshot;
   void WorkerLoop(int index);
+  void RemoteLoop(int index, Rng& rng);
   LabeledBatch Label(const TransitionBatch& batch, int online_count, QNetworkImpl& t1, QNetworkImpl& t2,
                      at::Generator& generator);
 
@@ -92,6 +106,8 @@ class TargetPipeline {
   bool stopping_ = false;
   int64_t version_ = 0;                  // published target version
   std::unique_ptr<Snapshot> snapshot_;   // published target weights
+  std::unique_ptr<TargetWorkerHost> host_;  // worker processes (listen set), else null
+  QInputSpec spec_;
   std::vector<std::thread> threads_;
   double wait_seconds_ = 0.0;
 };

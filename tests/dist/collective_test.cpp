@@ -21,15 +21,7 @@ namespace {
 using testing::ExpectError;
 
 DistPlan Plan(int rank, int world, int port, double timeout_s = 20.0) {
-  DistPlan plan;
-  plan.enabled = true;
-  plan.backend = "gloo";
-  plan.host = "127.0.0.1";
-  plan.port = port;
-  plan.rank = rank;
-  plan.world_size = world;
-  plan.timeout_s = timeout_s;
-  return plan;
+  return LoopbackPlan(rank, world, port, timeout_s);
 }
 
 // Runs body(rank) for each of `world` ranks on its own thread; rethrows the first error.

@@ -4,6 +4,9 @@
 // torchrun's environment works; a killed rank stops the others within the
 // timeout and the run resumes with another world size; bad values are one
 // line and exit code 2.
+// LibTorch before doctest: c10 includes glog, whose CHECK would replace doctest's.
+#include "nn/checkpoint.h"
+
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -14,7 +17,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
-#include "nn/checkpoint.h"
 #include "nn/tensor_io.h"
 #include "qtopt/q_checkpoint.h"
 #include "qtopt/rl_train_fixture.h"

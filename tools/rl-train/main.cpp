@@ -4,6 +4,7 @@
 #include "common/cli.h"
 #include "nn/checkpoint_inspect.h"
 #include "replay/dataset_replay.h"
+#include "qtopt/remote_targets.h"
 #include "qtopt/trainer.h"
 #include "sac/sac_trainer.h"
 
@@ -48,6 +49,10 @@ int main(int argc, char** argv) {
       return perpetua::OpenDatasetReplay(dirs, sac.dataset);
     });
   }, [&] { perpetua::CheckTrainSac(sac); });
+  perpetua::TargetWorkerProcessConfig targets;
+  tool.AddVerb("q-targets",
+               "a Bellman-target worker process for rl-train q --target-workers.listen (docs/distributed.md)", targets,
+               [&] { return perpetua::RunTargetWorker(targets); }, [&] { targets.Validate(); });
   InspectConfig inspect;
   tool.AddVerb("inspect",
                "what a checkpoint holds: algorithm, step, seed, reward, observations and actions, data, blobs "
