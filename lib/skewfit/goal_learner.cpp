@@ -22,6 +22,14 @@ void LatentGoalLearner::Validate() const {
   inner_->Validate();
 }
 
+std::vector<torch::Tensor> LatentGoalLearner::ReplicatedState() {
+  std::vector<torch::Tensor> state = inner_->ReplicatedState();
+  const std::vector<torch::Tensor> vae = vae_->ReplicatedState();
+  if (state.empty() || vae.empty()) return {};
+  state.insert(state.end(), vae.begin(), vae.end());
+  return state;
+}
+
 void LatentGoalLearner::Build(const LearnerSetup& setup, LearnerStart start, const CheckpointContents* checkpoint,
                               const std::string& checkpoint_path) {
   // The VAE: from --goals vae:CKPT for a fresh run, else from the run's own checkpoint.

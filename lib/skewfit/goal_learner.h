@@ -54,6 +54,8 @@ class LatentGoalLearner : public Learner {
   void Save(CheckpointContents* contents) override;
   std::string Describe() override;
   void Stop() override { inner_->Stop(); }
+  // SAC's and the VAE's: both average their gradients over the ranks.
+  std::vector<torch::Tensor> ReplicatedState() override;
 
   GoalVae& vae() { return vae_->vae(); }
 

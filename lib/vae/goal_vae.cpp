@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "nn/row_draws.h"
 #include "nn/tensor_io.h"
 
 namespace perpetua {
@@ -114,7 +115,7 @@ VaeStepStats GoalVae::Step(const torch::Tensor& images, at::Generator& generator
   net_->train();
   torch::Tensor mean, log_var;
   net_->Encode(x, &mean, &log_var);
-  const torch::Tensor eps = at::randn(mean.sizes(), generator, torch::kFloat32).to(device_);
+  const torch::Tensor eps = RowRandn(mean.sizes(), generator).to(device_);
   const torch::Tensor z = mean + (log_var * 0.5).exp() * eps;
   const ElboTerms terms = ComputeElboTerms(x, net_->Decode(z), mean, log_var, config_.decoder);
   const torch::Tensor loss = VaeLoss(terms, config_.beta);
@@ -125,9 +126,16 @@ VaeStepStats GoalVae::Step(const torch::Tensor& images, at::Generator& generator
   if (!std::isfinite(f[0])) Fail(ExitCode::kDiverged, "non-finite VAE loss at step " + std::to_string(steps_));
   adam_->zero_grad();
   loss.backward();
+  AverageGradients(collective_, net_->parameters());
   adam_->step();
   ++steps_;
   return {f[0], f[1], f[2]};
+}
+
+std::vector<torch::Tensor> GoalVae::ReplicatedState() {
+  std::vector<torch::Tensor> state = net_->parameters();
+  for (const auto& b : net_->buffers()) state.push_back(b);
+  return state;
 }
 
 torch::Tensor GoalVae::LogDensity(const torch::Tensor& images, at::Generator& generator) {

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/collective.h"
 #include "nn/checkpoint.h"
 #include "vae/vae_config.h"
 
@@ -96,6 +97,12 @@ class GoalVae {
   // Decoded images [B,side,side,C] uint8 (the pixels' means) of latents [B,L].
   torch::Tensor Decode(const torch::Tensor& latents);
 
+  // Data-parallel training (dist/collective.h): Step averages the gradients
+  // over the ranks. Null (the default): one process.
+  void SetCollective(Collective* collective) { collective_ = collective; }
+  // The network's parameters and buffers: identical on every rank.
+  std::vector<torch::Tensor> ReplicatedState();
+
   int64_t steps() const { return steps_; }
   const VaeConfig& config() const { return config_; }
   int64_t data_height() const { return data_height_; }
@@ -122,6 +129,7 @@ class GoalVae {
   ConvVae net_{nullptr};
   std::unique_ptr<torch::optim::Adam> adam_;
   int64_t steps_ = 0;
+  Collective* collective_ = nullptr;
 };
 
 // The VAE of a checkpoint file (rl-goals fit's). Error(kBadData) "<path>: ...".

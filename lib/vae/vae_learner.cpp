@@ -36,6 +36,7 @@ void VaeLearner::Build(const LearnerSetup& setup, LearnerStart start, const Chec
   }
   vae_ =
       std::make_unique<GoalVae>(config_, image->shape[0], image->shape[1], image->shape[2], setup.device, setup.seed);
+  vae_->SetCollective(setup.collective);
   if (start == LearnerStart::kFresh) return;
   if (start == LearnerStart::kInit) {
     // The weights only: a fresh optimiser and step 0 (the run's --init contract).

@@ -45,6 +45,7 @@ class VaeLearner : public Learner {
   int64_t step() const override { return vae_->steps(); }
   void Save(CheckpointContents* contents) override;
   std::string Describe() override;
+  std::vector<torch::Tensor> ReplicatedState() override { return vae_->ReplicatedState(); }
 
   // The VAE (valid after Build).
   GoalVae& vae() { return *vae_; }

@@ -102,7 +102,7 @@ TEST_CASE("bash completion offers the verbs, then the verb's flags, then files")
                 "echo \"${COMPREPLY[*]}\"")
         .out;
   };
-  CHECK(complete("rl-train ''") == "q sac inspect\n");
+  CHECK(complete("rl-train ''") == "q sac q-targets inspect\n");
   CHECK(complete("rl-data r") == "recover\n");
   CHECK(complete("rl-train q --network.key") == "--network.keypoints\n");
   CHECK(complete("rl-collect --cell.randomize.object") ==

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/checkpoint.h"
+#include "support/free_port.h"
 #include "support/test_support.h"
 
 namespace perpetua {
@@ -159,6 +160,44 @@ TEST_CASE("rl-train sac --goals: bad settings, a VAE of another image size, a mi
   CHECK(small.err.find(g.vae) != std::string::npos);
   const ProcessResult printed = RunProcess(Tool("rl-train", {"sac", "--goals", "x", "--print-config"}));
   CHECK(printed.exit_code == 2);
+}
+
+}  // namespace
+}  // namespace perpetua
+
+namespace perpetua {
+namespace {
+
+// Runs `argv` as rank r of 2 on a fresh loopback port, each rank to the end.
+std::vector<ProcessResult> TwoRanks(const std::vector<std::string>& argv) {
+  const std::string init = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
+  std::vector<std::unique_ptr<testing::ChildProcess>> ranks;
+  for (int r = 0; r < 2; ++r) {
+    std::vector<std::string> a = argv;
+    a.insert(a.end(), {"--dist.init", init, "--dist.rank", std::to_string(r), "--dist.world-size", "2",
+                       "--dist.check-every", "2"});
+    ranks.push_back(std::make_unique<testing::ChildProcess>(a));
+  }
+  std::vector<ProcessResult> results;
+  for (auto& rank : ranks) results.push_back(rank->Wait());
+  return results;
+}
+
+TEST_CASE("rl-goals fit and rl-train sac --goals train data-parallel - the replicas stay identical") {
+  testing::TempDir tmp;
+  const GoalData g = MakeGoalData(tmp);
+  // The VAE alone, skewed from the start (its pool and densities differ per rank; its weights must not).
+  for (const ProcessResult& r : TwoRanks(Tool(
+           "rl-goals", {"fit", "--data", tmp / "plain", "--out", tmp / "vae2", "--steps", "8", "--batch-size", "16",
+                        "--threads", "1", "--vae.network.image-size", "24", "--vae.network.channels", "8,16",
+                        "--vae.network.kernels", "3,3", "--vae.network.strides", "2,2", "--vae.network.latent-dim",
+                        "4", "--vae.skew-warmup", "0", "--vae.skew-pool", "64", "--vae.skew-refresh", "3"}))) {
+    Require(r);
+  }
+  CHECK(ReadCheckpointMetadata(tmp / "vae2/latest.ckpt")["step"] == 8);
+  // SAC in the latent space with the VAE fitting in the run.
+  for (const ProcessResult& r : TwoRanks(Train(g, tmp / "run2", {"--steps", "12"}))) Require(r);
+  CHECK(ReadCheckpointMetadata(tmp / "run2/latest.ckpt")["step"] == 12);
 }
 
 }  // namespace
