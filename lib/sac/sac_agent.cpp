@@ -102,6 +102,7 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   // change the actor, so this equals two passes; one costs half the dispatch).
   const int64_t b = batch.size();
   SquashedSample next, current;
+  torch::Tensor current_mean;  // pre-squash mean of pi(.|s) on actor steps (behaviour cloning)
   {
     torch::AutoGradMode gradient_for_actor_step(actor_step);
     torch::Tensor mean, log_std;
@@ -113,7 +114,10 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
                                     .to(device_);
     const SquashedSample both = SampleSquashed(mean, log_std, noise);
     next = {both.action.narrow(0, 0, b).detach(), both.log_prob.narrow(0, 0, b).detach()};
-    if (actor_step) current = {both.action.narrow(0, b, b), both.log_prob.narrow(0, b, b)};
+    if (actor_step) {
+      current = {both.action.narrow(0, b, b), both.log_prob.narrow(0, b, b)};
+      current_mean = mean.narrow(0, b, b);
+    }
   }
   torch::Tensor target;
   {
@@ -140,17 +144,22 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   const torch::Tensor q_values = q.detach();
   std::vector<torch::Tensor> figures = {critic_loss.detach(), q_values.mean(), q_values.min(), q_values.max(),
                                         target.mean(), critic_params_.values().sum()};
+  // The update counter was advanced above: the weight of update updates_ - 1.
+  const double bc_weight = BcWeightAt(config_.bc_weight, config_.bc_steps, updates_ - 1);
   if (actor_step) {
     // The updated critics judge the actor's actions; features of s detached.
     const torch::Tensor actor_loss = ActorLoss(current.log_prob, critic_->forward(x.detach(), current.action), alpha);
+    const torch::Tensor bc_loss = bc_weight > 0.0 ? BehaviourCloningLoss(current_mean, data_action.clamp(-1.0, 1.0))
+                                                  : torch::zeros({}, actor_loss.options());
     const auto actor_forward_done = Clock::now();
     actor_params_.ZeroGrad();
-    actor_loss.backward({}, /*retain_graph=*/false, /*create_graph=*/false,
-                        torch::TensorList(actor_params_.parameters()));
+    (bc_weight > 0.0 ? actor_loss + bc_loss * bc_weight : actor_loss)
+        .backward({}, /*retain_graph=*/false, /*create_graph=*/false, torch::TensorList(actor_params_.parameters()));
     if (collective_) collective_->AverageGradients({actor_params_.grads()});
     const auto actor_backward_done = Clock::now();
     actor_adam_.Step();
-    figures.insert(figures.end(), {actor_loss.detach(), current.log_prob.detach().mean(), actor_params_.values().sum()});
+    figures.insert(figures.end(), {actor_loss.detach(), current.log_prob.detach().mean(), actor_params_.values().sum(),
+                                   bc_loss.detach()});
     times_.forward += Seconds(critic_done, actor_forward_done);
     times_.backward += Seconds(actor_forward_done, actor_backward_done);
   }
@@ -161,7 +170,8 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   for (int64_t i = 0; i < host.numel(); ++i) {
     if (!std::isfinite(f[i])) {
       static const char* kWhat[] = {"critic loss", "Q value", "Q value", "Q value", "target",
-                                    "critic parameters", "actor loss", "log-probability", "actor parameters"};
+                                    "critic parameters", "actor loss", "log-probability", "actor parameters",
+                                    "behaviour-cloning loss"};
       Fail(ExitCode::kDiverged, std::string("non-finite ") + kWhat[i] + " at update " + std::to_string(updates_));
     }
   }
@@ -181,6 +191,8 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     stats.actor_loss = f[6];
     stats.entropy = -f[7];
     stats.alpha_loss = temperature.loss;
+    stats.bc_loss = f[9];
+    stats.bc_weight = bc_weight;
     last_actor_ = stats;
   }
   times_.optimizer += Seconds(figures_start, Clock::now());
@@ -204,7 +216,8 @@ void SacAgent::Save(CheckpointContents* contents) const {
       {"alpha_adam", {alpha_adam_.m, alpha_adam_.v, alpha_adam_.steps}},
       {"critic_adam_steps", critic_adam_.steps()},
       {"actor_adam_steps", actor_adam_.steps()},
-      {"last_actor", {last_actor_.actor_loss, last_actor_.alpha_loss, last_actor_.entropy}},
+      {"last_actor",
+       {last_actor_.actor_loss, last_actor_.alpha_loss, last_actor_.entropy, last_actor_.bc_loss, last_actor_.bc_weight}},
   };
 }
 
@@ -231,6 +244,10 @@ void SacAgent::Load(const CheckpointContents& contents, const std::string& sourc
     last_actor_.actor_loss = last.at(0).get<double>();
     last_actor_.alpha_loss = last.at(1).get<double>();
     last_actor_.entropy = last.at(2).get<double>();
+    if (last.size() >= 5) {  // behaviour cloning's figures (checkpoints before it have three)
+      last_actor_.bc_loss = last.at(3).get<double>();
+      last_actor_.bc_weight = last.at(4).get<double>();
+    }
   } catch (const nlohmann::json::exception&) {
     Fail(ExitCode::kBadData, source + ": malformed 'sac_state'");
   }
@@ -279,10 +296,15 @@ std::unique_ptr<Policy> SacAgent::MakePolicy(SacActionMode mode, uint64_t seed, 
   return std::make_unique<SacPolicy>(acting_, spec_, mode, seed, id);
 }
 
-MetricsLog::Row StatsRow(const SacUpdateStats& s) {
-  return {{"critic_loss", s.critic_loss}, {"actor_loss", s.actor_loss}, {"alpha", s.alpha},
-          {"alpha_loss", s.alpha_loss},   {"entropy", s.entropy},       {"q_mean", s.q_mean},
-          {"q_min", s.q_min},             {"q_max", s.q_max},           {"target_mean", s.target_mean}};
+MetricsLog::Row StatsRow(const SacUpdateStats& s, bool behaviour_cloning) {
+  MetricsLog::Row row = {{"critic_loss", s.critic_loss}, {"actor_loss", s.actor_loss}, {"alpha", s.alpha},
+                         {"alpha_loss", s.alpha_loss},   {"entropy", s.entropy},       {"q_mean", s.q_mean},
+                         {"q_min", s.q_min},             {"q_max", s.q_max},           {"target_mean", s.target_mean}};
+  if (behaviour_cloning) {
+    row.push_back({"bc_loss", s.bc_loss});
+    row.push_back({"bc_weight", s.bc_weight});
+  }
+  return row;
 }
 
 }  // namespace perpetua

@@ -19,7 +19,8 @@
 //      target <- Polyak(tau).
 //   4. every policy_every-th update: actor: one Adam step on ActorLoss with the
 //      critics' features of s detached (the encoder learns from the critic
-//      loss only); temperature: one Adam step on log alpha by
+//      loss only), plus the behaviour-cloning term while its weight
+//      (BcWeightAt) is above 0; temperature: one Adam step on log alpha by
 //      ComputeTemperatureLoss (target entropy -|A| unless configured).
 // Actions: the critics read the data's actions rescaled from the env's box to
 // [-1,1]; the policy's tanh output is rescaled to the box.
@@ -48,7 +49,9 @@ namespace perpetua {
 // update's on steps without one.
 struct SacUpdateStats {
   double critic_loss = 0.0;   // CriticLoss before the step
-  double actor_loss = 0.0;    // ActorLoss of the last actor update
+  double actor_loss = 0.0;    // ActorLoss of the last actor update (without behaviour cloning)
+  double bc_loss = 0.0;       // BehaviourCloningLoss of the last actor update (0 while its weight is 0)
+  double bc_weight = 0.0;     // its weight then
   double alpha = 0.0;         // temperature used by this update
   double alpha_loss = 0.0;    // temperature loss of the last actor update
   double entropy = 0.0;       // -mean log pi(a~|s) of the last actor update (squashed [-1,1] actions)
@@ -139,7 +142,8 @@ class SacAgent {
 };
 
 // The stats as a metrics row ("critic_loss", "actor_loss", "alpha",
-// "alpha_loss", "entropy", "q_mean", "q_min", "q_max", "target_mean").
-MetricsLog::Row StatsRow(const SacUpdateStats& stats);
+// "alpha_loss", "entropy", "q_mean", "q_min", "q_max", "target_mean", and
+// "bc_loss", "bc_weight" when the config clones behaviour).
+MetricsLog::Row StatsRow(const SacUpdateStats& stats, bool behaviour_cloning);
 
 }  // namespace perpetua

@@ -65,6 +65,13 @@ struct SacConfig {
   // the entropy reward", Yu et al. 2022), so on a task that can end early the bonus neither rewards nor
   // penalises ending it.
   bool entropy_reward = true;
+  // Behaviour cloning in the actor's loss (TD3+BC, Fujimoto & Gu 2021; annealed as in learning from
+  // demonstrations, Nair et al. 2018): + BcWeightAt(bc_weight, bc_steps, update) times the mean over the
+  // batch's rows and action components of (tanh(mean of pi(.|s)) - a)^2, a the data's action in [-1,1]. It
+  // holds the policy near what the data did (on grasp the loop's bootstrap is a noisy grasp heuristic)
+  // while the critics are still wrong about actions the data never tried. 0: plain SAC.
+  double bc_weight = 0.0;
+  int bc_steps = 0;  // updates over which the weight falls linearly to 0 (0: it stays)
   // Every field; VisitUpdate: only the update's (what rl-train sac takes).
   void Visit(ConfigVisitor& v) {
     VisitUpdate(v);
@@ -87,6 +94,10 @@ struct SacConfig {
     v.Field("entropy_reward", entropy_reward,
             "the critics' target counts the entropy bonus as a reward of each step (--no-sac.entropy-reward: "
             "only the actor is entropy-regularised)");
+    v.Field("bc_weight", bc_weight,
+            "behaviour cloning: weight of the squared distance of the policy's mean action to the data's "
+            "action in the actor's loss (0: off)");
+    v.Field("bc_steps", bc_steps, "behaviour cloning: updates over which its weight falls linearly to 0 (0: it stays)");
   }
   // Throws Error(kUsage) naming the flag (prefixed by `flag_prefix`, "" for none) on invalid values.
   void Validate(const std::string& flag_prefix) const;

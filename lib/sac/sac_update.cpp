@@ -20,6 +20,16 @@ torch::Tensor ActorLoss(const torch::Tensor& log_prob, const torch::Tensor& q, d
   return (log_prob * alpha - std::get<0>(q.min(0))).mean();
 }
 
+torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& data_action) {
+  return (torch::tanh(mean) - data_action).square().mean();
+}
+
+double BcWeightAt(double weight, int64_t steps, int64_t update) {
+  if (steps == 0) return weight;
+  if (update >= steps) return 0.0;
+  return weight * (1.0 - static_cast<double>(update) / static_cast<double>(steps));
+}
+
 TemperatureLoss ComputeTemperatureLoss(double log_alpha, double mean_log_prob, double target_entropy) {
   TemperatureLoss result;
   result.loss = -std::exp(log_alpha) * (mean_log_prob + target_entropy);

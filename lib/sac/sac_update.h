@@ -26,6 +26,15 @@ torch::Tensor CriticLoss(const torch::Tensor& q, const torch::Tensor& target);
 // log_prob [B], q [2,B] -> scalar.
 torch::Tensor ActorLoss(const torch::Tensor& log_prob, const torch::Tensor& q, double alpha);
 
+// Behaviour cloning: the mean over rows and components of (tanh(mean) -
+// data_action)^2, the gradient reaching the actor through `mean` (the
+// pre-squash mean of pi(.|s), [B,A]); data_action [B,A] in [-1,1].
+torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& data_action);
+
+// The behaviour-cloning weight at update `update` (0-based): weight * (1 -
+// update / steps) until `steps` updates, then 0; with steps 0 it stays weight.
+double BcWeightAt(double weight, int64_t steps, int64_t update);
+
 // The temperature loss on log alpha, J = -alpha * (mean log pi + target_entropy)
 // (log pi held fixed), and its derivative by log alpha, which equals J itself.
 // With entropy H = -mean log pi, J = alpha * (H - target_entropy): gradient

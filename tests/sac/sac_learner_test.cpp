@@ -181,6 +181,44 @@ TEST_CASE("without the entropy reward the critics' target does not depend on the
   CHECK(SacConfig().entropy_reward);  // the papers' SAC unless told otherwise
 }
 
+TEST_CASE("behaviour cloning pulls the policy's mean action toward the data's, while its weight lasts") {
+  // One batch whose actions are all 1.9 in the box [1, 2] (0.8 in the critics' [-1,1]).
+  const EnvSpec env = StateSpec(/*low=*/1.0f, /*high=*/2.0f);
+  const InputSpec spec = InputSpec::FromEnvSpec(env, "toy");
+  TransitionBatch data = RandomBatch(env, 8, 3);
+  for (float& a : data.actions.f32) a = 1.9f;
+  const TensorBatch batch = ToTensorBatch(data, spec, torch::kCPU, "toy");
+  Observation obs;
+  obs["state"] = Array::FromFloats({0.1f, -0.2f, 0.3f});
+  auto mean_action_after = [&](double weight, int steps, int updates, SacUpdateStats* last) {
+    SacConfig config = SmallConfig();
+    config.policy_every = 1;
+    config.bc_weight = weight;
+    config.bc_steps = steps;
+    config.actor_lr = 1e-2;
+    SacAgent agent(config, spec, torch::kCPU, 1);
+    at::Generator generator = at::detail::createCPUGenerator(5);
+    for (int i = 0; i < updates; ++i) *last = agent.Update(batch, generator);
+    return agent.MakePolicy(SacActionMode::kMean, 0, "m")->Act(obs, {})[0];
+  };
+  SacUpdateStats plain, cloned, spent;
+  const float without = mean_action_after(0.0, 0, 60, &plain);
+  const float with = mean_action_after(50.0, 0, 60, &cloned);
+  CHECK(std::abs(with - 1.9f) < 0.1f);  // without: 0.43 away
+  CHECK(std::abs(with - 1.9f) < std::abs(without - 1.9f));
+  CHECK(cloned.bc_weight == 50.0);
+  CHECK(cloned.bc_loss > 0.0);
+  CHECK(plain.bc_loss == 0.0);
+  CHECK(plain.actor_loss != cloned.actor_loss);
+  // Its weight falls to 0 after bc_steps updates: the same run as plain SAC from then on in its figures.
+  mean_action_after(50.0, 10, 12, &spent);
+  CHECK(spent.bc_weight == 0.0);
+  CHECK(spent.bc_loss == 0.0);
+  MetricsLog::Row row = StatsRow(cloned, true);
+  CHECK(row.back().first == "bc_weight");
+  CHECK(StatsRow(cloned, false).size() + 2 == row.size());
+}
+
 TEST_CASE("actions are rescaled into the env's box") {
   const EnvSpec env = StateSpec(/*low=*/2.0f, /*high=*/6.0f);
   SacAgent learner(SmallConfig(), InputSpec::FromEnvSpec(env, "toy"), torch::kCPU, 3);
@@ -304,6 +342,13 @@ TEST_CASE("invalid settings are usage errors naming the flag") {
   config.network.encoder_strides = {2};
   CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) ==
         "--sac.network.encoder-strides must give one stride per encoder channel entry");
+  config = SmallConfig();
+  config.bc_weight = -1.0;
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.bc-weight must be finite and >= 0");
+  CHECK(code == ExitCode::kUsage);
+  config = SmallConfig();
+  config.bc_steps = -5;
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.bc-steps must be >= 0");
 }
 
 }  // namespace

@@ -51,6 +51,26 @@ TEST_CASE("actor loss: alpha log pi minus the smaller Q, and its gradients") {
   CHECK(g == std::vector<float>{-0.5f, 0.0f, 0.0f, -0.5f});
 }
 
+TEST_CASE("behaviour cloning: the squared distance of tanh(mean) to the data's action, and its weight's schedule") {
+  const torch::Tensor mean = torch::tensor({0.0f, std::atanh(0.5f), std::atanh(-0.5f), 0.0f}).view({2, 2}).requires_grad_(true);
+  const torch::Tensor data = torch::tensor({1.0f, 0.5f, 0.5f, -1.0f}).view({2, 2});
+  // ((0 - 1)^2 + 0^2 + (-0.5 - 0.5)^2 + (0 + 1)^2) / 4 = 0.75
+  const torch::Tensor loss = BehaviourCloningLoss(mean, data);
+  CHECK(loss.item<double>() == doctest::Approx(0.75));
+  loss.backward();
+  // d/dm (tanh m - a)^2 / 4 = (tanh m - a) (1 - tanh^2 m) / 2: the policy's mean moves toward the data.
+  const auto g = Values(mean.grad());
+  CHECK(g[0] == doctest::Approx(-0.5));
+  CHECK(g[1] == doctest::Approx(0.0));
+  CHECK(g[2] == doctest::Approx(-0.375));
+  CHECK(g[3] == doctest::Approx(0.5));
+  CHECK(BcWeightAt(2.0, /*steps=*/0, /*update=*/1000000) == 2.0);  // 0 steps: it stays
+  CHECK(BcWeightAt(2.0, 100, 0) == 2.0);
+  CHECK(BcWeightAt(2.0, 100, 25) == doctest::Approx(1.5));
+  CHECK(BcWeightAt(2.0, 100, 100) == 0.0);
+  CHECK(BcWeightAt(2.0, 100, 5000) == 0.0);
+}
+
 TEST_CASE("temperature loss: value and sign") {
   // Entropy 1.5 (mean log pi -1.5) above the target -1, alpha 0.5:
   // J = -0.5 * (-1.5 - 1) = 1.25 > 0, so descent lowers alpha.
