@@ -122,10 +122,10 @@ Figures Measure(const BenchConfig& b, const std::string& data, int batch, int wo
   c.seed = b.seed;
   const int timed = std::max(5, b.steps * 64 / batch);
   c.steps = b.warmup + timed;
-  QTrainer trainer(c, "bench", [&](const std::vector<std::string>& dirs) {
+  QTrainer trainer(c, "bench", [&](const std::vector<std::string>& dirs, const ShardSubset& subset) {
     DatasetSamplerConfig dataset;
     dataset.memory_budget_mb = 2048;
-    return OpenDatasetReplay(dirs, dataset);
+    return OpenDatasetReplay(dirs, dataset, subset);
   });
   trainer.Init();
   for (int i = 0; i < b.warmup; ++i) trainer.Step();
@@ -154,10 +154,10 @@ void MeasureTensorBoard(const BenchConfig& b, const std::string& data) {
   c.cem.samples = b.cem_samples;
   c.steps = b.tensorboard_steps;
   c.seed = b.seed;
-  QTrainer trainer(c, "bench", [&](const std::vector<std::string>& dirs) {
+  QTrainer trainer(c, "bench", [&](const std::vector<std::string>& dirs, const ShardSubset& subset) {
     DatasetSamplerConfig dataset;
     dataset.memory_budget_mb = 2048;
-    return OpenDatasetReplay(dirs, dataset);
+    return OpenDatasetReplay(dirs, dataset, subset);
   });
   trainer.Init();
   while (trainer.Step()) {
@@ -212,8 +212,8 @@ void MeasureActLatency(const BenchConfig& b, const std::string& data) {
   c.cem.samples = b.cem_samples;
   c.seed = b.seed;
   {
-    QTrainer trainer(c, "bench", [&](const std::vector<std::string>& dirs) {
-      return OpenDatasetReplay(dirs, DatasetSamplerConfig{});
+    QTrainer trainer(c, "bench", [&](const std::vector<std::string>& dirs, const ShardSubset& subset) {
+      return OpenDatasetReplay(dirs, DatasetSamplerConfig{}, subset);
     });
     trainer.Init();
     while (trainer.Step()) {

@@ -132,8 +132,8 @@ std::vector<std::string> ListShards(const std::string& dir) {
 
 
 DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_empty,
-                             const Schema* expected, std::string filter_key)
-    : filter_key_(std::move(filter_key)) {
+                             const Schema* expected, std::string filter_key, ShardSubset subset)
+    : filter_key_(std::move(filter_key)), subset_(subset) {
   h5::InitThread();
   if (expected != nullptr) {
     schema_ = *expected;
@@ -155,6 +155,7 @@ DatasetReader::DatasetReader(const std::vector<std::string>& paths, bool allow_e
                                        " other HDF5 file(s): give a file by its path, e.g. --data " + others.front()));
       }
       for (const std::string& shard : shards) {
+        if (!subset_.Keeps(shard)) continue;
         // Opening a large dataset takes a while: a SIGINT/SIGTERM stops it.
         if (StopRequested()) Fail(ExitCode::kInterrupted, path + ": interrupted while opening the dataset");
         AddFile(shard);
@@ -243,7 +244,7 @@ std::vector<std::string> DatasetReader::Refresh() {
   std::vector<std::string> added;
   for (const std::string& dir : directories_) {
     for (const std::string& shard : ListShards(dir)) {
-      if (file_index_.count(FileKey(shard))) continue;
+      if (!subset_.Keeps(shard) || file_index_.count(FileKey(shard))) continue;
       AddFile(shard);
       added.push_back(shard);
     }

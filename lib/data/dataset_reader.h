@@ -39,6 +39,7 @@
 #include "data/episode.h"
 #include "data/episode_io.h"
 #include "data/hdf5_io.h"
+#include "data/shard_subset.h"
 
 namespace perpetua {
 
@@ -65,9 +66,10 @@ class DatasetReader {
   // does not exist. With `expected`, every episode must match that schema
   // (a learner's observation/action specs) instead of the first file's. With
   // `filter_key`, only the episodes listed in each file's mask/<filter_key>
-  // (see IndexFile).
+  // (see IndexFile). With `subset`, a directory's shards outside it are
+  // neither opened nor added by Refresh (files named in `paths` always are).
   explicit DatasetReader(const std::vector<std::string>& paths, bool allow_empty = false,
-                         const Schema* expected = nullptr, std::string filter_key = "");
+                         const Schema* expected = nullptr, std::string filter_key = "", ShardSubset subset = {});
   ~DatasetReader();
 
   // The shared schema (empty until the first episode arrives).
@@ -99,6 +101,7 @@ class DatasetReader {
 
  private:
   std::string filter_key_;
+  ShardSubset subset_;
   std::vector<std::string> directories_;
   std::vector<DatasetFileInfo> files_;
   std::map<std::string, size_t> file_index_;  // canonical path -> index in files_

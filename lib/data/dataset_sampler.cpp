@@ -44,7 +44,7 @@ DatasetSampler::DatasetSampler(const std::vector<std::string>& paths, DatasetSam
                                std::optional<Schema> expected, bool allow_empty)
     : config_(config),
       expected_(std::move(expected)),
-      reader_(paths, allow_empty, expected_ ? &*expected_ : nullptr, config_.filter_key) {
+      reader_(paths, allow_empty, expected_ ? &*expected_ : nullptr, config_.filter_key, config_.subset) {
   if (!(config_.memory_budget_mb > 0.0)) {
     Fail(ExitCode::kUsage, "memory_budget_mb must be positive, got " +
                                std::to_string(config_.memory_budget_mb));

@@ -53,6 +53,9 @@ struct DatasetSamplerConfig {
   // the time left, so that running out the clock is a failure the learner
   // sees. false: truncation bootstraps (the limit is not part of the task).
   bool timeout_terminal = false;
+  // Not a flag: the share of the directories' shards this sampler reads (a
+  // rank's, rl-train --dist.shards disjoint; data/shard_subset.h).
+  ShardSubset subset;
 
   void Visit(ConfigVisitor& v) {
     v.Field("memory_budget_mb", memory_budget_mb,

@@ -196,6 +196,27 @@ bool Collective::AnyOf(bool flag) {
   return t[0].item<int>() != 0;
 }
 
+torch::Tensor Collective::FromRankZero(const torch::Tensor& tensor) {
+  torch::NoGradGuard no_grad;
+  PERPETUA_CHECK(tensor.dim() <= 7);
+  // The shape first (rank 0's, the others' zeros: the sum is rank 0's), then the values the same way.
+  std::vector<torch::Tensor> shape = {torch::zeros({8}, torch::kLong)};
+  if (plan_.rank == 0) {
+    shape[0][0] = tensor.dim();
+    for (int64_t d = 0; d < tensor.dim(); ++d) shape[0][d + 1] = tensor.size(d);
+  }
+  Run("sharing rank 0's data", shape, false);
+  std::vector<int64_t> sizes;
+  for (int64_t d = 0; d < shape[0][0].item<int64_t>(); ++d) sizes.push_back(shape[0][d + 1].item<int64_t>());
+  // Summed as int64/double (Gloo sums every dtype, but not every build sums bytes).
+  const bool integral = !at::isFloatingType(tensor.scalar_type());
+  const auto wire = integral ? torch::kLong : torch::kDouble;
+  std::vector<torch::Tensor> values = {plan_.rank == 0 ? tensor.to(wire).contiguous().clone()
+                                                       : torch::zeros(sizes, torch::TensorOptions().dtype(wire))};
+  if (values[0].numel() > 0) Run("sharing rank 0's data", values, false);
+  return values[0].to(tensor.scalar_type());
+}
+
 void Collective::CheckReplicas(const std::vector<torch::Tensor>& tensors, int64_t step) {
   torch::NoGradGuard no_grad;
   double sum = 0.0, squares = 0.0;

@@ -50,6 +50,9 @@ class Collective {
   double Mean(double value);
   // True on every rank when `flag` is true on any.
   bool AnyOf(bool flag);
+  // Rank 0's `tensor` (on the CPU, at most 7 dimensions) on every rank. The
+  // other ranks pass a tensor of the same dtype (any shape: it is ignored).
+  torch::Tensor FromRankZero(const torch::Tensor& tensor);
   // Fails with Error(kInternal) "replicas diverged at step N: ..." unless
   // the checksums (sum and sum of squares, in double) of `tensors` agree
   // exactly on every rank.

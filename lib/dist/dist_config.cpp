@@ -61,6 +61,9 @@ void DistConfig::Visit(ConfigVisitor& v) {
   v.Field("sampling", sampling,
           "independent: each rank samples its share of --batch-size with its own stream; shared: every rank draws "
           "the whole batch with rank 0's stream and trains on its rows (the same updates as one process; for checks)");
+  v.Field("shards", shards,
+          "all: every rank reads every shard; disjoint: each rank reads only the shards whose name hashes to its "
+          "rank (--data directories and --online DIR), so each holds about 1/W of the data");
 }
 
 void DistConfig::Validate() const {
@@ -74,6 +77,10 @@ void DistConfig::Validate() const {
   RequireFlag(check_every >= 0, "dist", "check_every", "must be >= 0 (0: never)");
   RequireFlag(sampling == "independent" || sampling == "shared", "dist", "sampling",
               "must be independent or shared, got '" + sampling + "'");
+  RequireFlag(shards == "all" || shards == "disjoint", "dist", "shards",
+              "must be all or disjoint, got '" + shards + "'");
+  RequireFlag(!(shards == "disjoint" && sampling == "shared"), "dist", "shards",
+              "disjoint needs --dist.sampling independent (shared sampling draws every rank's rows from one buffer)");
 }
 
 std::string ProcessEnv(const std::string& name) {
@@ -134,6 +141,7 @@ DistPlan ResolveDist(const DistConfig& config, const std::string& device, const 
   plan.timeout_s = config.timeout_s;
   plan.check_every = config.check_every;
   plan.shared_sampling = config.sampling == "shared";
+  plan.disjoint_shards = config.shards == "disjoint";
   return plan;
 }
 

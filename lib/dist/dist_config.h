@@ -32,6 +32,7 @@ struct DistConfig {
   double timeout_s = 60.0;
   int check_every = 100;
   std::string sampling = "independent";
+  std::string shards = "all";
 
   void Visit(ConfigVisitor& v);
   // Throws Error(kUsage) naming the flag.
@@ -52,6 +53,7 @@ struct DistPlan {
   double timeout_s = 60.0;
   int check_every = 100;
   bool shared_sampling = false;
+  bool disjoint_shards = false;  // each rank reads only its subset of the shards (data/shard_subset.h)
   std::string Describe() const;  // "rank 1 of 4 (gloo, rendezvous 10.0.0.1:29500)"
 };
 

@@ -139,8 +139,9 @@ EnvSpec EnvSpecOfShard(const std::string& path, const Schema& schema) {
   return spec;
 }
 
-std::unique_ptr<ReplayData> OpenDatasetReplay(const std::vector<std::string>& dirs,
-                                              const DatasetSamplerConfig& config) {
+std::unique_ptr<ReplayData> OpenDatasetReplay(const std::vector<std::string>& dirs, DatasetSamplerConfig config,
+                                              const ShardSubset& subset) {
+  config.subset = subset;
   return std::make_unique<DatasetReplay>(dirs, config);
 }
 

@@ -20,8 +20,9 @@ namespace perpetua {
 // transition is known (offline, or after the first online shard):
 // observations sorted by key from the shards' schema; action bounds from the
 // shards' perpetua_env_spec attribute when present, else [-1, 1] per component.
-std::unique_ptr<ReplayData> OpenDatasetReplay(const std::vector<std::string>& dirs,
-                                              const DatasetSamplerConfig& config);
+// With `subset`, only the directories' shards it keeps (data/shard_subset.h).
+std::unique_ptr<ReplayData> OpenDatasetReplay(const std::vector<std::string>& dirs, DatasetSamplerConfig config,
+                                              const ShardSubset& subset = {});
 
 // The EnvSpec a dataset file declares (see OpenDatasetReplay). Throws Error(kBadData).
 EnvSpec EnvSpecOfShard(const std::string& path, const Schema& schema);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "data/shard_subset.h"
 #include "data/transition_batch.h"
 #include "env/env.h"
 #include "replay/shard_window.h"
@@ -59,10 +60,12 @@ class BatchSource {
   virtual int64_t online_received() const { return 0; }
 };
 
-// Builds the ReplayData for directories `dirs` (every shard in them). Throws
+// Builds the ReplayData for directories `dirs` (the shards in them that
+// `subset` keeps: all but for a rank of --dist.shards disjoint). Throws
 // Error(kBadData) for a missing directory, an unreadable shard or shards whose
 // specs disagree.
-using ReplayDataFactory = std::function<std::unique_ptr<ReplayData>(const std::vector<std::string>& dirs)>;
+using ReplayDataFactory =
+    std::function<std::unique_ptr<ReplayData>(const std::vector<std::string>& dirs, const ShardSubset& subset)>;
 
 // Thread-safe mixing sampler over a ReplayData.
 class ReplayMix : public BatchSource {

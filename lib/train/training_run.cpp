@@ -199,6 +199,11 @@ struct TrainingRun::Impl {
   // Rank 0 (or the one process) owns OUT: lock, checkpoints, metrics, TensorBoard, step file.
   bool Writer() const { return !dist.enabled || dist.rank == 0; }
 
+  // The shards this process reads: all, or its rank's share (--dist.shards disjoint).
+  ShardSubset Subset() const {
+    return dist.enabled && dist.disjoint_shards ? ShardSubset{dist.rank, dist.world_size} : ShardSubset{};
+  }
+
   // Resolves --dist.* and the launcher's environment; checks what a run of several ranks needs.
   void PlanDist() {
     dist = ResolveDist(config.dist, config.device);
@@ -252,7 +257,8 @@ struct TrainingRun::Impl {
         Fail(ExitCode::kBadData,
              "only " + std::to_string(total()) + " transition(s) to train on (need --min-transitions " +
                  std::to_string(config.min_transitions) + ")" + (config.data.empty() ? "" : " in --data") +
-                 (config.online.empty() ? "" : " and the --online stream closed"));
+                 (config.online.empty() ? "" : " and the --online stream closed") +
+                 (Subset().all() ? "" : " among this rank's " + Subset().Describe() + " (--dist.shards disjoint)"));
       }
       if (StopRequested()) return;
       if (!told) LogInfo("waiting for online shards " + online->where() + "...");
@@ -291,6 +297,7 @@ struct TrainingRun::Impl {
   void RestoreOnlineShards(const CheckpointContents& c, const std::string& source) {
     const nlohmann::json state = ParseTrainerState(c, source);
     for (const auto& path : state.value("online_shards", std::vector<std::string>{})) {
+      if (!Subset().Keeps(path)) continue;  // another rank's (the checkpoint is rank 0's)
       try {
         mix->AddOnlineShard(path);
       } catch (const Error& e) {
@@ -314,7 +321,8 @@ struct TrainingRun::Impl {
     for (const auto& path : mix->online_shards()) known.insert(path);
     online = std::make_unique<OnlineSource>(
         config.online,
-        [this](const std::string& path) {
+        [this, subset = Subset()](const std::string& path) {
+          if (!subset.Keeps(path)) return false;  // another rank's shard
           mix->AddOnlineShard(path);
           return true;
         },
@@ -394,7 +402,7 @@ struct TrainingRun::Impl {
       resume_from = ReadCheckpoint(latest);
     }
     ConnectDist(resume_from);
-    data = factory(config.data);
+    data = factory(config.data, Subset());
     mix = std::make_unique<ReplayMix>(data.get(), config.online_fraction, config.online_window);
     image_tap = std::make_unique<ImageTap>(mix.get(), config.tensorboard.images);
     if (config.resume) RestoreOnlineShards(resume_from, latest);
@@ -413,7 +421,8 @@ struct TrainingRun::Impl {
     LogInfo("training " + learner->algorithm() + " (" + learner->Describe() + ") on " +
             std::to_string(mix->offline_size()) + " offline + " + std::to_string(mix->online_size()) +
             " online transitions, device " + runtime.device + ", " + std::to_string(runtime.threads) +
-            " trainer thread(s)" + (dist.enabled ? ", " + dist.Describe() : std::string()));
+            " trainer thread(s)" + (dist.enabled ? ", " + dist.Describe() : std::string()) +
+            (Subset().all() ? std::string() : ", reading " + Subset().Describe()));
     if (Writer()) progress = std::make_unique<Progress>("train", config.steps);
     init_time = Clock::now();
     last_refresh = init_time;

@@ -58,7 +58,7 @@ ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory
     goals.images = TensorToArray(images.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}));
     goals.latents = TensorToArray(latents.to(torch::kFloat32));
   } else {
-    const std::unique_ptr<ReplayData> data = data_factory(config.data);
+    const std::unique_ptr<ReplayData> data = data_factory(config.data, ShardSubset{});
     Rng pool_rng(DeriveSeed(config.seed, kPoolStream, 0));
     const TransitionBatch batch = data->offline().Sample(config.pool, pool_rng);
     const auto found = batch.observations.find(vae_config.image_key);

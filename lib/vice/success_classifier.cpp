@@ -122,6 +122,7 @@ ClassifierStepStats SuccessClassifier::Step(const torch::Tensor& positives, cons
   }
   adam_->zero_grad();
   loss.backward();
+  AverageGradients(collective_, net_->parameters());
   adam_->step();
   ++steps_;
   ClassifierStepStats stats;

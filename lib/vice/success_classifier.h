@@ -23,6 +23,7 @@
 #include <string>
 
 #include "common/rng.h"
+#include "dist/collective.h"
 #include "nn/checkpoint.h"
 #include "vice/example_images.h"
 #include "vice/vice_config.h"
@@ -93,6 +94,12 @@ class SuccessClassifier {
   // batches of at most 256 at a time.
   torch::Tensor Logits(const torch::Tensor& images);
 
+  // Data-parallel training (dist/collective.h): Step averages the gradients
+  // over the ranks before Adam's step. Null (the default): one process.
+  void SetCollective(Collective* collective) { collective_ = collective; }
+  // The weights every rank must hold identically.
+  std::vector<torch::Tensor> ReplicatedState() const { return net_->parameters(); }
+
   int64_t steps() const { return steps_; }
   int64_t height() const { return height_; }
   int64_t width() const { return width_; }
@@ -118,6 +125,7 @@ class SuccessClassifier {
   SuccessNet net_{nullptr};
   std::unique_ptr<torch::optim::Adam> adam_;
   int64_t steps_ = 0;
+  Collective* collective_ = nullptr;
 };
 
 // A standalone classifier checkpoint (rl-label train): metadata "algorithm"

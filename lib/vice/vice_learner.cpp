@@ -104,6 +104,13 @@ void ViceLearner::Build(const LearnerSetup& setup, LearnerStart start, const Che
                                                  "this has " + std::to_string(spec.image_keys.size()));
   }
   image_key_ = spec.image_keys.front();
+  if (setup.collective != nullptr) {
+    const int ranks = setup.collective->world_size();
+    if (config_.classifier.positives % ranks != 0 || config_.classifier.negatives % ranks != 0) {
+      Fail(ExitCode::kUsage, "--vice.classifier.positives and --vice.classifier.negatives must divide by the " +
+                                 std::to_string(ranks) + " ranks (each draws its share)");
+    }
+  }
   const ExampleImages examples = LoadExamples(config_.examples, image_key_, spec.height, spec.width);
   ExampleSplit split = SplitExamples(examples, config_.classifier.holdout, setup.seed, config_.examples);
   train_examples_ = split.train;
@@ -117,11 +124,13 @@ void ViceLearner::Build(const LearnerSetup& setup, LearnerStart start, const Che
       Fail(ExitCode::kBadData, checkpoint_path + ": the run was trained without --reward vice (no classifier to resume)");
     }
   }
+  classifier_->SetCollective(setup.collective);
   rewards_ = std::make_unique<ViceRewardSource>(setup.batches, classifier_.get(), &classifier_mutex_, image_key_);
-  if (config_.query_every > 0) {
+  if (config_.query_every > 0) labelled_negatives_ = torch::zeros({0, spec.height, spec.width, 3}, torch::kUInt8);
+  const bool asks = setup.collective == nullptr || setup.collective->rank() == 0;  // rank 0 alone asks
+  if (config_.query_every > 0 && asks) {
     queue_ = std::make_unique<QueryQueue>(config_.queries.empty() ? setup.out_dir + "/queries" : config_.queries,
                                           /*create=*/true);
-    labelled_negatives_ = torch::zeros({0, spec.height, spec.width, 3}, torch::kUInt8);
     for (const Query& q : queue_->Queries()) {
       ++asked_;
       unanswered_[q.id] = q.time_unix;
@@ -137,14 +146,16 @@ void ViceLearner::Build(const LearnerSetup& setup, LearnerStart start, const Che
     query_mark_ = 0;  // the online data that came before the first update counts (on resume: the re-read window)
     rewards_->TrackCandidates(true);
   }
+  if (config_.query_every > 0) CommitAnswers();  // the standing answers, on every rank
   LearnerSetup inner_setup = setup;
   inner_setup.batches = rewards_.get();
   inner_->Build(inner_setup, start, checkpoint, checkpoint_path);
 }
 
 void ViceLearner::ClassifierStep(Rng& rng, at::Generator& generator) {
-  const torch::Tensor positives = DrawRows(train_examples_, config_.classifier.positives, rng);
-  const int64_t n = config_.classifier.negatives;
+  const int ranks = setup_.collective ? setup_.collective->world_size() : 1;
+  const torch::Tensor positives = DrawRows(train_examples_, config_.classifier.positives / ranks, rng);
+  const int64_t n = config_.classifier.negatives / ranks;
   int online = 0;
   const TransitionBatch batch =
       setup_.batches->Sample(static_cast<int>(config_.online_negatives ? 2 * n : n), rng, &online);
@@ -196,13 +207,38 @@ void ViceLearner::ApplyAnswers() {
       continue;
     }
     if (a.label == "success") {
-      train_examples_ = torch::cat({train_examples_, image});
+      pending_success_.push_back(image);
       ++answered_success_;
     } else {
-      labelled_negatives_ = torch::cat({labelled_negatives_, image});
+      pending_failure_.push_back(image);
       ++answered_failure_;
     }
   }
+}
+
+void ViceLearner::CommitAnswers() {
+  const auto stacked = [&](const std::vector<torch::Tensor>& images) {
+    return images.empty() ? torch::zeros({0, train_examples_.size(1), train_examples_.size(2), 3}, torch::kUInt8)
+                          : torch::cat(images);
+  };
+  torch::Tensor success = stacked(pending_success_), failure = stacked(pending_failure_);
+  pending_success_.clear();
+  pending_failure_.clear();
+  if (setup_.collective != nullptr) {
+    success = setup_.collective->FromRankZero(success);
+    failure = setup_.collective->FromRankZero(failure);
+  }
+  if (success.size(0) > 0) train_examples_ = torch::cat({train_examples_, success});
+  if (failure.size(0) > 0) labelled_negatives_ = torch::cat({labelled_negatives_, failure});
+}
+
+std::vector<torch::Tensor> ViceLearner::ReplicatedState() {
+  std::vector<torch::Tensor> state = inner_->ReplicatedState();
+  if (state.empty()) return state;  // the inner learner cannot train data-parallel
+  for (const torch::Tensor& t : classifier_->ReplicatedState()) state.push_back(t);
+  state.push_back(train_examples_);
+  if (labelled_negatives_.defined()) state.push_back(labelled_negatives_);
+  return state;
 }
 
 bool ViceLearner::MaybeAsk() {
@@ -227,6 +263,7 @@ UpdateResult ViceLearner::Update(Rng& rng, at::Generator& generator) {
       ApplyAnswers();  // an oracle's answer applies at once
     }
   }
+  if (config_.query_every > 0) CommitAnswers();
   if (inner_->step() % config_.train_every == 0) ClassifierStep(rng, generator);
   UpdateResult result = inner_->Update(rng, generator);
   result.metrics.push_back({"vice_loss", last_.loss});

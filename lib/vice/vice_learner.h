@@ -27,6 +27,12 @@
 // classifier step's negatives are drawn from them), skip does nothing.
 // Garbage answer lines and second answers are logged once and ignored. A
 // resumed (or restarted) run applies every standing answer in the folder.
+// Data-parallel (setup.collective, dist/collective.h): each rank draws its
+// share of the classifier's positives and negatives (each must divide by the
+// ranks) and the classifier averages its gradients. Rank 0 alone asks and
+// reads the answers; every update it hands the images of new answers to the
+// other ranks (Collective::FromRankZero), so every rank's examples and
+// labelled negatives stay identical (they are part of ReplicatedState).
 // Metrics (after the inner learner's): vice_loss, vice_accuracy (the step's
 // unmixed batch), vice_holdout_accuracy (held-back examples rated success),
 // vice_positive_logit, vice_negative_logit, vice_reward_online (mean reward
@@ -105,13 +111,20 @@ class ViceLearner : public Learner {
   void Save(CheckpointContents* contents) override;
   std::string Describe() override;
   void Stop() override { inner_->Stop(); }
+  // The inner learner's, the classifier's weights, the training examples and
+  // the labelled negatives.
+  std::vector<torch::Tensor> ReplicatedState() override;
 
   SuccessClassifier& classifier() { return *classifier_; }
 
  private:
   void ClassifierStep(Rng& rng, at::Generator& generator);
-  // Applies the answers that are new since the last look (queries only).
+  // Reads the answers that are new since the last look (queries only, rank 0)
+  // into pending_success_ / pending_failure_.
   void ApplyAnswers();
+  // Adds the pending answers' images to the examples and negatives, on every
+  // rank (rank 0's, shared by the collective).
+  void CommitAnswers();
   // Asks about the best candidate, if there is one (returns whether it asked).
   bool MaybeAsk();
 
@@ -128,6 +141,7 @@ class ViceLearner : public Learner {
   // Queries.
   std::unique_ptr<QueryQueue> queue_;
   torch::Tensor labelled_negatives_;        // [M,H,W,3] uint8 (CPU), M may be 0
+  std::vector<torch::Tensor> pending_success_, pending_failure_;  // [1,H,W,3] each, read but not yet added
   std::map<int64_t, double> unanswered_;    // question id -> time asked (unix s)
   std::set<int64_t> applied_;               // question ids whose answer is applied
   int64_t asked_ = 0, answered_success_ = 0, answered_failure_ = 0;

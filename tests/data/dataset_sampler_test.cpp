@@ -167,6 +167,50 @@ TEST_CASE("new shards stream in from another thread while sampling") {
   CHECK(sampler.stats().episodes == 5 + 12);
 }
 
+TEST_CASE("shard subsets split a directory's shards between ranks, each exactly once, as they appear") {
+  // The hash of a file name, not of its directory: the same shard on another mount goes to the same rank.
+  const ShardSubset zero{0, 3}, one{1, 3}, two{2, 3};
+  for (int i = 0; i < 200; ++i) {
+    const std::string name = "shard-" + std::to_string(i) + ".h5";
+    CHECK(zero.Keeps("/a/" + name) + one.Keeps("/a/" + name) + two.Keeps("/a/" + name) == 1);
+    CHECK(one.Keeps("/a/" + name) == one.Keeps("/mnt/other/b/" + name));
+  }
+  int kept = 0;
+  for (int i = 0; i < 300; ++i) kept += one.Keeps("shard-" + std::to_string(i) + ".h5");
+  CHECK(kept > 60);  // about 100 of 300
+  CHECK(kept < 140);
+  CHECK(ShardSubset{}.Keeps("anything"));
+  CHECK(ShardSubset{}.Describe() == "all shards");
+  CHECK(one.Describe() == "shards with name hash % 3 == 1");
+
+  TempDir dir;
+  WriteEpisodes(dir.path(), 1, 24, 2);  // 12 shards
+  const std::vector<std::string> first = ListShards(dir.path());
+  REQUIRE(first.size() == 12);
+  DatasetSampler everything({dir.path()}, DatasetSamplerConfig{});
+  std::vector<std::unique_ptr<DatasetSampler>> parts;
+  int64_t transitions = 0;
+  for (int rank = 0; rank < 2; ++rank) {
+    DatasetSamplerConfig config;
+    config.subset = {rank, 2};
+    parts.push_back(std::make_unique<DatasetSampler>(std::vector<std::string>{dir.path()}, config, std::nullopt,
+                                                     /*allow_empty=*/true));
+    CHECK(parts.back()->num_transitions() < everything.num_transitions());
+    transitions += parts.back()->num_transitions();
+  }
+  CHECK(transitions == everything.num_transitions());  // the two subsets hold all of it, nothing twice
+  // Shards written later join the rank they hash to, and only that one.
+  WriteEpisodes(dir.path(), 100, 8, 2);  // 4 more shards
+  std::set<std::string> added;
+  for (int rank = 0; rank < 2; ++rank) {
+    for (const std::string& path : parts[static_cast<size_t>(rank)]->Refresh()) {
+      CHECK(ShardSubset{rank, 2}.Keeps(path));
+      CHECK(added.insert(path).second);
+    }
+  }
+  CHECK(added.size() == 4);
+}
+
 TEST_CASE("shard paths piped in are added and bad lines are skipped with a warning") {
   TempDir dir, other;
   DatasetSampler sampler({dir.path()}, DatasetSamplerConfig{}, std::nullopt, /*allow_empty=*/true);

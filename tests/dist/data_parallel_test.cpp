@@ -5,7 +5,11 @@
 // timeout and the run resumes with another world size; bad values are one
 // line and exit code 2.
 // LibTorch before doctest: c10 includes glog, whose CHECK would replace doctest's.
+#include "nn/tensor_io.h"
 #include "nn/checkpoint.h"
+#include "data/dataset_reader.h"
+#include "data/shard_subset.h"
+#include "vice/query_queue.h"
 
 #include <doctest/doctest.h>
 
@@ -17,11 +21,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
-#include "nn/tensor_io.h"
 #include "qtopt/q_checkpoint.h"
 #include "qtopt/rl_train_fixture.h"
 #include "support/free_port.h"
 #include "support/test_support.h"
+#include "vice/push_data.h"
 
 namespace perpetua {
 namespace {
@@ -201,6 +205,99 @@ TEST_CASE("data-parallel: a killed rank stops the others within the timeout - th
   CHECK(ReadCheckpointMetadata(tmp / "run/latest.ckpt")["step"] == step + 8);
 }
 
+// The transitions a rank logs it trains on: "... on N offline + M online transitions ...".
+int64_t LoggedOffline(const std::string& err) {
+  const size_t at = err.find(" offline + ");
+  REQUIRE(at != std::string::npos);
+  const size_t start = err.rfind(' ', at - 1) + 1;
+  return std::stoll(err.substr(start, at - start));
+}
+
+TEST_CASE("data-parallel: --dist.shards disjoint gives each rank its own share of --data and of --online DIR") {
+  testing::TempDir tmp;
+  for (const char* dir : {"data", "fresh"}) {
+    const auto r = RunProcess({ToolPath("rl-collect"), "--env", "pendulum", "--cell.max-episode-steps", "10",
+                               "--policy", "random", "--episodes", "16", "--dataset.episodes-per-shard", "1",
+                               "--seed", std::string(dir) == "data" ? "1" : "2", "--threads", "1", "--out", tmp / dir});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  const std::vector<std::string> shards = ListShards(tmp / "data");
+  REQUIRE(shards.size() == 16);
+  const auto results = RunRanks(SmallSac({"--data", tmp / "data", "--online", tmp / "fresh", "--out", tmp / "run",
+                                          "--steps", "6", "--dist.shards", "disjoint"}),
+                                2);
+  RequireAllOk(results);
+  int64_t total = 0;
+  for (int rank = 0; rank < 2; ++rank) {
+    const ShardSubset subset{rank, 2};
+    const std::string& err = results[static_cast<size_t>(rank)].err;
+    INFO(err);
+    int64_t kept = 0;
+    for (const std::string& shard : shards) kept += subset.Keeps(shard) ? 10 : 0;  // 10 transitions per shard
+    CHECK(LoggedOffline(err) == kept);
+    CHECK(err.find("reading " + subset.Describe()) != std::string::npos);
+    total += LoggedOffline(err);
+  }
+  CHECK(total == 160);  // every shard on exactly one rank
+  // Rank 0's online window (in its checkpoint) holds only shards of its own share.
+  const CheckpointContents checkpoint = ReadCheckpoint(tmp / "run/latest.ckpt");
+  const auto state = nlohmann::json::parse(checkpoint.blobs.at("trainer.state"));
+  for (const auto& path : state.at("online_shards")) CHECK(ShardSubset{0, 2}.Keeps(path.get<std::string>()));
+}
+
+TEST_CASE("data-parallel VICE: rank 0 asks, every rank learns each answer, the replicas stay identical") {
+  testing::TempDir tmp;
+  testing::MakeExamples(tmp / "scripted", tmp / "examples", 8);
+  const std::vector<std::string> cell = {"--env", "push", "--cell.image-size", "32", "--cell.max-episode-steps", "12"};
+  testing::CollectPush(tmp / "online", "scripted", 4, 3, cell);
+  testing::CollectPush(tmp / "online", "random", 4, 4, cell);
+  const auto train = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = SmallSac(
+        {"--sac.network.encoder-channels", "8,8", "--sac.network.encoder-strides", "2,2", "--reward", "vice",
+         "--vice.examples", tmp / "examples", "--vice.train-every", "1", "--vice.classifier.positives", "8",
+         "--vice.classifier.negatives", "8", "--vice.classifier.network.hidden", "16", "--vice.query-every", "1",
+         "--vice.oracle", "cell", "--online", tmp / "online", "--out", tmp / "run", "--dist.check-every", "2",
+         // Every shard is in before the first update, so the question comes at once.
+         "--min-transitions", std::to_string(DatasetReader({tmp / "online"}).num_transitions())});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  };
+  // A rank whose examples or labelled negatives missed an answer fails the checksums (every 2 steps).
+  RequireAllOk(RunRanks(train({"--steps", "30"}), 2));
+  const auto check_questions = [&](size_t expected) {
+    const nlohmann::json meta = ReadCheckpointMetadata(tmp / "run/latest.ckpt");
+    INFO(meta.dump());
+    const QueryQueue queue(tmp / "run/queries", /*create=*/false);
+    // Rank 0's questions (one per run here: no online data arrives after the first), each answered by the
+    // oracle at once and shared before the next checksum.
+    CHECK(queue.Queries().size() == expected);
+    CHECK(queue.ReadAnswers().answers.size() == expected);
+    const int64_t successes = meta["vice_queries"]["answered_success"].get<int64_t>();
+    CHECK(meta["vice_queries"]["asked"].get<size_t>() == expected);
+    CHECK(static_cast<size_t>(successes + meta["vice_queries"]["answered_failure"].get<int64_t>()) == expected);
+    CHECK(meta["vice_examples"]["train"].get<int64_t>() ==
+          8 - meta["vice_examples"]["holdout"].get<int64_t>() + successes);
+  };
+  check_questions(1);
+  // Resumed with new online data: rank 0 re-reads the standing answer and shares it before the ranks compare
+  // their starting replicas, then asks again.
+  testing::CollectPush(tmp / "online", "random", 2, 5, cell);
+  RequireAllOk(RunRanks(train({"--steps", "60", "--resume"}), 2));
+  check_questions(2);
+  // Its share of the classifier's batch must divide by the ranks.
+  const auto odd = RunRanks(SmallSac({"--reward", "vice", "--vice.examples", tmp / "examples",
+                                      "--vice.classifier.positives", "7", "--online", tmp / "online", "--out",
+                                      tmp / "odd", "--steps", "2"}),
+                            2);
+  for (const auto& r : odd) {
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--vice.classifier.positives and --vice.classifier.negatives must divide by the 2 ranks") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("data-parallel: bad values and mismatched ranks get one line and exit code 2") {
   testing::TempDir tmp;
   CollectPendulum(tmp / "data");
@@ -224,6 +321,9 @@ TEST_CASE("data-parallel: bad values and mismatched ranks get one line and exit 
   expect_usage(RunProcess(base({"--dist.backend", "nccl", "--dist.world-size", "2", "--dist.rank", "0",
                                 "--dist.init", "tcp://127.0.0.1:1"})),
                "--dist.backend nccl needs --device cuda");
+  expect_usage(RunProcess(base({"--dist.shards", "disjoint", "--dist.sampling", "shared"})),
+               "--dist.shards disjoint needs --dist.sampling independent");
+  expect_usage(RunProcess(base({"--dist.shards", "half"})), "--dist.shards must be all or disjoint, got 'half'");
 
   // Ranks started with different world sizes or settings: both refuse, naming the difference.
   const std::string init = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());

@@ -28,7 +28,7 @@ using testing::RunProcess;
 using testing::ToolPath;
 
 struct Fixture {
-  std::unique_ptr<ReplayData> data = testing::ToyFactory(6)({"memory"});
+  std::unique_ptr<ReplayData> data = testing::ToyFactory(6)({"memory"}, {});
   ReplayMix mix{data.get(), 0.0};
   QInputSpec spec = QInputSpec::FromEnvSpec(data->spec(), "toy");
   QNetwork t1{nullptr}, t2{nullptr};

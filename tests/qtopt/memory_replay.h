@@ -121,7 +121,7 @@ class MemoryReplay : public ReplayData {
 
 // A factory giving MemoryReplay with `episodes` toy episodes (seeds 0..n-1) offline.
 inline ReplayDataFactory ToyFactory(int episodes, int size = 16, bool nan_proprio = false) {
-  return [=](const std::vector<std::string>&) {
+  return [=](const std::vector<std::string>&, const ShardSubset&) {
     auto data = std::make_unique<MemoryReplay>(ToySpec(size));
     for (int i = 0; i < episodes; ++i) data->AddOffline(ToyEpisode(static_cast<uint64_t>(i), size, nan_proprio && i == 0));
     return std::unique_ptr<ReplayData>(std::move(data));

@@ -89,7 +89,7 @@ const std::set<std::string> kRunColumns = {"steps_per_s",         "update_fracti
                                            "online_shards",       "online_shards_rejected", "elapsed_s"};
 
 TEST_CASE("ImageTap passes batches through and keeps the first images of the armed batch") {
-  const auto data = testing::ToyFactory(4, 8)({});
+  const auto data = testing::ToyFactory(4, 8)({}, {});
   ReplayMix mix(data.get(), 0.5);
   ImageTap tap(&mix, 2);
   Rng direct(7), tapped(7);

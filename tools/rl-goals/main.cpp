@@ -14,8 +14,8 @@ int main(int argc, char** argv) {
                "train a beta-VAE on the data's images, drawn with weights p(x)^alpha (Skew-Fit; alpha 0: RIG); "
                "writes VAE checkpoints and reconstructions.png into --out",
                fit, [&] {
-                 return perpetua::RunFitVae(fit, tool.effective_config(), [&](const std::vector<std::string>& dirs) {
-                   return perpetua::OpenDatasetReplay(dirs, fit.dataset);
+                 return perpetua::RunFitVae(fit, tool.effective_config(), [&](const std::vector<std::string>& dirs, const perpetua::ShardSubset& subset) {
+                   return perpetua::OpenDatasetReplay(dirs, fit.dataset, subset);
                  });
                }, [&] { perpetua::CheckFitVae(fit); });
   perpetua::SampleGoalsConfig sample;
@@ -23,8 +23,8 @@ int main(int argc, char** argv) {
                "draw goals from a fitted VAE (its prior, or real images skewed by p(x)^alpha) into a goal file "
                "(HDF5: images and latents); prints its path",
                sample, [&] {
-                 return perpetua::RunSampleGoals(sample, [&](const std::vector<std::string>& dirs) {
-                   return perpetua::OpenDatasetReplay(dirs, sample.dataset);
+                 return perpetua::RunSampleGoals(sample, [&](const std::vector<std::string>& dirs, const perpetua::ShardSubset& subset) {
+                   return perpetua::OpenDatasetReplay(dirs, sample.dataset, subset);
                  });
                }, [&] { sample.Validate(/*inputs=*/false); });
   perpetua::HeldoutGoalsConfig heldout;

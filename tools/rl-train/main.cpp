@@ -39,14 +39,14 @@ int main(int argc, char** argv) {
                                   "stream of new shards.");
   perpetua::QTrainConfig q;
   tool.AddVerb("q", "QT-Opt: image Q-function with CEM action maximisation", q, [&] {
-    return perpetua::RunTrainQ(q, tool.effective_config(), [&](const std::vector<std::string>& dirs) {
-      return perpetua::OpenDatasetReplay(dirs, q.dataset);
+    return perpetua::RunTrainQ(q, tool.effective_config(), [&](const std::vector<std::string>& dirs, const perpetua::ShardSubset& subset) {
+      return perpetua::OpenDatasetReplay(dirs, q.dataset, subset);
     });
   }, [&] { perpetua::CheckTrainQ(q); });
   perpetua::SacTrainConfig sac;
   tool.AddVerb("sac", "soft actor-critic (maximum entropy): tanh-Gaussian actor, twin critics", sac, [&] {
-    return perpetua::RunTrainSac(sac, tool.effective_config(), [&](const std::vector<std::string>& dirs) {
-      return perpetua::OpenDatasetReplay(dirs, sac.dataset);
+    return perpetua::RunTrainSac(sac, tool.effective_config(), [&](const std::vector<std::string>& dirs, const perpetua::ShardSubset& subset) {
+      return perpetua::OpenDatasetReplay(dirs, sac.dataset, subset);
     });
   }, [&] { perpetua::CheckTrainSac(sac); });
   perpetua::TargetWorkerProcessConfig targets;
