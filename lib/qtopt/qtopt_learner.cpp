@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "dist/dist_config.h"
 #include "qtopt/q_checkpoint.h"
 
 namespace perpetua {
@@ -56,8 +57,21 @@ void QtOptLearner::Build(const LearnerSetup& setup, LearnerStart start, const Ch
   const uint64_t worker_seed =
       setup.collective ? DeriveSeed(setup.seed, /*stream=*/9, static_cast<uint64_t>(setup.collective->rank()))
                        : setup.seed;
+  TargetWorkerConfig workers = config_.target_workers;
+  if (setup.collective && !workers.listen.empty()) {
+    // Each rank serves its own worker processes, rank r at PORT + r (on its own machine).
+    const TcpAddress address = ParseTcpAddress(workers.listen, "--target-workers.listen");
+    const int port = address.port + setup.collective->rank();
+    if (port > 65535) {
+      Fail(ExitCode::kUsage, "--target-workers.listen: rank " + std::to_string(setup.collective->rank()) +
+                                 " would serve at port " + std::to_string(port) + " (PORT + rank), above 65535");
+    }
+    workers.listen = "tcp://" + address.host + ":" + std::to_string(port);
+    LogInfo("rank " + std::to_string(setup.collective->rank()) + "'s target worker processes connect to " +
+            workers.listen + " (--target-workers.listen's port + rank)");
+  }
   pipeline_ = std::make_unique<TargetPipeline>(
-      config_.target_workers, config_.cem, config_.target, config_.augment, learner_->target1(), learner_->target2(),
+      workers, config_.cem, config_.target, config_.augment, learner_->target1(), learner_->target2(),
       [batches, batch_size](Rng& r, int* online) { return batches->Sample(batch_size, r, online); },
       setup.data_source, worker_seed, static_cast<uint64_t>(learner_->step()));
 }

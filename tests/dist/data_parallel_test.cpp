@@ -168,6 +168,35 @@ TEST_CASE("data-parallel: torchrun's environment, independent sampling, and targ
   CHECK(ReadCheckpointMetadata(tmp / "run/latest.ckpt")["step"] == 6);
 }
 
+TEST_CASE("data-parallel q with target worker processes: rank r serves its own at --target-workers.listen's port + r") {
+  testing::TempDir tmp;
+  testing::WriteToyShards(tmp / "data", 6);
+  const int port = testing::FreePortPair();
+  const std::string listen = "tcp://127.0.0.1:" + std::to_string(port);
+  const std::string init = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
+  std::vector<std::unique_ptr<ChildProcess>> ranks, workers;
+  for (int r = 0; r < 2; ++r) {
+    ranks.push_back(std::make_unique<ChildProcess>(testing::SmallQTrain(
+        {"--data", tmp / "data", "--out", tmp / "run", "--steps", "8", "--target-workers.count", "1",
+         "--target-workers.listen", listen, "--dist.init", init, "--dist.rank", std::to_string(r),
+         "--dist.world-size", "2", "--dist.check-every", "2"})));
+    workers.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+        ToolPath("rl-train"), "q-targets", "--connect", "tcp://127.0.0.1:" + std::to_string(port + r), "--index",
+        "0", "--timeout-s", "60"}));
+  }
+  for (int r = 0; r < 2; ++r) {
+    const ProcessResult trainer = ranks[static_cast<size_t>(r)]->Wait();
+    const ProcessResult worker = workers[static_cast<size_t>(r)]->Wait();
+    INFO("rank " << r << ": " << trainer.err << "\nits worker: " << worker.err);
+    CHECK(trainer.exit_code == 0);
+    CHECK(trainer.err.find("rank " + std::to_string(r) + "'s target worker processes connect to tcp://127.0.0.1:" +
+                           std::to_string(port + r)) != std::string::npos);
+    CHECK(worker.exit_code == 0);
+    CHECK(worker.err.find("batches labelled") != std::string::npos);
+  }
+  CHECK(ReadCheckpointMetadata(tmp / "run/latest.ckpt")["step"] == 8);
+}
+
 TEST_CASE("data-parallel: a killed rank stops the others within the timeout - the run resumes on another world size") {
   testing::TempDir tmp;
   CollectPendulum(tmp / "data");

@@ -28,4 +28,21 @@ inline int FreePort() {
   return port;
 }
 
+// A port P such that P and P + 1 are both free now (for two ranks' servers at PORT + rank).
+inline int FreePortPair() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int port = FreePort();
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw std::runtime_error("FreePortPair: socket failed");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port + 1));
+    const bool free = port < 65535 && bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    close(fd);
+    if (free) return port;
+  }
+  throw std::runtime_error("FreePortPair: no two free ports in a row");
+}
+
 }  // namespace perpetua::testing
