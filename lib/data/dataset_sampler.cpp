@@ -121,6 +121,9 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
   std::memcpy(batch.actions.f32.data() + row * a, e.columns.actions.data() + t * a,
               static_cast<size_t>(a) * sizeof(float));
   batch.rewards[static_cast<size_t>(row)] = e.columns.rewards[static_cast<size_t>(t)];
+  float to_go = 0.0f;
+  for (size_t k = static_cast<size_t>(t); k < e.columns.rewards.size(); ++k) to_go += e.columns.rewards[k];
+  batch.returns_to_go[static_cast<size_t>(row)] = to_go;
   const size_t step = static_cast<size_t>(t);
   batch.terminated[static_cast<size_t>(row)] =
       e.columns.terminated[step] || (config_.timeout_terminal && e.columns.truncated[step]);
@@ -202,6 +205,7 @@ TransitionBatch DatasetSampler::SampleWithFuture(int batch_size, Rng& rng, const
   batch.actions = Array::Zeros(DType::kFloat32, {b, schema.action_dim});
   batch.rewards.assign(static_cast<size_t>(b), 0.0f);
   batch.terminated.assign(static_cast<size_t>(b), 0);
+  batch.returns_to_go.assign(static_cast<size_t>(b), 0.0f);
   const int64_t total = cumulative_.back();
   for (int64_t row = 0; row < b; ++row) {
     const int64_t u = static_cast<int64_t>(rng.UniformInt(static_cast<uint64_t>(total)));

@@ -18,6 +18,10 @@ struct TransitionBatch {
   std::vector<float> rewards;                      // (B)
   std::vector<uint8_t> terminated;                 // (B) 1: s' is terminal, do not bootstrap
                                                    // (a truncated step is NOT terminal)
+  // (B) or empty: the undiscounted sum of the episode's stored rewards from
+  // this step to its last (datasets fill it; a source that replaces the
+  // rewards, VICE's or relabelled goals', leaves it empty).
+  std::vector<float> returns_to_go;
   // Hindsight goals: only SampleWithFuture fills it, for the keys asked. For
   // transition t of an episode of N steps, obs[f] with f drawn uniformly from
   // [t+1, N]: s' or a later observation of the same episode.

@@ -40,6 +40,9 @@ TransitionBatch SliceRows(const TransitionBatch& batch, int64_t begin, int64_t c
   out.actions = SliceArray(batch.actions, begin, count);
   out.rewards.assign(batch.rewards.begin() + begin, batch.rewards.begin() + begin + count);
   out.terminated.assign(batch.terminated.begin() + begin, batch.terminated.begin() + begin + count);
+  if (!batch.returns_to_go.empty()) {
+    out.returns_to_go.assign(batch.returns_to_go.begin() + begin, batch.returns_to_go.begin() + begin + count);
+  }
   return out;
 }
 

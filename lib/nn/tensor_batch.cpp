@@ -81,6 +81,14 @@ TensorBatch ToTensorBatch(const TransitionBatch& batch, const InputSpec& spec, c
   t.reward = torch::tensor(batch.rewards).to(device);
   std::vector<float> terminal(batch.terminated.begin(), batch.terminated.end());
   t.terminated = torch::tensor(terminal).to(device);
+  if (!batch.returns_to_go.empty()) {
+    if (static_cast<int64_t>(batch.returns_to_go.size()) != b) {
+      Fail(ExitCode::kBadData, source + ": batch has " + std::to_string(batch.returns_to_go.size()) +
+                                   " returns for " + std::to_string(b) + " rewards");
+    }
+    CheckFinite(batch.returns_to_go, "returns", source);
+    t.return_to_go = torch::tensor(batch.returns_to_go).to(device);
+  }
   return t;
 }
 

@@ -21,6 +21,7 @@ struct TensorBatch {
   torch::Tensor terminated;    // [B] float32, 1 = do not bootstrap
   torch::Tensor next_image;    // [B,H,W,3k] uint8 (s')
   torch::Tensor next_proprio;  // [B,P] float32
+  torch::Tensor return_to_go;  // [B] float32, TransitionBatch::returns_to_go (undefined when it is empty)
   int64_t size() const { return action.size(0); }
 };
 

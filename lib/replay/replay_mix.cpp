@@ -45,6 +45,13 @@ void AppendBatch(TransitionBatch& into, const TransitionBatch& b) {
   AppendArray(into.actions, b.actions);
   into.rewards.insert(into.rewards.end(), b.rewards.begin(), b.rewards.end());
   into.terminated.insert(into.terminated.end(), b.terminated.begin(), b.terminated.end());
+  // Returns only when both parts have them.
+  const bool returns = into.returns_to_go.size() + b.returns_to_go.size() == into.rewards.size();
+  if (returns) {
+    into.returns_to_go.insert(into.returns_to_go.end(), b.returns_to_go.begin(), b.returns_to_go.end());
+  } else {
+    into.returns_to_go.clear();
+  }
 }
 
 TransitionBatch ConcatBatches(const TransitionBatch& a, const TransitionBatch& b) {

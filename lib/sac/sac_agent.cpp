@@ -149,8 +149,17 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   if (actor_step) {
     // The updated critics judge the actor's actions; features of s detached.
     const torch::Tensor actor_loss = ActorLoss(current.log_prob, critic_->forward(x.detach(), current.action), alpha);
-    const torch::Tensor bc_loss = bc_weight > 0.0 ? BehaviourCloningLoss(current_mean, data_action.clamp(-1.0, 1.0))
-                                                  : torch::zeros({}, actor_loss.options());
+    torch::Tensor rows;  // which rows are cloned (undefined: all)
+    if (bc_weight > 0.0 && config_.bc_rows == "positive-return") {
+      if (!batch.return_to_go.defined()) {
+        Fail(ExitCode::kUsage, "--sac.bc-rows positive-return needs the data's own rewards (not with --reward vice "
+                               "or --goals)");
+      }
+      rows = batch.return_to_go.gt(0.0).to(torch::kFloat32);
+    }
+    const torch::Tensor bc_loss = bc_weight > 0.0
+                                      ? BehaviourCloningLoss(current_mean, data_action.clamp(-1.0, 1.0), rows)
+                                      : torch::zeros({}, actor_loss.options());
     const auto actor_forward_done = Clock::now();
     actor_params_.ZeroGrad();
     (bc_weight > 0.0 ? actor_loss + bc_loss * bc_weight : actor_loss)

@@ -65,6 +65,8 @@ void SacConfig::Validate(const std::string& prefix) const {
   RequireFlag(augment_shift >= 0, prefix, "augment_shift", "must be >= 0");
   RequireFlag(bc_weight >= 0.0 && std::isfinite(bc_weight), prefix, "bc_weight", "must be finite and >= 0");
   RequireFlag(bc_steps >= 0, prefix, "bc_steps", "must be >= 0");
+  RequireFlag(bc_rows == "all" || bc_rows == "positive-return", prefix, "bc_rows",
+              "must be all or positive-return, got '" + bc_rows + "'");
 }
 
 SacConfig RlToolsPendulumConfig() {

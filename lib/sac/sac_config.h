@@ -72,6 +72,10 @@ struct SacConfig {
   // while the critics are still wrong about actions the data never tried. 0: plain SAC.
   double bc_weight = 0.0;
   int bc_steps = 0;  // updates over which the weight falls linearly to 0 (0: it stays)
+  // Which rows are cloned: "all", or "positive-return": the rows whose episode's stored rewards from that
+  // step on sum above 0 (on grasp and push: the steps of successful episodes; self-imitation, Oh et al. 2018,
+  // with a return threshold of 0). Not with rewards that replace the data's (--reward vice, --goals).
+  std::string bc_rows = "all";
   // Every field; VisitUpdate: only the update's (what rl-train sac takes).
   void Visit(ConfigVisitor& v) {
     VisitUpdate(v);
@@ -98,6 +102,9 @@ struct SacConfig {
             "behaviour cloning: weight of the squared distance of the policy's mean action to the data's "
             "action in the actor's loss (0: off)");
     v.Field("bc_steps", bc_steps, "behaviour cloning: updates over which its weight falls linearly to 0 (0: it stays)");
+    v.Field("bc_rows", bc_rows,
+            "behaviour cloning: all rows, or positive-return: the steps whose episode's rewards from there on sum "
+            "above 0 (the successful episodes on grasp and push)");
   }
   // Throws Error(kUsage) naming the flag (prefixed by `flag_prefix`, "" for none) on invalid values.
   void Validate(const std::string& flag_prefix) const;

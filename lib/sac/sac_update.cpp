@@ -20,8 +20,12 @@ torch::Tensor ActorLoss(const torch::Tensor& log_prob, const torch::Tensor& q, d
   return (log_prob * alpha - std::get<0>(q.min(0))).mean();
 }
 
-torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& data_action) {
-  return (torch::tanh(mean) - data_action).square().mean();
+torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& data_action,
+                                   const torch::Tensor& row_weight) {
+  const torch::Tensor squared = (torch::tanh(mean) - data_action).square();
+  if (!row_weight.defined()) return squared.mean();
+  const torch::Tensor chosen = row_weight.sum().clamp_min(1.0).mul(mean.size(1));
+  return (squared * row_weight.unsqueeze(1)).sum().div(chosen);
 }
 
 double BcWeightAt(double weight, int64_t steps, int64_t update) {

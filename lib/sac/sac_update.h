@@ -29,7 +29,10 @@ torch::Tensor ActorLoss(const torch::Tensor& log_prob, const torch::Tensor& q, d
 // Behaviour cloning: the mean over rows and components of (tanh(mean) -
 // data_action)^2, the gradient reaching the actor through `mean` (the
 // pre-squash mean of pi(.|s), [B,A]); data_action [B,A] in [-1,1].
-torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& data_action);
+// With `row_weight` [B] (0/1: which rows are cloned), the sum over the
+// chosen rows and components divided by (chosen rows * A), 0 when none is.
+torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& data_action,
+                                   const torch::Tensor& row_weight = {});
 
 // The behaviour-cloning weight at update `update` (0-based): weight * (1 -
 // update / steps) until `steps` updates, then 0; with steps 0 it stays weight.

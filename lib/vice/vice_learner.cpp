@@ -60,6 +60,7 @@ TransitionBatch ViceRewardSource::Sample(int batch_size, Rng& rng, int* online_c
     }
   }
   std::copy(r, r + batch.size(), batch.rewards.begin());
+  batch.returns_to_go.clear();  // the stored rewards' returns are not this reward's
   return batch;
 }
 

@@ -67,6 +67,10 @@ void CheckBatchAgainst(const TransitionBatch& batch, const std::vector<Episode>&
     const Episode& episode = episodes[e];
     CHECK(batch.rewards[static_cast<size_t>(i)] == episode.rewards[static_cast<size_t>(t)]);
     CHECK(batch.terminated[static_cast<size_t>(i)] == episode.terminated[static_cast<size_t>(t)]);
+    float to_go = 0.0f;  // the episode's rewards from step t to its end
+    for (int64_t k = t; k < episode.num_steps(); ++k) to_go += episode.rewards[static_cast<size_t>(k)];
+    REQUIRE(batch.returns_to_go.size() == static_cast<size_t>(batch.size()));
+    CHECK(batch.returns_to_go[static_cast<size_t>(i)] == doctest::Approx(to_go));
     const uint8_t* s = batch.observations.at("image").u8.data() + i * frame;
     const uint8_t* s2 = batch.next_observations.at("image").u8.data() + i * frame;
     const uint8_t* want = episode.observations.at("image").u8.data();

@@ -137,6 +137,7 @@ class CountingSource : public BatchSource {
       b.actions.f32[i] = static_cast<float>(i);
       b.rewards.push_back(static_cast<float>(i));
       b.terminated.push_back(i % 2);
+      b.returns_to_go.push_back(static_cast<float>(10 * i));
     }
     if (online_count) *online_count = online;
     return b;
@@ -157,6 +158,7 @@ TEST_CASE("dist: shared sampling gives each rank its block of the whole batch") 
       const int row = rank * 4 + i;
       CHECK(b.rewards[i] == row);
       CHECK(b.terminated[i] == row % 2);
+      CHECK(b.returns_to_go[i] == 10 * row);
       CHECK(b.actions.f32[i] == row);
       CHECK(b.observations.at("image").u8[i * 12 + 11] == row);
       CHECK(b.next_observations.at("state").f32[i * 2 + 1] == row);

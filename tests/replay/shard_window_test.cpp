@@ -158,8 +158,15 @@ TEST_CASE("real shards: the online window is recent, the offline buffer everythi
   CHECK(mix.RefreshOffline().empty());
   Rng rng(1);
   int online = 0;
-  CHECK(mix.Sample(8, rng, &online).size() == 8);
+  const TransitionBatch mixed = mix.Sample(8, rng, &online);
+  CHECK(mixed.size() == 8);
   CHECK(online == 4);
+  CHECK(mixed.returns_to_go.size() == 8);  // both parts carry the episodes' returns
+  // A part without returns (a source that replaced the rewards): the whole batch has none.
+  TransitionBatch bare = mixed;
+  bare.returns_to_go.clear();
+  CHECK(ConcatBatches(mixed, bare).returns_to_go.empty());
+  CHECK(ConcatBatches(mixed, mixed).returns_to_go.size() == 16);
   // A shard of another cell's data is refused and changes nothing.
   testing::EpisodeShape other;
   other.action_dim = 5;

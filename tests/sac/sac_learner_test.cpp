@@ -210,6 +210,26 @@ TEST_CASE("behaviour cloning pulls the policy's mean action toward the data's, w
   CHECK(cloned.bc_loss > 0.0);
   CHECK(plain.bc_loss == 0.0);
   CHECK(plain.actor_loss != cloned.actor_loss);
+  // positive-return: only the rows whose episode's rewards from there on sum above 0.
+  TensorBatch some = batch;
+  some.return_to_go = torch::tensor({1.0f, -0.2f, 0.5f, -1.0f, -0.1f, 0.0f, -0.3f, -0.4f});
+  SacConfig rows = SmallConfig();
+  rows.policy_every = 1;
+  rows.bc_weight = 1.0;
+  rows.bc_rows = "positive-return";
+  SacAgent chosen(rows, spec, torch::kCPU, 1);
+  at::Generator g1 = at::detail::createCPUGenerator(5);
+  const double two_rows = chosen.Update(some, g1).bc_loss;
+  some.return_to_go = torch::full({8}, -0.5f);
+  SacAgent none(rows, spec, torch::kCPU, 1);
+  at::Generator g2 = at::detail::createCPUGenerator(5);
+  CHECK(none.Update(some, g2).bc_loss == 0.0);
+  CHECK(two_rows > 0.0);
+  some.return_to_go = torch::Tensor();  // a source without returns (VICE's, relabelled goals')
+  ExitCode code;
+  CHECK(ErrorOf([&] { none.Update(some, g2); }, &code) ==
+        "--sac.bc-rows positive-return needs the data's own rewards (not with --reward vice or --goals)");
+  CHECK(code == ExitCode::kUsage);
   // Its weight falls to 0 after bc_steps updates: the same run as plain SAC from then on in its figures.
   mean_action_after(50.0, 10, 12, &spent);
   CHECK(spent.bc_weight == 0.0);

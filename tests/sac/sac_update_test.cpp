@@ -64,6 +64,10 @@ TEST_CASE("behaviour cloning: the squared distance of tanh(mean) to the data's a
   CHECK(g[1] == doctest::Approx(0.0));
   CHECK(g[2] == doctest::Approx(-0.375));
   CHECK(g[3] == doctest::Approx(0.5));
+  // Only the chosen rows: row 0's (1 + 0) over 1 row of 2 components; none chosen: 0.
+  CHECK(BehaviourCloningLoss(mean, data, torch::tensor({1.0f, 0.0f})).item<double>() == doctest::Approx(0.5));
+  CHECK(BehaviourCloningLoss(mean, data, torch::tensor({0.0f, 1.0f})).item<double>() == doctest::Approx(1.0));
+  CHECK(BehaviourCloningLoss(mean, data, torch::tensor({0.0f, 0.0f})).item<double>() == 0.0);
   CHECK(BcWeightAt(2.0, /*steps=*/0, /*update=*/1000000) == 2.0);  // 0 steps: it stays
   CHECK(BcWeightAt(2.0, 100, 0) == 2.0);
   CHECK(BcWeightAt(2.0, 100, 25) == doctest::Approx(1.5));
