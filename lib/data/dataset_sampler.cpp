@@ -1,6 +1,7 @@
 #include "data/dataset_sampler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace perpetua {
@@ -48,6 +49,9 @@ DatasetSampler::DatasetSampler(const std::vector<std::string>& paths, DatasetSam
   if (!(config_.memory_budget_mb > 0.0)) {
     Fail(ExitCode::kUsage, "memory_budget_mb must be positive, got " +
                                std::to_string(config_.memory_budget_mb));
+  }
+  if (!std::isfinite(config_.reward_offset)) {
+    Fail(ExitCode::kUsage, "--dataset.reward-offset must be a finite number");
   }
   budget_bytes_ = static_cast<int64_t>(config_.memory_budget_mb * 1024.0 * 1024.0);
   std::lock_guard<std::mutex> lock(mutex_);
@@ -120,9 +124,10 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
   const int64_t a = schema.action_dim;
   std::memcpy(batch.actions.f32.data() + row * a, e.columns.actions.data() + t * a,
               static_cast<size_t>(a) * sizeof(float));
-  batch.rewards[static_cast<size_t>(row)] = e.columns.rewards[static_cast<size_t>(t)];
+  const float offset = static_cast<float>(config_.reward_offset);
+  batch.rewards[static_cast<size_t>(row)] = e.columns.rewards[static_cast<size_t>(t)] + offset;
   float to_go = 0.0f;
-  for (size_t k = static_cast<size_t>(t); k < e.columns.rewards.size(); ++k) to_go += e.columns.rewards[k];
+  for (size_t k = static_cast<size_t>(t); k < e.columns.rewards.size(); ++k) to_go += e.columns.rewards[k] + offset;
   batch.returns_to_go[static_cast<size_t>(row)] = to_go;
   const size_t step = static_cast<size_t>(t);
   batch.terminated[static_cast<size_t>(row)] =

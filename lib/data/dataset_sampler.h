@@ -53,6 +53,11 @@ struct DatasetSamplerConfig {
   // the time left, so that running out the clock is a failure the learner
   // sees. false: truncation bootstraps (the limit is not part of the task).
   bool timeout_terminal = false;
+  // Added to every stored reward as it is sampled (the data on disk is never
+  // changed), and per step to the returns-to-go. On grasp, +0.02 cancels the
+  // cell's step penalty: a learner that rates its grasps poorly then gains
+  // nothing by ending the episode at once (which the penalty rewards).
+  double reward_offset = 0.0;
   // Not a flag: the share of the directories' shards this sampler reads (a
   // rank's, rl-train --dist.shards disjoint; data/shard_subset.h).
   ShardSubset subset;
@@ -64,6 +69,9 @@ struct DatasetSamplerConfig {
             "only episodes listed in each file's mask/<key>, e.g. train or valid (empty: all)");
     v.Field("timeout_terminal", timeout_terminal,
             "serve time-limit (truncated) steps as terminal: running out of time is a failure, not bootstrapped");
+    v.Field("reward_offset", reward_offset,
+            "added to every stored reward as it is sampled (data on disk unchanged); grasp: 0.02 cancels the step "
+            "penalty");
   }
 };
 

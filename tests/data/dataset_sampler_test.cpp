@@ -215,6 +215,26 @@ TEST_CASE("shard subsets split a directory's shards between ranks, each exactly 
   CHECK(added.size() == 4);
 }
 
+TEST_CASE("a reward offset shifts every sampled reward and each step of the returns, never the data") {
+  TempDir dir;
+  WriteEpisodes(dir.path(), 1, 6, 3);
+  DatasetSamplerConfig shifted;
+  shifted.reward_offset = 0.5;
+  DatasetSampler plain({dir.path()}, DatasetSamplerConfig{}), offset({dir.path()}, shifted);
+  Rng a(3), b(3);
+  const TransitionBatch x = plain.Sample(64, a), y = offset.Sample(64, b);
+  for (size_t i = 0; i < 64; ++i) {
+    CHECK(y.rewards[i] == doctest::Approx(x.rewards[i] + 0.5));
+    const double steps_to_go = (y.returns_to_go[i] - x.returns_to_go[i]) / 0.5;  // from this step to the end
+    CHECK(steps_to_go == doctest::Approx(std::round(steps_to_go)).epsilon(1e-4));
+    CHECK(steps_to_go > 0.999);
+  }
+  CHECK(DatasetSampler({dir.path()}, DatasetSamplerConfig{}).Sample(64, a).size() == 64);  // the files unchanged
+  shifted.reward_offset = std::nan("");
+  testing::ExpectError([&] { DatasetSampler({dir.path()}, shifted); }, ExitCode::kUsage,
+                       "--dataset.reward-offset must be a finite number");
+}
+
 TEST_CASE("shard paths piped in are added and bad lines are skipped with a warning") {
   TempDir dir, other;
   DatasetSampler sampler({dir.path()}, DatasetSamplerConfig{}, std::nullopt, /*allow_empty=*/true);
