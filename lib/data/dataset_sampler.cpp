@@ -10,6 +10,7 @@ struct DatasetSampler::EpisodeData {
   size_t index = 0;         // in reader_
   int64_t num_steps = 0;
   StepColumns columns;      // always resident
+  std::vector<float> returns_to_go;  // [N]: the rewards (+ reward_offset) from each step to the end
   bool resident = false;    // observations decoded below
   std::map<std::string, Array> observations;  // key -> [N+1, ...] when resident
 };
@@ -71,6 +72,10 @@ void DatasetSampler::IndexNewEpisodes(size_t first) {
       e->index = i;
       e->num_steps = ref.num_steps;
       e->columns = ReadStepColumns(reader_.FileHandle(ref.file), ref, action_dim);
+      const std::vector<float>& r = e->columns.rewards;
+      e->returns_to_go.assign(r.size(), 0.0f);
+      float to_go = 0.0f;
+      for (size_t k = r.size(); k-- > 0;) e->returns_to_go[k] = to_go += r[k] + static_cast<float>(config_.reward_offset);
       added.push_back(std::move(e));
     }
   } catch (const Error&) {
@@ -78,7 +83,7 @@ void DatasetSampler::IndexNewEpisodes(size_t first) {
     throw;
   }
   for (auto& e : added) {
-    stats_.resident_bytes += e->num_steps * (action_dim * 4 + 4 + 2);
+    stats_.resident_bytes += e->num_steps * (action_dim * 4 + 4 + 4 + 2);
     cumulative_.push_back((cumulative_.empty() ? 0 : cumulative_.back()) + e->num_steps);
     episodes_.push_back(std::move(e));
     ++stats_.episodes;
@@ -124,11 +129,9 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
   const int64_t a = schema.action_dim;
   std::memcpy(batch.actions.f32.data() + row * a, e.columns.actions.data() + t * a,
               static_cast<size_t>(a) * sizeof(float));
-  const float offset = static_cast<float>(config_.reward_offset);
-  batch.rewards[static_cast<size_t>(row)] = e.columns.rewards[static_cast<size_t>(t)] + offset;
-  float to_go = 0.0f;
-  for (size_t k = static_cast<size_t>(t); k < e.columns.rewards.size(); ++k) to_go += e.columns.rewards[k] + offset;
-  batch.returns_to_go[static_cast<size_t>(row)] = to_go;
+  batch.rewards[static_cast<size_t>(row)] =
+      e.columns.rewards[static_cast<size_t>(t)] + static_cast<float>(config_.reward_offset);
+  batch.returns_to_go[static_cast<size_t>(row)] = e.returns_to_go[static_cast<size_t>(t)];
   const size_t step = static_cast<size_t>(t);
   batch.terminated[static_cast<size_t>(row)] =
       e.columns.terminated[step] || (config_.timeout_terminal && e.columns.truncated[step]);

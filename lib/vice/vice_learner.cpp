@@ -218,6 +218,7 @@ void ViceLearner::ApplyAnswers() {
 }
 
 void ViceLearner::CommitAnswers() {
+  if (!setup_.collective && pending_success_.empty() && pending_failure_.empty()) return;
   const auto stacked = [&](const std::vector<torch::Tensor>& images) {
     return images.empty() ? torch::zeros({0, train_examples_.size(1), train_examples_.size(2), 3}, torch::kUInt8)
                           : torch::cat(images);
