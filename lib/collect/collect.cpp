@@ -21,6 +21,7 @@
 #include "policy/scripted_policy.h"
 #include "robot/transport.h"
 #include "rollout/exploration.h"
+#include "rollout/goal_factory.h"
 #include "rollout/policy_factory.h"
 #include "rollout/rollout.h"
 #include "rollout/video.h"
@@ -129,8 +130,9 @@ ExitCode RunCollect(const CollectConfig& given, const std::string& tool_config_y
   ValidateCollectConfig(given, /*inputs=*/true);
   CollectConfig config = given;
   AdoptCheckpointObservations(&config.env, {config.policy});
-  // The cell's specs, from a probe in this thread (workers build their own).
-  const EnvSpec spec = MakeEnv(config.env)->spec();
+  // One goal supply for every worker (--goals); the cell's specs, from a probe in this thread (workers build their own).
+  const std::shared_ptr<GoalSupply> goals = MakeGoalSupply(config.env, config.seed, config.device, /*live=*/true);
+  const EnvSpec spec = MakeEnv(config.env, goals)->spec();
   const std::string video_key = config.video_fraction > 0 ? RgbObservationKey(spec) : "";
   if (config.video_fraction > 0 && video_key.empty()) {
     Fail(ExitCode::kUsage, "--video-fraction: the cell '" + spec.name + "' has no RGB image observation");
@@ -181,7 +183,7 @@ ExitCode RunCollect(const CollectConfig& given, const std::string& tool_config_y
 
   const WorkerFactory make_worker = [&](int) {
     Worker worker;
-    worker.env = MakeEnv(config.env);
+    worker.env = MakeEnv(config.env, goals);
     std::unique_ptr<Policy> policy = MakePolicy(config.policy, spec, config.seed, policy_options);
     if (config.reload) {
       auto load = [&] { return MakePolicy(config.policy, spec, config.seed, policy_options); };

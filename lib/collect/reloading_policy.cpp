@@ -1,7 +1,5 @@
 #include "collect/reloading_policy.h"
 
-#include <sys/stat.h>
-
 #include "common/error.h"
 #include "common/log.h"
 
@@ -13,14 +11,7 @@ CheckpointWatcher::CheckpointWatcher(std::string path,
 
 std::string CheckpointWatcher::CurrentId() {
   std::lock_guard<std::mutex> lock(mutex_);
-  struct stat st {};
-  FileKey key;
-  if (::stat(path_.c_str(), &st) == 0) {  // follows a symlink to its target
-    key.device = st.st_dev;
-    key.inode = st.st_ino;
-    key.size = st.st_size;
-    key.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  }
+  const FileStamp key = StampOf(path_);  // follows a symlink to its target
   if (key == key_) return id_;
   key_ = key;
   try {

@@ -11,14 +11,13 @@
 // file and the reason, and the next change of the file is tried again.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include "common/fs.h"
 #include "policy/policy.h"
 
 namespace perpetua {
@@ -36,19 +35,10 @@ class CheckpointWatcher {
   const std::string& path() const { return path_; }
 
  private:
-  struct FileKey {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = -1;
-    int64_t mtime_ns = -1;
-    bool operator==(const FileKey& o) const {
-      return device == o.device && inode == o.inode && size == o.size && mtime_ns == o.mtime_ns;
-    }
-  };
   std::string path_;
   std::function<std::string(const std::string&)> read_id_;
   std::mutex mutex_;
-  FileKey key_;
+  FileStamp key_;
   std::string id_;
 };
 

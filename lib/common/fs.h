@@ -76,4 +76,17 @@ std::string UniqueToken();
 bool IsRegularFile(const std::string& path);
 bool IsDirectory(const std::string& path);
 
+// What tells one version of a file from the next: a replacement (atomic
+// rename) changes the inode, a rewrite the size or mtime. All zero (-1 for
+// size and mtime) when the path does not exist. Follows symlinks.
+struct FileStamp {
+  uint64_t device = 0, inode = 0;
+  int64_t size = -1, mtime_ns = -1;
+  bool operator==(const FileStamp& o) const {
+    return device == o.device && inode == o.inode && size == o.size && mtime_ns == o.mtime_ns;
+  }
+  bool operator!=(const FileStamp& o) const { return !(*this == o); }
+};
+FileStamp StampOf(const std::string& path);
+
 }  // namespace perpetua

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "data/hdf5_io.h"
 
 namespace perpetua {
@@ -116,6 +117,36 @@ GoalSet ReadGoalFile(const std::string& path) {
   }
   CheckShapes(goals, ExitCode::kBadData, path);
   return goals;
+}
+
+namespace {
+
+std::shared_ptr<const GoalImages> ToGoalImages(GoalSet goals) {
+  auto images = std::make_shared<GoalImages>();
+  images->images = std::move(goals.images);
+  images->info = goals.meta.value("goals", nlohmann::json());
+  images->vae_id = goals.meta.value("vae_id", std::string());
+  return images;
+}
+
+}  // namespace
+
+GoalFileSupply::GoalFileSupply(std::string path) : path_(std::move(path)) {
+  stamp_ = StampOf(path_);
+  goals_ = ToGoalImages(ReadGoalFile(path_));
+}
+
+std::shared_ptr<const GoalImages> GoalFileSupply::Current() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const FileStamp stamp = StampOf(path_);
+  if (stamp == stamp_) return goals_;
+  stamp_ = stamp;
+  try {
+    goals_ = ToGoalImages(ReadGoalFile(path_));
+  } catch (const Error& e) {
+    LogWarning(std::string("--goals: ") + e.what() + "; keeping the goals read before");
+  }
+  return goals_;
 }
 
 }  // namespace perpetua

@@ -74,6 +74,7 @@ void CellFlags::Visit(ConfigVisitor& v) {
   v.Field("max_episode_steps", env->max_episode_steps, "time limit in steps; 0 = cell default");
   v.Field("renderer", env->renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
   v.Field("push_target", env->push_target, kPushTargetHelp);
+  v.Field("door_start", env->door_start, kDoorStartHelp);
   v.Group("randomize", env->randomize, "domain randomisation switches");
   v.Field("observe_time", env->observe_time, kObserveTimeHelp);
 }

@@ -41,8 +41,12 @@ inline constexpr const char* kPushTargetHelp =
     "episode";
 
 inline constexpr const char* kGoalsHelp =
-    "a goal file (rl-goals sample): each episode's goal, one of its images chosen by the episode seed, is the "
+    "a goal file (rl-goals sample; re-read when it is replaced) or vae:CKPT (goals decoded from the VAE of a "
+    "checkpoint, drawn again when it changes): each episode's goal, chosen by the episode seed, is the "
     "observation goal_image";
+inline constexpr const char* kDoorStartHelp =
+    "door: free (the hand starts anywhere above the table) or hooked (the rod starts between handle and door: "
+    "the reduced door, which random actions already move)";
 
 inline constexpr const char* kObserveTimeHelp =
     "add the observation time_left [1]: the share of the episode's steps still to come (cells and robots)";
@@ -57,6 +61,7 @@ struct EnvConfig {
   // push: the target's fixed place [x, y] in metres (|x|, |y| <= 0.10), as a
   // real VICE task's goal sits in one place; empty: drawn per episode.
   std::vector<double> push_target;
+  std::string door_start = "free";   // door: free | hooked (kDoorStartHelp)
   RandomizeConfig randomize;         // domain randomisation (off by default)
   // Add the observation "time_left" (env/time_left_env.h): the share of the
   // episode's steps still to come, so that the time limit is part of the state.
@@ -74,6 +79,7 @@ struct EnvConfig {
     v.Field("max_episode_steps", max_episode_steps, "time limit in steps; 0 = cell default");
     v.Field("renderer", renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
     v.Field("push_target", push_target, kPushTargetHelp);
+    v.Field("door_start", door_start, kDoorStartHelp);
     v.Group("randomize", randomize, "domain randomisation switches");
     v.Field("observe_time", observe_time, kObserveTimeHelp);
     v.Field("goals", goals, kGoalsHelp);

@@ -32,6 +32,12 @@ void CheckConfig(const EnvConfig& config) {
       Fail(ExitCode::kUsage, "--cell.push-target must be X,Y with |X|, |Y| <= 0.10 (metres)");
     }
   }
+  if (config.door_start != "free" && config.door_start != "hooked") {
+    Fail(ExitCode::kUsage, "--cell.door-start must be free or hooked, not '" + config.door_start + "'");
+  }
+  if (config.door_start != "free" && config.name != "door") {
+    Fail(ExitCode::kUsage, "--cell.door-start is for the door cell only");
+  }
   if (config.renderer != "auto" && config.renderer != "egl" && config.renderer != "osmesa") {
     std::string message = "unknown renderer '" + config.renderer + "': expected auto, egl or osmesa";
     const std::string suggestion = SuggestClosest(config.renderer, {"auto", "egl", "osmesa"});
@@ -47,7 +53,7 @@ const std::vector<std::string>& KnownEnvNames() {
   return names;
 }
 
-std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
+std::unique_ptr<Env> MakeEnv(const EnvConfig& config, std::shared_ptr<GoalSupply> goals) {
   std::unique_ptr<Env> env;
   if (robot::IsRobotAddress(config.name)) {
     env = std::make_unique<robot::RemoteEnv>(config);
@@ -60,9 +66,12 @@ std::unique_ptr<Env> MakeEnv(const EnvConfig& config) {
   }
   if (env) {
     if (!config.goals.empty()) {
-      GoalSet goals = ReadGoalFile(config.goals);
-      env = MakeGoalEnv(std::move(env), std::move(goals.images), config.goals,
-                        goals.meta.value("goals", nlohmann::json()));
+      if (!goals && IsVaeGoals(config.goals)) {
+        Fail(ExitCode::kUsage, "--goals " + config.goals + ": goals drawn from a VAE are for rl-collect and rl-eval; " +
+                                   "write them into a goal file with rl-goals sample");
+      }
+      if (!goals) goals = std::make_shared<GoalFileSupply>(config.goals);
+      env = MakeGoalEnv(std::move(env), std::move(goals));
     }
     return config.observe_time ? MakeTimeLeftEnv(std::move(env)) : std::move(env);
   }

@@ -14,6 +14,7 @@
 
 #include "env/env.h"
 #include "env/env_config.h"
+#include "env/goal_env.h"
 
 namespace perpetua {
 
@@ -27,7 +28,11 @@ const std::vector<std::string>& KnownEnvNames();
 // renderer), Error(kEnvFailure) if the simulator or renderer cannot start.
 // The returned Env is driven by one thread at a time; it owns its GL context,
 // so several envs may run in different threads of one process.
-std::unique_ptr<Env> MakeEnv(const EnvConfig& config);
+// With config.goals set, the cell observes goal images (env/goal_env.h) from
+// `goals` when given (one supply may serve many envs: rollout/goal_factory.h),
+// else from the goal file config.goals names (Error(kUsage) for vae:CKPT,
+// which needs a supply).
+std::unique_ptr<Env> MakeEnv(const EnvConfig& config, std::shared_ptr<GoalSupply> goals = nullptr);
 
 // MakeEnv(EnvConfigFromArgs(env_args)): the cell a dataset or checkpoint came from.
 std::unique_ptr<Env> MakeEnvFromArgs(const nlohmann::json& env_args);

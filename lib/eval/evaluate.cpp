@@ -17,6 +17,7 @@
 #include "nn/checkpoint.h"
 #include "perpetua/version.h"
 #include "nn/torch_runtime.h"
+#include "rollout/goal_factory.h"
 #include "rollout/policy_factory.h"
 #include "rollout/rollout.h"
 #include "env/state_render.h"
@@ -101,7 +102,7 @@ void WriteTensorBoard(const EvalConfig& config, const RateSummary& rate) {
 
 // Runs one policy over the configured episodes. Returns false if interrupted.
 bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const EnvSpec& spec,
-                    const std::string& video_prefix, std::vector<EpisodeOutcome>& outcomes,
+                    const std::shared_ptr<GoalSupply>& goals, const std::string& video_prefix, std::vector<EpisodeOutcome>& outcomes,
                     std::vector<std::string>& videos) {
   PolicyOptions policy_options;
   policy_options.explore = false;  // evaluate the mean of stochastic policies
@@ -152,7 +153,7 @@ bool EvaluatePolicy(const EvalConfig& config, const std::string& policy, const E
       runner,
       [&](int) {
         Worker worker;
-        worker.env = MakeEnv(config.env);
+        worker.env = MakeEnv(config.env, goals);
         worker.policy = MakePolicy(policy, spec, config.seed, policy_options);
         return worker;
       },
@@ -169,7 +170,8 @@ ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
   AdoptCheckpointObservations(&config.env, {config.policy, config.compare});
   // A run page: its folder first (and the curve, read now), videos beside it unless --video says elsewhere.
   std::vector<CurvePoint> curve;
-  std::unique_ptr<Env> probe = MakeEnv(config.env);
+  const std::shared_ptr<GoalSupply> goals = MakeGoalSupply(config.env, config.seed, config.device, /*live=*/false);
+  std::unique_ptr<Env> probe = MakeEnv(config.env, goals);
   const EnvSpec spec = probe->spec();
   const bool has_larger_view = AsStateRenderer(*probe) != nullptr;
   probe.reset();
@@ -216,8 +218,8 @@ ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
                "0.05 (it needs at least " + std::to_string(needed) +
                " episodes in which exactly one policy succeeds); evaluate 50 or more");
   }
-  if (!EvaluatePolicy(config, config.policy, spec, comparing ? "a-" : "", a, videos) ||
-      (comparing && !EvaluatePolicy(config, config.compare, spec, "b-", b, videos))) {
+  if (!EvaluatePolicy(config, config.policy, spec, goals, comparing ? "a-" : "", a, videos) ||
+      (comparing && !EvaluatePolicy(config, config.compare, spec, goals, "b-", b, videos))) {
     LogWarning("interrupted: no report written");
     return ExitCode::kInterrupted;
   }

@@ -154,6 +154,7 @@ std::optional<RolloutResult> RunEpisode(Env& env, Policy& policy, uint64_t seed,
   if (!true_state.empty()) extra["true_state"] = std::move(true_state);
   if (result.reset_info.is_object() && result.reset_info.contains("goal_index")) {  // env/goal_env.h
     extra["goal_index"] = result.reset_info["goal_index"];
+    if (result.reset_info.contains("goal_vae")) extra["goal_vae"] = result.reset_info["goal_vae"];
   }
   // A remote robot's pacing statistics (achieved rate, jitter, holds).
   if (info.is_object() && info.contains("robot") && info["robot"].is_object() &&

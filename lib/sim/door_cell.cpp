@@ -134,8 +134,15 @@ ResetResult DoorCell::ResetCell(uint64_t seed, const nlohmann::json& options) {
   if (config_.randomize.physics) {
     model_->dof_damping[model_->jnt_dofadr[hinge_]] = 0.4 * rng.Uniform(0.5, 2.0);
   }
-  const double start = rng.Uniform(0.0, 0.3);
+  const bool hooked = config_.door_start == "hooked";
+  // Hooked: the door a little open (at 0 the gap behind the handle is out of the hand's reach) and the rod
+  // low between handle and door, where pulling opens the door and pushing shuts it.
+  const double start = hooked ? rng.Uniform(0.1, 0.3) : rng.Uniform(0.0, 0.3);
   double hand[3] = {rng.Uniform(-0.1, 0.15), rng.Uniform(-0.22, -0.12), rng.Uniform(0.12, 0.22)};
+  if (hooked) {
+    HookPoint(start, hand);
+    hand[2] = kDoorHookedHandHeight;
+  }
   // The goal is at least 0.25 rad from the start, so an episode that leaves
   // the door alone does not succeed.
   double goal = rng.Uniform(0.0, kDoorGoalRange);

@@ -12,6 +12,10 @@
 // distance). Info: "door_angle" (rad, 0 shut; also as "true_state", env.h), "goal_angle", "success"
 // (within 0.08 rad of the goal), "hand" [x, y, z], "hook" [x, y, z] (the
 // point between handle and door where the rod can pull, world frame).
+// Start (EnvConfig::door_start): "free", the door in [0, 0.3] rad and the hand
+// anywhere above the table (random actions almost never catch the handle);
+// "hooked", the reduced door: the door in [0.1, 0.3] rad and the rod low
+// between handle and door, so that random actions already swing it.
 // Reset options: "goal_angle", "door_angle" (start), "hand" [x, y, z].
 // Goal pictures: RenderState({"door_angle": a}) renders the door at angle a
 // (and "hand": [x, y, z] where the hand should be drawn).
@@ -26,6 +30,7 @@ constexpr double kDoorMaxAngle = 1.2;      // the hinge's range is [0, kDoorMaxA
 constexpr double kDoorHookHeight = 0.05;   // rod bottom height that catches the handle (m)
 constexpr double kDoorSuccessAngle = 0.08; // a goal angle is reached within this (rad)
 constexpr double kDoorGoalRange = 1.0;     // goal angles are drawn in [0, kDoorGoalRange] rad
+constexpr double kDoorHookedHandHeight = 0.02;  // the hand's height with the rod low behind the handle (m)
 
 class DoorCell : public SimCell {
  public:

@@ -28,7 +28,10 @@ std::vector<HeldoutGoal> HeldoutGoals(const std::string& cell, int count) {
       const int region = std::min(static_cast<int>(angle / kRegion), static_cast<int>(kDoorGoalRange / kRegion) - 1);
       HeldoutGoal goal;
       goal.reset = {{"goal_angle", angle}};
-      goal.state = {{"door_angle", angle}};
+      // The picture: the door at the angle, the rod low behind its handle, where opening it leaves the hand.
+      double hand[3];
+      DoorCell::HookPoint(angle, hand);
+      goal.state = {{"door_angle", angle}, {"hand", {hand[0], hand[1], kDoorHookedHandHeight}}};
       goal.region = Fixed(region * kRegion, 2) + "-" + Fixed((region + 1) * kRegion, 2) + " rad";
       goals.push_back(goal);
     }

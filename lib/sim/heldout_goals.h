@@ -8,6 +8,8 @@
 // the region of the range it lies in (rl-eval reports success per region).
 //   door: angles (i + 1/2) / N x 1 rad (the range the cell draws its goals
 //         from), regions of 0.25 rad: "0.00-0.25 rad", ..., "0.75-1.00 rad";
+//         pictured with the rod low behind the handle, where opening the
+//         door to that angle leaves the hand;
 //   push: the first N points of a k x k grid over |x|, |y| <= 0.1 m (k the
 //         smallest with k^2 >= N), regions the table's quadrants
 //         "x-y-", "x+y-", "x-y+", "x+y+".

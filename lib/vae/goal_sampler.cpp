@@ -1,9 +1,15 @@
 #include "vae/goal_sampler.h"
 
+#include <chrono>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "common/cli.h"
+#include "common/fs.h"
+#include "common/log.h"
 #include "common/rng.h"
+#include "common/signals.h"
 #include "data/goal_file.h"
 #include "nn/tensor_io.h"
 #include "nn/torch_runtime.h"
@@ -16,6 +22,22 @@ namespace {
 // The seed streams of the prior's latents and of the data pool's draw.
 constexpr uint64_t kPriorStream = 21, kPoolStream = 22, kDensityStream = 23;
 
+// `count` goals z ~ N(0, I) from `seed`: the decoded images, brought from the VAE's size to
+// `height` x `width` (what a goal image is compared with), and the latents.
+GoalSet DecodePriorGoals(GoalVae& vae, int64_t count, uint64_t seed, int64_t height, int64_t width) {
+  at::Generator generator = at::detail::createCPUGenerator(seed);
+  const torch::Tensor latents = at::randn({count, vae.config().network.latent_dim}, generator, torch::kFloat32);
+  torch::Tensor images = vae.Decode(latents).permute({0, 3, 1, 2}).to(torch::kFloat32);
+  images = torch::nn::functional::interpolate(images, torch::nn::functional::InterpolateFuncOptions()
+                                                          .size(std::vector<int64_t>{height, width})
+                                                          .mode(torch::kBilinear)
+                                                          .align_corners(false));
+  GoalSet goals;
+  goals.images = TensorToArray(images.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}));
+  goals.latents = TensorToArray(latents);
+  return goals;
+}
+
 }  // namespace
 
 void SampleGoalsConfig::Validate(bool inputs) const {
@@ -27,12 +49,13 @@ void SampleGoalsConfig::Validate(bool inputs) const {
   if (from == "prior" && !data.empty()) Fail(ExitCode::kUsage, "--data is read only with --from data");
   if (!(alpha >= -1.0 && alpha <= 0.0)) Fail(ExitCode::kUsage, "--alpha must be in [-1, 0] (0: uniform)");
   if (pool < 1) Fail(ExitCode::kUsage, "--pool must be positive");
+  if (!(follow >= 0 && follow <= 86400)) Fail(ExitCode::kUsage, "--follow must be in 0..86400 seconds (0: draw once)");
 }
 
-ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory& data_factory) {
-  config.Validate();
-  const TorchRuntime runtime = ConfigureTorchRuntime(config.device, 0);
-  const torch::Device device(runtime.device);
+namespace {
+
+// One goal file's contents from the VAE now at config.vae.
+GoalSet DrawGoals(const SampleGoalsConfig& config, const torch::Device& device, const ReplayDataFactory& data_factory) {
   const CheckpointContents checkpoint = ReadCheckpoint(config.vae);
   const std::unique_ptr<GoalVae> vae = GoalVae::FromCheckpoint(checkpoint, device, config.vae);
   const VaeConfig& vae_config = vae->config();
@@ -46,17 +69,8 @@ ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory
                          {"seed", config.seed}};
   GoalSet goals;
   if (config.from == "prior") {
-    at::Generator generator = at::detail::createCPUGenerator(DeriveSeed(config.seed, kPriorStream, 0));
-    const torch::Tensor latents = at::randn({config.count, vae_config.network.latent_dim}, generator, torch::kFloat32);
-    // Decoded at the VAE's size, then brought to the data's image size (what a goal image is compared with).
-    torch::Tensor images = vae->Decode(latents).permute({0, 3, 1, 2}).to(torch::kFloat32);
-    images = torch::nn::functional::interpolate(images,
-                                                torch::nn::functional::InterpolateFuncOptions()
-                                                    .size(std::vector<int64_t>{vae->data_height(), vae->data_width()})
-                                                    .mode(torch::kBilinear)
-                                                    .align_corners(false));
-    goals.images = TensorToArray(images.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}));
-    goals.latents = TensorToArray(latents.to(torch::kFloat32));
+    goals = DecodePriorGoals(*vae, config.count, DeriveSeed(config.seed, kPriorStream, 0), vae->data_height(),
+                             vae->data_width());
   } else {
     const std::unique_ptr<ReplayData> data = data_factory(config.data, ShardSubset{});
     Rng pool_rng(DeriveSeed(config.seed, kPoolStream, 0));
@@ -88,9 +102,101 @@ ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory
     meta["pool_effective_size"] = EffectiveSampleSize(skewed.probabilities());
   }
   goals.meta = meta;
-  WriteGoalFile(config.out, goals);
+  return goals;
+}
+
+}  // namespace
+
+ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory& data_factory) {
+  config.Validate();
+  const TorchRuntime runtime = ConfigureTorchRuntime(config.device, 0);
+  const torch::Device device(runtime.device);
+  FileStamp stamp = StampOf(config.vae);
+  WriteGoalFile(config.out, DrawGoals(config, device, data_factory));
   std::cout << config.out << std::endl;
-  return ExitCode::kOk;
+  if (config.follow <= 0) return ExitCode::kOk;
+  LogInfo("following " + config.vae + ": new goals into " + config.out + " whenever it changes");
+  const auto poll = std::chrono::duration<double>(config.follow);
+  while (!StopRequested()) {
+    const auto until = std::chrono::steady_clock::now() + poll;
+    while (!StopRequested() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const FileStamp now = StampOf(config.vae);
+    if (StopRequested() || now == stamp) continue;
+    stamp = now;
+    try {
+      WriteGoalFile(config.out, DrawGoals(config, device, data_factory));
+      std::cout << config.out << std::endl;
+    } catch (const Error& e) {
+      // The trainer may be between writes: the goals written before stay, the next change is tried again.
+      LogWarning(std::string(e.what()) + "; keeping the goals written before");
+    }
+  }
+  return ExitCode::kInterrupted;
+}
+
+
+// --goals vae:CKPT ---------------------------------------------------------
+
+namespace {
+
+// The seed stream of vae:CKPT's latents.
+constexpr uint64_t kSupplyStream = 24;
+
+class VaeSupply : public GoalSupply {
+ public:
+  explicit VaeSupply(const VaeGoalOptions& options)
+      : options_(options), source_("vae:" + options.checkpoint), device_(options.device) {
+    stamp_ = StampOf(options_.checkpoint);
+    goals_ = Draw();
+  }
+  std::shared_ptr<const GoalImages> Current() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const FileStamp stamp = StampOf(options_.checkpoint);
+    if (stamp == stamp_) return goals_;
+    stamp_ = stamp;
+    try {
+      goals_ = Draw();
+    } catch (const Error& e) {
+      LogWarning(std::string("--goals: ") + e.what() + "; keeping the goals drawn before");
+    }
+    return goals_;
+  }
+  const std::string& source() const override { return source_; }
+
+ private:
+  std::shared_ptr<const GoalImages> Draw() {
+    const CheckpointContents checkpoint = ReadCheckpoint(options_.checkpoint);
+    const std::unique_ptr<GoalVae> vae = GoalVae::FromCheckpoint(checkpoint, device_, source_);
+    if (vae->config().image_key != "image" || vae->channels() != options_.image_shape.at(2)) {
+      Fail(ExitCode::kBadData, source_ + ": its VAE reads " + std::to_string(vae->channels()) + "-channel '" +
+                                   vae->config().image_key + "' images; goal images are the cell's 'image' " +
+                                   ShapeString(options_.image_shape));
+    }
+    const torch::NoGradGuard no_grad;
+    GoalSet drawn = DecodePriorGoals(*vae, options_.count, DeriveSeed(options_.seed, kSupplyStream, 0),
+                                     options_.image_shape.at(0), options_.image_shape.at(1));
+    auto goals = std::make_shared<GoalImages>();
+    goals->images = std::move(drawn.images);
+    goals->vae_id = checkpoint.metadata.value("id", "");
+    LogInfo(source_ + ": " + std::to_string(options_.count) + " goals from the VAE of checkpoint " + goals->vae_id +
+            " (" + std::to_string(vae->steps()) + " VAE updates)");
+    return goals;
+  }
+
+  VaeGoalOptions options_;
+  std::string source_;
+  torch::Device device_;
+  std::mutex mutex_;
+  FileStamp stamp_;
+  std::shared_ptr<const GoalImages> goals_;
+};
+
+}  // namespace
+
+std::shared_ptr<GoalSupply> MakeVaeGoalSupply(const VaeGoalOptions& options) {
+  return std::make_shared<VaeSupply>(options);
 }
 
 }  // namespace perpetua

@@ -11,16 +11,24 @@
 // Every draw comes from --seed: the same seed and inputs give the same file.
 // The file's meta records the source, the VAE (path, id, step), the image
 // key and size, the seed, and for --from data alpha, pool and the data.
+// --follow S streams: it checks the VAE file every S seconds and, whenever
+// it was replaced (rl-goals fit or rl-train sac --goals writing a new
+// latest.ckpt), draws again and atomically replaces --out, printing the
+// path each time; collectors with --goals FILE take the new goals at their
+// next episode (data/goal_file.h). It runs until SIGINT or SIGTERM (exit
+// 130); a VAE file that cannot be read then is warned about and skipped.
 // Torch-free header.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/config.h"
 #include "common/error.h"
 #include "data/dataset_sampler.h"
+#include "env/goal_env.h"
 #include "replay/replay_mix.h"
 
 namespace perpetua {
@@ -35,6 +43,7 @@ struct SampleGoalsConfig {
   int pool = 2048;
   uint64_t seed = 0;
   std::string device = "cpu";
+  double follow = 0;
   DatasetSamplerConfig dataset;
   void Visit(ConfigVisitor& v) {
     v.Field("vae", vae, "the VAE checkpoint (rl-goals fit's latest.ckpt)", FieldKind::kRequired);
@@ -46,6 +55,9 @@ struct SampleGoalsConfig {
     v.Field("pool", pool, "with --from data: images drawn uniformly whose densities weight the goals");
     v.Field("seed", seed, "seed of every draw");
     v.Field("device", device, "where the VAE runs: cpu or cuda[:N]");
+    v.Field("follow", follow,
+            "stream: every this many seconds, if --vae was replaced, draw again into --out (until SIGINT/SIGTERM); "
+            "0: draw once");
     v.Group("dataset", dataset, "reading --data");
   }
   // Error(kUsage) naming the flag. With `inputs` false (--print-config) a
@@ -53,7 +65,25 @@ struct SampleGoalsConfig {
   void Validate(bool inputs = true) const;
 };
 
-// Draws the goals and writes the file; prints its path on stdout.
+// Draws the goals and writes the file; prints its path on stdout (again at
+// each new draw with --follow).
 ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory& data_factory);
+
+// --goals vae:CKPT for collectors (rollout/goal_factory.h): `count` goals
+// decoded from z ~ N(0, I) (seeded by `seed`) by the VAE of `checkpoint`
+// (rl-goals fit's, or a goal-conditioned SAC checkpoint, which holds its
+// VAE), resized to the cell's `image_shape` [H,W,C]. Drawn again, the same
+// latents through the new VAE, whenever the checkpoint file is replaced;
+// each set carries the checkpoint's id (GoalImages::vae_id). The first draw
+// throws: Error(kBadData) for a file without a VAE or a VAE that does not
+// read the cell's 3-channel 'image'; later failures warn and keep the goals.
+struct VaeGoalOptions {
+  std::string checkpoint;
+  std::vector<int64_t> image_shape;
+  int64_t count = 256;
+  uint64_t seed = 0;
+  std::string device = "cpu";
+};
+std::shared_ptr<GoalSupply> MakeVaeGoalSupply(const VaeGoalOptions& options);
 
 }  // namespace perpetua

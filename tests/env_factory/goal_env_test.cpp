@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <vector>
@@ -109,12 +110,47 @@ TEST_CASE("goals that do not fit: another image size, a bad index, a damaged or 
       ExitCode::kUsage, "'goal_index' must be an integer");
   testing::ExpectError(
       [&] {
-        MakeGoalEnv(MakeEnv(Door(file)), Array::Zeros(DType::kUint8, {1, 32, 32, 3}), "again");
+        GoalImages again;
+        again.images = Array::Zeros(DType::kUint8, {1, 32, 32, 3});
+        MakeGoalEnv(MakeEnv(Door(file)), FixedGoalSupply(std::move(again), "again"));
       },
       ExitCode::kUsage, "door already observes 'goal_image': --goals adds it twice");
   testing::WriteFile(tmp / "junk.h5", "junk");
   testing::ExpectError([&] { MakeEnv(Door(tmp / "junk.h5")); }, ExitCode::kBadData, tmp / "junk.h5");
   testing::ExpectError([&] { MakeEnv(Door(tmp / "missing.h5")); }, ExitCode::kBadData, tmp / "missing.h5");
+}
+
+TEST_CASE("a goal file replaced while collecting: the next episode takes the new goals, the running one keeps its own") {
+  testing::TempDir tmp;
+  const std::string file = WriteGoals(tmp / "goals.h5", 1, 32);  // every goal 10
+  std::unique_ptr<Env> env = MakeEnv(Door(file));
+  ResetResult first = env->Reset(1);
+  CHECK(GoalValue(first.observation) == 10);
+  CHECK_FALSE(first.info.contains("goal_vae"));
+  // rl-goals sample --follow replaces the file atomically: two goals 10 and 20, drawn by a VAE.
+  GoalSet next;
+  next.images = Array::Zeros(DType::kUint8, {2, 32, 32, 3});
+  std::fill(next.images.u8.begin(), next.images.u8.end(), uint8_t{20});
+  next.latents = Array::Zeros(DType::kFloat32, {2, 2});
+  next.meta = {{"vae_id", "abc123"}};
+  WriteGoalFile(tmp / "next.h5", next);
+  std::filesystem::rename(tmp / "next.h5", file);
+  CHECK(GoalValue(env->Step({0, 0, 0}).observation) == 10);  // within the episode: unchanged
+  ResetResult second = env->Reset(2);
+  CHECK(GoalValue(second.observation) == 20);
+  CHECK(second.info.at("goal_vae") == "abc123");
+  CHECK(GoalValue(env->Step({0, 0, 0}).observation) == 20);
+  // A replacement that cannot be read (a writer that was not atomic): the last good goals stay.
+  testing::WriteFile(file, "not hdf5");
+  CHECK(GoalValue(env->Reset(3).observation) == 20);
+  // Goals of another size are refused at the reset that would use them.
+  WriteGoals(tmp / "small.h5", 1, 16);
+  std::filesystem::rename(tmp / "small.h5", file);
+  testing::ExpectError([&] { env->Reset(4); }, ExitCode::kBadData,
+                       file + ": the goals are [16, 16, 3] images, the cell's 'image' is [32, 32, 3]");
+  // vae:CKPT needs a supply that decodes the VAE (rl-collect, rl-eval).
+  testing::ExpectError([&] { MakeEnv(Door("vae:run/latest.ckpt")); }, ExitCode::kUsage,
+                       "--goals vae:run/latest.ckpt: goals drawn from a VAE are for rl-collect and rl-eval");
 }
 
 }  // namespace perpetua

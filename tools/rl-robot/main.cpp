@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   perpetua::robot::ServeConfig serve;
   PingConfig ping;
   tool.AddVerb("serve", "serve a simulated cell as a robot (loopback unless --robot.token); prints the address",
-               serve, [&] { return perpetua::robot::RunServe(serve, perpetua::MakeEnv); });
+               serve, [&] { return perpetua::robot::RunServe(serve, [](const perpetua::EnvConfig& env) { return perpetua::MakeEnv(env); }); });
   tool.AddVerb("ping", "handshake with a robot; print its specs and round trips as JSON", ping,
                [&] { return RunPing(ping); });
   return tool.Main(argc, argv);
