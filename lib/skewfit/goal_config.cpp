@@ -19,6 +19,7 @@ void GoalRelabelConfig::Validate(const std::string& prefix) const {
   RequireFlag(vae_lr > 0 && std::isfinite(vae_lr), prefix, "vae_lr", "must be positive");
   RequireFlag(skew_warmup >= 0, prefix, "skew_warmup", "must be >= 0");
   RequireFlag(skew_pool > 0, prefix, "skew_pool", "must be positive");
+  RequireFlag(skew_min_ess >= 0 && skew_min_ess <= 1, prefix, "skew_min_ess", "must be in [0, 1]");
   RequireFlag(skew_refresh > 0, prefix, "skew_refresh", "must be positive");
 }
 

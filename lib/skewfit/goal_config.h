@@ -29,6 +29,7 @@ struct GoalRelabelConfig {
   int64_t skew_warmup = 0;   // VAE steps in the run before skewing starts (the loaded VAE is warm)
   int skew_pool = 2048;      // images whose densities weight the skewed VAE batches
   int skew_refresh = 200;    // VAE steps between redraws of the pool
+  double skew_min_ess = 0.0; // temper the skew below this effective share of the pool (vae/skew.h); 0: off
   void Visit(ConfigVisitor& v) {
     v.Field("rollout_fraction", rollout_fraction, "share of each batch keeping the episode's own goal image");
     v.Field("sampled_fraction", sampled_fraction,
@@ -41,6 +42,9 @@ struct GoalRelabelConfig {
     v.Field("skew_warmup", skew_warmup, "VAE steps in the run before its batches are skewed");
     v.Field("skew_pool", skew_pool, "images whose density estimates weight the skewed VAE batches");
     v.Field("skew_refresh", skew_refresh, "VAE steps between redraws of the pool and its densities");
+    v.Field("skew_min_ess", skew_min_ess,
+            "temper the skew so that its effective sample size stays at least this share of the pool, in [0, 1] "
+            "(0: p(x)^alpha as it is)");
   }
   // Throws Error(kUsage) naming the flag under `flag_prefix` ("goal").
   void Validate(const std::string& flag_prefix) const;

@@ -6,7 +6,7 @@
 namespace perpetua {
 namespace {
 
-const char* const kVaeMetrics[] = {"loss", "log_likelihood", "kl", "skew_ess"};
+const char* const kVaeMetrics[] = {"loss", "log_likelihood", "kl", "skew_ess", "skew_alpha"};
 
 std::string ShapeOf(const ObservationSpec& o) { return ShapeString(o.shape) + " " + DTypeName(o.dtype); }
 
@@ -49,6 +49,7 @@ void LatentGoalLearner::Build(const LearnerSetup& setup, LearnerStart start, con
   fit.vae.lr = settings_.goal.vae_lr;
   fit.vae.skew_warmup = settings_.goal.skew_warmup;
   fit.vae.skew_pool = settings_.goal.skew_pool;
+  fit.vae.skew_min_ess = settings_.goal.skew_min_ess;
   fit.vae.skew_refresh = settings_.goal.skew_refresh;
   image_key_ = fit.vae.image_key;
   vae_ = std::make_unique<VaeLearner>(fit);

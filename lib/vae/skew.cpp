@@ -44,8 +44,21 @@ double HistogramEntropy(const std::vector<int64_t>& counts) {
   return entropy;
 }
 
-void SkewedPool::Set(const std::vector<double>& log_density, double alpha, const std::string& source) {
+void SkewedPool::Set(const std::vector<double>& log_density, double alpha, const std::string& source,
+                     double min_ess) {
+  if (!(min_ess >= 0.0 && min_ess <= 1.0)) Fail(ExitCode::kUsage, "the skew's minimum effective share must be in [0, 1]");
   probabilities_ = SkewedProbabilities(log_density, alpha, source);
+  applied_alpha_ = alpha;
+  const double floor = min_ess * static_cast<double>(log_density.size());
+  if (EffectiveSampleSize(probabilities_) < floor) {
+    double strong = alpha, weak = 0.0;  // the floor fails at `strong` and holds at `weak` (uniform)
+    for (int i = 0; i < 40; ++i) {
+      const double middle = 0.5 * (strong + weak);
+      (EffectiveSampleSize(SkewedProbabilities(log_density, middle, source)) < floor ? strong : weak) = middle;
+    }
+    applied_alpha_ = weak;
+    probabilities_ = SkewedProbabilities(log_density, weak, source);
+  }
   log_density_ = log_density;
   cdf_.resize(probabilities_.size());
   double running = 0.0;

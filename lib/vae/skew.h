@@ -36,8 +36,14 @@ double HistogramEntropy(const std::vector<int64_t>& counts);
 // the same indices).
 class SkewedPool {
  public:
-  // Replaces the distribution (see SkewedProbabilities for errors).
-  void Set(const std::vector<double>& log_density, double alpha, const std::string& source);
+  // Replaces the distribution (see SkewedProbabilities for errors). With
+  // `min_ess` in (0, 1], a skew whose effective sample size would fall below
+  // that share of the pool is tempered: the exponent moves from alpha toward
+  // 0 (bisection) until it holds, so that a few images of extreme density
+  // cannot take all the weight. 0: p^alpha as it is (rlkit).
+  void Set(const std::vector<double>& log_density, double alpha, const std::string& source, double min_ess = 0.0);
+  // The exponent the probabilities were computed with (alpha unless tempered).
+  double applied_alpha() const { return applied_alpha_; }
   // `n` indices in [0, size()).
   std::vector<int64_t> Draw(int64_t n, Rng& rng) const;
   int64_t size() const { return static_cast<int64_t>(probabilities_.size()); }
@@ -46,6 +52,7 @@ class SkewedPool {
 
  private:
   std::vector<double> log_density_, probabilities_, cdf_;
+  double applied_alpha_ = 0.0;
 };
 
 }  // namespace perpetua

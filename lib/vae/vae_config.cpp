@@ -68,6 +68,7 @@ void VaeConfig::Validate(const std::string& prefix) const {
               "must be in [-1, 0] (0: RIG; > 0 would skew toward common images)");
   RequireFlag(skew_pool > 0, prefix, "skew_pool", "must be positive");
   RequireFlag(skew_refresh > 0, prefix, "skew_refresh", "must be positive");
+  RequireFlag(skew_min_ess >= 0 && skew_min_ess <= 1, prefix, "skew_min_ess", "must be in [0, 1]");
   RequireFlag(skew_warmup >= 0, prefix, "skew_warmup", "must be >= 0");
   RequireFlag(density_samples > 0 && density_samples <= 1000, prefix, "density_samples", "must be in 1..1000");
 }

@@ -63,6 +63,9 @@ struct VaeConfig {
   int skew_refresh = 200;     // updates between recomputations of the pool and its densities
   int64_t skew_warmup = 500;  // updates of uniform sampling before skewing starts
   int density_samples = 10;   // latent samples per image of the density estimate
+  // Tempering (not in rlkit): when p^alpha's effective sample size falls below this share of the pool,
+  // the exponent moves toward 0 until it holds (vae/skew.h). 0: the skew as it is.
+  double skew_min_ess = 0.0;
   void Visit(ConfigVisitor& v) {
     v.Group("network", network, "VAE layers");
     v.Field("image_key", image_key, "the image observation the VAE reads");
@@ -78,6 +81,9 @@ struct VaeConfig {
     v.Field("skew_refresh", skew_refresh, "updates between redraws of the pool and its density estimates");
     v.Field("skew_warmup", skew_warmup, "updates with uniform sampling before skewing starts");
     v.Field("density_samples", density_samples, "latent samples per image in the importance-sampled density");
+    v.Field("skew_min_ess", skew_min_ess,
+            "temper the skew so that its effective sample size stays at least this share of the pool, in [0, 1] "
+            "(0: p(x)^alpha as it is)");
   }
   // Throws Error(kUsage) naming the flag under `flag_prefix` ("vae").
   void Validate(const std::string& flag_prefix) const;

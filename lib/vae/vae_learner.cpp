@@ -85,7 +85,8 @@ void VaeLearner::DrawPool(int64_t index, const std::vector<double>* log_density,
     density.assign(estimate.data_ptr<double>(), estimate.data_ptr<double>() + estimate.numel());
   }
   pool_.Set(density, config_.alpha,
-            setup_.data_source + " (VAE density at update " + std::to_string(vae_->steps()) + ")");
+            setup_.data_source + " (VAE density at update " + std::to_string(vae_->steps()) + ")",
+            config_.skew_min_ess);
   pool_index_ = index;
   pool_mean_density_ = 0.0;
   for (double d : density) pool_mean_density_ += d / static_cast<double>(density.size());
@@ -115,6 +116,7 @@ UpdateResult VaeLearner::Update(Rng& rng, at::Generator& generator) {
                     {"log_likelihood", stats.log_likelihood},
                     {"kl", stats.kl},
                     {"skew_ess", skewing ? EffectiveSampleSize(pool_.probabilities()) / pool_.size() : 1.0},
+                    {"skew_alpha", skewing ? pool_.applied_alpha() : 0.0},
                     {"pool_log_density", skewing ? pool_mean_density_ : 0.0}};
   result.batch_size = setup_.batch_size;
   return result;

@@ -1,7 +1,9 @@
 // push, door and pendulum cells (grasp has its own file).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "env_factory/make_env.h"
 #include "policy/random_policy.h"
@@ -197,6 +199,61 @@ TEST_CASE("--cell.push-target fixes the target for every episode (the reduced pu
   config.name = "door";
   config.push_target = {0.0, 0.0};
   testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage, "--cell.push-target is for the push cell only");
+}
+
+TEST_CASE("--cell.door-start hooked: the rod starts behind the handle, and random actions swing the door (the reduced door)") {
+  EnvConfig config;
+  config.name = "door";
+  config.image_size = 32;
+  config.door_start = "hooked";
+  std::unique_ptr<Env> hooked = MakeEnv(config);
+  config.door_start = "free";
+  std::unique_ptr<Env> free = MakeEnv(config);
+  // The reset: the door a little open, the hand at its hook point, the rod low.
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    const nlohmann::json info = hooked->Reset(seed).info;
+    const double angle = info.at("door_angle").get<double>();
+    CHECK(angle >= 0.1);
+    CHECK(angle <= 0.3);
+    double hook[3];
+    DoorCell::HookPoint(angle, hook);
+    CHECK(info.at("hand")[0].get<double>() == doctest::Approx(hook[0]));
+    CHECK(info.at("hand")[1].get<double>() == doctest::Approx(hook[1]));
+    CHECK(info.at("hand")[2].get<double>() == doctest::Approx(kDoorHookedHandHeight));
+  }
+  // Pulling toward the robot opens it.
+  const double start = hooked->Reset(3).info.at("door_angle").get<double>();
+  nlohmann::json info;
+  for (int t = 0; t < 8; ++t) info = hooked->Step({0.0f, -1.0f, 0.0f}).info;
+  CHECK(info.at("door_angle").get<double>() > start + 0.3);
+  // Random actions move the door far more than from a free start (the full task's exploration problem).
+  std::unique_ptr<Policy> random = MakeRandomPolicy(hooked->spec(), 2);
+  double moved_hooked = 0, moved_free = 0;
+  for (uint64_t seed = 20; seed < 30; ++seed) {
+    for (auto [env, moved] : {std::pair{hooked.get(), &moved_hooked}, std::pair{free.get(), &moved_free}}) {
+      const double first = env->Reset(seed).info.at("door_angle").get<double>();
+      random->BeginEpisode(seed);
+      double farthest = 0;
+      Observation observation;
+      nlohmann::json step_info;
+      for (int t = 0; t < 50; ++t) {
+        StepResult step = env->Step(random->Act(observation, step_info));
+        farthest = std::max(farthest, std::abs(step.info.at("door_angle").get<double>() - first));
+      }
+      *moved += farthest / 10;
+    }
+  }
+  MESSAGE("mean largest swing in 50 random steps: hooked " << moved_hooked << " rad, free " << moved_free << " rad");
+  CHECK(moved_hooked > 0.15);
+  CHECK(moved_hooked > 5 * moved_free);
+  // Recorded with the data; refused elsewhere.
+  CHECK(MakeEnvFromArgs(hooked->spec().env_args)->Reset(3).info.at("door_angle").get<double>() ==
+        doctest::Approx(start));
+  config.door_start = "latched";
+  testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage, "--cell.door-start must be free or hooked, not 'latched'");
+  config.name = "push";
+  config.door_start = "hooked";
+  testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage, "--cell.door-start is for the door cell only");
 }
 
 TEST_CASE("pendulum renders pictures only on request") {

@@ -3,7 +3,11 @@
 // the skew's metrics, bit-exact resume with the skew pool, and bad input.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
+#include <cstdio>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -287,6 +291,104 @@ TEST_CASE("goal-conditioned collection, training and evaluation: --goals FILE on
   CHECK(refused.exit_code == 3);
   CHECK(refused.err.find(tmp / "goals.h5" + ": the goals are [32, 32, 3] images, the cell's 'image' is [48, 48, 3]") !=
         std::string::npos);
+}
+
+// The goal_vae of each episode in the shards `paths` name.
+std::vector<std::string> GoalVaes(const std::vector<std::string>& paths) {
+  std::vector<std::string> args = {"/usr/bin/python3", "-c",
+                                   "import h5py, json, sys\n"
+                                   "for p in sys.argv[1:]:\n"
+                                   "  f = h5py.File(p, 'r')\n"
+                                   "  for k in sorted(f['data'].keys(), key=lambda k: int(k.split('_')[1])):\n"
+                                   "    d = f['data'][k]\n"
+                                   "    assert d['obs/goal_image'].shape[1:] == (32, 32, 3)\n"
+                                   "    print(json.loads(d.attrs['extra_json'])['goal_vae'])\n"};
+  args.insert(args.end(), paths.begin(), paths.end());
+  const auto r = RunProcess(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return testing::Lines(r.out);
+}
+
+// Replaces `path` atomically with a copy of `from`, as a trainer writes its latest.ckpt.
+void Replace(const std::string& path, const std::string& from) {
+  testing::WriteFile(path + ".tmp", testing::ReadFile(from));
+  REQUIRE(std::rename((path + ".tmp").c_str(), path.c_str()) == 0);
+}
+
+TEST_CASE("goals from a VAE that keeps training: rl-collect --goals vae:CKPT and rl-goals sample --follow follow it") {
+  testing::TempDir tmp;
+  CollectDoor(tmp / "data", 2);
+  REQUIRE(RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "vae", "--steps", "4", "--checkpoint-every", "4"}))
+              .exit_code == 0);
+  const std::string first = tmp / "vae/ckpt-00000004.ckpt";
+  REQUIRE(RunProcess(Fit({"--data", tmp / "data", "--out", tmp / "vae", "--steps", "8", "--resume"})).exit_code == 0);
+  const std::string second = tmp / "vae/latest.ckpt";
+  const std::string first_id = ReadCheckpointId(first), second_id = ReadCheckpointId(second);
+  REQUIRE(first_id != second_id);
+  const std::string live = tmp / "live.ckpt";
+  Replace(live, first);
+
+  // A collector draws its goals from the VAE; when the checkpoint is replaced, later episodes take the new VAE's.
+  testing::ChildProcess collector({ToolPath("rl-collect"), "--env", "door", "--cell.image-size", "32",
+                                   "--cell.max-episode-steps", "4", "--goals", "vae:" + live, "--policy", "random",
+                                   "--forever", "--dataset.episodes-per-shard", "1", "--threads", "1", "--out",
+                                   tmp / "goal-data"});
+  std::vector<std::string> shards = testing::WaitForLines(collector, 2);
+  CHECK(GoalVaes({shards[0]}) == std::vector<std::string>{first_id});
+  Replace(live, second);
+  const size_t seen = testing::Lines(collector.OutSoFar()).size();  // episodes run before the replacement, and more
+  testing::WaitForLines(collector, seen + 3);
+  collector.Signal(SIGTERM);
+  const auto stopped = collector.Wait();
+  INFO(stopped.err);
+  CHECK(stopped.exit_code == 130);
+  CHECK(stopped.err.find("256 goals from the VAE of checkpoint " + second_id) != std::string::npos);
+  const std::vector<std::string> vaes = GoalVaes(testing::Lines(stopped.out));
+  CHECK(vaes.back() == second_id);
+  // Every first-VAE episode comes before every second-VAE one: no episode went back to the old goals.
+  const auto switched = std::find(vaes.begin(), vaes.end(), second_id);
+  CHECK(std::count(vaes.begin(), switched, first_id) == switched - vaes.begin());
+  CHECK(std::count(switched, vaes.end(), second_id) == vaes.end() - switched);
+
+  // rl-goals sample --follow rewrites the goal file whenever the VAE is replaced.
+  Replace(live, first);
+  testing::ChildProcess follower({ToolPath("rl-goals"), "sample", "--vae", live, "--count", "3", "--follow", "0.1",
+                                  "--out", tmp / "goals.h5"});
+  testing::WaitForLines(follower, 1);
+  CHECK(ReadGoalFile(tmp / "goals.h5").meta["vae_id"] == first_id);
+  Replace(live, second);
+  CHECK(testing::WaitForLines(follower, 2) == std::vector<std::string>{tmp / "goals.h5", tmp / "goals.h5"});
+  CHECK(ReadGoalFile(tmp / "goals.h5").meta["vae_id"] == second_id);
+  testing::WriteFile(live, "not a checkpoint");  // a trainer's bad write: warned about, the goals stay
+  const auto followed = [&] {
+    for (int i = 0; i < 100 && follower.ErrSoFar().find("keeping the goals written before") == std::string::npos; ++i) {
+      ::usleep(50000);
+    }
+    follower.Signal(SIGTERM);
+    return follower.Wait();
+  }();
+  CHECK(followed.exit_code == 130);
+  CHECK(followed.err.find("keeping the goals written before") != std::string::npos);
+  CHECK(ReadGoalFile(tmp / "goals.h5").meta["vae_id"] == second_id);
+
+  // Bad input: one line each.
+  const std::vector<std::string> collect = {ToolPath("rl-collect"), "--env", "door", "--cell.image-size", "32",
+                                            "--policy", "random", "--episodes", "1", "--out", tmp / "bad"};
+  auto with_goals = [&](const std::string& goals) {
+    std::vector<std::string> argv = collect;
+    argv.insert(argv.end(), {"--goals", goals});
+    return RunProcess(argv);
+  };
+  const auto empty = with_goals("vae:");
+  CHECK(empty.exit_code == 2);
+  CHECK(empty.err.find("--goals vae:CKPT needs the checkpoint's path after 'vae:'") != std::string::npos);
+  const auto junk = with_goals("vae:" + live);
+  CHECK(junk.exit_code == 3);
+  CHECK(junk.err.find(live) != std::string::npos);
+  const auto follow = RunProcess({ToolPath("rl-goals"), "sample", "--vae", second, "--follow", "-1", "--out", tmp / "x.h5"});
+  CHECK(follow.exit_code == 2);
+  CHECK(follow.err.find("--follow must be in 0..86400 seconds") != std::string::npos);
 }
 
 }  // namespace

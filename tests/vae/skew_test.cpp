@@ -45,6 +45,29 @@ TEST_CASE("skewed probabilities refuse a non-finite density, alpha outside [-1, 
   testing::ExpectError([&] { SkewedProbabilities({}, -1.0, "pool"); }, ExitCode::kUsage, "pool: no image to weigh");
 }
 
+TEST_CASE("a tempered skew keeps a floor on the effective sample size, and still favours the rare image") {
+  // 99 common images and one whose estimated density is 60 nats lower: p^-1 puts all the weight on it.
+  std::vector<double> log_density(100, -6000.0);
+  log_density[7] = -6060.0;
+  SkewedPool pure;
+  pure.Set(log_density, -1.0, "pool");
+  CHECK(EffectiveSampleSize(pure.probabilities()) < 1.01);
+  CHECK(pure.applied_alpha() == -1.0);
+  SkewedPool tempered;
+  tempered.Set(log_density, -1.0, "pool", 0.5);
+  CHECK(EffectiveSampleSize(tempered.probabilities()) >= 50.0);
+  CHECK(EffectiveSampleSize(tempered.probabilities()) < 51.0);  // tempered no further than the floor needs
+  CHECK(tempered.applied_alpha() < 0.0);
+  CHECK(tempered.applied_alpha() > -1.0);
+  CHECK(tempered.probabilities()[7] > 2 * tempered.probabilities()[0]);
+  // A skew already above the floor is left alone.
+  SkewedPool mild;
+  mild.Set({-1.0, -1.5, -2.0}, -1.0, "pool", 0.5);
+  CHECK(mild.applied_alpha() == -1.0);
+  testing::ExpectError([&] { tempered.Set(log_density, -1.0, "pool", 1.5); }, ExitCode::kUsage,
+                       "the skew's minimum effective share must be in [0, 1]");
+}
+
 TEST_CASE("drawing from a known mixture: alpha < 0 flattens the histogram, alpha 0 keeps it") {
   // A pool of 1000 images of three kinds seen 80%, 15% and 5% of the time, each weighed by its kind's
   // true density.
