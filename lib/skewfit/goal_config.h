@@ -29,7 +29,7 @@ struct GoalRelabelConfig {
   int64_t skew_warmup = 0;   // VAE steps in the run before skewing starts (the loaded VAE is warm)
   int skew_pool = 2048;      // images whose densities weight the skewed VAE batches
   int skew_refresh = 200;    // VAE steps between redraws of the pool
-  double skew_min_ess = 0.0; // temper the skew below this effective share of the pool (vae/skew.h); 0: off
+  double skew_min_ess = 0.1; // temper the skew below this effective share of the pool (vae/skew.h); 0: off
   void Visit(ConfigVisitor& v) {
     v.Field("rollout_fraction", rollout_fraction, "share of each batch keeping the episode's own goal image");
     v.Field("sampled_fraction", sampled_fraction,
