@@ -372,6 +372,14 @@ TEST_CASE("goals from a VAE that keeps training: rl-collect --goals vae:CKPT and
   CHECK(followed.err.find("keeping the goals written before") != std::string::npos);
   CHECK(ReadGoalFile(tmp / "goals.h5").meta["vae_id"] == second_id);
 
+  // rl-eval draws them once: both policies compared meet the same goals.
+  const auto evaluated = RunProcess({ToolPath("rl-eval"), "--env", "door", "--cell.image-size", "32",
+                                     "--cell.max-episode-steps", "3", "--goals", "vae:" + second, "--policy", "random",
+                                     "--compare", "random", "--episodes", "3", "--threads", "1"});
+  INFO(evaluated.err);
+  CHECK(evaluated.exit_code == 0);
+  CHECK(evaluated.err.find("256 goals from the VAE of checkpoint " + second_id) != std::string::npos);
+
   // Bad input: one line each.
   const std::vector<std::string> collect = {ToolPath("rl-collect"), "--env", "door", "--cell.image-size", "32",
                                             "--policy", "random", "--episodes", "1", "--out", tmp / "bad"};
