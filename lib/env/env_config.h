@@ -41,9 +41,9 @@ inline constexpr const char* kPushTargetHelp =
     "episode";
 
 inline constexpr const char* kGoalsHelp =
-    "a goal file (rl-goals sample; re-read when it is replaced) or vae:CKPT (goals decoded from the VAE of a "
-    "checkpoint, drawn again when it changes): each episode's goal, chosen by the episode seed, is the "
-    "observation goal_image";
+    "a goal file (rl-goals sample) or vae:CKPT (goals decoded from the VAE of a checkpoint): each episode's goal, "
+    "chosen by the episode seed, is the observation goal_image; rl-collect follows the file or checkpoint as it is "
+    "replaced, rl-eval reads it once";
 inline constexpr const char* kDoorStartHelp =
     "door: free (the hand starts anywhere above the table) or hooked (the rod starts between handle and door: "
     "the reduced door, which random actions already move)";
