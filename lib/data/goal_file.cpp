@@ -7,8 +7,8 @@
 
 #include "common/error.h"
 #include "common/fs.h"
-#include "common/log.h"
 #include "data/hdf5_io.h"
+#include "env/followed_goals.h"
 
 namespace perpetua {
 namespace {
@@ -131,22 +131,8 @@ std::shared_ptr<const GoalImages> ToGoalImages(GoalSet goals) {
 
 }  // namespace
 
-GoalFileSupply::GoalFileSupply(std::string path) : path_(std::move(path)) {
-  stamp_ = StampOf(path_);
-  goals_ = ToGoalImages(ReadGoalFile(path_));
-}
-
-std::shared_ptr<const GoalImages> GoalFileSupply::Current() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const FileStamp stamp = StampOf(path_);
-  if (stamp == stamp_) return goals_;
-  stamp_ = stamp;
-  try {
-    goals_ = ToGoalImages(ReadGoalFile(path_));
-  } catch (const Error& e) {
-    LogWarning(std::string("--goals: ") + e.what() + "; keeping the goals read before");
-  }
-  return goals_;
+std::shared_ptr<GoalSupply> GoalFileSupply(const std::string& path) {
+  return FollowedGoals(path, path, [path] { return ToGoalImages(ReadGoalFile(path)); });
 }
 
 }  // namespace perpetua

@@ -19,12 +19,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/array.h"
-#include "common/fs.h"
 #include "env/goal_env.h"
 
 namespace perpetua {
@@ -49,22 +47,9 @@ void WriteGoalFile(const std::string& path, const GoalSet& goals);
 GoalSet ReadGoalFile(const std::string& path);
 
 // --goals FILE (env/goal_env.h): the file's images, its meta "goals" and its
-// meta "vae_id", read again whenever the file is replaced, so that
-// collectors pick up the goals `rl-goals sample --follow` rewrites as its
-// VAE trains. The first read throws as ReadGoalFile; a later version that
-// cannot be read is warned about once and the last good goals stay.
-// Thread-safe; one stat per Current() while nothing changes.
-class GoalFileSupply : public GoalSupply {
- public:
-  explicit GoalFileSupply(std::string path);
-  std::shared_ptr<const GoalImages> Current() override;
-  const std::string& source() const override { return path_; }
-
- private:
-  std::string path_;
-  std::mutex mutex_;
-  FileStamp stamp_;
-  std::shared_ptr<const GoalImages> goals_;
-};
+// meta "vae_id", read again whenever the file is replaced (env/followed_goals.h),
+// so that collectors pick up the goals `rl-goals sample --follow` rewrites as
+// its VAE trains. The first read throws as ReadGoalFile.
+std::shared_ptr<GoalSupply> GoalFileSupply(const std::string& path);
 
 }  // namespace perpetua

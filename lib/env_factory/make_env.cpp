@@ -70,7 +70,7 @@ std::unique_ptr<Env> MakeEnv(const EnvConfig& config, std::shared_ptr<GoalSupply
         Fail(ExitCode::kUsage, "--goals " + config.goals + ": goals drawn from a VAE are for rl-collect and rl-eval; " +
                                    "write them into a goal file with rl-goals sample");
       }
-      if (!goals) goals = std::make_shared<GoalFileSupply>(config.goals);
+      if (!goals) goals = GoalFileSupply(config.goals);
       env = MakeGoalEnv(std::move(env), std::move(goals));
     }
     return config.observe_time ? MakeTimeLeftEnv(std::move(env)) : std::move(env);

@@ -29,7 +29,7 @@ std::shared_ptr<GoalSupply> MakeGoalSupply(const EnvConfig& env, uint64_t seed, 
     options.device = device;
     supply = MakeVaeGoalSupply(options);
   } else {
-    supply = std::make_shared<GoalFileSupply>(env.goals);
+    supply = GoalFileSupply(env.goals);
   }
   if (live) return supply;
   return FixedGoalSupply(*supply->Current(), supply->source());

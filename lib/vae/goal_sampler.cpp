@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "common/cli.h"
@@ -11,6 +10,7 @@
 #include "common/rng.h"
 #include "common/signals.h"
 #include "data/goal_file.h"
+#include "env/followed_goals.h"
 #include "nn/tensor_io.h"
 #include "nn/torch_runtime.h"
 #include "vae/goal_vae.h"
@@ -136,7 +136,6 @@ ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory
   return ExitCode::kInterrupted;
 }
 
-
 // --goals vae:CKPT ---------------------------------------------------------
 
 namespace {
@@ -144,59 +143,31 @@ namespace {
 // The seed stream of vae:CKPT's latents.
 constexpr uint64_t kSupplyStream = 24;
 
-class VaeSupply : public GoalSupply {
- public:
-  explicit VaeSupply(const VaeGoalOptions& options)
-      : options_(options), source_("vae:" + options.checkpoint), device_(options.device) {
-    stamp_ = StampOf(options_.checkpoint);
-    goals_ = Draw();
+// One version of vae:CKPT's goals: the VAE now at the checkpoint decodes the latents.
+std::shared_ptr<const GoalImages> DrawVaeGoals(const VaeGoalOptions& options, const std::string& source) {
+  const CheckpointContents checkpoint = ReadCheckpoint(options.checkpoint);
+  const std::unique_ptr<GoalVae> vae = GoalVae::FromCheckpoint(checkpoint, torch::Device(options.device), source);
+  if (vae->config().image_key != "image" || vae->channels() != options.image_shape.at(2)) {
+    Fail(ExitCode::kBadData, source + ": its VAE reads " + std::to_string(vae->channels()) + "-channel '" +
+                                 vae->config().image_key + "' images; goal images are the cell's 'image' " +
+                                 ShapeString(options.image_shape));
   }
-  std::shared_ptr<const GoalImages> Current() override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const FileStamp stamp = StampOf(options_.checkpoint);
-    if (stamp == stamp_) return goals_;
-    stamp_ = stamp;
-    try {
-      goals_ = Draw();
-    } catch (const Error& e) {
-      LogWarning(std::string("--goals: ") + e.what() + "; keeping the goals drawn before");
-    }
-    return goals_;
-  }
-  const std::string& source() const override { return source_; }
-
- private:
-  std::shared_ptr<const GoalImages> Draw() {
-    const CheckpointContents checkpoint = ReadCheckpoint(options_.checkpoint);
-    const std::unique_ptr<GoalVae> vae = GoalVae::FromCheckpoint(checkpoint, device_, source_);
-    if (vae->config().image_key != "image" || vae->channels() != options_.image_shape.at(2)) {
-      Fail(ExitCode::kBadData, source_ + ": its VAE reads " + std::to_string(vae->channels()) + "-channel '" +
-                                   vae->config().image_key + "' images; goal images are the cell's 'image' " +
-                                   ShapeString(options_.image_shape));
-    }
-    const torch::NoGradGuard no_grad;
-    GoalSet drawn = DecodePriorGoals(*vae, options_.count, DeriveSeed(options_.seed, kSupplyStream, 0),
-                                     options_.image_shape.at(0), options_.image_shape.at(1));
-    auto goals = std::make_shared<GoalImages>();
-    goals->images = std::move(drawn.images);
-    goals->vae_id = checkpoint.metadata.value("id", "");
-    LogInfo(source_ + ": " + std::to_string(options_.count) + " goals from the VAE of checkpoint " + goals->vae_id +
-            " (" + std::to_string(vae->steps()) + " VAE updates)");
-    return goals;
-  }
-
-  VaeGoalOptions options_;
-  std::string source_;
-  torch::Device device_;
-  std::mutex mutex_;
-  FileStamp stamp_;
-  std::shared_ptr<const GoalImages> goals_;
-};
+  const torch::NoGradGuard no_grad;
+  GoalSet drawn = DecodePriorGoals(*vae, options.count, DeriveSeed(options.seed, kSupplyStream, 0),
+                                   options.image_shape.at(0), options.image_shape.at(1));
+  auto goals = std::make_shared<GoalImages>();
+  goals->images = std::move(drawn.images);
+  goals->vae_id = checkpoint.metadata.value("id", "");
+  LogInfo(source + ": " + std::to_string(options.count) + " goals from the VAE of checkpoint " + goals->vae_id +
+          " (" + std::to_string(vae->steps()) + " VAE updates)");
+  return goals;
+}
 
 }  // namespace
 
 std::shared_ptr<GoalSupply> MakeVaeGoalSupply(const VaeGoalOptions& options) {
-  return std::make_shared<VaeSupply>(options);
+  const std::string source = "vae:" + options.checkpoint;
+  return FollowedGoals(options.checkpoint, source, [options, source] { return DrawVaeGoals(options, source); });
 }
 
 }  // namespace perpetua
