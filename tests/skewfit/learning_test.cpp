@@ -31,12 +31,8 @@ TEST_CASE("RIG learns to reach held-out goal images on the reduced door through 
   const std::string data = tmp / "data", run = tmp / "run", vae = tmp / "vae";
   const std::vector<std::string> cell = {"--env", "door", "--cell.image-size", "48", "--cell.max-episode-steps", "50",
                                          "--cell.door-start", "hooked"};
-  const auto tool = [&](const std::string& name, std::vector<std::string> args) {
-    std::vector<std::string> argv = {ToolPath(name)};
-    if (name == "rl-collect" || name == "rl-eval") argv.insert(argv.end(), cell.begin(), cell.end());
-    if (name == "rl-goals" && args.at(0) == "heldout") argv.insert(argv.end(), cell.begin(), cell.end());
-    argv.insert(argv.begin() + 1, args.begin(), args.end());
-    return argv;
+  const auto tool = [&](const std::string& name, const std::vector<std::string>& args) {
+    return testing::CellToolArgv(name, args, cell);
   };
 
   ProcessResult r = RunProcess(tool("rl-collect", {"--policy", "random", "--episodes", "60", "--seed", seed,

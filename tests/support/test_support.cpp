@@ -36,6 +36,16 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+std::vector<std::string> CellToolArgv(const std::string& name, const std::vector<std::string>& args,
+                                      const std::vector<std::string>& cell) {
+  std::vector<std::string> argv = {ToolPath(name)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (name == "rl-collect" || name == "rl-eval" || (name == "rl-goals" && !args.empty() && args[0] == "heldout")) {
+    argv.insert(argv.end(), cell.begin(), cell.end());
+  }
+  return argv;
+}
+
 std::string LearningSeed(const std::string& fallback) {
   const char* text = std::getenv("PERPETUA_LEARNING_SEED");
   return text != nullptr && *text != '\0' ? text : fallback;

@@ -42,6 +42,11 @@ class ScopedEnvVar {
 // Absolute path of a built tool ("rl-collect"): in $PERPETUA_BIN if set (as the
 // scripts take it), else in this build tree.
 std::string ToolPath(const std::string& tool);
+// The command line of tool `name` with `args`, and the cell flags `cell`
+// ("--env", "door", ...) after them when the command runs a cell: rl-collect,
+// rl-eval and rl-goals heldout (learning tests run every tool on one cell).
+std::vector<std::string> CellToolArgv(const std::string& name, const std::vector<std::string>& args,
+                                      const std::vector<std::string>& cell);
 
 // The seed of a learning test: $PERPETUA_LEARNING_SEED when set and not
 // empty (rerunning the test with another seed), else `fallback`.

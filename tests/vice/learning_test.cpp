@@ -32,11 +32,8 @@ TEST_CASE("VICE with the cell oracle learns the reduced push task through rl-lab
   const std::string data = tmp / "data", run = tmp / "run", examples = tmp / "examples";
   const std::vector<std::string> cell = {"--env", "push", "--cell.image-size", "32", "--cell.max-episode-steps",
                                          "20", "--cell.push-target", "0,0"};
-  const auto tool = [&](const std::string& name, std::vector<std::string> args) {
-    std::vector<std::string> argv = {ToolPath(name)};
-    if (name == "rl-collect" || name == "rl-eval") argv.insert(argv.end(), cell.begin(), cell.end());
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
+  const auto tool = [&](const std::string& name, const std::vector<std::string>& args) {
+    return testing::CellToolArgv(name, args, cell);
   };
 
   // The examples: the last frames of 40 successful scripted episodes (the user's 40 photos of the goal).
