@@ -13,6 +13,8 @@ void GoalRelabelConfig::Validate(const std::string& prefix) const {
   RequireFlag(share(sampled_fraction), prefix, "sampled_fraction", "must be in [0, 1]");
   RequireFlag(rollout_fraction + sampled_fraction <= 1 + 1e-9, prefix, "sampled_fraction",
               "plus --" + prefix + ".rollout-fraction must be at most 1 (the rest are hindsight goals)");
+  RequireFlag(sampled_from == "prior" || sampled_from == "data", prefix, "sampled_from",
+              "must be prior or data, not '" + sampled_from + "'");
   RequireFlag(!goal_key.empty(), prefix, "goal_key", "must name an observation");
   RequireFlag(fit_every >= 0, prefix, "fit_every", "must be >= 0 (0: the VAE stays as loaded)");
   RequireFlag(alpha >= -1 && alpha <= 0, prefix, "alpha", "must be in [-1, 0] (0: RIG, negative: Skew-Fit)");

@@ -18,8 +18,15 @@ namespace perpetua {
 // How each batch's goals are chosen and how the VAE keeps fitting in the run.
 struct GoalRelabelConfig {
   double rollout_fraction = 0.2;  // rows keeping the episode's own goal (its goal image, encoded)
-  double sampled_fraction = 0.5;  // rows whose goal is drawn from the VAE's prior N(0, I)
+  double sampled_fraction = 0.5;  // rows whose goal is drawn (from --goal.sampled-from)
                                   // (the rest: a future state of the same episode, hindsight)
+  // Where the sampled goals come from: "prior", z ~ N(0, I) (RIG; Skew-Fit's
+  // model of the skewed data); "data", the encoded image of a state the
+  // robot has seen, drawn from the VAE's skew pool with the weights
+  // p(x)^alpha (rlkit's Skew-Fit, relabeling_goal_sampling_mode
+  // 'custom_goal_sampler'); uniformly from the batch's states while the
+  // VAE is not skewing (alpha 0, warm-up).
+  std::string sampled_from = "prior";
   std::string goal_key = "goal_image";  // the observation holding each episode's goal image
   // The VAE keeps fitting on the run's data: one VAE step every fit_every SAC
   // updates (0: the VAE stays as loaded), on batches skewed by p(x)^alpha.
@@ -33,8 +40,11 @@ struct GoalRelabelConfig {
   void Visit(ConfigVisitor& v) {
     v.Field("rollout_fraction", rollout_fraction, "share of each batch keeping the episode's own goal image");
     v.Field("sampled_fraction", sampled_fraction,
-            "share of each batch with a goal drawn from the VAE's prior (the rest: a later state of the same "
+            "share of each batch with a sampled goal, see --goal.sampled-from (the rest: a later state of the same "
             "episode, hindsight)");
+    v.Field("sampled_from", sampled_from,
+            "prior: sampled goals z ~ N(0, I); data: encoded images of seen states drawn with the skew weights "
+            "p(x)^alpha (uniformly while not skewing)");
     v.Field("goal_key", goal_key, "the observation that holds each episode's goal image (rl-collect --goals)");
     v.Field("fit_every", fit_every, "one VAE step every N SAC updates on the run's data (0: the VAE stays as loaded)");
     v.Field("alpha", alpha, "Skew-Fit exponent of the VAE's training images, p(x)^alpha, in [-1, 0] (0: RIG)");

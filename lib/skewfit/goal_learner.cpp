@@ -68,8 +68,9 @@ void LatentGoalLearner::Build(const LearnerSetup& setup, LearnerStart start, con
                                  ", the image '" + image_key_ + "' " + ShapeOf(*image) +
                                  " (--goal.goal-key names the goal image)");
   }
-  source_ = std::make_unique<LatentGoalSource>(setup.batches, &vae_->vae(), &vae_mutex_, settings_.goal, image_key_,
-                                               goal != nullptr);
+  source_ = std::make_unique<LatentGoalSource>(
+      setup.batches, &vae_->vae(), &vae_mutex_, settings_.goal, image_key_, goal != nullptr,
+      [this](int64_t n, Rng& rng) { return vae_->DrawSkewedImages(n, rng); });
   LearnerSetup inner = setup;
   inner.data_spec = LatentSpec(setup.data_spec, fit.vae.network.latent_dim);
   inner.batches = source_.get();
@@ -125,7 +126,8 @@ void LatentGoalLearner::Save(CheckpointContents* contents) {
       {"goal_key", g.goal_key},
       {"latent_dim", vae_->vae().config().network.latent_dim},
       {"relabel",
-       {{"rollout_fraction", g.rollout_fraction}, {"sampled_fraction", g.sampled_fraction}, {"fit_every", g.fit_every},
+       {{"rollout_fraction", g.rollout_fraction}, {"sampled_fraction", g.sampled_fraction},
+        {"sampled_from", g.sampled_from}, {"fit_every", g.fit_every},
         {"alpha", g.alpha}}}};
   nlohmann::json last = nlohmann::json::object();
   for (const Metric& m : vae_metrics_) last[m.name] = m.value;
@@ -137,7 +139,8 @@ std::string LatentGoalLearner::Describe() {
   const double hindsight = 1.0 - g.rollout_fraction - g.sampled_fraction;
   return inner_->Describe() + "; goals in the latent space of " + vae_->Describe() + " from " +
          settings_.vae_path() + ": " + std::to_string(static_cast<int>(g.rollout_fraction * 100 + 0.5)) +
-         "% rollout, " + std::to_string(static_cast<int>(g.sampled_fraction * 100 + 0.5)) + "% prior, " +
+         "% rollout, " + std::to_string(static_cast<int>(g.sampled_fraction * 100 + 0.5)) +
+         (g.sampled_from == "prior" ? "% prior, " : "% seen states (skewed), ") +
          std::to_string(static_cast<int>(hindsight * 100 + 0.5)) + "% hindsight; " +
          (g.fit_every > 0 ? "the VAE fits every " + std::to_string(g.fit_every) + " updates" : "the VAE is frozen");
 }

@@ -12,13 +12,14 @@ EnvSpec LatentSpec(const EnvSpec& data_spec, int64_t latent_dim) {
 }
 
 LatentGoalSource::LatentGoalSource(BatchSource* inner, GoalVae* vae, std::mutex* vae_mutex, GoalRelabelConfig config,
-                                   std::string image_key, bool has_goal_images)
+                                   std::string image_key, bool has_goal_images, SkewedImages skewed_images)
     : inner_(inner),
       vae_(vae),
       vae_mutex_(vae_mutex),
       config_(std::move(config)),
       image_key_(std::move(image_key)),
-      has_goal_images_(has_goal_images) {}
+      has_goal_images_(has_goal_images),
+      skewed_images_(std::move(skewed_images)) {}
 
 TransitionBatch LatentGoalSource::Sample(int batch_size, Rng& rng, int* online_count) {
   // Future observations only when some rows may take hindsight goals.
@@ -32,7 +33,7 @@ TransitionBatch LatentGoalSource::Sample(int batch_size, Rng& rng, int* online_c
     if (found == observations.end()) Fail(ExitCode::kBadData, "a batch lacks the observation '" + key + "'");
     return ArrayToTensor(found->second);
   };
-  // Each row's kind of goal, then the prior's latents, in row order from the batch's Rng.
+  // Each row's kind of goal, then the sampled goals, in row order from the batch's Rng.
   enum Kind : int { kRollout, kSampled, kHindsight };
   std::vector<std::vector<int64_t>> rows(3);
   for (int64_t i = 0; i < b; ++i) {
@@ -54,11 +55,6 @@ TransitionBatch LatentGoalSource::Sample(int batch_size, Rng& rng, int* online_c
     z = vae_->Encode(image(raw.observations, image_key_));
     z_next = vae_->Encode(image(raw.next_observations, image_key_));
     goals = torch::zeros({b, latent});
-    std::vector<float> prior;
-    prior.reserve(rows[kSampled].size() * static_cast<size_t>(latent));
-    for (size_t i = 0; i < rows[kSampled].size() * static_cast<size_t>(latent); ++i) {
-      prior.push_back(static_cast<float>(rng.Normal()));
-    }
     // Each kind's goals for its rows only: rollout and hindsight images are encoded where they are used.
     const auto fill = [&](int kind, const torch::Tensor& values) {
       goals.index_copy_(0, torch::tensor(rows[static_cast<size_t>(kind)], torch::kLong), values);
@@ -67,9 +63,7 @@ TransitionBatch LatentGoalSource::Sample(int batch_size, Rng& rng, int* online_c
       return vae_->Encode(
           image(observations, key).index_select(0, torch::tensor(rows[static_cast<size_t>(kind)], torch::kLong)));
     };
-    if (!rows[kSampled].empty()) {
-      fill(kSampled, torch::from_blob(prior.data(), {mix.sampled, latent}).clone());
-    }
+    if (!rows[kSampled].empty()) fill(kSampled, SampledGoals(mix.sampled, latent, raw, rng));
     if (!rows[kRollout].empty()) fill(kRollout, encoded(kRollout, raw.observations, config_.goal_key));
     if (!rows[kHindsight].empty()) fill(kHindsight, encoded(kHindsight, raw.future_observations, image_key_));
   }
@@ -89,6 +83,23 @@ TransitionBatch LatentGoalSource::Sample(int batch_size, Rng& rng, int* online_c
     last_mix_ = mix;
   }
   return out;
+}
+
+torch::Tensor LatentGoalSource::SampledGoals(int64_t n, int64_t latent, const TransitionBatch& raw, Rng& rng) {
+  if (config_.sampled_from == "prior") {
+    std::vector<float> prior(static_cast<size_t>(n * latent));
+    for (float& x : prior) x = static_cast<float>(rng.Normal());
+    return torch::from_blob(prior.data(), {n, latent}).clone();
+  }
+  torch::Tensor images = skewed_images_ ? skewed_images_(n, rng) : torch::Tensor();
+  if (!images.defined()) {
+    const auto found = raw.observations.find(image_key_);
+    PERPETUA_CHECK(found != raw.observations.end());  // Sample encoded it already
+    std::vector<int64_t> pick(static_cast<size_t>(n));
+    for (int64_t& row : pick) row = static_cast<int64_t>(rng.UniformInt(static_cast<uint64_t>(raw.size())));
+    images = ArrayToTensor(found->second).index_select(0, torch::tensor(pick, torch::kLong));
+  }
+  return vae_->Encode(images);
 }
 
 GoalMix LatentGoalSource::last_mix() const {

@@ -11,7 +11,10 @@
 // the configured shares (goal_config.h), drawn with the batch's Rng:
 //   rollout:   the episode's own goal, z(s[goal_key]) (data without goal
 //              images: a prior goal instead),
-//   sampled:   g ~ N(0, I), the VAE's prior,
+//   sampled:   --goal.sampled-from prior: g ~ N(0, I), the VAE's prior;
+//              data: z of a seen state's image, drawn by `skewed_images`
+//              (the VAE's skew pool, p(x)^alpha), or while that gives none
+//              (not skewing) a state of a uniformly drawn row of the batch,
 //   hindsight: z of a later observation of the same episode (s' or after).
 // Reward: r = -||z(s') - g||_2, recomputed for the relabelled goal. No row is
 // terminal: reaching a goal ends no episode (time limits bootstrap), and the
@@ -24,6 +27,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -47,23 +51,34 @@ struct GoalMix {
   double mean_reward = 0.0;
 };
 
+// `n` images [n,H,W,C] of seen states drawn by `rng` with Skew-Fit's
+// weights (VaeLearner::DrawSkewedImages), or an undefined tensor when there
+// are none to draw from. Called under the VAE's mutex.
+using SkewedImages = std::function<torch::Tensor(int64_t n, Rng& rng)>;
+
 class LatentGoalSource : public BatchSource {
  public:
   // `image_key`: the camera the VAE reads; `has_goal_images`: the data holds
-  // config.goal_key (rollout goals); without it rollout rows take prior goals.
+  // config.goal_key (rollout goals); without it rollout rows take sampled
+  // goals. `skewed_images`: where --goal.sampled-from data draws (none:
+  // uniformly from the batch's rows).
   LatentGoalSource(BatchSource* inner, GoalVae* vae, std::mutex* vae_mutex, GoalRelabelConfig config,
-                   std::string image_key, bool has_goal_images);
+                   std::string image_key, bool has_goal_images, SkewedImages skewed_images = nullptr);
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
   int64_t online_received() const override { return inner_->online_received(); }
   GoalMix last_mix() const;
 
  private:
+  // The sampled rows' `n` goals [n, latent] (under the VAE's mutex).
+  torch::Tensor SampledGoals(int64_t n, int64_t latent, const TransitionBatch& raw, Rng& rng);
+
   BatchSource* inner_;
   GoalVae* vae_;
   std::mutex* vae_mutex_;
   GoalRelabelConfig config_;
   std::string image_key_;
   bool has_goal_images_;
+  SkewedImages skewed_images_;
   mutable std::mutex mix_mutex_;
   GoalMix last_mix_;
 };

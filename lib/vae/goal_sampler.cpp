@@ -49,6 +49,7 @@ void SampleGoalsConfig::Validate(bool inputs) const {
   if (from == "prior" && !data.empty()) Fail(ExitCode::kUsage, "--data is read only with --from data");
   if (!(alpha >= -1.0 && alpha <= 0.0)) Fail(ExitCode::kUsage, "--alpha must be in [-1, 0] (0: uniform)");
   if (pool < 1) Fail(ExitCode::kUsage, "--pool must be positive");
+  if (!(skew_min_ess >= 0.0 && skew_min_ess <= 1.0)) Fail(ExitCode::kUsage, "--skew-min-ess must be in [0, 1]");
   if (!(follow >= 0 && follow <= 86400)) Fail(ExitCode::kUsage, "--follow must be in 0..86400 seconds (0: draw once)");
 }
 
@@ -90,7 +91,7 @@ GoalSet DrawGoals(const SampleGoalsConfig& config, const torch::Device& device, 
     const torch::Tensor log_p = vae->LogDensity(pool, generator).contiguous();
     SkewedPool skewed;
     skewed.Set(std::vector<double>(log_p.data_ptr<double>(), log_p.data_ptr<double>() + log_p.numel()), config.alpha,
-               config.vae + " on --data");
+               config.vae + " on --data", config.skew_min_ess);
     Rng draw_rng(DeriveSeed(config.seed, kPoolStream, 1));
     const torch::Tensor rows = torch::tensor(skewed.Draw(config.count, draw_rng), torch::kLong);
     const torch::Tensor images = pool.index_select(0, rows);
@@ -99,6 +100,8 @@ GoalSet DrawGoals(const SampleGoalsConfig& config, const torch::Device& device, 
     meta["alpha"] = config.alpha;
     meta["pool"] = config.pool;
     meta["data"] = config.data;
+    meta["skew_min_ess"] = config.skew_min_ess;
+    meta["applied_alpha"] = skewed.applied_alpha();
     meta["pool_effective_size"] = EffectiveSampleSize(skewed.probabilities());
   }
   goals.meta = meta;

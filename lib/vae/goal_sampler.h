@@ -6,8 +6,12 @@
 //                  goal image is the decoded z, resized to the data's image
 //                  size; the goal latent is z.
 //   --from data    images of --data drawn with weights p(x)^--alpha over a
-//                  pool of --pool images drawn uniformly (vae/skew.h); the
-//                  goal image is the real image, its latent the posterior mean.
+//                  pool of --pool images drawn uniformly (vae/skew.h),
+//                  tempered by --skew-min-ess as the trainer's are; the
+//                  goal image is the real image, its latent the posterior
+//                  mean (rlkit's Skew-Fit exploration goals: seen states
+//                  drawn with the skew weights). With --follow the data
+//                  directories are read again at each draw.
 // Every draw comes from --seed: the same seed and inputs give the same file.
 // The file's meta records the source, the VAE (path, id, step), the image
 // key and size, the seed, and for --from data alpha, pool and the data.
@@ -41,6 +45,7 @@ struct SampleGoalsConfig {
   std::vector<std::string> data;
   double alpha = -1.0;
   int pool = 2048;
+  double skew_min_ess = 0.1;
   uint64_t seed = 0;
   std::string device = "cpu";
   double follow = 0;
@@ -53,6 +58,9 @@ struct SampleGoalsConfig {
     v.Field("data", data, "with --from data: dataset directories to draw images from");
     v.Field("alpha", alpha, "with --from data: weights p(x)^alpha over the pool, in [-1, 0] (0: uniform)");
     v.Field("pool", pool, "with --from data: images drawn uniformly whose densities weight the goals");
+    v.Field("skew_min_ess", skew_min_ess,
+            "with --from data: temper the skew so that its effective sample size stays at least this share of the "
+            "pool, in [0, 1] (0: p(x)^alpha as it is)");
     v.Field("seed", seed, "seed of every draw");
     v.Field("device", device, "where the VAE runs: cpu or cuda[:N]");
     v.Field("follow", follow,

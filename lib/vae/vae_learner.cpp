@@ -74,14 +74,14 @@ torch::Tensor VaeLearner::Images(const TransitionBatch& batch) const {
   return ArrayToTensor(found->second);
 }
 
-void VaeLearner::DrawPool(int64_t index, const std::vector<double>* log_density, at::Generator& generator) {
+void VaeLearner::DrawPool(int64_t index, const std::vector<double>* log_density, at::Generator* generator) {
   Rng pool_rng(DeriveSeed(setup_.seed, kSkewPoolStream, static_cast<uint64_t>(index)));
   pool_images_ = Images(setup_.batches->Sample(config_.skew_pool, pool_rng, nullptr));
   std::vector<double> density;
   if (log_density != nullptr) {
     density = *log_density;
   } else {
-    const torch::Tensor estimate = vae_->LogDensity(pool_images_, generator).contiguous();
+    const torch::Tensor estimate = vae_->LogDensity(pool_images_, *generator).contiguous();
     density.assign(estimate.data_ptr<double>(), estimate.data_ptr<double>() + estimate.numel());
   }
   pool_.Set(density, config_.alpha,
@@ -92,17 +92,26 @@ void VaeLearner::DrawPool(int64_t index, const std::vector<double>* log_density,
   for (double d : density) pool_mean_density_ += d / static_cast<double>(density.size());
 }
 
+void VaeLearner::RestorePool() {
+  if (pool_index_ >= 0 || resumed_density_.empty()) return;
+  DrawPool(resumed_index_, &resumed_density_, nullptr);
+  resumed_density_.clear();
+}
+
+torch::Tensor VaeLearner::DrawSkewedImages(int64_t n, Rng& rng) {
+  RestorePool();
+  if (pool_index_ < 0 || !Skewing()) return {};
+  return pool_images_.index_select(0, torch::tensor(pool_.Draw(n, rng), torch::kLong));
+}
+
 UpdateResult VaeLearner::Update(Rng& rng, at::Generator& generator) {
   const auto start = std::chrono::steady_clock::now();
   UpdateResult result;
   torch::Tensor images;
   if (Skewing()) {
+    RestorePool();
     const int64_t index = (vae_->steps() - config_.skew_warmup) / config_.skew_refresh;
-    if (index != pool_index_) {
-      const bool resumed = index == resumed_index_ && !resumed_density_.empty();
-      DrawPool(index, resumed ? &resumed_density_ : nullptr, generator);
-      resumed_density_.clear();
-    }
+    if (index != pool_index_) DrawPool(index, nullptr, &generator);
     const std::vector<int64_t> rows = pool_.Draw(setup_.batch_size, rng);
     images = pool_images_.index_select(0, torch::tensor(rows, torch::kLong));
   } else {

@@ -51,11 +51,19 @@ class VaeLearner : public Learner {
   GoalVae& vae() { return *vae_; }
   // The skew pool's sampling distribution (empty before skewing starts).
   const SkewedPool& pool() const { return pool_; }
+  // `n` images [n,H,W,C] uint8 of the skew pool, drawn with its weights
+  // p(x)^alpha (as tempered) by `rng`: Skew-Fit's goals from seen states.
+  // Undefined while the VAE is not skewing (alpha 0, warm-up, no update
+  // yet). A resumed run draws from the saved pool. Not thread-safe: call
+  // under the lock that guards Update.
+  torch::Tensor DrawSkewedImages(int64_t n, Rng& rng);
 
  private:
   bool Skewing() const;
   // Draws pool `index` from the data (its images), and its densities unless `log_density` gives them.
-  void DrawPool(int64_t index, const std::vector<double>* log_density, at::Generator& generator);
+  void DrawPool(int64_t index, const std::vector<double>* log_density, at::Generator* generator);
+  // A resumed run's saved pool, drawn again with its saved densities (no-op otherwise).
+  void RestorePool();
   torch::Tensor Images(const TransitionBatch& batch) const;
   void WriteReconstructions();
 

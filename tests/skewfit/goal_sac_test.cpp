@@ -122,16 +122,24 @@ TEST_CASE("rl-train sac --goals vae:CKPT: latent goals relabelled, the VAE fitti
 TEST_CASE("rl-train sac --goals: resume is bit-exact with the VAE fitting in the run") {
   testing::TempDir tmp;
   const GoalData g = MakeGoalData(tmp);
-  Require(RunProcess(Train(g, tmp / "whole", {"--steps", "20"})));
-  // Stopped at 10 (inside a VAE pool), resumed to 20.
-  Require(RunProcess(Train(g, tmp / "split", {"--steps", "10"})));
-  Require(RunProcess(Train(g, tmp / "split", {"--steps", "20", "--resume"})));
-  CHECK(Rows(tmp / "split") == Rows(tmp / "whole"));
-  const CheckpointContents whole = ReadCheckpoint(tmp / "whole/latest.ckpt");
-  const CheckpointContents split = ReadCheckpoint(tmp / "split/latest.ckpt");
-  for (const std::string blob : {"vae.net", "vae.pool_log_density", "sac.actor", "sac.critic"}) {
-    CAPTURE(blob);
-    CHECK(split.blobs.at(blob) == whole.blobs.at(blob));
+  // Sampled goals from the prior, and from the skew pool (which a resumed run draws again before its first VAE step).
+  for (const std::string from : {"prior", "data"}) {
+    CAPTURE(from);
+    const std::vector<std::string> to20 = {"--goal.sampled-from", from, "--steps", "20"};
+    Require(RunProcess(Train(g, tmp / (from + "_whole"), to20)));
+    // Stopped at 10 (inside a VAE pool, between VAE steps), resumed to 20.
+    Require(RunProcess(Train(g, tmp / (from + "_split"), {"--goal.sampled-from", from, "--steps", "10"})));
+    std::vector<std::string> resume = to20;
+    resume.push_back("--resume");
+    Require(RunProcess(Train(g, tmp / (from + "_split"), resume)));
+    CHECK(Rows(tmp / (from + "_split")) == Rows(tmp / (from + "_whole")));
+    const CheckpointContents whole = ReadCheckpoint(tmp / (from + "_whole/latest.ckpt"));
+    const CheckpointContents split = ReadCheckpoint(tmp / (from + "_split/latest.ckpt"));
+    CHECK(whole.metadata["goals"]["relabel"]["sampled_from"] == from);
+    for (const std::string blob : {"vae.net", "vae.pool_log_density", "sac.actor", "sac.critic"}) {
+      CAPTURE(blob);
+      CHECK(split.blobs.at(blob) == whole.blobs.at(blob));
+    }
   }
 }
 

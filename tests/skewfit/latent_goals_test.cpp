@@ -141,6 +141,49 @@ TEST_CASE("without goal images, rollout rows take prior goals - a source without
                        "this data source cannot serve hindsight goals (future observations)");
 }
 
+TEST_CASE("--goal.sampled-from data: sampled goals are encoded seen states, skewed when the VAE gives them") {
+  GoalVae vae(Small(), kSide, kSide, 3, torch::kCPU, 1);
+  std::mutex mutex;
+  GoalRelabelConfig config;
+  config.sampled_from = "data";
+  FixedSource raw(/*goal_images=*/true);
+  const auto encode = [&](int value) { return vae.Encode(Rows(Filled(1, value))).squeeze(0); };
+  const auto sampled_rows = [&](const TransitionBatch& batch) {
+    const torch::Tensor goal = Rows(batch.observations.at(kLatentGoalKey));
+    return goal.index({((goal - encode(250)).norm(2, 1) > 1e-4) & ((goal - encode(130)).norm(2, 1) > 1e-4)});
+  };
+  constexpr int kRows = 400;
+
+  // The skew pool's draw: every sampled goal is its image's encoding, and the draw saw each row.
+  int64_t asked = 0;
+  LatentGoalSource skewed(&raw, &vae, &mutex, config, "image", true, [&](int64_t n, Rng&) {
+    asked += n;
+    return Rows(Filled(n, 200));
+  });
+  Rng rng(5);
+  const TransitionBatch batch = skewed.Sample(kRows, rng, nullptr);
+  const torch::Tensor from_pool = sampled_rows(batch);
+  CHECK(from_pool.size(0) == skewed.last_mix().sampled);
+  CHECK(asked == skewed.last_mix().sampled);
+  CHECK(from_pool.size(0) / double(kRows) == doctest::Approx(0.5).epsilon(0.2));
+  CHECK(torch::allclose(from_pool, encode(200).expand_as(from_pool)));
+  for (int64_t i = 0; i < batch.size(); ++i) {
+    const torch::Tensor g = Rows(batch.observations.at(kLatentGoalKey))[i];
+    const double want = -(Rows(batch.next_observations.at(kLatentKey))[i] - g).norm().item<double>();
+    CHECK(batch.rewards[static_cast<size_t>(i)] == doctest::Approx(want).epsilon(1e-5));
+  }
+
+  // Not skewing (the VAE gives none): states of the batch's own rows.
+  LatentGoalSource uniform(&raw, &vae, &mutex, config, "image", true, [](int64_t, Rng&) { return torch::Tensor(); });
+  const torch::Tensor from_batch = sampled_rows(uniform.Sample(kRows, rng, nullptr));
+  REQUIRE(from_batch.size(0) > 0);
+  CHECK(torch::allclose(from_batch, encode(10).expand_as(from_batch)));
+  LatentGoalSource without(&raw, &vae, &mutex, config, "image", true);
+  const torch::Tensor no_function = sampled_rows(without.Sample(kRows, rng, nullptr));
+  REQUIRE(no_function.size(0) > 0);
+  CHECK(torch::allclose(no_function, encode(10).expand_as(no_function)));
+}
+
 TEST_CASE("relabelling settings are usage errors naming the flag") {
   const auto bad = [](auto change, const std::string& message) {
     GoalSettings s;
@@ -152,6 +195,7 @@ TEST_CASE("relabelling settings are usage errors naming the flag") {
   bad([](GoalSettings& s) { s.goal.rollout_fraction = 1.5; }, "--goal.rollout-fraction must be in [0, 1]");
   bad([](GoalSettings& s) { s.goal.rollout_fraction = 0.6; }, "--goal.sampled-fraction plus --goal.rollout-fraction must be at most 1 (the rest are hindsight goals)");
   bad([](GoalSettings& s) { s.goal.alpha = 0.5; }, "--goal.alpha must be in [-1, 0] (0: RIG, negative: Skew-Fit)");
+  bad([](GoalSettings& s) { s.goal.sampled_from = "buffer"; }, "--goal.sampled-from must be prior or data, not 'buffer'");
   bad([](GoalSettings& s) { s.goal.fit_every = -1; }, "--goal.fit-every must be >= 0 (0: the VAE stays as loaded)");
   GoalSettings none;
   none.goal.alpha = 5;  // not checked without --goals

@@ -192,7 +192,22 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   CHECK(from_data.latents.shape == std::vector<int64_t>{5, 4});
   CHECK(from_data.meta["alpha"] == -1.0);
   CHECK(from_data.meta["pool"] == 50);
-  CHECK(from_data.meta["pool_effective_size"].get<double>() >= 1.0);
+  // Tempered as the trainer's skew is: at least a tenth of the pool by default, uniform with a floor of all of it.
+  CHECK(from_data.meta["skew_min_ess"] == 0.1);
+  CHECK(from_data.meta["pool_effective_size"].get<double>() >= 5.0 - 1e-6);
+  CHECK(from_data.meta["applied_alpha"].get<double>() >= -1.0);
+  const auto uniform = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
+                                   tmp / "data", "--pool", "50", "--count", "5", "--skew-min-ess", "1", "--out",
+                                   tmp / "uniform.h5"});
+  INFO(uniform.err);
+  REQUIRE(uniform.exit_code == 0);
+  const GoalSet flat = ReadGoalFile(tmp / "uniform.h5");
+  CHECK(flat.meta["applied_alpha"].get<double>() == doctest::Approx(0.0).epsilon(1e-3));
+  CHECK(flat.meta["pool_effective_size"].get<double>() == doctest::Approx(50.0).epsilon(1e-3));
+  const auto bad_floor = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
+                                     tmp / "data", "--skew-min-ess", "2", "--out", tmp / "x.h5"});
+  CHECK(bad_floor.exit_code == 2);
+  CHECK(bad_floor.err.find("--skew-min-ess must be in [0, 1]") != std::string::npos);
 
   const auto no_data =
       RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--out", tmp / "x.h5"});
@@ -204,7 +219,7 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   const auto junk = RunProcess({ToolPath("rl-goals"), "sample", "--vae", tmp / "junk.ckpt", "--out", tmp / "x.h5"});
   CHECK(junk.exit_code == 3);
   CHECK(junk.err.find(tmp / "junk.ckpt") != std::string::npos);
-  CHECK(testing::ListFiles(tmp.path(), ".h5") == std::vector<std::string>{"again.h5", "data.h5", "prior.h5"});
+  CHECK(testing::ListFiles(tmp.path(), ".h5") == std::vector<std::string>{"again.h5", "data.h5", "prior.h5", "uniform.h5"});
 }
 
 TEST_CASE("goal-conditioned collection, training and evaluation: --goals FILE on door") {
