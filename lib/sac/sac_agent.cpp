@@ -128,9 +128,13 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   const torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);
   const torch::Tensor q = critic_->forward(x, data_action);
   const torch::Tensor critic_loss = CriticLoss(q, target);
+  // The weight of this update (the counter advances below).
+  const double cql_weight = BcWeightAt(config_.cql_weight, config_.cql_steps, updates_);
+  const torch::Tensor penalty =
+      cql_weight > 0.0 ? Conservative(x, next_x, q, generator) : torch::zeros({}, critic_loss.options());
   const auto forward_done = Clock::now();
   critic_params_.ZeroGrad();
-  critic_loss.backward();
+  (cql_weight > 0.0 ? critic_loss + penalty * cql_weight : critic_loss).backward();
   if (collective_) collective_->AverageGradients({critic_params_.grads()});
   const auto backward_done = Clock::now();
   critic_adam_.Step();
@@ -143,7 +147,7 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
 
   const torch::Tensor q_values = q.detach();
   std::vector<torch::Tensor> figures = {critic_loss.detach(), q_values.mean(), q_values.min(), q_values.max(),
-                                        target.mean(), critic_params_.values().sum()};
+                                        target.mean(), critic_params_.values().sum(), penalty.detach()};
   // The update counter was advanced above: the weight of update updates_ - 1.
   const double bc_weight = BcWeightAt(config_.bc_weight, config_.bc_steps, updates_ - 1);
   if (actor_step) {
@@ -179,8 +183,8 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   for (int64_t i = 0; i < host.numel(); ++i) {
     if (!std::isfinite(f[i])) {
       static const char* kWhat[] = {"critic loss", "Q value", "Q value", "Q value", "target",
-                                    "critic parameters", "actor loss", "log-probability", "actor parameters",
-                                    "behaviour-cloning loss"};
+                                    "critic parameters", "conservative penalty", "actor loss", "log-probability",
+                                    "actor parameters", "behaviour-cloning loss"};
       Fail(ExitCode::kDiverged, std::string("non-finite ") + kWhat[i] + " at update " + std::to_string(updates_));
     }
   }
@@ -190,22 +194,52 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   stats.q_min = f[2];
   stats.q_max = f[3];
   stats.target_mean = f[4];
+  stats.cql_penalty = f[6];
+  stats.cql_weight = cql_weight;
   stats.alpha = alpha;
   stats.actor_updated = actor_step;
   if (actor_step) {
     // The whole batch's entropy: every rank's temperature takes the same step.
-    const double mean_log_prob = collective_ ? collective_->Mean(f[7]) : f[7];
+    const double mean_log_prob = collective_ ? collective_->Mean(f[8]) : f[8];
     const TemperatureLoss temperature = ComputeTemperatureLoss(log_alpha_, mean_log_prob, target_entropy_);
     log_alpha_ = alpha_adam_.Step(log_alpha_, temperature.grad, config_.alpha_lr, config_.adam_eps);
-    stats.actor_loss = f[6];
-    stats.entropy = -f[7];
+    stats.actor_loss = f[7];
+    stats.entropy = -f[8];
     stats.alpha_loss = temperature.loss;
-    stats.bc_loss = f[9];
+    stats.bc_loss = f[10];
     stats.bc_weight = bc_weight;
     last_actor_ = stats;
   }
   times_.optimizer += Seconds(figures_start, Clock::now());
   return stats;
+}
+
+torch::Tensor SacAgent::Conservative(const torch::Tensor& x, const torch::Tensor& next_x, const torch::Tensor& data_q,
+                                     at::Generator& generator) {
+  const int64_t b = x.size(0), k = config_.cql_actions, a = spec_.action_dim();
+  torch::Tensor actions, log_density;  // [3k,b,a] and [3k,b]: uniform, pi(.|s), pi(.|s')
+  {
+    torch::NoGradGuard no_grad;
+    torch::Tensor mean, log_std;
+    actor_->forward(torch::cat({x.detach(), next_x}), &mean, &log_std);  // [2b,a]: s, then s'
+    const torch::Tensor noise = RowRandn({2, b, k, a}, generator, 1).to(device_);
+    const SquashedSample drawn =
+        SampleSquashed(mean.view({2, b, 1, a}).expand({2, b, k, a}).reshape({2 * b * k, a}),
+                       log_std.view({2, b, 1, a}).expand({2, b, k, a}).reshape({2 * b * k, a}),
+                       noise.reshape({2 * b * k, a}));
+    // [2,b,k,a] -> [2,k,b,a] -> [2k,b,a] (s's k draws, then s''s).
+    const torch::Tensor policy_actions = drawn.action.view({2, b, k, a}).permute({0, 2, 1, 3}).reshape({2 * k, b, a});
+    const torch::Tensor policy_log = drawn.log_prob.view({2, b, k}).permute({0, 2, 1}).reshape({2 * k, b});
+    const torch::Tensor uniform = RowRand({b, k, a}, generator).to(device_).mul(2.0).sub(1.0).permute({1, 0, 2});
+    actions = torch::cat({uniform, policy_actions});
+    // The uniform density on [-1,1]^a is 2^-a.
+    log_density = torch::cat({torch::full({k, b}, -static_cast<double>(a) * std::log(2.0), policy_log.options()),
+                              policy_log});
+  }
+  const int64_t n = 3 * k;
+  const torch::Tensor q = critic_->forward(x.unsqueeze(0).expand({n, b, x.size(1)}).reshape({n * b, x.size(1)}),
+                                           actions.reshape({n * b, a}));
+  return ConservativePenalty(q.view({2, n, b}), log_density, data_q);
 }
 
 std::vector<torch::Tensor> SacAgent::ReplicatedState() const {
@@ -305,13 +339,17 @@ std::unique_ptr<Policy> SacAgent::MakePolicy(SacActionMode mode, uint64_t seed, 
   return std::make_unique<SacPolicy>(acting_, spec_, mode, seed, id);
 }
 
-MetricsLog::Row StatsRow(const SacUpdateStats& s, bool behaviour_cloning) {
+MetricsLog::Row StatsRow(const SacUpdateStats& s, bool behaviour_cloning, bool conservative) {
   MetricsLog::Row row = {{"critic_loss", s.critic_loss}, {"actor_loss", s.actor_loss}, {"alpha", s.alpha},
                          {"alpha_loss", s.alpha_loss},   {"entropy", s.entropy},       {"q_mean", s.q_mean},
                          {"q_min", s.q_min},             {"q_max", s.q_max},           {"target_mean", s.target_mean}};
   if (behaviour_cloning) {
     row.push_back({"bc_loss", s.bc_loss});
     row.push_back({"bc_weight", s.bc_weight});
+  }
+  if (conservative) {
+    row.push_back({"cql_penalty", s.cql_penalty});
+    row.push_back({"cql_weight", s.cql_weight});
   }
   return row;
 }

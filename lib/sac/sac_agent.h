@@ -15,8 +15,9 @@
 //   2. target y = CriticTarget(r, terminated, Q_target(s', a'), log pi(a'|s')),
 //      a' ~ pi(.|s'), with alpha 0 in it unless entropy_reward; the features of s' come from the online encoder without
 //      gradient (DrQ-v2: the target critics have no encoder of their own).
-//   3. critics (and encoder): one Adam step on CriticLoss(Q(s, a), y), then
-//      target <- Polyak(tau).
+//   3. critics (and encoder): one Adam step on CriticLoss(Q(s, a), y), plus
+//      the conservative penalty while its weight (cql_weight, falling over
+//      cql_steps like behaviour cloning's) is above 0, then target <- Polyak(tau).
 //   4. every policy_every-th update: actor: one Adam step on ActorLoss with the
 //      critics' features of s detached (the encoder learns from the critic
 //      loss only), plus the behaviour-cloning term while its weight
@@ -52,6 +53,8 @@ struct SacUpdateStats {
   double actor_loss = 0.0;    // ActorLoss of the last actor update (without behaviour cloning)
   double bc_loss = 0.0;       // BehaviourCloningLoss of the last actor update (0 while its weight is 0)
   double bc_weight = 0.0;     // its weight then
+  double cql_penalty = 0.0;   // ConservativePenalty of this update (0 while its weight is 0)
+  double cql_weight = 0.0;    // its weight in this update
   double alpha = 0.0;         // temperature used by this update
   double alpha_loss = 0.0;    // temperature loss of the last actor update
   double entropy = 0.0;       // -mean log pi(a~|s) of the last actor update (squashed [-1,1] actions)
@@ -119,6 +122,10 @@ class SacAgent {
  private:
   // Critic input [B,F+V]: encoder features (when images) and vectors.
   torch::Tensor Features(const torch::Tensor& images, const torch::Tensor& vectors);
+  // ConservativePenalty at features x of s (with gradient) and next_x of s': cql_actions uniform actions
+  // and cql_actions from each of pi(.|s) and pi(.|s') per row (drawn without gradient), `data_q` [2,B].
+  torch::Tensor Conservative(const torch::Tensor& x, const torch::Tensor& next_x, const torch::Tensor& data_q,
+                             at::Generator& generator);
 
   SacConfig config_;
   InputSpec spec_;
@@ -143,7 +150,8 @@ class SacAgent {
 
 // The stats as a metrics row ("critic_loss", "actor_loss", "alpha",
 // "alpha_loss", "entropy", "q_mean", "q_min", "q_max", "target_mean", and
-// "bc_loss", "bc_weight" when the config clones behaviour).
-MetricsLog::Row StatsRow(const SacUpdateStats& stats, bool behaviour_cloning);
+// "bc_loss", "bc_weight" when the config clones behaviour, "cql_penalty",
+// "cql_weight" with the conservative penalty).
+MetricsLog::Row StatsRow(const SacUpdateStats& stats, bool behaviour_cloning, bool conservative = false);
 
 }  // namespace perpetua

@@ -67,6 +67,9 @@ void SacConfig::Validate(const std::string& prefix) const {
   RequireFlag(bc_steps >= 0, prefix, "bc_steps", "must be >= 0");
   RequireFlag(bc_rows == "all" || bc_rows == "positive-return", prefix, "bc_rows",
               "must be all or positive-return, got '" + bc_rows + "'");
+  RequireFlag(cql_weight >= 0.0 && std::isfinite(cql_weight), prefix, "cql_weight", "must be finite and >= 0");
+  RequireFlag(cql_steps >= 0, prefix, "cql_steps", "must be >= 0");
+  RequireFlag(cql_actions >= 1 && cql_actions <= 64, prefix, "cql_actions", "must be in 1..64");
 }
 
 SacConfig RlToolsPendulumConfig() {

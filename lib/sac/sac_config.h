@@ -76,6 +76,14 @@ struct SacConfig {
   // step on sum above 0 (on grasp and push: the steps of successful episodes; self-imitation, Oh et al. 2018,
   // with a return threshold of 0). Not with rewards that replace the data's (--reward vice, --goals).
   std::string bc_rows = "all";
+  // A conservative penalty in the critics' loss (CQL(H), Kumar et al. 2020): + CqlWeightAt(cql_weight,
+  // cql_steps, update) times ConservativePenalty (sac_update.h): each critic's soft maximum over actions the
+  // data did not take (cql_actions uniform ones, cql_actions from pi(.|s), cql_actions from pi(.|s'),
+  // importance-weighted) minus its value at the data's action. It pushes down what the critics think of
+  // untried actions (on grasp: "terminate" where the data never terminated) and up what the data did. 0: off.
+  double cql_weight = 0.0;
+  int cql_steps = 0;    // updates over which the weight falls linearly to 0 (0: it stays)
+  int cql_actions = 4;  // actions per state from each of the three sources
   // Every field; VisitUpdate: only the update's (what rl-train sac takes).
   void Visit(ConfigVisitor& v) {
     VisitUpdate(v);
@@ -105,6 +113,12 @@ struct SacConfig {
     v.Field("bc_rows", bc_rows,
             "behaviour cloning: all rows, or positive-return: the steps whose episode's rewards from there on sum "
             "above 0 (the successful episodes on grasp and push)");
+    v.Field("cql_weight", cql_weight,
+            "conservative penalty (CQL): weight of the critics' soft maximum over untried actions minus their value "
+            "at the data's action, in the critics' loss (0: off)");
+    v.Field("cql_steps", cql_steps, "conservative penalty: updates over which its weight falls linearly to 0 (0: it stays)");
+    v.Field("cql_actions", cql_actions,
+            "conservative penalty: actions per state from each source (uniform, pi(.|s), pi(.|s'))");
   }
   // Throws Error(kUsage) naming the flag (prefixed by `flag_prefix`, "" for none) on invalid values.
   void Validate(const std::string& flag_prefix) const;

@@ -34,6 +34,13 @@ double BcWeightAt(double weight, int64_t steps, int64_t update) {
   return weight * (1.0 - static_cast<double>(update) / static_cast<double>(steps));
 }
 
+torch::Tensor ConservativePenalty(const torch::Tensor& sampled_q, const torch::Tensor& proposal_log_density,
+                                  const torch::Tensor& data_q) {
+  const double log_n = std::log(static_cast<double>(sampled_q.size(1)));
+  const torch::Tensor soft_max = (sampled_q - proposal_log_density.detach().unsqueeze(0)).logsumexp(1).sub(log_n);
+  return (soft_max - data_q).mean(1).sum();
+}
+
 TemperatureLoss ComputeTemperatureLoss(double log_alpha, double mean_log_prob, double target_entropy) {
   TemperatureLoss result;
   result.loss = -std::exp(log_alpha) * (mean_log_prob + target_entropy);

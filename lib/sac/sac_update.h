@@ -36,7 +36,20 @@ torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tenso
 
 // The behaviour-cloning weight at update `update` (0-based): weight * (1 -
 // update / steps) until `steps` updates, then 0; with steps 0 it stays weight.
+// The conservative penalty's weight falls the same way.
 double BcWeightAt(double weight, int64_t steps, int64_t update);
+
+// CQL(H)'s conservative penalty (Kumar et al. 2020, with its importance-
+// sampled log-sum-exp), summed over the two critics:
+//   sum_c mean_b [ log (1/N) sum_n exp(q_c(s_b, a_n) - log mu_n(a_n)) - q_c(s_b, a_b) ]
+// where the N actions per state come from proposal densities mu_n (uniform
+// on [-1,1]^A, pi(.|s), pi(.|s')), `sampled_q` [2,N,B] are the critics at
+// them, `proposal_log_density` [N,B] their log densities (held fixed) and
+// `data_q` [2,B] the critics at the data's actions. The gradient reaches the
+// critics through both q terms: down on what the soft maximum favours, up
+// on the data's action.
+torch::Tensor ConservativePenalty(const torch::Tensor& sampled_q, const torch::Tensor& proposal_log_density,
+                                  const torch::Tensor& data_q);
 
 // The temperature loss on log alpha, J = -alpha * (mean log pi + target_entropy)
 // (log pi held fixed), and its derivative by log alpha, which equals J itself.

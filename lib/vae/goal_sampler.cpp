@@ -49,14 +49,15 @@ void SampleGoalsConfig::Validate(bool inputs) const {
   if (from == "prior" && !data.empty()) Fail(ExitCode::kUsage, "--data is read only with --from data");
   if (!(alpha >= -1.0 && alpha <= 0.0)) Fail(ExitCode::kUsage, "--alpha must be in [-1, 0] (0: uniform)");
   if (pool < 1) Fail(ExitCode::kUsage, "--pool must be positive");
+  if (threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0 (0: one per core)");
   if (!(skew_min_ess >= 0.0 && skew_min_ess <= 1.0)) Fail(ExitCode::kUsage, "--skew-min-ess must be in [0, 1]");
   if (!(follow >= 0 && follow <= 86400)) Fail(ExitCode::kUsage, "--follow must be in 0..86400 seconds (0: draw once)");
 }
 
 namespace {
 
-// One goal file's contents from the VAE now at config.vae.
-GoalSet DrawGoals(const SampleGoalsConfig& config, const torch::Device& device, const ReplayDataFactory& data_factory) {
+// One goal file's contents from the VAE now at config.vae; `data` (with --from data) is --data, open.
+GoalSet DrawGoals(const SampleGoalsConfig& config, const torch::Device& device, ReplayData* data) {
   const CheckpointContents checkpoint = ReadCheckpoint(config.vae);
   const std::unique_ptr<GoalVae> vae = GoalVae::FromCheckpoint(checkpoint, device, config.vae);
   const VaeConfig& vae_config = vae->config();
@@ -73,7 +74,6 @@ GoalSet DrawGoals(const SampleGoalsConfig& config, const torch::Device& device, 
     goals = DecodePriorGoals(*vae, config.count, DeriveSeed(config.seed, kPriorStream, 0), vae->data_height(),
                              vae->data_width());
   } else {
-    const std::unique_ptr<ReplayData> data = data_factory(config.data, ShardSubset{});
     Rng pool_rng(DeriveSeed(config.seed, kPoolStream, 0));
     const TransitionBatch batch = data->offline().Sample(config.pool, pool_rng);
     const auto found = batch.observations.find(vae_config.image_key);
@@ -112,10 +112,13 @@ GoalSet DrawGoals(const SampleGoalsConfig& config, const torch::Device& device, 
 
 ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory& data_factory) {
   config.Validate();
-  const TorchRuntime runtime = ConfigureTorchRuntime(config.device, 0);
+  const TorchRuntime runtime = ConfigureTorchRuntime(config.device, config.threads);
   const torch::Device device(runtime.device);
   FileStamp stamp = StampOf(config.vae);
-  WriteGoalFile(config.out, DrawGoals(config, device, data_factory));
+  // The data is opened once; a stream adds the shards written since before each draw.
+  const std::unique_ptr<ReplayData> data =
+      config.from == "data" ? data_factory(config.data, ShardSubset{}) : std::unique_ptr<ReplayData>();
+  WriteGoalFile(config.out, DrawGoals(config, device, data.get()));
   std::cout << config.out << std::endl;
   if (config.follow <= 0) return ExitCode::kOk;
   LogInfo("following " + config.vae + ": new goals into " + config.out + " whenever it changes");
@@ -129,7 +132,8 @@ ExitCode RunSampleGoals(const SampleGoalsConfig& config, const ReplayDataFactory
     if (StopRequested() || now == stamp) continue;
     stamp = now;
     try {
-      WriteGoalFile(config.out, DrawGoals(config, device, data_factory));
+      if (data) data->RefreshOffline();
+      WriteGoalFile(config.out, DrawGoals(config, device, data.get()));
       std::cout << config.out << std::endl;
     } catch (const Error& e) {
       // The trainer may be between writes: the goals written before stay, the next change is tried again.

@@ -11,7 +11,8 @@
 //                  goal image is the real image, its latent the posterior
 //                  mean (rlkit's Skew-Fit exploration goals: seen states
 //                  drawn with the skew weights). With --follow the data
-//                  directories are read again at each draw.
+//                  stays open and the shards written since are added
+//                  before each draw.
 // Every draw comes from --seed: the same seed and inputs give the same file.
 // The file's meta records the source, the VAE (path, id, step), the image
 // key and size, the seed, and for --from data alpha, pool and the data.
@@ -48,6 +49,7 @@ struct SampleGoalsConfig {
   double skew_min_ess = 0.1;
   uint64_t seed = 0;
   std::string device = "cpu";
+  int threads = 0;
   double follow = 0;
   DatasetSamplerConfig dataset;
   void Visit(ConfigVisitor& v) {
@@ -63,6 +65,7 @@ struct SampleGoalsConfig {
             "pool, in [0, 1] (0: p(x)^alpha as it is)");
     v.Field("seed", seed, "seed of every draw");
     v.Field("device", device, "where the VAE runs: cpu or cuda[:N]");
+    v.Field("threads", threads, "LibTorch intra-op threads (0: one per core; 1 beside a trainer and a collector)");
     v.Field("follow", follow,
             "stream: every this many seconds, if --vae was replaced, draw again into --out (until SIGINT/SIGTERM); "
             "0: draw once");

@@ -239,6 +239,46 @@ TEST_CASE("behaviour cloning pulls the policy's mean action toward the data's, w
   CHECK(StatsRow(cloned, false).size() + 2 == row.size());
 }
 
+TEST_CASE("the conservative penalty holds the critics' values of untried actions below the data's, while its weight lasts") {
+  // One batch whose actions are all 1.9 in the box [1, 2] (0.8 in the critics' [-1,1]).
+  const EnvSpec env = StateSpec(/*low=*/1.0f, /*high=*/2.0f);
+  const InputSpec spec = InputSpec::FromEnvSpec(env, "toy");
+  TransitionBatch data = RandomBatch(env, 8, 3);
+  for (float& a : data.actions.f32) a = 1.9f;
+  const TensorBatch batch = ToTensorBatch(data, spec, torch::kCPU, "toy");
+  auto last_update = [&](double weight, int steps, int updates) {
+    SacConfig config = SmallConfig();
+    config.cql_weight = weight;
+    config.cql_steps = steps;
+    SacAgent agent(config, spec, torch::kCPU, 1);
+    at::Generator generator = at::detail::createCPUGenerator(5);
+    SacUpdateStats stats;
+    for (int i = 0; i < updates; ++i) stats = agent.Update(batch, generator);
+    return stats;
+  };
+  // A weight too small to matter measures the same figure on plain SAC.
+  const SacUpdateStats first = last_update(5.0, 0, 1);
+  const SacUpdateStats measured = last_update(1e-9, 0, 200);
+  const SacUpdateStats conservative = last_update(5.0, 0, 200);
+  CHECK(conservative.cql_weight == 5.0);
+  // The soft maximum over untried actions falls below the data's action's value only with the penalty.
+  CAPTURE(first.cql_penalty);
+  CAPTURE(measured.cql_penalty);
+  CAPTURE(conservative.cql_penalty);
+  CHECK(conservative.cql_penalty < first.cql_penalty - 0.5);
+  CHECK(conservative.cql_penalty < measured.cql_penalty - 0.5);
+  CHECK(last_update(0.0, 0, 1).cql_penalty == 0.0);  // off: not computed
+  // Its weight falls to 0 after cql_steps updates.
+  const SacUpdateStats spent = last_update(5.0, 10, 12);
+  CHECK(spent.cql_weight == 0.0);
+  CHECK(spent.cql_penalty == 0.0);
+  CHECK(last_update(5.0, 10, 6).cql_weight == doctest::Approx(2.5));  // update 5 of 10
+  MetricsLog::Row row = StatsRow(conservative, false, true);
+  CHECK(row.back().first == "cql_weight");
+  CHECK(row[row.size() - 2].first == "cql_penalty");
+  CHECK(StatsRow(conservative, false).size() + 2 == row.size());
+}
+
 TEST_CASE("actions are rescaled into the env's box") {
   const EnvSpec env = StateSpec(/*low=*/2.0f, /*high=*/6.0f);
   SacAgent learner(SmallConfig(), InputSpec::FromEnvSpec(env, "toy"), torch::kCPU, 3);
@@ -369,6 +409,16 @@ TEST_CASE("invalid settings are usage errors naming the flag") {
   config = SmallConfig();
   config.bc_steps = -5;
   CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.bc-steps must be >= 0");
+  config = SmallConfig();
+  config.cql_weight = -1.0;
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.cql-weight must be finite and >= 0");
+  config = SmallConfig();
+  config.cql_steps = -1;
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.cql-steps must be >= 0");
+  config = SmallConfig();
+  config.cql_actions = 0;
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.cql-actions must be in 1..64");
+  CHECK(code == ExitCode::kUsage);
 }
 
 }  // namespace

@@ -75,6 +75,33 @@ TEST_CASE("behaviour cloning: the squared distance of tanh(mean) to the data's a
   CHECK(BcWeightAt(2.0, 100, 5000) == 0.0);
 }
 
+TEST_CASE("conservative penalty: each critic's importance-weighted soft maximum minus its data value, and its gradients") {
+  // Two critics, two sampled actions, one state; proposal log densities 0.
+  const torch::Tensor sampled = torch::tensor({1.0f, 0.0f, 0.0f, 0.0f}).view({2, 2, 1}).requires_grad_(true);
+  const torch::Tensor data = torch::tensor({0.5f, 0.2f}).view({2, 1}).requires_grad_(true);
+  const torch::Tensor flat = torch::zeros({2, 1});
+  // critic 1: log((e + 1) / 2) - 0.5; critic 2: log(1) - 0.2.
+  const torch::Tensor penalty = ConservativePenalty(sampled, flat, data);
+  CHECK(penalty.item<double>() == doctest::Approx(std::log((std::exp(1.0) + 1.0) / 2.0) - 0.5 - 0.2));
+  penalty.backward();
+  // Down on the sampled actions by their softmax weights, up on the data's action.
+  const auto g = Values(sampled.grad());
+  CHECK(g[0] == doctest::Approx(std::exp(1.0) / (std::exp(1.0) + 1.0)));
+  CHECK(g[1] == doctest::Approx(1.0 / (std::exp(1.0) + 1.0)));
+  CHECK(g[2] == doctest::Approx(0.5));
+  CHECK(g[3] == doctest::Approx(0.5));
+  CHECK(Values(data.grad()) == std::vector<float>{-1.0f, -1.0f});
+  // A proposal that draws an action more often weighs it less: log density 1 cancels critic 1's lead
+  // (critic 1: log((1 + 1) / 2) - 0.5; critic 2: log((e^-1 + 1) / 2) - 0.2).
+  const torch::Tensor weighted = ConservativePenalty(sampled.detach(), torch::tensor({1.0f, 0.0f}).view({2, 1}),
+                                                     data.detach());
+  CHECK(weighted.item<double>() == doctest::Approx(0.0 - 0.5 + std::log((std::exp(-1.0) + 1.0) / 2.0) - 0.2));
+  // Rows are averaged: two states, the second the first's copy, give the same value.
+  const torch::Tensor two = ConservativePenalty(sampled.detach().expand({2, 2, 2}), torch::zeros({2, 2}),
+                                                data.detach().expand({2, 2}));
+  CHECK(two.item<double>() == doctest::Approx(penalty.item<double>()));
+}
+
 TEST_CASE("temperature loss: value and sign") {
   // Entropy 1.5 (mean log pi -1.5) above the target -1, alpha 0.5:
   // J = -0.5 * (-1.5 - 1) = 1.25 > 0, so descent lowers alpha.
