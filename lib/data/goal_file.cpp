@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "data/hdf5_io.h"
 #include "env/followed_goals.h"
 
@@ -132,7 +133,12 @@ std::shared_ptr<const GoalImages> ToGoalImages(GoalSet goals) {
 }  // namespace
 
 std::shared_ptr<GoalSupply> GoalFileSupply(const std::string& path) {
-  return FollowedGoals(path, path, [path] { return ToGoalImages(ReadGoalFile(path)); });
+  return FollowedGoals(path, path, [path] {
+    std::shared_ptr<const GoalImages> goals = ToGoalImages(ReadGoalFile(path));
+    LogInfo(path + ": " + std::to_string(goals->images.shape.at(0)) + " goals" +
+            (goals->vae_id.empty() ? std::string() : " from the VAE of checkpoint " + goals->vae_id));
+    return goals;
+  });
 }
 
 }  // namespace perpetua

@@ -49,7 +49,8 @@ GoalSet ReadGoalFile(const std::string& path);
 // --goals FILE (env/goal_env.h): the file's images, its meta "goals" and its
 // meta "vae_id", read again whenever the file is replaced (env/followed_goals.h),
 // so that collectors pick up the goals `rl-goals sample --follow` rewrites as
-// its VAE trains. The first read throws as ReadGoalFile.
+// its VAE trains; each read is logged ("FILE: N goals from the VAE of
+// checkpoint ID"). The first read throws as ReadGoalFile.
 std::shared_ptr<GoalSupply> GoalFileSupply(const std::string& path);
 
 }  // namespace perpetua

@@ -140,7 +140,7 @@ std::string LatentGoalLearner::Describe() {
   return inner_->Describe() + "; goals in the latent space of " + vae_->Describe() + " from " +
          settings_.vae_path() + ": " + std::to_string(static_cast<int>(g.rollout_fraction * 100 + 0.5)) +
          "% rollout, " + std::to_string(static_cast<int>(g.sampled_fraction * 100 + 0.5)) +
-         (g.sampled_from == "prior" ? "% prior, " : "% seen states (skewed), ") +
+         (g.sampled_from == "prior" ? "% prior, " : g.alpha < 0 ? "% seen states (skewed), " : "% seen states, ") +
          std::to_string(static_cast<int>(hindsight * 100 + 0.5)) + "% hindsight; " +
          (g.fit_every > 0 ? "the VAE fits every " + std::to_string(g.fit_every) + " updates" : "the VAE is frozen");
 }

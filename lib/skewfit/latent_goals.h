@@ -10,7 +10,7 @@
 // (next_observations: z(s') and the same g), where each row's goal is, with
 // the configured shares (goal_config.h), drawn with the batch's Rng:
 //   rollout:   the episode's own goal, z(s[goal_key]) (data without goal
-//              images: a prior goal instead),
+//              images: a sampled goal instead),
 //   sampled:   --goal.sampled-from prior: g ~ N(0, I), the VAE's prior;
 //              data: z of a seen state's image, drawn by `skewed_images`
 //              (the VAE's skew pool, p(x)^alpha), or while that gives none

@@ -76,7 +76,8 @@ TEST_CASE("rl-train sac --goals vae:CKPT: latent goals relabelled, the VAE fitti
   const ProcessResult trained = RunProcess(Train(g, tmp / "run", {"--steps", "30"}));
   INFO(trained.err);
   REQUIRE(trained.exit_code == 0);
-  CHECK(trained.err.find("20% rollout, 50% prior, 30% hindsight; the VAE fits every 3 updates") != std::string::npos);
+  CHECK(trained.err.find("20% rollout, 50% seen states (skewed), 30% hindsight; the VAE fits every 3 updates") !=
+        std::string::npos);
   const std::vector<nlohmann::json> rows = Rows(tmp / "run");
   REQUIRE(rows.size() == 15);
   double rollout = 0, sampled = 0, hindsight = 0;

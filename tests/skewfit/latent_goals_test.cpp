@@ -67,7 +67,8 @@ torch::Tensor Rows(const Array& a) { return ArrayToTensor(a); }
 TEST_CASE("relabelled goals: shares hold, each goal is its encoding, rewards recomputed, nothing terminal") {
   GoalVae vae(Small(), kSide, kSide, 3, torch::kCPU, 1);
   std::mutex mutex;
-  GoalRelabelConfig config;  // 20% rollout, 50% prior, 30% hindsight
+  GoalRelabelConfig config;  // 20% rollout, 50% sampled, 30% hindsight
+  config.sampled_from = "prior";
   FixedSource raw(/*goal_images=*/true);
   LatentGoalSource source(&raw, &vae, &mutex, config, "image", true);
   Rng rng(4);
@@ -116,7 +117,7 @@ TEST_CASE("relabelled goals: shares hold, each goal is its encoding, rewards rec
   CHECK(repeated.observations.at(kLatentGoalKey).f32 == batch.observations.at(kLatentGoalKey).f32);
 }
 
-TEST_CASE("without goal images, rollout rows take prior goals - a source without futures is refused") {
+TEST_CASE("without goal images, rollout rows take sampled goals - a source without futures is refused") {
   GoalVae vae(Small(), kSide, kSide, 3, torch::kCPU, 1);
   std::mutex mutex;
   GoalRelabelConfig config;
