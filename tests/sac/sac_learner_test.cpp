@@ -181,13 +181,17 @@ TEST_CASE("without the entropy reward the critics' target does not depend on the
   CHECK(SacConfig().entropy_reward);  // the papers' SAC unless told otherwise
 }
 
-TEST_CASE("behaviour cloning pulls the policy's mean action toward the data's, while its weight lasts") {
-  // One batch whose actions are all 1.9 in the box [1, 2] (0.8 in the critics' [-1,1]).
-  const EnvSpec env = StateSpec(/*low=*/1.0f, /*high=*/2.0f);
-  const InputSpec spec = InputSpec::FromEnvSpec(env, "toy");
-  TransitionBatch data = RandomBatch(env, 8, 3);
+// Eight transitions whose actions are all 1.9 in the box [1, 2] (0.8 in the critics' [-1,1]); `spec`
+// is StateSpec(1, 2)'s.
+TensorBatch OneActionBatch(const InputSpec& spec) {
+  TransitionBatch data = RandomBatch(StateSpec(/*low=*/1.0f, /*high=*/2.0f), 8, 3);
   for (float& a : data.actions.f32) a = 1.9f;
-  const TensorBatch batch = ToTensorBatch(data, spec, torch::kCPU, "toy");
+  return ToTensorBatch(data, spec, torch::kCPU, "toy");
+}
+
+TEST_CASE("behaviour cloning pulls the policy's mean action toward the data's, while its weight lasts") {
+  const InputSpec spec = InputSpec::FromEnvSpec(StateSpec(/*low=*/1.0f, /*high=*/2.0f), "toy");
+  const TensorBatch batch = OneActionBatch(spec);
   Observation obs;
   obs["state"] = Array::FromFloats({0.1f, -0.2f, 0.3f});
   auto mean_action_after = [&](double weight, int steps, int updates, SacUpdateStats* last) {
@@ -240,12 +244,8 @@ TEST_CASE("behaviour cloning pulls the policy's mean action toward the data's, w
 }
 
 TEST_CASE("the conservative penalty holds the critics' values of untried actions below the data's, while its weight lasts") {
-  // One batch whose actions are all 1.9 in the box [1, 2] (0.8 in the critics' [-1,1]).
-  const EnvSpec env = StateSpec(/*low=*/1.0f, /*high=*/2.0f);
-  const InputSpec spec = InputSpec::FromEnvSpec(env, "toy");
-  TransitionBatch data = RandomBatch(env, 8, 3);
-  for (float& a : data.actions.f32) a = 1.9f;
-  const TensorBatch batch = ToTensorBatch(data, spec, torch::kCPU, "toy");
+  const InputSpec spec = InputSpec::FromEnvSpec(StateSpec(/*low=*/1.0f, /*high=*/2.0f), "toy");
+  const TensorBatch batch = OneActionBatch(spec);
   auto last_update = [&](double weight, int steps, int updates) {
     SacConfig config = SmallConfig();
     config.cql_weight = weight;
