@@ -97,26 +97,36 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     torch::NoGradGuard no_grad;
     next_x = Features(next_image, batch.next_proprio);
   }
+  // The conservative penalty's weight in this update (the counter advances below).
+  const double cql_weight = FallingWeight(config_.cql_weight, config_.cql_steps, updates_);
   // a' ~ pi(.|s') for the target and, on actor steps, a~ ~ pi(.|s) for the
   // actor loss, from one actor pass over [s'; s] (the critic step does not
   // change the actor, so this equals two passes; one costs half the dispatch).
+  // The conservative penalty draws its own actions from the same pass.
   const int64_t b = batch.size();
+  const bool both_states = actor_step || cql_weight > 0.0;
   SquashedSample next, current;
-  torch::Tensor current_mean;  // pre-squash mean of pi(.|s) on actor steps (behaviour cloning)
+  torch::Tensor current_mean;           // pre-squash mean of pi(.|s) on actor steps (behaviour cloning)
+  torch::Tensor policy_mean, policy_log_std;  // pi over [s'; s], held fixed, for the conservative penalty
   {
     torch::AutoGradMode gradient_for_actor_step(actor_step);
     torch::Tensor mean, log_std;
-    actor_->forward(actor_step ? torch::cat({next_x, x.detach()}) : next_x, &mean, &log_std);
+    actor_->forward(both_states ? torch::cat({next_x, x.detach()}) : next_x, &mean, &log_std);
     // [2,b,a] (next, current) or [b,a]: the batch rows are dimension 1 or 0.
     const int64_t a = mean.size(1);
+    const int64_t sampled = actor_step ? 2 * b : b;
     const torch::Tensor noise = (actor_step ? RowRandn({2, b, a}, generator, 1) : RowRandn({b, a}, generator))
-                                    .view(mean.sizes())
+                                    .view({sampled, a})
                                     .to(device_);
-    const SquashedSample both = SampleSquashed(mean, log_std, noise);
+    const SquashedSample both = SampleSquashed(mean.narrow(0, 0, sampled), log_std.narrow(0, 0, sampled), noise);
     next = {both.action.narrow(0, 0, b).detach(), both.log_prob.narrow(0, 0, b).detach()};
     if (actor_step) {
       current = {both.action.narrow(0, b, b), both.log_prob.narrow(0, b, b)};
       current_mean = mean.narrow(0, b, b);
+    }
+    if (cql_weight > 0.0) {
+      policy_mean = mean.detach();
+      policy_log_std = log_std.detach();
     }
   }
   torch::Tensor target;
@@ -128,10 +138,8 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   const torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);
   const torch::Tensor q = critic_->forward(x, data_action);
   const torch::Tensor critic_loss = CriticLoss(q, target);
-  // The weight of this update (the counter advances below).
-  const double cql_weight = BcWeightAt(config_.cql_weight, config_.cql_steps, updates_);
-  const torch::Tensor penalty =
-      cql_weight > 0.0 ? Conservative(x, next_x, q, generator) : torch::zeros({}, critic_loss.options());
+  const torch::Tensor penalty = cql_weight > 0.0 ? Conservative(x, policy_mean, policy_log_std, q, generator)
+                                                 : torch::zeros({}, critic_loss.options());
   const auto forward_done = Clock::now();
   critic_params_.ZeroGrad();
   (cql_weight > 0.0 ? critic_loss + penalty * cql_weight : critic_loss).backward();
@@ -149,7 +157,7 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   std::vector<torch::Tensor> figures = {critic_loss.detach(), q_values.mean(), q_values.min(), q_values.max(),
                                         target.mean(), critic_params_.values().sum(), penalty.detach()};
   // The update counter was advanced above: the weight of update updates_ - 1.
-  const double bc_weight = BcWeightAt(config_.bc_weight, config_.bc_steps, updates_ - 1);
+  const double bc_weight = FallingWeight(config_.bc_weight, config_.bc_steps, updates_ - 1);
   if (actor_step) {
     // The updated critics judge the actor's actions; features of s detached.
     const torch::Tensor actor_loss = ActorLoss(current.log_prob, critic_->forward(x.detach(), current.action), alpha);
@@ -214,20 +222,18 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   return stats;
 }
 
-torch::Tensor SacAgent::Conservative(const torch::Tensor& x, const torch::Tensor& next_x, const torch::Tensor& data_q,
-                                     at::Generator& generator) {
+torch::Tensor SacAgent::Conservative(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& log_std,
+                                     const torch::Tensor& data_q, at::Generator& generator) {
   const int64_t b = x.size(0), k = config_.cql_actions, a = spec_.action_dim();
-  torch::Tensor actions, log_density;  // [3k,b,a] and [3k,b]: uniform, pi(.|s), pi(.|s')
+  torch::Tensor actions, log_density;  // [3k,b,a] and [3k,b]: uniform, pi(.|s'), pi(.|s)
   {
     torch::NoGradGuard no_grad;
-    torch::Tensor mean, log_std;
-    actor_->forward(torch::cat({x.detach(), next_x}), &mean, &log_std);  // [2b,a]: s, then s'
     const torch::Tensor noise = RowRandn({2, b, k, a}, generator, 1).to(device_);
     const SquashedSample drawn =
         SampleSquashed(mean.view({2, b, 1, a}).expand({2, b, k, a}).reshape({2 * b * k, a}),
                        log_std.view({2, b, 1, a}).expand({2, b, k, a}).reshape({2 * b * k, a}),
                        noise.reshape({2 * b * k, a}));
-    // [2,b,k,a] -> [2,k,b,a] -> [2k,b,a] (s's k draws, then s''s).
+    // [2,b,k,a] -> [2,k,b,a] -> [2k,b,a] (s''s k draws, then s's).
     const torch::Tensor policy_actions = drawn.action.view({2, b, k, a}).permute({0, 2, 1, 3}).reshape({2 * k, b, a});
     const torch::Tensor policy_log = drawn.log_prob.view({2, b, k}).permute({0, 2, 1}).reshape({2 * k, b});
     const torch::Tensor uniform = RowRand({b, k, a}, generator).to(device_).mul(2.0).sub(1.0).permute({1, 0, 2});

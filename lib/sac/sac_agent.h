@@ -21,7 +21,7 @@
 //   4. every policy_every-th update: actor: one Adam step on ActorLoss with the
 //      critics' features of s detached (the encoder learns from the critic
 //      loss only), plus the behaviour-cloning term while its weight
-//      (BcWeightAt) is above 0; temperature: one Adam step on log alpha by
+//      (FallingWeight) is above 0; temperature: one Adam step on log alpha by
 //      ComputeTemperatureLoss (target entropy -|A| unless configured).
 // Actions: the critics read the data's actions rescaled from the env's box to
 // [-1,1]; the policy's tanh output is rescaled to the box.
@@ -122,10 +122,11 @@ class SacAgent {
  private:
   // Critic input [B,F+V]: encoder features (when images) and vectors.
   torch::Tensor Features(const torch::Tensor& images, const torch::Tensor& vectors);
-  // ConservativePenalty at features x of s (with gradient) and next_x of s': cql_actions uniform actions
-  // and cql_actions from each of pi(.|s) and pi(.|s') per row (drawn without gradient), `data_q` [2,B].
-  torch::Tensor Conservative(const torch::Tensor& x, const torch::Tensor& next_x, const torch::Tensor& data_q,
-                             at::Generator& generator);
+  // ConservativePenalty at features x of s (with gradient): cql_actions uniform actions and cql_actions
+  // from each of pi(.|s') and pi(.|s) per row, drawn without gradient from `mean`, `log_std` [2B,A] (the
+  // update's actor pass over [s'; s]); `data_q` [2,B].
+  torch::Tensor Conservative(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& log_std,
+                             const torch::Tensor& data_q, at::Generator& generator);
 
   SacConfig config_;
   InputSpec spec_;

@@ -66,7 +66,7 @@ struct SacConfig {
   // penalises ending it.
   bool entropy_reward = true;
   // Behaviour cloning in the actor's loss (TD3+BC, Fujimoto & Gu 2021; annealed as in learning from
-  // demonstrations, Nair et al. 2018): + BcWeightAt(bc_weight, bc_steps, update) times the mean over the
+  // demonstrations, Nair et al. 2018): + FallingWeight(bc_weight, bc_steps, update) times the mean over the
   // batch's rows and action components of (tanh(mean of pi(.|s)) - a)^2, a the data's action in [-1,1]. It
   // holds the policy near what the data did (on grasp the loop's bootstrap is a noisy grasp heuristic)
   // while the critics are still wrong about actions the data never tried. 0: plain SAC.
@@ -76,7 +76,7 @@ struct SacConfig {
   // step on sum above 0 (on grasp and push: the steps of successful episodes; self-imitation, Oh et al. 2018,
   // with a return threshold of 0). Not with rewards that replace the data's (--reward vice, --goals).
   std::string bc_rows = "all";
-  // A conservative penalty in the critics' loss (CQL(H), Kumar et al. 2020): + CqlWeightAt(cql_weight,
+  // A conservative penalty in the critics' loss (CQL(H), Kumar et al. 2020): + FallingWeight(cql_weight,
   // cql_steps, update) times ConservativePenalty (sac_update.h): each critic's soft maximum over actions the
   // data did not take (cql_actions uniform ones, cql_actions from pi(.|s), cql_actions from pi(.|s'),
   // importance-weighted) minus its value at the data's action. It pushes down what the critics think of

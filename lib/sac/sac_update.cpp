@@ -28,7 +28,7 @@ torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tenso
   return (squared * row_weight.unsqueeze(1)).sum().div(chosen);
 }
 
-double BcWeightAt(double weight, int64_t steps, int64_t update) {
+double FallingWeight(double weight, int64_t steps, int64_t update) {
   if (steps == 0) return weight;
   if (update >= steps) return 0.0;
   return weight * (1.0 - static_cast<double>(update) / static_cast<double>(steps));

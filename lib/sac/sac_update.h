@@ -34,10 +34,10 @@ torch::Tensor ActorLoss(const torch::Tensor& log_prob, const torch::Tensor& q, d
 torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& data_action,
                                    const torch::Tensor& row_weight = {});
 
-// The behaviour-cloning weight at update `update` (0-based): weight * (1 -
-// update / steps) until `steps` updates, then 0; with steps 0 it stays weight.
-// The conservative penalty's weight falls the same way.
-double BcWeightAt(double weight, int64_t steps, int64_t update);
+// The weight of an annealed term (behaviour cloning, the conservative
+// penalty) at update `update` (0-based): weight * (1 - update / steps) until
+// `steps` updates, then 0; with steps 0 it stays weight.
+double FallingWeight(double weight, int64_t steps, int64_t update);
 
 // CQL(H)'s conservative penalty (Kumar et al. 2020, with its importance-
 // sampled log-sum-exp), summed over the two critics:

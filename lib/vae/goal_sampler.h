@@ -15,7 +15,8 @@
 //                  before each draw.
 // Every draw comes from --seed: the same seed and inputs give the same file.
 // The file's meta records the source, the VAE (path, id, step), the image
-// key and size, the seed, and for --from data alpha, pool and the data.
+// key and size, the seed, and for --from data alpha, skew_min_ess,
+// applied_alpha, pool, the data and the pool's effective sample size.
 // --follow S streams: it checks the VAE file every S seconds and, whenever
 // it was replaced (rl-goals fit or rl-train sac --goals writing a new
 // latest.ckpt), draws again and atomically replaces --out, printing the

@@ -100,7 +100,7 @@ void VaeLearner::RestorePool() {
 
 torch::Tensor VaeLearner::DrawSkewedImages(int64_t n, Rng& rng) {
   RestorePool();
-  if (pool_index_ < 0 || !Skewing()) return {};
+  if (pool_index_ < 0) return {};  // a pool exists only once skewing has started
   return pool_images_.index_select(0, torch::tensor(pool_.Draw(n, rng), torch::kLong));
 }
 

@@ -68,11 +68,11 @@ TEST_CASE("behaviour cloning: the squared distance of tanh(mean) to the data's a
   CHECK(BehaviourCloningLoss(mean, data, torch::tensor({1.0f, 0.0f})).item<double>() == doctest::Approx(0.5));
   CHECK(BehaviourCloningLoss(mean, data, torch::tensor({0.0f, 1.0f})).item<double>() == doctest::Approx(1.0));
   CHECK(BehaviourCloningLoss(mean, data, torch::tensor({0.0f, 0.0f})).item<double>() == 0.0);
-  CHECK(BcWeightAt(2.0, /*steps=*/0, /*update=*/1000000) == 2.0);  // 0 steps: it stays
-  CHECK(BcWeightAt(2.0, 100, 0) == 2.0);
-  CHECK(BcWeightAt(2.0, 100, 25) == doctest::Approx(1.5));
-  CHECK(BcWeightAt(2.0, 100, 100) == 0.0);
-  CHECK(BcWeightAt(2.0, 100, 5000) == 0.0);
+  CHECK(FallingWeight(2.0, /*steps=*/0, /*update=*/1000000) == 2.0);  // 0 steps: it stays
+  CHECK(FallingWeight(2.0, 100, 0) == 2.0);
+  CHECK(FallingWeight(2.0, 100, 25) == doctest::Approx(1.5));
+  CHECK(FallingWeight(2.0, 100, 100) == 0.0);
+  CHECK(FallingWeight(2.0, 100, 5000) == 0.0);
 }
 
 TEST_CASE("conservative penalty: each critic's importance-weighted soft maximum minus its data value, and its gradients") {
