@@ -40,7 +40,11 @@ SacAgent::SacAgent(const SacConfig& config, const InputSpec& spec, const torch::
     : config_(config),
       spec_(spec),
       device_(device),
-      target_entropy_(config.target_entropy != 0.0 ? config.target_entropy : -static_cast<double>(spec.action_dim())),
+      terminate_index_(DiscreteTerminateIndex(config.network, spec)),
+      // Minus the continuous dimensions: with a discrete terminate, the motion's.
+      target_entropy_(config.target_entropy != 0.0
+                          ? config.target_entropy
+                          : -static_cast<double>(spec.action_dim() - (terminate_index_ >= 0 ? 1 : 0))),
       log_alpha_(std::log(config.initial_alpha)) {
   config.Validate("");
   torch::manual_seed(seed);
@@ -52,7 +56,7 @@ SacAgent::SacAgent(const SacConfig& config, const InputSpec& spec, const torch::
     input_dim += config.network.feature_dim;
     critic_parameters = encoder_->parameters();
   }
-  actor_ = GaussianActor(input_dim, config.network, spec.action_dim());
+  actor_ = MakeActor(input_dim, config.network, spec);
   critic_ = TwinCritic(input_dim, config.network, spec.action_dim());
   target_critic_ = TwinCritic(input_dim, config.network, spec.action_dim());
   actor_->to(device);
@@ -72,7 +76,7 @@ SacAgent::SacAgent(const SacConfig& config, const InputSpec& spec, const torch::
   critic_adam_ = FlatAdam(critic_params_, config.critic_lr, config.adam_eps);
   actor_adam_ = FlatAdam(actor_params_, config.actor_lr, config.adam_eps);
   const torch::Tensor low = torch::tensor(spec.action_low), high = torch::tensor(spec.action_high);
-  acting_ = {encoder_, actor_, ((high + low) / 2).to(device), ((high - low) / 2).to(device)};
+  acting_ = {encoder_, actor_, ((high + low) / 2).to(device), ((high - low) / 2).to(device), terminate_index_};
   last_actor_.alpha = alpha();
 }
 
@@ -106,12 +110,13 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   const int64_t b = batch.size();
   const bool both_states = actor_step || cql_weight > 0.0;
   SquashedSample next, current;
+  torch::Tensor next_logit, current_logit;  // with a discrete terminate: its logit at s' and s
   torch::Tensor current_mean;           // pre-squash mean of pi(.|s) on actor steps (behaviour cloning)
   torch::Tensor policy_mean, policy_log_std;  // pi over [s'; s], held fixed, for the conservative penalty
   {
     torch::AutoGradMode gradient_for_actor_step(actor_step);
-    torch::Tensor mean, log_std;
-    actor_->forward(both_states ? torch::cat({next_x, x.detach()}) : next_x, &mean, &log_std);
+    torch::Tensor mean, log_std, logit;
+    actor_->forward(both_states ? torch::cat({next_x, x.detach()}) : next_x, &mean, &log_std, &logit);
     // [2,b,a] (next, current) or [b,a]: the batch rows are dimension 1 or 0.
     const int64_t a = mean.size(1);
     const int64_t sampled = actor_step ? 2 * b : b;
@@ -120,22 +125,34 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
                                     .to(device_);
     const SquashedSample both = SampleSquashed(mean.narrow(0, 0, sampled), log_std.narrow(0, 0, sampled), noise);
     next = {both.action.narrow(0, 0, b).detach(), both.log_prob.narrow(0, 0, b).detach()};
+    if (logit.defined()) next_logit = logit.narrow(0, 0, b).detach();
     if (actor_step) {
       current = {both.action.narrow(0, b, b), both.log_prob.narrow(0, b, b)};
       current_mean = mean.narrow(0, b, b);
+      if (logit.defined()) current_logit = logit.narrow(0, b, b);
     }
     if (cql_weight > 0.0) {
       policy_mean = mean.detach();
       policy_log_std = log_std.detach();
     }
   }
+  const double target_alpha = config_.entropy_reward ? alpha : 0.0;
   torch::Tensor target;
   {
     torch::NoGradGuard no_grad;
-    target = CriticTarget(batch.reward, batch.terminated, target_critic_->forward(next_x, next.action),
-                          next.log_prob, config_.entropy_reward ? alpha : 0.0, config_.gamma);
+    if (terminate_index_ >= 0) {
+      const torch::Tensor q_next = HybridQ(*target_critic_, next_x, next.action);
+      target = BellmanTarget(batch.reward, batch.terminated,
+                             HybridSoftValue(q_next.narrow(1, 0, b), q_next.narrow(1, b, b), next.log_prob,
+                                             next_logit, target_alpha),
+                             config_.gamma);
+    } else {
+      target = CriticTarget(batch.reward, batch.terminated, target_critic_->forward(next_x, next.action),
+                            next.log_prob, target_alpha, config_.gamma);
+    }
   }
-  const torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);
+  torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);
+  if (terminate_index_ >= 0) data_action = CanonicalTerminate(data_action, terminate_index_);
   const torch::Tensor q = critic_->forward(x, data_action);
   const torch::Tensor critic_loss = CriticLoss(q, target);
   const torch::Tensor penalty = cql_weight > 0.0 ? Conservative(x, policy_mean, policy_log_std, q, generator)
@@ -160,7 +177,20 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
   const double bc_weight = FallingWeight(config_.bc_weight, config_.bc_steps, updates_ - 1);
   if (actor_step) {
     // The updated critics judge the actor's actions; features of s detached.
-    const torch::Tensor actor_loss = ActorLoss(current.log_prob, critic_->forward(x.detach(), current.action), alpha);
+    torch::Tensor actor_loss, log_prob, stop_prob;  // log_prob: the policy's (expected) log-probability [B]
+    if (terminate_index_ >= 0) {
+      const torch::Tensor q_both = HybridQ(*critic_, x.detach(), current.action);
+      actor_loss =
+          HybridSoftValue(q_both.narrow(1, 0, b), q_both.narrow(1, b, b), current.log_prob, current_logit, alpha)
+              .mean()
+              .neg();
+      log_prob = HybridLogProb(current.log_prob, current_logit).detach();
+      stop_prob = torch::sigmoid(current_logit.detach()).mean();
+    } else {
+      actor_loss = ActorLoss(current.log_prob, critic_->forward(x.detach(), current.action), alpha);
+      log_prob = current.log_prob.detach();
+      stop_prob = torch::zeros({}, actor_loss.options());
+    }
     torch::Tensor rows;  // which rows are cloned (undefined: all)
     if (bc_weight > 0.0 && config_.bc_rows == "positive-return") {
       if (!batch.return_to_go.defined()) {
@@ -179,8 +209,8 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     if (collective_) collective_->AverageGradients({actor_params_.grads()});
     const auto actor_backward_done = Clock::now();
     actor_adam_.Step();
-    figures.insert(figures.end(), {actor_loss.detach(), current.log_prob.detach().mean(), actor_params_.values().sum(),
-                                   bc_loss.detach()});
+    figures.insert(figures.end(), {actor_loss.detach(), log_prob.mean(), actor_params_.values().sum(),
+                                   bc_loss.detach(), stop_prob});
     times_.forward += Seconds(critic_done, actor_forward_done);
     times_.backward += Seconds(actor_forward_done, actor_backward_done);
   }
@@ -192,7 +222,7 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     if (!std::isfinite(f[i])) {
       static const char* kWhat[] = {"critic loss", "Q value", "Q value", "Q value", "target",
                                     "critic parameters", "conservative penalty", "actor loss", "log-probability",
-                                    "actor parameters", "behaviour-cloning loss"};
+                                    "actor parameters", "behaviour-cloning loss", "terminate probability"};
       Fail(ExitCode::kDiverged, std::string("non-finite ") + kWhat[i] + " at update " + std::to_string(updates_));
     }
   }
@@ -216,10 +246,18 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     stats.alpha_loss = temperature.loss;
     stats.bc_loss = f[10];
     stats.bc_weight = bc_weight;
+    stats.terminate_prob = f[11];
     last_actor_ = stats;
   }
   times_.optimizer += Seconds(figures_start, Clock::now());
   return stats;
+}
+
+torch::Tensor SacAgent::HybridQ(TwinCriticImpl& critic, const torch::Tensor& x, const torch::Tensor& motion) const {
+  const int64_t b = x.size(0);
+  return critic.forward(torch::cat({x, x}),
+                        torch::cat({MovingAction(motion, terminate_index_),
+                                    StopAction(b, spec_.action_dim(), terminate_index_, motion.options())}));
 }
 
 torch::Tensor SacAgent::Conservative(const torch::Tensor& x, const torch::Tensor& mean, const torch::Tensor& log_std,
@@ -266,7 +304,8 @@ void SacAgent::Save(CheckpointContents* contents) const {
       {"critic_adam_steps", critic_adam_.steps()},
       {"actor_adam_steps", actor_adam_.steps()},
       {"last_actor",
-       {last_actor_.actor_loss, last_actor_.alpha_loss, last_actor_.entropy, last_actor_.bc_loss, last_actor_.bc_weight}},
+       {last_actor_.actor_loss, last_actor_.alpha_loss, last_actor_.entropy, last_actor_.bc_loss, last_actor_.bc_weight,
+        last_actor_.terminate_prob}},
   };
 }
 
@@ -297,6 +336,7 @@ void SacAgent::Load(const CheckpointContents& contents, const std::string& sourc
       last_actor_.bc_loss = last.at(3).get<double>();
       last_actor_.bc_weight = last.at(4).get<double>();
     }
+    if (last.size() >= 6) last_actor_.terminate_prob = last.at(5).get<double>();  // before it: five
   } catch (const nlohmann::json::exception&) {
     Fail(ExitCode::kBadData, source + ": malformed 'sac_state'");
   }
@@ -345,7 +385,7 @@ std::unique_ptr<Policy> SacAgent::MakePolicy(SacActionMode mode, uint64_t seed, 
   return std::make_unique<SacPolicy>(acting_, spec_, mode, seed, id);
 }
 
-MetricsLog::Row StatsRow(const SacUpdateStats& s, bool behaviour_cloning, bool conservative) {
+MetricsLog::Row StatsRow(const SacUpdateStats& s, bool behaviour_cloning, bool conservative, bool discrete_terminate) {
   MetricsLog::Row row = {{"critic_loss", s.critic_loss}, {"actor_loss", s.actor_loss}, {"alpha", s.alpha},
                          {"alpha_loss", s.alpha_loss},   {"entropy", s.entropy},       {"q_mean", s.q_mean},
                          {"q_min", s.q_min},             {"q_max", s.q_max},           {"target_mean", s.target_mean}};
@@ -357,6 +397,7 @@ MetricsLog::Row StatsRow(const SacUpdateStats& s, bool behaviour_cloning, bool c
     row.push_back({"cql_penalty", s.cql_penalty});
     row.push_back({"cql_weight", s.cql_weight});
   }
+  if (discrete_terminate) row.push_back({"terminate_prob", s.terminate_prob});
   return row;
 }
 

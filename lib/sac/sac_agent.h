@@ -24,7 +24,13 @@
 //      (FallingWeight) is above 0; temperature: one Adam step on log alpha by
 //      ComputeTemperatureLoss (target entropy -|A| unless configured).
 // Actions: the critics read the data's actions rescaled from the env's box to
-// [-1,1]; the policy's tanh output is rescaled to the box.
+// [-1,1]; the policy's tanh output is rescaled to the box. With a discrete
+// terminate (SacNetworkConfig::discrete_terminate on a cell that has one):
+// the data's actions in CanonicalTerminate's form; in 2. the soft value of
+// s' is HybridSoftValue over the target critics at (s', moving a') and at
+// (s', terminate); in 4. the actor's loss is -mean HybridSoftValue at s and
+// the temperature steers HybridLogProb (target entropy minus the motion's
+// dimensions).
 // Include only from LibTorch translation units.
 #pragma once
 
@@ -58,6 +64,7 @@ struct SacUpdateStats {
   double alpha = 0.0;         // temperature used by this update
   double alpha_loss = 0.0;    // temperature loss of the last actor update
   double entropy = 0.0;       // -mean log pi(a~|s) of the last actor update (squashed [-1,1] actions)
+  double terminate_prob = 0.0;  // with a discrete terminate: the policy's mean probability of it then
   double q_mean = 0.0, q_min = 0.0, q_max = 0.0;  // Q(s,a) of both critics on the batch
   double target_mean = 0.0;   // mean soft Bellman target
   bool actor_updated = false; // this update stepped the actor and the temperature
@@ -122,6 +129,10 @@ class SacAgent {
  private:
   // Critic input [B,F+V]: encoder features (when images) and vectors.
   torch::Tensor Features(const torch::Tensor& images, const torch::Tensor& vectors);
+  // With a discrete terminate: `critic` at features x [B,.] of the moving
+  // actions of `motion` [B,A-1] and at the canonical terminate, [2,2B]
+  // (columns 0..B-1 moving, B..2B-1 terminating).
+  torch::Tensor HybridQ(TwinCriticImpl& critic, const torch::Tensor& x, const torch::Tensor& motion) const;
   // ConservativePenalty at features x of s (with gradient): cql_actions uniform actions and cql_actions
   // from each of pi(.|s') and pi(.|s) per row, drawn without gradient from `mean`, `log_std` [2B,A] (the
   // update's actor pass over [s'; s]); `data_q` [2,B].
@@ -131,6 +142,7 @@ class SacAgent {
   SacConfig config_;
   InputSpec spec_;
   torch::Device device_;
+  int64_t terminate_index_;  // DiscreteTerminateIndex: the discretely chosen component, or -1
   double target_entropy_;
   SacEncoder encoder_{nullptr};  // null without images
   GaussianActor actor_{nullptr};
@@ -152,7 +164,9 @@ class SacAgent {
 // The stats as a metrics row ("critic_loss", "actor_loss", "alpha",
 // "alpha_loss", "entropy", "q_mean", "q_min", "q_max", "target_mean", and
 // "bc_loss", "bc_weight" when the config clones behaviour, "cql_penalty",
-// "cql_weight" with the conservative penalty).
-MetricsLog::Row StatsRow(const SacUpdateStats& stats, bool behaviour_cloning, bool conservative = false);
+// "cql_weight" with the conservative penalty, "terminate_prob" with a
+// discrete terminate).
+MetricsLog::Row StatsRow(const SacUpdateStats& stats, bool behaviour_cloning, bool conservative = false,
+                         bool discrete_terminate = false);
 
 }  // namespace perpetua

@@ -15,7 +15,8 @@ bool Positive(double x) { return x > 0.0 && std::isfinite(x); }
 nlohmann::json SacNetworkConfig::ToJson() const {
   return {{"hidden", hidden},           {"encoder_channels", encoder_channels},
           {"encoder_strides", encoder_strides}, {"feature_dim", feature_dim},
-          {"log_std_min", log_std_min}, {"log_std_max", log_std_max}};
+          {"log_std_min", log_std_min}, {"log_std_max", log_std_max},
+          {"discrete_terminate", discrete_terminate}};
 }
 
 SacNetworkConfig SacNetworkConfig::FromJson(const nlohmann::json& json, const std::string& source) {
@@ -27,6 +28,7 @@ SacNetworkConfig SacNetworkConfig::FromJson(const nlohmann::json& json, const st
     c.feature_dim = json.at("feature_dim").get<int>();
     c.log_std_min = json.at("log_std_min").get<double>();
     c.log_std_max = json.at("log_std_max").get<double>();
+    c.discrete_terminate = json.value("discrete_terminate", false);  // absent before it existed
     c.Validate("network");
   } catch (const nlohmann::json::exception&) {
     Fail(ExitCode::kBadData, source + ": malformed SAC network sizes");
@@ -70,6 +72,9 @@ void SacConfig::Validate(const std::string& prefix) const {
   RequireFlag(cql_weight >= 0.0 && std::isfinite(cql_weight), prefix, "cql_weight", "must be finite and >= 0");
   RequireFlag(cql_steps >= 0, prefix, "cql_steps", "must be >= 0");
   RequireFlag(cql_actions >= 1 && cql_actions <= 64, prefix, "cql_actions", "must be in 1..64");
+  const std::string network_prefix = prefix.empty() ? "network" : prefix + ".network";
+  RequireFlag(!network.discrete_terminate || (bc_weight == 0.0 && cql_weight == 0.0), network_prefix,
+              "discrete_terminate", "does not combine with behaviour cloning or the conservative penalty");
 }
 
 SacConfig RlToolsPendulumConfig() {

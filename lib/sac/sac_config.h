@@ -29,6 +29,12 @@ struct SacNetworkConfig {
   std::vector<int> encoder_strides = {2, 2, 2, 1};       // stride of each conv (same length)
   int feature_dim = 50;                                  // encoder output: Linear, LayerNorm, tanh
   double log_std_min = -5.0, log_std_max = 2.0;          // the actor's log std, squashed into this range
+  // On a cell with a "terminate" component (nn/input_spec.h; grasp): the policy decides to terminate
+  // with its own probability (a Bernoulli head beside the Gaussian over the other components) and the
+  // critics see every terminating action in one canonical form, so "terminate" is one action, valued
+  // once per state, not a continuous input the critics extrapolate over (sac_update.h, "Hybrid
+  // actions"). Ignored on cells without the component. Checkpoints from before it load as false.
+  bool discrete_terminate = false;
   void Visit(ConfigVisitor& v) {
     v.Field("hidden", hidden, "hidden layer widths of the actor and of each critic");
     v.Field("encoder_channels", encoder_channels, "pixels: channels of each 3x3 conv of the shared encoder");
@@ -36,6 +42,9 @@ struct SacNetworkConfig {
     v.Field("feature_dim", feature_dim, "pixels: encoder output features (Linear, LayerNorm, tanh)");
     v.Field("log_std_min", log_std_min, "lower bound of the actor's log standard deviation");
     v.Field("log_std_max", log_std_max, "upper bound of the actor's log standard deviation");
+    v.Field("discrete_terminate", discrete_terminate,
+            "cells with a terminate action: terminate is a discrete choice of the policy, valued once per state by "
+            "the critics (off: one more continuous component)");
   }
   nlohmann::json ToJson() const;
   // Throws Error(kBadData) "<source>: ..." on missing or invalid fields.

@@ -33,7 +33,9 @@ UpdateResult SacLearner::Update(Rng& rng, at::Generator& generator) {
   result.wait_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const SacUpdateStats stats =
       agent_->Update(ToTensorBatch(batch, agent_->spec(), setup_.device, setup_.data_source), generator);
-  for (const auto& [name, value] : StatsRow(stats, agent_->config().bc_weight > 0.0, agent_->config().cql_weight > 0.0)) {
+  const SacConfig& c = agent_->config();
+  const bool discrete = DiscreteTerminateIndex(c.network, agent_->spec()) >= 0;
+  for (const auto& [name, value] : StatsRow(stats, c.bc_weight > 0.0, c.cql_weight > 0.0, discrete)) {
     const Metric::Reduce reduce = name == "q_min"   ? Metric::Reduce::kMin
                                   : name == "q_max" ? Metric::Reduce::kMax
                                                     : Metric::Reduce::kMean;

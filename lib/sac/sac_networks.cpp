@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "nn/tensor_io.h"
+#include "sac/sac_update.h"
 
 namespace perpetua {
 namespace {
@@ -43,24 +44,36 @@ torch::Tensor SacEncoderImpl::forward(const torch::Tensor& images) {
   return torch::tanh(norm_->forward(fc_->forward(x.flatten(1))));
 }
 
-GaussianActorImpl::GaussianActorImpl(int64_t input_dim, const SacNetworkConfig& config, int64_t action_dim)
-    : log_std_min_(config.log_std_min), log_std_max_(config.log_std_max) {
+GaussianActorImpl::GaussianActorImpl(int64_t input_dim, const SacNetworkConfig& config, int64_t action_dim,
+                                     bool stop_logit)
+    : log_std_min_(config.log_std_min), log_std_max_(config.log_std_max), action_dim_(action_dim) {
   int64_t in = input_dim;
   for (size_t i = 0; i <= config.hidden.size(); ++i) {
-    const int64_t out = i < config.hidden.size() ? config.hidden[i] : 2 * action_dim;
+    const int64_t out = i < config.hidden.size() ? config.hidden[i] : 2 * action_dim + (stop_logit ? 1 : 0);
     layers_.push_back(register_module("fc" + std::to_string(i), torch::nn::Linear(in, out)));
     in = out;
   }
 }
 
-void GaussianActorImpl::forward(const torch::Tensor& x, torch::Tensor* mean, torch::Tensor* log_std) {
+void GaussianActorImpl::forward(const torch::Tensor& x, torch::Tensor* mean, torch::Tensor* log_std,
+                                torch::Tensor* logit) {
   torch::Tensor h = x;
   for (size_t i = 0; i + 1 < layers_.size(); ++i) h = torch::relu(layers_[i]->forward(h));
-  const auto parts = layers_.back()->forward(h).chunk(2, /*dim=*/1);
-  *mean = parts[0];
+  const torch::Tensor out = layers_.back()->forward(h);
+  *mean = out.narrow(1, 0, action_dim_);
   // tanh squashing into [min, max] (CleanRL), smooth where clamping is not.
   const double half_range = 0.5 * (log_std_max_ - log_std_min_);
-  *log_std = torch::tanh(parts[1]).mul(half_range).add(log_std_min_ + half_range);
+  *log_std = torch::tanh(out.narrow(1, action_dim_, action_dim_)).mul(half_range).add(log_std_min_ + half_range);
+  if (logit) *logit = out.size(1) > 2 * action_dim_ ? out.select(1, 2 * action_dim_) : torch::Tensor();
+}
+
+int64_t DiscreteTerminateIndex(const SacNetworkConfig& network, const InputSpec& spec) {
+  return network.discrete_terminate ? spec.terminate_index : -1;
+}
+
+GaussianActor MakeActor(int64_t input_dim, const SacNetworkConfig& network, const InputSpec& spec) {
+  const bool discrete = DiscreteTerminateIndex(network, spec) >= 0;
+  return GaussianActor(input_dim, network, spec.action_dim() - (discrete ? 1 : 0), discrete);
 }
 
 TwinCriticImpl::TwinCriticImpl(int64_t input_dim, const SacNetworkConfig& config, int64_t action_dim) {
@@ -101,14 +114,23 @@ torch::Tensor SacActing::Act(const torch::Tensor& images, const torch::Tensor& v
                              at::Generator& generator) const {
   at::InferenceMode inference;
   const torch::Tensor x = encoder ? torch::cat({encoder.ptr()->forward(images), vectors}, 1) : vectors;
-  torch::Tensor mean, log_std;
-  actor.ptr()->forward(x, &mean, &log_std);
+  torch::Tensor mean, log_std, logit;
+  actor.ptr()->forward(x, &mean, &log_std, &logit);
   torch::Tensor squashed;
   if (mode == SacActionMode::kMean) {
     squashed = torch::tanh(mean);
   } else {
     const torch::Tensor noise = at::randn(mean.sizes(), generator, torch::kFloat32).to(mean.device());
     squashed = torch::tanh(torch::addcmul(mean, log_std.exp(), noise));
+  }
+  if (terminate_index >= 0) {
+    const torch::Tensor stop =
+        mode == SacActionMode::kMean
+            ? logit.gt(0.0)
+            : at::rand({logit.size(0)}, generator, torch::kFloat32).to(logit.device()).lt(torch::sigmoid(logit));
+    squashed = torch::where(stop.unsqueeze(1), StopAction(squashed.size(0), squashed.size(1) + 1, terminate_index,
+                                                          squashed.options()),
+                            MovingAction(squashed, terminate_index));
   }
   return torch::addcmul(center, scale, squashed);
 }

@@ -3,8 +3,11 @@
 //   pixels:  images [B,H,W,3k] uint8 --(x/255 - 0.5, 3x3 convs + ReLU)--> flatten
 //            --(Linear, LayerNorm, tanh)--> features [B,F]          (SacEncoder)
 //   input:   x = [features, vector observations]  [B,F+V]   (F = 0 from state)
-//   actor:   x --(MLP, ReLU)--> mean [B,A], log_std [B,A]        (GaussianActor)
-//            u = mean + exp(log_std) * noise; action = tanh(u) in [-1,1]^A
+//   actor:   x --(MLP, ReLU)--> mean [B,M], log_std [B,M]        (GaussianActor)
+//            u = mean + exp(log_std) * noise; action = tanh(u) in [-1,1]^M
+//            (M = A; with a discrete terminate (SacNetworkConfig::
+//            discrete_terminate) M = A - 1 and a third output, the logit
+//            [B] of terminating: the hybrid policy of sac_update.h)
 //   critics: [x, action in [-1,1]] --(two MLPs, ReLU)--> Q [2,B]
 //                                                                  (TwinCritic)
 // The actor's actions live in [-1,1]^A; SacAgent rescales them to the
@@ -44,12 +47,15 @@ TORCH_MODULE(SacEncoder);
 
 class GaussianActorImpl : public torch::nn::Module {
  public:
-  GaussianActorImpl(int64_t input_dim, const SacNetworkConfig& config, int64_t action_dim);
-  // x [B,I] -> mean [B,A] and log_std [B,A] (squashed into [log_std_min, log_std_max]).
-  void forward(const torch::Tensor& x, torch::Tensor* mean, torch::Tensor* log_std);
+  // `stop_logit`: one more output, the logit of terminating.
+  GaussianActorImpl(int64_t input_dim, const SacNetworkConfig& config, int64_t action_dim, bool stop_logit = false);
+  // x [B,I] -> mean [B,A] and log_std [B,A] (squashed into [log_std_min,
+  // log_std_max]), and with a stop logit, *logit [B] (`logit` may be null).
+  void forward(const torch::Tensor& x, torch::Tensor* mean, torch::Tensor* log_std, torch::Tensor* logit = nullptr);
 
  private:
   double log_std_min_, log_std_max_;
+  int64_t action_dim_;
   std::vector<torch::nn::Linear> layers_;
 };
 TORCH_MODULE(GaussianActor);
@@ -83,6 +89,13 @@ enum class SacActionMode {
   kMean,    // tanh(mean): evaluation
 };
 
+// The component of the action that the policy chooses discretely (the
+// spec's terminate component when the network asks for it), or -1.
+int64_t DiscreteTerminateIndex(const SacNetworkConfig& network, const InputSpec& spec);
+// The actor for `spec`: a Gaussian over every component, or over all but
+// the terminate component plus its logit (DiscreteTerminateIndex >= 0).
+GaussianActor MakeActor(int64_t input_dim, const SacNetworkConfig& network, const InputSpec& spec);
+
 // The acting half of SAC: the encoder (pixels; null from state), the actor
 // and the env's action box. Modules are shared handles (a learner's live
 // networks or a loaded policy's).
@@ -90,6 +103,12 @@ struct SacActing {
   SacEncoder encoder{nullptr};
   GaussianActor actor{nullptr};
   torch::Tensor center, scale;  // [A] on the networks' device: box = center + scale * [-1,1]
+  // The discretely chosen terminate component, or -1. With it, kSample
+  // terminates with probability sigmoid(logit) (one uniform draw per row
+  // after the Gaussian noise), kMean when the logit is > 0; a terminating
+  // action is the canonical one (CanonicalTerminate, sac_update.h) and a
+  // moving one has the component at its lower bound.
+  int64_t terminate_index = -1;
   // Env actions [B,A] for images [B,H,W,3k] (undefined from state) and
   // vectors [B,V], without gradient; kSample draws the noise from `generator` (CPU).
   torch::Tensor Act(const torch::Tensor& images, const torch::Tensor& vectors, SacActionMode mode,

@@ -66,7 +66,8 @@ std::unique_ptr<Policy> LoadSacPolicy(const CheckpointContents& contents, const 
     LoadFlatBlob(contents, "sac.critic", FlatParameters(acting.encoder->parameters()).values(), source);
     input_dim += network.feature_dim;
   }
-  acting.actor = GaussianActor(input_dim, network, spec.action_dim());
+  acting.actor = MakeActor(input_dim, network, spec);
+  acting.terminate_index = DiscreteTerminateIndex(network, spec);
   acting.actor->to(device);
   acting.actor->eval();
   LoadFlatBlob(contents, "sac.actor", FlatParameters(acting.actor->parameters()).values(), source);

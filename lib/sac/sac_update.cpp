@@ -7,8 +7,47 @@ namespace perpetua {
 torch::Tensor CriticTarget(const torch::Tensor& reward, const torch::Tensor& terminated, const torch::Tensor& next_q,
                            const torch::Tensor& next_log_prob, double alpha, double gamma) {
   torch::NoGradGuard no_grad;
-  const torch::Tensor soft_value = std::get<0>(next_q.min(0)).sub_(next_log_prob, alpha);
-  return torch::addcmul(reward, terminated.neg().add_(1.0).mul_(gamma), soft_value);
+  return BellmanTarget(reward, terminated, std::get<0>(next_q.min(0)).sub_(next_log_prob, alpha), gamma);
+}
+
+torch::Tensor BellmanTarget(const torch::Tensor& reward, const torch::Tensor& terminated,
+                            const torch::Tensor& next_value, double gamma) {
+  torch::NoGradGuard no_grad;
+  return torch::addcmul(reward, terminated.neg().add(1.0).mul_(gamma), next_value);
+}
+
+torch::Tensor CanonicalTerminate(const torch::Tensor& action, int64_t t) {
+  torch::Tensor moving = action.clone();
+  moving.select(1, t).fill_(-1.0);
+  return torch::where(action.select(1, t).gt(0.0).unsqueeze(1),
+                      StopAction(action.size(0), action.size(1), t, action.options()), moving);
+}
+
+torch::Tensor StopAction(int64_t rows, int64_t action_dim, int64_t t, const torch::TensorOptions& options) {
+  torch::Tensor stop = torch::zeros({rows, action_dim}, options);
+  stop.select(1, t).fill_(1.0);
+  return stop;
+}
+
+torch::Tensor MovingAction(const torch::Tensor& motion, int64_t t) {
+  const int64_t m = motion.size(1);
+  return torch::cat({motion.narrow(1, 0, t), torch::full({motion.size(0), 1}, -1.0, motion.options()),
+                     motion.narrow(1, t, m - t)},
+                    1);
+}
+
+torch::Tensor HybridSoftValue(const torch::Tensor& q_move, const torch::Tensor& q_stop,
+                              const torch::Tensor& motion_log_prob, const torch::Tensor& logit, double alpha) {
+  const torch::Tensor p = torch::sigmoid(logit);
+  const torch::Tensor log_p = torch::log_sigmoid(logit), log_not_p = torch::log_sigmoid(-logit);
+  const torch::Tensor stop = std::get<0>(q_stop.min(0)) - log_p * alpha;
+  const torch::Tensor move = std::get<0>(q_move.min(0)) - (log_not_p + motion_log_prob) * alpha;
+  return p * stop + (1.0 - p) * move;
+}
+
+torch::Tensor HybridLogProb(const torch::Tensor& motion_log_prob, const torch::Tensor& logit) {
+  const torch::Tensor p = torch::sigmoid(logit);
+  return p * torch::log_sigmoid(logit) + (1.0 - p) * (torch::log_sigmoid(-logit) + motion_log_prob);
 }
 
 torch::Tensor CriticLoss(const torch::Tensor& q, const torch::Tensor& target) {

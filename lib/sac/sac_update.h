@@ -16,6 +16,10 @@ namespace perpetua {
 // reward, terminated, next_log_prob [B]; next_q [2,B].
 torch::Tensor CriticTarget(const torch::Tensor& reward, const torch::Tensor& terminated, const torch::Tensor& next_q,
                            const torch::Tensor& next_log_prob, double alpha, double gamma);
+// The same from the soft value of s' [B] (no gradient):
+//   y = reward + gamma * (1 - terminated) * next_value.
+torch::Tensor BellmanTarget(const torch::Tensor& reward, const torch::Tensor& terminated,
+                            const torch::Tensor& next_value, double gamma);
 
 // Sum over the two critics of the mean squared error to the target:
 //   mean_b (q1 - y)^2 + mean_b (q2 - y)^2.   q [2,B], target [B] -> scalar.
@@ -25,6 +29,39 @@ torch::Tensor CriticLoss(const torch::Tensor& q, const torch::Tensor& target);
 // reparameterised, so the gradient reaches the actor through both terms.
 // log_prob [B], q [2,B] -> scalar.
 torch::Tensor ActorLoss(const torch::Tensor& log_prob, const torch::Tensor& q, double alpha);
+
+// Hybrid actions (SacNetworkConfig::discrete_terminate; Delalleau et al.
+// 2019, "Discrete and Continuous Action Representation for Practical RL in
+// Video Games"). On a cell whose action has a "terminate" component t
+// (nn/input_spec.h) every action with a_t > 0 is the same action: the cell
+// ends the episode and ignores the rest. The policy chooses it with
+// probability p = sigmoid(logit) and otherwise moves with a tanh-Gaussian
+// over the other M = A - 1 components; the critics read every action in one
+// canonical form, so Q(s, terminate) is one value per state, learnt from
+// the attempts the data made, and never the critics' guess at an untried
+// corner of a continuous action space.
+//
+// Actions [B,A] in [-1,1]: rows with a_t > 0 become the canonical
+// terminate (StopAction); the others keep their components with a_t = -1.
+torch::Tensor CanonicalTerminate(const torch::Tensor& action, int64_t t);
+// The canonical terminate, `rows` times: [rows,A] zeros with a_t = 1.
+torch::Tensor StopAction(int64_t rows, int64_t action_dim, int64_t t, const torch::TensorOptions& options);
+// Motion [B,M] -> moving actions [B,M+1], a_t = -1 inserted at t.
+torch::Tensor MovingAction(const torch::Tensor& motion, int64_t t);
+// The hybrid policy's soft value per row [B]:
+//   V = p (q_stop - alpha log p) + (1 - p) (q_move - alpha (log(1 - p) + log pi(motion)))
+// with q_stop, q_move [2,B] the critics at the canonical terminate and at
+// the moving action (the minimum of the two is taken), motion_log_prob [B]
+// and logit [B]. Without gradient (next state) it is the target's soft
+// value; -mean V is the actor's loss, the gradient reaching the actor
+// through p exactly and through the reparameterised motion (with
+// q_move = Q(s, MovingAction(motion)) and p -> 0 it is ActorLoss).
+torch::Tensor HybridSoftValue(const torch::Tensor& q_move, const torch::Tensor& q_stop,
+                              const torch::Tensor& motion_log_prob, const torch::Tensor& logit, double alpha);
+// The hybrid policy's expected log-probability per row [B],
+//   E log pi = p log p + (1 - p) (log(1 - p) + log pi(motion)),
+// minus its entropy, which the temperature steers.
+torch::Tensor HybridLogProb(const torch::Tensor& motion_log_prob, const torch::Tensor& logit);
 
 // Behaviour cloning: the mean over rows and components of (tanh(mean) -
 // data_action)^2, the gradient reaching the actor through `mean` (the

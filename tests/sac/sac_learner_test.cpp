@@ -98,9 +98,27 @@ CheckpointContents Saved(const SacAgent& learner) {
   return ParseCheckpoint(SerializeCheckpoint(contents), "test.ckpt");
 }
 
-void CheckResumeIsExact(const EnvSpec& env) {
+// A cell whose middle action component is "terminate" (as grasp's last is), in a box whose
+// centre is not 0.
+EnvSpec TerminateSpec() {
+  EnvSpec spec;
+  spec.name = "toy-terminate";
+  spec.observations = {{"state", DType::kFloat32, {3}}};
+  spec.action.low = {0.0f, -1.0f, -2.0f};
+  spec.action.high = {2.0f, 1.0f, 2.0f};
+  spec.action.names = {"dx", "terminate", "dy"};
+  return spec;
+}
+
+SacConfig DiscreteTerminateConfig() {
+  SacConfig c = SmallConfig();
+  c.network.discrete_terminate = true;
+  return c;
+}
+
+void CheckResumeIsExact(const EnvSpec& env, const SacConfig& config = SmallConfig()) {
   const InputSpec spec = InputSpec::FromEnvSpec(env, "toy");
-  SacAgent straight(SmallConfig(), spec, torch::kCPU, /*seed=*/7);
+  SacAgent straight(config, spec, torch::kCPU, /*seed=*/7);
   at::Generator generator = at::detail::createCPUGenerator(11);
   std::vector<SacUpdateStats> expected;
   CheckpointContents middle;
@@ -112,7 +130,7 @@ void CheckResumeIsExact(const EnvSpec& env) {
     }
     expected.push_back(straight.Update(Batch(env, 100 + i), generator));
   }
-  SacAgent resumed(SmallConfig(), spec, torch::kCPU, /*seed=*/99);
+  SacAgent resumed(config, spec, torch::kCPU, /*seed=*/99);
   resumed.Load(middle, "test.ckpt");
   at::Generator resumed_generator = at::detail::createCPUGenerator(0);
   resumed_generator.set_state(middle_generator);
@@ -124,6 +142,7 @@ void CheckResumeIsExact(const EnvSpec& env) {
     CHECK(s.alpha == expected[i].alpha);
     CHECK(s.q_mean == expected[i].q_mean);
     CHECK(s.actor_updated == expected[i].actor_updated);
+    CHECK(s.terminate_prob == expected[i].terminate_prob);
   }
   const CheckpointContents a = Saved(straight), b = Saved(resumed);
   CHECK(a.metadata == b.metadata);
@@ -133,6 +152,97 @@ void CheckResumeIsExact(const EnvSpec& env) {
 TEST_CASE("resume from a checkpoint is bit-exact from state") { CheckResumeIsExact(StateSpec()); }
 
 TEST_CASE("resume from a checkpoint is bit-exact from pixels") { CheckResumeIsExact(PixelSpec()); }
+
+TEST_CASE("resume from a checkpoint is bit-exact with a discrete terminate") {
+  CheckResumeIsExact(TerminateSpec(), DiscreteTerminateConfig());
+}
+
+// Eight transitions that all end the task: rows 0-3 terminate (terminate component 0.5, their motion
+// drawn at random), rows 4-7 move; terminating pays `stop_reward`, moving `move_reward`.
+TensorBatch TerminateBatch(float stop_reward, float move_reward, uint64_t seed) {
+  TransitionBatch data = RandomBatch(TerminateSpec(), 8, seed);
+  for (int i = 0; i < 8; ++i) {
+    data.actions.f32[i * 3 + 1] = i < 4 ? 0.5f : -0.5f;
+    data.rewards[i] = i < 4 ? stop_reward : move_reward;
+    data.terminated[i] = 1;
+  }
+  return ToTensorBatch(data, InputSpec::FromEnvSpec(TerminateSpec(), "toy"), torch::kCPU, "toy");
+}
+
+TEST_CASE("a discrete terminate is one action to the critics, chosen by the policy with its own probability") {
+  const InputSpec spec = InputSpec::FromEnvSpec(TerminateSpec(), "toy");
+  REQUIRE(spec.terminate_index == 1);
+  CHECK(DiscreteTerminateIndex(DiscreteTerminateConfig().network, spec) == 1);
+  CHECK(DiscreteTerminateIndex(SmallConfig().network, spec) == -1);
+  CHECK(DiscreteTerminateIndex(DiscreteTerminateConfig().network, InputSpec::FromEnvSpec(StateSpec(), "toy")) == -1);
+  // The target entropy counts the motion's components only.
+  CHECK(SacAgent(DiscreteTerminateConfig(), spec, torch::kCPU, 1).target_entropy() == -2.0);
+  CHECK(SacAgent(SmallConfig(), spec, torch::kCPU, 1).target_entropy() == -3.0);
+
+  // Terminating actions that differ only in the components the cell ignores are one action: the
+  // first update's critic loss is the same whatever those components were (and differs without).
+  auto first_loss = [&](const SacConfig& config, float motion) {
+    TensorBatch batch = TerminateBatch(1.0f, 0.0f, 3);
+    batch.action.narrow(0, 0, 4).select(1, 0).fill_(motion);
+    SacAgent agent(config, spec, torch::kCPU, 1);
+    at::Generator generator = at::detail::createCPUGenerator(5);
+    return agent.Update(batch, generator).critic_loss;
+  };
+  CHECK(first_loss(DiscreteTerminateConfig(), 0.1f) == first_loss(DiscreteTerminateConfig(), 1.9f));
+  CHECK(first_loss(SmallConfig(), 0.1f) != first_loss(SmallConfig(), 1.9f));
+
+  Observation obs;
+  obs["state"] = Array::FromFloats({0.1f, -0.2f, 0.3f});
+  // Trained where terminating pays, the policy terminates (evaluation: the canonical action, its
+  // motion at the box's centre); where moving pays, it moves (terminate at its lower bound).
+  auto trained = [&](float stop_reward, float move_reward, SacUpdateStats* last) {
+    SacConfig config = DiscreteTerminateConfig();
+    config.policy_every = 1;
+    config.actor_lr = 1e-2;
+    config.initial_alpha = 0.01;  // the rewards, not the entropy bonus, decide
+    auto agent = std::make_unique<SacAgent>(config, spec, torch::kCPU, 1);
+    at::Generator generator = at::detail::createCPUGenerator(5);
+    for (int i = 0; i < 150; ++i) *last = agent->Update(TerminateBatch(stop_reward, move_reward, i), generator);
+    return agent;
+  };
+  SacUpdateStats stopping_stats, moving_stats;
+  auto stopping = trained(1.0f, 0.0f, &stopping_stats);
+  auto moving = trained(0.0f, 1.0f, &moving_stats);
+  CAPTURE(stopping_stats.terminate_prob);
+  CAPTURE(moving_stats.terminate_prob);
+  CHECK(stopping_stats.terminate_prob > 0.9);
+  CHECK(moving_stats.terminate_prob < 0.1);
+  CHECK(stopping->MakePolicy(SacActionMode::kMean, 0, "m")->Act(obs, {}) == std::vector<float>{1.0f, 1.0f, 0.0f});
+  const std::vector<float> moved = moving->MakePolicy(SacActionMode::kMean, 0, "m")->Act(obs, {});
+  CHECK(moved[1] == -1.0f);
+  // Collection samples the choice: every action terminates canonically or moves.
+  auto sampler = stopping->MakePolicy(SacActionMode::kSample, 0, "s");
+  int stops = 0;
+  for (int episode = 0; episode < 100; ++episode) {
+    sampler->BeginEpisode(episode);
+    const std::vector<float> a = sampler->Act(obs, {});
+    REQUIRE(a.size() == 3);
+    if (a[1] == 1.0f) {
+      ++stops;
+      CHECK(a == std::vector<float>{1.0f, 1.0f, 0.0f});
+    } else {
+      CHECK(a[1] == -1.0f);
+    }
+  }
+  CHECK(stops > 80);
+  // A checkpoint's policy acts as the live one; the metrics row reports the probability.
+  const CheckpointContents contents = Saved(*stopping);
+  CHECK(contents.metadata.at("sac_network").at("discrete_terminate") == true);
+  CHECK(LoadSacPolicy(contents, "p.ckpt", TerminateSpec(), SacActionMode::kMean, torch::kCPU, 0)->Act(obs, {}) ==
+        std::vector<float>{1.0f, 1.0f, 0.0f});
+  const MetricsLog::Row row = StatsRow(stopping_stats, false, false, true);
+  CHECK(row.back().first == "terminate_prob");
+  CHECK(row.back().second == stopping_stats.terminate_prob);
+  // A checkpoint written before the option loads as a continuous terminate.
+  nlohmann::json old = SmallConfig().network.ToJson();
+  old.erase("discrete_terminate");
+  CHECK_FALSE(SacNetworkConfig::FromJson(old, "old.ckpt").discrete_terminate);
+}
 
 TEST_CASE("with tau 1 the target critics equal the critics after an update") {
   SacConfig config = SmallConfig();
@@ -418,6 +528,15 @@ TEST_CASE("invalid settings are usage errors naming the flag") {
   config = SmallConfig();
   config.cql_actions = 0;
   CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.cql-actions must be in 1..64");
+  CHECK(code == ExitCode::kUsage);
+  config = DiscreteTerminateConfig();
+  config.cql_weight = 1.0;
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) ==
+        "--sac.network.discrete-terminate does not combine with behaviour cloning or the conservative penalty");
+  config = DiscreteTerminateConfig();
+  config.bc_weight = 1.0;
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) ==
+        "--sac.network.discrete-terminate does not combine with behaviour cloning or the conservative penalty");
   CHECK(code == ExitCode::kUsage);
 }
 

@@ -30,6 +30,37 @@ TEST_CASE("critic target: entropy term and clipped double Q and no bootstrap aft
   CHECK(Values(CriticTarget(reward, terminated, next_q, next_log_prob, 0.0, 0.9))[0] == doctest::Approx(2.8));
 }
 
+TEST_CASE("hybrid actions: one canonical terminate, moving actions, and the hybrid policy's soft value by hand") {
+  // Component 1 is "terminate": a row with it > 0 is the canonical terminate whatever its motion.
+  const torch::Tensor action = torch::tensor({0.3f, -0.2f, 0.7f, 0.5f, 0.1f, -0.4f, -0.9f, 1.0f, 0.9f}).view({3, 3});
+  CHECK(Values(CanonicalTerminate(action, 1)) ==
+        std::vector<float>{0.3f, -1.0f, 0.7f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f});
+  CHECK(Values(StopAction(2, 3, 1, torch::kFloat32)) == std::vector<float>{0, 1, 0, 0, 1, 0});
+  CHECK(Values(MovingAction(torch::tensor({0.3f, 0.7f}).view({1, 2}), 1)) == std::vector<float>{0.3f, -1.0f, 0.7f});
+  CHECK(Values(MovingAction(torch::tensor({0.3f, 0.7f}).view({1, 2}), 2)) == std::vector<float>{0.3f, 0.7f, -1.0f});
+
+  // p = sigmoid(0) = 1/2; min Q moving 2, min Q terminating 0.5; log pi(motion) -1; alpha 0.2:
+  // terminating 0.5 - 0.2 log 0.5 = 0.63863, moving 2 - 0.2 (log 0.5 - 1) = 2.33863, V = their mean.
+  const torch::Tensor q_move = torch::tensor({2.0f, 3.0f}).view({2, 1});
+  const torch::Tensor q_stop = torch::tensor({1.0f, 0.5f}).view({2, 1});
+  const torch::Tensor motion_log_prob = torch::tensor({-1.0f});
+  const torch::Tensor logit = torch::zeros({1}).requires_grad_(true);
+  const torch::Tensor value = HybridSoftValue(q_move, q_stop, motion_log_prob, logit, 0.2);
+  CHECK(value.item<double>() == doctest::Approx(0.5 * (0.5 + 0.2 * std::log(2.0)) + 0.5 * (2.0 + 0.2 * (std::log(2.0) + 1.0))));
+  // dV/dlogit = p (1 - p) (terminating - moving) - alpha p (1 - p) + alpha p (1 - p) = 0.25 (0.63863 - 2.33863).
+  value.sum().backward();
+  CHECK(logit.grad().item<double>() == doctest::Approx(0.25 * (0.5 - 2.0 - 0.2)));
+  // E log pi = p log p + (1 - p) (log(1 - p) + log pi(motion)) = log 0.5 - 0.5.
+  CHECK(HybridLogProb(motion_log_prob, torch::zeros({1})).item<double>() == doctest::Approx(-std::log(2.0) - 0.5));
+  // Without terminating (logit -> -inf) the value is SAC's: min Q - alpha log pi, minus the actor loss.
+  const torch::Tensor never = torch::full({1}, -40.0f);
+  CHECK(HybridSoftValue(q_move, q_stop, motion_log_prob, never, 0.2).item<double>() ==
+        doctest::Approx(-ActorLoss(motion_log_prob, q_move, 0.2).item<double>()));
+  // Bellman: y = r + gamma (1 - terminated) V'.
+  CHECK(Values(BellmanTarget(torch::tensor({1.0f, -1.0f}), torch::tensor({0.0f, 1.0f}), torch::tensor({2.0f, 5.0f}),
+                             0.9)) == std::vector<float>{1.0f + 0.9f * 2.0f, -1.0f});
+}
+
 TEST_CASE("critic loss: the two critics' mean squared errors summed") {
   const torch::Tensor q = torch::tensor({1.0f, 2.0f, 4.0f, 1.0f}).view({2, 2});
   const torch::Tensor target = torch::tensor({2.0f, 1.0f});
