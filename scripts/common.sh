@@ -55,18 +55,27 @@ has_train_arg() {
   return 1
 }
 
-# learner_flags ALGO CELL ONLINE TRAIN_ARG...: sets learner_train, the rl-train
-# flags that loop.sh and nightly.sh add by default for ALGO on CELL (ONLINE: 1
-# when a live collector shares the machine), leaving out those the user's
-# TRAIN_ARGs set. SAC on grasp: initial temperature 0.1 (measured, docs/train.md
-# "Seeing the clock"), and one trainer thread beside a live collector, so that
-# the paced collector keeps a core.
+# learner_flags ALGO CELL ONLINE FROM TRAIN_ARG...: sets learner_train, the
+# rl-train flags that loop.sh and nightly.sh add by default for ALGO on CELL
+# (ONLINE: 1 when a live collector shares the machine), leaving out those the
+# user's TRAIN_ARGs set. FROM is the checkpoint the run resumes or starts from
+# ("" or a missing file: none). SAC on grasp: initial temperature 0.1
+# (measured, docs/train.md "Seeing the clock"); a discrete terminate
+# (docs/train.md, "A discrete terminate"), unless FROM's network has none (a
+# run continues with the network it has); and one trainer thread beside a
+# live collector, so that the paced collector keeps a core.
 learner_flags() {
-  local algo="$1" cell="$2" online="$3"
-  shift 3
+  local algo="$1" cell="$2" online="$3" from="$4"
+  shift 4
   learner_train=()
   [ "$algo" = sac ] && [ "$cell" = grasp ] || return 0
   has_train_arg sac.initial-alpha "$@" || learner_train+=(--sac.initial-alpha=0.1)
+  if ! has_train_arg sac.network.discrete-terminate "$@" && ! has_train_arg no-sac.network.discrete-terminate "$@"; then
+    if [ -z "$from" ] || [ ! -f "$from" ] ||
+      "$bin/rl-train" inspect "$from" --yaml 2>/dev/null | grep -q '^ *discrete_terminate: true'; then
+      learner_train+=(--sac.network.discrete-terminate)
+    fi
+  fi
   [ "$online" = 0 ] || has_train_arg threads "$@" || learner_train+=(--threads=1)
   return 0
 }

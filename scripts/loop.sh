@@ -10,7 +10,8 @@
 # grasp; grasp collects on --objects train and evaluates on held-out
 # objects, the other cells on unseen episode seeds), --algo sac|q (the
 # rl-train verb, default sac: on grasp it learns faster than q, docs/train.md;
-# on grasp sac also gets --sac.initial-alpha=0.1 and --threads=1 unless a
+# on grasp sac also gets --sac.initial-alpha=0.1, --sac.network.discrete-terminate
+# (unless a resumed loop's trainer ran without it) and --threads=1 unless a
 # --train-arg sets them), --bootstrap-policy P (the heuristic that acts in
 # the bootstrap and until the first checkpoint: scripted, the simulated cell's
 # own and the default there; random, the default on a robot, which has no
@@ -260,7 +261,7 @@ require_int --online-window "$online_window"
 [ -n "$algo" ] || [ ! -f "$dir/train/latest.ckpt" ] || algo="$(checkpoint_algo "$dir/train/latest.ckpt")"
 [ -n "$algo" ] || algo=sac
 [ -n "$pace" ] || { [ "$algo" = sac ] && pace=1 || pace=0; }
-learner_flags "$algo" "$env" "$((1 - offline))" "${train_args[@]}"
+learner_flags "$algo" "$env" "$((1 - offline))" "$dir/train/latest.ckpt" "${train_args[@]}"
 mkdir -p "$dir"/{data,train,eval,logs}
 log="$dir/logs/loop.log"
 say() { echo "loop: $*" | tee -a "$log" >&2; }

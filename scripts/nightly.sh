@@ -11,7 +11,9 @@
 # the same values the loop ran with (the learner of DIR/promoted.ckpt, the
 # cell its data comes from and how the cell is shown; default: the learner
 # that wrote DIR/promoted.ckpt, else sac; grasp; the clock shown on grasp
-# only; sac on grasp with --sac.initial-alpha=0.1 unless a --train-arg sets it).
+# only; sac on grasp with --sac.initial-alpha=0.1 and, unless DIR/promoted.ckpt
+# was trained without it, --sac.network.discrete-terminate, unless a
+# --train-arg sets them).
 # In DIR (the loop's directory: DIR/data holds the shards, DIR/promoted.ckpt
 # the policy the robots run):
 #   1. lock      DIR/.nightly.lock (flock): a second start while one runs
@@ -92,7 +94,7 @@ eval_cell+=("${clock_cell[@]}" "${cell_args[@]}")
 # The learner: --algo, else the one that wrote the promoted policy, else sac.
 [ -n "$algo" ] || [ ! -f "$dir/promoted.ckpt" ] || algo="$(checkpoint_algo "$dir/promoted.ckpt")"
 [ -n "$algo" ] || algo=sac
-learner_flags "$algo" "$env" 0 "${train_args[@]}"
+learner_flags "$algo" "$env" 0 "$dir/promoted.ckpt" "${train_args[@]}"
 
 mkdir -p "$dir/nightly" "$dir/logs"
 exec 9>"$dir/.nightly.lock"

@@ -179,24 +179,43 @@ TEST_CASE("bad loop options are usage errors") {
   CHECK_FALSE(fs::exists(tmp / "run"));  // nothing was started
 }
 
-TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature and one thread, unless told") {
-  // learner_flags in scripts/common.sh, as loop.sh and nightly.sh call it.
-  const auto flags = [](const std::vector<std::string>& args) {
+TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature, a discrete terminate and one thread, unless told") {
+  // learner_flags in scripts/common.sh, as loop.sh and nightly.sh call it. The checkpoint a run
+  // continues from is read with "$bin/rl-train inspect CKPT --yaml": here a stand-in that prints
+  // the network line of a checkpoint with or without a discrete terminate.
+  const TempDir tmp;
+  const std::string bin = tmp / "bin", with = tmp / "with.ckpt", without = tmp / "without.ckpt";
+  fs::create_directories(bin);
+  testing::WriteFile(bin + "/rl-train",
+                     "#!/bin/sh\ncase \"$2\" in *with.ckpt) echo '  discrete_terminate: true  # help' ;; "
+                     "*) echo '  discrete_terminate: false  # help' ;; esac\n");
+  fs::permissions(bin + "/rl-train", fs::perms::owner_all);
+  testing::WriteFile(with, "");
+  testing::WriteFile(without, "");
+  const auto flags = [&](const std::vector<std::string>& args) {
     std::vector<std::string> argv = {"bash", "-c",
-                                     "set -u; prog=loop; . \"$1\"; shift; learner_flags \"$@\"; "
+                                     "set -u; prog=loop; bin=\"$2\"; . \"$1\"; shift 2; learner_flags \"$@\"; "
                                      "echo \"${learner_train[*]}\"",
-                                     "flags", SourcePath("scripts/common.sh")};
+                                     "flags", SourcePath("scripts/common.sh"), bin};
     argv.insert(argv.end(), args.begin(), args.end());
     const ProcessResult r = RunProcess(argv);
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     return r.out;
   };
-  CHECK(flags({"sac", "grasp", "1"}) == "--sac.initial-alpha=0.1 --threads=1\n");
-  CHECK(flags({"sac", "grasp", "0"}) == "--sac.initial-alpha=0.1\n");  // nightly, an offline loop
-  CHECK(flags({"sac", "grasp", "1", "--threads=2"}) == "--sac.initial-alpha=0.1\n");
-  CHECK(flags({"sac", "grasp", "1", "--sac.initial-alpha", "1", "--threads", "0"}) == "\n");
-  CHECK(flags({"sac", "push", "1"}) == "\n");
-  CHECK(flags({"q", "grasp", "1"}) == "\n");
+  const std::string discrete = "--sac.network.discrete-terminate";
+  CHECK(flags({"sac", "grasp", "1", ""}) == "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
+  CHECK(flags({"sac", "grasp", "0", ""}) == "--sac.initial-alpha=0.1 " + discrete + "\n");  // nightly, offline
+  CHECK(flags({"sac", "grasp", "1", "", "--threads=2"}) == "--sac.initial-alpha=0.1 " + discrete + "\n");
+  CHECK(flags({"sac", "grasp", "1", "", "--sac.initial-alpha", "1", "--threads", "0", "--no-" + discrete.substr(2)}) ==
+        "\n");
+  CHECK(flags({"sac", "grasp", "1", "", discrete + "=false"}) == "--sac.initial-alpha=0.1 --threads=1\n");
+  // A run continues with the network it has: a checkpoint without a discrete terminate keeps it off.
+  CHECK(flags({"sac", "grasp", "1", without}) == "--sac.initial-alpha=0.1 --threads=1\n");
+  CHECK(flags({"sac", "grasp", "1", with}) == "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
+  CHECK(flags({"sac", "grasp", "1", tmp / "missing.ckpt"}) ==
+        "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
+  CHECK(flags({"sac", "push", "1", ""}) == "\n");
+  CHECK(flags({"q", "grasp", "1", ""}) == "\n");
 }
 
 TEST_CASE("setup.sh and test.sh --help print their usage and install, build and run nothing") {
