@@ -349,9 +349,14 @@ void SacAgent::InitFrom(const CheckpointContents& contents, const std::string& s
   }
   CheckSameInputs(InputSpec::FromJson(Field(contents.metadata, "input_spec", source), source), spec_, source,
                   "this data");
-  if (SacNetworkConfig::FromJson(Field(contents.metadata, "sac_network", source), source).ToJson() !=
-      config_.network.ToJson()) {
-    Fail(ExitCode::kBadData, source + ": checkpoint has other network sizes than --network.*");
+  const nlohmann::json stored =
+      SacNetworkConfig::FromJson(Field(contents.metadata, "sac_network", source), source).ToJson();
+  const nlohmann::json wanted = config_.network.ToJson();
+  for (const auto& [key, value] : wanted.items()) {
+    if (stored.at(key) != value) {
+      Fail(ExitCode::kBadData, source + ": checkpoint's network has " + key + " " + stored.at(key).dump() +
+                                   " but --sac.network.* asks for " + value.dump());
+    }
   }
   LoadFlatBlob(contents, "sac.critic", critic_params_.values(), source);
   LoadFlatBlob(contents, "sac.actor", actor_params_.values(), source);

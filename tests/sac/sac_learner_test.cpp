@@ -235,6 +235,12 @@ TEST_CASE("a discrete terminate is one action to the critics, chosen by the poli
   CHECK(contents.metadata.at("sac_network").at("discrete_terminate") == true);
   CHECK(LoadSacPolicy(contents, "p.ckpt", TerminateSpec(), SacActionMode::kMean, torch::kCPU, 0)->Act(obs, {}) ==
         std::vector<float>{1.0f, 1.0f, 0.0f});
+  // A run continues only with the network it has.
+  SacAgent plain(SmallConfig(), spec, torch::kCPU, 1);
+  ExitCode code;
+  CHECK(ErrorOf([&] { plain.InitFrom(contents, "p.ckpt"); }, &code) ==
+        "p.ckpt: checkpoint's network has discrete_terminate true but --sac.network.* asks for false");
+  CHECK(code == ExitCode::kBadData);
   const MetricsLog::Row row = StatsRow(stopping_stats, false, false, true);
   CHECK(row.back().first == "terminate_prob");
   CHECK(row.back().second == stopping_stats.terminate_prob);
