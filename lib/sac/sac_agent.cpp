@@ -152,7 +152,10 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     }
   }
   torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);
-  if (terminate_index_ >= 0) data_action = CanonicalTerminate(data_action, terminate_index_);
+  if (terminate_index_ >= 0) {
+    // The cell's rule, in its own units: terminate > 0.
+    data_action = CanonicalTerminate(data_action, batch.action.select(1, terminate_index_).gt(0.0), terminate_index_);
+  }
   const torch::Tensor q = critic_->forward(x, data_action);
   const torch::Tensor critic_loss = CriticLoss(q, target);
   const torch::Tensor penalty = cql_weight > 0.0 ? Conservative(x, policy_mean, policy_log_std, q, generator)

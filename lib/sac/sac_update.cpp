@@ -16,10 +16,10 @@ torch::Tensor BellmanTarget(const torch::Tensor& reward, const torch::Tensor& te
   return torch::addcmul(reward, terminated.neg().add(1.0).mul_(gamma), next_value);
 }
 
-torch::Tensor CanonicalTerminate(const torch::Tensor& action, int64_t t) {
+torch::Tensor CanonicalTerminate(const torch::Tensor& action, const torch::Tensor& terminating, int64_t t) {
   torch::Tensor moving = action.clone();
   moving.select(1, t).fill_(-1.0);
-  return torch::where(action.select(1, t).gt(0.0).unsqueeze(1),
+  return torch::where(terminating.unsqueeze(1),
                       StopAction(action.size(0), action.size(1), t, action.options()), moving);
 }
 

@@ -41,9 +41,11 @@ torch::Tensor ActorLoss(const torch::Tensor& log_prob, const torch::Tensor& q, d
 // the attempts the data made, and never the critics' guess at an untried
 // corner of a continuous action space.
 //
-// Actions [B,A] in [-1,1]: rows with a_t > 0 become the canonical
+// Actions [B,A] in [-1,1]: the rows where `terminating` [B] (bool: the
+// cell's rule, terminate > 0 in the env's own units, which is not a_t > 0
+// when the box's terminate range is not centred on 0) become the canonical
 // terminate (StopAction); the others keep their components with a_t = -1.
-torch::Tensor CanonicalTerminate(const torch::Tensor& action, int64_t t);
+torch::Tensor CanonicalTerminate(const torch::Tensor& action, const torch::Tensor& terminating, int64_t t);
 // The canonical terminate, `rows` times: [rows,A] zeros with a_t = 1.
 torch::Tensor StopAction(int64_t rows, int64_t action_dim, int64_t t, const torch::TensorOptions& options);
 // Motion [B,M] -> moving actions [B,M+1], a_t = -1 inserted at t.

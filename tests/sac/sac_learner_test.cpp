@@ -99,13 +99,14 @@ CheckpointContents Saved(const SacAgent& learner) {
 }
 
 // A cell whose middle action component is "terminate" (as grasp's last is), in a box whose
-// centre is not 0.
+// centre is not 0, terminate's range included: the cell's rule (terminate > 0) is not the middle
+// of its range.
 EnvSpec TerminateSpec() {
   EnvSpec spec;
   spec.name = "toy-terminate";
   spec.observations = {{"state", DType::kFloat32, {3}}};
   spec.action.low = {0.0f, -1.0f, -2.0f};
-  spec.action.high = {2.0f, 1.0f, 2.0f};
+  spec.action.high = {2.0f, 3.0f, 2.0f};
   spec.action.names = {"dx", "terminate", "dy"};
   return spec;
 }
@@ -157,8 +158,8 @@ TEST_CASE("resume from a checkpoint is bit-exact with a discrete terminate") {
   CheckResumeIsExact(TerminateSpec(), DiscreteTerminateConfig());
 }
 
-// Eight transitions that all end the task: rows 0-3 terminate (terminate component 0.5, their motion
-// drawn at random), rows 4-7 move; terminating pays `stop_reward`, moving `move_reward`.
+// Eight transitions that all end the task: rows 0-3 terminate (terminate component 0.5, below the
+// middle of its range [-1, 3], their motion drawn at random), rows 4-7 move; terminating pays `stop_reward`, moving `move_reward`.
 TensorBatch TerminateBatch(float stop_reward, float move_reward, uint64_t seed) {
   TransitionBatch data = RandomBatch(TerminateSpec(), 8, seed);
   for (int i = 0; i < 8; ++i) {
@@ -212,7 +213,7 @@ TEST_CASE("a discrete terminate is one action to the critics, chosen by the poli
   CAPTURE(moving_stats.terminate_prob);
   CHECK(stopping_stats.terminate_prob > 0.9);
   CHECK(moving_stats.terminate_prob < 0.1);
-  CHECK(stopping->MakePolicy(SacActionMode::kMean, 0, "m")->Act(obs, {}) == std::vector<float>{1.0f, 1.0f, 0.0f});
+  CHECK(stopping->MakePolicy(SacActionMode::kMean, 0, "m")->Act(obs, {}) == std::vector<float>{1.0f, 3.0f, 0.0f});
   const std::vector<float> moved = moving->MakePolicy(SacActionMode::kMean, 0, "m")->Act(obs, {});
   CHECK(moved[1] == -1.0f);
   // Collection samples the choice: every action terminates canonically or moves.
@@ -222,9 +223,9 @@ TEST_CASE("a discrete terminate is one action to the critics, chosen by the poli
     sampler->BeginEpisode(episode);
     const std::vector<float> a = sampler->Act(obs, {});
     REQUIRE(a.size() == 3);
-    if (a[1] == 1.0f) {
+    if (a[1] == 3.0f) {
       ++stops;
-      CHECK(a == std::vector<float>{1.0f, 1.0f, 0.0f});
+      CHECK(a == std::vector<float>{1.0f, 3.0f, 0.0f});
     } else {
       CHECK(a[1] == -1.0f);
     }
@@ -234,7 +235,7 @@ TEST_CASE("a discrete terminate is one action to the critics, chosen by the poli
   const CheckpointContents contents = Saved(*stopping);
   CHECK(contents.metadata.at("sac_network").at("discrete_terminate") == true);
   CHECK(LoadSacPolicy(contents, "p.ckpt", TerminateSpec(), SacActionMode::kMean, torch::kCPU, 0)->Act(obs, {}) ==
-        std::vector<float>{1.0f, 1.0f, 0.0f});
+        std::vector<float>{1.0f, 3.0f, 0.0f});
   // A run continues only with the network it has.
   SacAgent plain(SmallConfig(), spec, torch::kCPU, 1);
   ExitCode code;

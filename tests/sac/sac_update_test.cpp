@@ -33,8 +33,11 @@ TEST_CASE("critic target: entropy term and clipped double Q and no bootstrap aft
 TEST_CASE("hybrid actions: one canonical terminate, moving actions, and the hybrid policy's soft value by hand") {
   // Component 1 is "terminate": a row with it > 0 is the canonical terminate whatever its motion.
   const torch::Tensor action = torch::tensor({0.3f, -0.2f, 0.7f, 0.5f, 0.1f, -0.4f, -0.9f, 1.0f, 0.9f}).view({3, 3});
-  CHECK(Values(CanonicalTerminate(action, 1)) ==
+  CHECK(Values(CanonicalTerminate(action, action.select(1, 1).gt(0.0), 1)) ==
         std::vector<float>{0.3f, -1.0f, 0.7f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f, 0.0f});
+  // Which rows terminate is the cell's rule in its own units, given: here only the last.
+  CHECK(Values(CanonicalTerminate(action, torch::tensor({false, false, true}), 1)) ==
+        std::vector<float>{0.3f, -1.0f, 0.7f, 0.5f, -1.0f, -0.4f, 0.0f, 1.0f, 0.0f});
   CHECK(Values(StopAction(2, 3, 1, torch::kFloat32)) == std::vector<float>{0, 1, 0, 0, 1, 0});
   CHECK(Values(MovingAction(torch::tensor({0.3f, 0.7f}).view({1, 2}), 1)) == std::vector<float>{0.3f, -1.0f, 0.7f});
   CHECK(Values(MovingAction(torch::tensor({0.3f, 0.7f}).view({1, 2}), 2)) == std::vector<float>{0.3f, 0.7f, -1.0f});
