@@ -179,7 +179,7 @@ TEST_CASE("bad loop options are usage errors") {
   CHECK_FALSE(fs::exists(tmp / "run"));  // nothing was started
 }
 
-TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature, unshifted images, a discrete terminate and one thread, unless told") {
+TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature, a discrete terminate and one thread, unless told") {
   // learner_flags in scripts/common.sh, as loop.sh and nightly.sh call it. The checkpoint a run
   // continues from is read with "$bin/rl-train inspect CKPT --yaml": here a stand-in that prints
   // the network line of a checkpoint with or without a discrete terminate.
@@ -203,20 +203,17 @@ TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature, u
     return r.out;
   };
   const std::string discrete = "--sac.network.discrete-terminate";
-  CHECK(flags({"sac", "grasp", "1", ""}) == "--sac.initial-alpha=0.1 --sac.augment-shift=0 " + discrete + " --threads=1\n");
-  CHECK(flags({"sac", "grasp", "0", ""}) == "--sac.initial-alpha=0.1 --sac.augment-shift=0 " + discrete + "\n");  // nightly, offline
-  CHECK(flags({"sac", "grasp", "1", "", "--threads=2"}) == "--sac.initial-alpha=0.1 --sac.augment-shift=0 " + discrete + "\n");
+  CHECK(flags({"sac", "grasp", "1", ""}) == "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
+  CHECK(flags({"sac", "grasp", "0", ""}) == "--sac.initial-alpha=0.1 " + discrete + "\n");  // nightly, offline
+  CHECK(flags({"sac", "grasp", "1", "", "--threads=2"}) == "--sac.initial-alpha=0.1 " + discrete + "\n");
   CHECK(flags({"sac", "grasp", "1", "", "--sac.initial-alpha", "1", "--threads", "0", "--no-" + discrete.substr(2)}) ==
-        "--sac.augment-shift=0\n");
-  CHECK(flags({"sac", "grasp", "1", "", "--sac.augment-shift=4"}) == "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
-  CHECK(flags({"sac", "grasp", "1", "", "--sac.augment-shift", "2"}) ==
-        "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
-  CHECK(flags({"sac", "grasp", "1", "", discrete + "=false"}) == "--sac.initial-alpha=0.1 --sac.augment-shift=0 --threads=1\n");
+        "\n");
+  CHECK(flags({"sac", "grasp", "1", "", discrete + "=false"}) == "--sac.initial-alpha=0.1 --threads=1\n");
   // A run continues with the network it has: a checkpoint without a discrete terminate keeps it off.
-  CHECK(flags({"sac", "grasp", "1", without}) == "--sac.initial-alpha=0.1 --sac.augment-shift=0 --threads=1\n");
-  CHECK(flags({"sac", "grasp", "1", with}) == "--sac.initial-alpha=0.1 --sac.augment-shift=0 " + discrete + " --threads=1\n");
+  CHECK(flags({"sac", "grasp", "1", without}) == "--sac.initial-alpha=0.1 --threads=1\n");
+  CHECK(flags({"sac", "grasp", "1", with}) == "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
   CHECK(flags({"sac", "grasp", "1", tmp / "missing.ckpt"}) ==
-        "--sac.initial-alpha=0.1 --sac.augment-shift=0 " + discrete + " --threads=1\n");
+        "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
   CHECK(flags({"sac", "push", "1", ""}) == "\n");
   CHECK(flags({"q", "grasp", "1", ""}) == "\n");
 }
