@@ -21,6 +21,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 
 IMAGES = """return Array.from(document.images).map(i => ({src: i.src, ok: i.complete && i.naturalWidth > 0}));"""
 
@@ -62,10 +64,15 @@ def main():
             failures.append("no question image on the page")
         driver.save_screenshot(screenshot)
         driver.find_element(By.ID, "success").click()
-        said = driver.find_elements(By.ID, "said")
-        result["after"] = driver.find_element(By.ID, "pending").text
-        if not said or "saved" not in said[0].text:
+        # The form posts and the server redirects to the next question; the click can return before
+        # that page has loaded (it did once under a loaded ctest), so wait up to 30 s for the
+        # confirmation instead of reading the page at once.
+        try:
+            WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: any("saved" in e.text for e in d.find_elements(By.ID, "said")))
+        except TimeoutException:
             failures.append("no confirmation after answering")
+        result["after"] = driver.find_element(By.ID, "pending").text
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         failures += ["console: " + e["message"] for e in errors]
         # Without the right token: 403 for the page, an image and an answer.
