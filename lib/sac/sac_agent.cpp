@@ -1,5 +1,6 @@
 #include "sac/sac_agent.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -62,13 +63,12 @@ SacAgent::SacAgent(const SacConfig& config, const InputSpec& spec, const torch::
   actor_->to(device);
   critic_->to(device);
   target_critic_->to(device);
-  int64_t encoder_size = 0;
-  for (const auto& p : critic_parameters) encoder_size += p.numel();
+  for (const auto& p : critic_parameters) encoder_size_ += p.numel();
   for (const auto& p : critic_->parameters()) critic_parameters.push_back(p);
   critic_params_ = FlatParameters(critic_parameters);
   actor_params_ = FlatParameters(actor_->parameters());
   target_params_ = FlatParameters(target_critic_->parameters());
-  critic_head_values_ = critic_params_.values().narrow(0, encoder_size, target_params_.values().numel());
+  critic_head_values_ = critic_params_.values().narrow(0, encoder_size_, target_params_.values().numel());
   {
     torch::NoGradGuard no_grad;
     target_params_.values().copy_(critic_head_values_);
@@ -77,7 +77,41 @@ SacAgent::SacAgent(const SacConfig& config, const InputSpec& spec, const torch::
   actor_adam_ = FlatAdam(actor_params_, config.actor_lr, config.adam_eps);
   const torch::Tensor low = torch::tensor(spec.action_low), high = torch::tensor(spec.action_high);
   acting_ = {encoder_, actor_, ((high + low) / 2).to(device), ((high - low) / 2).to(device), terminate_index_};
+  if (config.policy_average > 0.0) {
+    // Made last: their random initial weights (overwritten at once) do not
+    // change the draws of the live networks'.
+    average_acting_ = acting_;
+    std::vector<torch::Tensor> average_parameters;
+    if (encoder_) {
+      average_acting_.encoder = SacEncoder(config.network, spec);
+      average_acting_.encoder->to(device);
+      average_acting_.encoder->eval();
+      average_parameters = average_acting_.encoder->parameters();
+    }
+    average_acting_.actor = MakeActor(input_dim, config.network, spec);
+    average_acting_.actor->to(device);
+    average_acting_.actor->eval();
+    for (const auto& p : average_acting_.actor->parameters()) average_parameters.push_back(p);
+    average_params_ = FlatParameters(average_parameters);
+    ResetAverage();
+  }
   last_actor_.alpha = alpha();
+}
+
+void SacAgent::ResetAverage() {
+  if (config_.policy_average <= 0.0) return;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor average = average_params_.values();
+  average.narrow(0, 0, encoder_size_).copy_(critic_params_.values().narrow(0, 0, encoder_size_));
+  average.narrow(0, encoder_size_, actor_params_.values().numel()).copy_(actor_params_.values());
+}
+
+void SacAgent::UpdateAverage() {
+  if (config_.policy_average <= 0.0) return;
+  const double rate = std::max(config_.policy_average, 1.0 / static_cast<double>(updates_));
+  const torch::Tensor average = average_params_.values();
+  PolyakAverage(critic_params_.values().narrow(0, 0, encoder_size_), average.narrow(0, 0, encoder_size_), rate);
+  PolyakAverage(actor_params_.values(), average.narrow(0, encoder_size_, actor_params_.values().numel()), rate);
 }
 
 double SacAgent::alpha() const { return std::exp(log_alpha_); }
@@ -252,6 +286,7 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     stats.terminate_prob = f[11];
     last_actor_ = stats;
   }
+  UpdateAverage();
   times_.optimizer += Seconds(figures_start, Clock::now());
   return stats;
 }
@@ -315,6 +350,10 @@ void SacAgent::Save(CheckpointContents* contents) const {
 void SacAgent::Load(const CheckpointContents& contents, const std::string& source) {
   InitFrom(contents, source);
   LoadFlatBlob(contents, "sac.target_critic", target_params_.values(), source);
+  // A checkpoint written without averaging starts the average from its live weights.
+  if (config_.policy_average > 0.0 && contents.blobs.count("sac.policy_average")) {
+    LoadFlatBlob(contents, "sac.policy_average", average_params_.values(), source);
+  }
   const nlohmann::json& state = Field(contents.metadata, "sac_state", source);
   auto moments = [&](const char* name, const FlatParameters& group) {
     auto it = contents.blobs.find(name);
@@ -365,6 +404,7 @@ void SacAgent::InitFrom(const CheckpointContents& contents, const std::string& s
   LoadFlatBlob(contents, "sac.actor", actor_params_.values(), source);
   torch::NoGradGuard no_grad;
   target_params_.values().copy_(critic_head_values_);
+  ResetAverage();
   try {
     log_alpha_ = Field(contents.metadata, "sac_state", source).at("log_alpha").get<double>();
   } catch (const nlohmann::json::exception&) {
@@ -379,18 +419,22 @@ void SacAgent::ExportPolicy(CheckpointContents* contents) const {
   contents->metadata["input_spec"] = spec_.ToJson();
   contents->blobs["sac.critic"] = TensorToBytes(critic_params_.values());
   contents->blobs["sac.actor"] = TensorToBytes(actor_params_.values());
+  if (config_.policy_average > 0.0) {
+    contents->blobs["sac.policy_average"] = TensorToBytes(average_params_.values());
+    contents->metadata["sac_policy_average"] = config_.policy_average;
+  }
   torch::Tensor images, vectors;
   ExampleInput(spec_, &images, &vectors);
   at::Generator unused = at::detail::createCPUGenerator(0);
   const torch::Tensor action =
-      acting_.Act(images.defined() ? images.to(device_) : images, vectors.to(device_), SacActionMode::kMean, unused);
+      exported().Act(images.defined() ? images.to(device_) : images, vectors.to(device_), SacActionMode::kMean, unused);
   if (images.defined()) contents->blobs["sac.example.images"] = TensorToBytes(images);
   contents->blobs["sac.example.vectors"] = TensorToBytes(vectors);
   contents->blobs["sac.example.action"] = TensorToBytes(action);
 }
 
 std::unique_ptr<Policy> SacAgent::MakePolicy(SacActionMode mode, uint64_t seed, const std::string& id) {
-  return std::make_unique<SacPolicy>(acting_, spec_, mode, seed, id);
+  return std::make_unique<SacPolicy>(exported(), spec_, mode, seed, id);
 }
 
 MetricsLog::Row StatsRow(const SacUpdateStats& s, bool behaviour_cloning, bool conservative, bool discrete_terminate) {

@@ -23,6 +23,9 @@
 //      loss only), plus the behaviour-cloning term while its weight
 //      (FallingWeight) is above 0; temperature: one Adam step on log alpha by
 //      ComputeTemperatureLoss (target entropy -|A| unless configured).
+//   5. with policy_average > 0: the averaged policy (encoder and actor) <-
+//      Polyak(max(policy_average, 1 / updates)) toward the live ones; the
+//      exported policy acts with it.
 // Actions: the critics read the data's actions rescaled from the env's box to
 // [-1,1]; the policy's tanh output is rescaled to the box. With a discrete
 // terminate (SacNetworkConfig::discrete_terminate on a cell that has one):
@@ -92,6 +95,9 @@ class SacAgent {
 
   // The live encoder, actor and action box (SacActing::Act acts with them).
   const SacActing& acting() const { return acting_; }
+  // What the exported policy acts with: the averaged encoder and actor with
+  // policy_average > 0, else acting().
+  const SacActing& exported() const { return config_.policy_average > 0.0 ? average_acting_ : acting_; }
 
   // Everything for a bit-exact resume (with the caller's generator): the
   // exported policy, the "sac.*" blobs, metadata "step" and "sac_state".
@@ -100,14 +106,18 @@ class SacAgent {
   // missing part or one of other sizes.
   void Load(const CheckpointContents& contents, const std::string& source);
   // Warm start: actor, critics (targets = critics) and temperature from a SAC
-  // checkpoint; fresh optimisers and counters. Throws Error(kBadData).
+  // checkpoint; fresh optimisers and counters; the averaged policy restarts
+  // from the live one. Throws Error(kBadData).
   void InitFrom(const CheckpointContents& contents, const std::string& source);
   // The policy part of a checkpoint: metadata "algorithm", "sac_format",
-  // "sac_network", "input_spec", and an example input with the actor's mean
-  // action on it ("sac.example.*"), checked by LoadSacPolicy.
+  // "sac_network", "input_spec", the live weights ("sac.critic",
+  // "sac.actor"), with policy_average > 0 the averaged encoder and actor
+  // ("sac.policy_average", one flat buffer, encoder first; metadata
+  // "sac_policy_average": the rate), and an example input with the exported
+  // policy's mean action on it ("sac.example.*"), checked by LoadSacPolicy.
   void ExportPolicy(CheckpointContents* contents) const;
-  // A policy that acts with this learner's live networks (no copy): for
-  // collecting in the same process. Its id() is `id`.
+  // A policy that acts with this learner's exported() networks (no copy):
+  // for collecting or evaluating in the same process. Its id() is `id`.
   std::unique_ptr<Policy> MakePolicy(SacActionMode mode, uint64_t seed, const std::string& id);
 
   // Data-parallel training (dist/collective.h): gradients and the entropy
@@ -127,6 +137,10 @@ class SacAgent {
   double target_entropy() const { return target_entropy_; }
 
  private:
+  // With policy_average > 0 (else nothing): the averaged policy <- the live
+  // one; <- Polyak(max(policy_average, 1 / updates)) toward it.
+  void ResetAverage();
+  void UpdateAverage();
   // Critic input [B,F+V]: encoder features (when images) and vectors.
   torch::Tensor Features(const torch::Tensor& images, const torch::Tensor& vectors);
   // With a discrete terminate: `critic` at features x [B,.] of the moving
@@ -155,6 +169,11 @@ class SacAgent {
   double log_alpha_ = 0.0;
   ScalarAdam alpha_adam_;
   SacActing acting_;  // encoder_, actor_ and the action box
+  // policy_average > 0: copies of the encoder and actor holding the averaged
+  // weights (one flat buffer, encoder first), else empty.
+  FlatParameters average_params_;
+  SacActing average_acting_;
+  int64_t encoder_size_ = 0;  // the encoder's part of critic_params_
   int64_t updates_ = 0;
   SacUpdateStats last_actor_;  // actor figures of the last actor update
   SacUpdateTimes times_;

@@ -93,6 +93,12 @@ struct SacConfig {
   double cql_weight = 0.0;
   int cql_steps = 0;    // updates over which the weight falls linearly to 0 (0: it stays)
   int cql_actions = 4;  // actions per state from each of the three sources
+  // The exported policy (checkpoints, MakePolicy) acts with an exponential moving average of the actor's
+  // and the pixel encoder's weights (Polyak-Ruppert averaging of the iterates; "EMA" of the policy), updated
+  // after every update at rate max(policy_average, 1 / updates): a plain mean over the first 1 / rate updates,
+  // then a window of about 1 / rate updates. The learner's own updates, and acting(), use the live weights.
+  // 0: the exported policy is the live one.
+  double policy_average = 0.0;
   // Every field; VisitUpdate: only the update's (what rl-train sac takes).
   void Visit(ConfigVisitor& v) {
     VisitUpdate(v);
@@ -128,6 +134,9 @@ struct SacConfig {
     v.Field("cql_steps", cql_steps, "conservative penalty: updates over which its weight falls linearly to 0 (0: it stays)");
     v.Field("cql_actions", cql_actions,
             "conservative penalty: actions per state from each source (uniform, pi(.|s), pi(.|s'))");
+    v.Field("policy_average", policy_average,
+            "the exported policy acts with a moving average of the actor's and encoder's weights at this rate per "
+            "update (a window of about 1/rate updates; 0: the live weights)");
   }
   // Throws Error(kUsage) naming the flag (prefixed by `flag_prefix`, "" for none) on invalid values.
   void Validate(const std::string& flag_prefix) const;

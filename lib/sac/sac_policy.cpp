@@ -62,15 +62,24 @@ std::unique_ptr<Policy> LoadSacPolicy(const CheckpointContents& contents, const 
     acting.encoder = SacEncoder(network, spec);
     acting.encoder->to(device);
     acting.encoder->eval();
-    // The encoder is the first part of the critics' flat buffer.
-    LoadFlatBlob(contents, "sac.critic", FlatParameters(acting.encoder->parameters()).values(), source);
     input_dim += network.feature_dim;
   }
   acting.actor = MakeActor(input_dim, network, spec);
   acting.terminate_index = DiscreteTerminateIndex(network, spec);
   acting.actor->to(device);
   acting.actor->eval();
-  LoadFlatBlob(contents, "sac.actor", FlatParameters(acting.actor->parameters()).values(), source);
+  if (contents.blobs.count("sac.policy_average")) {
+    // The averaged policy (SacConfig::policy_average): encoder then actor, one buffer.
+    std::vector<torch::Tensor> parameters = acting.encoder ? acting.encoder->parameters() : std::vector<torch::Tensor>();
+    for (const auto& p : acting.actor->parameters()) parameters.push_back(p);
+    LoadFlatBlob(contents, "sac.policy_average", FlatParameters(parameters).values(), source);
+  } else {
+    // The live weights; the encoder is the first part of the critics' flat buffer.
+    if (acting.encoder) {
+      LoadFlatBlob(contents, "sac.critic", FlatParameters(acting.encoder->parameters()).values(), source);
+    }
+    LoadFlatBlob(contents, "sac.actor", FlatParameters(acting.actor->parameters()).values(), source);
+  }
   const torch::Tensor low = torch::tensor(spec.action_low), high = torch::tensor(spec.action_high);
   acting.center = ((high + low) / 2).to(device);
   acting.scale = ((high - low) / 2).to(device);

@@ -46,8 +46,9 @@ class SacPolicy : public Policy {
 };
 
 // The policy of a verified SAC checkpoint (nn/checkpoint.h) for a cell with
-// spec `expected`; id() "checkpoint:<metadata id>". See the file comment for
-// the checks.
+// spec `expected`; id() "checkpoint:<metadata id>". It acts with the averaged
+// weights when the checkpoint has them (SacConfig::policy_average), else with
+// the live ones. See the file comment for the checks.
 std::unique_ptr<Policy> LoadSacPolicy(const CheckpointContents& contents, const std::string& source,
                                       const EnvSpec& expected, SacActionMode mode, const torch::Device& device,
                                       uint64_t seed);

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -156,6 +157,74 @@ TEST_CASE("resume from a checkpoint is bit-exact from pixels") { CheckResumeIsEx
 
 TEST_CASE("resume from a checkpoint is bit-exact with a discrete terminate") {
   CheckResumeIsExact(TerminateSpec(), DiscreteTerminateConfig());
+}
+
+SacConfig AveragedConfig(double rate) {
+  SacConfig c = SmallConfig();
+  c.policy_average = rate;
+  return c;
+}
+
+TEST_CASE("resume from a checkpoint is bit-exact with an averaged policy") {
+  CheckResumeIsExact(PixelSpec(), AveragedConfig(0.3));
+}
+
+TEST_CASE("the exported policy acts with the moving average of the live encoder and actor") {
+  const EnvSpec env = PixelSpec();
+  const InputSpec spec = InputSpec::FromEnvSpec(env, "toy");
+  SacAgent learner(AveragedConfig(0.25), spec, torch::kCPU, 3);
+  // The live encoder and actor, one flat buffer as "sac.policy_average" holds them.
+  auto live = [](const CheckpointContents& c) {
+    const torch::Tensor actor = TensorFromBytes(c.blobs.at("sac.actor"), "t");
+    const int64_t encoder = TensorFromBytes(c.blobs.at("sac.policy_average"), "t").numel() - actor.numel();
+    return torch::cat({TensorFromBytes(c.blobs.at("sac.critic"), "t").narrow(0, 0, encoder), actor});
+  };
+  CheckpointContents contents = Saved(learner);
+  CHECK(contents.metadata.at("sac_policy_average") == 0.25);
+  torch::Tensor expected = live(contents);  // before any update: the live weights
+  CHECK(torch::equal(TensorFromBytes(contents.blobs.at("sac.policy_average"), "t"), expected));
+  // Rates 1, 1/2, 1/3, then 0.25: the plain mean of the first four, then a moving average.
+  for (int i = 1; i <= 6; ++i) {
+    learner.Update(Batch(env, 40 + i), Generator());
+    contents = Saved(learner);
+    expected = expected + (live(contents) - expected) * std::max(0.25, 1.0 / i);
+    CHECK(torch::allclose(TensorFromBytes(contents.blobs.at("sac.policy_average"), "t"), expected, 1e-5, 1e-6));
+  }
+  CHECK(!torch::allclose(expected, live(contents)));
+
+  // The checkpoint's policy and MakePolicy act with the average, not with the live networks.
+  const TransitionBatch one = RandomBatch(env, 1, 5);
+  Observation obs;
+  for (const auto& [key, array] : one.observations) {
+    obs[key] = array;
+    obs[key].shape.erase(obs[key].shape.begin());
+  }
+  auto loaded = LoadSacPolicy(contents, "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0);
+  const std::vector<float> averaged = loaded->Act(obs, {});
+  CHECK(learner.MakePolicy(SacActionMode::kMean, 0, "in-process")->Act(obs, {}) == averaged);
+  SacPolicy live_policy(learner.acting(), spec, SacActionMode::kMean, 0, "live");
+  CHECK(live_policy.Act(obs, {}) != averaged);
+  // Without the average the checkpoint's policy is the live one (what a checkpoint written without it holds).
+  SacAgent plain(SmallConfig(), spec, torch::kCPU, 1);
+  plain.Load(contents, "p.ckpt");
+  CHECK(Saved(plain).blobs.count("sac.policy_average") == 0);
+  CHECK(LoadSacPolicy(Saved(plain), "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0)->Act(obs, {}) ==
+        live_policy.Act(obs, {}));
+  // A warm start restarts the average from the live weights; a resume from a checkpoint without one too.
+  SacAgent warm(AveragedConfig(0.25), spec, torch::kCPU, 2);
+  warm.InitFrom(contents, "p.ckpt");
+  CHECK(torch::equal(TensorFromBytes(Saved(warm).blobs.at("sac.policy_average"), "t"), live(contents)));
+  SacAgent resumed(AveragedConfig(0.25), spec, torch::kCPU, 2);
+  resumed.Load(Saved(plain), "p.ckpt");
+  CHECK(torch::equal(TensorFromBytes(Saved(resumed).blobs.at("sac.policy_average"), "t"), live(contents)));
+  // Corrupt averaged weights fail the example check, as corrupt live ones do.
+  CheckpointContents altered = contents;
+  altered.blobs["sac.policy_average"] =
+      TensorToBytes(TensorFromBytes(contents.blobs.at("sac.policy_average"), "t").add(0.5));
+  ExitCode code;
+  CHECK(ErrorOf([&] { LoadSacPolicy(altered, "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0); }, &code) ==
+        "p.ckpt: the example input no longer gives the stored action (corrupt weights?)");
+  CHECK(code == ExitCode::kBadData);
 }
 
 // Eight transitions that all end the task: rows 0-3 terminate (terminate component 0.5, below the
@@ -536,6 +605,11 @@ TEST_CASE("invalid settings are usage errors naming the flag") {
   config.cql_actions = 0;
   CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.cql-actions must be in 1..64");
   CHECK(code == ExitCode::kUsage);
+  for (double rate : {-0.1, 1.5, std::nan("")}) {
+    config = AveragedConfig(rate);
+    CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.policy-average must be in [0, 1]");
+    CHECK(code == ExitCode::kUsage);
+  }
   config = DiscreteTerminateConfig();
   config.cql_weight = 1.0;
   CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) ==
