@@ -5,7 +5,6 @@
 #include <cstring>
 #include <memory>
 #include <set>
-#include <thread>
 
 #include "collect/reloading_policy.h"
 #include "common/fs.h"
@@ -68,7 +67,7 @@ void ValidateCollectConfig(const CollectConfig& c, bool inputs) {
   if (c.reload && !IsCheckpointPolicy(c.policy)) {
     Fail(ExitCode::kUsage, "--reload needs a checkpoint --policy, not '" + c.policy + "'");
   }
-  if (c.threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0");
+  if (c.threads < 1) Fail(ExitCode::kUsage, "--threads must be >= 1, got " + std::to_string(c.threads));
   c.pace.Validate();
 }
 
@@ -144,9 +143,7 @@ ExitCode RunCollect(const CollectConfig& given, const std::string& tool_config_y
   policy_options.device = config.device;
   const bool checkpoint = IsCheckpointPolicy(config.policy);
   if (checkpoint) {
-    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-    ConfigureTorchRuntime(config.device,
-                          config.threads > 0 ? config.threads : std::max(1, cores / config.workers));
+    ConfigureTorchRuntime(config.device, config.threads);
   }
   // Fail on a bad policy before anything is written.
   std::shared_ptr<CheckpointWatcher> watcher;

@@ -79,7 +79,7 @@ struct CollectConfig {
   double video_fraction = 0.0;      // share of episodes saved as mp4 (chosen from the seed)
   std::string video;                // video directory, as rl-eval --video; "" = <out>/videos
   std::string device = "cpu";       // checkpoint policies: cpu | cuda[:N]
-  int threads = 0;                  // LibTorch threads for checkpoint policies; 0 = cores / workers
+  int threads = 1;                  // LibTorch threads for checkpoint policies (the episodes depend on it)
   DatasetWriterConfig dataset;
 
   void Visit(ConfigVisitor& v) {
@@ -97,7 +97,7 @@ struct CollectConfig {
     v.Field("video_fraction", video_fraction, "share of episodes also saved as mp4 (0..1)");
     v.Field("video", video, "directory for the mp4 videos (as in rl-eval); empty = OUT/videos");
     v.Field("device", device, "checkpoint policies: cpu | cuda[:N]");
-    v.Field("threads", threads, "LibTorch threads for checkpoint policies; 0 = cores / workers");
+    v.Field("threads", threads, "LibTorch threads for checkpoint policies, shared by the workers; a checkpoint's actions, and so the episodes, are bit-identical only for the same --threads");
     v.Group("dataset", dataset, "shard writing");
   }
 };

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <thread>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -45,7 +44,7 @@ void ValidateEvalConfig(const EvalConfig& c, bool inputs) {
   }
   if (c.video_size < 16 || c.video_size > 1024) Fail(ExitCode::kUsage, "--video-size must be in 16..1024");
   if (c.bootstrap_resamples < 100) Fail(ExitCode::kUsage, "--bootstrap-resamples must be >= 100");
-  if (c.threads < 0) Fail(ExitCode::kUsage, "--threads must be >= 0");
+  if (c.threads < 1) Fail(ExitCode::kUsage, "--threads must be >= 1, got " + std::to_string(c.threads));
   if (c.tensorboard_step < 0) Fail(ExitCode::kUsage, "--tensorboard-step must be >= 0");
   if (c.tensorboard.empty() && c.tensorboard_step != 0) {
     Fail(ExitCode::kUsage, "--tensorboard-step needs --tensorboard DIR");
@@ -192,9 +191,7 @@ ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
     }
   }
   if (IsCheckpointPolicy(config.policy) || (!config.compare.empty() && IsCheckpointPolicy(config.compare))) {
-    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-    ConfigureTorchRuntime(config.device,
-                          config.threads > 0 ? config.threads : std::max(1, cores / config.workers));
+    ConfigureTorchRuntime(config.device, config.threads);
   }
   // Fail on a bad policy before any episode runs.
   PolicyOptions policy_options;

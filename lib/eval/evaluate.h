@@ -54,7 +54,7 @@ struct EvalConfig {
   int video_successes = 0;         // and of at most this many successes (after the first K)
   int video_size = 256;            // side of the larger view in videos
   std::string device = "cpu";      // checkpoint policies: cpu | cuda[:N]
-  int threads = 0;                 // LibTorch threads; 0 = cores / workers
+  int threads = 1;                 // LibTorch threads for checkpoint policies (the result depends on it)
   int bootstrap_resamples = 10000; // paired bootstrap resamples for --compare
   std::string tensorboard;         // TensorBoard run directory for the success scalars ("" = none)
   int64_t tensorboard_step = 0;    // their step (the loop: the round's training steps)
@@ -78,7 +78,7 @@ struct EvalConfig {
     v.Field("video_successes", video_successes, "videos of at most this many successful episodes (after the first K)");
     v.Field("video_size", video_size, "pixel side of the larger view in videos");
     v.Field("device", device, "checkpoint policies: cpu | cuda[:N]");
-    v.Field("threads", threads, "LibTorch threads for checkpoint policies; 0 = cores / workers");
+    v.Field("threads", threads, "LibTorch threads for checkpoint policies, shared by the workers; a checkpoint's actions, and so the episodes, are bit-identical only for the same --threads");
     v.Field("bootstrap_resamples", bootstrap_resamples, "resamples of the paired bootstrap");
     v.Field("tensorboard", tensorboard,
             "also write <objects>/success, wilson_low, wilson_high to an event file in this directory");

@@ -29,14 +29,17 @@ SimCell::SimCell(const EnvConfig& config) : config_(config) {
   if (fault == nullptr || *fault == '\0') return;
   const std::string text = fault;
   const size_t colon = text.find(':');
+  const std::string when = text.substr(0, colon);
   uint64_t step = 0, period = 1;
-  if (!ParseCount(text.substr(0, colon), step) ||
+  if ((when != "reset" && !ParseCount(when, step)) ||
       (colon != std::string::npos && (!ParseCount(text.substr(colon + 1), period) || period == 0))) {
     Fail(ExitCode::kUsage, std::string(kFaultVariable) + "='" + text +
-                               "': expected STEP[:PERIOD] (test-only: force a physics blow-up at "
-                               "env step STEP of episodes whose seed is a multiple of PERIOD >= 1)");
+                               "': expected STEP[:PERIOD] or reset[:PERIOD] (test-only: force a physics "
+                               "blow-up at env step STEP, or while the reset settles, of episodes whose "
+                               "seed is a multiple of PERIOD >= 1)");
   }
-  fault_.step = static_cast<int>(std::min<uint64_t>(step, 1u << 30));
+  fault_.in_reset = when == "reset";
+  fault_.step = fault_.in_reset ? -1 : static_cast<int>(std::min<uint64_t>(step, 1u << 30));
   fault_.period = period;
 }
 
@@ -44,6 +47,7 @@ ResetResult SimCell::DoReset(uint64_t seed, const nlohmann::json& options) {
   instability_.reset();
   episode_seed_ = seed;
   in_reset_ = true;
+  mj_copyModel(model_.get(), nominal_model_.get());
   ResetResult result = ResetCell(seed, options);
   in_reset_ = false;
   return result;
@@ -64,8 +68,8 @@ StepResult SimCell::DoStep(const std::vector<float>& action) {
 }
 
 bool SimCell::FaultNow() const {
-  return fault_.step >= 0 && !in_reset_ && episode_steps() == fault_.step &&
-         episode_seed_ % fault_.period == 0;
+  const bool now = fault_.in_reset ? in_reset_ : fault_.step >= 0 && !in_reset_ && episode_steps() == fault_.step;
+  return now && episode_seed_ % fault_.period == 0;
 }
 
 void SimCell::InitModel(ModelPtr model, const char* camera_name, std::vector<int> scenery_geoms) {
@@ -76,13 +80,6 @@ void SimCell::InitModel(ModelPtr model, const char* camera_name, std::vector<int
   renderer_ = std::make_unique<Renderer>(model_.get(), config_.renderer,
                                          std::max(config_.image_size, 256));
   scenery_geoms_ = std::move(scenery_geoms);
-  for (int geom : scenery_geoms_) {
-    for (int k = 0; k < 4; ++k) scenery_rgba_.push_back(model_->geom_rgba[4 * geom + k]);
-  }
-  camera_pos_.assign(model_->cam_pos + 3 * camera_, model_->cam_pos + 3 * camera_ + 3);
-  camera_quat_.assign(model_->cam_quat + 4 * camera_, model_->cam_quat + 4 * camera_ + 4);
-  light_diffuse_.assign(model_->light_diffuse, model_->light_diffuse + 3 * model_->nlight);
-  texture_rgb_.assign(model_->tex_rgb, model_->tex_rgb + model_->ntexdata);
   // Textured surfaces render plain (their rgba) unless textures are
   // randomised: texture sampling costs llvmpipe ~50% more per frame.
   for (int g = 0; g < model_->ngeom; ++g) {
@@ -91,34 +88,20 @@ void SimCell::InitModel(ModelPtr model, const char* camera_name, std::vector<int
     textured_materials_.push_back(model_->geom_matid[g]);
     model_->geom_matid[g] = -1;
   }
-  light_dir_.assign(model_->light_dir, model_->light_dir + 3 * model_->nlight);
-  for (int k = 0; k < 3; ++k) {
-    headlight_ambient_[k] = model_->vis.headlight.ambient[k];
-    headlight_diffuse_[k] = model_->vis.headlight.diffuse[k];
-  }
+  nominal_model_.reset(mj_copyModel(nullptr, model_.get()));
+  if (!nominal_model_) Fail(ExitCode::kEnvFailure, "MuJoCo: cannot copy the model");
 }
 
 void SimCell::RandomizeScene(Rng& rng) {
-  mjModel* m = model_.get();
-  // Nominal scene first, so randomisation never accumulates across episodes.
-  for (size_t i = 0; i < scenery_geoms_.size(); ++i) {
-    std::copy_n(&scenery_rgba_[4 * i], 4, m->geom_rgba + 4 * scenery_geoms_[i]);
-  }
-  std::copy(camera_pos_.begin(), camera_pos_.end(), m->cam_pos + 3 * camera_);
-  std::copy(camera_quat_.begin(), camera_quat_.end(), m->cam_quat + 4 * camera_);
-  std::copy(light_diffuse_.begin(), light_diffuse_.end(), m->light_diffuse);
-  std::copy(light_dir_.begin(), light_dir_.end(), m->light_dir);
-  std::copy_n(headlight_ambient_, 3, m->vis.headlight.ambient);
-  std::copy_n(headlight_diffuse_, 3, m->vis.headlight.diffuse);
-
+  mjModel* m = model_.get();  // nominal: Reset copied it back
   const RandomizeConfig& r = config_.randomize;
   if (r.textures || textures_changed_) RandomizeTextures(r.textures, rng);
   if (r.lighting) {
     for (int l = 0; l < m->nlight; ++l) {
       const float gain = static_cast<float>(rng.Uniform(0.5, 1.3));
-      for (int k = 0; k < 3; ++k) m->light_diffuse[3 * l + k] = light_diffuse_[3 * l + k] * gain;
-      mjtNum dir[3] = {light_dir_[3 * l] + rng.Uniform(-0.4, 0.4),
-                       light_dir_[3 * l + 1] + rng.Uniform(-0.4, 0.4), light_dir_[3 * l + 2]};
+      for (int k = 0; k < 3; ++k) m->light_diffuse[3 * l + k] *= gain;
+      mjtNum dir[3] = {m->light_dir[3 * l] + rng.Uniform(-0.4, 0.4),
+                       m->light_dir[3 * l + 1] + rng.Uniform(-0.4, 0.4), m->light_dir[3 * l + 2]};
       mju_normalize3(dir);
       mju_copy3(m->light_dir + 3 * l, dir);
     }
@@ -153,11 +136,10 @@ void SimCell::RandomizeScene(Rng& rng) {
 }
 
 void SimCell::RandomizeTextures(bool randomize, Rng& rng) {
-  mjModel* m = model_.get();
-  for (size_t i = 0; i < textured_geoms_.size(); ++i) {
-    m->geom_matid[textured_geoms_[i]] = randomize ? textured_materials_[i] : -1;
+  mjModel* m = model_.get();  // nominal textures, shown plain: Reset copied it back
+  for (size_t i = 0; i < textured_geoms_.size() && randomize; ++i) {
+    m->geom_matid[textured_geoms_[i]] = textured_materials_[i];
   }
-  std::copy(texture_rgb_.begin(), texture_rgb_.end(), m->tex_rgb);
   textures_changed_ = randomize;
   for (int t = 0; t < m->ntex && randomize; ++t) {
     if (m->tex_type[t] != mjTEXTURE_2D) continue;
@@ -242,13 +224,13 @@ void SimCell::Simulate(int substeps, const std::function<void(int)>& before_subs
 
 bool SimCell::SimulateApart(int substeps) {
   std::optional<Instability> episode = instability_;
-  const int fault_step = fault_.step;
+  const Fault fault = fault_;
   instability_.reset();
-  fault_.step = -1;
+  fault_ = Fault{};
   Simulate(substeps);
   const bool stable = !instability_;
   instability_ = episode;
-  fault_.step = fault_step;
+  fault_ = fault;
   return stable;
 }
 

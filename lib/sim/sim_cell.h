@@ -3,6 +3,11 @@
 // camera pose). Each cell subclass builds its MJCF, keeps its own state and
 // implements ResetCell/StepCell.
 //
+// An episode depends on its seed and reset options alone, never on the
+// episodes the cell ran before (rl-eval and rl-collect hand episodes to
+// whichever worker is free): every Reset starts from the model as InitModel
+// left it, whatever the cell or the randomisation changed in it since.
+//
 // Physics blow-ups. MuJoCo resets the whole state when an acceleration turns
 // NaN, Inf or huge (> 1e10); going on would teleport everything. A blow-up is
 // a property of one episode, not of the process: Simulate() stops the
@@ -19,8 +24,8 @@
 // Test-only fault injection: PERPETUA_SIM_BLOWUP=STEP[:PERIOD] in the
 // environment forces a real blow-up (gravity x 1e12 for one substep, which
 // MuJoCo detects) at env step STEP (0-based) of every episode whose seed is a
-// multiple of PERIOD (default 1). A malformed value is Error(kUsage) when the
-// cell is made.
+// multiple of PERIOD (default 1); STEP `reset`: while those episodes' reset
+// settles. A malformed value is Error(kUsage) when the cell is made.
 #pragma once
 
 #include <functional>
@@ -85,11 +90,14 @@ class SimCell : public Env, public StateRenderer {
 
   // Takes ownership of the compiled model, makes the data and the renderer
   // (Error(kEnvFailure) if no GL works) and records the policy camera and the
-  // scenery geoms whose colours `randomize.colors` changes.
+  // scenery geoms whose colours `randomize.colors` changes. The model as it
+  // leaves InitModel is the one every Reset starts from (the file comment);
+  // a cell changes nothing in it afterwards except in ResetCell and StepCell.
   void InitModel(ModelPtr model, const char* camera_name, std::vector<int> scenery_geoms);
 
-  // Restores the nominal scene, then applies the enabled scene randomisations
-  // (lighting, scenery colours, textures, camera pose) drawn from `rng`.
+  // Applies the enabled scene randomisations (lighting, scenery colours,
+  // textures, camera pose) drawn from `rng` to the nominal scene (ResetCell
+  // starts from it).
   void RandomizeScene(Rng& rng);
 
   // The policy's view: [S, S, 3] uint8 with S = config_.image_size.
@@ -121,9 +129,10 @@ class SimCell : public Env, public StateRenderer {
     double time = 0.0;  // simulated time of the blown-up substep (s since the reset)
     int dof = -1;       // the degree of freedom MuJoCo named
   };
-  // PERPETUA_SIM_BLOWUP (test-only): step and seed period; step < 0: off.
+  // PERPETUA_SIM_BLOWUP (test-only): step (< 0: none) or the reset, and seed period.
   struct Fault {
     int step = -1;
+    bool in_reset = false;
     uint64_t period = 1;
   };
   bool FaultNow() const;
@@ -138,16 +147,10 @@ class SimCell : public Env, public StateRenderer {
   // Nominal textures, or (randomize) random two-colour patterns; re-uploaded.
   void RandomizeTextures(bool randomize, Rng& rng);
 
+  ModelPtr nominal_model_;  // model_ as InitModel left it; copied back at every Reset
   std::vector<int> scenery_geoms_;
-  std::vector<float> scenery_rgba_;      // nominal rgba of scenery_geoms_ (4 each)
-  std::vector<mjtNum> camera_pos_, camera_quat_;
-  std::vector<float> light_diffuse_;     // nominal (nlight x 3)
-  std::vector<mjtNum> light_dir_;        // nominal (nlight x 3)
-  std::vector<mjtByte> texture_rgb_;     // nominal tex_rgb (ntexdata)
   std::vector<int> textured_geoms_, textured_materials_;  // geoms shown textured only when randomised
-  bool textures_changed_ = false;
-  float headlight_ambient_[3] = {0, 0, 0};
-  float headlight_diffuse_[3] = {0, 0, 0};
+  bool textures_changed_ = false;  // the GL context holds randomised textures
 };
 
 // Reads an optional number from reset options / state documents.

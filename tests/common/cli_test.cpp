@@ -45,6 +45,8 @@ TEST_CASE("--print-config prints only a config the tool would run with") {
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
       {{"rl-eval", "--episodes", "0"}, "rl-eval: error: --episodes must be at least 1, got 0\n"},
       {{"rl-collect", "--workers", "0"}, "rl-collect: error: --workers must be in 1..256, got 0\n"},
+      {{"rl-collect", "--threads", "0"}, "rl-collect: error: --threads must be >= 1, got 0\n"},
+      {{"rl-eval", "--threads", "-1"}, "rl-eval: error: --threads must be >= 1, got -1\n"},
       {{"rl-collect", "--episodes", "-3"}, "rl-collect: error: --episodes must be at least 1 (or use --forever), got -3\n"},
       {{"rl-train", "q", "--batch-size", "0"}, "rl-train: error: --batch-size must be >= 1\n"},
   };
