@@ -77,25 +77,35 @@ std::unique_ptr<Collective> Collective::Connect(const DistPlan& plan, const std:
   }
   impl->store = c10::make_intrusive<c10d::PrefixStore>("perpetua", tcp);
   // The settings check: each rank against rank 0, and rank 0 against each.
+  // Every rank reports a difference, so rank 0 (which serves the store) waits
+  // until each rank has read its settings ("seen/R") before it may fail and
+  // take the store down with it.
   try {
     impl->store->set("settings/" + std::to_string(plan.rank), Bytes(fingerprint));
     if (plan.rank != 0) {
-      const std::string difference = FingerprintDifference(fingerprint, Text(impl->store->get("settings/0")));
+      const std::string settings0 = Text(impl->store->get("settings/0"));
+      impl->store->set("seen/" + std::to_string(plan.rank), Bytes("1"));
+      const std::string difference = FingerprintDifference(fingerprint, settings0);
       if (!difference.empty()) {
         Fail(ExitCode::kUsage, "rank " + std::to_string(plan.rank) + "'s settings differ from rank 0's: " + difference);
       }
     } else {
+      std::string first;
+      std::vector<std::string> seen;
       for (int r = 1; r < plan.world_size; ++r) {
+        seen.push_back("seen/" + std::to_string(r));
         const std::string difference =
             FingerprintDifference(Text(impl->store->get("settings/" + std::to_string(r))), fingerprint);
-        if (!difference.empty()) {
+        if (!difference.empty() && first.empty()) {
           std::string line = difference;
           const std::string here = "' here, '", there = "' on rank 0";
           line.replace(line.find(here), here.size(), "' on rank " + std::to_string(r) + ", '");
           line.replace(line.rfind(there), there.size(), "' here");
-          Fail(ExitCode::kUsage, "rank " + std::to_string(r) + "'s settings differ from rank 0's: " + line);
+          first = "rank " + std::to_string(r) + "'s settings differ from rank 0's: " + line;
         }
       }
+      if (!seen.empty()) impl->store->wait(seen);
+      if (!first.empty()) Fail(ExitCode::kUsage, first);
     }
   } catch (const Error&) {
     throw;
