@@ -236,9 +236,13 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
       }
       rows = batch.return_to_go.gt(0.0).to(torch::kFloat32);
     }
-    const torch::Tensor bc_loss = bc_weight > 0.0
-                                      ? BehaviourCloningLoss(current_mean, data_action.clamp(-1.0, 1.0), rows)
-                                      : torch::zeros({}, actor_loss.options());
+    torch::Tensor bc_loss = torch::zeros({}, actor_loss.options());
+    if (bc_weight > 0.0 && terminate_index_ >= 0) {
+      bc_loss = HybridBehaviourCloningLoss(current_mean, current_logit, data_action.clamp(-1.0, 1.0),
+                                           batch.action.select(1, terminate_index_).gt(0.0), terminate_index_, rows);
+    } else if (bc_weight > 0.0) {
+      bc_loss = BehaviourCloningLoss(current_mean, data_action.clamp(-1.0, 1.0), rows);
+    }
     const auto actor_forward_done = Clock::now();
     actor_params_.ZeroGrad();
     (bc_weight > 0.0 ? actor_loss + bc_loss * bc_weight : actor_loss)

@@ -74,8 +74,8 @@ void SacConfig::Validate(const std::string& prefix) const {
   RequireFlag(cql_actions >= 1 && cql_actions <= 64, prefix, "cql_actions", "must be in 1..64");
   RequireFlag(policy_average >= 0.0 && policy_average <= 1.0, prefix, "policy_average", "must be in [0, 1]");
   const std::string network_prefix = prefix.empty() ? "network" : prefix + ".network";
-  RequireFlag(!network.discrete_terminate || (bc_weight == 0.0 && cql_weight == 0.0), network_prefix,
-              "discrete_terminate", "does not combine with behaviour cloning or the conservative penalty");
+  RequireFlag(!network.discrete_terminate || cql_weight == 0.0, network_prefix, "discrete_terminate",
+              "does not combine with the conservative penalty");
 }
 
 SacConfig RlToolsPendulumConfig() {

@@ -67,6 +67,24 @@ torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tenso
   return (squared * row_weight.unsqueeze(1)).sum().div(chosen);
 }
 
+torch::Tensor HybridBehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& logit,
+                                         const torch::Tensor& data_action, const torch::Tensor& terminating,
+                                         int64_t t, const torch::Tensor& row_weight) {
+  const int64_t a = data_action.size(1);
+  const torch::Tensor weight = row_weight.defined() ? row_weight : torch::ones({logit.size(0)}, logit.options());
+  const torch::Tensor stop = terminating.to(logit.scalar_type());
+  const torch::Tensor decision =
+      (torch::binary_cross_entropy_with_logits(logit, stop, {}, {}, at::Reduction::None) * weight).sum().div(
+          weight.sum().clamp_min(1.0));
+  const torch::Tensor data_motion =
+      torch::cat({data_action.narrow(1, 0, t), data_action.narrow(1, t + 1, a - t - 1)}, 1);
+  const torch::Tensor moving = weight * (1.0 - stop);
+  const torch::Tensor motion = ((torch::tanh(mean) - data_motion).square() * moving.unsqueeze(1))
+                                   .sum()
+                                   .div(moving.sum().clamp_min(1.0).mul(mean.size(1)));
+  return decision + motion;
+}
+
 double FallingWeight(double weight, int64_t steps, int64_t update) {
   if (steps == 0) return weight;
   if (update >= steps) return 0.0;

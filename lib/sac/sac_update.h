@@ -72,6 +72,18 @@ torch::Tensor HybridLogProb(const torch::Tensor& motion_log_prob, const torch::T
 // chosen rows and components divided by (chosen rows * A), 0 when none is.
 torch::Tensor BehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& data_action,
                                    const torch::Tensor& row_weight = {});
+// The same for the hybrid policy (discrete terminate at component t): the
+// data's terminate decision is cloned by the logit [B] (binary cross-entropy
+// with `terminating` [B], bool: the cell's rule applied to the data's
+// action) and its motion by `mean` [B,M] (M = A - 1, the motion's pre-squash
+// mean), the latter only on rows that did not terminate (the cell ignores a
+// terminating action's motion):
+//   sum_b w_b BCE(logit_b, term_b) / sum_b w_b
+//   + sum_{b not term} w_b |tanh(mean_b) - motion(a_b)|^2 / (sum_{b not term} w_b * M)
+// with w the row weights (all 1 when undefined), each part 0 when no row counts.
+torch::Tensor HybridBehaviourCloningLoss(const torch::Tensor& mean, const torch::Tensor& logit,
+                                         const torch::Tensor& data_action, const torch::Tensor& terminating,
+                                         int64_t t, const torch::Tensor& row_weight = {});
 
 // The weight of an annealed term (behaviour cloning, the conservative
 // penalty) at update `update` (0-based): weight * (1 - update / steps) until

@@ -85,6 +85,31 @@ TEST_CASE("actor loss: alpha log pi minus the smaller Q, and its gradients") {
   CHECK(g == std::vector<float>{-0.5f, 0.0f, 0.0f, -0.5f});
 }
 
+TEST_CASE("hybrid behaviour cloning: cross-entropy of the terminate decision plus the motion of the rows that moved") {
+  // Two rows of A = 3 with terminate at t = 1: row 0 moved to (1, 0.5), row 1 terminated.
+  const torch::Tensor mean = torch::tensor({0.0f, std::atanh(0.5f), 0.3f, -0.7f}).view({2, 2}).requires_grad_(true);
+  const torch::Tensor logit = torch::zeros({2}).requires_grad_(true);
+  const torch::Tensor data = torch::tensor({1.0f, -1.0f, 0.5f, 0.0f, 1.0f, 0.0f}).view({2, 3});
+  const torch::Tensor terminating = torch::tensor({false, true});
+  // Decision: BCE(0, 0) and BCE(0, 1), both ln 2, mean ln 2. Motion: row 0 only,
+  // ((0 - 1)^2 + (0.5 - 0.5)^2) / 2 = 0.5; row 1's motion is ignored.
+  const torch::Tensor loss = HybridBehaviourCloningLoss(mean, logit, data, terminating, 1);
+  CHECK(loss.item<double>() == doctest::Approx(std::log(2.0) + 0.5));
+  loss.backward();
+  // d BCE / d logit = sigmoid(logit) - y, over 2 rows: row 0 is pushed toward moving, row 1 toward terminating.
+  CHECK(Values(logit.grad()) == std::vector<float>{0.25f, -0.25f});
+  const auto g = Values(mean.grad());
+  CHECK(g[0] == doctest::Approx(-1.0));  // d/dm (tanh m - 1)^2 / 2 at m = 0
+  CHECK(g[1] == doctest::Approx(0.0));
+  CHECK(g[2] == 0.0f);  // the terminating row's motion gets no gradient
+  CHECK(g[3] == 0.0f);
+  // Row weights: only row 1 chosen (a terminating row: no motion term); none chosen: 0.
+  CHECK(HybridBehaviourCloningLoss(mean, logit, data, terminating, 1, torch::tensor({0.0f, 1.0f})).item<double>() ==
+        doctest::Approx(std::log(2.0)));
+  CHECK(HybridBehaviourCloningLoss(mean, logit, data, terminating, 1, torch::tensor({0.0f, 0.0f})).item<double>() ==
+        0.0);
+}
+
 TEST_CASE("behaviour cloning: the squared distance of tanh(mean) to the data's action, and its weight's schedule") {
   const torch::Tensor mean = torch::tensor({0.0f, std::atanh(0.5f), std::atanh(-0.5f), 0.0f}).view({2, 2}).requires_grad_(true);
   const torch::Tensor data = torch::tensor({1.0f, 0.5f, 0.5f, -1.0f}).view({2, 2});
