@@ -186,9 +186,10 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     }
   }
   torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);
+  torch::Tensor data_terminates;  // [B] bool, with a discrete terminate: the cell's rule, in its own units
   if (terminate_index_ >= 0) {
-    // The cell's rule, in its own units: terminate > 0.
-    data_action = CanonicalTerminate(data_action, batch.action.select(1, terminate_index_).gt(0.0), terminate_index_);
+    data_terminates = batch.action.select(1, terminate_index_).gt(0.0);
+    data_action = CanonicalTerminate(data_action, data_terminates, terminate_index_);
   }
   const torch::Tensor q = critic_->forward(x, data_action);
   const torch::Tensor critic_loss = CriticLoss(q, target);
@@ -239,7 +240,7 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
     torch::Tensor bc_loss = torch::zeros({}, actor_loss.options());
     if (bc_weight > 0.0 && terminate_index_ >= 0) {
       bc_loss = HybridBehaviourCloningLoss(current_mean, current_logit, data_action.clamp(-1.0, 1.0),
-                                           batch.action.select(1, terminate_index_).gt(0.0), terminate_index_, rows);
+                                           data_terminates, terminate_index_, rows);
     } else if (bc_weight > 0.0) {
       bc_loss = BehaviourCloningLoss(current_mean, data_action.clamp(-1.0, 1.0), rows);
     }

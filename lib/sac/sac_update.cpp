@@ -78,11 +78,7 @@ torch::Tensor HybridBehaviourCloningLoss(const torch::Tensor& mean, const torch:
           weight.sum().clamp_min(1.0));
   const torch::Tensor data_motion =
       torch::cat({data_action.narrow(1, 0, t), data_action.narrow(1, t + 1, a - t - 1)}, 1);
-  const torch::Tensor moving = weight * (1.0 - stop);
-  const torch::Tensor motion = ((torch::tanh(mean) - data_motion).square() * moving.unsqueeze(1))
-                                   .sum()
-                                   .div(moving.sum().clamp_min(1.0).mul(mean.size(1)));
-  return decision + motion;
+  return decision + BehaviourCloningLoss(mean, data_motion, weight * (1.0 - stop));
 }
 
 double FallingWeight(double weight, int64_t steps, int64_t update) {
