@@ -29,9 +29,12 @@ uint8_t* RowPtr(Array& array, int64_t row, int64_t step_bytes) {
 
 }  // namespace
 
-TransitionBatch TransitionSampler::SampleWithFuture(int batch_size, Rng& rng,
-                                                   const std::vector<std::string>& future_keys) {
-  if (!future_keys.empty()) Fail(ExitCode::kBadData, "this buffer cannot serve hindsight goals (future observations)");
+TransitionBatch TransitionSampler::SampleFor(int batch_size, Rng& rng,
+                                                   const SampleRequest& request) {
+  if (!request.future_keys.empty()) {
+    Fail(ExitCode::kBadData, "this buffer cannot serve hindsight goals (future observations)");
+  }
+  if (request.n_step != 1) Fail(ExitCode::kBadData, "this buffer cannot serve n-step returns");
   return Sample(batch_size, rng);
 }
 
@@ -123,18 +126,23 @@ std::vector<std::string> DatasetSampler::Refresh() {
   return added;
 }
 
-void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
+void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t m, double discount, int64_t row,
                                     TransitionBatch& batch) {
   const Schema& schema = reader_.schema();
   const int64_t a = schema.action_dim;
   std::memcpy(batch.actions.f32.data() + row * a, e.columns.actions.data() + t * a,
               static_cast<size_t>(a) * sizeof(float));
-  batch.rewards[static_cast<size_t>(row)] =
-      e.columns.rewards[static_cast<size_t>(t)] + static_cast<float>(config_.reward_offset);
+  // sum_{k<m} discount^k (r[t+k] + offset), summed in double.
+  double reward = 0.0, weight = 1.0;
+  for (int64_t k = 0; k < m; ++k, weight *= discount) {
+    reward += weight * (e.columns.rewards[static_cast<size_t>(t + k)] + config_.reward_offset);
+  }
+  batch.rewards[static_cast<size_t>(row)] = static_cast<float>(reward);
   batch.returns_to_go[static_cast<size_t>(row)] = e.returns_to_go[static_cast<size_t>(t)];
-  const size_t step = static_cast<size_t>(t);
+  const size_t last = static_cast<size_t>(t + m - 1);
   batch.terminated[static_cast<size_t>(row)] =
-      e.columns.terminated[step] || (config_.timeout_terminal && e.columns.truncated[step]);
+      e.columns.terminated[last] || (config_.timeout_terminal && e.columns.truncated[last]);
+  if (!batch.steps.empty()) batch.steps[static_cast<size_t>(row)] = static_cast<uint8_t>(m);
 
   if (!e.resident) {
     int64_t bytes = 0;
@@ -168,26 +176,44 @@ void DatasetSampler::CopyTransition(EpisodeData& e, int64_t t, int64_t row,
       std::memcpy(RowPtr(batch.observations[key], row, step_bytes), RowPtr(source, t, step_bytes),
                   static_cast<size_t>(step_bytes));
       std::memcpy(RowPtr(batch.next_observations[key], row, step_bytes),
-                  RowPtr(source, t + 1, step_bytes), static_cast<size_t>(step_bytes));
+                  RowPtr(source, t + m, step_bytes), static_cast<size_t>(step_bytes));
     }
   } else {
     const EpisodeRef ref = reader_.episode(e.index);
     const hid_t file = reader_.FileHandle(ref.file);
     for (const auto& [key, spec] : schema.observations) {
       const int64_t step_bytes = StepBytes(spec);
-      ReadObservationPair(file, ref, key, spec, t, RowPtr(batch.observations[key], row, step_bytes),
-                          RowPtr(batch.next_observations[key], row, step_bytes));
+      uint8_t* now = RowPtr(batch.observations[key], row, step_bytes);
+      uint8_t* next = RowPtr(batch.next_observations[key], row, step_bytes);
+      if (m == 1) {
+        ReadObservationPair(file, ref, key, spec, t, now, next);
+      } else {  // rows t and t+m: two pair reads (the second's first row unused)
+        std::vector<uint8_t> scratch(static_cast<size_t>(step_bytes));
+        ReadObservationPair(file, ref, key, spec, t, now, scratch.data());
+        ReadObservationPair(file, ref, key, spec, t + m - 1, scratch.data(), next);
+      }
     }
   }
   ++(e.resident ? stats_.samples_from_memory : stats_.samples_from_disk);
 }
 
-TransitionBatch DatasetSampler::Sample(int batch_size, Rng& rng) { return SampleWithFuture(batch_size, rng, {}); }
+TransitionBatch DatasetSampler::Sample(int batch_size, Rng& rng) { return SampleFor(batch_size, rng, {}); }
 
-TransitionBatch DatasetSampler::SampleWithFuture(int batch_size, Rng& rng, const std::vector<std::string>& future_keys) {
+void CheckNStep(const SampleRequest& request) {
+  if (request.n_step < 1 || request.n_step > kMaxNStep) {
+    Fail(ExitCode::kUsage, "n-step returns take 1 to " + std::to_string(kMaxNStep) + " steps, got " +
+                               std::to_string(request.n_step));
+  }
+  if (!(request.discount >= 0.0 && request.discount <= 1.0)) {
+    Fail(ExitCode::kUsage, "the n-step discount must be in [0, 1], got " + std::to_string(request.discount));
+  }
+}
+
+TransitionBatch DatasetSampler::SampleFor(int batch_size, Rng& rng, const SampleRequest& request) {
   std::lock_guard<std::mutex> lock(mutex_);
   h5::InitThread();
   if (batch_size <= 0) Fail(ExitCode::kUsage, "batch size must be positive");
+  CheckNStep(request);
   if (cumulative_.empty() || cumulative_.back() == 0) {
     Fail(ExitCode::kBadData, "no transitions to sample yet (empty dataset)");
   }
@@ -203,7 +229,7 @@ TransitionBatch DatasetSampler::SampleWithFuture(int batch_size, Rng& rng, const
     batch.observations[key] = rows(spec);
     batch.next_observations[key] = rows(spec);
   }
-  for (const std::string& key : future_keys) {
+  for (const std::string& key : request.future_keys) {
     const auto it = schema.observations.find(key);
     if (it == schema.observations.end()) {
       Fail(ExitCode::kBadData, "the data has no observation '" + key + "' for hindsight goals");
@@ -214,16 +240,18 @@ TransitionBatch DatasetSampler::SampleWithFuture(int batch_size, Rng& rng, const
   batch.rewards.assign(static_cast<size_t>(b), 0.0f);
   batch.terminated.assign(static_cast<size_t>(b), 0);
   batch.returns_to_go.assign(static_cast<size_t>(b), 0.0f);
+  if (request.n_step > 1) batch.steps.assign(static_cast<size_t>(b), 1);
   const int64_t total = cumulative_.back();
   for (int64_t row = 0; row < b; ++row) {
     const int64_t u = static_cast<int64_t>(rng.UniformInt(static_cast<uint64_t>(total)));
     const size_t e = static_cast<size_t>(
         std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin());
     const int64_t t = u - (e == 0 ? 0 : cumulative_[e - 1]);
-    CopyTransition(*episodes_[e], t, row, batch);
-    if (future_keys.empty()) continue;
+    const int64_t m = std::min<int64_t>(request.n_step, episodes_[e]->num_steps - t);
+    CopyTransition(*episodes_[e], t, m, request.discount, row, batch);
+    if (request.future_keys.empty()) continue;
     const int64_t f = t + 1 + static_cast<int64_t>(rng.UniformInt(static_cast<uint64_t>(episodes_[e]->num_steps - t)));
-    for (const std::string& key : future_keys) CopyFuture(*episodes_[e], key, f, row, batch);
+    for (const std::string& key : request.future_keys) CopyFuture(*episodes_[e], key, f, row, batch);
   }
   return batch;
 }

@@ -21,6 +21,10 @@
 // Transition t of an episode of N steps: s = obs[t], s' = obs[t+1] (for
 // t = N-1 the observation after the last action), terminated[t] as stored
 // (a truncated last step is not terminal: learners bootstrap from s').
+// With n-step returns asked (SampleRequest::n_step = n), transition t spans
+// m = min(n, N - t) steps: s' = obs[t+m], the reward the discounted sum of
+// rewards t..t+m-1 (each plus reward_offset), terminated the flag of step
+// t+m-1, and TransitionBatch::steps holds m.
 //
 // Threads: Sample(), AddFile() and Refresh() may be called from different
 // threads (one mutex; AddFile holds it while indexing the new file, a few ms).
@@ -98,9 +102,11 @@ class DatasetSampler : public TransitionSampler {
   int64_t num_transitions() const override;
   // See the file comment. Error(kBadData) if nothing is available or a read fails.
   TransitionBatch Sample(int batch_size, Rng& rng) override;
-  // Sample() plus, per row, one observation drawn uniformly from s' to the
-  // episode's last (transition_batch.h); Error(kBadData) for a key the data lacks.
-  TransitionBatch SampleWithFuture(int batch_size, Rng& rng, const std::vector<std::string>& future_keys) override;
+  // Sample() plus, per row, one observation drawn uniformly from obs[t+1] to the
+  // episode's last for each of request.future_keys (transition_batch.h;
+  // Error(kBadData) for a key the data lacks), with n-step rows as asked (the
+  // file comment). Error(kUsage) for an n_step or discount out of range.
+  TransitionBatch SampleFor(int batch_size, Rng& rng, const SampleRequest& request) override;
 
   // Adds a newly finished file (e.g. a path rl-collect printed). Returns
   // episodes added (0 if already known). Error(kBadData) on a schema mismatch
@@ -116,7 +122,8 @@ class DatasetSampler : public TransitionSampler {
  private:
   struct EpisodeData;
   void IndexNewEpisodes(size_t first);  // mutex held
-  void CopyTransition(EpisodeData& e, int64_t t, int64_t row, TransitionBatch& batch);
+  // Transition t of `e` spanning m steps (n-step; m = 1: one step) into row `row`.
+  void CopyTransition(EpisodeData& e, int64_t t, int64_t m, double discount, int64_t row, TransitionBatch& batch);
   // Observation f of `e` for `key` into future_observations row `row` (mutex held, after CopyTransition).
   void CopyFuture(EpisodeData& e, const std::string& key, int64_t f, int64_t row, TransitionBatch& batch);
 

@@ -40,6 +40,7 @@ TransitionBatch SliceRows(const TransitionBatch& batch, int64_t begin, int64_t c
   out.actions = SliceArray(batch.actions, begin, count);
   out.rewards.assign(batch.rewards.begin() + begin, batch.rewards.begin() + begin + count);
   out.terminated.assign(batch.terminated.begin() + begin, batch.terminated.begin() + begin + count);
+  if (!batch.steps.empty()) out.steps.assign(batch.steps.begin() + begin, batch.steps.begin() + begin + count);
   if (!batch.returns_to_go.empty()) {
     out.returns_to_go.assign(batch.returns_to_go.begin() + begin, batch.returns_to_go.begin() + begin + count);
   }
@@ -65,10 +66,10 @@ TransitionBatch RankRowsSource::Sample(int batch_size, Rng& rng, int* online_cou
   return Take(std::move(whole), batch_size, online, online_count);
 }
 
-TransitionBatch RankRowsSource::SampleWithFuture(int batch_size, Rng& rng, int* online_count,
-                                                 const std::vector<std::string>& future_keys) {
+TransitionBatch RankRowsSource::SampleFor(int batch_size, Rng& rng, int* online_count,
+                                                 const SampleRequest& request) {
   int online = 0;
-  TransitionBatch whole = inner_->SampleWithFuture(batch_size * world_size_, rng, &online, future_keys);
+  TransitionBatch whole = inner_->SampleFor(batch_size * world_size_, rng, &online, request);
   return Take(std::move(whole), batch_size, online, online_count);
 }
 

@@ -81,6 +81,14 @@ TensorBatch ToTensorBatch(const TransitionBatch& batch, const InputSpec& spec, c
   t.reward = torch::tensor(batch.rewards).to(device);
   std::vector<float> terminal(batch.terminated.begin(), batch.terminated.end());
   t.terminated = torch::tensor(terminal).to(device);
+  if (!batch.steps.empty()) {
+    if (static_cast<int64_t>(batch.steps.size()) != b) {
+      Fail(ExitCode::kBadData, source + ": batch has " + std::to_string(batch.steps.size()) + " step counts for " +
+                                   std::to_string(b) + " rewards");
+    }
+    std::vector<float> steps(batch.steps.begin(), batch.steps.end());
+    t.steps = torch::tensor(steps).to(device);
+  }
   if (!batch.returns_to_go.empty()) {
     if (static_cast<int64_t>(batch.returns_to_go.size()) != b) {
       Fail(ExitCode::kBadData, source + ": batch has " + std::to_string(batch.returns_to_go.size()) +

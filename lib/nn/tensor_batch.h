@@ -22,6 +22,7 @@ struct TensorBatch {
   torch::Tensor next_image;    // [B,H,W,3k] uint8 (s')
   torch::Tensor next_proprio;  // [B,P] float32
   torch::Tensor return_to_go;  // [B] float32, TransitionBatch::returns_to_go (undefined when it is empty)
+  torch::Tensor steps;         // [B] float32, TransitionBatch::steps: n-step rows (undefined: one step each)
   int64_t size() const { return action.size(0); }
 };
 

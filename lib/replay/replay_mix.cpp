@@ -45,6 +45,15 @@ void AppendBatch(TransitionBatch& into, const TransitionBatch& b) {
   AppendArray(into.actions, b.actions);
   into.rewards.insert(into.rewards.end(), b.rewards.begin(), b.rewards.end());
   into.terminated.insert(into.terminated.end(), b.terminated.begin(), b.terminated.end());
+  // Steps (n-step rows): a part without them spans one step per row.
+  if (!into.steps.empty() || !b.steps.empty()) {
+    into.steps.resize(into.rewards.size() - b.rewards.size(), 1);
+    if (b.steps.empty()) {
+      into.steps.resize(into.rewards.size(), 1);
+    } else {
+      into.steps.insert(into.steps.end(), b.steps.begin(), b.steps.end());
+    }
+  }
   // Returns only when both parts have them.
   const bool returns = into.returns_to_go.size() + b.returns_to_go.size() == into.rewards.size();
   if (returns) {
@@ -67,18 +76,21 @@ ReplayMix::ReplayMix(ReplayData* data, double online_fraction, int64_t online_wi
                                           online_window);
 }
 
-TransitionBatch BatchSource::SampleWithFuture(int batch_size, Rng& rng, int* online_count,
-                                              const std::vector<std::string>& future_keys) {
-  if (!future_keys.empty()) Fail(ExitCode::kBadData, "this data source cannot serve hindsight goals (future observations)");
+TransitionBatch BatchSource::SampleFor(int batch_size, Rng& rng, int* online_count,
+                                              const SampleRequest& request) {
+  if (!request.future_keys.empty()) {
+    Fail(ExitCode::kBadData, "this data source cannot serve hindsight goals (future observations)");
+  }
+  if (request.n_step != 1) Fail(ExitCode::kBadData, "this data source cannot serve n-step returns");
   return Sample(batch_size, rng, online_count);
 }
 
 TransitionBatch ReplayMix::Sample(int batch_size, Rng& rng, int* online_count) {
-  return SampleWithFuture(batch_size, rng, online_count, {});
+  return SampleFor(batch_size, rng, online_count, {});
 }
 
-TransitionBatch ReplayMix::SampleWithFuture(int batch_size, Rng& rng, int* online_count,
-                                            const std::vector<std::string>& future_keys) {
+TransitionBatch ReplayMix::SampleFor(int batch_size, Rng& rng, int* online_count,
+                                            const SampleRequest& request) {
   std::lock_guard<std::mutex> lock(mutex_);
   const bool has_offline = data_->offline().num_transitions() > 0;
   const bool has_online = online_->num_transitions() > 0;
@@ -88,8 +100,8 @@ TransitionBatch ReplayMix::SampleWithFuture(int batch_size, Rng& rng, int* onlin
   if (!has_offline) online = batch_size;
   if (online_count) *online_count = online;
   TransitionBatch offline_part, online_part;
-  if (batch_size - online > 0) offline_part = data_->offline().SampleWithFuture(batch_size - online, rng, future_keys);
-  if (online > 0) online_part = online_->SampleWithFuture(online, rng, future_keys);
+  if (batch_size - online > 0) offline_part = data_->offline().SampleFor(batch_size - online, rng, request);
+  if (online > 0) online_part = online_->SampleFor(online, rng, request);
   return ConcatBatches(offline_part, online_part);
 }
 

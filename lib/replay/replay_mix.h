@@ -50,11 +50,11 @@ class BatchSource {
   // threads, each with its own Rng. Throws Error(kBadData) when no data exists.
   // The batch's online rows are its last `online_count` rows.
   virtual TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) = 0;
-  // Sample() with future_observations for `future_keys` (hindsight goals,
-  // data/transition_batch.h). No keys: Sample(). A source that cannot serve
-  // them throws Error(kBadData) (this default).
-  virtual TransitionBatch SampleWithFuture(int batch_size, Rng& rng, int* online_count,
-                                           const std::vector<std::string>& future_keys);
+  // Sample() as `request` asks (hindsight goals' future_observations, n-step
+  // rows: data/transition_batch.h). A default request: Sample(). A source that
+  // cannot serve a request throws Error(kBadData) (this default, for any other).
+  virtual TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count,
+                                           const SampleRequest& request);
   // Transitions that have arrived in the online buffer since the run started
   // (shards re-read on resume included); 0 for a source without one.
   virtual int64_t online_received() const { return 0; }
@@ -80,8 +80,8 @@ class ReplayMix : public BatchSource {
   // empty. `online_count` receives the online share. Throws Error(kBadData)
   // when both are empty. Safe to call from several threads.
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
-  TransitionBatch SampleWithFuture(int batch_size, Rng& rng, int* online_count,
-                                   const std::vector<std::string>& future_keys) override;
+  TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count,
+                                   const SampleRequest& request) override;
   int64_t online_received() const override;
 
   // Adds a finished shard to the online window (ReplayData::OpenShard, then

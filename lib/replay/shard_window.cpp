@@ -33,9 +33,9 @@ bool ShardWindow::Insert(const std::string& path, std::unique_ptr<TransitionSamp
   return true;
 }
 
-TransitionBatch ShardWindow::Sample(int batch_size, Rng& rng) { return SampleWithFuture(batch_size, rng, {}); }
+TransitionBatch ShardWindow::Sample(int batch_size, Rng& rng) { return SampleFor(batch_size, rng, {}); }
 
-TransitionBatch ShardWindow::SampleWithFuture(int batch_size, Rng& rng, const std::vector<std::string>& future_keys) {
+TransitionBatch ShardWindow::SampleFor(int batch_size, Rng& rng, const SampleRequest& request) {
   if (total_ == 0) Fail(ExitCode::kBadData, "no transitions to sample from");
   // How many of the batch's draws land in each shard (uniform over transitions).
   std::vector<int> counts(shards_.size(), 0);
@@ -47,7 +47,7 @@ TransitionBatch ShardWindow::SampleWithFuture(int batch_size, Rng& rng, const st
   }
   TransitionBatch batch;
   for (size_t s = 0; s < shards_.size(); ++s) {
-    if (counts[s] > 0) AppendBatch(batch, shards_[s].sampler->SampleWithFuture(counts[s], rng, future_keys));
+    if (counts[s] > 0) AppendBatch(batch, shards_[s].sampler->SampleFor(counts[s], rng, request));
   }
   return batch;
 }

@@ -57,7 +57,7 @@ class ShardWindow : public TransitionSampler {
   // window (with replacement): each draw picks a transition index, then each
   // shard samples its share. Error(kBadData) when the window is empty.
   TransitionBatch Sample(int batch_size, Rng& rng) override;
-  TransitionBatch SampleWithFuture(int batch_size, Rng& rng, const std::vector<std::string>& future_keys) override;
+  TransitionBatch SampleFor(int batch_size, Rng& rng, const SampleRequest& request) override;
 
   // The window's shards, oldest first.
   std::vector<std::string> shards() const;

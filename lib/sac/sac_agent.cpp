@@ -179,10 +179,10 @@ SacUpdateStats SacAgent::Update(const TensorBatch& batch, at::Generator& generat
       target = BellmanTarget(batch.reward, batch.terminated,
                              HybridSoftValue(q_next.narrow(1, 0, b), q_next.narrow(1, b, b), next.log_prob,
                                              next_logit, target_alpha),
-                             config_.gamma);
+                             config_.gamma, batch.steps);
     } else {
       target = CriticTarget(batch.reward, batch.terminated, target_critic_->forward(next_x, next.action),
-                            next.log_prob, target_alpha, config_.gamma);
+                            next.log_prob, target_alpha, config_.gamma, batch.steps);
     }
   }
   torch::Tensor data_action = (batch.action - acting_.center).div_(acting_.scale);

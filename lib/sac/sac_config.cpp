@@ -65,6 +65,7 @@ void SacConfig::Validate(const std::string& prefix) const {
   RequireFlag(policy_every >= 1, prefix, "policy_every", "must be >= 1");
   RequireFlag(Positive(updates_per_step), prefix, "updates_per_step", "must be positive");
   RequireFlag(augment_shift >= 0, prefix, "augment_shift", "must be >= 0");
+  RequireFlag(n_step >= 1 && n_step <= kMaxNStep, prefix, "n_step", "must be in [1, " + std::to_string(kMaxNStep) + "]");
   RequireFlag(bc_weight >= 0.0 && std::isfinite(bc_weight), prefix, "bc_weight", "must be finite and >= 0");
   RequireFlag(bc_steps >= 0, prefix, "bc_steps", "must be >= 0");
   RequireFlag(bc_rows == "all" || bc_rows == "positive-return", prefix, "bc_rows",

@@ -99,6 +99,12 @@ struct SacConfig {
   // then a window of about 1 / rate updates. The learner's own updates, and acting(), use the live weights.
   // 0: the exported policy is the live one.
   double policy_average = 0.0;
+  // n-step returns (rl-train's dataset buffers; 1: one-step): the critics' target is the discounted sum of
+  // the next n stored rewards plus gamma^n times the soft value n steps on (fewer where the episode ends
+  // first), the entropy bonus counted at that state only. Uncorrected for the data's policy (as in Rainbow
+  // and R2D2): the sum is the behaviour's return over those steps. Not with rewards that replace the data's
+  // (--reward vice, --goals), nor in the in-process environment loop.
+  int n_step = 1;
   // Every field; VisitUpdate: only the update's (what rl-train sac takes).
   void Visit(ConfigVisitor& v) {
     VisitUpdate(v);
@@ -137,6 +143,9 @@ struct SacConfig {
     v.Field("policy_average", policy_average,
             "the exported policy acts with a moving average of the actor's and encoder's weights at this rate per "
             "update (a window of about 1/rate updates; 0: the live weights)");
+    v.Field("n_step", n_step,
+            "n-step returns: the critics' target sums the next N stored rewards, discounted, and bootstraps N "
+            "steps on (1: one-step)");
   }
   // Throws Error(kUsage) naming the flag (prefixed by `flag_prefix`, "" for none) on invalid values.
   void Validate(const std::string& flag_prefix) const;

@@ -69,6 +69,9 @@ TensorBatch SacReplay::Sample(int batch_size, at::Generator& generator, const to
 SacEnvLoopResult RunSacOnEnv(Env& env, SacAgent& learner, const SacEnvLoopOptions& options) {
   const auto start = Clock::now();
   const SacConfig& config = learner.config();
+  if (config.n_step != 1) {
+    Fail(ExitCode::kUsage, "n-step returns (--sac.n-step) are served by rl-train's buffers, not this in-process loop");
+  }
   const InputSpec& spec = learner.spec();
   const ActionSpec& box = env.spec().action;
   SacReplay replay(spec, options.replay_capacity > 0 ? options.replay_capacity : options.env_steps);

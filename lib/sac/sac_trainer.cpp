@@ -16,6 +16,9 @@ std::unique_ptr<Learner> MakeLearner(const SacTrainConfig& config) {
     Fail(ExitCode::kUsage, "--goals sets the rewards (minus the latent distance to the goal): not with --reward " +
                                config.reward.reward);
   }
+  if (config.sac.n_step > 1 && (config.goals.enabled() || config.reward.reward != "env")) {
+    Fail(ExitCode::kUsage, "--sac.n-step sums the data's own rewards: not with --goals or --reward vice");
+  }
   return WithRewards(config.reward,
                      WithGoals(config.goals, config.batch_size, std::make_unique<SacLearner>(config)));
 }

@@ -5,15 +5,22 @@
 namespace perpetua {
 
 torch::Tensor CriticTarget(const torch::Tensor& reward, const torch::Tensor& terminated, const torch::Tensor& next_q,
-                           const torch::Tensor& next_log_prob, double alpha, double gamma) {
+                           const torch::Tensor& next_log_prob, double alpha, double gamma,
+                           const torch::Tensor& steps) {
   torch::NoGradGuard no_grad;
-  return BellmanTarget(reward, terminated, std::get<0>(next_q.min(0)).sub_(next_log_prob, alpha), gamma);
+  return BellmanTarget(reward, terminated, std::get<0>(next_q.min(0)).sub_(next_log_prob, alpha), gamma, steps);
 }
 
 torch::Tensor BellmanTarget(const torch::Tensor& reward, const torch::Tensor& terminated,
-                            const torch::Tensor& next_value, double gamma) {
+                            const torch::Tensor& next_value, double gamma, const torch::Tensor& steps) {
   torch::NoGradGuard no_grad;
-  return torch::addcmul(reward, terminated.neg().add(1.0).mul_(gamma), next_value);
+  torch::Tensor keep = terminated.neg().add(1.0);
+  if (steps.defined()) {
+    keep.mul_(torch::pow(gamma, steps));
+  } else {
+    keep.mul_(gamma);
+  }
+  return torch::addcmul(reward, keep, next_value);
 }
 
 torch::Tensor CanonicalTerminate(const torch::Tensor& action, const torch::Tensor& terminating, int64_t t) {

@@ -13,13 +13,17 @@ namespace perpetua {
 //   y = reward + gamma * (1 - terminated) * (min(q1', q2') - alpha * log pi(a'|s'))
 // with a' ~ pi(.|s') and q' the target critics at (s', a'). `terminated` is 1
 // where s' ends the task; a truncated (time-limit) step is 0 and bootstraps.
-// reward, terminated, next_log_prob [B]; next_q [2,B].
+// reward, terminated, next_log_prob [B]; next_q [2,B]. n-step rows: `steps`
+// [B] (TransitionBatch::steps; undefined = 1 each) discounts row b's
+// bootstrap by gamma^steps[b] instead of gamma, its reward being the sum of
+// its steps' discounted rewards.
 torch::Tensor CriticTarget(const torch::Tensor& reward, const torch::Tensor& terminated, const torch::Tensor& next_q,
-                           const torch::Tensor& next_log_prob, double alpha, double gamma);
+                           const torch::Tensor& next_log_prob, double alpha, double gamma,
+                           const torch::Tensor& steps = {});
 // The same from the soft value of s' [B] (no gradient):
-//   y = reward + gamma * (1 - terminated) * next_value.
+//   y = reward + gamma^steps * (1 - terminated) * next_value.
 torch::Tensor BellmanTarget(const torch::Tensor& reward, const torch::Tensor& terminated,
-                            const torch::Tensor& next_value, double gamma);
+                            const torch::Tensor& next_value, double gamma, const torch::Tensor& steps = {});
 
 // Sum over the two critics of the mean squared error to the target:
 //   mean_b (q1 - y)^2 + mean_b (q2 - y)^2.   q [2,B], target [B] -> scalar.

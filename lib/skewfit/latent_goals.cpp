@@ -24,9 +24,9 @@ LatentGoalSource::LatentGoalSource(BatchSource* inner, GoalVae* vae, std::mutex*
 TransitionBatch LatentGoalSource::Sample(int batch_size, Rng& rng, int* online_count) {
   // Future observations only when some rows may take hindsight goals.
   const bool hindsight = config_.rollout_fraction + config_.sampled_fraction < 1.0;
-  TransitionBatch raw = inner_->SampleWithFuture(batch_size, rng, online_count,
-                                                 hindsight ? std::vector<std::string>{image_key_}
-                                                           : std::vector<std::string>{});
+  SampleRequest request;
+  if (hindsight) request.future_keys = {image_key_};
+  TransitionBatch raw = inner_->SampleFor(batch_size, rng, online_count, request);
   const int64_t b = raw.size();
   const auto image = [&](const std::map<std::string, Array>& observations, const std::string& key) {
     const auto found = observations.find(key);

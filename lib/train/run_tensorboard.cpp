@@ -39,12 +39,12 @@ void TensorBoardConfig::Validate() const {
 ImageTap::ImageTap(BatchSource* inner, int count) : inner_(inner), count_(count) {}
 
 TransitionBatch ImageTap::Sample(int batch_size, Rng& rng, int* online_count) {
-  return SampleWithFuture(batch_size, rng, online_count, {});
+  return SampleFor(batch_size, rng, online_count, {});
 }
 
-TransitionBatch ImageTap::SampleWithFuture(int batch_size, Rng& rng, int* online_count,
-                                           const std::vector<std::string>& future_keys) {
-  TransitionBatch batch = inner_->SampleWithFuture(batch_size, rng, online_count, future_keys);
+TransitionBatch ImageTap::SampleFor(int batch_size, Rng& rng, int* online_count,
+                                           const SampleRequest& request) {
+  TransitionBatch batch = inner_->SampleFor(batch_size, rng, online_count, request);
   if (!armed_.exchange(false)) return batch;
   std::vector<std::pair<std::string, Array>> images;
   for (const auto& [key, array] : batch.observations) {

@@ -64,8 +64,8 @@ class ImageTap : public BatchSource {
   ImageTap(BatchSource* inner, int count);
 
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
-  TransitionBatch SampleWithFuture(int batch_size, Rng& rng, int* online_count,
-                                   const std::vector<std::string>& future_keys) override;
+  TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count,
+                                   const SampleRequest& request) override;
   int64_t online_received() const override { return inner_->online_received(); }
 
   // The next batch's images are kept.

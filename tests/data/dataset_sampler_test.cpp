@@ -370,7 +370,7 @@ TEST_CASE("hindsight futures: a later observation of the same episode, uniform f
     Rng rng(3);
     std::map<int64_t, int> offsets;  // f - t for transitions of 7-step episodes at t = 0
     for (int b = 0; b < 40; ++b) {
-      const TransitionBatch batch = sampler.SampleWithFuture(256, rng, {"image", "proprio"});
+      const TransitionBatch batch = sampler.SampleFor(256, rng, SampleRequest{{"image", "proprio"}});
       CheckBatchAgainst(batch, episodes, nullptr);
       REQUIRE(batch.future_observations.size() == 2);
       for (int64_t i = 0; i < batch.size(); ++i) {
@@ -398,9 +398,84 @@ TEST_CASE("hindsight futures: a later observation of the same episode, uniform f
   // Without keys the draws are Sample()'s; a key the data lacks is bad data.
   DatasetSampler sampler({dir.path()}, DatasetSamplerConfig{});
   Rng a(8), b(8);
-  CHECK(sampler.SampleWithFuture(64, a, {}).actions.f32 == sampler.Sample(64, b).actions.f32);
-  testing::ExpectError([&] { sampler.SampleWithFuture(4, a, {"goal_image"}); }, ExitCode::kBadData,
+  CHECK(sampler.SampleFor(64, a, {}).actions.f32 == sampler.Sample(64, b).actions.f32);
+  testing::ExpectError([&] { sampler.SampleFor(4, a, SampleRequest{{"goal_image"}}); }, ExitCode::kBadData,
                        "the data has no observation 'goal_image' for hindsight goals");
+}
+
+}  // namespace
+}  // namespace perpetua
+
+namespace perpetua {
+namespace {
+
+TEST_CASE("n-step rows: the discounted sum of up to n rewards, s' n steps on, the last step's flag, from memory or disk") {
+  TempDir dir;
+  const auto episodes = WriteEpisodes(dir.path(), 1, 30, 7);  // lengths 1..7; odd seeds truncated, even terminated
+  const auto index = ActionIndex(episodes);
+  DatasetSamplerConfig small;
+  small.memory_budget_mb = 0.05;  // part of the rows read from disk
+  DatasetSamplerConfig offset_timeout;  // per-step offset, truncation served as terminal
+  offset_timeout.reward_offset = 0.25;
+  offset_timeout.timeout_terminal = true;
+  const size_t frame = 16 * 16 * 3;
+  SampleRequest request;
+  request.n_step = 3;
+  request.discount = 0.9;
+  for (const DatasetSamplerConfig& config : {DatasetSamplerConfig{}, small, offset_timeout}) {
+    DatasetSampler sampler({dir.path()}, config);
+    Rng rng(5);
+    std::set<int> spans;
+    for (int b = 0; b < 10; ++b) {
+      const TransitionBatch batch = sampler.SampleFor(128, rng, request);
+      REQUIRE(batch.steps.size() == 128);
+      for (int64_t i = 0; i < batch.size(); ++i) {
+        const float* a = batch.actions.f32.data() + i * 2;
+        const auto [e, t] = index.at({a[0], a[1]});
+        const Episode& episode = episodes[e];
+        const int64_t m = std::min<int64_t>(3, episode.num_steps() - t);
+        CHECK(batch.steps[static_cast<size_t>(i)] == m);
+        spans.insert(static_cast<int>(m));
+        double want = 0.0;
+        for (int64_t k = 0; k < m; ++k) {
+          want += std::pow(0.9, k) * (episode.rewards[static_cast<size_t>(t + k)] + config.reward_offset);
+        }
+        CHECK(batch.rewards[static_cast<size_t>(i)] == doctest::Approx(want).epsilon(1e-6));
+        const size_t last = static_cast<size_t>(t + m - 1);
+        const bool terminal =
+            episode.terminated[last] || (config.timeout_terminal && episode.truncated[last]);
+        CHECK(batch.terminated[static_cast<size_t>(i)] == (terminal ? 1 : 0));
+        const uint8_t* s = batch.observations.at("image").u8.data() + i * frame;
+        const uint8_t* s2 = batch.next_observations.at("image").u8.data() + i * frame;
+        const uint8_t* frames = episode.observations.at("image").u8.data();
+        CHECK(std::equal(s, s + frame, frames + t * frame));
+        CHECK(std::equal(s2, s2 + frame, frames + (t + m) * frame));
+        CHECK(batch.next_observations.at("proprio").f32[static_cast<size_t>(i * 3)] ==
+              episode.observations.at("proprio").f32[static_cast<size_t>((t + m) * 3)]);
+      }
+    }
+    CHECK(spans == std::set<int>{1, 2, 3});  // cut short at each episode's end
+  }
+  // n = 1 is Sample(): the same draws and no step counts.
+  DatasetSampler sampler({dir.path()}, DatasetSamplerConfig{});
+  Rng a(8), b(8);
+  SampleRequest one;
+  one.discount = 0.5;
+  const TransitionBatch plain = sampler.SampleFor(64, a, one);
+  CHECK(plain.steps.empty());
+  CHECK(plain.rewards == sampler.Sample(64, b).rewards);
+  // Out of range: a usage error naming the bounds.
+  SampleRequest zero, long_one, bad_discount;
+  zero.n_step = 0;
+  long_one.n_step = kMaxNStep + 1;
+  bad_discount.n_step = 2;
+  bad_discount.discount = 1.5;
+  testing::ExpectError([&] { sampler.SampleFor(4, a, zero); }, ExitCode::kUsage,
+                       "n-step returns take 1 to 100 steps, got 0");
+  testing::ExpectError([&] { sampler.SampleFor(4, a, long_one); }, ExitCode::kUsage,
+                       "n-step returns take 1 to 100 steps, got 101");
+  testing::ExpectError([&] { sampler.SampleFor(4, a, bad_discount); }, ExitCode::kUsage,
+                       "the n-step discount must be in [0, 1]");
 }
 
 }  // namespace

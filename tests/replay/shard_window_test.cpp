@@ -167,6 +167,19 @@ TEST_CASE("real shards: the online window is recent, the offline buffer everythi
   bare.returns_to_go.clear();
   CHECK(ConcatBatches(mixed, bare).returns_to_go.empty());
   CHECK(ConcatBatches(mixed, mixed).returns_to_go.size() == 16);
+  // n-step rows through the mix: both buffers serve them; a part without step counts spans one step a row.
+  SampleRequest three;
+  three.n_step = 3;
+  three.discount = 0.9;
+  const TransitionBatch spans = mix.SampleFor(8, rng, &online, three);
+  REQUIRE(spans.steps.size() == 8);
+  for (uint8_t m : spans.steps) CHECK((m >= 1 && m <= 3));
+  CHECK(ConcatBatches(spans, mixed).steps ==
+        [&] { std::vector<uint8_t> s = spans.steps; s.resize(16, 1); return s; }());
+  std::vector<uint8_t> front(8, 1);
+  front.insert(front.end(), spans.steps.begin(), spans.steps.end());
+  CHECK(ConcatBatches(mixed, spans).steps == front);
+  CHECK(ConcatBatches(mixed, mixed).steps.empty());
   // A shard of another cell's data is refused and changes nothing.
   testing::EpisodeShape other;
   other.action_dim = 5;

@@ -164,6 +164,27 @@ TEST_CASE("rl-train sac and the policy loaders refuse mismatched observations or
   CHECK(testing::Lines(r.err).size() == 1);
 }
 
+TEST_CASE("rl-train sac --sac.n-step bootstraps n steps on: the same update at gamma 0, another target at 0.99") {
+  testing::TempDir tmp;
+  CollectRandom(tmp / "data", 3);
+  const auto run = [&](const std::string& name, const std::string& n, const std::string& gamma) {
+    const auto r = RunProcess(Train({"--data", tmp / "data", "--out", tmp / name, "--steps", "4", "--sac.n-step", n,
+                                     "--sac.gamma", gamma}));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return LearnerRows(tmp / name);
+  };
+  // With gamma 0 an n-step row's reward is its first and nothing is bootstrapped: one-step SAC.
+  CHECK(run("one0", "1", "0") == run("three0", "3", "0"));
+  const auto one = run("one", "1", "0.99"), three = run("three", "3", "0.99");
+  REQUIRE(one.size() == three.size());
+  CHECK(one[0]["target_mean"] != three[0]["target_mean"]);
+  CHECK(one[0]["critic_loss"] != three[0]["critic_loss"]);
+  // The setting is recorded with the checkpoint's effective config.
+  const nlohmann::json meta = ReadCheckpointMetadata(tmp / "three/latest.ckpt");
+  CHECK(meta["config_yaml"].get<std::string>().find("n_step: 3") != std::string::npos);
+}
+
 TEST_CASE("rl-train sac usage errors name the flag") {
   testing::TempDir tmp;
   auto r = RunProcess(Train({"--data", tmp / "none", "--out", tmp / "run", "--sac.gamma", "2"}));
@@ -177,6 +198,9 @@ TEST_CASE("rl-train sac usage errors name the flag") {
   CHECK(r.out.find("critic_lr: 0.001") != std::string::npos);
   CHECK(r.out.find("steps: 2000") != std::string::npos);
   CHECK(r.out.find("warmup_steps") == std::string::npos);  // the in-process loop's, not a flag here
+  r = RunProcess(Train({"--data", tmp / "none", "--out", tmp / "run", "--sac.n-step", "0"}));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "rl-train: error: --sac.n-step must be in [1, 100]\n");
   r = RunProcess(Train({"--data", tmp / "none", "--out", tmp / "run", "--sac.batch-size", "4"}));
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--sac.batch-size") != std::string::npos);

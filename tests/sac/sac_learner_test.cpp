@@ -652,6 +652,10 @@ TEST_CASE("invalid settings are usage errors naming the flag") {
     CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.policy-average must be in [0, 1]");
     CHECK(code == ExitCode::kUsage);
   }
+  config = SmallConfig();
+  config.n_step = 101;
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.n-step must be in [1, 100]");
+  CHECK(code == ExitCode::kUsage);
   config = DiscreteTerminateConfig();
   config.cql_weight = 1.0;
   CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) ==

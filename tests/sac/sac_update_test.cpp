@@ -28,6 +28,13 @@ TEST_CASE("critic target: entropy term and clipped double Q and no bootstrap aft
   CHECK(y[1] == doctest::Approx(-1.0));
   // The same continuing transition without the entropy term: 1 + 0.9 * 2.
   CHECK(Values(CriticTarget(reward, terminated, next_q, next_log_prob, 0.0, 0.9))[0] == doctest::Approx(2.8));
+  // n-step rows: row 0 spans 3 steps (its reward already their discounted sum), so the bootstrap is
+  // discounted by 0.9^3: 1 + 0.729 * (2 + 0.5) = 2.8225; a terminal row still does not bootstrap.
+  const auto n = Values(CriticTarget(reward, terminated, next_q, next_log_prob, 0.5, 0.9, torch::tensor({3.0f, 2.0f})));
+  CHECK(n[0] == doctest::Approx(1.0 + 0.729 * 2.5));
+  CHECK(n[1] == doctest::Approx(-1.0));
+  // Step counts of 1 are the one-step target.
+  CHECK(Values(CriticTarget(reward, terminated, next_q, next_log_prob, 0.5, 0.9, torch::ones({2}))) == y);
 }
 
 TEST_CASE("hybrid actions: one canonical terminate, moving actions, and the hybrid policy's soft value by hand") {

@@ -159,6 +159,7 @@ TEST_CASE("rl-train sac --goals: bad settings, a VAE of another image size, a mi
   fails({"--goal.alpha", "0.5"}, 2, "--goal.alpha must be in [-1, 0]");
   fails({"--goal.rollout-fraction", "0.6"}, 2, "--goal.sampled-fraction plus --goal.rollout-fraction must be at most 1");
   fails({"--reward", "vice", "--vice.examples", tmp.path()}, 2, "--goals sets the rewards");
+  fails({"--sac.n-step", "3"}, 2, "--sac.n-step sums the data's own rewards: not with --goals or --reward vice");
   fails({}, 3, "none.ckpt", "vae:" + tmp / "none.ckpt");
   // A VAE fitted on 32x32 images, data of 24x24.
   Require(RunProcess({ToolPath("rl-collect"), "--env", "door", "--cell.image-size", "24", "--policy", "random",

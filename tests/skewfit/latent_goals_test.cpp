@@ -39,10 +39,10 @@ class FixedSource : public BatchSource {
  public:
   explicit FixedSource(bool goal_images) : goal_images_(goal_images) {}
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override {
-    return SampleWithFuture(batch_size, rng, online_count, {});
+    return SampleFor(batch_size, rng, online_count, {});
   }
-  TransitionBatch SampleWithFuture(int batch_size, Rng& /*rng*/, int* online_count,
-                                   const std::vector<std::string>& future_keys) override {
+  TransitionBatch SampleFor(int batch_size, Rng& /*rng*/, int* online_count,
+                                   const SampleRequest& request) override {
     TransitionBatch b;
     b.observations["image"] = Filled(batch_size, 10);
     b.next_observations["image"] = Filled(batch_size, 60);
@@ -50,7 +50,7 @@ class FixedSource : public BatchSource {
       b.observations["goal_image"] = Filled(batch_size, 250);
       b.next_observations["goal_image"] = Filled(batch_size, 250);
     }
-    for (const std::string& key : future_keys) b.future_observations[key] = Filled(batch_size, 130);
+    for (const std::string& key : request.future_keys) b.future_observations[key] = Filled(batch_size, 130);
     b.actions = Array::Zeros(DType::kFloat32, {batch_size, 2});
     b.rewards.assign(static_cast<size_t>(batch_size), 7.0f);      // the data's: never used
     b.terminated.assign(static_cast<size_t>(batch_size), 1);      // the cell's: never used
