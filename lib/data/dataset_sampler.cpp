@@ -29,8 +29,7 @@ uint8_t* RowPtr(Array& array, int64_t row, int64_t step_bytes) {
 
 }  // namespace
 
-TransitionBatch TransitionSampler::SampleFor(int batch_size, Rng& rng,
-                                                   const SampleRequest& request) {
+TransitionBatch TransitionSampler::SampleFor(int batch_size, Rng& rng, const SampleRequest& request) {
   if (!request.future_keys.empty()) {
     Fail(ExitCode::kBadData, "this buffer cannot serve hindsight goals (future observations)");
   }

@@ -66,8 +66,7 @@ TransitionBatch RankRowsSource::Sample(int batch_size, Rng& rng, int* online_cou
   return Take(std::move(whole), batch_size, online, online_count);
 }
 
-TransitionBatch RankRowsSource::SampleFor(int batch_size, Rng& rng, int* online_count,
-                                                 const SampleRequest& request) {
+TransitionBatch RankRowsSource::SampleFor(int batch_size, Rng& rng, int* online_count, const SampleRequest& request) {
   int online = 0;
   TransitionBatch whole = inner_->SampleFor(batch_size * world_size_, rng, &online, request);
   return Take(std::move(whole), batch_size, online, online_count);

@@ -23,8 +23,7 @@ class RankRowsSource : public BatchSource {
   // Draws batch_size * world_size rows from the inner source and returns
   // this rank's block; online_count counts the block's online rows.
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
-  TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count,
-                                   const SampleRequest& request) override;
+  TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count, const SampleRequest& request) override;
   int64_t online_received() const override { return inner_->online_received(); }
 
  private:

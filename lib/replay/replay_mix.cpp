@@ -76,8 +76,7 @@ ReplayMix::ReplayMix(ReplayData* data, double online_fraction, int64_t online_wi
                                           online_window);
 }
 
-TransitionBatch BatchSource::SampleFor(int batch_size, Rng& rng, int* online_count,
-                                              const SampleRequest& request) {
+TransitionBatch BatchSource::SampleFor(int batch_size, Rng& rng, int* online_count, const SampleRequest& request) {
   if (!request.future_keys.empty()) {
     Fail(ExitCode::kBadData, "this data source cannot serve hindsight goals (future observations)");
   }
@@ -89,8 +88,7 @@ TransitionBatch ReplayMix::Sample(int batch_size, Rng& rng, int* online_count) {
   return SampleFor(batch_size, rng, online_count, {});
 }
 
-TransitionBatch ReplayMix::SampleFor(int batch_size, Rng& rng, int* online_count,
-                                            const SampleRequest& request) {
+TransitionBatch ReplayMix::SampleFor(int batch_size, Rng& rng, int* online_count, const SampleRequest& request) {
   std::lock_guard<std::mutex> lock(mutex_);
   const bool has_offline = data_->offline().num_transitions() > 0;
   const bool has_online = online_->num_transitions() > 0;

@@ -53,8 +53,7 @@ class BatchSource {
   // Sample() as `request` asks (hindsight goals' future_observations, n-step
   // rows: data/transition_batch.h). A default request: Sample(). A source that
   // cannot serve a request throws Error(kBadData) (this default, for any other).
-  virtual TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count,
-                                           const SampleRequest& request);
+  virtual TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count, const SampleRequest& request);
   // Transitions that have arrived in the online buffer since the run started
   // (shards re-read on resume included); 0 for a source without one.
   virtual int64_t online_received() const { return 0; }
@@ -80,8 +79,7 @@ class ReplayMix : public BatchSource {
   // empty. `online_count` receives the online share. Throws Error(kBadData)
   // when both are empty. Safe to call from several threads.
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
-  TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count,
-                                   const SampleRequest& request) override;
+  TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count, const SampleRequest& request) override;
   int64_t online_received() const override;
 
   // Adds a finished shard to the online window (ReplayData::OpenShard, then

@@ -42,8 +42,7 @@ TransitionBatch ImageTap::Sample(int batch_size, Rng& rng, int* online_count) {
   return SampleFor(batch_size, rng, online_count, {});
 }
 
-TransitionBatch ImageTap::SampleFor(int batch_size, Rng& rng, int* online_count,
-                                           const SampleRequest& request) {
+TransitionBatch ImageTap::SampleFor(int batch_size, Rng& rng, int* online_count, const SampleRequest& request) {
   TransitionBatch batch = inner_->SampleFor(batch_size, rng, online_count, request);
   if (!armed_.exchange(false)) return batch;
   std::vector<std::pair<std::string, Array>> images;

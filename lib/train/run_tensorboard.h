@@ -64,8 +64,7 @@ class ImageTap : public BatchSource {
   ImageTap(BatchSource* inner, int count);
 
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override;
-  TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count,
-                                   const SampleRequest& request) override;
+  TransitionBatch SampleFor(int batch_size, Rng& rng, int* online_count, const SampleRequest& request) override;
   int64_t online_received() const override { return inner_->online_received(); }
 
   // The next batch's images are kept.

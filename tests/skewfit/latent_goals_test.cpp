@@ -41,8 +41,7 @@ class FixedSource : public BatchSource {
   TransitionBatch Sample(int batch_size, Rng& rng, int* online_count) override {
     return SampleFor(batch_size, rng, online_count, {});
   }
-  TransitionBatch SampleFor(int batch_size, Rng& /*rng*/, int* online_count,
-                                   const SampleRequest& request) override {
+  TransitionBatch SampleFor(int batch_size, Rng& /*rng*/, int* online_count, const SampleRequest& request) override {
     TransitionBatch b;
     b.observations["image"] = Filled(batch_size, 10);
     b.next_observations["image"] = Filled(batch_size, 60);
