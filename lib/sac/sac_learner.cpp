@@ -32,9 +32,8 @@ UpdateResult SacLearner::Update(Rng& rng, at::Generator& generator) {
   SampleRequest request;
   request.n_step = config_.n_step;
   request.discount = config_.gamma;
-  const TransitionBatch batch = request.plain()
-                                    ? setup_.batches->Sample(setup_.batch_size, rng, &result.online_count)
-                                    : setup_.batches->SampleFor(setup_.batch_size, rng, &result.online_count, request);
+  // A one-step request is Sample() on every source (the reward and goal sources included).
+  const TransitionBatch batch = setup_.batches->SampleFor(setup_.batch_size, rng, &result.online_count, request);
   result.wait_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const SacUpdateStats stats =
       agent_->Update(ToTensorBatch(batch, agent_->spec(), setup_.device, setup_.data_source), generator);
