@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "nn/checkpoint.h"
+#include "nn/spatial_softmax.h"
 #include "nn/tensor_io.h"
 
 namespace perpetua {
@@ -200,16 +201,6 @@ torch::Tensor QNetworkImpl::EmbedNormalized(const torch::Tensor& normalized) {
   // Spatial softmax: each channel's softmax over the map is a distribution
   // of where its feature is; its mean (x, y) in [-1,1] is the keypoint.
   return SpatialSoftmax(keypoint_conv_->forward(x), log_temperature_);
-}
-
-torch::Tensor SpatialSoftmax(const torch::Tensor& features, const torch::Tensor& log_temperature) {
-  const int64_t b = features.size(0), k = features.size(1), h = features.size(2), w = features.size(3);
-  const torch::Tensor weights =
-      torch::softmax(features.reshape({b, k, h * w}) * torch::exp(-log_temperature), 2).view({b, k, h, w});
-  const auto grid = torch::TensorOptions().dtype(features.scalar_type()).device(features.device());
-  const torch::Tensor kx = (weights.sum(2) * torch::linspace(-1, 1, w, grid)).sum(2);  // [B,K]
-  const torch::Tensor ky = (weights.sum(3) * torch::linspace(-1, 1, h, grid)).sum(2);
-  return torch::cat({kx, ky}, 1);
 }
 
 torch::Tensor QNetworkImpl::Embed(const torch::Tensor& image) { return EmbedNormalized(Normalize(image)); }

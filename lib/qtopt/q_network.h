@@ -111,12 +111,6 @@ class QNetworkImpl : public torch::nn::Module {
 };
 TORCH_MODULE(QNetwork);
 
-// features [B,K,h,w], log_temperature [1] -> keypoints [B,2K]: for each
-// channel, softmax(features / exp(log_temperature)) over its h x w cells, and
-// the expected column then row of that distribution on a grid from -1 (left,
-// top) to 1 (right, bottom); the K x values come first, then the K y values.
-torch::Tensor SpatialSoftmax(const torch::Tensor& features, const torch::Tensor& log_temperature);
-
 // A fresh network with the same config/spec and (deep) copied state.
 QNetwork CloneNetwork(QNetworkImpl& network, const torch::Device& device);
 

@@ -54,7 +54,7 @@ SacAgent::SacAgent(const SacConfig& config, const InputSpec& spec, const torch::
   if (!spec.image_keys.empty()) {
     encoder_ = SacEncoder(config.network, spec);
     encoder_->to(device);
-    input_dim += config.network.feature_dim;
+    input_dim += config.network.EncoderOutputDim();
     critic_parameters = encoder_->parameters();
   }
   actor_ = MakeActor(input_dim, config.network, spec);

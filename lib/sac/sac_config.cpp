@@ -15,7 +15,7 @@ bool Positive(double x) { return x > 0.0 && std::isfinite(x); }
 nlohmann::json SacNetworkConfig::ToJson() const {
   return {{"hidden", hidden},           {"encoder_channels", encoder_channels},
           {"encoder_strides", encoder_strides}, {"feature_dim", feature_dim},
-          {"log_std_min", log_std_min}, {"log_std_max", log_std_max},
+          {"keypoints", keypoints},             {"log_std_min", log_std_min}, {"log_std_max", log_std_max},
           {"discrete_terminate", discrete_terminate}};
 }
 
@@ -26,6 +26,7 @@ SacNetworkConfig SacNetworkConfig::FromJson(const nlohmann::json& json, const st
     c.encoder_channels = json.at("encoder_channels").get<std::vector<int>>();
     c.encoder_strides = json.at("encoder_strides").get<std::vector<int>>();
     c.feature_dim = json.at("feature_dim").get<int>();
+    c.keypoints = json.value("keypoints", 0);  // absent before it existed
     c.log_std_min = json.at("log_std_min").get<double>();
     c.log_std_max = json.at("log_std_max").get<double>();
     c.discrete_terminate = json.value("discrete_terminate", false);  // absent before it existed
@@ -46,6 +47,7 @@ void SacNetworkConfig::Validate(const std::string& prefix) const {
   for (int c : encoder_channels) RequireFlag(c > 0, prefix, "encoder_channels", "must be positive");
   for (int s : encoder_strides) RequireFlag(s > 0, prefix, "encoder_strides", "must be positive");
   RequireFlag(feature_dim > 0, prefix, "feature_dim", "must be positive");
+  RequireFlag(keypoints >= 0, prefix, "keypoints", "must be 0 (off) or positive");
   RequireFlag(std::isfinite(log_std_min) && std::isfinite(log_std_max) && log_std_min < log_std_max, prefix,
           "log_std_min", "must be finite and below log-std-max");
 }

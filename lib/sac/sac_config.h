@@ -28,6 +28,10 @@ struct SacNetworkConfig {
   std::vector<int> encoder_channels = {32, 32, 32, 32};  // one 3x3 conv + ReLU per entry
   std::vector<int> encoder_strides = {2, 2, 2, 1};       // stride of each conv (same length)
   int feature_dim = 50;                                  // encoder output: Linear, LayerNorm, tanh
+  // K > 0: the encoder's output is instead K spatial-softmax keypoints of a
+  // 1x1 conv over the last map (nn/spatial_softmax.h), 2K features in [-1,1]
+  // (robomimic's image encoders; feature_dim then unused). 0: off.
+  int keypoints = 0;
   double log_std_min = -5.0, log_std_max = 2.0;          // the actor's log std, squashed into this range
   // On a cell with a "terminate" component (nn/input_spec.h; grasp): the policy decides to terminate
   // with its own probability (a Bernoulli head beside the Gaussian over the other components) and the
@@ -35,11 +39,16 @@ struct SacNetworkConfig {
   // once per state, not a continuous input the critics extrapolate over (sac_update.h, "Hybrid
   // actions"). Ignored on cells without the component. Checkpoints from before it load as false.
   bool discrete_terminate = false;
+  // The encoder's output size: 2 * keypoints, or feature_dim.
+  int64_t EncoderOutputDim() const { return keypoints > 0 ? 2 * int64_t{keypoints} : feature_dim; }
   void Visit(ConfigVisitor& v) {
     v.Field("hidden", hidden, "hidden layer widths of the actor and of each critic");
     v.Field("encoder_channels", encoder_channels, "pixels: channels of each 3x3 conv of the shared encoder");
     v.Field("encoder_strides", encoder_strides, "pixels: stride of each encoder conv");
     v.Field("feature_dim", feature_dim, "pixels: encoder output features (Linear, LayerNorm, tanh)");
+    v.Field("keypoints", keypoints,
+            "pixels: K > 0 ends the encoder in K spatial-softmax keypoints (2K features, the expected image position "
+            "of each of K learnt features) instead of Linear, LayerNorm, tanh; 0: off");
     v.Field("log_std_min", log_std_min, "lower bound of the actor's log standard deviation");
     v.Field("log_std_max", log_std_max, "upper bound of the actor's log standard deviation");
     v.Field("discrete_terminate", discrete_terminate,

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "nn/spatial_softmax.h"
 #include "nn/tensor_io.h"
 #include "sac/sac_update.h"
 
@@ -34,6 +35,11 @@ SacEncoderImpl::SacEncoderImpl(const SacNetworkConfig& config, const InputSpec& 
         torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, /*kernel_size=*/3).stride(config.encoder_strides[i]))));
     in = out;
   }
+  if (config.keypoints > 0) {
+    keypoint_conv_ = register_module("keypoint_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, config.keypoints, 1)));
+    log_temperature_ = register_parameter("log_temperature", torch::zeros({1}));
+    return;
+  }
   fc_ = register_module("fc", torch::nn::Linear(in * h * w, config.feature_dim));
   norm_ = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.feature_dim})));
 }
@@ -41,6 +47,7 @@ SacEncoderImpl::SacEncoderImpl(const SacNetworkConfig& config, const InputSpec& 
 torch::Tensor SacEncoderImpl::forward(const torch::Tensor& images) {
   torch::Tensor x = images.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0).sub_(0.5);
   for (auto& conv : convs_) x = torch::relu(conv->forward(x));
+  if (keypoint_conv_) return SpatialSoftmax(keypoint_conv_->forward(x), log_temperature_);
   return torch::tanh(norm_->forward(fc_->forward(x.flatten(1))));
 }
 

@@ -2,6 +2,8 @@
 //
 //   pixels:  images [B,H,W,3k] uint8 --(x/255 - 0.5, 3x3 convs + ReLU)--> flatten
 //            --(Linear, LayerNorm, tanh)--> features [B,F]          (SacEncoder)
+//            or, with keypoints K > 0: last map --(1x1 conv, spatial softmax)-->
+//            keypoints [B,2K] in [-1,1] (F = 2K; SacNetworkConfig::keypoints)
 //   input:   x = [features, vector observations]  [B,F+V]   (F = 0 from state)
 //   actor:   x --(MLP, ReLU)--> mean [B,M], log_std [B,M]        (GaussianActor)
 //            u = mean + exp(log_std) * noise; action = tanh(u) in [-1,1]^M
@@ -35,13 +37,15 @@ namespace perpetua {
 class SacEncoderImpl : public torch::nn::Module {
  public:
   SacEncoderImpl(const SacNetworkConfig& config, const InputSpec& spec);
-  // images [B,H,W,3k] uint8 -> features [B,feature_dim] float32 in (-1,1).
+  // images [B,H,W,3k] uint8 -> features [B,EncoderOutputDim()] float32 in [-1,1].
   torch::Tensor forward(const torch::Tensor& images);
 
  private:
   std::vector<torch::nn::Conv2d> convs_;
-  torch::nn::Linear fc_{nullptr};
-  torch::nn::LayerNorm norm_{nullptr};
+  torch::nn::Linear fc_{nullptr};        // without keypoints
+  torch::nn::LayerNorm norm_{nullptr};   // without keypoints
+  torch::nn::Conv2d keypoint_conv_{nullptr};  // with keypoints
+  torch::Tensor log_temperature_;             // with keypoints: the softmax's temperature exp(t), learnt
 };
 TORCH_MODULE(SacEncoder);
 

@@ -62,7 +62,7 @@ std::unique_ptr<Policy> LoadSacPolicy(const CheckpointContents& contents, const 
     acting.encoder = SacEncoder(network, spec);
     acting.encoder->to(device);
     acting.encoder->eval();
-    input_dim += network.feature_dim;
+    input_dim += network.EncoderOutputDim();
   }
   acting.actor = MakeActor(input_dim, network, spec);
   acting.terminate_index = DiscreteTerminateIndex(network, spec);
