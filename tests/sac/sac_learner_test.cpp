@@ -169,6 +169,47 @@ TEST_CASE("resume from a checkpoint is bit-exact with an averaged policy") {
   CheckResumeIsExact(PixelSpec(), AveragedConfig(0.3));
 }
 
+SacConfig KeypointConfig() {
+  SacConfig c = SmallConfig();
+  c.network.keypoints = 3;
+  return c;
+}
+
+TEST_CASE("resume from a checkpoint is bit-exact with a keypoint encoder") {
+  CheckResumeIsExact(PixelSpec(), KeypointConfig());
+}
+
+TEST_CASE("a keypoint encoder gives 2K coordinates in [-1,1], and its checkpoint acts like the learner") {
+  const EnvSpec env = PixelSpec();
+  const InputSpec spec = InputSpec::FromEnvSpec(env, "toy");
+  SacEncoder encoder(KeypointConfig().network, spec);
+  const torch::Tensor images = torch::randint(0, 256, {5, 16, 16, 3}, torch::kLong).to(torch::kUInt8);
+  const torch::Tensor features = encoder->forward(images);
+  REQUIRE(features.sizes() == torch::IntArrayRef({5, 6}));
+  CHECK(features.abs().max().item<double>() <= 1.0);
+  CHECK(KeypointConfig().network.EncoderOutputDim() == 6);
+  CHECK(SmallConfig().network.EncoderOutputDim() == 8);
+
+  SacAgent learner(KeypointConfig(), spec, torch::kCPU, 3);
+  for (int i = 0; i < 3; ++i) learner.Update(Batch(env, 20 + i), Generator());
+  const CheckpointContents contents = Saved(learner);
+  CHECK(contents.metadata.at("sac_network").at("keypoints") == 3);
+  auto loaded = LoadSacPolicy(contents, "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0);
+  auto live = learner.MakePolicy(SacActionMode::kMean, 0, "live");
+  const TransitionBatch one = RandomBatch(env, 1, 9);
+  Observation obs;
+  for (const auto& [key, array] : one.observations) {
+    obs[key] = array;
+    obs[key].shape.erase(obs[key].shape.begin());
+  }
+  CHECK(loaded->Act(obs, {}) == live->Act(obs, {}));
+
+  // A checkpoint from before the option has no "keypoints": it reads as 0 (off).
+  nlohmann::json old = SmallConfig().network.ToJson();
+  old.erase("keypoints");
+  CHECK(SacNetworkConfig::FromJson(old, "old.ckpt").keypoints == 0);
+}
+
 TEST_CASE("the exported policy acts with the moving average of the live encoder and actor") {
   const EnvSpec env = PixelSpec();
   const InputSpec spec = InputSpec::FromEnvSpec(env, "toy");
@@ -652,6 +693,10 @@ TEST_CASE("invalid settings are usage errors naming the flag") {
     CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.policy-average must be in [0, 1]");
     CHECK(code == ExitCode::kUsage);
   }
+  config = SmallConfig();
+  config.network.keypoints = -1;
+  CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.network.keypoints must be 0 (off) or positive");
+  CHECK(code == ExitCode::kUsage);
   config = SmallConfig();
   config.n_step = 101;
   CHECK(ErrorOf([&] { config.Validate("sac"); }, &code) == "--sac.n-step must be in [1, 100]");
