@@ -83,6 +83,17 @@ TransitionBatch RandomBatch(const EnvSpec& spec, int64_t b, uint64_t seed) {
   return batch;
 }
 
+// One observation of `spec` (the first row of a random batch).
+Observation RandomObservation(const EnvSpec& spec, uint64_t seed) {
+  const TransitionBatch one = RandomBatch(spec, 1, seed);
+  Observation obs;
+  for (const auto& [key, array] : one.observations) {
+    obs[key] = array;
+    obs[key].shape.erase(obs[key].shape.begin());
+  }
+  return obs;
+}
+
 at::Generator& Generator() {
   static at::Generator generator = at::detail::createCPUGenerator(1);
   return generator;
@@ -196,12 +207,7 @@ TEST_CASE("a keypoint encoder gives 2K coordinates in [-1,1], and its checkpoint
   CHECK(contents.metadata.at("sac_network").at("keypoints") == 3);
   auto loaded = LoadSacPolicy(contents, "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0);
   auto live = learner.MakePolicy(SacActionMode::kMean, 0, "live");
-  const TransitionBatch one = RandomBatch(env, 1, 9);
-  Observation obs;
-  for (const auto& [key, array] : one.observations) {
-    obs[key] = array;
-    obs[key].shape.erase(obs[key].shape.begin());
-  }
+  const Observation obs = RandomObservation(env, 9);
   CHECK(loaded->Act(obs, {}) == live->Act(obs, {}));
 
   // A checkpoint from before the option has no "keypoints": it reads as 0 (off).
@@ -234,12 +240,7 @@ TEST_CASE("the exported policy acts with the moving average of the live encoder 
   CHECK(!torch::allclose(expected, live(contents)));
 
   // The checkpoint's policy and MakePolicy act with the average, not with the live networks.
-  const TransitionBatch one = RandomBatch(env, 1, 5);
-  Observation obs;
-  for (const auto& [key, array] : one.observations) {
-    obs[key] = array;
-    obs[key].shape.erase(obs[key].shape.begin());
-  }
+  const Observation obs = RandomObservation(env, 5);
   auto loaded = LoadSacPolicy(contents, "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0);
   const std::vector<float> averaged = loaded->Act(obs, {});
   CHECK(learner.MakePolicy(SacActionMode::kMean, 0, "in-process")->Act(obs, {}) == averaged);
@@ -571,12 +572,7 @@ TEST_CASE("a checkpoint's policy acts like the learner: mean for evaluation and 
   auto mean = LoadSacPolicy(contents, "p.ckpt", env, SacActionMode::kMean, torch::kCPU, 0);
   auto live = learner.MakePolicy(SacActionMode::kMean, 0, "live");
   CHECK(mean->id() == "checkpoint:test");
-  const TransitionBatch one = RandomBatch(env, 1, 5);
-  Observation obs;
-  for (const auto& [key, array] : one.observations) {
-    obs[key] = array;
-    obs[key].shape.erase(obs[key].shape.begin());
-  }
+  const Observation obs = RandomObservation(env, 5);
   CHECK(mean->Act(obs, {}) == live->Act(obs, {}));
   auto sampler = LoadSacPolicy(contents, "p.ckpt", env, SacActionMode::kSample, torch::kCPU, 0);
   sampler->BeginEpisode(1);
