@@ -13,9 +13,13 @@ bool Positive(double x) { return x > 0.0 && std::isfinite(x); }
 }  // namespace
 
 nlohmann::json SacNetworkConfig::ToJson() const {
-  return {{"hidden", hidden},           {"encoder_channels", encoder_channels},
-          {"encoder_strides", encoder_strides}, {"feature_dim", feature_dim},
-          {"keypoints", keypoints},             {"log_std_min", log_std_min}, {"log_std_max", log_std_max},
+  return {{"hidden", hidden},
+          {"encoder_channels", encoder_channels},
+          {"encoder_strides", encoder_strides},
+          {"feature_dim", feature_dim},
+          {"keypoints", keypoints},
+          {"log_std_min", log_std_min},
+          {"log_std_max", log_std_max},
           {"discrete_terminate", discrete_terminate}};
 }
 
