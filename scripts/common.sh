@@ -60,7 +60,10 @@ has_train_arg() {
 # (ONLINE: 1 when a live collector shares the machine), leaving out those the
 # user's TRAIN_ARGs set. FROM is the checkpoint the run resumes or starts from
 # ("" or a missing file: none). SAC on grasp: initial temperature 0.1
-# (measured, docs/train.md "Seeing the clock"); a discrete terminate
+# (measured, docs/train.md "Seeing the clock"); the exported policy averaged
+# over about the last 2,000 updates (--sac.policy-average=0.0005; docs/train.md,
+# "Averaging the policy is the default (stop 42)"; a checkpoint written
+# without the average starts it from its live weights); a discrete terminate
 # (docs/train.md, "A discrete terminate"), unless FROM's network has none (a
 # run continues with the network it has); and one trainer thread beside a
 # live collector, so that the paced collector keeps a core.
@@ -70,6 +73,7 @@ learner_flags() {
   learner_train=()
   [ "$algo" = sac ] && [ "$cell" = grasp ] || return 0
   has_train_arg sac.initial-alpha "$@" || learner_train+=(--sac.initial-alpha=0.1)
+  has_train_arg sac.policy-average "$@" || learner_train+=(--sac.policy-average=0.0005)
   if ! has_train_arg sac.network.discrete-terminate "$@" && ! has_train_arg no-sac.network.discrete-terminate "$@"; then
     if [ -z "$from" ] || [ ! -f "$from" ] ||
       "$bin/rl-train" inspect "$from" --yaml 2>/dev/null | grep -q '^ *discrete_terminate: true'; then

@@ -10,9 +10,9 @@
 # grasp; grasp collects on --objects train and evaluates on held-out
 # objects, the other cells on unseen episode seeds), --algo sac|q (the
 # rl-train verb, default sac: on grasp it learns faster than q, docs/train.md;
-# on grasp sac also gets --sac.initial-alpha=0.1, --sac.network.discrete-terminate
-# (unless a resumed loop's trainer ran without it) and --threads=1 unless a
-# --train-arg sets them), --bootstrap-policy P (the heuristic that acts in
+# on grasp sac also gets --sac.initial-alpha=0.1, --sac.policy-average=0.0005,
+# --sac.network.discrete-terminate (unless a resumed loop's trainer ran
+# without it) and --threads=1 unless a --train-arg sets them), --bootstrap-policy P (the heuristic that acts in
 # the bootstrap and until the first checkpoint: scripted, the simulated cell's
 # own and the default there; random, the default on a robot, which has no
 # scripted policy; or a checkpoint file, e.g. a policy trained in simulation;

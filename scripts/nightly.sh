@@ -11,9 +11,9 @@
 # the same values the loop ran with (the learner of DIR/promoted.ckpt, the
 # cell its data comes from and how the cell is shown; default: the learner
 # that wrote DIR/promoted.ckpt, else sac; grasp; the clock shown on grasp
-# only; sac on grasp with --sac.initial-alpha=0.1 and, unless DIR/promoted.ckpt
-# was trained without it, --sac.network.discrete-terminate, unless a
-# --train-arg sets them).
+# only; sac on grasp with --sac.initial-alpha=0.1, --sac.policy-average=0.0005
+# and, unless DIR/promoted.ckpt was trained without it,
+# --sac.network.discrete-terminate, unless a --train-arg sets them).
 # In DIR (the loop's directory: DIR/data holds the shards, DIR/promoted.ckpt
 # the policy the robots run):
 #   1. lock      DIR/.nightly.lock (flock): a second start while one runs

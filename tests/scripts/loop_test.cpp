@@ -203,17 +203,20 @@ TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature, a
     return r.out;
   };
   const std::string discrete = "--sac.network.discrete-terminate";
-  CHECK(flags({"sac", "grasp", "1", ""}) == "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
-  CHECK(flags({"sac", "grasp", "0", ""}) == "--sac.initial-alpha=0.1 " + discrete + "\n");  // nightly, offline
-  CHECK(flags({"sac", "grasp", "1", "", "--threads=2"}) == "--sac.initial-alpha=0.1 " + discrete + "\n");
-  CHECK(flags({"sac", "grasp", "1", "", "--sac.initial-alpha", "1", "--threads", "0", "--no-" + discrete.substr(2)}) ==
-        "\n");
-  CHECK(flags({"sac", "grasp", "1", "", discrete + "=false"}) == "--sac.initial-alpha=0.1 --threads=1\n");
-  // A run continues with the network it has: a checkpoint without a discrete terminate keeps it off.
-  CHECK(flags({"sac", "grasp", "1", without}) == "--sac.initial-alpha=0.1 --threads=1\n");
-  CHECK(flags({"sac", "grasp", "1", with}) == "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
-  CHECK(flags({"sac", "grasp", "1", tmp / "missing.ckpt"}) ==
+  const std::string defaults = "--sac.initial-alpha=0.1 --sac.policy-average=0.0005 ";
+  CHECK(flags({"sac", "grasp", "1", ""}) == defaults + discrete + " --threads=1\n");
+  CHECK(flags({"sac", "grasp", "0", ""}) == defaults + discrete + "\n");  // nightly, offline
+  CHECK(flags({"sac", "grasp", "1", "", "--threads=2"}) == defaults + discrete + "\n");
+  CHECK(flags({"sac", "grasp", "1", "", "--sac.initial-alpha", "1", "--threads", "0", "--no-" + discrete.substr(2),
+               "--sac.policy-average=0"}) == "\n");
+  CHECK(flags({"sac", "grasp", "1", "", "--sac.policy-average", "0"}) ==
         "--sac.initial-alpha=0.1 " + discrete + " --threads=1\n");
+  CHECK(flags({"sac", "grasp", "1", "", discrete + "=false"}) == defaults + "--threads=1\n");
+  // A run continues with the network it has: a checkpoint without a discrete terminate keeps it off.
+  CHECK(flags({"sac", "grasp", "1", without}) == defaults + "--threads=1\n");
+  CHECK(flags({"sac", "grasp", "1", with}) == defaults + discrete + " --threads=1\n");
+  CHECK(flags({"sac", "grasp", "1", tmp / "missing.ckpt"}) ==
+        defaults + discrete + " --threads=1\n");
   CHECK(flags({"sac", "push", "1", ""}) == "\n");
   CHECK(flags({"q", "grasp", "1", ""}) == "\n");
 }
