@@ -55,6 +55,22 @@ has_train_arg() {
   return 1
 }
 
+# reject_owned_train_args PAIRS TRAIN_ARG...: die_usage when a TRAIN_ARG
+# sets an rl-train flag that the script sets itself. PAIRS is a space-separated
+# list of KEY=ADVICE (ADVICE: what to use instead, "-" for nothing, e.g.
+# "batch-size=--batch-size data=-"), so the mistake is one clear line before
+# any work, not rl-train's complaint after the bootstrap.
+reject_owned_train_args() {
+  local pairs="$1" pair key advice
+  shift
+  for pair in $pairs; do
+    key="${pair%%=*}" advice="${pair#*=}"
+    has_train_arg "$key" "$@" || continue
+    if [ "$advice" = - ]; then die_usage "--train-arg --$key: $prog sets --$key itself"; fi
+    die_usage "--train-arg --$key: $prog sets --$key itself; use $prog's $advice"
+  done
+}
+
 # learner_flags ALGO CELL ONLINE FROM TRAIN_ARG...: sets learner_train, the
 # rl-train flags that loop.sh and nightly.sh add by default for ALGO on CELL
 # (ONLINE: 1 when a live collector shares the machine), leaving out those the

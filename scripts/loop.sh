@@ -33,8 +33,9 @@
 # default 1 for sac, as SAC is usually run, and 0 for q, whose collectors
 # ran asynchronously in QT-Opt), --rounds N (stop after N rounds; 0 = only the
 # time budget), --offline, --train-arg ARG (passed to rl-train, repeatable:
-# --network.* for q, --sac.* for sac; not a flag the loop sets, such as
-# --steps, --checkpoint-every or --online-window), --cell-arg ARG (passed to
+# --network.* for q, --sac.* for sac; a flag the loop sets itself, such as
+# --steps, --batch-size, --checkpoint-every or --online-window, is refused,
+# exit 2), --cell-arg ARG (passed to
 # rl-collect and rl-eval wherever they run the cell, repeatable: --cell.* and
 # --robot.* flags, e.g. --cell.image-size=96), --observe-time 0|1 (show the
 # policy the clock: rl-collect/rl-eval --cell.observe-time, and rl-train
@@ -254,6 +255,9 @@ require_int --collector-nice "$collector_nice"
 require_int --eval-nice "$eval_nice"
 require_int --online-window "$online_window"
 [ "$round_steps" -ge 1 ] || die_usage "--round-steps: must be >= 1"
+reject_owned_train_args "data=- out=- steps=--minutes/--rounds batch-size=--batch-size seed=--seed
+  checkpoint-every=--round-steps keep-checkpoints=- resume=- init=- online=- online-window=--online-window" \
+  "${train_args[@]}"
 
 # Build (a no-op when up to date) unless pointed at prebuilt tools.
 [ -n "${PERPETUA_BIN:-}" ] || [ ! -f "$root/scripts/setup.sh" ] || "$root/scripts/setup.sh"

@@ -13,7 +13,9 @@
 # that wrote DIR/promoted.ckpt, else sac; grasp; the clock shown on grasp
 # only; sac on grasp with --sac.initial-alpha=0.1, --sac.policy-average=0.0005
 # and, unless DIR/promoted.ckpt was trained without it,
-# --sac.network.discrete-terminate, unless a --train-arg sets them).
+# --sac.network.discrete-terminate, unless a --train-arg sets them). A
+# --train-arg that sets what nightly sets itself (--data, --out, --steps,
+# --seed, --resume, --init) is refused, exit 2.
 # In DIR (the loop's directory: DIR/data holds the shards, DIR/promoted.ckpt
 # the policy the robots run):
 #   1. lock      DIR/.nightly.lock (flock): a second start while one runs
@@ -89,6 +91,7 @@ read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
 clock_flags "$env" "$observe_time"
 eval_cell+=("${clock_cell[@]}" "${cell_args[@]}")
 [ "$keep" -ge 1 ] || die_usage "--keep must be at least 1"
+reject_owned_train_args "data=- out=- steps=--steps seed=--seed resume=- init=-" "${train_args[@]}"
 [ -d "$dir/data" ] || die_usage "$dir/data: no dataset directory (run scripts/loop.sh or rl-collect first)"
 [ -n "${PERPETUA_BIN:-}" ] || "$root/scripts/setup.sh"
 # The learner: --algo, else the one that wrote the promoted policy, else sac.
