@@ -12,7 +12,8 @@
 # rl-train verb, default sac: on grasp it learns faster than q, docs/train.md;
 # on grasp sac also gets --sac.initial-alpha=0.1, --sac.policy-average=0.0005,
 # --sac.network.discrete-terminate (unless a resumed loop's trainer ran
-# without it) and --threads=1 unless a --train-arg sets them), --bootstrap-policy P (the heuristic that acts in
+# without it) and --threads=1 unless a --train-arg sets them),
+# --bootstrap-policy P (the heuristic that acts in
 # the bootstrap and until the first checkpoint: scripted, the simulated cell's
 # own and the default there; random, the default on a robot, which has no
 # scripted policy; or a checkpoint file, e.g. a policy trained in simulation;
@@ -35,8 +36,8 @@
 # time budget), --offline, --train-arg ARG (passed to rl-train, repeatable:
 # --network.* for q, --sac.* for sac; a flag the loop sets itself, such as
 # --steps, --batch-size, --checkpoint-every or --online-window, is refused,
-# exit 2), --cell-arg ARG (passed to
-# rl-collect and rl-eval wherever they run the cell, repeatable: --cell.* and
+# exit 2), --cell-arg ARG (passed to rl-collect and rl-eval wherever they
+# run the cell, repeatable: --cell.* and
 # --robot.* flags, e.g. --cell.image-size=96), --observe-time 0|1 (show the
 # policy the clock: rl-collect/rl-eval --cell.observe-time, and rl-train
 # --dataset.timeout-terminal; default 1 on grasp, where it was measured to
