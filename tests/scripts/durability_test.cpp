@@ -131,7 +131,7 @@ TEST_CASE("nightly marks a diverged run failed and starts afresh the next time")
   CHECK(fs::exists(dir + "/nightly/" + runs[1] + "/DONE"));
 }
 
-TEST_CASE("loop and nightly take whole numbers only") {
+TEST_CASE("loop and nightly take whole numbers only, and no --train-arg that sets what they set themselves") {
   TempDir tmp;
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
       {"loop: error: --rounds: '1.5' is not a whole number\n", {"loop.sh", "--rounds", "1.5"}},
@@ -143,6 +143,18 @@ TEST_CASE("loop and nightly take whole numbers only") {
       {"nightly: error: --keep: '' is not a whole number\n", {"nightly.sh", "--keep", ""}},
       {"nightly: error: --seed: '99999999999' is not a whole number\n", {"nightly.sh", "--seed", "99999999999"}},
       {"nightly: error: --min-success: '1.5' is not a number in [0, 1]\n", {"nightly.sh", "--min-success", "1.5"}},
+      // A --train-arg that sets what the script sets itself: refused before any work, naming the
+      // script's own flag where there is one (rl-train would refuse it only after the bootstrap).
+      {"loop: error: --train-arg --batch-size: loop sets --batch-size itself; use loop's --batch-size\n",
+       {"loop.sh", "--train-arg", "--batch-size=32"}},
+      {"loop: error: --train-arg --steps: loop sets --steps itself; use loop's --minutes/--rounds\n",
+       {"loop.sh", "--train-arg", "--sac.initial-alpha=1", "--train-arg", "--steps", "--train-arg", "10"}},
+      {"loop: error: --train-arg --checkpoint-every: loop sets --checkpoint-every itself; use loop's --round-steps\n",
+       {"loop.sh", "--train-arg", "--checkpoint-every=10"}},
+      {"loop: error: --train-arg --out: loop sets --out itself\n", {"loop.sh", "--train-arg", "--out=elsewhere"}},
+      {"nightly: error: --train-arg --seed: nightly sets --seed itself; use nightly's --seed\n",
+       {"nightly.sh", "--train-arg", "--seed=3"}},
+      {"nightly: error: --train-arg --resume: nightly sets --resume itself\n", {"nightly.sh", "--train-arg", "--resume"}},
   };
   for (const auto& [message, args] : cases) {
     CAPTURE(message);

@@ -179,30 +179,8 @@ TEST_CASE("bad loop options are usage errors") {
   CHECK_FALSE(fs::exists(tmp / "run"));  // nothing was started
 }
 
-TEST_CASE("loop and nightly refuse a --train-arg that sets what they set themselves, before any work") {
-  TempDir tmp;
-  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"loop.sh", "--train-arg", "--batch-size=32"},
-       "loop: error: --train-arg --batch-size: loop sets --batch-size itself; use loop's --batch-size\n"},
-      {{"loop.sh", "--train-arg", "--sac.initial-alpha=1", "--train-arg", "--steps", "--train-arg", "10"},
-       "loop: error: --train-arg --steps: loop sets --steps itself; use loop's --minutes/--rounds\n"},
-      {{"loop.sh", "--train-arg", "--checkpoint-every=10"},
-       "loop: error: --train-arg --checkpoint-every: loop sets --checkpoint-every itself; use loop's --round-steps\n"},
-      {{"loop.sh", "--train-arg", "--out=elsewhere"}, "loop: error: --train-arg --out: loop sets --out itself\n"},
-      {{"nightly.sh", "--train-arg", "--seed=3"},
-       "nightly: error: --train-arg --seed: nightly sets --seed itself; use nightly's --seed\n"},
-      {{"nightly.sh", "--train-arg", "--resume"}, "nightly: error: --train-arg --resume: nightly sets --resume itself\n"},
-  };
-  for (const auto& [args, message] : cases) {
-    CAPTURE(message);
-    std::vector<std::string> command = {"env", kBinEnv, "bash", SourcePath("scripts/" + args[0]), "--dir", tmp / "run"};
-    command.insert(command.end(), args.begin() + 1, args.end());
-    const ProcessResult r = RunProcess(command);
-    CHECK(r.exit_code == 2);
-    CHECK(r.err == message);  // one line
-  }
-  CHECK_FALSE(fs::exists(tmp / "run"));  // nothing was created
-  // A flag that only begins like an owned one is the user's.
+TEST_CASE("reject_owned_train_args: a flag that only begins like an owned one is the user's") {
+  // The refusals themselves, through loop.sh and nightly.sh: durability_test.cpp.
   const ProcessResult r = RunProcess({"bash", "-c",
                                       "set -u; prog=loop; . \"$1\"; reject_owned_train_args \"online=- steps=-\" "
                                       "--online-fraction=0.5 --steps-per-second 3 && echo accepted",
@@ -211,7 +189,7 @@ TEST_CASE("loop and nightly refuse a --train-arg that sets what they set themsel
   CHECK(r.out == "accepted\n");
 }
 
-TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature, a discrete terminate and one thread, unless told") {
+TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature, the averaged policy, a discrete terminate and one thread, unless told") {
   // learner_flags in scripts/common.sh, as loop.sh and nightly.sh call it. The checkpoint a run
   // continues from is read with "$bin/rl-train inspect CKPT --yaml": here a stand-in that prints
   // the network line of a checkpoint with or without a discrete terminate.
