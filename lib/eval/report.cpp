@@ -35,6 +35,20 @@ EpisodeOutcome OutcomeOf(const RolloutResult& result) {
   outcome.policy_id = result.episode.metadata.policy_id;
   outcome.interrupted = result.episode.metadata.interrupted;
   outcome.unstable = result.final_info.is_object() && result.final_info.contains("unstable");
+  if (!outcome.success && !outcome.interrupted) {
+    const nlohmann::json& last = result.final_info;
+    const std::vector<uint8_t>& truncated = result.episode.truncated;
+    if (outcome.unstable) {
+      outcome.failure = "unstable";
+    } else if (last.is_object() && last.contains("failure") && last["failure"].is_string() &&
+               !last["failure"].get<std::string>().empty()) {
+      outcome.failure = last["failure"].get<std::string>();
+    } else if (!truncated.empty() && truncated.back()) {
+      outcome.failure = "time-limit";
+    } else {
+      outcome.failure = "ended";
+    }
+  }
   return outcome;
 }
 
@@ -69,6 +83,7 @@ EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes) {
     ++counted;
     if (o.unstable) summary.unstable_seeds.push_back(o.seed);
     successes += o.success;
+    if (!o.success) ++summary.failures[o.failure.empty() ? "ended" : o.failure];
     returns += o.total_return;
     lengths += double(o.length);
     // An object listed twice in one episode counts once.
@@ -173,6 +188,7 @@ nlohmann::json ToJson(const EvalSummary& summary) {
     regions.push_back(row);
   }
   json["per_goal_region"] = regions;
+  json["failures"] = summary.failures;
   return json;
 }
 
@@ -195,7 +211,7 @@ nlohmann::json ToJson(const EpisodeOutcome& o) {
   return {{"index", o.index},   {"seed", o.seed},     {"success", o.success},
           {"return", o.total_return}, {"length", o.length}, {"object_ids", o.object_ids},
           {"object_families", o.object_families}, {"goal_region", o.goal_region}, {"policy_id", o.policy_id},
-          {"interrupted", o.interrupted}, {"unstable", o.unstable}};
+          {"interrupted", o.interrupted}, {"unstable", o.unstable}, {"failure", o.failure}};
 }
 
 namespace {
@@ -227,6 +243,15 @@ std::string FormatSummary(const EvalSummary& s) {
   }
   out << "mean return " << Format("%.3f", s.mean_return) << ", mean length "
       << Format("%.1f", s.mean_length) << " steps\n";
+  if (!s.failures.empty()) {
+    out << "failures:";
+    const char* separator = " ";
+    for (const auto& [reason, count] : s.failures) {
+      out << separator << count << " " << reason;
+      separator = ", ";
+    }
+    out << "\n";
+  }
   if (s.per_object.size() > kMaxObjectRows) {
     out << "  " << s.per_object.size() << " objects: per-object rows are in the JSON report (per_object)\n";
   } else if (!s.per_object.empty()) {

@@ -29,6 +29,11 @@ struct EpisodeOutcome {
   std::string policy_id;             // the policy that acted
   bool interrupted = false;          // a robot e-stop or a person ended it: neither success nor failure
   bool unstable = false;             // a physics blow-up ended it (a failure; sim/sim_cell.h)
+  // Why a failure failed ("" for a success or an interrupted episode):
+  // "unstable" after a physics blow-up, else the cell's own reason (last
+  // info's "failure", e.g. the grasp cell's "closed-beside"), else
+  // "time-limit" when the episode was cut short, else "ended".
+  std::string failure;
 };
 // Families come from the reset info's "objects": [{"id", "family"}, ...] when present.
 EpisodeOutcome OutcomeOf(const RolloutResult& result);
@@ -57,6 +62,8 @@ struct EvalSummary {
   std::map<std::string, RateSummary> per_family;   // family -> success (same counting rule)
   // Held-out goal region -> success (rl-eval --goals with held-out goals; empty otherwise).
   std::map<std::string, RateSummary> per_goal_region;
+  // Failure reason (EpisodeOutcome::failure) -> failed episodes.
+  std::map<std::string, int64_t> failures;
 };
 // Requires at least one outcome (checked).
 EvalSummary Summarize(const std::vector<EpisodeOutcome>& outcomes);

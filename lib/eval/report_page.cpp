@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "common/error.h"
@@ -96,6 +97,34 @@ std::string SummaryRows(const std::string& name, const nlohmann::json& summary) 
     }
   }
   return rows;
+}
+
+// How the failed episodes failed (each summary's "failures": reason -> count),
+// A's and B's side by side; "" when no summary lists any.
+std::string FailureTable(const nlohmann::json& report) {
+  std::vector<std::pair<std::string, const nlohmann::json*>> sides;
+  for (const char* side : {"a", "b"}) {
+    if (report.contains(side) && report[side].contains("failures") && report[side]["failures"].is_object() &&
+        !report[side]["failures"].empty()) {
+      sides.emplace_back(side, &report[side]["failures"]);
+    }
+  }
+  if (sides.empty()) return "";
+  std::set<std::string> reasons;
+  for (const auto& side : sides) {
+    for (const auto& item : side.second->items()) reasons.insert(item.key());
+  }
+  std::string html = "<h2>How episodes failed</h2>\n<table class=\"failures\">\n<tr><th>reason</th>";
+  for (const auto& side : sides) html += "<th>" + std::string(side.first == "a" ? "A" : "B") + "</th>";
+  html += "</tr>\n";
+  for (const std::string& reason : reasons) {
+    html += "<tr><td>" + HtmlEscape(reason) + "</td>";
+    for (const auto& side : sides) {
+      html += "<td>" + std::to_string(side.second->value(reason, int64_t{0})) + "</td>";
+    }
+    html += "</tr>\n";
+  }
+  return html + "</table>\n";
 }
 
 // "videos/a-episode-00003-failure.mp4" -> "A, episode 3: failure".
@@ -213,6 +242,8 @@ std::string RenderReportPage(const ReportPageInput& input) {
     html += "<p class=\"sub\">Mean episode length " + Format("%.2f", a["mean_length"].get<double>()) +
             " steps, mean return " + Format("%.3f", a.value("mean_return", 0.0)) + ".</p>\n";
   }
+
+  html += FailureTable(report);
 
   html += "<h2>Episodes</h2>\n";
   if (input.videos.empty()) {

@@ -4,6 +4,7 @@
 //     against minutes, from the loop's curve.csv), when there is one;
 //   * the latest evaluation: overall and per object family, each with its
 //     95% Wilson interval, and the paired comparison when there is one;
+//   * how the failed episodes failed (each summary's "failures"), when any did;
 //   * episode videos (successes and failures) in <video> elements, the
 //     files beside the page;
 //   * the effective config and the provenance (tool, version, cell, seed,

@@ -453,6 +453,7 @@ StepResult GraspCell::StepCell(const std::vector<float>& action) {
   // The grasp attempt: close where the gripper is, then lift in a ramp.
   HoldTargets(x, y, z, yaw, true);
   Simulate(3 * kSubsteps);
+  const std::string empty_close = EmptyCloseFailure();
   const int ramp = 4 * kSubsteps;
   Simulate(ramp, [&](int i) { data_->ctrl[2] = z + (kMaxZ - z) * (i + 1) / ramp; });
   Simulate(2 * kSubsteps);
@@ -461,7 +462,46 @@ StepResult GraspCell::StepCell(const std::vector<float>& action) {
   result.terminated = true;
   result.observation = MakeObservation();
   result.info = MakeInfo(success);
+  if (!success) result.info["failure"] = empty_close.empty() ? "slipped" : empty_close;
   return result;
+}
+
+std::string GraspCell::EmptyCloseFailure() const {
+  const mjModel* m = model_.get();
+  const mjData* d = data_.get();
+  const int finger_l = m->jnt_bodyid[finger_l_], finger_r = m->jnt_bodyid[finger_r_];
+  auto is_object = [&](int body) {
+    for (size_t s = 0; s < active_ids_.size(); ++s) {
+      if (slot_bodies_[s] == body) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < d->ncon; ++i) {
+    const int a = m->geom_bodyid[d->contact[i].geom1], b = m->geom_bodyid[d->contact[i].geom2];
+    const bool finger_a = a == finger_l || a == finger_r, finger_b = b == finger_l || b == finger_r;
+    if ((finger_a && is_object(b)) || (finger_b && is_object(a))) return "";
+  }
+  // Nothing between the fingers: above or beside the object nearest in x, y?
+  const double gx = d->qpos[m->jnt_qposadr[joint_x_]], gy = d->qpos[m->jnt_qposadr[joint_y_]];
+  double nearest = 1e9, top = -1e9;
+  std::vector<std::array<double, 3>> points;
+  for (size_t s = 0; s < active_ids_.size(); ++s) {
+    const mjtNum* pos = d->xipos + 3 * slot_bodies_[s];
+    const double distance = std::hypot(pos[0] - gx, pos[1] - gy);
+    if (distance >= nearest) continue;
+    nearest = distance;
+    top = -1e9;
+    for (int p = 0; p < kMaxObjectParts; ++p) {
+      const int g = slot_geoms_[s * kMaxObjectParts + p];
+      if (m->geom_contype[g] == 0) continue;  // an unused part
+      SurfacePoints(m->geom_type[g], m->geom_size + 3 * g, points);
+      const mjtNum* rot = d->geom_xmat + 9 * g;
+      for (const auto& q : points) {
+        top = std::max(top, d->geom_xpos[3 * g + 2] + rot[6] * q[0] + rot[7] * q[1] + rot[8] * q[2]);
+      }
+    }
+  }
+  return FingertipHeight() > top ? "closed-above" : "closed-beside";
 }
 
 double GraspCell::FingertipHeight() const {

@@ -21,6 +21,11 @@
 // the closing-and-lifting routine; the episode then ends (terminated) and
 // succeeds if an object's centre is held above 0.10 m. Reward: 1 on success,
 // otherwise -0.02 per step. Running out of steps truncates with no lift.
+// A failed attempt says why in its last info's "failure": "closed-above"
+// (the fingers closed on nothing with the fingertips above the top of the
+// object nearest in x, y), "closed-beside" (on nothing, lower than that top:
+// beside it), or "slipped" (an object touched a finger as they closed, none
+// was above 0.10 m after the lift).
 //
 // Info (ground truth, every step): "success" (bool), "object_ids" [k],
 // "objects" [{id, family, pos [x,y,z], grasp [x, y, z, yaw, width],
@@ -35,6 +40,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "sim/object_set.h"
@@ -67,6 +73,9 @@ class GraspCell : public SimCell {
   double FingertipHeight() const;
   double Closure() const;
   bool ObjectLifted() const;
+  // After the attempt's close: "" when a finger touches an object, otherwise
+  // "closed-above" or "closed-beside" (the header's failure reasons).
+  std::string EmptyCloseFailure() const;
   Observation MakeObservation();
   nlohmann::json MakeInfo(bool success) const;
 

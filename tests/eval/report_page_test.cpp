@@ -64,8 +64,10 @@ TEST_CASE("the page shows the curve, the table per family, the comparison, video
   a["per_family"][1]["family"] = "tee";
   a["mean_length"] = 7.5;
   a["mean_return"] = 0.42;
+  a["failures"] = {{"closed-beside", 70}, {"time-limit", 16}};
   nlohmann::json b = Summary(200, 180, 0.85, 0.93);
   b["policy"] = "scripted";
+  b["failures"] = {{"slipped", 20}};
   input.report = {{"env", "grasp"}, {"objects", "heldout"}, {"a", a}, {"b", b},
                   {"comparison", {{"difference", -0.33}, {"difference_bootstrap95", {-0.41, -0.25}},
                                   {"mcnemar_p_mid", 1e-9}, {"verdict", "worse"}}},
@@ -94,6 +96,11 @@ TEST_CASE("the page shows the curve, the table per family, the comparison, video
         std::string::npos);
   CHECK(html.find("A &minus; B = -33.0 points [-41.0, -25.0], McNemar mid-p 1e-09: <b>worse</b>") !=
         std::string::npos);
+  // How the failures failed, A's and B's side by side (0 where a side has none of a reason).
+  CHECK(html.find("<tr><th>reason</th><th>A</th><th>B</th></tr>") != std::string::npos);
+  CHECK(html.find("<tr><td>closed-beside</td><td>70</td><td>0</td></tr>") != std::string::npos);
+  CHECK(html.find("<tr><td>slipped</td><td>0</td><td>20</td></tr>") != std::string::npos);
+  CHECK(html.find("<tr><td>time-limit</td><td>16</td><td>0</td></tr>") != std::string::npos);
   // Videos, captioned with their episode and outcome.
   CHECK(Count(html, "<video ") == 2);
   CHECK(html.find("src=\"videos/a-episode-00004-failure.mp4\"") != std::string::npos);
@@ -111,6 +118,12 @@ TEST_CASE("the page shows the curve, the table per family, the comparison, video
   CHECK(bare.find("<svg") == std::string::npos);
   CHECK(bare.find("No learning curve") != std::string::npos);
   CHECK(bare.find("No videos.") != std::string::npos);
+  // Without any failure reasons, no failure table.
+  input.report["a"].erase("failures");
+  input.report["b"].erase("failures");
+  CHECK(RenderReportPage(input).find("How episodes failed") == std::string::npos);
+  input.report["a"]["failures"] = {{"closed-beside", 70}, {"time-limit", 16}};
+  input.report["b"]["failures"] = {{"slipped", 20}};
 
   // Written atomically as DIR/index.html.
   TempDir dir;

@@ -41,6 +41,39 @@ TEST_CASE("interrupted episodes are counted apart and left out of every rate") {
   CHECK(none.mean_return == 0.0);
 }
 
+TEST_CASE("each failure keeps its reason: the cell's, a blow-up, the time limit, or ended") {
+  auto Result = [](bool success, bool truncated, const nlohmann::json& last) {
+    RolloutResult r;
+    r.episode.metadata.success = success;
+    r.episode.truncated = {0, uint8_t(truncated)};
+    r.final_info = last;
+    return r;
+  };
+  CHECK(OutcomeOf(Result(true, false, {{"success", true}})).failure.empty());
+  CHECK(OutcomeOf(Result(false, false, {{"failure", "closed-beside"}})).failure == "closed-beside");
+  CHECK(OutcomeOf(Result(false, true, nlohmann::json::object())).failure == "time-limit");
+  CHECK(OutcomeOf(Result(false, false, nlohmann::json::object())).failure == "ended");
+  CHECK(OutcomeOf(Result(false, false, {{"failure", 3}})).failure == "ended");  // not a reason
+  // A blow-up names itself whatever else the cell said.
+  CHECK(OutcomeOf(Result(false, true, {{"unstable", {{"step", 4}}}, {"failure", "slipped"}})).failure == "unstable");
+  RolloutResult interrupted = Result(false, true, nlohmann::json::object());
+  interrupted.episode.metadata.interrupted = true;
+  CHECK(OutcomeOf(interrupted).failure.empty());
+
+  auto outcomes = Outcomes({1, 0, 0, 0, 0}, "a");
+  outcomes[1].failure = "closed-beside";
+  outcomes[2].failure = "closed-beside";
+  outcomes[3].failure = "time-limit";
+  outcomes[4].interrupted = true;  // not a failure: not counted
+  const EvalSummary s = Summarize(outcomes);
+  CHECK(s.failures == std::map<std::string, int64_t>{{"closed-beside", 2}, {"time-limit", 1}});
+  CHECK(ToJson(s)["failures"]["closed-beside"] == 2);
+  CHECK(ToJson(outcomes[3])["failure"] == "time-limit");
+  CHECK(FormatSummary(s).find("failures: 2 closed-beside, 1 time-limit\n") != std::string::npos);
+  // No failures, no line.
+  CHECK(FormatSummary(Summarize(Outcomes({1, 1}, "a"))).find("failures:") == std::string::npos);
+}
+
 TEST_CASE("summary with rate interval means and per-object rows") {
   const auto outcomes = Outcomes({1, 0, 1, 1, 0, 0, 1, 1}, "scripted:grasp");
   const EvalSummary s = Summarize(outcomes);

@@ -194,6 +194,52 @@ TEST_CASE("the time limit truncates without a lift and terminate ends the episod
   CHECK(step.reward == -0.02);
 }
 
+TEST_CASE("a failed attempt says whether the fingers closed above, beside or on an object") {
+  std::unique_ptr<Env> env = MakeGrasp("train", 1);
+  // High above the bin: closed on nothing, above the object.
+  env->Reset(3);
+  StepResult step = env->Step({0, 0, 0, 0, -1, 1});
+  REQUIRE(step.terminated);
+  CHECK(step.info.at("failure") == "closed-above");
+  // Down at the table on the far side of the bin from the object: beside it.
+  const ResetResult reset = env->Reset(3);
+  const nlohmann::json& pos = reset.info.at("objects").at(0).at("pos");
+  const float away_x = pos[0].get<double>() > 0 ? -1.0f : 1.0f, away_y = pos[1].get<double>() > 0 ? -1.0f : 1.0f;
+  // (Two steps across, not to the bin's wall, whose slope would hold the fingers up.)
+  for (int t = 0; t < 9; ++t) step = env->Step({t < 2 ? away_x : 0, t < 2 ? away_y : 0, -1, 0, -1, -1});
+  REQUIRE_FALSE(step.terminated);
+  const nlohmann::json& gripper = step.info.at("gripper");
+  REQUIRE(std::hypot(gripper.at("pos")[0].get<double>() - pos[0].get<double>(),
+                     gripper.at("pos")[1].get<double>() - pos[1].get<double>()) > 0.08);
+  REQUIRE(gripper.at("pos")[2].get<double>() < 0.01);
+  step = env->Step({0, 0, 0, 0, -1, 1});
+  CHECK(step.info.at("failure") == "closed-beside");
+  // Random episodes: every failed attempt names one of the three reasons, and
+  // nothing else (a success, the time limit) names any.
+  std::unique_ptr<Policy> random = MakeRandomPolicy(env->spec(), 5);
+  int attempts = 0;
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    random->BeginEpisode(seed);
+    ResetResult start = env->Reset(seed);
+    Observation observation = start.observation;
+    nlohmann::json info = start.info;
+    for (int t = 0; t < 20; ++t) {
+      step = env->Step(random->Act(observation, info));
+      observation = step.observation;
+      info = step.info;
+      if (step.terminated && !info.at("success").get<bool>()) {
+        ++attempts;
+        const std::string reason = info.at("failure").get<std::string>();
+        CHECK((reason == "closed-above" || reason == "closed-beside" || reason == "slipped"));
+      } else {
+        CHECK_FALSE(info.contains("failure"));
+      }
+      if (step.terminated || step.truncated) break;
+    }
+  }
+  CHECK(attempts > 5);
+}
+
 TEST_CASE("a successful grasp holds the object by finger contacts alone") {
   std::unique_ptr<Env> env = MakeGrasp("train", 1);
   std::unique_ptr<Policy> policy = MakeScriptedPolicy(env->spec());
