@@ -73,7 +73,8 @@
 #   3. at the end  rl-eval of the promoted policy on --final-episodes held-out
 #                  episodes -> DIR/final.json (its path is printed on stdout)
 #                  and the run page DIR/report/index.html (the curve, the
-#                  table per object family, videos, config, provenance);
+#                  table per object family, how the failures failed, videos,
+#                  config, provenance), the failures' reasons also logged;
 #                  grasp: also on as many episodes of the training objects
 #                  -> DIR/final-train.json, logged side by side (the
 #                  generalisation gap).
@@ -699,6 +700,9 @@ wait "${children[0]}"
 children=()
 say "final: held-out success $(json_get "$final" 'r["a"]["success_rate"]')" \
     "$(json_get "$final" 'r["a"]["wilson95"]') over $final_episodes episodes"
+# How they failed (rl-eval's reasons; docs/eval.md): where the policy loses.
+say "final: held-out failures: $(json_get "$final" \
+  '", ".join(f"{n} {k}" for k, n in sorted(r["a"].get("failures", {}).items())) or "none"')"
 if [ "$env" = grasp ]; then
   # The same checkpoint on the training objects (their own colours, like the
   # held-out ones): the gap between the two is what generalisation costs.

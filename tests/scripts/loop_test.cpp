@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <regex>
 #include <fstream>
@@ -130,6 +131,17 @@ TEST_CASE("the loop runs rounds and leaves valid shards, checkpoints, reports an
   const std::string final_json = ReadFile(dir + "/final.json");
   const double final_rate = std::stod(final_json.substr(final_json.find("\"success_rate\":") + 15));
   CHECK(final_board.at("heldout/success")[0].value["scalar"].get<double>() == doctest::Approx(final_rate));
+  // The final line of reasons counts every failed episode of the final evaluation.
+  const std::string reasons_at = "final: held-out failures: ";
+  const size_t reasons = r.err.find(reasons_at);
+  REQUIRE(reasons != std::string::npos);
+  std::istringstream listed(r.err.substr(reasons + reasons_at.size(), r.err.find('\n', reasons) - reasons -
+                                                                            reasons_at.size()));
+  int failed = 0;
+  for (std::string item; std::getline(listed, item, ',');) {
+    if (item.find("none") == std::string::npos) failed += std::stoi(item);
+  }
+  CHECK(failed == static_cast<int>(std::lround(4 * (1.0 - final_rate))));
   const auto train = testing::ValuesByTag(testing::EventFiles(dir + "/train/tensorboard"));
   REQUIRE(train.count("learner/loss"));
   const auto& loss = train.at("learner/loss");
