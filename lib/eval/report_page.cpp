@@ -100,20 +100,20 @@ std::string SummaryRows(const std::string& name, const nlohmann::json& summary) 
 }
 
 // How the failed episodes failed (each summary's "failures": reason -> count),
-// A's and B's side by side; "" when no summary lists any.
+// A's and B's side by side (a side without a failure shows 0s); "" when no
+// summary lists any.
 std::string FailureTable(const nlohmann::json& report) {
   std::vector<std::pair<std::string, const nlohmann::json*>> sides;
   for (const char* side : {"a", "b"}) {
-    if (report.contains(side) && report[side].contains("failures") && report[side]["failures"].is_object() &&
-        !report[side]["failures"].empty()) {
+    if (report.contains(side) && report[side].contains("failures") && report[side]["failures"].is_object()) {
       sides.emplace_back(side, &report[side]["failures"]);
     }
   }
-  if (sides.empty()) return "";
   std::set<std::string> reasons;
   for (const auto& side : sides) {
     for (const auto& item : side.second->items()) reasons.insert(item.key());
   }
+  if (reasons.empty()) return "";
   std::string html = "<h2>How episodes failed</h2>\n<table class=\"failures\">\n<tr><th>reason</th>";
   for (const auto& side : sides) html += "<th>" + std::string(side.first == "a" ? "A" : "B") + "</th>";
   html += "</tr>\n";

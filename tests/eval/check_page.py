@@ -4,7 +4,7 @@ python3-selenium), as a person would, and checks it:
   * every resource loads: no console error, every <video> and <img> without error;
   * every video has a playable codec: metadata with a non-zero duration and
     size, and it plays (its time advances);
-  * the curve and the evaluation table are on the page.
+  * the curve, the evaluation table and the failure reasons' rows (as shown) are on the page.
 Prints one JSON object (load time, counts, failures) and keeps a screenshot.
 
   check_page.py PAGE.html SCREENSHOT.png
@@ -78,13 +78,15 @@ def main():
         checks = driver.execute_script(
             "return {curve: document.querySelectorAll('svg.curve circle').length,"
             " rows: document.querySelectorAll('table tr').length,"
+            " failure_rows: Array.from(document.querySelectorAll('table.failures tr'))"
+            "   .filter(r => r.getBoundingClientRect().height > 0).map(r => r.innerText.split('\\t')),"
             " h1: document.querySelector('h1') ? document.querySelector('h1').textContent : ''};")
         driver.save_screenshot(screenshot)
     finally:
         driver.quit()
     print(json.dumps({"load_ms": timing["load_ms"], "dom_ms": timing["dom_ms"], "videos": len(videos),
                       "durations": [v["duration"] for v in videos], "curve_points": checks["curve"],
-                      "table_rows": checks["rows"], "title": checks["h1"], "page_bytes": os.path.getsize(page),
+                      "table_rows": checks["rows"], "failure_rows": checks["failure_rows"], "title": checks["h1"], "page_bytes": os.path.getsize(page),
                       "failures": failures}))
     return 1 if failures else 0
 

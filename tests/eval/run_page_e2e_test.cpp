@@ -53,6 +53,21 @@ TEST_CASE("rl-eval --report writes a run page that Chromium loads with every vid
   for (const auto& duration : seen["durations"]) CHECK(duration.get<double>() > 0.0);
   CHECK(seen["curve_points"] == 2);
   CHECK(seen["title"] == "a <test> page");
+  // The failure table, as a person sees it: a header, then a row per reason
+  // with A's and B's counts, which add up to the report's failed episodes.
+  const nlohmann::json report = nlohmann::json::parse(testing::ReadFile(dir / "page/report.json"));
+  const nlohmann::json& rows = seen["failure_rows"];
+  REQUIRE(rows.size() >= 2);
+  CHECK(rows[0] == nlohmann::json({"reason", "A", "B"}));
+  int64_t failed_a = 0, failed_b = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    REQUIRE(rows[i].size() == 3);
+    failed_a += std::stoll(rows[i][1].get<std::string>());
+    failed_b += std::stoll(rows[i][2].get<std::string>());
+  }
+  CHECK(failed_a == 6 - report["a"]["successes"].get<int64_t>());
+  CHECK(failed_b == 6 - report["b"]["successes"].get<int64_t>());
+  CHECK(failed_b > 0);  // random fails
   MESSAGE("page " << seen["page_bytes"] << " bytes, loaded in " << seen["load_ms"] << " ms");
   // The screenshot is a real picture of the page (PNG signature, not blank-small).
   const std::string png = testing::ReadFile(dir / "screenshot.png");
