@@ -170,6 +170,19 @@ void SurfacePoints(int type, const mjtNum* size, std::vector<std::array<double, 
   }
 }
 
+// SurfacePoints of geom g, in the world frame at the current state.
+void WorldSurfacePoints(const mjModel* m, const mjData* d, int g, std::vector<std::array<double, 3>>& points) {
+  SurfacePoints(m->geom_type[g], m->geom_size + 3 * g, points);
+  const mjtNum* center = d->geom_xpos + 3 * g;
+  const mjtNum* rot = d->geom_xmat + 9 * g;
+  for (auto& point : points) {
+    const double local[3] = {point[0], point[1], point[2]};
+    for (int i = 0; i < 3; ++i) {
+      point[i] = center[i] + rot[3 * i] * local[0] + rot[3 * i + 1] * local[1] + rot[3 * i + 2] * local[2];
+    }
+  }
+}
+
 // Volume and diagonal inertia per unit mass (about the centre, geom frame).
 double PartVolume(const ObjectPart& p) {
   const double* s = p.size;
@@ -494,11 +507,8 @@ std::string GraspCell::EmptyCloseFailure() const {
     for (int p = 0; p < kMaxObjectParts; ++p) {
       const int g = slot_geoms_[s * kMaxObjectParts + p];
       if (m->geom_contype[g] == 0) continue;  // an unused part
-      SurfacePoints(m->geom_type[g], m->geom_size + 3 * g, points);
-      const mjtNum* rot = d->geom_xmat + 9 * g;
-      for (const auto& q : points) {
-        top = std::max(top, d->geom_xpos[3 * g + 2] + rot[6] * q[0] + rot[7] * q[1] + rot[8] * q[2]);
-      }
+      WorldSurfacePoints(m, d, g, points);
+      for (const auto& point : points) top = std::max(top, point[2]);
     }
   }
   return FingertipHeight() > top ? "closed-above" : "closed-beside";
@@ -544,18 +554,10 @@ nlohmann::json GraspCell::MakeInfo(bool success) const {
     // narrowest width.
     const int g = slot_geoms_[s * kMaxObjectParts];
     std::vector<std::array<double, 3>> corners;
-    SurfacePoints(m->geom_type[g], m->geom_size + 3 * g, corners);
+    WorldSurfacePoints(m, d, g, corners);
     const mjtNum* center = d->geom_xpos + 3 * g;
-    const mjtNum* rot = d->geom_xmat + 9 * g;
     double top = -1e9;
-    for (auto& corner : corners) {
-      const double local[3] = {corner[0], corner[1], corner[2]};
-      for (int i = 0; i < 3; ++i) {
-        corner[i] = center[i] + rot[3 * i] * local[0] + rot[3 * i + 1] * local[1] +
-                    rot[3 * i + 2] * local[2];
-      }
-      top = std::max(top, corner[2]);
-    }
+    for (const auto& corner : corners) top = std::max(top, corner[2]);
     double best_yaw = 0, best_width = 1e9;
     for (int k = 0; k < 36; ++k) {
       const double yaw = -M_PI / 2 + M_PI * k / 36;
