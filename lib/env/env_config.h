@@ -41,9 +41,10 @@ inline constexpr const char* kPushTargetHelp =
     "episode";
 
 inline constexpr const char* kGoalsHelp =
-    "a goal file (rl-goals sample) or vae:CKPT (goals decoded from the VAE of a checkpoint): each episode's goal, "
-    "chosen by the episode seed, is the observation goal_image; rl-collect follows the file or checkpoint as it is "
-    "replaced, rl-eval reads it once";
+    "a goal file (rl-goals sample or heldout), vae:CKPT (goals decoded from the VAE of a checkpoint) or heldout[:N] "
+    "(the cell's N held-out goals, default 40, reached when the true state is within the cell's threshold): each "
+    "episode's goal, chosen by the episode seed, is the observation goal_image; rl-collect follows the file or "
+    "checkpoint as it is replaced, rl-eval reads it once";
 inline constexpr const char* kDoorStartHelp =
     "door: free (the hand starts anywhere above the table) or hooked (the rod starts between handle and door: "
     "the reduced door, which random actions already move)";

@@ -22,7 +22,8 @@
 // Learners stack every [H,W,3] uint8 observation along the channels
 // (nn/input_spec.h), so "goal_image" beside "image" makes any image learner
 // goal-conditioned with no change. Chosen by EnvConfig::goals: a goal file
-// (data/goal_file.h: GoalFileSupply) or vae:CKPT (rollout/goal_factory.h);
+// (data/goal_file.h: GoalFileSupply), vae:CKPT (rollout/goal_factory.h) or
+// heldout[:N] (env_factory/heldout_goal_set.h);
 // MakeEnv wraps (env_factory/make_env.h). Torch-free.
 #pragma once
 

@@ -9,6 +9,7 @@
 #include "data/goal_file.h"
 #include "env/goal_env.h"
 #include "env/time_left_env.h"
+#include "env_factory/heldout_goal_set.h"
 #include "sim/door_cell.h"
 #include "sim/grasp_cell.h"
 #include "sim/pendulum_cell.h"
@@ -70,7 +71,7 @@ std::unique_ptr<Env> MakeEnv(const EnvConfig& config, std::shared_ptr<GoalSupply
         Fail(ExitCode::kUsage, "--goals " + config.goals + ": goals drawn from a VAE are for rl-collect and rl-eval; " +
                                    "write them into a goal file with rl-goals sample");
       }
-      if (!goals) goals = GoalFileSupply(config.goals);
+      if (!goals) goals = IsHeldoutGoals(config.goals) ? HeldoutGoalSupply(config) : GoalFileSupply(config.goals);
       env = MakeGoalEnv(std::move(env), std::move(goals));
     }
     return config.observe_time ? MakeTimeLeftEnv(std::move(env)) : std::move(env);

@@ -30,8 +30,9 @@ const std::vector<std::string>& KnownEnvNames();
 // so several envs may run in different threads of one process.
 // With config.goals set, the cell observes goal images (env/goal_env.h) from
 // `goals` when given (one supply may serve many envs: rollout/goal_factory.h),
-// else from the goal file config.goals names (Error(kUsage) for vae:CKPT,
-// which needs a supply).
+// else from the goal file config.goals names, or the cell's held-out goals
+// for heldout[:N] (env_factory/heldout_goal_set.h); Error(kUsage) for
+// vae:CKPT, which needs a supply.
 std::unique_ptr<Env> MakeEnv(const EnvConfig& config, std::shared_ptr<GoalSupply> goals = nullptr);
 
 // MakeEnv(EnvConfigFromArgs(env_args)): the cell a dataset or checkpoint came from.

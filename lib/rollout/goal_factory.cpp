@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "data/goal_file.h"
+#include "env_factory/heldout_goal_set.h"
 #include "env_factory/make_env.h"
 #include "vae/goal_sampler.h"
 
@@ -28,6 +29,8 @@ std::shared_ptr<GoalSupply> MakeGoalSupply(const EnvConfig& env, uint64_t seed, 
     options.seed = seed;
     options.device = device;
     supply = MakeVaeGoalSupply(options);
+  } else if (IsHeldoutGoals(env.goals)) {
+    supply = HeldoutGoalSupply(env);
   } else {
     supply = GoalFileSupply(env.goals);
   }

@@ -4,6 +4,8 @@
 //   vae:CKPT   goals decoded from the VAE of CKPT (rl-goals fit's checkpoint,
 //              or a goal-conditioned SAC checkpoint, which holds its VAE;
 //              vae/goal_sampler.h), drawn with the run seed
+//   heldout[:N] the cell's N held-out goals (default 40), each judged on the
+//              cell's true state (env_factory/heldout_goal_set.h)
 // `live` (rl-collect): the goals follow the file or checkpoint as it is
 // replaced, from the next episode on. Not live (rl-eval): read once, so
 // that every policy compared meets the same goals.

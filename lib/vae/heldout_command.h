@@ -1,11 +1,10 @@
 // rl-goals heldout: held-out goal images of a simulated cell, spread over its
-// goal range (sim/heldout_goals.h), into a goal file (data/goal_file.h) whose
-// meta "goals" tells rl-collect and rl-eval --goals FILE how to make each
-// goal the cell's own task: the episode's success is then reaching the goal
-// on the true state with the cell's threshold, and rl-eval reports success
-// per goal region with Wilson intervals. Goal i is rendered in the state
-// reached by Reset(DeriveSeed(seed, 32, i)) with the goal's reset options
-// (the hand where an episode starts) and then its goal state. Torch-free.
+// goal range (env_factory/heldout_goal_set.h), into a goal file
+// (data/goal_file.h) whose meta "goals" tells rl-collect and rl-eval --goals
+// FILE how to make each goal the cell's own task: the episode's success is
+// then reaching the goal on the true state with the cell's threshold, and
+// rl-eval reports success per goal region with Wilson intervals. rl-eval
+// --goals heldout:N meets the same goals without the file. Torch-free.
 #pragma once
 
 #include <cstdint>

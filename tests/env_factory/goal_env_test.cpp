@@ -15,6 +15,7 @@
 #include "data/goal_file.h"
 #include "env/state_render.h"
 #include "env/time_left_env.h"
+#include "env_factory/heldout_goal_set.h"
 #include "env_factory/make_env.h"
 #include "sim/heldout_goals.h"
 #include "support/expect_error.h"
@@ -206,6 +207,45 @@ TEST_CASE("held-out goals: spread over the range, each made the cell's own task,
   goals.meta = {{"goals", nlohmann::json::array({nlohmann::json::object()})}};
   testing::ExpectError([&] { WriteGoalFile(tmp / "bad.h5", goals); }, ExitCode::kUsage,
                        "meta 'goals' must list one object per goal (2)");
+}
+
+TEST_CASE("--goals heldout[:N]: the cell's held-out goals without a file, the same as rl-goals heldout's") {
+  // The set rl-goals heldout writes, and the supply --goals heldout:6 makes, hold the same images byte for byte.
+  const GoalSet set = HeldoutGoalSet(Door(""), 6, 0);
+  REQUIRE(set.images.shape == std::vector<int64_t>{6, 32, 32, 3});
+  CHECK(set.meta["threshold"] == "0.08 rad of the hinge angle");
+  const std::shared_ptr<GoalSupply> supply = HeldoutGoalSupply(Door("heldout:6"));
+  CHECK(supply->source() == "heldout:6");
+  const std::shared_ptr<const GoalImages> goals = supply->Current();
+  CHECK(goals->images.u8 == set.images.u8);
+  CHECK(goals->info == set.meta["goals"]);
+  // Another seed renders the start differently (the hand), not the goals' states.
+  const GoalSet other = HeldoutGoalSet(Door(""), 6, 1);
+  CHECK(other.meta["goals"] == set.meta["goals"]);
+  CHECK(HeldoutGoalSupply(Door("heldout"))->Current()->images.shape[0] == kHeldoutGoalCount);
+
+  // MakeEnv with it: each goal is the cell's task, judged on the true hinge angle.
+  std::unique_ptr<Env> env = MakeEnv(Door("heldout:4"));
+  const ResetResult reset = env->Reset(3, {{"goal_index", 3}});
+  CHECK(reset.info["goal_region"] == "0.75-1.00 rad");
+  CHECK(reset.info["goal_angle"].get<double>() == doctest::Approx(0.875));
+  const GoalSet four = HeldoutGoalSet(Door(""), 4, 0);
+  const size_t frame = 32 * 32 * 3;
+  CHECK(reset.observation.at(kGoalImageKey).u8 ==
+        std::vector<uint8_t>(four.images.u8.begin() + 3 * frame, four.images.u8.begin() + 4 * frame));
+
+  // Every bad form gets one clear line.
+  for (const char* bad : {"heldout:", "heldout:0", "heldout:x", "heldout:-3", "heldout:100001", "heldout:12345678"}) {
+    INFO(bad);
+    testing::ExpectError([&] { MakeEnv(Door(bad)); }, ExitCode::kUsage,
+                         std::string("--goals ") + bad + ": N of heldout:N must be a whole number in 1..100000");
+  }
+  EnvConfig grasp;
+  grasp.name = "grasp";
+  grasp.image_size = 32;
+  grasp.goals = "heldout";
+  testing::ExpectError([&] { MakeEnv(grasp); }, ExitCode::kUsage,
+                       "cell 'grasp' has no held-out goals (door and push have)");
 }
 
 }  // namespace

@@ -461,6 +461,28 @@ TEST_CASE("rl-goals heldout: door goals over the range, judged by rl-eval on the
     if (region["region"] == "0.75-1.00 rad") CHECK(region["successes"] == 0);
   }
 
+  // rl-eval --goals heldout:8 meets the same goals without the file: the same episodes, the same outcomes.
+  std::vector<std::string> direct = {ToolPath("rl-eval"), "--policy", "random", "--goals", "heldout:8",
+                                     "--episodes", "24", "--json", tmp / "direct.json"};
+  direct.insert(direct.end(), door.begin(), door.end());
+  const auto direct_run = RunProcess(direct);
+  INFO(direct_run.err);
+  REQUIRE(direct_run.exit_code == 0);
+  const nlohmann::json direct_report = nlohmann::json::parse(testing::ReadFile(tmp / "direct.json"));
+  CHECK(direct_report["a"]["per_goal_region"] == regions);
+  const nlohmann::json& direct_outcomes = direct_report["outcomes"]["a"];
+  REQUIRE(direct_outcomes.size() == 24);
+  for (size_t i = 0; i < 24; ++i) {
+    CHECK(direct_outcomes[i]["success"] == report["outcomes"]["a"][i]["success"]);
+    CHECK(direct_outcomes[i]["goal_region"] == report["outcomes"]["a"][i]["goal_region"]);
+    CHECK(direct_outcomes[i]["return"] == report["outcomes"]["a"][i]["return"]);
+  }
+  std::vector<std::string> bad_count = {ToolPath("rl-eval"), "--policy", "random", "--goals", "heldout:zero"};
+  bad_count.insert(bad_count.end(), door.begin(), door.end());
+  const auto bad = RunProcess(bad_count);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--goals heldout:zero: N of heldout:N must be a whole number in 1..100000") != std::string::npos);
+
   std::vector<std::string> grasp = {ToolPath("rl-goals"), "heldout", "--env", "grasp", "--out", tmp / "g.h5"};
   const auto refused = RunProcess(grasp);
   CHECK(refused.exit_code == 2);
