@@ -477,6 +477,30 @@ TEST_CASE("rl-goals heldout: door goals over the range, judged by rl-eval on the
     CHECK(direct_outcomes[i]["goal_region"] == report["outcomes"]["a"][i]["goal_region"]);
     CHECK(direct_outcomes[i]["return"] == report["outcomes"]["a"][i]["return"]);
   }
+  // rl-collect --goals heldout:8 records the same goal images, with each episode's goal and region.
+  std::vector<std::string> collect = {ToolPath("rl-collect"), "--policy", "random", "--goals", "heldout:8",
+                                      "--episodes", "2", "--seed", "4", "--threads", "1", "--out", tmp / "data"};
+  collect.insert(collect.end(), door.begin(), door.end());
+  const auto collected = RunProcess(collect);
+  INFO(collected.err);
+  REQUIRE(collected.exit_code == 0);
+  const std::string dump = RunProcess({"/usr/bin/python3", "-c",
+                                       "import h5py, json, sys\n"
+                                       "d = h5py.File(sys.argv[1], 'r')['data/demo_0']\n"
+                                       "e = json.loads(d.attrs['extra_json'])\n"
+                                       "print(e['goal_index'], int(d['obs/goal_image'][0].sum()))\n",
+                                       testing::Lines(collected.out).at(0)})
+                               .out;
+  INFO(dump);
+  std::istringstream fields(dump);
+  int64_t index = -1, sum = -1;
+  fields >> index >> sum;
+  REQUIRE(index >= 0);
+  REQUIRE(index < 8);
+  int64_t expected = 0;
+  for (size_t i = 0; i < frame; ++i) expected += goals.images.u8[index * frame + i];
+  CHECK(sum == expected);
+
   std::vector<std::string> bad_count = {ToolPath("rl-eval"), "--policy", "random", "--goals", "heldout:zero"};
   bad_count.insert(bad_count.end(), door.begin(), door.end());
   const auto bad = RunProcess(bad_count);
