@@ -120,21 +120,17 @@ GoalSet ReadGoalFile(const std::string& path) {
   return goals;
 }
 
-namespace {
-
-std::shared_ptr<const GoalImages> ToGoalImages(GoalSet goals) {
-  auto images = std::make_shared<GoalImages>();
-  images->images = std::move(goals.images);
-  images->info = goals.meta.value("goals", nlohmann::json());
-  images->vae_id = goals.meta.value("vae_id", std::string());
+GoalImages ToGoalImages(GoalSet goals) {
+  GoalImages images;
+  images.images = std::move(goals.images);
+  images.info = goals.meta.value("goals", nlohmann::json());
+  images.vae_id = goals.meta.value("vae_id", std::string());
   return images;
 }
 
-}  // namespace
-
 std::shared_ptr<GoalSupply> GoalFileSupply(const std::string& path) {
   return FollowedGoals(path, path, [path] {
-    std::shared_ptr<const GoalImages> goals = ToGoalImages(ReadGoalFile(path));
+    auto goals = std::make_shared<const GoalImages>(ToGoalImages(ReadGoalFile(path)));
     LogInfo(path + ": " + std::to_string(goals->images.shape.at(0)) + " goals" +
             (goals->vae_id.empty() ? std::string() : " from the VAE of checkpoint " + goals->vae_id));
     return goals;

@@ -46,6 +46,10 @@ void WriteGoalFile(const std::string& path, const GoalSet& goals);
 // non-finite latents, or a truncated or corrupt file.
 GoalSet ReadGoalFile(const std::string& path);
 
+// What an env's goals need of a set (env/goal_env.h): its images, its meta
+// "goals" (null when absent) and its meta "vae_id" ("" when absent).
+GoalImages ToGoalImages(GoalSet goals);
+
 // --goals FILE (env/goal_env.h): the file's images, its meta "goals" and its
 // meta "vae_id", read again whenever the file is replaced (env/followed_goals.h),
 // so that collectors pick up the goals `rl-goals sample --follow` rewrites as

@@ -13,7 +13,6 @@ namespace {
 
 // The seed stream of the resets goal pictures are rendered from.
 constexpr uint64_t kHeldoutStream = 32;
-constexpr int64_t kMaxHeldoutGoals = 100000;
 
 // N of "heldout:N" (kHeldoutGoalCount for "heldout").
 int64_t HeldoutCount(const std::string& goals) {
@@ -68,11 +67,11 @@ GoalSet HeldoutGoalSet(const EnvConfig& env, int64_t count, uint64_t seed) {
 
 std::shared_ptr<GoalSupply> HeldoutGoalSupply(const EnvConfig& env) {
   const int64_t count = HeldoutCount(env.goals);
-  GoalSet set = HeldoutGoalSet(env, count, 0);
-  GoalImages goals;
-  goals.images = std::move(set.images);
-  goals.info = std::move(set.meta["goals"]);
-  return FixedGoalSupply(std::move(goals), "heldout:" + std::to_string(count));
+  return FixedGoalSupply(ToGoalImages(HeldoutGoalSet(env, count, 0)), "heldout:" + std::to_string(count));
+}
+
+std::shared_ptr<GoalSupply> FileOrHeldoutGoalSupply(const EnvConfig& env) {
+  return IsHeldoutGoals(env.goals) ? HeldoutGoalSupply(env) : GoalFileSupply(env.goals);
 }
 
 }  // namespace perpetua

@@ -23,8 +23,9 @@
 
 namespace perpetua {
 
-// Goals `--goals heldout` makes when it names no count.
+// Goals `--goals heldout` makes when it names no count, and the most it makes.
 inline constexpr int64_t kHeldoutGoalCount = 40;
+inline constexpr int64_t kMaxHeldoutGoals = 100000;
 
 // EnvConfig::goals of the form heldout or heldout:N.
 inline bool IsHeldoutGoals(const std::string& goals) { return goals == "heldout" || goals.rfind("heldout:", 0) == 0; }
@@ -39,5 +40,10 @@ GoalSet HeldoutGoalSet(const EnvConfig& env, int64_t count, uint64_t seed);
 // heldout:N: ..." for an N that is not a whole number in 1..100000, and as
 // HeldoutGoalSet.
 std::shared_ptr<GoalSupply> HeldoutGoalSupply(const EnvConfig& env);
+
+// The supply of an env.goals that needs no VAE: HeldoutGoalSupply for
+// heldout[:N], else GoalFileSupply (data/goal_file.h) of the file it names.
+// MakeEnv uses it when given no supply; rollout/goal_factory.h adds vae:CKPT.
+std::shared_ptr<GoalSupply> FileOrHeldoutGoalSupply(const EnvConfig& env);
 
 }  // namespace perpetua

@@ -6,7 +6,6 @@
 #include "common/error.h"
 #include "robot/remote_env.h"
 #include "robot/transport.h"
-#include "data/goal_file.h"
 #include "env/goal_env.h"
 #include "env/time_left_env.h"
 #include "env_factory/heldout_goal_set.h"
@@ -71,7 +70,7 @@ std::unique_ptr<Env> MakeEnv(const EnvConfig& config, std::shared_ptr<GoalSupply
         Fail(ExitCode::kUsage, "--goals " + config.goals + ": goals drawn from a VAE are for rl-collect and rl-eval; " +
                                    "write them into a goal file with rl-goals sample");
       }
-      if (!goals) goals = IsHeldoutGoals(config.goals) ? HeldoutGoalSupply(config) : GoalFileSupply(config.goals);
+      if (!goals) goals = FileOrHeldoutGoalSupply(config);
       env = MakeGoalEnv(std::move(env), std::move(goals));
     }
     return config.observe_time ? MakeTimeLeftEnv(std::move(env)) : std::move(env);

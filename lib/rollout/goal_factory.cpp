@@ -1,7 +1,6 @@
 #include "rollout/goal_factory.h"
 
 #include "common/error.h"
-#include "data/goal_file.h"
 #include "env_factory/heldout_goal_set.h"
 #include "env_factory/make_env.h"
 #include "vae/goal_sampler.h"
@@ -29,10 +28,8 @@ std::shared_ptr<GoalSupply> MakeGoalSupply(const EnvConfig& env, uint64_t seed, 
     options.seed = seed;
     options.device = device;
     supply = MakeVaeGoalSupply(options);
-  } else if (IsHeldoutGoals(env.goals)) {
-    supply = HeldoutGoalSupply(env);
   } else {
-    supply = GoalFileSupply(env.goals);
+    supply = FileOrHeldoutGoalSupply(env);
   }
   if (live) return supply;
   return FixedGoalSupply(*supply->Current(), supply->source());

@@ -9,7 +9,9 @@ namespace perpetua {
 
 void HeldoutGoalsConfig::Validate(bool inputs) const {
   if (inputs && out.empty()) Fail(ExitCode::kUsage, "--out is required");
-  if (count < 1 || count > 100000) Fail(ExitCode::kUsage, "--count must be in 1..100000");
+  if (count < 1 || count > kMaxHeldoutGoals) {
+    Fail(ExitCode::kUsage, "--count must be in 1.." + std::to_string(kMaxHeldoutGoals));
+  }
   if (!env.goals.empty()) Fail(ExitCode::kUsage, "--goals: held-out goals are made from the cell itself, not a goal file");
 }
 

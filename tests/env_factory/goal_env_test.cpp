@@ -219,7 +219,7 @@ TEST_CASE("--goals heldout[:N]: the cell's held-out goals without a file, the sa
   const std::shared_ptr<const GoalImages> goals = supply->Current();
   CHECK(goals->images.u8 == set.images.u8);
   CHECK(goals->info == set.meta["goals"]);
-  // Another seed renders the start differently (the hand), not the goals' states.
+  // The seed only places what the pictures start from: another seed, the same goals' states.
   const GoalSet other = HeldoutGoalSet(Door(""), 6, 1);
   CHECK(other.meta["goals"] == set.meta["goals"]);
   CHECK(HeldoutGoalSupply(Door("heldout"))->Current()->images.shape[0] == kHeldoutGoalCount);
