@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
+#include <optional>
 #include <set>
 
+#include "common/whole_number.h"
 #include "data/shard_format.h"
 
 namespace perpetua {
@@ -81,10 +84,9 @@ std::vector<std::string> NumberedLinks(hid_t group, const std::string& prefix, c
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     const std::string digits = name.substr(prefix.size());
     if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
-    if (digits.size() > 18) {  // beyond what every 64-bit integer can hold
-      Fail(ExitCode::kBadData, where.str() + ": " + name + ": episode number out of range");
-    }
-    numbered.emplace_back(std::stoll(digits), name);
+    const std::optional<uint64_t> number = ParseWholeNumber(digits, std::numeric_limits<int64_t>::max());
+    if (!number) Fail(ExitCode::kBadData, where.str() + ": " + name + ": episode number out of range");
+    numbered.emplace_back(static_cast<long long>(*number), name);
   }
   std::sort(numbered.begin(), numbered.end());
   std::vector<std::string> names;

@@ -1,31 +1,29 @@
 #include "dist/dist_config.h"
 
-#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 #include <vector>
 
 #include "common/error.h"
 #include "common/flag_check.h"
+#include "common/whole_number.h"
 
 namespace perpetua {
 namespace {
 
-// An integer, or `fallback` when `text` is empty; kUsage naming `what` otherwise.
-int ParseInt(const std::string& text, const std::string& what, int fallback) {
+// A whole number up to a million, or `fallback` when `text` is empty; kUsage
+// naming `what` otherwise.
+int ParseCount(const std::string& text, const std::string& what, int fallback) {
   if (text.empty()) return fallback;
-  errno = 0;
-  char* end = nullptr;
-  const long value = std::strtol(text.c_str(), &end, 10);
-  if (errno != 0 || end == text.c_str() || *end != '\0' || value < -1000000 || value > 1000000) {
-    Fail(ExitCode::kUsage, what + " must be an integer, got '" + text + "'");
-  }
-  return static_cast<int>(value);
+  const std::optional<uint64_t> value = ParseWholeNumber(text, 1000000);
+  if (!value) Fail(ExitCode::kUsage, what + " must be a whole number, got '" + text + "'");
+  return static_cast<int>(*value);
 }
 
 int ParsePort(const std::string& text, const std::string& what) {
-  const int port = ParseInt(text, what, -1);
+  const int port = ParseCount(text, what, -1);
   if (port < 1 || port > 65535) Fail(ExitCode::kUsage, what + " must be a port in 1..65535, got '" + text + "'");
   return port;
 }
@@ -99,11 +97,11 @@ DistPlan ResolveDist(const DistConfig& config, const std::string& device, const 
   DistPlan plan;
   if (config.backend == "none") return plan;
   const std::string env_world = env("WORLD_SIZE"), env_rank = env("RANK");
-  const int world = config.world_size >= 1 ? config.world_size : ParseInt(env_world, "$WORLD_SIZE", 1);
+  const int world = config.world_size >= 1 ? config.world_size : ParseCount(env_world, "$WORLD_SIZE", 1);
   if (world < 1) Fail(ExitCode::kUsage, "$WORLD_SIZE must be >= 1, got '" + env_world + "'");
   const bool explicit_backend = config.backend == "gloo" || config.backend == "nccl";
   if (world == 1 && !explicit_backend) return plan;
-  const int rank = config.rank >= 0 ? config.rank : ParseInt(env_rank, "$RANK", -1);
+  const int rank = config.rank >= 0 ? config.rank : ParseCount(env_rank, "$RANK", -1);
   if (rank < 0) {
     Fail(ExitCode::kUsage, "a run of " + std::to_string(world) +
                                " ranks needs this process's rank: give --dist.rank R or set $RANK");
@@ -133,10 +131,9 @@ DistPlan ResolveDist(const DistConfig& config, const std::string& device, const 
   plan.enabled = true;
   plan.rank = rank;
   plan.world_size = world;
-  plan.local_rank = ParseInt(env("LOCAL_RANK"), "$LOCAL_RANK", 0);
-  if (plan.local_rank < 0) Fail(ExitCode::kUsage, "$LOCAL_RANK must be >= 0");
+  plan.local_rank = ParseCount(env("LOCAL_RANK"), "$LOCAL_RANK", 0);
   const bool loopback = plan.host == "localhost" || plan.host.rfind("127.", 0) == 0 || plan.host == "::1";
-  plan.local_world_size = ParseInt(env("LOCAL_WORLD_SIZE"), "$LOCAL_WORLD_SIZE", loopback ? world : 1);
+  plan.local_world_size = ParseCount(env("LOCAL_WORLD_SIZE"), "$LOCAL_WORLD_SIZE", loopback ? world : 1);
   if (plan.local_world_size < 1) Fail(ExitCode::kUsage, "$LOCAL_WORLD_SIZE must be >= 1");
   plan.timeout_s = config.timeout_s;
   plan.check_every = config.check_every;

@@ -1,9 +1,11 @@
 #include "env_factory/heldout_goal_set.h"
 
 #include <cstring>
+#include <optional>
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "common/whole_number.h"
 #include "env/state_render.h"
 #include "env_factory/make_env.h"
 #include "sim/heldout_goals.h"
@@ -20,12 +22,9 @@ int64_t HeldoutCount(const std::string& goals) {
   const std::string digits = goals.substr(std::strlen("heldout:"));
   const std::string bad = "--goals " + goals + ": N of heldout:N must be a whole number in 1.." +
                           std::to_string(kMaxHeldoutGoals);
-  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) {
-    Fail(ExitCode::kUsage, bad);
-  }
-  const int64_t count = std::stoll(digits);
-  if (count < 1 || count > kMaxHeldoutGoals) Fail(ExitCode::kUsage, bad);
-  return count;
+  const std::optional<uint64_t> count = ParseWholeNumber(digits, kMaxHeldoutGoals);
+  if (!count || *count < 1) Fail(ExitCode::kUsage, bad);
+  return static_cast<int64_t>(*count);
 }
 
 }  // namespace

@@ -14,6 +14,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
+
+#include "common/whole_number.h"
 
 namespace perpetua::robot {
 namespace {
@@ -156,11 +159,9 @@ Address ParseAddress(const std::string& text) {
     address.host = address.host.substr(1, address.host.size() - 2);
   }
   const std::string port = rest.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535) {
-    return bad("port '" + port + "' is not a number in 0..65535");
-  }
-  address.port = std::stoi(port);
+  const std::optional<uint64_t> number = ParseWholeNumber(port, 65535);
+  if (!number) return bad("port '" + port + "' is not a number in 0..65535");
+  address.port = static_cast<int>(*number);
   if (address.host.find('/') != std::string::npos) return bad("the host contains '/'");
   return address;
 }

@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <optional>
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "common/whole_number.h"
 
 namespace perpetua::sim {
 namespace {
@@ -187,13 +190,13 @@ std::vector<int64_t> ParseObjectSet(const std::string& spec, const std::string& 
     size_t end = spec.find(',', start);
     if (end == std::string::npos) end = spec.size();
     const std::string item = spec.substr(start, end - start);
-    char* rest = nullptr;
-    const long long id = std::strtoll(item.c_str(), &rest, 10);
-    if (item.empty() || rest == nullptr || *rest != '\0' || item.size() > 18) {
+    const std::optional<uint64_t> number = ParseWholeNumber(item, std::numeric_limits<int64_t>::max());
+    if (!number) {
       Fail(ExitCode::kUsage, source + ": '" + spec +
                                  "' is not train, heldout or a comma-separated list of object ids");
     }
-    if (id < 0 || id >= kNumTrainObjects + kNumHeldoutObjects) {
+    const int64_t id = static_cast<int64_t>(*number);
+    if (id >= kNumTrainObjects + kNumHeldoutObjects) {
       try {
         GenerateObject(id);  // throws the range message
       } catch (const Error& error) {

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "common/config.h"
 #include "common/error.h"
+#include "common/whole_number.h"
 
 namespace perpetua::sim {
 namespace {
@@ -15,11 +18,9 @@ constexpr const char* kFaultVariable = "PERPETUA_SIM_BLOWUP";
 
 // Parses a non-negative decimal integer; false on anything else.
 bool ParseCount(const std::string& text, uint64_t& value) {
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
-    return false;
-  }
-  value = std::stoull(text);
-  return true;
+  const std::optional<uint64_t> number = ParseWholeNumber(text, std::numeric_limits<uint64_t>::max());
+  if (number) value = *number;
+  return number.has_value();
 }
 
 }  // namespace

@@ -346,7 +346,7 @@ TEST_CASE("data-parallel: bad values and mismatched ranks get one line and exit 
   expect_usage(RunProcess(base({"--dist.world-size", "3", "--dist.rank", "0", "--dist.init", "tcp://127.0.0.1:1"})),
                "--batch-size 16 must divide by the 3 ranks");
   expect_usage(RunProcess(base({"--dist.init", "tcp://127.0.0.1:x", "--dist.world-size", "2", "--dist.rank", "0"})),
-               "--dist.init's port must be an integer");
+               "--dist.init's port must be a whole number");
   expect_usage(RunProcess(base({"--dist.backend", "nccl", "--dist.world-size", "2", "--dist.rank", "0",
                                 "--dist.init", "tcp://127.0.0.1:1"})),
                "--dist.backend nccl needs --device cuda");

@@ -83,7 +83,7 @@ TEST_CASE("dist: bad values get one line naming the flag or variable") {
   ExpectError([&] { ResolveDist(config, "cpu", Env({})); }, ExitCode::kUsage, "must be tcp://HOST:PORT");
   config.init = "tcp://host:port";
   ExpectError([&] { ResolveDist(config, "cpu", Env({})); }, ExitCode::kUsage,
-              "--dist.init's port must be an integer, got 'port'");
+              "--dist.init's port must be a whole number, got 'port'");
   config.init = "udp://host:1";
   ExpectError([&] { ResolveDist(config, "cpu", Env({})); }, ExitCode::kUsage, "--dist.init must be tcp://HOST:PORT");
   config.init = "tcp://host:1";
@@ -93,10 +93,10 @@ TEST_CASE("dist: bad values get one line naming the flag or variable") {
   ExpectError([&] { ResolveDist(config, "cpu", Env({})); }, ExitCode::kUsage,
               "--dist.backend must be auto, none, gloo or nccl, got 'mpi'");
   ExpectError([&] { ResolveDist(DistConfig{}, "cpu", Env({{"WORLD_SIZE", "two"}})); }, ExitCode::kUsage,
-              "$WORLD_SIZE must be an integer, got 'two'");
+              "$WORLD_SIZE must be a whole number, got 'two'");
   ExpectError([&] { ResolveDist(DistConfig{}, "cpu", Env({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_ADDR", "h"},
                                                           {"MASTER_PORT", "1"}, {"LOCAL_RANK", "-1"}})); },
-              ExitCode::kUsage, "$LOCAL_RANK must be >= 0");
+              ExitCode::kUsage, "$LOCAL_RANK must be a whole number, got '-1'");
   DistConfig bad;
   bad.timeout_s = 0;
   ExpectError([&] { bad.Validate(); }, ExitCode::kUsage, "--dist.timeout-s must be a positive number of seconds");

@@ -122,6 +122,11 @@ TEST_CASE("object lists parse and bad lists are usage errors naming the source")
   testing::ExpectError([] { ParseObjectSet("3,x", "flag --env.objects"); }, ExitCode::kUsage,
                        "flag --env.objects: '3,x' is not train, heldout or a comma-separated");
   testing::ExpectError([] { ParseObjectSet("", "objects"); }, ExitCode::kUsage, "objects: ''");
+  for (const char* bad : {"-1", "+3", " 3", "3,", "99999999999999999999"}) {
+    CAPTURE(bad);
+    testing::ExpectError([bad] { ParseObjectSet(bad, "objects"); }, ExitCode::kUsage,
+                         "is not train, heldout or a comma-separated list of object ids");
+  }
   testing::ExpectError([] { ParseObjectSet("5000", "objects"); }, ExitCode::kUsage,
                        "object id 5000 is outside the training (0..999) and held-out (1000..1199)");
   testing::ExpectError([] { GenerateObject(-1); }, ExitCode::kUsage, "object id -1");
