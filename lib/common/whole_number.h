@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -12,6 +13,7 @@ namespace perpetua {
 // The value of `text` when it is one or more decimal digits and at most `max`;
 // nullopt otherwise (empty, any other character, or larger than `max`, however
 // many digits: no overflow).
-std::optional<uint64_t> ParseWholeNumber(std::string_view text, uint64_t max);
+std::optional<uint64_t> ParseWholeNumber(std::string_view text,
+                                         uint64_t max = std::numeric_limits<uint64_t>::max());
 
 }  // namespace perpetua

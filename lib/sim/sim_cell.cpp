@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <limits>
 #include <optional>
 #include <string>
 
@@ -16,13 +15,6 @@ namespace {
 
 constexpr const char* kFaultVariable = "PERPETUA_SIM_BLOWUP";
 
-// Parses a non-negative decimal integer; false on anything else.
-bool ParseCount(const std::string& text, uint64_t& value) {
-  const std::optional<uint64_t> number = ParseWholeNumber(text, std::numeric_limits<uint64_t>::max());
-  if (number) value = *number;
-  return number.has_value();
-}
-
 }  // namespace
 
 SimCell::SimCell(const EnvConfig& config) : config_(config) {
@@ -31,17 +23,18 @@ SimCell::SimCell(const EnvConfig& config) : config_(config) {
   const std::string text = fault;
   const size_t colon = text.find(':');
   const std::string when = text.substr(0, colon);
-  uint64_t step = 0, period = 1;
-  if ((when != "reset" && !ParseCount(when, step)) ||
-      (colon != std::string::npos && (!ParseCount(text.substr(colon + 1), period) || period == 0))) {
+  const std::optional<uint64_t> step = when == "reset" ? std::optional<uint64_t>(0) : ParseWholeNumber(when);
+  const std::optional<uint64_t> period =
+      colon == std::string::npos ? std::optional<uint64_t>(1) : ParseWholeNumber(text.substr(colon + 1));
+  if (!step || !period || *period == 0) {
     Fail(ExitCode::kUsage, std::string(kFaultVariable) + "='" + text +
                                "': expected STEP[:PERIOD] or reset[:PERIOD] (test-only: force a physics "
                                "blow-up at env step STEP, or while the reset settles, of episodes whose "
                                "seed is a multiple of PERIOD >= 1)");
   }
   fault_.in_reset = when == "reset";
-  fault_.step = fault_.in_reset ? -1 : static_cast<int>(std::min<uint64_t>(step, 1u << 30));
-  fault_.period = period;
+  fault_.step = fault_.in_reset ? -1 : static_cast<int>(std::min<uint64_t>(*step, 1u << 30));
+  fault_.period = *period;
 }
 
 ResetResult SimCell::DoReset(uint64_t seed, const nlohmann::json& options) {

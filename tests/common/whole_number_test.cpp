@@ -13,6 +13,8 @@ TEST_CASE("whole numbers: digits up to the bound parse") {
   CHECK(ParseWholeNumber("65535", 65535) == 65535u);
   CHECK(ParseWholeNumber("18446744073709551615", std::numeric_limits<uint64_t>::max()) ==
         std::numeric_limits<uint64_t>::max());
+  CHECK(ParseWholeNumber("18446744073709551615") == std::numeric_limits<uint64_t>::max());  // the default bound
+  CHECK_FALSE(ParseWholeNumber("18446744073709551616").has_value());
 }
 
 TEST_CASE("whole numbers: anything else is refused") {
