@@ -36,7 +36,10 @@
 # time budget), --offline, --train-arg ARG (passed to rl-train, repeatable:
 # --network.* for q, --sac.* for sac; a flag the loop sets itself, such as
 # --steps, --batch-size, --checkpoint-every or --online-window, is refused,
-# exit 2), --cell-arg ARG (passed to rl-collect and rl-eval wherever they
+# exit 2), --collect-arg ARG (passed to every rl-collect the loop runs, the
+# bootstrap's and the live collector's, repeatable: e.g. --exploration.*
+# flags; one the loop sets itself, such as --out, --policy or --seed, is
+# refused, exit 2), --cell-arg ARG (passed to rl-collect and rl-eval wherever they
 # run the cell, repeatable: --cell.* and
 # --robot.* flags, e.g. --cell.image-size=96), --observe-time 0|1 (show the
 # policy the clock: rl-collect/rl-eval --cell.observe-time, and rl-train
@@ -125,6 +128,7 @@ env=grasp
 pace=
 train_args=()
 cell_args=()
+collect_args=()
 observe_time=  # 1 on grasp, 0 elsewhere (observe_time_default)
 
 prog=loop
@@ -171,7 +175,7 @@ done
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir|--minutes|--rounds|--seed|--round-steps|--eval-episodes|--final-episodes|--bootstrap-scripted|\
-    --bootstrap-policy|--bootstrap-random|--bootstrap-noise|--scripted-episodes|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg|--cell-arg|--observe-time|--goal)
+    --bootstrap-policy|--bootstrap-random|--bootstrap-noise|--scripted-episodes|--batch-size|--collector-nice|--eval-nice|--online-window|--algo|--env|--pace|--config|--train-arg|--collect-arg|--cell-arg|--observe-time|--goal)
       [ $# -ge 2 ] || die_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -197,6 +201,7 @@ while [ $# -gt 0 ]; do
     --pace) pace="$2"; shift 2 ;;
     --config) shift 2 ;;  # read above
     --train-arg) train_args+=("$2"); shift 2 ;;
+    --collect-arg) collect_args+=("$2"); shift 2 ;;
     --cell-arg) cell_args+=("$2"); shift 2 ;;
     --observe-time) observe_time="$2"; shift 2 ;;
     --goal) goal="$2"; shift 2 ;;
@@ -231,6 +236,10 @@ read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
 # a true end of the task (--dataset.timeout-terminal): docs/train.md.
 cell_args=("${clock_cell[@]}" "${cell_args[@]}")
 collect_cell+=("${cell_args[@]}")
+for key in out policy reload seed episodes forever first-episode threads; do
+  ! has_train_arg "$key" "${collect_args[@]}" || die_usage "--collect-arg --$key: $prog sets --$key itself"
+done
+collect_cell+=("${collect_args[@]}")
 eval_cell+=("${cell_args[@]}")
 # The bootstrap heuristic (on a real robot: the one its user provides, as a
 # checkpoint, or none): the cell's scripted policy with aim and action noise,

@@ -77,6 +77,7 @@ void CellFlags::Visit(ConfigVisitor& v) {
   v.Field("door_start", env->door_start, kDoorStartHelp);
   v.Group("randomize", env->randomize, "domain randomisation switches");
   v.Field("observe_time", env->observe_time, kObserveTimeHelp);
+  v.Field("proprio_pose", env->proprio_pose, kProprioPoseHelp);
 }
 
 void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell) {

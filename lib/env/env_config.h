@@ -49,6 +49,9 @@ inline constexpr const char* kDoorStartHelp =
     "door: free (the hand starts anywhere above the table) or hooked (the rod starts between handle and door: "
     "the reduced door, which random actions already move)";
 
+inline constexpr const char* kProprioPoseHelp =
+    "grasp: the proprio observation carries the gripper's x, y and yaw; off: those three read 0, as on an arm "
+    "without a calibrated pose (height and closure stay)";
 inline constexpr const char* kObserveTimeHelp =
     "add the observation time_left [1]: the share of the episode's steps still to come (cells and robots)";
 // Everything that selects and shapes a cell.
@@ -67,6 +70,9 @@ struct EnvConfig {
   // Add the observation "time_left" (env/time_left_env.h): the share of the
   // episode's steps still to come, so that the time limit is part of the state.
   bool observe_time = false;
+  // grasp: proprio[2..4] are the gripper's x, y and yaw; false: they read 0
+  // (an arm without a calibrated pose; the ablation of docs/train.md).
+  bool proprio_pose = true;
   // A goal file (data/goal_file.h, rl-goals sample): each episode's goal, one of its images, is the
   // observation "goal_image" (env/goal_env.h). Empty: no goals.
   std::string goals;
@@ -83,6 +89,7 @@ struct EnvConfig {
     v.Field("door_start", door_start, kDoorStartHelp);
     v.Group("randomize", randomize, "domain randomisation switches");
     v.Field("observe_time", observe_time, kObserveTimeHelp);
+    v.Field("proprio_pose", proprio_pose, kProprioPoseHelp);
     v.Field("goals", goals, kGoalsHelp);
     v.Group("robot", robot, "remote robot connection (tcp:// and unix:// names)");
   }

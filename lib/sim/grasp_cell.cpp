@@ -535,12 +535,14 @@ Observation GraspCell::MakeObservation() {
   Observation observation;
   observation["image"] = RenderImage();
   // What a real arm knows of its own gripper: height and closure first (the
-  // original two), then its x, y and yaw in the table frame.
+  // original two), then its x, y and yaw in the table frame (0 without
+  // --cell.proprio-pose).
   const mjtNum* q = data_->qpos;
-  observation["proprio"] = Array::FromFloats(
-      {static_cast<float>(FingertipHeight()), static_cast<float>(Closure()),
-       static_cast<float>(q[model_->jnt_qposadr[joint_x_]]), static_cast<float>(q[model_->jnt_qposadr[joint_y_]]),
-       static_cast<float>(q[model_->jnt_qposadr[joint_yaw_]])});
+  const auto pose = [&](int joint) {
+    return config_.proprio_pose ? static_cast<float>(q[model_->jnt_qposadr[joint]]) : 0.0f;
+  };
+  observation["proprio"] = Array::FromFloats({static_cast<float>(FingertipHeight()), static_cast<float>(Closure()),
+                                              pose(joint_x_), pose(joint_y_), pose(joint_yaw_)});
   return observation;
 }
 

@@ -15,7 +15,8 @@
 // Observation: "image" [S, S, 3] uint8 from a fixed over-the-shoulder camera;
 // "proprio" [5] float32: fingertip height above the table (m), gripper
 // closure (0 open .. 1 fully closed, measured), gripper x and y (m, table
-// frame, centre of the bin at 0) and yaw (rad, 0 = fingers closing along y).
+// frame, centre of the bin at 0) and yaw (rad, 0 = fingers closing along y);
+// x, y and yaw read 0 when EnvConfig::proprio_pose is off.
 //
 // Episode: at most max_episode_steps (default 20). The terminate action runs
 // the closing-and-lifting routine; the episode then ends (terminated) and

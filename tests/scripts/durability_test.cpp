@@ -131,7 +131,7 @@ TEST_CASE("nightly marks a diverged run failed and starts afresh the next time")
   CHECK(fs::exists(dir + "/nightly/" + runs[1] + "/DONE"));
 }
 
-TEST_CASE("loop and nightly take whole numbers only, and no --train-arg that sets what they set themselves") {
+TEST_CASE("loop and nightly take whole numbers only, and no --train-arg or --collect-arg that sets what they set themselves") {
   TempDir tmp;
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
       {"loop: error: --rounds: '1.5' is not a whole number\n", {"loop.sh", "--rounds", "1.5"}},
@@ -155,6 +155,10 @@ TEST_CASE("loop and nightly take whole numbers only, and no --train-arg that set
       {"nightly: error: --train-arg --seed: nightly sets --seed itself; use nightly's --seed\n",
        {"nightly.sh", "--train-arg", "--seed=3"}},
       {"nightly: error: --train-arg --resume: nightly sets --resume itself\n", {"nightly.sh", "--train-arg", "--resume"}},
+      // The same for --collect-arg (rl-collect's flags that the loop sets itself).
+      {"loop: error: --collect-arg --seed: loop sets --seed itself\n", {"loop.sh", "--collect-arg", "--seed=3"}},
+      {"loop: error: --collect-arg --policy: loop sets --policy itself\n",
+       {"loop.sh", "--collect-arg", "--exploration.random-terminate=0.5", "--collect-arg", "--policy"}},
   };
   for (const auto& [message, args] : cases) {
     CAPTURE(message);

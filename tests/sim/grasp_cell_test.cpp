@@ -161,6 +161,34 @@ TEST_CASE("golden scripted grasp trajectory") {
   }
 }
 
+TEST_CASE("without the proprio pose the gripper's x, y and yaw read 0 and nothing else changes") {
+  EnvConfig config;
+  config.name = "grasp";
+  config.objects = "heldout";
+  config.proprio_pose = false;
+  std::unique_ptr<Env> blind = MakeEnv(config);
+  CHECK(blind->spec().env_args.at("env_kwargs").at("proprio_pose") == false);
+  CHECK(EnvConfigFromArgs(blind->spec().env_args).proprio_pose == false);
+  std::unique_ptr<Env> full = MakeGrasp("heldout");
+  CHECK(full->spec().env_args.at("env_kwargs").at("proprio_pose") == true);
+  std::unique_ptr<Policy> policy = MakeScriptedPolicy(full->spec());
+  const Trace with_pose = RunEpisode(*full, *policy, 7);
+  const Trace without = RunEpisode(*blind, *policy, 7);
+  REQUIRE(without.proprio.size() == with_pose.proprio.size());
+  double pose_sum = 0;
+  for (size_t i = 0; i < without.proprio.size(); ++i) {
+    if (i % 5 < 2) {
+      CHECK(without.proprio[i] == with_pose.proprio[i]);  // height and closure
+    } else {
+      CHECK(without.proprio[i] == 0.0f);
+      pose_sum += std::abs(with_pose.proprio[i]);
+    }
+  }
+  CHECK(pose_sum > 0.01);  // the full cell's pose is not 0 by chance
+  CHECK(without.frames == with_pose.frames);
+  CHECK(without.rewards == with_pose.rewards);
+}
+
 TEST_CASE("actions out of bounds are clipped and counted and bad actions rejected") {
   std::unique_ptr<Env> env = MakeGrasp();
   env->Reset(1);
