@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/flag_check.h"
+#include "common/tcp_address.h"
 #include "common/whole_number.h"
 
 namespace perpetua {
@@ -143,11 +144,9 @@ DistPlan ResolveDist(const DistConfig& config, const std::string& device, const 
 }
 
 TcpAddress ParseTcpAddress(const std::string& text, const std::string& flag) {
-  const size_t colon = text.rfind(':');
-  if (text.rfind("tcp://", 0) != 0 || colon == std::string::npos || colon <= 6) {
-    Fail(ExitCode::kUsage, flag + " must be tcp://HOST:PORT, got '" + text + "'");
-  }
-  return {text.substr(6, colon - 6), ParsePort(text.substr(colon + 1), flag + "'s port")};
+  const std::optional<TcpHostPort> split = SplitTcpAddress(text);
+  if (!split) Fail(ExitCode::kUsage, flag + " must be tcp://HOST:PORT, got '" + text + "'");
+  return {split->host, ParsePort(split->port, flag + "'s port")};
 }
 
 DistPlan LoopbackPlan(int rank, int world, int port, double timeout_s) {

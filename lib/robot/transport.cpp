@@ -16,6 +16,7 @@
 #include <cstring>
 #include <optional>
 
+#include "common/tcp_address.h"
 #include "common/whole_number.h"
 
 namespace perpetua::robot {
@@ -150,19 +151,13 @@ Address ParseAddress(const std::string& text) {
     if (address.path.empty() || address.path[0] != '/') return bad("the socket path must be absolute");
     return address;
   }
-  if (text.rfind("tcp://", 0) != 0) return bad("unknown scheme");
-  std::string rest = text.substr(6);
-  const size_t colon = rest.rfind(':');
-  if (colon == std::string::npos || colon == 0) return bad("missing host or port");
-  address.host = rest.substr(0, colon);
-  if (address.host.size() > 2 && address.host.front() == '[' && address.host.back() == ']') {
-    address.host = address.host.substr(1, address.host.size() - 2);
-  }
-  const std::string port = rest.substr(colon + 1);
-  const std::optional<uint64_t> number = ParseWholeNumber(port, 65535);
-  if (!number) return bad("port '" + port + "' is not a number in 0..65535");
+  std::string why;
+  const std::optional<TcpHostPort> split = SplitTcpAddress(text, &why);
+  if (!split) return bad(why);
+  address.host = split->host;
+  const std::optional<uint64_t> number = ParseWholeNumber(split->port, 65535);
+  if (!number) return bad("port '" + split->port + "' is not a number in 0..65535");
   address.port = static_cast<int>(*number);
-  if (address.host.find('/') != std::string::npos) return bad("the host contains '/'");
   return address;
 }
 

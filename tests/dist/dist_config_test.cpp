@@ -86,6 +86,11 @@ TEST_CASE("dist: bad values get one line naming the flag or variable") {
               "--dist.init's port must be a whole number, got 'port'");
   config.init = "udp://host:1";
   ExpectError([&] { ResolveDist(config, "cpu", Env({})); }, ExitCode::kUsage, "--dist.init must be tcp://HOST:PORT");
+  config.init = "tcp://host/x:1";
+  ExpectError([&] { ResolveDist(config, "cpu", Env({})); }, ExitCode::kUsage, "--dist.init must be tcp://HOST:PORT");
+  // The robot's reading of the address (common/tcp_address.h): an IPv6 literal loses its brackets.
+  CHECK(ParseTcpAddress("tcp://[::1]:29500", "--dist.init").host == "::1");
+  CHECK(ParseTcpAddress("tcp://[::1]:29500", "--dist.init").port == 29500);
   config.init = "tcp://host:1";
   config.backend = "nccl";
   ExpectError([&] { ResolveDist(config, "cpu", Env({})); }, ExitCode::kUsage, "--dist.backend nccl needs --device cuda");
