@@ -1,5 +1,7 @@
 #include "common/tcp_address.h"
 
+#include <string_view>
+
 namespace perpetua {
 
 std::optional<TcpHostPort> SplitTcpAddress(const std::string& text, std::string* why) {
