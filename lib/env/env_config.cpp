@@ -68,22 +68,10 @@ EnvConfig EnvConfigFromArgs(const nlohmann::json& env_args) {
   return config;
 }
 
-void CellFlags::Visit(ConfigVisitor& v) {
-  v.Field("image_size", env->image_size, "square camera image side in pixels");
-  v.Field("max_objects", env->max_objects, "grasp: objects dropped per episode, drawn in 1..N");
-  v.Field("max_episode_steps", env->max_episode_steps, "time limit in steps; 0 = cell default");
-  v.Field("renderer", env->renderer, "offscreen GL: auto | egl | osmesa (env PERPETUA_GL for auto)");
-  v.Field("push_target", env->push_target, kPushTargetHelp);
-  v.Field("door_start", env->door_start, kDoorStartHelp);
-  v.Group("randomize", env->randomize, "domain randomisation switches");
-  v.Field("observe_time", env->observe_time, kObserveTimeHelp);
-  v.Field("proprio_pose", env->proprio_pose, kProprioPoseHelp);
-}
-
 void VisitEnvFlags(ConfigVisitor& v, EnvConfig& env, CellFlags& cell) {
   cell.env = &env;
-  v.Field("env", env.name, "cell: grasp | push | door | pendulum, or a robot tcp://HOST:PORT | unix:///PATH");
-  v.Field("objects", env.objects, "grasp object set: train | heldout | comma-separated ids");
+  v.Field("env", env.name, kEnvNameHelp);
+  v.Field("objects", env.objects, kObjectsHelp);
   v.Field("goals", env.goals, kGoalsHelp);
   v.Group("cell", cell, "cell settings");
   v.Group("robot", env.robot, "remote robot connection (when --env is tcp:// or unix://)");

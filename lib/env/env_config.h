@@ -52,6 +52,9 @@ inline constexpr const char* kDoorStartHelp =
 inline constexpr const char* kProprioPoseHelp =
     "grasp: the proprio observation carries the gripper's x, y and yaw; off: those three read 0, as on an arm "
     "without a calibrated pose (height and closure stay)";
+inline constexpr const char* kEnvNameHelp =
+    "cell: grasp | push | door | pendulum, or a robot tcp://HOST:PORT | unix:///PATH";
+inline constexpr const char* kObjectsHelp = "grasp object set: train | heldout | comma-separated ids";
 inline constexpr const char* kObserveTimeHelp =
     "add the observation time_left [1]: the share of the episode's steps still to come (cells and robots)";
 // Everything that selects and shapes a cell.
@@ -79,8 +82,15 @@ struct EnvConfig {
   RobotClientConfig robot;           // remote robots only: timeouts, watchdog, token (not in env_args)
 
   void Visit(ConfigVisitor& v) {
-    v.Field("name", name, "cell: grasp | push | door | pendulum, or a robot tcp://HOST:PORT | unix:///PATH");
-    v.Field("objects", objects, "grasp object set: train | heldout | comma-separated ids");
+    v.Field("name", name, kEnvNameHelp);
+    v.Field("objects", objects, kObjectsHelp);
+    VisitCell(v);
+    v.Field("goals", goals, kGoalsHelp);
+    v.Group("robot", robot, "remote robot connection (tcp:// and unix:// names)");
+  }
+  // The cell settings alone: every field but name, objects, goals and robot
+  // (the "cell" flag group, CellFlags).
+  void VisitCell(ConfigVisitor& v) {
     v.Field("image_size", image_size, "square camera image side in pixels");
     v.Field("max_objects", max_objects, "grasp: objects dropped per episode, drawn in 1..N");
     v.Field("max_episode_steps", max_episode_steps, "time limit in steps; 0 = cell default");
@@ -90,16 +100,14 @@ struct EnvConfig {
     v.Group("randomize", randomize, "domain randomisation switches");
     v.Field("observe_time", observe_time, kObserveTimeHelp);
     v.Field("proprio_pose", proprio_pose, kProprioPoseHelp);
-    v.Field("goals", goals, kGoalsHelp);
-    v.Group("robot", robot, "remote robot connection (tcp:// and unix:// names)");
   }
 };
 
-// The cell settings of EnvConfig except its name and object set, visited as
-// the "cell" group (--cell.image-size, --cell.randomize.lighting, ...).
+// EnvConfig::VisitCell visited as the "cell" group (--cell.image-size,
+// --cell.randomize.lighting, ...).
 struct CellFlags {
   EnvConfig* env = nullptr;
-  void Visit(ConfigVisitor& v);
+  void Visit(ConfigVisitor& v) { env->VisitCell(v); }
 };
 
 // Visits `env` as the flags --env NAME, --objects SET, --goals FILE, the group "cell" and

@@ -224,6 +224,7 @@ ExitCode RunEval(const EvalConfig& flags, const std::string& tool_config_yaml) {
   nlohmann::json report;
   report["tool"] = "rl-eval";
   report["env"] = spec.name;
+  report["env_args"] = spec.env_args;  // the cell exactly, as adopted from the checkpoints
   report["objects"] = config.env.objects;
   report["episodes"] = config.episodes;
   report["seed"] = config.seed;

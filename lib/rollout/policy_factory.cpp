@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "common/config.h"
 #include "common/error.h"
 #include "common/fs.h"
@@ -19,21 +21,49 @@ bool IsCheckpointPolicy(const std::string& policy) {
   return policy != "random" && policy != "scripted";
 }
 
+namespace {
+
+// The proprio_pose setting of the cell a checkpoint's data came from (its
+// env_spec's env_args); true where the checkpoint does not record it.
+bool TrainedWithProprioPose(const nlohmann::json& metadata) {
+  const nlohmann::json* kwargs = nullptr;
+  try {
+    kwargs = &metadata.at("env_spec").at("env_args").at("env_kwargs");
+  } catch (const nlohmann::json::exception&) {
+    return true;
+  }
+  const auto found = kwargs->find("proprio_pose");
+  return found == kwargs->end() || !found->is_boolean() || found->get<bool>();
+}
+
+}  // namespace
+
 void AdoptCheckpointObservations(EnvConfig* env, const std::vector<std::string>& policies) {
-  if (env->observe_time) return;
+  std::string with_pose, without_pose;  // a checkpoint of each kind, if any
   for (const std::string& policy : policies) {
     if (policy.empty() || !IsCheckpointPolicy(policy) || !IsRegularFile(policy)) continue;
+    nlohmann::json metadata;
     InputSpec spec;
     try {
-      spec = InputSpec::FromJson(ReadCheckpointMetadata(policy).at("input_spec"), policy);
+      metadata = ReadCheckpointMetadata(policy);
+      spec = InputSpec::FromJson(metadata.at("input_spec"), policy);
     } catch (const std::exception&) {
       continue;  // MakePolicy reports what is wrong with it
     }
-    if (std::find(spec.proprio_keys.begin(), spec.proprio_keys.end(), kTimeLeftKey) != spec.proprio_keys.end()) {
+    if (!env->observe_time &&
+        std::find(spec.proprio_keys.begin(), spec.proprio_keys.end(), kTimeLeftKey) != spec.proprio_keys.end()) {
       env->observe_time = true;
       LogInfo(policy + " reads the observation time_left: the cell shows it (--cell.observe-time)");
-      return;
     }
+    (TrainedWithProprioPose(metadata) ? with_pose : without_pose) = policy;
+  }
+  if (without_pose.empty() || !env->proprio_pose) return;
+  env->proprio_pose = false;
+  LogInfo(without_pose + " learnt without the gripper's x, y and yaw: the cell's proprio reads 0 there "
+          "(--no-cell.proprio-pose)");
+  if (!with_pose.empty()) {
+    LogWarning(with_pose + " learnt with the gripper's pose, " + without_pose +
+               " without: both act on a cell without it");
   }
 }
 

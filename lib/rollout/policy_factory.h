@@ -34,6 +34,11 @@ bool IsCheckpointPolicy(const std::string& policy);
 // env/time_left_env.h) acts only on a cell that shows it: when any of
 // `policies` is such a checkpoint, turns env->observe_time on (and logs it
 // once), so that `rl-eval --policy loop/promoted.ckpt` needs no extra flag.
+// Likewise a checkpoint whose data came from a cell without the gripper's
+// pose in proprio (--no-cell.proprio-pose, recorded in its env_spec's
+// env_args) turns env->proprio_pose off: the same shapes with other meanings
+// would pass every check and act blind. (A --compare pair that disagrees:
+// both act without the pose, with a warning.)
 // Reads only checkpoint metadata; unreadable files are left to MakePolicy.
 void AdoptCheckpointObservations(EnvConfig* env, const std::vector<std::string>& policies);
 

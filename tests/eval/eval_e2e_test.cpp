@@ -243,6 +243,35 @@ TEST_CASE("a checkpoint policy is evaluated and bad input is refused with its co
   }
 }
 
+TEST_CASE("a checkpoint that learnt without the gripper's pose acts on a cell without it") {
+  TempDir dir;
+  EnvConfig config;
+  config.image_size = 32;
+  config.proprio_pose = false;
+  testing::WriteTestCheckpoint(dir / "blind.ckpt", MakeEnv(config)->spec(), "blind");
+  config.proprio_pose = true;
+  testing::WriteTestCheckpoint(dir / "posed.ckpt", MakeEnv(config)->spec(), "posed");
+  const auto proprio_pose = [](const ProcessResult& r) {
+    return Report(r).at("env_args").at("env_kwargs").at("proprio_pose").get<bool>();
+  };
+  // The shapes match either way: only the recorded setting tells them apart.
+  const ProcessResult blind = RunProcess(Eval({"--policy", dir / "blind.ckpt", "--episodes", "1"}));
+  REQUIRE_MESSAGE(blind.exit_code == 0, blind.err);
+  CHECK(blind.err.find((dir / "blind.ckpt") + " learnt without the gripper's x, y and yaw") != std::string::npos);
+  CHECK_FALSE(proprio_pose(blind));
+  const ProcessResult posed = RunProcess(Eval({"--policy", dir / "posed.ckpt", "--episodes", "1"}));
+  REQUIRE_MESSAGE(posed.exit_code == 0, posed.err);
+  CHECK(posed.err.find("learnt without") == std::string::npos);
+  CHECK(proprio_pose(posed));
+  // A compared pair that disagrees shares one cell: without the pose, and a warning says so.
+  const ProcessResult pair = RunProcess(
+      Eval({"--policy", dir / "posed.ckpt", "--compare", dir / "blind.ckpt", "--episodes", "1"}));
+  REQUIRE_MESSAGE(pair.exit_code == 0, pair.err);
+  CHECK(pair.err.find((dir / "posed.ckpt") + " learnt with the gripper's pose, " + (dir / "blind.ckpt") +
+                      " without: both act on a cell without it") != std::string::npos);
+  CHECK_FALSE(proprio_pose(pair));
+}
+
 TEST_CASE("checkpoints with deep or wrongly typed metadata behind a valid hash are refused with exit 3") {
   TempDir dir;
   EnvConfig config;
