@@ -13,9 +13,9 @@ std::string ShapeOf(const ObservationSpec& o) { return ShapeString(o.shape) + " 
 }  // namespace
 
 LatentGoalLearner::LatentGoalLearner(const GoalSettings& settings, int batch_size, std::unique_ptr<Learner> inner)
-    : settings_(settings), batch_size_(batch_size), inner_(std::move(inner)) {}
+    : WrappingLearner(std::move(inner)), settings_(settings), batch_size_(batch_size) {}
 
-LatentGoalLearner::~LatentGoalLearner() = default;
+LatentGoalLearner::~LatentGoalLearner() { Stop(); }
 
 void LatentGoalLearner::Validate() const {
   settings_.Validate();

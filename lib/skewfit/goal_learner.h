@@ -36,24 +36,20 @@
 
 namespace perpetua {
 
-class LatentGoalLearner : public Learner {
+class LatentGoalLearner : public WrappingLearner {
  public:
   LatentGoalLearner(const GoalSettings& settings, int batch_size, std::unique_ptr<Learner> inner);
   ~LatentGoalLearner() override;
 
-  std::string algorithm() const override { return inner_->algorithm(); }
   void Validate() const override;
-  int helper_threads() const override { return inner_->helper_threads(); }
   // Error(kBadData): a VAE checkpoint that cannot be read or holds no VAE,
   // data without the VAE's image or with a goal image of another shape, a
   // resumed checkpoint without the VAE.
   void Build(const LearnerSetup& setup, LearnerStart start, const CheckpointContents* checkpoint,
              const std::string& checkpoint_path) override;
   UpdateResult Update(Rng& rng, at::Generator& generator) override;
-  int64_t step() const override { return inner_->step(); }
   void Save(CheckpointContents* contents) override;
   std::string Describe() override;
-  void Stop() override { inner_->Stop(); }
   // SAC's and the VAE's: both average their gradients over the ranks.
   std::vector<torch::Tensor> ReplicatedState() override;
 
@@ -62,7 +58,6 @@ class LatentGoalLearner : public Learner {
  private:
   GoalSettings settings_;
   int batch_size_;
-  std::unique_ptr<Learner> inner_;
   std::unique_ptr<VaeLearner> vae_;
   std::mutex vae_mutex_;
   std::unique_ptr<LatentGoalSource> source_;

@@ -29,6 +29,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -130,6 +131,23 @@ class Learner {
   // across ranks. Empty: the learner cannot train data-parallel, and a run
   // with several ranks refuses it (Error(kUsage)).
   virtual std::vector<torch::Tensor> ReplicatedState() { return {}; }
+};
+
+// A learner that adds to an inner one (VICE's reward classifier, Skew-Fit's
+// goal VAE) and trains it on batches it rewrites: the checkpoint's algorithm,
+// the helper threads, the step count and Stop are the inner learner's. The
+// inner learner reads a BatchSource that the wrapper owns, so a wrapper's
+// destructor calls Stop() first: no helper thread outlives that source.
+class WrappingLearner : public Learner {
+ public:
+  explicit WrappingLearner(std::unique_ptr<Learner> inner) : inner_(std::move(inner)) {}
+  std::string algorithm() const override { return inner_->algorithm(); }
+  int helper_threads() const override { return inner_->helper_threads(); }
+  int64_t step() const override { return inner_->step(); }
+  void Stop() override { inner_->Stop(); }
+
+ protected:
+  std::unique_ptr<Learner> inner_;
 };
 
 }  // namespace perpetua

@@ -87,9 +87,9 @@ double ViceRewardSource::last_online_reward() const {
 }
 
 ViceLearner::ViceLearner(const ViceConfig& config, std::unique_ptr<Learner> inner)
-    : config_(config), inner_(std::move(inner)) {}
+    : WrappingLearner(std::move(inner)), config_(config) {}
 
-ViceLearner::~ViceLearner() = default;
+ViceLearner::~ViceLearner() { Stop(); }
 
 void ViceLearner::Validate() const {
   config_.Validate();

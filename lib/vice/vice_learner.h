@@ -94,23 +94,19 @@ class ViceRewardSource : public BatchSource {
   std::set<uint64_t> excluded_;
 };
 
-class ViceLearner : public Learner {
+class ViceLearner : public WrappingLearner {
  public:
   ViceLearner(const ViceConfig& config, std::unique_ptr<Learner> inner);
   ~ViceLearner() override;
 
-  std::string algorithm() const override { return inner_->algorithm(); }
   void Validate() const override;
-  int helper_threads() const override { return inner_->helper_threads(); }
   // Error(kBadData): data without exactly one image observation, examples that
   // do not fit it (example_images.h), or (kResume) a checkpoint without a classifier.
   void Build(const LearnerSetup& setup, LearnerStart start, const CheckpointContents* checkpoint,
              const std::string& checkpoint_path) override;
   UpdateResult Update(Rng& rng, at::Generator& generator) override;
-  int64_t step() const override { return inner_->step(); }
   void Save(CheckpointContents* contents) override;
   std::string Describe() override;
-  void Stop() override { inner_->Stop(); }
   // The inner learner's, the classifier's weights, the training examples and
   // the labelled negatives.
   std::vector<torch::Tensor> ReplicatedState() override;
@@ -129,7 +125,6 @@ class ViceLearner : public Learner {
   bool MaybeAsk();
 
   ViceConfig config_;
-  std::unique_ptr<Learner> inner_;
   LearnerSetup setup_;
   std::string image_key_;
   torch::Tensor train_examples_, holdout_examples_;  // [N,H,W,3] uint8 (CPU)
