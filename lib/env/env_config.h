@@ -52,6 +52,11 @@ inline constexpr const char* kDoorStartHelp =
 inline constexpr const char* kProprioPoseHelp =
     "grasp: the proprio observation carries the gripper's x, y and yaw; off: those three read 0, as on an arm "
     "without a calibrated pose (height and closure stay)";
+// The grasp cell's second image with EnvConfig::wrist_camera.
+inline constexpr const char* kWristImageKey = "wrist_image";
+inline constexpr const char* kWristCameraHelp =
+    "grasp: a second image, wrist_image [S,S,3], from a camera on the gripper that looks down past the fingers and "
+    "turns with them, as on a real arm's wrist";
 inline constexpr const char* kEnvNameHelp =
     "cell: grasp | push | door | pendulum, or a robot tcp://HOST:PORT | unix:///PATH";
 inline constexpr const char* kObjectsHelp = "grasp object set: train | heldout | comma-separated ids";
@@ -76,6 +81,8 @@ struct EnvConfig {
   // grasp: proprio[2..4] are the gripper's x, y and yaw; false: they read 0
   // (an arm without a calibrated pose; the ablation of docs/train.md).
   bool proprio_pose = true;
+  // grasp: the observation "wrist_image" from a camera on the gripper (kWristCameraHelp).
+  bool wrist_camera = false;
   // A goal file (data/goal_file.h, rl-goals sample): each episode's goal, one of its images, is the
   // observation "goal_image" (env/goal_env.h). Empty: no goals.
   std::string goals;
@@ -100,6 +107,7 @@ struct EnvConfig {
     v.Group("randomize", randomize, "domain randomisation switches");
     v.Field("observe_time", observe_time, kObserveTimeHelp);
     v.Field("proprio_pose", proprio_pose, kProprioPoseHelp);
+    v.Field("wrist_camera", wrist_camera, kWristCameraHelp);
   }
 };
 

@@ -55,6 +55,11 @@ void AdoptCheckpointObservations(EnvConfig* env, const std::vector<std::string>&
       env->observe_time = true;
       LogInfo(policy + " reads the observation time_left: the cell shows it (--cell.observe-time)");
     }
+    if (!env->wrist_camera &&
+        std::find(spec.image_keys.begin(), spec.image_keys.end(), kWristImageKey) != spec.image_keys.end()) {
+      env->wrist_camera = true;
+      LogInfo(policy + " sees the wrist camera's image: the cell renders it (--cell.wrist-camera)");
+    }
     (TrainedWithProprioPose(metadata) ? with_pose : without_pose) = policy;
   }
   if (without_pose.empty() || !env->proprio_pose) return;

@@ -38,7 +38,8 @@ bool IsCheckpointPolicy(const std::string& policy);
 // pose in proprio (--no-cell.proprio-pose, recorded in its env_spec's
 // env_args) turns env->proprio_pose off: the same shapes with other meanings
 // would pass every check and act blind. (A --compare pair that disagrees:
-// both act without the pose, with a warning.)
+// both act without the pose, with a warning.) A checkpoint that reads the
+// grasp cell's wrist image (--cell.wrist-camera) turns env->wrist_camera on.
 // Reads only checkpoint metadata; unreadable files are left to MakePolicy.
 void AdoptCheckpointObservations(EnvConfig* env, const std::vector<std::string>& policies);
 

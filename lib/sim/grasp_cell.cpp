@@ -75,6 +75,9 @@ std::string GraspMjcf(int slots) {
       <geom name="palm" type="box" pos="0 0 0.077" size="0.02 0.062 0.012" rgba="0.25 0.25 0.3 1" mass="0.3"/>
       <geom name="wrist" type="cylinder" pos="0 0 0.12" size="0.016 0.032" rgba="0.6 0.6 0.65 1" mass="0.1"
             contype="0" conaffinity="0"/>
+      <!-- behind the palm at its height, tilted 20 degrees toward the fingers: image up is the gripper's +x, image
+           right its -y (the fingers close left-right in the image) -->
+      <camera name="wrist" pos="-0.05 0 0.075" xyaxes="0 -1 0 0.938 0 0.347" fovy="75"/>
       <body name="finger_l">
         <joint name="fl" type="slide" axis="0 1 0" range="0 0.045" damping="25" armature="0.02"/>
         <geom name="finger_l" type="box" pos="0 0.008 0.035" size="0.012 0.005 0.03" rgba="0.85 0.55 0.1 1"
@@ -259,6 +262,10 @@ GraspCell::GraspCell(const EnvConfig& config) : SimCell(config) {
   spec_.name = "grasp";
   spec_.observations = {{"image", DType::kUint8, {config.image_size, config.image_size, 3}},
                         {"proprio", DType::kFloat32, {5}}};
+  if (config.wrist_camera) {
+    wrist_camera_ = NameId(model_.get(), mjOBJ_CAMERA, "wrist");
+    spec_.observations.push_back({kWristImageKey, DType::kUint8, {config.image_size, config.image_size, 3}});
+  }
   spec_.action.low.assign(6, -1.0f);
   spec_.action.high.assign(6, 1.0f);
   spec_.action.names = {"dx", "dy", "dz", "dyaw", "gripper", "terminate"};
@@ -534,6 +541,7 @@ bool GraspCell::ObjectLifted() const {
 Observation GraspCell::MakeObservation() {
   Observation observation;
   observation["image"] = RenderImage();
+  if (wrist_camera_ >= 0) observation[kWristImageKey] = RenderImage(wrist_camera_);
   // What a real arm knows of its own gripper: height and closure first (the
   // original two), then its x, y and yaw in the table frame (0 without
   // --cell.proprio-pose).

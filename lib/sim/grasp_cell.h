@@ -16,7 +16,11 @@
 // "proprio" [5] float32: fingertip height above the table (m), gripper
 // closure (0 open .. 1 fully closed, measured), gripper x and y (m, table
 // frame, centre of the bin at 0) and yaw (rad, 0 = fingers closing along y);
-// x, y and yaw read 0 when EnvConfig::proprio_pose is off.
+// x, y and yaw read 0 when EnvConfig::proprio_pose is off. With
+// EnvConfig::wrist_camera, also "wrist_image" [S, S, 3] uint8 from a camera
+// on the gripper, behind the palm and tilted toward the fingers, that moves
+// and turns with it (image up: the gripper's +x; the fingers close
+// left-right).
 //
 // Episode: at most max_episode_steps (default 20). The terminate action runs
 // the closing-and-lifting routine; the episode then ends (terminated) and
@@ -86,6 +90,7 @@ class GraspCell : public SimCell {
   // Model indices.
   int gripper_body_ = -1;
   int joint_x_ = -1, joint_y_ = -1, joint_z_ = -1, joint_yaw_ = -1, finger_l_ = -1, finger_r_ = -1;
+  int wrist_camera_ = -1;  // EnvConfig::wrist_camera: the camera "wrist", else -1
   std::vector<int> slot_bodies_;        // (max_objects)
   std::vector<int> slot_joints_;        // (max_objects) free joints
   std::vector<int> slot_geoms_;         // (max_objects x kMaxObjectParts)

@@ -159,10 +159,10 @@ void SimCell::RandomizeTextures(bool randomize, Rng& rng) {
   for (int t = 0; t < m->ntex; ++t) renderer_->UploadTexture(m, t);
 }
 
-Array SimCell::RenderImage() {
+Array SimCell::RenderImage(int camera) {
   Array image = Array::Zeros(DType::kUint8, {config_.image_size, config_.image_size, 3});
   if (!render_images_) return image;
-  renderer_->Render(model_.get(), data_.get(), camera_, config_.image_size, config_.image_size,
+  renderer_->Render(model_.get(), data_.get(), camera, config_.image_size, config_.image_size,
                     image.u8.data());
   return image;
 }

@@ -100,8 +100,10 @@ class SimCell : public Env, public StateRenderer {
   // starts from it).
   void RandomizeScene(Rng& rng);
 
-  // The policy's view: [S, S, 3] uint8 with S = config_.image_size.
-  Array RenderImage();
+  // The policy's view: [S, S, 3] uint8 with S = config_.image_size, from the
+  // cell's camera (InitModel) or from the model's camera `camera`.
+  Array RenderImage() { return RenderImage(camera_); }
+  Array RenderImage(int camera);
 
   // mj_step `substeps` times; `before_substep(i)` (if set) runs before
   // substep i (e.g. to ramp a control). After a blow-up it restores the state
