@@ -16,5 +16,9 @@ namespace perpetua::testing {
 // metadata id `id`; weights drawn from `seed`. A small network keeps CEM cheap.
 void WriteTestCheckpoint(const std::string& path, const EnvSpec& spec, const std::string& id,
                          uint64_t seed = 1);
+// The same with a fresh SAC agent (a small network, the discrete terminate
+// on cells that have one), for what QT-Opt does not take: several images.
+void WriteTestSacCheckpoint(const std::string& path, const EnvSpec& spec, const std::string& id,
+                            uint64_t seed = 1);
 
 }  // namespace perpetua::testing

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <sstream>
 
@@ -270,6 +271,28 @@ TEST_CASE("a checkpoint that learnt without the gripper's pose acts on a cell wi
   CHECK(pair.err.find((dir / "posed.ckpt") + " learnt with the gripper's pose, " + (dir / "blind.ckpt") +
                       " without: both act on a cell without it") != std::string::npos);
   CHECK_FALSE(proprio_pose(pair));
+}
+
+TEST_CASE("a checkpoint that reads the wrist camera gets it, and one that does not is refused on a cell that adds it") {
+  TempDir dir;
+  EnvConfig config;
+  config.image_size = 32;
+  config.wrist_camera = true;
+  testing::WriteTestSacCheckpoint(dir / "wrist.ckpt", MakeEnv(config)->spec(), "wrist");
+  config.wrist_camera = false;
+  testing::WriteTestSacCheckpoint(dir / "shoulder.ckpt", MakeEnv(config)->spec(), "shoulder");
+  const ProcessResult wrist = RunProcess(Eval({"--policy", dir / "wrist.ckpt", "--episodes", "1"}));
+  REQUIRE_MESSAGE(wrist.exit_code == 0, wrist.err);
+  CHECK(wrist.err.find((dir / "wrist.ckpt") + " sees the wrist camera's image: the cell renders it") !=
+        std::string::npos);
+  CHECK(Report(wrist).at("env_args").at("env_kwargs").at("wrist_camera").get<bool>());
+  // A policy that never saw the wrist image does not act on a cell that adds it.
+  const ProcessResult refused =
+      RunProcess(Eval({"--policy", dir / "shoulder.ckpt", "--cell.wrist-camera", "--episodes", "1"}));
+  CHECK(refused.exit_code == 3);
+  CHECK(refused.err.find("rl-eval: error: " + (dir / "shoulder.ckpt")) == 0);
+  CHECK(refused.err.find("wrist_image") != std::string::npos);
+  CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
 }
 
 TEST_CASE("checkpoints with deep or wrongly typed metadata behind a valid hash are refused with exit 3") {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <thread>
 
 #include "env_factory/make_env.h"
@@ -187,6 +188,46 @@ TEST_CASE("without the proprio pose the gripper's x, y and yaw read 0 and nothin
   CHECK(pose_sum > 0.01);  // the full cell's pose is not 0 by chance
   CHECK(without.frames == with_pose.frames);
   CHECK(without.rewards == with_pose.rewards);
+}
+
+TEST_CASE("the wrist camera adds an image that moves and turns with the gripper and changes nothing else") {
+  EnvConfig config;
+  config.name = "grasp";
+  config.wrist_camera = true;
+  std::unique_ptr<Env> wrist = MakeEnv(config);
+  std::unique_ptr<Env> plain = MakeGrasp();
+  const auto has_key = [](const EnvSpec& spec, const std::string& key) {
+    return std::any_of(spec.observations.begin(), spec.observations.end(),
+                       [&](const ObservationSpec& o) { return o.key == key; });
+  };
+  REQUIRE(has_key(wrist->spec(), kWristImageKey));
+  CHECK_FALSE(has_key(plain->spec(), kWristImageKey));
+  for (const ObservationSpec& o : wrist->spec().observations) {
+    if (o.key == kWristImageKey) CHECK(o.shape == std::vector<int64_t>{64, 64, 3});
+  }
+  CHECK(wrist->spec().env_args.at("env_kwargs").at("wrist_camera") == true);
+  CHECK(EnvConfigFromArgs(wrist->spec().env_args).wrist_camera);
+  CHECK(plain->spec().env_args.at("env_kwargs").at("wrist_camera") == false);
+
+  // The shoulder image, proprio and rewards are those of the cell without it.
+  std::unique_ptr<Policy> policy = MakeScriptedPolicy(plain->spec());
+  const Trace with = RunEpisode(*wrist, *policy, 7);
+  const Trace without = RunEpisode(*plain, *policy, 7);
+  CHECK(with.frames == without.frames);
+  CHECK(with.proprio == without.proprio);
+  CHECK(with.rewards == without.rewards);
+
+  // The wrist image shows a scene (not one colour), and it changes when the
+  // gripper only turns or only moves, where the fixed camera's view of the
+  // bin stays.
+  const Observation start = wrist->Reset(3).observation;
+  const Array& first = start.at(kWristImageKey);
+  REQUIRE(first.u8.size() == 64u * 64u * 3u);
+  CHECK(std::set<uint8_t>(first.u8.begin(), first.u8.end()).size() > 20);
+  const Observation turned = wrist->Step({0, 0, 0, 1, -1, -1}).observation;
+  CHECK(testing::Fingerprint(turned.at(kWristImageKey)) != testing::Fingerprint(first));
+  const Observation moved = wrist->Step({1, 0, 0, 0, -1, -1}).observation;
+  CHECK(testing::Fingerprint(moved.at(kWristImageKey)) != testing::Fingerprint(turned.at(kWristImageKey)));
 }
 
 TEST_CASE("actions out of bounds are clipped and counted and bad actions rejected") {
