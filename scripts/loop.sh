@@ -232,6 +232,11 @@ read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
 # randomisation, --cell.randomize.object-colors): held-out objects then differ
 # from training ones in shape, size, mass and friction, not in an unseen colour.
 [ "$env" != grasp ] || collect_cell+=(--objects "$objects" --cell.randomize.object-colors)
+# Grasp also sees through a camera on the gripper (--cell.wrist-camera,
+# docs/sim.md; measured in docs/train.md): the bootstrap, the collector and
+# every evaluation render it, so all the run's data has it.
+# --cell-arg --no-cell.wrist-camera turns it off.
+[ "$env" != grasp ] || cell_args=(--cell.wrist-camera "${cell_args[@]}")
 # The clock in the observation (--cell.observe-time), and the time limit then
 # a true end of the task (--dataset.timeout-terminal): docs/train.md.
 cell_args=("${clock_cell[@]}" "${cell_args[@]}")
