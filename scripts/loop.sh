@@ -41,7 +41,9 @@
 # flags; one the loop sets itself, such as --out, --policy or --seed, is
 # refused, exit 2), --cell-arg ARG (passed to rl-collect and rl-eval wherever they
 # run the cell, repeatable: --cell.* and
-# --robot.* flags, e.g. --cell.image-size=96), --observe-time 0|1 (show the
+# --robot.* flags, e.g. --cell.image-size=96; SAC on grasp adds the wrist
+# camera, --cell.wrist-camera, unless one sets it either way or the run
+# resumes one that had none), --observe-time 0|1 (show the
 # policy the clock: rl-collect/rl-eval --cell.observe-time, and rl-train
 # --dataset.timeout-terminal; default 1 on grasp, where it was measured to
 # help, 0 elsewhere; docs/train.md; a loop resumes only with the setting it
@@ -223,29 +225,9 @@ case "$bootstrap_policy" in
   *) [ -f "$bootstrap_policy" ] || die_usage "--bootstrap-policy: '$bootstrap_policy' is not scripted, random or a checkpoint file"
      bootstrap_policy="$(cd "$(dirname -- "$bootstrap_policy")" && pwd)/$(basename -- "$bootstrap_policy")" ;;
 esac
-# The cell for collection and for evaluation: grasp collects on the training
-# objects and is evaluated on held-out ones; other cells are evaluated on
-# episode seeds that collection never uses.
-collect_cell=(--env "$env")
-read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
-# Grasp collects with every object's colour drawn over all hues (domain
-# randomisation, --cell.randomize.object-colors): held-out objects then differ
-# from training ones in shape, size, mass and friction, not in an unseen colour.
-[ "$env" != grasp ] || collect_cell+=(--objects "$objects" --cell.randomize.object-colors)
-# Grasp also sees through a camera on the gripper (--cell.wrist-camera,
-# docs/sim.md; measured in docs/train.md): the bootstrap, the collector and
-# every evaluation render it, so all the run's data has it.
-# --cell-arg --no-cell.wrist-camera turns it off.
-[ "$env" != grasp ] || cell_args=(--cell.wrist-camera "${cell_args[@]}")
-# The clock in the observation (--cell.observe-time), and the time limit then
-# a true end of the task (--dataset.timeout-terminal): docs/train.md.
-cell_args=("${clock_cell[@]}" "${cell_args[@]}")
-collect_cell+=("${cell_args[@]}")
 for key in out policy reload seed episodes forever first-episode threads; do
   ! has_train_arg "$key" "${collect_args[@]}" || die_usage "--collect-arg --$key: $prog sets --$key itself"
 done
-collect_cell+=("${collect_args[@]}")
-eval_cell+=("${cell_args[@]}")
 # The bootstrap heuristic (on a real robot: the one its user provides, as a
 # checkpoint, or none): the cell's scripted policy with aim and action noise,
 # epsilon-greedy toward random actions that rarely terminate. On grasp it
@@ -282,6 +264,27 @@ reject_owned_train_args "data=- out=- steps=--minutes/--rounds batch-size=--batc
 [ -n "$algo" ] || algo=sac
 [ -n "$pace" ] || { [ "$algo" = sac ] && pace=1 || pace=0; }
 learner_flags "$algo" "$env" "$((1 - offline))" "$dir/train/latest.ckpt" "${train_args[@]}"
+# The cell for collection and for evaluation: grasp collects on the training
+# objects and is evaluated on held-out ones; other cells are evaluated on
+# episode seeds that collection never uses.
+collect_cell=(--env "$env")
+read -r -a eval_cell <<<"$(eval_cell_flags "$env")"
+# Grasp collects with every object's colour drawn over all hues (domain
+# randomisation, --cell.randomize.object-colors): held-out objects then differ
+# from training ones in shape, size, mass and friction, not in an unseen colour.
+[ "$env" != grasp ] || collect_cell+=(--objects "$objects" --cell.randomize.object-colors)
+# Grasp with SAC also sees through a camera on the gripper (camera_flags,
+# --cell.wrist-camera, docs/sim.md): the bootstrap, the collector and every
+# evaluation render it, so all the run's data has it.
+# --cell-arg --no-cell.wrist-camera turns it off.
+camera_flags "$algo" "$env" "$dir/train/latest.ckpt" "${cell_args[@]}"
+cell_args=("${camera_cell[@]}" "${cell_args[@]}")
+# The clock in the observation (--cell.observe-time), and the time limit then
+# a true end of the task (--dataset.timeout-terminal): docs/train.md.
+cell_args=("${clock_cell[@]}" "${cell_args[@]}")
+collect_cell+=("${cell_args[@]}")
+collect_cell+=("${collect_args[@]}")
+eval_cell+=("${cell_args[@]}")
 mkdir -p "$dir"/{data,train,eval,logs}
 log="$dir/logs/loop.log"
 say() { echo "loop: $*" | tee -a "$log" >&2; }

@@ -38,6 +38,9 @@ void CheckConfig(const EnvConfig& config) {
   if (config.door_start != "free" && config.name != "door") {
     Fail(ExitCode::kUsage, "--cell.door-start is for the door cell only");
   }
+  if (config.wrist_camera && config.name != "grasp") {
+    Fail(ExitCode::kUsage, "--cell.wrist-camera is for the grasp cell only");
+  }
   if (config.renderer != "auto" && config.renderer != "egl" && config.renderer != "osmesa") {
     std::string message = "unknown renderer '" + config.renderer + "': expected auto, egl or osmesa";
     const std::string suggestion = SuggestClosest(config.renderer, {"auto", "egl", "osmesa"});

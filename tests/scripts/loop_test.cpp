@@ -243,6 +243,68 @@ TEST_CASE("the learner's defaults: sac on grasp gets the measured temperature, t
   CHECK(flags({"q", "grasp", "1", ""}) == "\n");
 }
 
+TEST_CASE("SAC on grasp sees through the wrist camera unless told, or resuming a run that had none") {
+  TempDir tmp;
+  const std::string bin = tmp / "bin";
+  fs::create_directories(bin);
+  // rl-train inspect's table names each observation ("observes  wrist_image ...") on stderr.
+  testing::WriteFile(bin + "/rl-train",
+                     "#!/bin/sh\necho 'observes    image uint8 [64,64,3]' >&2\n"
+                     "case \"$2\" in *wrist.ckpt) echo 'observes    wrist_image uint8 [64,64,3]' >&2 ;; esac\n");
+  fs::permissions(bin + "/rl-train", fs::perms::owner_all);
+  const std::string wrist = tmp / "wrist.ckpt", shoulder = tmp / "shoulder.ckpt";
+  testing::WriteFile(wrist, "");
+  testing::WriteFile(shoulder, "");
+  const auto flags = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"bash", "-c",
+                                     "set -u; prog=loop; bin=\"$2\"; . \"$1\"; shift 2; camera_flags \"$@\"; "
+                                     "echo \"${camera_cell[*]}\"",
+                                     "flags", SourcePath("scripts/common.sh"), bin};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const ProcessResult r = RunProcess(argv);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return r.out;
+  };
+  CHECK(flags({"sac", "grasp", ""}) == "--cell.wrist-camera\n");
+  CHECK(flags({"sac", "grasp", tmp / "missing.ckpt"}) == "--cell.wrist-camera\n");
+  CHECK(flags({"sac", "grasp", wrist}) == "--cell.wrist-camera\n");
+  CHECK(flags({"sac", "grasp", shoulder}) == "\n");  // a run continues with the cameras it has
+  CHECK(flags({"sac", "grasp", "", "--cell.observe-time", "--no-cell.wrist-camera"}) == "\n");
+  CHECK(flags({"sac", "grasp", "", "--cell.wrist-camera=false"}) == "\n");  // the user's own setting stands
+  CHECK(flags({"sac", "grasp", shoulder, "--cell.wrist-camera"}) == "\n");
+  CHECK(flags({"q", "grasp", ""}) == "\n");  // QT-Opt's network takes one image
+  CHECK(flags({"sac", "push", ""}) == "\n");
+}
+
+TEST_CASE("the loop with SAC on grasp collects, trains and evaluates with the wrist camera, or without when told") {
+  for (const bool off : {false, true}) {
+    CAPTURE(off);
+    TempDir tmp;
+    const std::string dir = tmp / "run";
+    std::vector<std::string> command = {
+        "env", kBinEnv, "bash", SourcePath("scripts/loop.sh"), "--dir", dir, "--rounds", "1", "--round-steps", "10",
+        "--eval-episodes", "2", "--final-episodes", "2", "--bootstrap-scripted", "3", "--bootstrap-random", "1",
+        "--batch-size", "8", "--cell-arg", "--cell.image-size=32", "--train-arg", "--sac.network.hidden=16",
+        "--train-arg", "--sac.network.encoder-channels=8,8", "--train-arg", "--sac.network.encoder-strides=2,2",
+        "--train-arg", "--sac.network.feature-dim=8"};
+    if (off) command.insert(command.end(), {"--cell-arg", "--no-cell.wrist-camera"});
+    const ProcessResult r = RunProcess(command);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    // Every shard, the bootstrap's and the collector's, holds the image or none does.
+    const ProcessResult inspect = RunProcess({ToolPath("rl-data"), "inspect", dir + "/data"});
+    REQUIRE_MESSAGE(inspect.exit_code == 0, inspect.err);
+    CHECK((inspect.out.find("wrist_image") != std::string::npos) == !off);
+    const std::string final_report = ReadFile(dir + "/final.json");
+    CHECK((final_report.find("\"wrist_camera\": true") != std::string::npos) == !off);
+    CHECK((final_report.find("\"wrist_camera\": false") != std::string::npos) == off);
+    // Its checkpoint brings the camera to rl-eval by itself.
+    const ProcessResult e = RunProcess({ToolPath("rl-eval"), "--env", "grasp", "--cell.image-size", "32", "--policy",
+                                        dir + "/promoted.ckpt", "--episodes", "2"});
+    CHECK_MESSAGE(e.exit_code == 0, e.err);
+    CHECK((e.err.find("sees the wrist camera's image: the cell renders it") != std::string::npos) == !off);
+  }
+}
+
 TEST_CASE("setup.sh and test.sh --help print their usage and install, build and run nothing") {
   TempDir tmp;
   for (const char* script : {"scripts/setup.sh", "scripts/test.sh"}) {

@@ -254,6 +254,9 @@ TEST_CASE("--cell.door-start hooked: the rod starts behind the handle, and rando
   config.name = "push";
   config.door_start = "hooked";
   testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage, "--cell.door-start is for the door cell only");
+  config.door_start = "free";
+  config.wrist_camera = true;
+  testing::ExpectError([&] { MakeEnv(config); }, ExitCode::kUsage, "--cell.wrist-camera is for the grasp cell only");
 }
 
 TEST_CASE("pendulum renders pictures only on request") {
