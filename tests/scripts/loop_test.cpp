@@ -293,7 +293,11 @@ TEST_CASE("the loop with SAC on grasp collects, trains and evaluates with the wr
     // Every shard, the bootstrap's and the collector's, holds the image or none does.
     const ProcessResult inspect = RunProcess({ToolPath("rl-data"), "inspect", dir + "/data"});
     REQUIRE_MESSAGE(inspect.exit_code == 0, inspect.err);
-    CHECK((inspect.out.find("wrist_image") != std::string::npos) == !off);
+    const size_t keys = inspect.err.find("\nkeys: ");  // the table on stderr; JSON on stdout
+    REQUIRE(keys != std::string::npos);
+    const std::string key_line = inspect.err.substr(keys + 1, inspect.err.find('\n', keys + 1) - keys - 1);
+    CAPTURE(key_line);
+    CHECK((key_line.find("wrist_image uint8 [32, 32, 3]") != std::string::npos) == !off);
     const std::string final_report = ReadFile(dir + "/final.json");
     CHECK((final_report.find("\"wrist_camera\": true") != std::string::npos) == !off);
     CHECK((final_report.find("\"wrist_camera\": false") != std::string::npos) == off);
