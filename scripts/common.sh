@@ -104,15 +104,16 @@ learner_flags() {
 # rl-eval flags that add cameras by default: SAC on grasp sees through the
 # wrist camera too (--cell.wrist-camera; docs/train.md, "A camera on the
 # wrist"), unless a CELL_ARG sets it either way or FROM (the checkpoint the run
-# resumes: "" or a missing file, none) never read its image (a run continues
-# with the cameras it has). QT-Opt's network takes one image.
+# resumes: "" or a missing file, none) never read its image (rl-train
+# inspect's "observes" lines; a run continues with the cameras it has).
+# QT-Opt's network takes one image.
 camera_flags() {
   local algo="$1" cell="$2" from="$3"
   shift 3
   camera_cell=()
   [ "$algo" = sac ] && [ "$cell" = grasp ] || return 0
   ! has_train_arg cell.wrist-camera "$@" && ! has_train_arg no-cell.wrist-camera "$@" || return 0
-  if [ -z "$from" ] || [ ! -f "$from" ] || "$bin/rl-train" inspect "$from" 2>&1 | grep -qw wrist_image; then
+  if [ -z "$from" ] || [ ! -f "$from" ] || "$bin/rl-train" inspect "$from" 2>&1 >/dev/null | grep -q '^observes *wrist_image '; then
     camera_cell=(--cell.wrist-camera)
   fi
   return 0

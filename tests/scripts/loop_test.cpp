@@ -252,6 +252,9 @@ TEST_CASE("SAC on grasp sees through the wrist camera unless told, or resuming a
                      "#!/bin/sh\necho 'observes    image uint8 [64,64,3]' >&2\n"
                      "case \"$2\" in *wrist.ckpt) echo 'observes    wrist_image uint8 [64,64,3]' >&2 ;; esac\n");
   fs::permissions(bin + "/rl-train", fs::perms::owner_all);
+  // A run directory named after the key must not read as the key (stdout, the JSON, names its data).
+  testing::WriteFile(bin + "/rl-train",
+                     ReadFile(bin + "/rl-train") + "echo '{\"data\": [\"/runs/wrist_image/data\"]}'\n");
   const std::string wrist = tmp / "wrist.ckpt", shoulder = tmp / "shoulder.ckpt";
   testing::WriteFile(wrist, "");
   testing::WriteFile(shoulder, "");
