@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "common/cli.h"
 #include "common/error.h"
@@ -57,6 +58,7 @@ struct BenchConfig {
   std::string python = "/usr/bin/python3";
   std::string script = PERPETUA_SOURCE_DIR "/bench/python/qtopt_update.py";
   bool breakdown = false;
+  std::string profile;
   std::string python_malloc = "kept";
   void Visit(ConfigVisitor& v) {
     v.Field("reps", reps, "alternating C++/Python repetitions");
@@ -74,6 +76,9 @@ struct BenchConfig {
     v.Field("python_malloc", python_malloc,
             "glibc allocator of the Python side: kept (the tools' RetainFreedMemory settings) or default");
     v.Field("breakdown", breakdown, "C++ only: time targets and the gradient step separately");
+    v.Field("profile", profile,
+            "C++ only: write LibTorch's operator trace of --steps update steps at the first --threads to this "
+            "file (chrome://tracing JSON) and exit");
   }
 };
 
@@ -108,7 +113,7 @@ struct UpdateFigures {
   double steps_per_s = 0, target_share = 0;
 };
 
-UpdateFigures CppUpdate(const BenchConfig& b, int threads, int64_t* params) {
+UpdateFigures CppUpdate(const BenchConfig& b, int threads, int64_t* params, const std::string& trace = "") {
   torch::set_num_threads(threads);
   QNetworkConfig network;
   OptimizerConfig optim;
@@ -132,7 +137,11 @@ UpdateFigures CppUpdate(const BenchConfig& b, int threads, int64_t* params) {
   for (int i = 0; i < b.warmup; ++i) step(i);
   target_seconds = 0;
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < b.steps; ++i) step(i);
+  {
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+    if (!trace.empty()) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(trace);
+    for (int i = 0; i < b.steps; ++i) step(i);
+  }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return {b.steps / wall, target_seconds / wall};
 }
@@ -220,6 +229,12 @@ ExitCode Run(const BenchConfig& b) {
     python = false;
   }
   int64_t params = 0;
+  if (!b.profile.empty()) {
+    const UpdateFigures f = CppUpdate(b, b.threads.at(0), &params, b.profile);
+    std::printf("%d update steps at %d threads under the profiler (%.2f steps/s): %s\n", b.steps, b.threads.at(0),
+                f.steps_per_s, b.profile.c_str());
+    return ExitCode::kOk;
+  }
   {
     QNetwork network(QNetworkConfig{}, BenchSpec(b.image_size));
     params = CountParameters(*network);

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "nn/checkpoint.h"
+#include "nn/onednn_linear.h"
 #include "nn/spatial_softmax.h"
 #include "nn/tensor_io.h"
 
@@ -10,20 +11,17 @@ namespace {
 
 int64_t ConvOut(int64_t size, int kernel, int stride) { return (size + 2 * (kernel / 2) - kernel) / stride + 1; }
 
-bool UseOneDnn(const torch::Tensor& x) {
-  return x.is_cpu() && !torch::GradMode::is_enabled() && at::globalContext().userEnabledMkldnn() && at::hasMKLDNN();
-}
+bool UseOneDnn(const torch::Tensor& x) { return OneDnnLinearUsable(x); }
 
-// x [N,in] float32 -> linear(x) [N,out], without autograd. On the CPU
-// through oneDNN once the layer has work enough (N x in >= 16384): the CEM
-// population's FC layer ([4096,512] x [512,64]) runs about 3x faster there
-// than through the BLAS of at::linear, and 64 rows of it 2x; smaller layers
-// are faster through at::linear (bench_qtopt_speed, docs/train.md).
-torch::Tensor InferenceLinear(torch::nn::LinearImpl& layer, const torch::Tensor& x) {
-  if (UseOneDnn(x) && x.size(0) * x.size(1) >= 16384) {
-    return at::mkldnn_linear(x.contiguous().to_mkldnn(), layer.weight, layer.bias).to_dense();
-  }
-  return layer.forward(x);
+// x [N,in] float32 -> linear(x) [N,out] (relu'd when asked), without
+// autograd. On the CPU through oneDNN on the tensors' memory once the layer
+// has work enough (N x in >= 16384): the CEM population's FC layer
+// ([4096,512] x [512,64]) runs several times faster there than through the
+// BLAS of at::linear; smaller layers are faster through at::linear
+// (bench_qtopt_speed, docs/train.md).
+torch::Tensor InferenceLinear(torch::nn::LinearImpl& layer, const torch::Tensor& x, bool relu) {
+  if (UseOneDnn(x) && x.size(0) * x.size(1) >= 16384) return OneDnnLinear(x.contiguous(), layer.weight, layer.bias, relu);
+  return relu ? layer.forward(x).relu_() : layer.forward(x);
 }
 
 // A stride-2 conv with padding kernel/2 (every conv of the network), plus
@@ -214,8 +212,8 @@ torch::Tensor QNetworkImpl::Scores(const torch::Tensor& embedding, const torch::
     const torch::Tensor actions = CanonicalActions(raw_actions.reshape({b * n, -1}));
     const torch::Tensor state = StateInput(embedding, proprio);  // [B,H]
     const torch::Tensor hidden =
-        torch::add(InferenceLinear(*action_in_, actions).view({b, n, -1}), state.unsqueeze(1)).relu_();
-    const torch::Tensor x = InferenceLinear(*fc_, hidden.view({b * n, -1})).relu_();
+        torch::add(InferenceLinear(*action_in_, actions, false).view({b, n, -1}), state.unsqueeze(1)).relu_();
+    const torch::Tensor x = InferenceLinear(*fc_, hidden.view({b * n, -1}), true);
     return out_->forward(x).view({b, n});
   }
   const int64_t c = embedding.size(1), h = embedding.size(2), w = embedding.size(3);
@@ -225,8 +223,26 @@ torch::Tensor QNetworkImpl::Scores(const torch::Tensor& embedding, const torch::
   const torch::Tensor merged_input =
       spec_.proprio_dim > 0 ? torch::cat({actions, proprio.unsqueeze(1).expand({b, n, proprio.size(1)})}, 2)
                             : actions;
-  const torch::Tensor hidden = InferenceLinear(*action_in_, merged_input.view({b * n, -1})).relu_();
-  const torch::Tensor m = InferenceLinear(*action_out_, hidden);  // [B*N,C]
+  const torch::Tensor hidden = InferenceLinear(*action_in_, merged_input.view({b * n, -1}), true);
+  const torch::Tensor m = InferenceLinear(*action_out_, hidden, false);  // [B*N,C]
+  if (head_convs_->size() == 0 && UseOneDnn(embedding)) {
+    // fc(relu(E + m)) a block of states at a time: relu(E + m) for about
+    // 512 rows stays in the cache between its add and the product, instead
+    // of a [B*N, C*h*w] buffer (8 MB for CEM's 64 x 64) written and read
+    // back from memory. The same values as the unblocked path.
+    const torch::Tensor e = embedding.contiguous().view({b, 1, c, h * w});
+    const torch::Tensor m4 = m.view({b, n, c, 1});
+    const int64_t per_block = std::min<int64_t>(b, std::max<int64_t>(1, 512 / n));
+    torch::Tensor merged = torch::empty({per_block, n, c, h * w}, embedding.options());
+    torch::Tensor x = torch::empty({b * n, fc_->weight.size(0)}, embedding.options());
+    for (int64_t b0 = 0; b0 < b; b0 += per_block) {
+      const int64_t s = std::min(per_block, b - b0);
+      torch::Tensor block = merged.narrow(0, 0, s);
+      at::add_out(block, e.narrow(0, b0, s), m4.narrow(0, b0, s)).relu_();
+      OneDnnLinear(block.view({s * n, c * h * w}), fc_->weight, fc_->bias, /*relu=*/true, x.narrow(0, b0 * n, s * n));
+    }
+    return out_->forward(x).view({b, n});
+  }
   // relu(E + m) straight into one [B,N,C,h*w] buffer: the embedding is read
   // through a broadcast, never copied per action.
   torch::Tensor x = torch::add(embedding.contiguous().view({b, 1, c, h * w}), m.view({b, n, c, 1})).relu_();
@@ -234,7 +250,7 @@ torch::Tensor QNetworkImpl::Scores(const torch::Tensor& embedding, const torch::
     x = x.view({b * n, c, h, w});
     for (auto& layer : *head_convs_) x = ConvRelu(*layer->as<torch::nn::Conv2d>(), x);
   }
-  x = InferenceLinear(*fc_, x.reshape({b * n, -1})).relu_();
+  x = InferenceLinear(*fc_, x.reshape({b * n, -1}), true);
   return out_->forward(x).view({b, n});
 }
 
