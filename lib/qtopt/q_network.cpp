@@ -34,7 +34,7 @@ torch::Tensor ConvRelu(torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
     const int64_t pad = conv.weight.size(2) / 2;
     return at::mkldnn_convolution(x, conv.weight, conv.bias, {pad, pad}, {2, 2}, {1, 1}, 1).relu_();
   }
-  return torch::relu(conv.forward(x));
+  return conv.forward(x).relu_();  // in place: the convolution's backward does not read its output
 }
 }  // namespace
 
@@ -272,14 +272,15 @@ torch::Tensor QNetworkImpl::Head(const torch::Tensor& embedding, const torch::Te
                                  const torch::Tensor& raw_action) {
   const torch::Tensor action = CanonicalActions(raw_action);
   if (config_.keypoints > 0) {
-    const torch::Tensor hidden = torch::relu(StateInput(embedding, proprio) + action_in_->forward(action));
-    return out_->forward(torch::relu(fc_->forward(hidden))).squeeze(1);
+    const torch::Tensor hidden = (StateInput(embedding, proprio) + action_in_->forward(action)).relu_();
+    return out_->forward(fc_->forward(hidden).relu_()).squeeze(1);
   }
   const torch::Tensor merged_input = spec_.proprio_dim > 0 ? torch::cat({action, proprio}, 1) : action;
   const torch::Tensor m = action_mlp_->forward(merged_input);
-  torch::Tensor x = torch::relu(embedding + m.unsqueeze(-1).unsqueeze(-1));
-  for (auto& layer : *head_convs_) x = torch::relu(layer->as<torch::nn::Conv2d>()->forward(x));
-  x = torch::relu(fc_->forward(x.flatten(1)));
+  // ReLUs in place: none of the layers before them reads its output in backward.
+  torch::Tensor x = (embedding + m.unsqueeze(-1).unsqueeze(-1)).relu_();
+  for (auto& layer : *head_convs_) x = ConvRelu(*layer->as<torch::nn::Conv2d>(), x);
+  x = fc_->forward(x.flatten(1)).relu_();
   return out_->forward(x).squeeze(1);
 }
 
