@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,8 +78,8 @@ struct BenchConfig {
             "glibc allocator of the Python side: kept (the tools' RetainFreedMemory settings) or default");
     v.Field("breakdown", breakdown, "C++ only: time targets and the gradient step separately");
     v.Field("profile", profile,
-            "C++ only: write LibTorch's operator trace of --steps update steps at the first --threads to this "
-            "file (chrome://tracing JSON) and exit");
+            "C++ only: write LibTorch's operator traces (chrome://tracing JSON) into this directory and exit: "
+            "update.json (--steps update steps at the first --threads), cem.json (--cem-reps CEM selections)");
   }
 };
 
@@ -150,7 +151,7 @@ struct Latency {
   double median_ms = 0, p90_ms = 0;
 };
 
-Latency CppCem(const BenchConfig& b) {
+Latency CppCem(const BenchConfig& b, const std::string& trace = "") {
   torch::set_num_threads(1);
   const QInputSpec spec = BenchSpec(b.image_size);
   torch::manual_seed(b.seed);
@@ -175,11 +176,14 @@ Latency CppCem(const BenchConfig& b) {
   };
   for (int i = 0; i < 20; ++i) act();
   std::vector<double> ms;
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+  if (!trace.empty()) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(trace);
   for (int i = 0; i < b.cem_reps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     act();
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  profile.reset();
   std::sort(ms.begin(), ms.end());
   return {ms[ms.size() / 2], ms[ms.size() * 9 / 10]};
 }
@@ -230,9 +234,13 @@ ExitCode Run(const BenchConfig& b) {
   }
   int64_t params = 0;
   if (!b.profile.empty()) {
-    const UpdateFigures f = CppUpdate(b, b.threads.at(0), &params, b.profile);
-    std::printf("%d update steps at %d threads under the profiler (%.2f steps/s): %s\n", b.steps, b.threads.at(0),
-                f.steps_per_s, b.profile.c_str());
+    std::filesystem::create_directories(b.profile);
+    const std::string update = b.profile + "/update.json", cem = b.profile + "/cem.json";
+    const UpdateFigures f = CppUpdate(b, b.threads.at(0), &params, update);
+    const Latency l = CppCem(b, cem);
+    std::printf("under the profiler: %d update steps at %d threads (%.2f steps/s): %s\n"
+                "%d CEM selections (median %.3f ms): %s\n",
+                b.steps, b.threads.at(0), f.steps_per_s, update.c_str(), b.cem_reps, l.median_ms, cem.c_str());
     return ExitCode::kOk;
   }
   {

@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 #include "nn/checkpoint.h"
-#include "nn/onednn_linear.h"
+#include "nn/onednn_layers.h"
 #include "nn/spatial_softmax.h"
 #include "nn/tensor_io.h"
 
@@ -11,7 +11,7 @@ namespace {
 
 int64_t ConvOut(int64_t size, int kernel, int stride) { return (size + 2 * (kernel / 2) - kernel) / stride + 1; }
 
-bool UseOneDnn(const torch::Tensor& x) { return OneDnnLinearUsable(x); }
+bool UseOneDnn(const torch::Tensor& x) { return OneDnnUsable(x); }
 
 // x [N,in] float32 -> linear(x) [N,out] (relu'd when asked), without
 // autograd. On the CPU through oneDNN on the tensors' memory once the layer
@@ -25,15 +25,12 @@ torch::Tensor InferenceLinear(torch::nn::LinearImpl& layer, const torch::Tensor&
 }
 
 // A stride-2 conv with padding kernel/2 (every conv of the network), plus
-// ReLU. Without autograd on the CPU it calls oneDNN directly: at::conv2d
-// already does for the training batch (channels-last input), but for one
-// state (acting) it picks a slower im2col path for the 16- and 32-channel
-// layers.
+// ReLU. Without autograd on the CPU through oneDNN directly with a cached
+// primitive (nn/onednn_layers.h): for one state (acting) at::conv2d picks a
+// slower im2col path for the 16- and 32-channel layers, and
+// at::mkldnn_convolution builds its primitive on every call.
 torch::Tensor ConvRelu(torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
-  if (UseOneDnn(x)) {
-    const int64_t pad = conv.weight.size(2) / 2;
-    return at::mkldnn_convolution(x, conv.weight, conv.bias, {pad, pad}, {2, 2}, {1, 1}, 1).relu_();
-  }
+  if (UseOneDnn(x)) return OneDnnConvRelu(x, conv.weight, conv.bias, 2, conv.weight.size(2) / 2);
   return conv.forward(x).relu_();  // in place: the convolution's backward does not read its output
 }
 }  // namespace
