@@ -11,9 +11,11 @@ namespace perpetua {
 namespace {
 
 using tag = dnnl::memory::format_tag;
-using LinearKey = std::tuple<int64_t, int64_t, int64_t, bool, bool>;  // rows, in, out, bias, relu
-// batch, in channels, height, width, out channels, kernel h, kernel w, stride, padding, bias
-using ConvKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool>;
+// A primitive splits its work for the threads there are when it is built,
+// so the thread count is part of every key.
+using LinearKey = std::tuple<int, int64_t, int64_t, int64_t, bool, bool>;  // threads, rows, in, out, bias, relu
+// threads, batch, in channels, height, width, out channels, kernel h, kernel w, stride, padding, bias
+using ConvKey = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool>;
 
 struct Conv {
   dnnl::convolution_forward::primitive_desc desc;
@@ -78,7 +80,7 @@ torch::Tensor OneDnnLinear(const torch::Tensor& x, const torch::Tensor& weight, 
   }
   if (rows == 0) return out;
   Primitives& p = ThreadPrimitives();
-  const LinearKey key{rows, in, n, has_bias, relu};
+  const LinearKey key{at::get_num_threads(), rows, in, n, has_bias, relu};
   auto it = p.matmuls.find(key);
   if (it == p.matmuls.end()) {
     // weight [N,K] row-major is the matmul's [K,N] weights in "ba" order.
@@ -114,7 +116,7 @@ torch::Tensor OneDnnConvRelu(const torch::Tensor& x, const torch::Tensor& weight
   torch::Tensor out = torch::empty({n, oh, ow, o}, src.options()).permute({0, 3, 1, 2});
   if (n == 0) return out;
   Primitives& p = ThreadPrimitives();
-  const ConvKey key{n, c, h, w, o, kh, kw, stride, padding, has_bias};
+  const ConvKey key{at::get_num_threads(), n, c, h, w, o, kh, kw, stride, padding, has_bias};
   auto it = p.convs.find(key);
   if (it == p.convs.end()) {
     const dnnl::convolution_forward::desc desc(

@@ -83,42 +83,49 @@ QInputSpec KeypointSpec() {
 }
 
 TEST_CASE("the default layout's Scores, a block of states at a time through oneDNN, equal Head of each pair") {
-  // Blocks of max(1, 512 / N) states: 9 states of 64 actions (a block of 8
-  // and one of 1), 5 of 200 (2, 2, 1), 1 of 64 (acting), with and without
-  // a head convolution (which takes the unblocked path).
+  // Blocks of max(1, 512 / N) states: 9 states of 64 actions are a block of
+  // 8 and one of 1, 5 of 200 are 2, 2 and 1, 40 of 64 are five blocks; 1
+  // state of 64 is acting. With a head convolution Scores takes the
+  // unblocked path. At 1 and 2 threads.
   const QInputSpec spec = KeypointSpec();
-  for (const std::vector<int>& head_channels : {std::vector<int>{}, std::vector<int>{6}}) {
-    QNetworkConfig config;
-    config.encoder_channels = {4, 8};
-    config.head_channels = head_channels;
-    config.hidden = 16;
-    torch::manual_seed(3);
-    QNetwork network(config, spec);
-    for (const auto& [states, n] : std::vector<std::pair<int64_t, int64_t>>{{9, 64}, {5, 200}, {1, 64}}) {
-      INFO(states << " states x " << n << " actions, " << head_channels.size() << " head convs");
-      const torch::Tensor image = torch::randint(0, 255, {states, 16, 16, 3}, torch::kUInt8);
-      const torch::Tensor proprio = torch::randn({states, 2});
-      const torch::Tensor actions = torch::rand({states, n, 3}) * 2 - 1;
-      torch::Tensor scores, head;
-      {
-        c10::InferenceMode guard;
-        const torch::Tensor embedding = network->Embed(image);
-        scores = network->Scores(embedding, proprio, actions);
-        head = network->Head(embedding.repeat_interleave(n, 0), proprio.repeat_interleave(n, 0),
-                             actions.reshape({states * n, 3}));
+  const int threads_before = torch::get_num_threads();
+  for (const int threads : {1, 2}) {
+    torch::set_num_threads(threads);
+    for (const std::vector<int>& head_channels : {std::vector<int>{}, std::vector<int>{6}}) {
+      QNetworkConfig config;
+      config.encoder_channels = {4, 8};
+      config.head_channels = head_channels;
+      config.hidden = 16;
+      torch::manual_seed(3);
+      QNetwork network(config, spec);
+      for (const auto& [states, n] : std::vector<std::pair<int64_t, int64_t>>{{9, 64}, {5, 200}, {40, 64}, {1, 64}}) {
+        INFO(threads << " threads, " << states << " states x " << n << " actions, " << head_channels.size()
+                     << " head convs");
+        const torch::Tensor image = torch::randint(0, 255, {states, 16, 16, 3}, torch::kUInt8);
+        const torch::Tensor proprio = torch::randn({states, 2});
+        const torch::Tensor actions = torch::rand({states, n, 3}) * 2 - 1;
+        torch::Tensor scores, head;
+        {
+          c10::InferenceMode guard;
+          const torch::Tensor embedding = network->Embed(image);
+          scores = network->Scores(embedding, proprio, actions);
+          head = network->Head(embedding.repeat_interleave(n, 0), proprio.repeat_interleave(n, 0),
+                               actions.reshape({states * n, 3}));
+        }
+        REQUIRE(scores.sizes() == torch::IntArrayRef({states, n}));
+        CHECK(torch::allclose(scores.reshape({-1}), head, 1e-4, 1e-5));
+        // Each state's scores do not depend on the other states in its block.
+        torch::Tensor alone;
+        {
+          c10::InferenceMode guard;
+          alone = network->Scores(network->Embed(image.slice(0, states - 1)), proprio.slice(0, states - 1),
+                                  actions.slice(0, states - 1));
+        }
+        CHECK(torch::allclose(alone, scores.slice(0, states - 1), 1e-5, 1e-6));
       }
-      REQUIRE(scores.sizes() == torch::IntArrayRef({states, n}));
-      CHECK(torch::allclose(scores.reshape({-1}), head, 1e-4, 1e-5));
-      // Each state's scores do not depend on the other states in its block.
-      torch::Tensor alone;
-      {
-        c10::InferenceMode guard;
-        alone = network->Scores(network->Embed(image.slice(0, states - 1)), proprio.slice(0, states - 1),
-                                actions.slice(0, states - 1));
-      }
-      CHECK(torch::allclose(alone, scores.slice(0, states - 1), 1e-5, 1e-6));
     }
   }
+  torch::set_num_threads(threads_before);
 }
 
 TEST_CASE("the keypoint layout: sizes, one terminate action, Scores as Head, and its config checks") {
