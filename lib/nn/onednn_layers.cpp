@@ -18,7 +18,6 @@ using LinearKey = std::tuple<int, int64_t, int64_t, int64_t, bool, bool>;  // th
 using ConvKey = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool>;
 
 struct Conv {
-  dnnl::convolution_forward::primitive_desc desc;
   dnnl::convolution_forward primitive;
   dnnl::reorder weight_reorder;  // torch's oihw weights into the primitive's layout
   dnnl::memory weights;          // that layout's buffer, refilled per call
@@ -126,7 +125,7 @@ torch::Tensor OneDnnConvRelu(const torch::Tensor& x, const torch::Tensor& weight
     dnnl::convolution_forward::primitive_desc pd(desc, ReluAttr(true), p.engine);
     dnnl::memory weights(pd.weights_desc(), p.engine);
     dnnl::reorder reorder(dnnl::memory(Desc({o, c, kh, kw}, tag::oihw), p.engine), weights);
-    it = p.convs.emplace(key, Conv{pd, dnnl::convolution_forward(pd), reorder, weights}).first;
+    it = p.convs.emplace(key, Conv{dnnl::convolution_forward(pd), reorder, weights}).first;
   }
   Conv& conv = it->second;
   dnnl::memory torch_weights(Desc({o, c, kh, kw}, tag::oihw), p.engine, weight.data_ptr<float>());

@@ -11,16 +11,15 @@ namespace {
 
 int64_t ConvOut(int64_t size, int kernel, int stride) { return (size + 2 * (kernel / 2) - kernel) / stride + 1; }
 
-bool UseOneDnn(const torch::Tensor& x) { return OneDnnUsable(x); }
-
 // x [N,in] float32 -> linear(x) [N,out] (relu'd when asked), without
 // autograd. On the CPU through oneDNN on the tensors' memory once the layer
 // has work enough (N x in >= 16384): the CEM population's FC layer
 // ([4096,512] x [512,64]) runs several times faster there than through the
-// BLAS of at::linear; smaller layers are faster through at::linear
-// (bench_qtopt_speed, docs/train.md).
+// BLAS of at::linear. The threshold is stop 46's, measured when the oneDNN
+// path still copied its input (smaller layers were faster through
+// at::linear then); not measured again since (docs/train.md).
 torch::Tensor InferenceLinear(torch::nn::LinearImpl& layer, const torch::Tensor& x, bool relu) {
-  if (UseOneDnn(x) && x.size(0) * x.size(1) >= 16384) return OneDnnLinear(x.contiguous(), layer.weight, layer.bias, relu);
+  if (OneDnnUsable(x) && x.size(0) * x.size(1) >= 16384) return OneDnnLinear(x.contiguous(), layer.weight, layer.bias, relu);
   return relu ? layer.forward(x).relu_() : layer.forward(x);
 }
 
@@ -30,7 +29,7 @@ torch::Tensor InferenceLinear(torch::nn::LinearImpl& layer, const torch::Tensor&
 // slower im2col path for the 16- and 32-channel layers, and
 // at::mkldnn_convolution builds its primitive on every call.
 torch::Tensor ConvRelu(torch::nn::Conv2dImpl& conv, const torch::Tensor& x) {
-  if (UseOneDnn(x)) return OneDnnConvRelu(x, conv.weight, conv.bias, 2, conv.weight.size(2) / 2);
+  if (OneDnnUsable(x)) return OneDnnConvRelu(x, conv.weight, conv.bias, 2, conv.weight.size(2) / 2);
   return conv.forward(x).relu_();  // in place: the convolution's backward does not read its output
 }
 }  // namespace
@@ -222,11 +221,11 @@ torch::Tensor QNetworkImpl::Scores(const torch::Tensor& embedding, const torch::
                             : actions;
   const torch::Tensor hidden = InferenceLinear(*action_in_, merged_input.view({b * n, -1}), true);
   const torch::Tensor m = InferenceLinear(*action_out_, hidden, false);  // [B*N,C]
-  if (head_convs_->size() == 0 && UseOneDnn(embedding)) {
+  if (head_convs_->size() == 0 && OneDnnUsable(embedding)) {
     // fc(relu(E + m)) a block of states at a time: relu(E + m) for about
     // 512 rows stays in the cache between its add and the product, instead
     // of a [B*N, C*h*w] buffer (8 MB for CEM's 64 x 64) written and read
-    // back from memory. The same values as the unblocked path.
+    // back from memory. The unblocked path's values to float rounding.
     const torch::Tensor e = embedding.contiguous().view({b, 1, c, h * w});
     const torch::Tensor m4 = m.view({b, n, c, 1});
     const int64_t per_block = std::min<int64_t>(b, std::max<int64_t>(1, 512 / n));
