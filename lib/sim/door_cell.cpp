@@ -24,7 +24,10 @@ const char* kDoorMjcf = R"(<mujoco model="door">
     <light name="sun" directional="true" pos="0 0 1" dir="0.2 0.4 -1" diffuse="0.6 0.6 0.6"
            specular="0.1 0.1 0.1" castshadow="false"/>
     <geom name="table" type="plane" size="1.5 1.5 0.02" rgba="0.55 0.45 0.35 1"/>
-    <geom name="post" type="box" pos="-0.135 0.10 0.09" size="0.012 0.012 0.09" rgba="0.35 0.3 0.28 1"/>
+    <!-- The post is scenery: colliding with the panel's near edge, it stopped the door at 1.08 rad,
+         short of the hinge's range (stop 50). -->
+    <geom name="post" type="box" pos="-0.135 0.10 0.09" size="0.012 0.012 0.09" rgba="0.35 0.3 0.28 1"
+          contype="0" conaffinity="0"/>
     <geom name="frame" type="box" pos="0.2 0.10 0.09" size="0.012 0.012 0.09" rgba="0.35 0.3 0.28 1"/>
     <geom name="lintel" type="box" pos="0.035 0.10 0.19" size="0.18 0.012 0.01" rgba="0.35 0.3 0.28 1"/>
     <camera name="front" pos="0.04 -0.45 0.30" xyaxes="1 0 0 0 0.47 0.882" fovy="50"/>
