@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -548,6 +549,34 @@ TEST_CASE("rl-goals coverage: the histogram of the true door angle, its entropy 
   const auto key = RunProcess({ToolPath("rl-goals"), "coverage", "--data", tmp / "data", "--state", "puck"});
   CHECK(key.exit_code == 3);
   CHECK(key.err.find("no observation records the true state 'puck'") != std::string::npos);
+
+  // scripts/coverage_figure.sh draws runs' coverage side by side; inputs that are not coverage output, or
+  // that disagree on the histogram, are refused with one line.
+  testing::WriteFile(tmp / "coverage.json", run.out);
+  const std::string script = testing::SourcePath("scripts/coverage_figure.sh");
+  const auto figure = RunProcess({"/bin/bash", script, "--out", tmp / "runs.png", "--title", "two runs",
+                                  "first=" + tmp / "coverage.json", "second=" + tmp / "coverage.json"});
+  INFO(figure.err);
+  CHECK(figure.exit_code == 0);
+  CHECK(testing::ReadFile(tmp / "runs.png").substr(1, 3) == "PNG");
+  const auto coarse = RunProcess({ToolPath("rl-goals"), "coverage", "--data", tmp / "data", "--bins", "3"});
+  REQUIRE(coarse.exit_code == 0);
+  testing::WriteFile(tmp / "three.json", coarse.out);
+  const auto mixed = RunProcess({"/bin/bash", script, "--out", tmp / "x.png", "a=" + tmp / "coverage.json",
+                                 "b=" + tmp / "three.json"});
+  CHECK(mixed.exit_code == 3);
+  CHECK(mixed.err.find("three.json: its state, range or bins differ from") != std::string::npos);
+  testing::WriteFile(tmp / "truncated.json", run.out.substr(0, run.out.size() / 2));
+  const auto truncated = RunProcess({"/bin/bash", script, "--out", tmp / "x.png", "a=" + tmp / "truncated.json"});
+  CHECK(truncated.exit_code == 3);
+  CHECK(truncated.err.find("truncated.json: not rl-goals coverage output") != std::string::npos);
+  const auto missing = RunProcess({"/bin/bash", script, "--out", tmp / "x.png", "a=" + tmp / "none.json"});
+  CHECK(missing.exit_code == 3);
+  const auto no_label = RunProcess({"/bin/bash", script, "--out", tmp / "x.png", tmp / "coverage.json"});
+  CHECK(no_label.exit_code == 2);
+  CHECK(no_label.err.find("is not LABEL=COVERAGE.json") != std::string::npos);
+  CHECK(RunProcess({"/bin/bash", script, "first=" + tmp / "coverage.json"}).exit_code == 2);  // no --out
+  CHECK(!std::filesystem::exists(tmp / "x.png"));
 }
 
 }  // namespace
