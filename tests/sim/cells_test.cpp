@@ -51,6 +51,15 @@ Run RunSteps(Env& env, Policy& policy, uint64_t seed, int steps) {
   return run;
 }
 
+// The door at 32x32 pixels from `start` ("free" or "hooked").
+EnvConfig SmallDoorConfig(const std::string& start) {
+  EnvConfig config;
+  config.name = "door";
+  config.image_size = 32;
+  config.door_start = start;
+  return config;
+}
+
 bool Llvmpipe(Env& env) {
   auto* cell = dynamic_cast<SimCell*>(&env);
   return cell != nullptr && cell->gl_renderer().find("llvmpipe") != std::string::npos;
@@ -202,10 +211,7 @@ TEST_CASE("--cell.push-target fixes the target for every episode (the reduced pu
 }
 
 TEST_CASE("--cell.door-start hooked: the rod starts behind the handle, and random actions swing the door (the reduced door)") {
-  EnvConfig config;
-  config.name = "door";
-  config.image_size = 32;
-  config.door_start = "hooked";
+  EnvConfig config = SmallDoorConfig("hooked");
   std::unique_ptr<Env> hooked = MakeEnv(config);
   config.door_start = "free";
   std::unique_ptr<Env> free = MakeEnv(config);
@@ -262,11 +268,7 @@ TEST_CASE("--cell.door-start hooked: the rod starts behind the handle, and rando
 TEST_CASE("the rod opens the door across the hinge's whole range (the post does not stop it)") {
   // Until stop 50 the panel's near edge struck the post at 1.08 rad, so no
   // controller could hold the door in the top of its documented range.
-  EnvConfig config;
-  config.name = "door";
-  config.image_size = 32;
-  config.door_start = "hooked";
-  std::unique_ptr<Env> env = MakeEnv(config);
+  std::unique_ptr<Env> env = MakeEnv(SmallDoorConfig("hooked"));
   std::unique_ptr<Policy> scripted = MakeScriptedPolicy(env->spec());
   for (const double goal : {1.1, 1.15, kDoorMaxAngle}) {
     ResetResult reset = env->Reset(5, {{"goal_angle", goal}});
