@@ -31,7 +31,7 @@ install(FILES ${CMAKE_BINARY_DIR}/generated/PerpetuaConfig.cmake
 
 # The loop and its companions, run as installed (they find the tools on PATH).
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/loop.sh ${PROJECT_SOURCE_DIR}/scripts/nightly.sh
-                 ${PROJECT_SOURCE_DIR}/scripts/vice_figure.sh
+                 ${PROJECT_SOURCE_DIR}/scripts/vice_figure.sh ${PROJECT_SOURCE_DIR}/scripts/coverage_figure.sh
                  ${PROJECT_SOURCE_DIR}/scripts/robot_server.py
         DESTINATION ${CMAKE_INSTALL_DATADIR}/perpetua/scripts)
 install(FILES ${PROJECT_SOURCE_DIR}/scripts/common.sh DESTINATION ${CMAKE_INSTALL_DATADIR}/perpetua/scripts)
