@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <utility>
 
 #include "env_factory/make_env.h"
@@ -29,10 +30,13 @@ struct Run {
   int successes = 0;
 };
 
-// Runs `steps` steps (or to the end) of `policy` from `seed`.
-Run RunSteps(Env& env, Policy& policy, uint64_t seed, int steps) {
+// Runs `steps` steps (or to the end) of `policy` from `seed` and reset
+// `options`, showing every step's info to `on_info` when given.
+Run RunSteps(Env& env, Policy& policy, uint64_t seed, int steps,
+             const nlohmann::json& options = nlohmann::json::object(),
+             const std::function<void(const nlohmann::json&)>& on_info = {}) {
   Run run;
-  ResetResult reset = env.Reset(seed);
+  ResetResult reset = env.Reset(seed, options);
   policy.BeginEpisode(seed);
   Observation observation = reset.observation;
   nlohmann::json info = reset.info;
@@ -46,6 +50,7 @@ Run RunSteps(Env& env, Policy& policy, uint64_t seed, int steps) {
     run.successes += info.at("success").get<bool>() ? 1 : 0;
     ++run.steps;
     run.final_success = info.at("success").get<bool>();
+    if (on_info) on_info(info);
     if (step.terminated || step.truncated) break;
   }
   return run;
@@ -271,18 +276,13 @@ TEST_CASE("the rod opens the door across the hinge's whole range (the post does 
   std::unique_ptr<Env> env = MakeEnv(SmallDoorConfig("hooked"));
   std::unique_ptr<Policy> scripted = MakeScriptedPolicy(env->spec());
   for (const double goal : {1.1, 1.15, kDoorMaxAngle}) {
-    ResetResult reset = env->Reset(5, {{"goal_angle", goal}});
-    scripted->BeginEpisode(5);
-    Observation observation = reset.observation;
-    nlohmann::json info = reset.info;
-    double widest = 0;
-    for (int t = 0; t < 50; ++t) {
-      StepResult step = env->Step(scripted->Act(observation, info));
-      observation = step.observation;
-      info = step.info;
-      widest = std::max(widest, info.at("door_angle").get<double>());
-    }
-    CHECK_MESSAGE(info.at("success").get<bool>(), "goal " << goal << ", ended at " << info.at("door_angle"));
+    double widest = 0, last = 0;
+    const Run run = RunSteps(*env, *scripted, 5, 50, {{"goal_angle", goal}}, [&](const nlohmann::json& info) {
+      last = info.at("door_angle").get<double>();
+      widest = std::max(widest, last);
+    });
+    CHECK(run.steps == 50);
+    CHECK_MESSAGE(run.final_success, "goal " << goal << ", ended at " << last);
     CHECK(widest <= kDoorMaxAngle + 0.02);  // the hinge's limit still holds
   }
 }
