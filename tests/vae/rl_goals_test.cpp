@@ -193,10 +193,19 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   CHECK(from_data.latents.shape == std::vector<int64_t>{5, 4});
   CHECK(from_data.meta["alpha"] == -1.0);
   CHECK(from_data.meta["pool"] == 50);
-  // Tempered as the trainer's skew is: at least a tenth of the pool by default, uniform with a floor of all of it.
-  CHECK(from_data.meta["skew_min_ess"] == 0.1);
-  CHECK(from_data.meta["pool_effective_size"].get<double>() >= 5.0 - 1e-6);
+  // Tempered more lightly than the trainer's skew: at least a hundredth of the pool by default, a tenth with the
+  // trainer's floor, uniform with a floor of all of it.
+  CHECK(from_data.meta["skew_min_ess"] == 0.01);
+  CHECK(from_data.meta["pool_effective_size"].get<double>() >= 0.5 - 1e-6);
   CHECK(from_data.meta["applied_alpha"].get<double>() >= -1.0);
+  const auto tenth = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
+                                 tmp / "data", "--pool", "50", "--count", "5", "--skew-min-ess", "0.1", "--out",
+                                 tmp / "tenth.h5"});
+  INFO(tenth.err);
+  REQUIRE(tenth.exit_code == 0);
+  const GoalSet tempered = ReadGoalFile(tmp / "tenth.h5");
+  CHECK(tempered.meta["pool_effective_size"].get<double>() >= 5.0 - 1e-6);
+  CHECK(tempered.meta["applied_alpha"].get<double>() >= from_data.meta["applied_alpha"].get<double>() - 1e-9);
   const auto uniform = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
                                    tmp / "data", "--pool", "50", "--count", "5", "--skew-min-ess", "1", "--out",
                                    tmp / "uniform.h5"});
@@ -220,7 +229,8 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   const auto junk = RunProcess({ToolPath("rl-goals"), "sample", "--vae", tmp / "junk.ckpt", "--out", tmp / "x.h5"});
   CHECK(junk.exit_code == 3);
   CHECK(junk.err.find(tmp / "junk.ckpt") != std::string::npos);
-  CHECK(testing::ListFiles(tmp.path(), ".h5") == std::vector<std::string>{"again.h5", "data.h5", "prior.h5", "uniform.h5"});
+  CHECK(testing::ListFiles(tmp.path(), ".h5") ==
+        std::vector<std::string>{"again.h5", "data.h5", "prior.h5", "tenth.h5", "uniform.h5"});
 }
 
 TEST_CASE("goal-conditioned collection, training and evaluation: --goals FILE on door") {
