@@ -7,7 +7,9 @@
 //                  size; the goal latent is z.
 //   --from data    images of --data drawn with weights p(x)^--alpha over a
 //                  pool of --pool images drawn uniformly (vae/skew.h),
-//                  tempered by --skew-min-ess as the trainer's are; the
+//                  tempered by --skew-min-ess as the trainer's are, with
+//                  a lower floor by default (0.01 against 0.1: the
+//                  collectors' goals reach further, docs/goals.md); the
 //                  goal image is the real image, its latent the posterior
 //                  mean (rlkit's Skew-Fit exploration goals: seen states
 //                  drawn with the skew weights). With --follow the data
@@ -47,7 +49,7 @@ struct SampleGoalsConfig {
   std::vector<std::string> data;
   double alpha = -1.0;
   int pool = 2048;
-  double skew_min_ess = 0.01;  // collection goals skewed harder than training's 0.1 (docs/goals.md, stop 51)
+  double skew_min_ess = 0.01;
   uint64_t seed = 0;
   std::string device = "cpu";
   int threads = 0;
