@@ -198,20 +198,19 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   CHECK(from_data.meta["skew_min_ess"] == 0.01);
   CHECK(from_data.meta["pool_effective_size"].get<double>() >= 0.5 - 1e-6);
   CHECK(from_data.meta["applied_alpha"].get<double>() >= -1.0);
-  const auto tenth = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
-                                 tmp / "data", "--pool", "50", "--count", "5", "--skew-min-ess", "0.1", "--out",
-                                 tmp / "tenth.h5"});
-  INFO(tenth.err);
-  REQUIRE(tenth.exit_code == 0);
-  const GoalSet tempered = ReadGoalFile(tmp / "tenth.h5");
+  // The same draw with another floor, read back.
+  const auto with_floor = [&](const std::string& floor, const std::string& name) {
+    const auto run = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
+                                 tmp / "data", "--pool", "50", "--count", "5", "--skew-min-ess", floor, "--out",
+                                 tmp / name});
+    INFO(run.err);
+    REQUIRE(run.exit_code == 0);
+    return ReadGoalFile(tmp / name);
+  };
+  const GoalSet tempered = with_floor("0.1", "tenth.h5");
   CHECK(tempered.meta["pool_effective_size"].get<double>() >= 5.0 - 1e-6);
   CHECK(tempered.meta["applied_alpha"].get<double>() >= from_data.meta["applied_alpha"].get<double>() - 1e-9);
-  const auto uniform = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
-                                   tmp / "data", "--pool", "50", "--count", "5", "--skew-min-ess", "1", "--out",
-                                   tmp / "uniform.h5"});
-  INFO(uniform.err);
-  REQUIRE(uniform.exit_code == 0);
-  const GoalSet flat = ReadGoalFile(tmp / "uniform.h5");
+  const GoalSet flat = with_floor("1", "uniform.h5");
   CHECK(flat.meta["applied_alpha"].get<double>() == doctest::Approx(0.0).epsilon(1e-3));
   CHECK(flat.meta["pool_effective_size"].get<double>() == doctest::Approx(50.0).epsilon(1e-3));
   const auto bad_floor = RunProcess({ToolPath("rl-goals"), "sample", "--vae", vae, "--from", "data", "--data",
