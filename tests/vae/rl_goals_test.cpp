@@ -193,10 +193,9 @@ TEST_CASE("rl-goals sample: goals from the prior and from the data, the same see
   CHECK(from_data.latents.shape == std::vector<int64_t>{5, 4});
   CHECK(from_data.meta["alpha"] == -1.0);
   CHECK(from_data.meta["pool"] == 50);
-  // Tempered more lightly than the trainer's skew: at least a hundredth of the pool by default, a tenth with the
-  // trainer's floor, uniform with a floor of all of it.
+  // Tempered more lightly than the trainer's skew: at least a hundredth of the pool by default (skewed at least as
+  // hard as with the trainer's floor of a tenth, below), uniform with a floor of all of it.
   CHECK(from_data.meta["skew_min_ess"] == 0.01);
-  CHECK(from_data.meta["pool_effective_size"].get<double>() >= 0.5 - 1e-6);
   CHECK(from_data.meta["applied_alpha"].get<double>() >= -1.0);
   // The same draw with another floor, read back.
   const auto with_floor = [&](const std::string& floor, const std::string& name) {
